@@ -1,0 +1,318 @@
+package broker
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gregor-streams/gregor/broker/config"
+	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/server"
+)
+
+var uuidEncoding = base64.RawURLEncoding
+
+// Options are a Broker's non-config dependencies.
+type Options struct {
+	Logger *slog.Logger
+	FS     plog.FS // nil: the OS filesystem
+}
+
+// Broker is one Gregor broker node.
+type Broker struct {
+	cfg *config.Broker
+	log *slog.Logger
+	fs  plog.FS
+
+	clusterID string
+	srv       *server.Server
+	addrs     []net.Addr
+	advHost   string
+	advPort   int32
+
+	// mu guards the topic registry and the producer ID allocator.
+	mu              sync.RWMutex
+	topics          map[string]*topic
+	byID            map[[16]byte]*topic
+	nextProducerID  int64
+	producerIDLimit int64 // persisted: IDs below it may have been handed out
+
+	// dataCh is closed and replaced whenever records are appended, to wake long-polling fetches.
+	dataMu sync.Mutex
+	dataCh chan struct{}
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the broker's log dirs and partitions; Start begins serving.
+func New(cfg *config.Broker, opts Options) (*Broker, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.FS == nil {
+		opts.FS = plog.OSFS()
+	}
+	b := &Broker{
+		cfg:    cfg,
+		log:    opts.Logger.With("component", "broker", "node_id", cfg.NodeID),
+		fs:     opts.FS,
+		topics: map[string]*topic{},
+		byID:   map[[16]byte]*topic{},
+		dataCh: make(chan struct{}),
+		stop:   make(chan struct{}),
+	}
+	for _, d := range cfg.LogDirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("log.dirs: %w", err)
+		}
+	}
+	m, err := b.loadMeta()
+	if err != nil {
+		return nil, err
+	}
+	b.clusterID = m.ClusterID
+	if cfg.ClusterID != "" {
+		b.clusterID = cfg.ClusterID
+	}
+	if b.clusterID == "" {
+		id := newUUID()
+		b.clusterID = formatUUID(id)
+	}
+	// Producer IDs handed out before a crash must never be reused: start past the persisted limit.
+	b.nextProducerID = max(m.NextProducerID, 1000)
+	b.producerIDLimit = b.nextProducerID
+	start := time.Now()
+	nparts := 0
+	for _, mt := range m.Topics {
+		id, err := parseUUID(mt.ID)
+		if err != nil {
+			b.closeLogs()
+			return nil, fmt.Errorf("%s: topic %s: %w", b.metaPath(), mt.Name, err)
+		}
+		t := &topic{name: mt.Name, id: id, configs: mt.Configs}
+		if t.configs == nil {
+			t.configs = map[string]string{}
+		}
+		for p := int32(0); p < mt.Partitions; p++ {
+			part, err := b.openPartition(t, p)
+			if err != nil {
+				b.closeLogs()
+				return nil, err
+			}
+			t.partitions = append(t.partitions, part)
+			nparts++
+		}
+		b.topics[t.name] = t
+		b.byID[t.id] = t
+	}
+	if err := b.saveMetaLocked(); err != nil {
+		b.closeLogs()
+		return nil, err
+	}
+	b.log.Info("loaded logs", "topics", len(b.topics), "partitions", nparts, "took", time.Since(start).Round(time.Millisecond))
+	return b, nil
+}
+
+// Start listens on every configured listener and starts the background loops.
+func (b *Broker) Start(ctx context.Context) error {
+	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Logger: b.log}, b)
+	for _, l := range b.cfg.Listeners {
+		addr, err := b.srv.ListenAndServe(ctx, l.Addr())
+		if err != nil {
+			b.srv.Close()
+			return fmt.Errorf("listeners %s: %w", l, err)
+		}
+		b.addrs = append(b.addrs, addr)
+		b.log.Info("listening", "listener", l.Name, "addr", addr.String())
+	}
+	b.advHost, b.advPort = b.advertised()
+	b.wg.Add(2)
+	go b.retentionLoop()
+	go b.flushLoop()
+	return nil
+}
+
+// advertised picks the host:port clients are told to use: advertised.listeners, else the first
+// listener with its bound port (so port 0 works), with a wildcard host replaced by the hostname.
+func (b *Broker) advertised() (string, int32) {
+	if len(b.cfg.AdvertisedListeners) > 0 {
+		l := b.cfg.AdvertisedListeners[0]
+		return l.Host, int32(l.Port)
+	}
+	host := b.cfg.Listeners[0].Host
+	port := 0
+	if ta, ok := b.addrs[0].(*net.TCPAddr); ok {
+		port = ta.Port
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		} else {
+			host = "127.0.0.1"
+		}
+	}
+	return host, int32(port)
+}
+
+// Addr returns the first listener's bound address (host:port).
+func (b *Broker) Addr() string {
+	if len(b.addrs) == 0 {
+		return ""
+	}
+	return b.addrs[0].String()
+}
+
+// ClusterID returns the cluster's ID.
+func (b *Broker) ClusterID() string { return b.clusterID }
+
+// Close stops serving, then flushes and closes every log. Idempotent.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		close(b.stop)
+		if b.srv != nil {
+			b.srv.Close()
+		}
+		b.wg.Wait()
+		b.mu.Lock()
+		b.closeErr = b.saveMetaLocked()
+		b.mu.Unlock()
+		if err := b.closeLogs(); err != nil && b.closeErr == nil {
+			b.closeErr = err
+		}
+		b.log.Info("broker stopped")
+	})
+	return b.closeErr
+}
+
+func (b *Broker) closeLogs() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []error
+	for _, t := range b.topics {
+		for _, p := range t.partitions {
+			if err := p.log.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s-%d: %w", t.name, p.index, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// allPartitions snapshots every partition (for background loops).
+func (b *Broker) allPartitions() []*partition {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out []*partition
+	for _, t := range b.topics {
+		out = append(out, t.partitions...)
+	}
+	return out
+}
+
+func (b *Broker) retentionLoop() {
+	defer b.wg.Done()
+	every := time.Duration(b.cfg.LogRetentionCheckInterval) * time.Millisecond
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		for _, p := range b.allPartitions() {
+			n, err := p.log.EnforceRetention()
+			if err != nil && !errors.Is(err, plog.ErrClosed) {
+				b.log.Warn("retention failed", "topic", p.topic.name, "partition", p.index, "err", err)
+			} else if n > 0 {
+				b.log.Info("retention deleted segments", "topic", p.topic.name, "partition", p.index, "segments", n, "log_start_offset", p.log.LogStartOffset())
+			}
+		}
+	}
+}
+
+// flushLoop fsyncs partitions whose flush.ms is finite, once per flush.ms.
+func (b *Broker) flushLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	last := map[*plog.Log]time.Time{}
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			for _, p := range b.allPartitions() {
+				ms := p.log.Config().FlushMs
+				if ms <= 0 || ms == math.MaxInt64 {
+					continue
+				}
+				if now.Sub(last[p.log]) >= time.Duration(ms)*time.Millisecond {
+					last[p.log] = now
+					if err := p.log.Flush(); err != nil && !errors.Is(err, plog.ErrClosed) {
+						b.log.Warn("flush failed", "topic", p.topic.name, "partition", p.index, "err", err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// notifyData wakes long-polling fetches.
+func (b *Broker) notifyData() {
+	b.dataMu.Lock()
+	close(b.dataCh)
+	b.dataCh = make(chan struct{})
+	b.dataMu.Unlock()
+}
+
+func (b *Broker) dataWait() <-chan struct{} {
+	b.dataMu.Lock()
+	defer b.dataMu.Unlock()
+	return b.dataCh
+}
+
+// lookup finds a partition by topic name.
+func (b *Broker) lookup(name string, p int32) (*topic, *partition) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	t := b.topics[name]
+	if t == nil {
+		return nil, nil
+	}
+	if p < 0 || int(p) >= len(t.partitions) {
+		return t, nil
+	}
+	return t, t.partitions[p]
+}
+
+func (b *Broker) topicByID(id [16]byte) *topic {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.byID[id]
+}
+
+func (b *Broker) sortedTopicNames() []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	names := make([]string, 0, len(b.topics))
+	for n := range b.topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (b *Broker) nodeIDString() string { return strconv.Itoa(int(b.cfg.NodeID)) }

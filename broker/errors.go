@@ -1,0 +1,64 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	plog "github.com/gregor-streams/gregor/broker/log"
+)
+
+// logErrors maps the log package's sentinel errors to Kafka error codes: the one table.
+var logErrors = []struct {
+	err  error
+	kerr *kerr.Error
+}{
+	{plog.ErrCorruptMessage, kerr.CorruptMessage},
+	{plog.ErrMessageTooLarge, kerr.MessageTooLarge},
+	{plog.ErrInvalidRecord, kerr.InvalidRecord},
+	{plog.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+	{plog.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{plog.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{plog.ErrUnsupportedMessageFormat, kerr.UnsupportedForMessageFormat},
+	{plog.ErrClosed, kerr.NotLeaderForPartition}, // partition closing (deleted topic, shutdown): retriable
+}
+
+// codeFor returns the Kafka error code for err (0 for nil, UNKNOWN_SERVER_ERROR if unmapped).
+func codeFor(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	for _, e := range logErrors {
+		if errors.Is(err, e.err) {
+			return e.kerr.Code
+		}
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// apiError is an error that answers with a specific Kafka error code and a message for the client.
+type apiError struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Unwrap() error { return e.code }
+
+func apiErr(code *kerr.Error, format string, args ...any) error {
+	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// errText is the message to put in a response's error_message field.
+func errText(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}

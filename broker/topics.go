@@ -1,0 +1,183 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gregor-streams/gregor/broker/config"
+	plog "github.com/gregor-streams/gregor/broker/log"
+)
+
+// topic is one topic's metadata and partitions. Fields other than partitions' logs are guarded by
+// Broker.mu.
+type topic struct {
+	name       string
+	id         [16]byte
+	configs    map[string]string
+	partitions []*partition
+}
+
+// partition is one partition of a topic.
+type partition struct {
+	topic       *topic
+	index       int32
+	leaderEpoch int32
+	log         *plog.Log
+}
+
+// metaFile is the persisted form of the topic registry.
+type metaFile struct {
+	ClusterID      string      `json:"cluster_id"`
+	NextProducerID int64       `json:"next_producer_id"`
+	Topics         []metaTopic `json:"topics"`
+}
+
+type metaTopic struct {
+	Name       string            `json:"name"`
+	ID         string            `json:"id"`
+	Partitions int32             `json:"partitions"`
+	Configs    map[string]string `json:"configs,omitempty"`
+}
+
+const metaFileName = "gregor-topics.json"
+
+func (b *Broker) metaPath() string { return filepath.Join(b.cfg.LogDirs[0], metaFileName) }
+
+// saveMetaLocked writes the registry atomically (temp file, fsync, rename). Requires b.mu.
+func (b *Broker) saveMetaLocked() error {
+	m := metaFile{ClusterID: b.clusterID, NextProducerID: b.producerIDLimit}
+	for _, t := range b.topics {
+		m.Topics = append(m.Topics, metaTopic{Name: t.name, ID: formatUUID(t.id), Partitions: int32(len(t.partitions)), Configs: t.configs})
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := b.metaPath() + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("write topic metadata: %w", err)
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write topic metadata: %w", err)
+	}
+	if err := os.Rename(tmp, b.metaPath()); err != nil {
+		return fmt.Errorf("write topic metadata: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(b.metaPath())); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func (b *Broker) loadMeta() (*metaFile, error) {
+	data, err := os.ReadFile(b.metaPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return &metaFile{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m metaFile
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.metaPath(), err)
+	}
+	return &m, nil
+}
+
+// partitionDir spreads partitions over log.dirs by a stable hash.
+func (b *Broker) partitionDir(topic string, p int32) string {
+	name := topic + "-" + strconv.Itoa(int(p))
+	if len(b.cfg.LogDirs) == 1 {
+		return filepath.Join(b.cfg.LogDirs[0], name)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return filepath.Join(b.cfg.LogDirs[int(h.Sum32()%uint32(len(b.cfg.LogDirs)))], name)
+}
+
+// logConfig resolves a topic's effective log config.
+func (b *Broker) logConfig(overrides map[string]string) plog.Config {
+	tc := config.Topic{Overrides: overrides, Broker: b.cfg}
+	policy := tc.Get("cleanup.policy")
+	return plog.Config{
+		SegmentBytes:       tc.Int64("segment.bytes", b.cfg.LogSegmentBytes),
+		SegmentMs:          tc.Int64("segment.ms", b.cfg.LogRollMs),
+		RetentionMs:        tc.Int64("retention.ms", b.cfg.LogRetentionMs),
+		RetentionBytes:     tc.Int64("retention.bytes", b.cfg.LogRetentionBytes),
+		FlushMessages:      tc.Int64("flush.messages", b.cfg.LogFlushIntervalMessages),
+		FlushMs:            tc.Int64("flush.ms", b.cfg.LogFlushIntervalMs),
+		IndexIntervalBytes: tc.Int64("index.interval.bytes", b.cfg.LogIndexIntervalBytes),
+		MaxMessageBytes:    int(tc.Int64("max.message.bytes", int64(b.cfg.MessageMaxBytes))),
+		LogAppendTime:      tc.Get("message.timestamp.type") == "LogAppendTime",
+		Delete:             strings.Contains(policy, "delete"),
+		Compact:            strings.Contains(policy, "compact"),
+	}
+}
+
+func (b *Broker) openPartition(t *topic, p int32) (*partition, error) {
+	l, err := plog.Open(b.partitionDir(t.name, p), b.logConfig(t.configs), plog.Options{FS: b.fs, Logger: b.log.With("partition", fmt.Sprintf("%s-%d", t.name, p))})
+	if err != nil {
+		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
+	}
+	return &partition{topic: t, index: p, log: l}, nil
+}
+
+// validTopicName applies Kafka's rules: 1..249 chars of [a-zA-Z0-9._-], not "." or "..".
+func validTopicName(name string) error {
+	if name == "" {
+		return errors.New("topic name is empty")
+	}
+	if name == "." || name == ".." {
+		return fmt.Errorf("topic name %q is not allowed", name)
+	}
+	if len(name) > 249 {
+		return fmt.Errorf("topic name is %d characters long, the maximum is 249", len(name))
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("topic name %q contains %q; only ASCII letters, digits, '.', '_' and '-' are allowed", name, c)
+		}
+	}
+	return nil
+}
+
+func newUUID() [16]byte {
+	var u [16]byte
+	for {
+		rand.Read(u[:])
+		u[6] = u[6]&0x0f | 0x40
+		u[8] = u[8]&0x3f | 0x80
+		// Kafka reserves the all-zero and "metadata topic" UUIDs; skip anything starting with zero bytes.
+		if u != ([16]byte{}) && u[0] != 0 {
+			return u
+		}
+	}
+}
+
+// formatUUID renders a topic ID the way Kafka prints it: URL-safe base64 without padding.
+func formatUUID(u [16]byte) string { return uuidEncoding.EncodeToString(u[:]) }
+
+func parseUUID(s string) ([16]byte, error) {
+	var u [16]byte
+	b, err := uuidEncoding.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return u, fmt.Errorf("bad topic id %q", s)
+	}
+	copy(u[:], b)
+	return u, nil
+}

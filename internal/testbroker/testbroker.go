@@ -1,0 +1,122 @@
+// Package testbroker starts a real Gregor broker in-process on 127.0.0.1:0 with a temporary data
+// directory, for the tests of every package. It is the one place outside cmd/ allowed to wire the
+// broker in-process; everything else reaches it through the Kafka protocol.
+package testbroker
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gregor-streams/gregor/broker"
+	"github.com/gregor-streams/gregor/broker/config"
+)
+
+// Broker is a running in-process broker.
+type Broker struct {
+	t    testing.TB
+	dir  string
+	sets []string
+	addr string
+	b    *broker.Broker
+}
+
+// Option adjusts the broker's configuration.
+type Option func(*Broker)
+
+// Set sets a broker config (Kafka name), like `gregor server --set key=value`.
+func Set(key, value string) Option {
+	return func(b *Broker) { b.sets = append(b.sets, key+"="+value) }
+}
+
+// Dir runs the broker on an existing data directory instead of a fresh temp dir.
+func Dir(dir string) Option { return func(b *Broker) { b.dir = dir } }
+
+// Start starts a broker and stops it when the test ends.
+func Start(t testing.TB, opts ...Option) *Broker {
+	t.Helper()
+	tb := &Broker{t: t}
+	for _, o := range opts {
+		o(tb)
+	}
+	if tb.dir == "" {
+		tb.dir = t.TempDir()
+	}
+	tb.start("127.0.0.1:0")
+	t.Cleanup(func() { tb.Stop() })
+	return tb
+}
+
+func (tb *Broker) start(listen string) {
+	tb.t.Helper()
+	sets := append([]string{
+		"listeners=PLAINTEXT://" + listen,
+		"log.dirs=" + tb.dir,
+	}, tb.sets...)
+	cfg, _, err := config.Load("", sets)
+	if err != nil {
+		tb.t.Fatalf("testbroker config: %v", err)
+	}
+	level := slog.LevelWarn
+	if os.Getenv("GREGOR_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(testWriter{tb.t}, &slog.HandlerOptions{Level: level}))
+	b, err := broker.New(cfg, broker.Options{Logger: logger})
+	if err != nil {
+		tb.t.Fatalf("testbroker: %v", err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		b.Close()
+		tb.t.Fatalf("testbroker: %v", err)
+	}
+	tb.b = b
+	tb.addr = b.Addr()
+}
+
+// Addr is the bootstrap address (127.0.0.1:port).
+func (tb *Broker) Addr() string { return tb.addr }
+
+// Dir is the broker's log directory.
+func (tb *Broker) Dir() string { return tb.dir }
+
+// Broker returns the running broker (nil after Stop).
+func (tb *Broker) Broker() *broker.Broker { return tb.b }
+
+// Stop shuts the broker down cleanly. Idempotent.
+func (tb *Broker) Stop() {
+	if tb.b == nil {
+		return
+	}
+	if err := tb.b.Close(); err != nil {
+		tb.t.Errorf("testbroker close: %v", err)
+	}
+	tb.b = nil
+}
+
+// Restart stops the broker and starts it again on the same directory and port.
+func (tb *Broker) Restart() {
+	tb.t.Helper()
+	tb.Stop()
+	tb.start(tb.addr)
+}
+
+// StartStopped starts a broker that was stopped with Stop, on the same directory and port.
+func (tb *Broker) StartStopped() {
+	tb.t.Helper()
+	if tb.b != nil {
+		tb.t.Fatalf("testbroker: already running")
+	}
+	tb.start(tb.addr)
+}
+
+// testWriter sends broker logs to the test log, so they show only for failing tests.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	defer func() { recover() }() // a log line after the test ended must not panic
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
