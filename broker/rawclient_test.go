@@ -132,3 +132,7 @@ func record(key, value string) kmsg.Record {
 	r.Value = []byte(value)
 	return r
 }
+
+func recordBatchCRC(raw []byte) uint32 {
+	return crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli))
+}
