@@ -52,6 +52,8 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 		select {
 		case <-c.Done:
 			return server.Response{}
+		case <-b.stop:
+			deadline = time.Now() // shutting down: answer with what there is now
 		default:
 		}
 	}

@@ -34,8 +34,10 @@ type batchSpec struct {
 func encodeRecords(s batchSpec) []byte {
 	var out []byte
 	for i := 0; i < s.records; i++ {
-		val := bytes.Repeat([]byte{'x'}, s.valueSize)
-		copy(val, fmt.Sprintf("%s-%d", s.tag, i))
+		val := []byte(fmt.Sprintf("%s-%d", s.tag, i))
+		if len(val) < s.valueSize {
+			val = append(val, bytes.Repeat([]byte{'x'}, s.valueSize-len(val))...)
+		}
 		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Value: val}
 		if !s.nullKeys {
 			r.Key = []byte(fmt.Sprintf("k%d", i))

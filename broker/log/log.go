@@ -612,7 +612,8 @@ func (l *Log) read(offset int64, maxBytes int, maxOffset int64) (Chunk, error) {
 	for ; i < len(segs); i++ {
 		s := segs[i]
 		size := s.size.Load()
-		r := newBatchReader(s.log, size, 16<<10)
+		r := getReadWindow(s.log, size)
+		defer readWindows.Put(r)
 		pos := s.lookup(offset)
 		// Find the batch holding offset.
 		found := false
@@ -646,6 +647,15 @@ func (l *Log) read(offset int64, maxBytes int, maxOffset int64) (Chunk, error) {
 		return Chunk{File: s.log, Pos: start, Size: int(pos - start), Next: next}, nil
 	}
 	return Chunk{Next: offset}, nil
+}
+
+// readWindows recycles the header windows of Read.
+var readWindows = sync.Pool{New: func() any { return newBatchReader(nil, 0, 16<<10) }}
+
+func getReadWindow(f File, size int64) *batchReader {
+	r := readWindows.Get().(*batchReader)
+	r.f, r.size, r.bufPos, r.bufLen = f, size, -1, 0
+	return r
 }
 
 // skipAhead uses the offset index to jump from start over batches that certainly belong in the
@@ -697,6 +707,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, leaderEpoch
 		}
 		from := max(s.lookupTime(ts), logStart)
 		var batch []byte
+		var readErr error
 		found := false
 		err := s.forEachBatch(s.lookup(from), func(h BatchHeader, pos int64) bool {
 			if h.LastOffset() < from || h.MaxTimestamp < ts {
@@ -708,8 +719,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, leaderEpoch
 				return false
 			}
 			batch = growTo(batch, int(h.Size()))
-			if _, err = s.log.ReadAt(batch, pos); err != nil {
-				found = true
+			if _, readErr = s.log.ReadAt(batch, pos); readErr != nil {
 				return false
 			}
 			_ = walkRecords(batch[BatchHeaderSize:], h.NumRecords, false, func(delta int32, tsDelta int64) bool {
@@ -722,6 +732,9 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, leaderEpoch
 			})
 			return !found
 		})
+		if err == nil {
+			err = readErr
+		}
 		if err != nil {
 			return -1, -1, -1, fmt.Errorf("segment %s: %w", s.name(), err)
 		}
