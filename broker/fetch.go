@@ -2,7 +2,6 @@ package broker
 
 import (
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -11,12 +10,6 @@ import (
 	plog "github.com/gregor-streams/gregor/broker/log"
 	"github.com/gregor-streams/gregor/broker/server"
 )
-
-// fetchBufs recycles the buffers that fetched batches are read into; a buffer goes back to the
-// pool once the server has written the response that references it.
-var fetchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
-
-const maxPooledFetchBuf = 64 << 20
 
 func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Response {
 	if r.SessionID != 0 {
@@ -29,17 +22,11 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 	if r.MaxWaitMillis > 0 {
 		deadline = time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	}
-	bufp := fetchBufs.Get().(*[]byte)
 	for {
 		wait := b.dataWait()
-		resp, total, anyErr := b.fetchOnce(r, bufp)
+		resp, splices, total, anyErr := b.fetchOnce(r)
 		if anyErr || total >= int(max(r.MinBytes, 1)) || deadline.IsZero() || !time.Now().Before(deadline) {
-			return server.Response{Msg: resp, Release: func() {
-				if cap(*bufp) <= maxPooledFetchBuf {
-					*bufp = (*bufp)[:0]
-					fetchBufs.Put(bufp)
-				}
-			}}
+			return server.Response{Msg: resp, Splices: splices}
 		}
 		timer := time.NewTimer(time.Until(deadline))
 		select {
@@ -59,19 +46,18 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 	}
 }
 
-// fetchOnce builds a fetch response from what the logs hold now. Record bytes are read into *bufp;
-// the response's RecordBatches slices point into it.
-func (b *Broker) fetchOnce(r *kmsg.FetchRequest, bufp *[]byte) (*kmsg.FetchResponse, int, bool) {
+// fetchOnce builds a fetch response from what the logs hold now. Record bytes are not read: each
+// partition's RecordBatches holds a placeholder that the server replaces with the segment file
+// ranges (sent with sendfile), so stored batches go to the client without being copied or re-encoded.
+func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, []server.Splice, int, bool) {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	maxBytes := int(r.MaxBytes)
 	if r.Version < 3 || maxBytes <= 0 {
 		maxBytes = 1 << 30
 	}
-	buf := (*bufp)[:0]
 	total := 0
 	anyErr := false
-	type span struct{ ti, pi, start, end int }
-	var spans []span
+	var splices []server.Splice
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -113,10 +99,11 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, bufp *[]byte) (*kmsg.FetchRespo
 			if partMax <= 0 {
 				partMax = maxBytes
 			}
-			start := len(buf)
+			var ranges []server.FileRange
+			size := 0
 			offset := rp.FetchOffset
 			for offset < hw {
-				limit := min(partMax-(len(buf)-start), maxBytes-total-(len(buf)-start))
+				limit := min(partMax-size, maxBytes-total-size)
 				if limit <= 0 {
 					break
 				}
@@ -136,36 +123,27 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, bufp *[]byte) (*kmsg.FetchRespo
 				}
 				// KIP-74: the first batch of the response may exceed the limits so that a consumer
 				// never gets stuck; any later one must fit.
-				if chunk.Size > limit && (total > 0 || len(buf) > start) {
+				if chunk.Size > limit && (total > 0 || size > 0) {
 					break
 				}
-				if buf, err = chunk.ReadInto(buf); err != nil {
-					sp.ErrorCode = kerr.NotLeaderForPartition.Code // segment went away under us: client retries
-					anyErr = true
-					break
-				}
+				ranges = append(ranges, server.FileRange{File: chunk.File, Pos: chunk.Pos, Size: chunk.Size})
+				size += chunk.Size
 				offset = chunk.NextOffset()
 			}
 			if sp.ErrorCode == 0 && (rp.FetchOffset > p.log.LogEndOffset() || rp.FetchOffset < sp.LogStartOffset) {
 				sp.ErrorCode = kerr.OffsetOutOfRange.Code
 				anyErr = true
 			}
-			if n := len(buf) - start; n > 0 && sp.ErrorCode == 0 {
-				spans = append(spans, span{len(resp.Topics), len(st.Partitions), start, len(buf)})
-				total += n
-			} else {
-				buf = buf[:start]
+			if size > 0 && sp.ErrorCode == 0 {
+				sp.RecordBatches = server.NewPlaceholder()
+				splices = append(splices, server.Splice{Placeholder: sp.RecordBatches, Ranges: ranges, Compact: r.IsFlexible()})
+				total += size
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	// buf may have grown (moved) while reading: point the responses at the final buffer.
-	for _, s := range spans {
-		resp.Topics[s.ti].Partitions[s.pi].RecordBatches = buf[s.start:s.end]
-	}
-	*bufp = buf
-	return resp, total, anyErr
+	return resp, splices, total, anyErr
 }
 
 func (b *Broker) partitionOf(t *topic, p int32) *partition {

@@ -34,6 +34,8 @@ type Response struct {
 	Release func()
 	// Close asks the server to close the connection after writing Msg.
 	Close bool
+	// Splices, if any, replace placeholder bytes fields of Msg with file ranges sent by sendfile.
+	Splices []Splice
 }
 
 // Conn describes the client connection a request arrived on.
@@ -322,7 +324,7 @@ func (s *Server) safeHandle(conn *Conn, req kmsg.Request, log *slog.Logger) (res
 
 func (s *Server) writeLoop(c net.Conn, out <-chan outgoing, log *slog.Logger) {
 	w := bufio.NewWriterSize(c, 64<<10)
-	var buf []byte
+	var buf, scratch []byte
 	failed := false
 	for o := range out {
 		if failed || o.resp.Msg == nil {
@@ -338,25 +340,37 @@ func (s *Server) writeLoop(c net.Conn, out <-chan outgoing, log *slog.Logger) {
 		}
 		buf = o.resp.Msg.AppendTo(buf)
 		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
-		if o.resp.Release != nil {
-			o.resp.Release()
-		}
 		var err error
-		if len(buf) > w.Available() && w.Buffered() == 0 {
+		if len(o.resp.Splices) > 0 {
+			var pieces []piece
+			if pieces, err = layoutSplices(buf, o.resp.Splices); err == nil {
+				err = writeSpliced(c, w, pieces, &scratch)
+			}
+		} else if len(buf) > w.Available() && w.Buffered() == 0 {
 			_, err = c.Write(buf) // large response: skip the extra copy through the buffer
 		} else {
 			_, err = w.Write(buf)
+		}
+		if o.resp.Release != nil {
+			o.resp.Release()
 		}
 		if err == nil && len(out) == 0 {
 			err = w.Flush()
 		}
 		if err != nil {
-			log.Debug("write failed", "err", err)
+			if errors.Is(err, ErrSplice) {
+				log.Error("closing connection: response layout failed", "err", err)
+			} else {
+				log.Debug("write failed", "err", err)
+			}
 			failed = true
 			c.Close()
 		}
 		if cap(buf) > 4<<20 {
-			buf = nil // don't pin a huge fetch buffer to an idle connection
+			buf = nil // don't pin a huge buffer to an idle connection
+		}
+		if cap(scratch) > 4<<20 {
+			scratch = nil
 		}
 	}
 	if !failed {

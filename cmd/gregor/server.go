@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/gregor-streams/gregor/broker"
@@ -26,8 +27,19 @@ func cmdServer(ctx context.Context, args []string) error {
 	var sets setFlags
 	fs.Var(&sets, "set", "override a config: key=value (repeatable)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until shutdown")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if fs.NArg() == 1 && *path == "" { // kafka-server-start.sh style: gregor server server.properties
 		*path = fs.Arg(0)
