@@ -177,6 +177,8 @@ func TestFetchLongPollWakesOnNewData(t *testing.T) {
 	}
 	if p := resp.(*kmsg.FetchResponse).Topics[0].Partitions[0]; len(p.RecordBatches) != 0 || p.ErrorCode != 0 {
 		t.Fatalf("empty fetch: %d bytes, error %d", len(p.RecordBatches), p.ErrorCode)
+	} else if p.RecordBatches == nil {
+		t.Fatal("empty fetch sent a null records field; librdkafka rejects it (Kafka sends length 0)")
 	}
 }
 

@@ -128,16 +128,26 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 // Start listens on every configured listener and starts the background loops.
 func (b *Broker) Start(ctx context.Context) error {
 	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Logger: b.log}, b)
+	// Bind every listener before serving any: the advertised address (which may use a bound port
+	// 0) must be fixed before the first Metadata request can read it.
+	var lns []net.Listener
+	var lc net.ListenConfig
 	for _, l := range b.cfg.Listeners {
-		addr, err := b.srv.ListenAndServe(ctx, l.Addr())
+		ln, err := lc.Listen(ctx, "tcp", l.Addr())
 		if err != nil {
-			b.srv.Close()
+			for _, ln := range lns {
+				ln.Close()
+			}
 			return fmt.Errorf("listeners %s: %w", l, err)
 		}
-		b.addrs = append(b.addrs, addr)
-		b.log.Info("listening", "listener", l.Name, "addr", addr.String())
+		lns = append(lns, ln)
+		b.addrs = append(b.addrs, ln.Addr())
 	}
 	b.advHost, b.advPort = b.advertised()
+	for i, ln := range lns {
+		b.srv.Serve(ln)
+		b.log.Info("listening", "listener", b.cfg.Listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
+	}
 	b.wg.Add(2)
 	go b.retentionLoop()
 	go b.flushLoop()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Go modules, on a fresh Debian machine as root:
+#   - kcat (librdkafka's CLI) from Debian apt, for broker/compat's kcat tests;
+#   - kafkajs from npm into .ci/node_modules, for broker/compat's kafkajs tests (node and npm must
+#     already be on the machine).
+# Idempotent: each step is skipped when what it installs is already there. Works from any directory.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { echo "test-deps: $*"; }
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+	sudo_cmd=(sudo)
+fi
+
+# kcat: `apt-get update` only when the package is missing, since it is slow and needs the network.
+if command -v kcat >/dev/null 2>&1; then
+	log "kcat present ($(command -v kcat))"
+else
+	log "installing kcat from apt"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! "${sudo_cmd[@]}" apt-get install -y --no-install-recommends kcat; then
+		"${sudo_cmd[@]}" apt-get update
+		"${sudo_cmd[@]}" apt-get install -y --no-install-recommends kcat
+	fi
+	command -v kcat >/dev/null 2>&1 || { log "kcat still not on PATH after install"; exit 1; }
+fi
+
+# kafkajs: a local install under .ci/, so nothing global changes; tests use NODE_PATH=.ci/node_modules.
+if [ -f "$repo/.ci/node_modules/kafkajs/package.json" ]; then
+	log "kafkajs present ($(node -p "require('$repo/.ci/node_modules/kafkajs/package.json').version" 2>/dev/null || echo '?'))"
+else
+	command -v npm >/dev/null 2>&1 || { log "npm not found; kafkajs cannot be installed"; exit 1; }
+	log "installing kafkajs@2 into $repo/.ci/node_modules"
+	mkdir -p "$repo/.ci"
+	npm install --prefix "$repo/.ci" --no-audit --no-fund --no-save kafkajs@2
+	[ -f "$repo/.ci/node_modules/kafkajs/package.json" ] || { log "kafkajs install failed"; exit 1; }
+fi
