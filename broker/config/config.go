@@ -56,7 +56,6 @@ func (l Listener) Addr() string { return fmt.Sprintf("%s:%d", l.Host, l.Port) }
 type brokerKey struct {
 	def   string
 	apply func(b *Broker, v string) error
-	doc   string
 }
 
 // ignoredKeys are Kafka broker properties that have no meaning for a single Gregor node; they are

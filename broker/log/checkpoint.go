@@ -145,15 +145,6 @@ func (c *epochCache) endOffsetFor(epoch int32, logEndOffset int64) (int32, int64
 	return c.entries[hi-1].epoch, c.entries[hi].startOffset
 }
 
-// epochAt returns the epoch of the record at offset, -1 if unknown.
-func (c *epochCache) epochAt(offset int64) int32 {
-	i := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].startOffset > offset })
-	if i == 0 {
-		return -1
-	}
-	return c.entries[i-1].epoch
-}
-
 func (c *epochCache) encode() []byte {
 	es := make([][2]int64, len(c.entries))
 	for i, e := range c.entries {

@@ -152,20 +152,6 @@ func (p *producerState) replay(h BatchHeader) {
 	applyBatch(e, h)
 }
 
-// truncateFrom drops cached batches at or after offset (after a log truncation).
-func (p *producerState) truncateFrom(offset int64) {
-	for pid, e := range p.producers {
-		n := len(e.batches)
-		for n > 0 && e.batches[n-1].lastOffset >= offset {
-			n--
-		}
-		e.batches = e.batches[:n]
-		if n == 0 {
-			delete(p.producers, pid)
-		}
-	}
-}
-
 // Snapshot layout: "GPS1", count uint32, then per producer: id int64, epoch int16, n uint8,
 // n × (firstSeq int32, lastSeq int32, firstOffset int64, lastOffset int64); then CRC-32C of
 // everything before it.
