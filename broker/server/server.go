@@ -48,7 +48,8 @@ type Conn struct {
 }
 
 // Handler serves decoded requests. Handle is called from many connections at once; calls for one
-// connection are sequential. It must not retain req after returning, except what it copies.
+// connection are sequential. The request's byte fields alias a pooled buffer that is reused once
+// Handle returns: a handler must copy what it keeps, and its Response must not point into req.
 type Handler interface {
 	Handle(c *Conn, req kmsg.Request) Response
 	// Supported reports whether key at version is implemented; unsupported requests close the
@@ -211,14 +212,15 @@ func (s *Server) serveConn(id uint64, c net.Conn) {
 			log.Warn("closing connection: bad request size", "size", size, "socket.request.max.bytes", s.cfg.MaxRequestBytes)
 			return
 		}
-		// The body is owned by the decoded request (kmsg aliases byte fields such as produced
-		// records into it), so it is allocated per request and never reused.
-		body := make([]byte, size)
+		// kmsg aliases byte fields (produced records) into the body, so it lives until the handler
+		// returns; handlers copy what they keep and responses never point into a request.
+		body := getBody(int(size))
 		if _, err := io.ReadFull(r, body); err != nil {
 			log.Debug("connection closed mid-request", "err", err)
 			return
 		}
 		o, ok := s.handleFrame(conn, body, log)
+		putBody(body)
 		if !ok {
 			return
 		}
