@@ -203,6 +203,9 @@ func (b *Broker) handleDeleteTopics(r *kmsg.DeleteTopicsRequest) *kmsg.DeleteTop
 }
 
 func (b *Broker) deleteTopic(name string) ([16]byte, error) {
+	if isInternalTopic(name) {
+		return [16]byte{}, apiErr(kerr.InvalidRequest, "internal topic %s cannot be deleted", name)
+	}
 	b.mu.Lock()
 	t := b.topics[name]
 	if t == nil {

@@ -50,6 +50,8 @@ type Broker struct {
 	dataMu sync.Mutex
 	dataCh chan struct{}
 
+	groups *groupDriver
+
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -121,6 +123,10 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		b.closeLogs()
 		return nil, err
 	}
+	if err := b.openGroupCoordinator(); err != nil {
+		b.closeLogs()
+		return nil, err
+	}
 	b.log.Info("loaded logs", "topics", len(b.topics), "partitions", nparts, "took", time.Since(start).Round(time.Millisecond))
 	return b, nil
 }
@@ -148,7 +154,8 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.srv.Serve(ln)
 		b.log.Info("listening", "listener", b.cfg.Listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
 	}
-	b.wg.Add(2)
+	b.wg.Add(3)
+	go b.groups.run()
 	go b.retentionLoop()
 	go b.flushLoop()
 	return nil

@@ -27,6 +27,19 @@ var supportedAPIs = map[int16]apiRange{
 	37: {0, 3},  // CreatePartitions
 	44: {0, 1},  // IncrementalAlterConfigs
 	60: {0, 1},  // DescribeCluster
+
+	// Consumer groups (classic protocol).
+	8:  {0, 9}, // OffsetCommit (v10 uses topic IDs)
+	9:  {0, 9}, // OffsetFetch (v10 uses topic IDs)
+	10: {0, 6}, // FindCoordinator
+	11: {0, 9}, // JoinGroup
+	12: {0, 4}, // Heartbeat
+	13: {0, 5}, // LeaveGroup
+	14: {0, 5}, // SyncGroup
+	15: {0, 6}, // DescribeGroups
+	16: {0, 5}, // ListGroups
+	42: {0, 2}, // DeleteGroups
+	47: {0, 0}, // OffsetDelete
 }
 
 // SupportedVersions returns the advertised range for an API key (ok=false if not implemented).
@@ -78,6 +91,28 @@ func (b *Broker) Handle(c *server.Conn, req kmsg.Request) server.Response {
 		return server.Response{Msg: b.handleInitProducerID(r)}
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return server.Response{Msg: b.handleOffsetForLeaderEpoch(r)}
+	case *kmsg.FindCoordinatorRequest:
+		return server.Response{Msg: b.handleFindCoordinator(r)}
+	case *kmsg.JoinGroupRequest:
+		return b.handleJoinGroup(c, r)
+	case *kmsg.SyncGroupRequest:
+		return b.handleSyncGroup(c, r)
+	case *kmsg.HeartbeatRequest:
+		return b.handleHeartbeat(r)
+	case *kmsg.LeaveGroupRequest:
+		return b.handleLeaveGroup(r)
+	case *kmsg.OffsetCommitRequest:
+		return b.handleOffsetCommit(r)
+	case *kmsg.OffsetFetchRequest:
+		return b.handleOffsetFetch(r)
+	case *kmsg.ListGroupsRequest:
+		return b.handleListGroups(r)
+	case *kmsg.DescribeGroupsRequest:
+		return b.handleDescribeGroups(r)
+	case *kmsg.DeleteGroupsRequest:
+		return b.handleDeleteGroups(r)
+	case *kmsg.OffsetDeleteRequest:
+		return b.handleOffsetDelete(r)
 	}
 	// Supported() keeps anything else from reaching here.
 	return server.Response{Close: true}

@@ -72,6 +72,7 @@ func (b *Broker) metadataTopic(name string, _ []int32) kmsg.MetadataResponseTopi
 		return mt
 	}
 	mt.TopicID = t.id
+	mt.IsInternal = isInternalTopic(name)
 	for _, p := range t.partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.index

@@ -51,6 +51,9 @@ func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.Pro
 		}
 		return kerr.UnknownTopicOrPartition.Code, "unknown topic"
 	}
+	if isInternalTopic(t.name) {
+		return kerr.InvalidTopicException.Code, fmt.Sprintf("cannot append to internal topic %s", t.name)
+	}
 	b.mu.RLock()
 	var p *partition
 	if rp.Partition >= 0 && int(rp.Partition) < len(t.partitions) {

@@ -47,7 +47,7 @@ func TestKcatListsTopicMetadata(t *testing.T) {
 	tb := testbroker.Start(t)
 	createTopic(t, tb.Addr(), "kcat-meta", 3, nil)
 
-	out := kcat(t, "", "-b", tb.Addr(), "-L")
+	out := kcat(t, "", "-b", tb.Addr(), "-L", "-t", "kcat-meta")
 	if !strings.Contains(out, fmt.Sprintf(" at %s", tb.Addr())) {
 		t.Errorf("kcat -L does not show the broker at %s:\n%s", tb.Addr(), out)
 	}

@@ -37,6 +37,16 @@ type Broker struct {
 	MinInsyncReplicas         int
 	ClusterID                 string
 
+	OffsetsTopicPartitions        int32
+	OffsetsTopicSegmentBytes      int64
+	OffsetsRetentionMinutes       int64
+	OffsetsRetentionCheckInterval int64 // ms
+	OffsetMetadataMaxBytes        int
+	GroupMinSessionTimeoutMs      int64
+	GroupMaxSessionTimeoutMs      int64
+	GroupInitialRebalanceDelayMs  int64
+	GroupMaxSize                  int
+
 	// Raw holds every key set explicitly (file or --set), for DescribeConfigs.
 	Raw map[string]string
 }
@@ -68,7 +78,7 @@ var ignoredKeys = map[string]bool{
 	"listener.security.protocol.map": true, "offsets.topic.replication.factor": true,
 	"transaction.state.log.replication.factor": true, "transaction.state.log.min.isr": true,
 	"share.coordinator.state.topic.replication.factor": true, "share.coordinator.state.topic.min.isr": true,
-	"group.initial.rebalance.delay.ms": true, "offsets.topic.num.partitions": true, "broker.rack": true,
+	"broker.rack": true,
 }
 
 func parseBool(v string) (bool, error) {
@@ -165,8 +175,17 @@ var brokerKeys = map[string]brokerKey{
 		b.LogMessageTimestampType = v
 		return nil
 	}},
-	"min.insync.replicas": intKey("1", func(b *Broker, n int64) { b.MinInsyncReplicas = int(n) }, 1),
-	"cluster.id":          {def: "", apply: func(b *Broker, v string) error { b.ClusterID = strings.TrimSpace(v); return nil }},
+	"min.insync.replicas":                 intKey("1", func(b *Broker, n int64) { b.MinInsyncReplicas = int(n) }, 1),
+	"offsets.topic.num.partitions":        intKey("50", func(b *Broker, n int64) { b.OffsetsTopicPartitions = int32(n) }, 1),
+	"offsets.topic.segment.bytes":         intKey("104857600", func(b *Broker, n int64) { b.OffsetsTopicSegmentBytes = n }, 14),
+	"offsets.retention.minutes":           intKey("10080", func(b *Broker, n int64) { b.OffsetsRetentionMinutes = n }, 1),
+	"offsets.retention.check.interval.ms": intKey("600000", func(b *Broker, n int64) { b.OffsetsRetentionCheckInterval = n }, 1),
+	"offset.metadata.max.bytes":           intKey("4096", func(b *Broker, n int64) { b.OffsetMetadataMaxBytes = int(n) }, 0),
+	"group.min.session.timeout.ms":        intKey("6000", func(b *Broker, n int64) { b.GroupMinSessionTimeoutMs = n }, 0),
+	"group.max.session.timeout.ms":        intKey("1800000", func(b *Broker, n int64) { b.GroupMaxSessionTimeoutMs = n }, 0),
+	"group.initial.rebalance.delay.ms":    intKey("3000", func(b *Broker, n int64) { b.GroupInitialRebalanceDelayMs = n }, 0),
+	"group.max.size":                      intKey("2147483647", func(b *Broker, n int64) { b.GroupMaxSize = int(n) }, 1),
+	"cluster.id":                          {def: "", apply: func(b *Broker, v string) error { b.ClusterID = strings.TrimSpace(v); return nil }},
 }
 
 // retention precedence follows Kafka: ms beats minutes beats hours.

@@ -90,7 +90,6 @@ func TestConsumeTimeoutExitsCleanlyWithoutRecords(t *testing.T) {
 }
 
 func TestConsumeAsGroupMemberReadsAllPartitions(t *testing.T) {
-	t.Skip("needs the group coordinator (consumer groups issue); the broker does not serve JoinGroup yet")
 	bs := startTestCluster(t)
 	mustGregor(t, "", "topics", "create", "--topic", "g", "--partitions", "3", "-b", bs)
 	mustGregor(t, "a:1\nb:2\nc:3\nd:4\n", "produce", "--topic", "g", "--key-separator", ":", "-b", bs)

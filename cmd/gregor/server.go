@@ -59,7 +59,8 @@ func cmdDev(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	base := []string{"listeners=PLAINTEXT://" + *listen, "log.dirs=" + *dataDir + "/broker"}
+	// Like Kafka's quickstart config: a new group's first rebalance is not delayed.
+	base := []string{"listeners=PLAINTEXT://" + *listen, "log.dirs=" + *dataDir + "/broker", "group.initial.rebalance.delay.ms=0"}
 	return runBroker(ctx, "", append(base, sets...), "info", os.Stderr, func(b *broker.Broker) {
 		addr := b.Addr()
 		fmt.Fprintf(os.Stdout, `Gregor dev is running.

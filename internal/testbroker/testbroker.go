@@ -54,6 +54,10 @@ func (tb *Broker) start(listen string) {
 	sets := append([]string{
 		"listeners=PLAINTEXT://" + listen,
 		"log.dirs=" + tb.dir,
+		// As Kafka's own test harness does: no initial delay before a new group's first rebalance,
+		// and few offsets partitions (fast to create and load).
+		"group.initial.rebalance.delay.ms=0",
+		"offsets.topic.num.partitions=4",
 	}, tb.sets...)
 	cfg, _, err := config.Load("", sets)
 	if err != nil {

@@ -1,0 +1,22 @@
+// Package group is the classic consumer group coordinator (JoinGroup, SyncGroup, Heartbeat,
+// LeaveGroup) and the committed-offset store, as a pure state machine.
+//
+// A Coordinator holds every group. Its methods take the current time and a request (kmsg types) and
+// answer through a reply callback: at once, or later when the rebalance the request waits for
+// completes. Coordinator does no I/O and starts no goroutines: time moves only through the `now`
+// arguments and Tick, and durable state leaves through the Store it is given (records for the
+// `__consumer_offsets` topic, in Kafka's own key/value formats). The broker drives it from one
+// goroutine; tests drive it with scripted events and a fake clock.
+//
+// Group states follow Kafka's classic protocol:
+//
+//	Empty → PreparingRebalance → CompletingRebalance → Stable → PreparingRebalance ...
+//
+// A join moves the group to PreparingRebalance; the join phase ends when every known member has
+// rejoined (or the rebalance timeout passes and the missing ones are dropped); then the generation
+// increments, a protocol is chosen by vote, the leader gets the member list and the group waits in
+// CompletingRebalance for the leader's SyncGroup, whose assignments every member receives.
+// A member that stops heartbeating for its session timeout is removed and the group rebalances.
+// Static members (group.instance.id) that rejoin within their session timeout keep their
+// assignment without a rebalance.
+package group
