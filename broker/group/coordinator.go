@@ -216,7 +216,6 @@ func (c *Coordinator) rejoinStatic(now time.Time, g *Group, oldID string, m *mem
 		old.syncReply = nil
 	}
 	wasLeader := g.leader == oldID
-	sameProto := sameProtocols(old.protocols, m.protocols)
 	// Take over the old member's place (and join order) under the new ID.
 	for i, id := range g.order {
 		if id == oldID {
@@ -231,7 +230,9 @@ func (c *Coordinator) rejoinStatic(now time.Time, g *Group, oldID string, m *mem
 		g.leader = m.id
 	}
 	m.heartbeatDeadline = now.Add(m.sessionTimeout)
-	if g.state == Stable && sameProto {
+	// As Kafka: no rebalance when the vote would pick the same protocol. (The metadata may differ —
+	// a restarted consumer no longer lists owned partitions — which is why the member rejoined.)
+	if g.state == Stable && g.selectProtocol() == g.protocol {
 		res := c.joinResult(g, m)
 		res.SkipAssignment = wasLeader
 		res.Members = nil
