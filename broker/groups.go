@@ -66,6 +66,7 @@ func (b *Broker) openGroupCoordinator() error {
 		InitialRebalanceDelay: time.Duration(b.cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		MaxSize:               b.cfg.GroupMaxSize,
 		OffsetsRetention:      time.Duration(b.cfg.OffsetsRetentionMinutes) * time.Minute,
+		OffsetsRetentionCheck: time.Duration(b.cfg.OffsetsRetentionCheckInterval) * time.Millisecond,
 		MaxMetadataBytes:      b.cfg.OffsetMetadataMaxBytes,
 		Partitions:            n,
 		PartitionExists: func(topic string, partition int32) bool {

@@ -14,6 +14,7 @@ type Config struct {
 	InitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
 	MaxSize               int           // group.max.size
 	OffsetsRetention      time.Duration // offsets.retention.minutes
+	OffsetsRetentionCheck time.Duration // offsets.retention.check.interval.ms
 	MaxMetadataBytes      int           // offset.metadata.max.bytes
 	Partitions            int32         // offsets.topic.num.partitions
 	// PartitionExists reports whether a topic partition exists, for OffsetCommit validation.
@@ -22,9 +23,10 @@ type Config struct {
 
 // Coordinator is every group's state. It is not safe for concurrent use: one goroutine drives it.
 type Coordinator struct {
-	cfg    Config
-	store  Store
-	groups map[string]*Group
+	cfg        Config
+	store      Store
+	groups     map[string]*Group
+	lastExpiry time.Time
 }
 
 // New returns an empty coordinator; Replay loads persisted state into it.
@@ -524,8 +526,13 @@ func (c *Coordinator) membersChanged(now time.Time, g *Group) {
 	}
 }
 
-// Tick expires sessions, pending member IDs, join and sync phases, and old offsets.
+// Tick expires sessions, pending member IDs, join and sync phases, and (every
+// offsets.retention.check.interval.ms) old offsets.
 func (c *Coordinator) Tick(now time.Time) {
+	expiry := now.Sub(c.lastExpiry) >= c.cfg.OffsetsRetentionCheck
+	if expiry {
+		c.lastExpiry = now
+	}
 	for _, g := range c.groups {
 		for id, exp := range g.pending {
 			if !now.Before(exp) {
@@ -559,7 +566,9 @@ func (c *Coordinator) Tick(now time.Time) {
 				c.prepareRebalance(now, g)
 			}
 		}
-		c.expireOffsets(now, g)
+		if expiry {
+			c.expireOffsets(now, g)
+		}
 	}
 }
 
