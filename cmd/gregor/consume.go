@@ -189,6 +189,17 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	defer cl.Close()
+	if *group != "" {
+		// Like Kafka's console consumer: commit what was printed before leaving, so the next run
+		// of the group starts after it (kgo's autocommit would leave the last poll uncommitted).
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := cl.CommitUncommittedOffsets(cctx); err != nil {
+				fmt.Fprintf(stderr, "warning: committing offsets for group %s: %v\n", *group, err)
+			}
+		}()
+	}
 
 	processed := 0
 	defer func() { fmt.Fprintf(stderr, "Processed a total of %d messages\n", processed) }()

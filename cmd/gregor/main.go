@@ -1,7 +1,8 @@
 // Command gregor is the single binary of Gregor, a Kafka-compatible streaming
 // platform: it runs the broker (`gregor server`, `gregor dev`) and carries the
 // client tools that ship with Kafka as shell scripts — topic administration
-// (kafka-topics.sh), the console producer and consumer, and the producer,
+// (kafka-topics.sh), consumer group administration (kafka-consumer-groups.sh),
+// the console producer and consumer, and the producer,
 // consumer and end-to-end performance tests.
 //
 // Every client command is a function
@@ -43,6 +44,7 @@ var commands = []command{
 	{"topics", "create, list, describe, delete and alter topics", runTopics},
 	{"produce", "write stdin lines to a topic, one record per line", runProduce},
 	{"consume", "print records from a topic to stdout", runConsume},
+	{"groups", "list, describe and delete consumer groups; reset and delete their offsets", runGroups},
 	{"perf", "producer, consumer and end-to-end performance tests", runPerf},
 }
 
