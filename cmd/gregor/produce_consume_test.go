@@ -100,7 +100,7 @@ func TestConsumeAsGroupMemberReadsAllPartitions(t *testing.T) {
 	}
 	// The group committed what it printed: the next run reads only what came after.
 	mustGregor(t, "e:5\nf:6\n", "produce", "--topic", "g", "--key-separator", ":", "-b", bs)
-	r = mustGregor(t, "", "consume", "--topic", "g", "--group", "readers", "--from-beginning", "--timeout-ms", "1500", "-b", bs)
+	r = mustGregor(t, "", "consume", "--topic", "g", "--group", "readers", "--from-beginning", "--max-messages", "2", "--timeout-ms", "15000", "-b", bs)
 	if got := strings.Fields(r.stdout); len(got) != 2 || !(got[0] == "5" && got[1] == "6" || got[0] == "6" && got[1] == "5") {
 		t.Fatalf("second group run printed %q, want only 5 and 6", r.stdout)
 	}
