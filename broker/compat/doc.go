@@ -1,12 +1,14 @@
 // Package compat holds the broker to third-party Kafka clients, run unchanged against it: sarama
-// (github.com/IBM/sarama) in-process, kcat (librdkafka) and kafkajs as external programs. The
-// package has no code of its own; its tests are the point.
+// (github.com/IBM/sarama) and goka (github.com/lovoo/goka) in-process, kcat (librdkafka) and
+// kafkajs as external programs. The package has no code of its own; its tests are the point.
 //
 // Each test starts its own broker with internal/testbroker and round-trips what the client
 // supports: keys, values, headers, explicit timestamps, null keys, tombstones (a null value must
 // read back as null, not empty), a record of about 1 MiB, every compression codec (gzip, snappy,
-// lz4, zstd) and per-partition ordering. Where a client cannot read (kafkajs needs consumer groups
-// to consume), what it wrote is read back with franz-go and compared.
+// lz4, zstd) and per-partition ordering; what a client wrote is also read back with franz-go and
+// compared. The groups_*_test.go files consume in consumer groups (sarama range and sticky, kcat -G,
+// kafkajs, a goka processor with its group table), commit, restart the broker and check that only
+// records after the committed offsets are read.
 //
 // External programs come from scripts/test-deps.sh (kcat from Debian, kafkajs under
 // .ci/node_modules). When one is missing the test is skipped on a developer machine and fails when

@@ -19,8 +19,9 @@ import (
 // key, tombstones, headers, explicit timestamps and a 1 MiB value, uncompressed and gzip. It prints
 // what it sent, and this test reads it back with franz-go and compares field by field.
 //
-// NB: the kafkajs consumer test waits for consumer groups: kafkajs can only consume through a
-// group (FindCoordinator/JoinGroup/SyncGroup), which the broker does not implement yet.
+// NB: kafkajs consumes only through a consumer group; TestKafkajsConsumerGroupResumesAfterRestart
+// (groups_kafkajs_test.go, testdata/kafkajs_group.js) covers that. This test keeps reading what
+// kafkajs wrote with franz-go, so a fault in kafkajs' produce path is not masked by its consumer.
 func TestKafkajsAdminAndProducerRoundTrip(t *testing.T) {
 	node := requireTool(t, "node")
 	modules := filepath.Join(repoRoot(t), ".ci", "node_modules")

@@ -6,10 +6,8 @@
 // (null value), headers, explicit timestamps, a ~1 MiB value, uncompressed and gzip (the only codec
 // kafkajs ships built in). Admin checks are made here; a failed one exits non-zero with a message.
 //
-// kafkajs reads only through a consumer group, which the broker does not implement yet
-// (FindCoordinator/JoinGroup), so the records are not read here: the script prints what it sent as
-// JSON on stdout and the Go test reads them back with franz-go. When the broker has groups, this
-// script should consume them with kafkajs too.
+// The script prints what it sent as JSON on stdout and the Go test reads it back with franz-go;
+// kafkajs_group.js (groups_kafkajs_test.go) consumes with kafkajs itself, in a consumer group.
 'use strict'
 
 const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel } = require('kafkajs')
