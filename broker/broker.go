@@ -154,10 +154,11 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.srv.Serve(ln)
 		b.log.Info("listening", "listener", b.cfg.Listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
 	}
-	b.wg.Add(3)
+	b.wg.Add(4)
 	go b.groups.run()
 	go b.retentionLoop()
 	go b.flushLoop()
+	go b.cleanerLoop()
 	return nil
 }
 

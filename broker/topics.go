@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -114,6 +115,10 @@ func (b *Broker) partitionDir(topic string, p int32) string {
 func (b *Broker) logConfig(overrides map[string]string) plog.Config {
 	tc := config.Topic{Overrides: overrides, Broker: b.cfg}
 	policy := tc.Get("cleanup.policy")
+	dirtyRatio, err := strconv.ParseFloat(tc.Get("min.cleanable.dirty.ratio"), 64)
+	if err != nil {
+		dirtyRatio = 0.5
+	}
 	return plog.Config{
 		SegmentBytes:       tc.Int64("segment.bytes", b.cfg.LogSegmentBytes),
 		SegmentMs:          tc.Int64("segment.ms", b.cfg.LogRollMs),
@@ -126,6 +131,11 @@ func (b *Broker) logConfig(overrides map[string]string) plog.Config {
 		LogAppendTime:      tc.Get("message.timestamp.type") == "LogAppendTime",
 		Delete:             strings.Contains(policy, "delete"),
 		Compact:            strings.Contains(policy, "compact"),
+
+		DeleteRetentionMs:      tc.Int64("delete.retention.ms", 86400000),
+		MinCleanableDirtyRatio: dirtyRatio,
+		MinCompactionLagMs:     tc.Int64("min.compaction.lag.ms", 0),
+		MaxCompactionLagMs:     tc.Int64("max.compaction.lag.ms", math.MaxInt64),
 	}
 }
 

@@ -33,6 +33,8 @@ type Broker struct {
 	LogFlushIntervalMs        int64
 	LogIndexIntervalBytes     int64
 	LogCleanupPolicy          string
+	LogCleanerEnable          bool
+	LogCleanerBackoffMs       int64
 	LogMessageTimestampType   string
 	MinInsyncReplicas         int
 	ClusterID                 string
@@ -161,6 +163,11 @@ var brokerKeys = map[string]brokerKey{
 	"log.flush.interval.messages":     intKey(strconv.FormatInt(math.MaxInt64, 10), func(b *Broker, n int64) { b.LogFlushIntervalMessages = n }, 1),
 	"log.flush.interval.ms":           intKey(strconv.FormatInt(math.MaxInt64, 10), func(b *Broker, n int64) { b.LogFlushIntervalMs = n }, 0),
 	"log.index.interval.bytes":        intKey("4096", func(b *Broker, n int64) { b.LogIndexIntervalBytes = n }, 0),
+	"log.cleaner.enable": {def: "true", apply: func(b *Broker, v string) (err error) {
+		b.LogCleanerEnable, err = parseBool(v)
+		return err
+	}},
+	"log.cleaner.backoff.ms": intKey("15000", func(b *Broker, n int64) { b.LogCleanerBackoffMs = n }, 1),
 	"log.cleanup.policy": {def: "delete", apply: func(b *Broker, v string) error {
 		if err := validateCleanupPolicy(v); err != nil {
 			return err

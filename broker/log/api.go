@@ -33,7 +33,12 @@ type Config struct {
 	MaxMessageBytes    int   // max.message.bytes: the largest batch accepted
 	LogAppendTime      bool  // message.timestamp.type=LogAppendTime
 	Delete             bool  // cleanup.policy contains "delete": retention applies
-	Compact            bool  // cleanup.policy contains "compact": keyless records are rejected
+	Compact            bool  // cleanup.policy contains "compact": keyless records are rejected, Clean compacts
+
+	DeleteRetentionMs      int64   // delete.retention.ms: how long the cleaner keeps tombstones
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio
+	MinCompactionLagMs     int64   // min.compaction.lag.ms: records younger than this are not compacted
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms: records older than this are compacted regardless of the dirty ratio
 }
 
 // Options are the non-config dependencies of a Log.
@@ -92,5 +97,10 @@ func DefaultConfig() Config {
 		IndexIntervalBytes: 4096,
 		MaxMessageBytes:    1048588,
 		Delete:             true,
+
+		DeleteRetentionMs:      24 * 60 * 60 * 1000,
+		MinCleanableDirtyRatio: 0.5,
+		MinCompactionLagMs:     0,
+		MaxCompactionLagMs:     math.MaxInt64,
 	}
 }

@@ -29,9 +29,17 @@
 // the segment list, the leader epoch cache and the maximum timestamp; segment.idx guards one
 // segment's in-memory indexes. The order is
 //
-//	Log.appendMu → Log.mu → segment.idx
+//	Log.cleanMu → Log.appendMu → Log.mu → segment.idx
 //
-// and no lock is held while waiting on the disk except appendMu.
+// and no lock is held while waiting on the disk except appendMu (and cleanMu, which only the
+// cleaner takes).
+//
+// Compaction (compact.go, cleanup.policy=compact): Clean rewrites closed segments keeping the latest
+// record per key at its original offset, tombstones until delete.retention.ms after they were
+// first kept, into <base>.log.cleaned files that are fsynced, renamed to .swap and swapped in under
+// appendMu; Open deletes .cleaned files and completes .swap files, so a crash mid-clean loses nothing
+// and never serves a half-written segment. Replaced files stay open (readable) for
+// file.delete.delay.ms.
 //
 // Retention deletes whole segments and closes their files: a Chunk from a deleted segment fails
 // on ReadInto, and a Read racing with deletion returns ErrOffsetOutOfRange.

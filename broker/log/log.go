@@ -42,6 +42,14 @@ type Log struct {
 	failed       error // sticky: a write could not be undone, appends are refused
 	epochsOnDisk []byte
 
+	// cleanMu serializes Clean passes on this log; a pass holds it throughout (see compact.go).
+	cleanMu sync.Mutex
+	// tombstoneSince maps the base offset of a segment written by the cleaner with tombstones to
+	// when the cleaner first kept them (ms). Guarded by cleanMu.
+	tombstoneSince map[int64]int64
+	// firstDirtyOffset is the cleaner checkpoint: offsets below it were compacted; -1 if unknown.
+	firstDirtyOffset atomic.Int64
+
 	// mu guards the segment list and the state readers share with writers. Writers hold appendMu
 	// too and take mu only to publish changes.
 	mu struct {
@@ -49,7 +57,8 @@ type Log struct {
 		segments             []*segment // ascending base offset; the last is the active segment
 		epochs               epochCache
 		maxTimestamp         int64
-		offsetOfMaxTimestamp int64 // base offset of the batch holding maxTimestamp; -1 if empty
+		offsetOfMaxTimestamp int64         // base offset of the batch holding maxTimestamp; -1 if empty
+		retired              []retiredFile // files of segments the cleaner replaced, still open for readers
 	}
 }
 
@@ -102,6 +111,13 @@ func (l *Log) load() error {
 	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return err
+	}
+	if changed, err := l.recoverCleaning(entries); err != nil {
+		return fmt.Errorf("recover log cleaning: %w", err)
+	} else if changed {
+		if entries, err = l.fs.ReadDir(l.dir); err != nil {
+			return err
+		}
 	}
 	var names []string
 	var bases []int64
@@ -235,6 +251,7 @@ func (l *Log) load() error {
 	}
 	l.recomputeMaxTimestampLocked()
 	l.lastFlush = l.now()
+	l.loadCleanerCheckpoint()
 
 	if clean {
 		if err := l.fs.Remove(l.path(cleanShutdownFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -367,6 +384,10 @@ func (l *Log) closeFiles() {
 			_ = s.log.Close()
 		}
 	}
+	for _, r := range l.mu.retired {
+		_ = r.f.Close()
+	}
+	l.mu.retired = nil
 }
 
 func (l *Log) active() *segment {
@@ -524,6 +545,9 @@ func (l *Log) shouldRoll(s *segment, cfg *Config, size, lastOffset int64, now ti
 	case lastOffset-s.baseOffset > math.MaxUint32:
 		return true
 	case !never(cfg.SegmentMs) && !s.rollTime.IsZero() && now.Sub(s.rollTime) >= time.Duration(cfg.SegmentMs)*time.Millisecond:
+		return true
+	case cfg.Compact && !never(cfg.MaxCompactionLagMs) && !s.rollTime.IsZero() && now.Sub(s.rollTime) >= time.Duration(cfg.MaxCompactionLagMs)*time.Millisecond:
+		// KIP-354: the active segment is never cleaned, so it rolls within max.compaction.lag.ms.
 		return true
 	}
 	return false

@@ -149,7 +149,11 @@ func (s *segment) maxTimestamp() (ts, offset int64) {
 }
 
 // writeIndexes writes both index files in full and syncs them.
-func (s *segment) writeIndexes(fsys FS) error {
+func (s *segment) writeIndexes(fsys FS) error { return s.writeIndexesAs(fsys, "") }
+
+// writeIndexesAs is writeIndexes to the index file names followed by suffix (the cleaner's
+// ".cleaned").
+func (s *segment) writeIndexesAs(fsys FS, suffix string) error {
 	s.idx.Lock()
 	s.appendTimeEntryLocked()
 	ob := make([]byte, 0, len(s.idx.offsets)*offsetIndexEntrySize)
@@ -163,10 +167,10 @@ func (s *segment) writeIndexes(fsys FS) error {
 		tb = binary.BigEndian.AppendUint32(tb, e.relOffset)
 	}
 	s.idx.Unlock()
-	if err := writeFileSync(fsys, s.path(indexSuffix), ob); err != nil {
+	if err := writeFileSync(fsys, s.path(indexSuffix)+suffix, ob); err != nil {
 		return err
 	}
-	return writeFileSync(fsys, s.path(timeIndexSuffix), tb)
+	return writeFileSync(fsys, s.path(timeIndexSuffix)+suffix, tb)
 }
 
 // loadIndexes reads and validates the index files of a segment whose data is not rescanned.
