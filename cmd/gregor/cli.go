@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -245,4 +246,26 @@ func parseCompression(s string) (kgo.CompressionCodec, error) {
 		return kgo.ZstdCompression(), nil
 	}
 	return kgo.CompressionCodec{}, usageErrorf("--compression must be none, gzip, snappy, lz4 or zstd, not %q", s)
+}
+
+// subcommand runs one `gregor <command> <subcommand>`.
+type subcommand func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// runSubcommand dispatches `gregor <command> <subcommand> args...`, printing usage on help or a
+// missing or unknown subcommand.
+func runSubcommand(ctx context.Context, command, usage string, subs map[string]subcommand, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageErrorf("%s: no subcommand given", command)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if run, ok := subs[args[0]]; ok {
+		return run(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprint(stderr, usage)
+	return usageErrorf("%s: unknown subcommand %q", command, args[0])
 }

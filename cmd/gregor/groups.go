@@ -32,28 +32,13 @@ All take --bootstrap-server (-b). Run 'gregor groups <subcommand> -h' for detail
 // runGroups is `gregor groups <subcommand>`, the kafka-consumer-groups.sh of
 // Gregor.
 func runGroups(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, groupsUsage)
-		return usageErrorf("groups: no subcommand given")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "list":
-		return runGroupsList(ctx, rest, stdout, stderr)
-	case "describe":
-		return runGroupsDescribe(ctx, rest, stdout, stderr)
-	case "delete":
-		return runGroupsDelete(ctx, rest, stdout, stderr)
-	case "reset-offsets":
-		return runGroupsResetOffsets(ctx, rest, stdout, stderr)
-	case "delete-offsets":
-		return runGroupsDeleteOffsets(ctx, rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, groupsUsage)
-		return nil
-	}
-	fmt.Fprint(stderr, groupsUsage)
-	return usageErrorf("groups: unknown subcommand %q", sub)
+	return runSubcommand(ctx, "groups", groupsUsage, map[string]subcommand{
+		"list":           runGroupsList,
+		"describe":       runGroupsDescribe,
+		"delete":         runGroupsDelete,
+		"reset-offsets":  runGroupsResetOffsets,
+		"delete-offsets": runGroupsDeleteOffsets,
+	}, args, stdout, stderr)
 }
 
 // explainGroupError turns an error about group into a kafkaError whose

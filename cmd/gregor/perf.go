@@ -32,24 +32,11 @@ const bytesPerMB = 1024 * 1024
 
 // runPerf is `gregor perf <subcommand>`, the Kafka performance tools.
 func runPerf(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, perfUsage)
-		return usageErrorf("perf: no subcommand given")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "produce":
-		return runPerfProduce(ctx, rest, stdout, stderr)
-	case "consume":
-		return runPerfConsume(ctx, rest, stdout, stderr)
-	case "e2e":
-		return runPerfE2E(ctx, rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, perfUsage)
-		return nil
-	}
-	fmt.Fprint(stderr, perfUsage)
-	return usageErrorf("perf: unknown subcommand %q", sub)
+	return runSubcommand(ctx, "perf", perfUsage, map[string]subcommand{
+		"produce": runPerfProduce,
+		"consume": runPerfConsume,
+		"e2e":     runPerfE2E,
+	}, args, stdout, stderr)
 }
 
 // producerFlags are the producer settings shared by perf produce and e2e.

@@ -30,28 +30,13 @@ All take --bootstrap-server (-b). Run 'gregor topics <subcommand> -h' for detail
 
 // runTopics is `gregor topics <subcommand>`, the kafka-topics.sh of Gregor.
 func runTopics(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, topicsUsage)
-		return usageErrorf("topics: no subcommand given")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "create":
-		return runTopicsCreate(ctx, rest, stdout, stderr)
-	case "list":
-		return runTopicsList(ctx, rest, stdout, stderr)
-	case "describe":
-		return runTopicsDescribe(ctx, rest, stdout, stderr)
-	case "delete":
-		return runTopicsDelete(ctx, rest, stdout, stderr)
-	case "alter-configs":
-		return runTopicsAlterConfigs(ctx, rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, topicsUsage)
-		return nil
-	}
-	fmt.Fprint(stderr, topicsUsage)
-	return usageErrorf("topics: unknown subcommand %q", sub)
+	return runSubcommand(ctx, "topics", topicsUsage, map[string]subcommand{
+		"create":        runTopicsCreate,
+		"list":          runTopicsList,
+		"describe":      runTopicsDescribe,
+		"delete":        runTopicsDelete,
+		"alter-configs": runTopicsAlterConfigs,
+	}, args, stdout, stderr)
 }
 
 // newAdmin connects an admin client; close it with the returned func.
