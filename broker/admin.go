@@ -435,21 +435,15 @@ func (b *Broker) handleAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConf
 	for _, rr := range r.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
-		switch rr.ResourceType {
-		case resourceTopic:
+		err := alterResource(int8(rr.ResourceType), func() error {
 			m := map[string]string{}
 			for _, c := range rr.Configs {
 				if c.Value != nil {
 					m[c.Name] = *c.Value
 				}
 			}
-			err = b.setTopicConfigs(rr.ResourceName, m, r.ValidateOnly)
-		case resourceBroker:
-			err = apiErr(kerr.InvalidRequest, "dynamic broker configs are not supported; set them in server.properties")
-		default:
-			err = apiErr(kerr.InvalidRequest, "resource type %d is not supported", rr.ResourceType)
-		}
+			return b.setTopicConfigs(rr.ResourceName, m, r.ValidateOnly)
+		})
 		if err != nil {
 			sr.ErrorCode = codeFor(err)
 			sr.ErrorMessage = errText(err)
@@ -459,20 +453,23 @@ func (b *Broker) handleAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConf
 	return resp
 }
 
+// alterResource applies a config change to a topic resource; other resource types are refused.
+func alterResource(resourceType int8, alterTopic func() error) error {
+	switch resourceType {
+	case resourceTopic:
+		return alterTopic()
+	case resourceBroker:
+		return apiErr(kerr.InvalidRequest, "dynamic broker configs are not supported; set them in server.properties")
+	}
+	return apiErr(kerr.InvalidRequest, "resource type %d is not supported", resourceType)
+}
+
 func (b *Broker) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	for _, rr := range r.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
-		switch rr.ResourceType {
-		case resourceTopic:
-			err = b.incrementalTopicConfigs(rr, r.ValidateOnly)
-		case resourceBroker:
-			err = apiErr(kerr.InvalidRequest, "dynamic broker configs are not supported; set them in server.properties")
-		default:
-			err = apiErr(kerr.InvalidRequest, "resource type %d is not supported", rr.ResourceType)
-		}
+		err := alterResource(int8(rr.ResourceType), func() error { return b.incrementalTopicConfigs(rr, r.ValidateOnly) })
 		if err != nil {
 			sr.ErrorCode = codeFor(err)
 			sr.ErrorMessage = errText(err)

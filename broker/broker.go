@@ -316,6 +316,15 @@ func (b *Broker) lookup(name string, p int32) (*topic, *partition) {
 	return t, t.partitions[p]
 }
 
+// topicByNameOrID finds a topic by ID (requests at versions that carry topic IDs) or by name.
+func (b *Broker) topicByNameOrID(byID bool, name string, id [16]byte) *topic {
+	if byID {
+		return b.topicByID(id)
+	}
+	t, _ := b.lookup(name, 0)
+	return t
+}
+
 func (b *Broker) topicByID(id [16]byte) *topic {
 	b.mu.RLock()
 	defer b.mu.RUnlock()

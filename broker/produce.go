@@ -14,12 +14,7 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) *kmsg.ProduceResponse {
 		rt := &r.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		var t *topic
-		if r.Version >= 13 {
-			t = b.topicByID(rt.TopicID)
-		} else {
-			t, _ = b.lookup(rt.Topic, 0)
-		}
+		t := b.topicByNameOrID(r.Version >= 13, rt.Topic, rt.TopicID)
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
