@@ -98,3 +98,80 @@ func TestCompactedTopicConsumerSeesLatestValuePerKey(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCompaction100kUpdatesOver1kKeys is the acceptance scenario end to end: 100,000
+// updates over 1,000 keys, then tombstones for 100 keys; once the cleaner has run, a consumer from
+// the start sees exactly the 900 live keys with their newest values (plus the tombstones, which
+// delete.retention.ms keeps), in increasing offsets. A restart in between must change nothing.
+func TestCompaction100kUpdatesOver1kKeys(t *testing.T) {
+	tb := testbroker.Start(t, testbroker.Set("log.cleaner.backoff.ms", "50"))
+	const topic = "compacted-100k"
+	createTopic(t, tb.Addr(), topic, 1, map[string]*string{
+		"cleanup.policy":            kadm.StringPtr("compact"),
+		"segment.bytes":             kadm.StringPtr("65536"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+	})
+	cl := newClient(t, tb.Addr(), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	ctx := context.Background()
+	latest := map[string]*string{}
+	var recs []*kgo.Record
+	for i := 0; i < 100_000; i++ {
+		key, val := fmt.Sprintf("key-%04d", i%1000), fmt.Sprintf("value-%06d", i)
+		recs = append(recs, &kgo.Record{Key: []byte(key), Value: []byte(val)})
+		latest[key] = &val
+	}
+	for k := 0; k < 100; k++ {
+		key := fmt.Sprintf("key-%04d", k*10)
+		recs = append(recs, &kgo.Record{Key: []byte(key)}) // tombstone
+		latest[key] = nil
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// Roll the active segment (the cleaner never touches it) with one large record.
+	big := make([]byte, 70_000)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("roller"), Value: big}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	const end = 100_000 + 100 + 1
+
+	check := func() (records int, ok bool) {
+		got := consumeUpTo(t, tb.Addr(), topic, end)
+		seen := map[string]*kgo.Record{}
+		for i, r := range got {
+			if i > 0 && r.Offset <= got[i-1].Offset {
+				t.Fatalf("offset %d after %d", r.Offset, got[i-1].Offset)
+			}
+			seen[string(r.Key)] = r
+		}
+		for k, v := range latest {
+			r := seen[k]
+			switch {
+			case r == nil:
+				t.Fatalf("key %s lost", k)
+			case v == nil && r.Value != nil:
+				t.Fatalf("key %s: %q after its tombstone", k, r.Value)
+			case v != nil && string(r.Value) != *v:
+				t.Fatalf("key %s: %q, want the newest %q", k, r.Value, *v)
+			}
+		}
+		return len(got), len(got) == 1000+1 // 900 live + 100 tombstones + the roller
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	restarted := false
+	for {
+		n, done := check()
+		if done {
+			if restarted {
+				return
+			}
+			tb.Restart() // the compacted log must come back exactly
+			restarted = true
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d records for 1,000 keys after 30 s", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
