@@ -127,7 +127,7 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		b.closeLogs()
 		return nil, err
 	}
-	b.log.Info("loaded logs", "topics", len(b.topics), "partitions", nparts, "took", time.Since(start).Round(time.Millisecond))
+	b.log.Info("loaded logs", "topics", len(b.topics), "partitions", len(b.allPartitions()), "recovered_from_disk", nparts, "took", time.Since(start).Round(time.Millisecond))
 	return b, nil
 }
 
