@@ -85,6 +85,7 @@ func TestProduceRejectsBadBatchesWithKafkaErrors(t *testing.T) {
 	rc := dialRaw(t, tb.Addr())
 	createTopicRaw(t, rc, "strict", 1, map[string]string{"max.message.bytes": "1000"})
 	createTopicRaw(t, rc, "compacted", 1, map[string]string{"cleanup.policy": "compact"})
+	createTopicRaw(t, rc, "big", 1, nil)
 	now := time.Now().UnixMilli()
 	valid := func() []byte { return recordBatch(-1, -1, -1, now, record("k", "v")) }
 
@@ -95,6 +96,14 @@ func TestProduceRejectsBadBatchesWithKafkaErrors(t *testing.T) {
 	fixCRC(countMismatch)
 	magic1 := valid()
 	magic1[16] = 1
+	// A batch spanning many 4 KiB chunks, corrupted mid-way: its CRC comes from the read-time
+	// chunk sums, which must catch it too.
+	bigRecs := make([]kmsg.Record, 0, 40)
+	for i := 0; i < 40; i++ {
+		bigRecs = append(bigRecs, record("k", string(make([]byte, 500))))
+	}
+	bigBad := recordBatch(-1, -1, -1, now, bigRecs...)
+	bigBad[len(bigBad)/2] ^= 0x01
 	cases := []struct {
 		name  string
 		topic string
@@ -103,6 +112,7 @@ func TestProduceRejectsBadBatchesWithKafkaErrors(t *testing.T) {
 		want  *kerr.Error
 	}{
 		{"crc mismatch", "strict", -1, badCRC, kerr.CorruptMessage},
+		{"crc mismatch in a 20 KiB batch", "big", -1, bigBad, kerr.CorruptMessage},
 		{"truncated batch", "strict", -1, valid()[:40], kerr.CorruptMessage},
 		{"record count vs offset delta", "strict", -1, countMismatch, kerr.InvalidRecord},
 		{"too large", "strict", -1, recordBatch(-1, -1, -1, now, record("k", string(make([]byte, 2000)))), kerr.MessageTooLarge},
@@ -116,6 +126,11 @@ func TestProduceRejectsBadBatchesWithKafkaErrors(t *testing.T) {
 		if got.ErrorCode != c.want.Code {
 			t.Errorf("%s: %v, want %v", c.name, kerr.ErrorForCode(got.ErrorCode), c.want)
 		}
+	}
+	// The same big batch uncorrupted is accepted (its CRC also comes from the chunk sums).
+	bigBad[len(bigBad)/2] ^= 0x01
+	if ok := produceRaw(t, rc, "big", -1, bigBad); ok.ErrorCode != 0 {
+		t.Fatalf("valid 20 KiB batch: %v", kerr.ErrorForCode(ok.ErrorCode))
 	}
 	// Nothing bad was appended; a good batch lands at offset 0.
 	if ok := produceRaw(t, rc, "strict", -1, valid()); ok.ErrorCode != 0 || ok.BaseOffset != 0 {

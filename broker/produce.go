@@ -5,9 +5,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	plog "github.com/gregor-streams/gregor/broker/log"
 )
 
-func (b *Broker) handleProduce(r *kmsg.ProduceRequest) *kmsg.ProduceResponse {
+// handleProduce appends each partition's batches; sum gives batch CRCs from the request body's
+// chunk sums (nil: hash the batches).
+func (b *Broker) handleProduce(r *kmsg.ProduceRequest, sum plog.Checksum) *kmsg.ProduceResponse {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	appended := false
 	for i := range r.Topics {
@@ -19,7 +23,7 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) *kmsg.ProduceResponse {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
-			code, msg := b.producePartition(r, t, rp, &sp)
+			code, msg := b.producePartition(r, t, rp, &sp, sum)
 			sp.ErrorCode = code
 			if code != 0 {
 				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
@@ -39,7 +43,7 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest) *kmsg.ProduceResponse {
 	return resp
 }
 
-func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) (int16, string) {
+func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, sum plog.Checksum) (int16, string) {
 	if t == nil {
 		if r.Version >= 13 {
 			return kerr.UnknownTopicID.Code, "unknown topic id"
@@ -71,7 +75,7 @@ func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.Pro
 	if len(rp.Records) == 0 {
 		return kerr.CorruptMessage.Code, "no record batch in the request"
 	}
-	res, err := p.log.Append(rp.Records, p.leaderEpoch)
+	res, err := p.log.AppendChecked(rp.Records, p.leaderEpoch, sum)
 	if err != nil {
 		return codeFor(err), fmt.Sprintf("%s-%d: %v", t.name, p.index, err)
 	}

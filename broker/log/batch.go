@@ -136,13 +136,13 @@ type validBatch struct {
 
 // validateBatches checks every batch of a Produce records field. It returns the batches or the
 // first error; no byte of b is modified.
-func validateBatches(b []byte, cfg *Config) ([]validBatch, error) {
+func validateBatches(b []byte, cfg *Config, sum Checksum) ([]validBatch, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: no record batch", ErrCorruptMessage)
 	}
 	var out []validBatch
 	for pos := 0; pos < len(b); {
-		h, err := validateBatch(b[pos:], cfg)
+		h, err := validateBatch(b[pos:], cfg, sum)
 		if err != nil {
 			return nil, fmt.Errorf("batch at byte %d: %w", pos, err)
 		}
@@ -153,7 +153,7 @@ func validateBatches(b []byte, cfg *Config) ([]validBatch, error) {
 }
 
 // validateBatch validates the batch at the start of b (b may hold more batches after it).
-func validateBatch(b []byte, cfg *Config) (BatchHeader, error) {
+func validateBatch(b []byte, cfg *Config, sum Checksum) (BatchHeader, error) {
 	h, err := ParseBatchHeader(b)
 	if err != nil {
 		return h, err
@@ -165,7 +165,14 @@ func validateBatch(b []byte, cfg *Config) (BatchHeader, error) {
 		return h, fmt.Errorf("%w: batch of %d bytes, max.message.bytes %d", ErrMessageTooLarge, h.Size(), cfg.MaxMessageBytes)
 	}
 	batch := b[:h.Size()]
-	if crc := batchCRC(batch); crc != h.CRC {
+	crc, ok := uint32(0), false
+	if sum != nil {
+		crc, ok = sum(batch[offAttributes:])
+	}
+	if !ok {
+		crc = batchCRC(batch)
+	}
+	if crc != h.CRC {
 		return h, fmt.Errorf("%w: crc %08x, computed %08x", ErrCorruptMessage, h.CRC, crc)
 	}
 	if h.NumRecords <= 0 || h.LastOffsetDelta != h.NumRecords-1 {

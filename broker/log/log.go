@@ -409,8 +409,16 @@ func (l *Log) segmentsSnapshot() []*segment {
 // Errors: ErrCorruptMessage, ErrUnsupportedMessageFormat, ErrMessageTooLarge, ErrInvalidRecord,
 // ErrOutOfOrderSequence, ErrInvalidProducerEpoch, ErrClosed, or a wrapped I/O error.
 func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendResult, error) {
+	return l.AppendChecked(batches, leaderEpoch, nil)
+}
+
+// Checksum returns the CRC-32C of p if it can compute it faster than hashing p (ok=false: hash p).
+type Checksum func(p []byte) (sum uint32, ok bool)
+
+// AppendChecked is Append with a faster source of batch CRCs (nil: compute them).
+func (l *Log) AppendChecked(batches []byte, leaderEpoch int32, sum Checksum) (AppendResult, error) {
 	cfg := l.Config()
-	vbs, err := validateBatches(batches, &cfg)
+	vbs, err := validateBatches(batches, &cfg, sum)
 	if err != nil {
 		return AppendResult{LogAppendTime: -1}, err
 	}

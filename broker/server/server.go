@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/broker/crc"
 )
 
 // Response is a handler's answer to one request.
@@ -45,6 +47,9 @@ type Conn struct {
 	ClientID   string
 	// Done is closed when the connection is going away; long-polling handlers stop waiting.
 	Done <-chan struct{}
+	// Body holds CRC-32C sums of the current request body's 4 KiB chunks, taken as it was read;
+	// valid during Handle (the produce path checks batch CRCs with it).
+	Body crc.Body
 }
 
 // Handler serves decoded requests. Handle is called from many connections at once; calls for one
@@ -215,11 +220,12 @@ func (s *Server) serveConn(id uint64, c net.Conn) {
 		// kmsg aliases byte fields (produced records) into the body, so it lives until the handler
 		// returns; handlers copy what they keep and responses never point into a request.
 		body := getBody(int(size))
-		if _, err := io.ReadFull(r, body); err != nil {
+		if err := readBody(r, body, &conn.Body); err != nil {
 			log.Debug("connection closed mid-request", "err", err)
 			return
 		}
 		o, ok := s.handleFrame(conn, body, log)
+		conn.Body.Reset(nil)
 		putBody(body)
 		if !ok {
 			return
@@ -378,6 +384,26 @@ func (s *Server) writeLoop(c net.Conn, out <-chan outgoing, log *slog.Logger) {
 	if !failed {
 		w.Flush()
 	}
+}
+
+// readBody fills body from r, one read at a time, summing each chunk while it is cache-hot.
+func readBody(r *bufio.Reader, body []byte, sums *crc.Body) error {
+	sums.Reset(body)
+	for off := 0; off < len(body); {
+		n, err := r.Read(body[off:])
+		off += n
+		sums.Filled(off)
+		if err != nil {
+			if off == len(body) {
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // parseHeaderStart reads the fixed request header fields (key, version, correlation id, client id).
