@@ -1,0 +1,21 @@
+// Package connect is Gregor's Kafka Connect worker: the connector and task API, converters, config
+// definitions, the plugin registry, the herders that run connectors, and Kafka Connect's REST API.
+// A connector plugin registers itself (Register) under Kafka's class name and aliases; the worker
+// validates a connector's JSON config against the common keys plus the plugin's ConfigDef, starts
+// the Connector, asks it for TaskConfigs(tasks.max), and runs each task on its own goroutine. A source
+// task's records are converted (key.converter/value.converter) and produced with franz-go; the source
+// offsets they carry (partition map → offset map) are written to the offset store only after Kafka
+// acknowledged every record before them. A sink task consumes in group connect-<name>, gets converted
+// records through Put, and its Kafka offsets are committed only after Flush (or PreCommit) succeeds.
+// Both directions are therefore at-least-once: after a crash, records since the last offset flush are
+// produced or delivered again; a clean stop flushes and commits, so it duplicates nothing.
+//
+// A Herder owns connector configs, target states (running, paused, stopped) and statuses; the REST
+// Server speaks only to the Herder interface. Standalone keeps configs in memory and offsets in a
+// JSON file (offset.storage.file.filename); a distributed herder will implement the same interface
+// over the config, offset and status topics and a connect-protocol group. connect never imports
+// broker/ or connectors/, and reaches Kafka only through franz-go. Lock order: Standalone.mu, then a
+// task runner's mu; task goroutines never take Standalone.mu, so the herder may wait for them while
+// holding it. Transforms, predicates and errors.* are not implemented yet: a config naming
+// transforms or predicates is rejected rather than silently ignored.
+package connect

@@ -1,0 +1,98 @@
+package connect_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/testbroker"
+)
+
+// eventually polls fn every 20ms until it returns true or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startWorker starts a standalone worker against tb with a fast offset flush.
+func startWorker(t *testing.T, tb *testbroker.Broker, reg *connect.Registry, offsetsFile string) *connect.Runner {
+	t.Helper()
+	if offsetsFile == "" {
+		offsetsFile = filepath.Join(t.TempDir(), "connect.offsets")
+	}
+	props := map[string]string{
+		"bootstrap.servers":            tb.Addr(),
+		"listeners":                    "http://127.0.0.1:0",
+		"offset.storage.file.filename": offsetsFile,
+		"offset.flush.interval.ms":     "100",
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Registry: reg, Logger: logger})
+	if err != nil {
+		t.Fatalf("RunStandalone: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+type restClient struct {
+	t    *testing.T
+	base string
+}
+
+// do sends a request with a raw body and returns the status and the decoded JSON body (nil if empty).
+func (c restClient) do(method, path, body string) (int, any) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if len(bytes.TrimSpace(data)) == 0 {
+		return resp.StatusCode, nil
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		c.t.Fatalf("%s %s: body is not JSON: %q", method, path, data)
+	}
+	return resp.StatusCode, v
+}
+
+// expect asserts the status code and returns the body.
+func (c restClient) expect(code int, method, path, body string) any {
+	c.t.Helper()
+	got, v := c.do(method, path, body)
+	if got != code {
+		c.t.Fatalf("%s %s: status %d, want %d; body %v", method, path, got, code, v)
+	}
+	return v
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,229 @@
+package connect
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// PluginType is "source" or "sink".
+type PluginType string
+
+// Plugin types.
+const (
+	PluginSource PluginType = "source"
+	PluginSink   PluginType = "sink"
+)
+
+// Plugin describes a connector class. New must return a fresh SourceConnector or SinkConnector.
+type Plugin struct {
+	// Class is the canonical class name (Kafka's, for ported connectors).
+	Class string
+	// Aliases are extra names accepted in connector.class and plugin paths.
+	Aliases []string
+	Type    PluginType
+	Version string
+	New     func() Connector
+}
+
+// Registry maps class names and aliases to plugins. It is safe for concurrent use.
+type Registry struct {
+	mu struct {
+		sync.Mutex
+		byName  map[string]*Plugin
+		plugins []*Plugin
+	}
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	r := &Registry{}
+	r.mu.byName = map[string]*Plugin{}
+	return r
+}
+
+// DefaultRegistry is where connector packages register themselves in init.
+var DefaultRegistry = NewRegistry()
+
+// Register adds a plugin to DefaultRegistry. It panics on a duplicate name: that is a programming
+// error at init time, never input.
+func Register(p Plugin) {
+	if err := DefaultRegistry.Register(p); err != nil {
+		panic(err)
+	}
+}
+
+// Register adds a plugin, or fails if a name is taken.
+func (r *Registry) Register(p Plugin) error {
+	if p.Type != PluginSource && p.Type != PluginSink {
+		return fmt.Errorf("connect: plugin %s: type must be source or sink", p.Class)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names := append([]string{p.Class}, p.Aliases...)
+	for _, n := range names {
+		if _, dup := r.mu.byName[n]; dup {
+			return fmt.Errorf("connect: plugin name %q registered twice", n)
+		}
+	}
+	pp := &p
+	for _, n := range names {
+		r.mu.byName[n] = pp
+	}
+	r.mu.plugins = append(r.mu.plugins, pp)
+	return nil
+}
+
+// Lookup finds a plugin by class name or alias. Like Kafka, an alias may also be the class's simple
+// name with or without the "Connector" suffix.
+func (r *Registry) Lookup(name string) (*Plugin, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.mu.byName[name]; ok {
+		return p, true
+	}
+	for _, p := range r.mu.plugins {
+		simple := p.Class[strings.LastIndex(p.Class, ".")+1:]
+		if name == simple || name == strings.TrimSuffix(simple, "Connector") {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// Plugins returns every plugin sorted by class.
+func (r *Registry) Plugins() []*Plugin {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := append([]*Plugin(nil), r.mu.plugins...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Class < out[j].Class })
+	return out
+}
+
+// Common connector config keys, as Kafka's ConnectorConfig and SinkConnectorConfig.
+const (
+	ConfigName           = "name"
+	ConfigConnectorClass = "connector.class"
+	ConfigTasksMax       = "tasks.max"
+	ConfigKeyConverter   = "key.converter"
+	ConfigValueConverter = "value.converter"
+	ConfigHeaderConv     = "header.converter"
+	ConfigTransforms     = "transforms"
+	ConfigPredicates     = "predicates"
+	ConfigTopics         = "topics"
+	ConfigTopicsRegex    = "topics.regex"
+)
+
+func converterValidator() Validator {
+	return ValidatorFunc(func(_ string, v any) error {
+		s, _ := v.(string)
+		if s == "" {
+			return nil
+		}
+		if _, err := NewConverter(s, nil, false); err != nil {
+			return fmt.Errorf("class %s could not be found; available: %s, %s, %s", s, JSONConverterClass, StringConverterClass, ByteArrayConverterClass)
+		}
+		return nil
+	})
+}
+
+// notYetSupported rejects a non-empty list: better a 400 than silently ignoring transforms.
+func notYetSupported(what string) Validator {
+	return ValidatorFunc(func(_ string, v any) error {
+		if l, _ := v.([]string); len(l) > 0 {
+			return fmt.Errorf("%s are not supported by this worker yet", what)
+		}
+		return nil
+	})
+}
+
+// commonConfigDef returns the keys every connector has.
+func commonConfigDef(t PluginType) *ConfigDef {
+	d := NewConfigDef().
+		Define(ConfigKey{Name: ConfigName, Type: TypeConfigString, Default: NoDefault, Importance: High, Group: "Common", OrderInGroup: 1, Width: WidthMedium, DisplayName: "Connector name", Documentation: "Globally unique name to use for this connector.", Validator: NonEmptyString()}).
+		Define(ConfigKey{Name: ConfigConnectorClass, Type: TypeConfigString, Default: NoDefault, Importance: High, Group: "Common", OrderInGroup: 2, Width: WidthLong, DisplayName: "Connector class", Documentation: "Name or alias of the class for this connector."}).
+		Define(ConfigKey{Name: ConfigTasksMax, Type: TypeConfigInt, Default: "1", Importance: High, Group: "Common", OrderInGroup: 3, Width: WidthShort, DisplayName: "Tasks max", Documentation: "Maximum number of tasks to use for this connector.", Validator: AtLeast(1)}).
+		Define(ConfigKey{Name: ConfigKeyConverter, Type: TypeConfigClass, Default: nil, Importance: Low, Group: "Common", OrderInGroup: 4, Width: WidthShort, DisplayName: "Key converter class", Documentation: "Converter class for record keys; overrides the worker's key.converter.", Validator: converterValidator()}).
+		Define(ConfigKey{Name: ConfigValueConverter, Type: TypeConfigClass, Default: nil, Importance: Low, Group: "Common", OrderInGroup: 5, Width: WidthShort, DisplayName: "Value converter class", Documentation: "Converter class for record values; overrides the worker's value.converter.", Validator: converterValidator()}).
+		Define(ConfigKey{Name: ConfigTransforms, Type: TypeConfigList, Default: "", Importance: Low, Group: "Transforms", OrderInGroup: 1, Width: WidthLong, DisplayName: "Transforms", Documentation: "Aliases for the transformations to be applied to records.", Validator: notYetSupported("transforms")}).
+		Define(ConfigKey{Name: ConfigPredicates, Type: TypeConfigList, Default: "", Importance: Low, Group: "Predicates", OrderInGroup: 1, Width: WidthLong, DisplayName: "Predicates", Documentation: "Aliases for the predicates used by transformations.", Validator: notYetSupported("predicates")})
+	if t == PluginSink {
+		d.Define(ConfigKey{Name: ConfigTopics, Type: TypeConfigList, Default: "", Importance: High, Group: "Common", OrderInGroup: 6, Width: WidthLong, DisplayName: "Topics", Documentation: "List of topics to consume, separated by commas."})
+		d.Define(ConfigKey{Name: ConfigTopicsRegex, Type: TypeConfigString, Default: "", Importance: High, Group: "Common", OrderInGroup: 7, Width: WidthLong, DisplayName: "Topics regex", Documentation: "Regular expression giving topics to consume.", Validator: ValidRegex()})
+	}
+	return d
+}
+
+// ValidateConnectorConfig validates a connector config against the common keys and the plugin's
+// keys, producing /config/validate's body. An unknown or missing connector.class yields ErrNotFound
+// only through the returned infos' errors (the class key carries the message).
+func (r *Registry) ValidateConnectorConfig(config map[string]string) (ConfigInfos, *Plugin) {
+	class := config[ConfigConnectorClass]
+	p, ok := r.Lookup(class)
+	t := PluginSource
+	if ok {
+		t = p.Type
+	}
+	def := commonConfigDef(t)
+	if ok {
+		def = def.Merge(p.New().ConfigDef())
+	}
+	values, _ := def.Validate(config)
+	infos := ConfigInfos{Name: class, Groups: def.Groups()}
+	for i, k := range def.Keys() {
+		v := values[i]
+		if k.Name == ConfigConnectorClass && !ok && class != "" {
+			v.Errors = append(v.Errors, fmt.Sprintf("Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", class, r.available()))
+		}
+		infos.Configs = append(infos.Configs, ConfigInfo{Definition: k.Info(), Value: v})
+	}
+	if ok {
+		infos.Name = p.Class
+	}
+	if t == PluginSink {
+		addSinkTopicErrors(&infos, config)
+	}
+	for _, c := range infos.Configs {
+		infos.ErrorCount += len(c.Value.Errors)
+	}
+	if !ok {
+		p = nil
+	}
+	return infos, p
+}
+
+func addSinkTopicErrors(infos *ConfigInfos, config map[string]string) {
+	topics := strings.TrimSpace(config[ConfigTopics])
+	regex := strings.TrimSpace(config[ConfigTopicsRegex])
+	var msg string
+	switch {
+	case topics != "" && regex != "":
+		msg = "topics and topics.regex are mutually exclusive options, but both are set."
+	case topics == "" && regex == "":
+		msg = "Must configure one of topics or topics.regex"
+	}
+	if regex != "" {
+		if _, err := regexp.Compile(regex); err != nil {
+			return // already reported by the validator
+		}
+	}
+	if msg == "" {
+		return
+	}
+	for i := range infos.Configs {
+		if n := infos.Configs[i].Value.Name; n == ConfigTopics || n == ConfigTopicsRegex {
+			infos.Configs[i].Value.Errors = append(infos.Configs[i].Value.Errors, msg)
+		}
+	}
+}
+
+func (r *Registry) available() string {
+	var names []string
+	for _, p := range r.Plugins() {
+		names = append(names, p.Class)
+		names = append(names, p.Aliases...)
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,72 @@
+package connect
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Runner is a running standalone worker: herder plus REST server.
+type Runner struct {
+	Herder *Standalone
+	Server *Server
+	// Addr is the REST listener's bound host:port (also the worker ID).
+	Addr string
+}
+
+// RunStandalone starts a standalone worker from worker properties: it checks that Kafka is reachable
+// (reading the cluster ID for GET /), binds listeners, and serves. Connectors are then created through
+// the herder or REST. Close stops it.
+func RunStandalone(ctx context.Context, props map[string]string, opts Options) (*Runner, error) {
+	cfg, err := ParseWorkerConfig(props)
+	if err != nil {
+		return nil, err
+	}
+	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers)
+	if err != nil {
+		return nil, err
+	}
+	// The worker ID is the REST address, so bind before building the herder.
+	srv := NewServer(nil, clusterID, opts.Logger)
+	addr, err := srv.Listen(cfg.Listeners)
+	if err != nil {
+		return nil, err
+	}
+	if opts.WorkerID == "" {
+		opts.WorkerID = addr
+	}
+	h, err := NewStandalone(cfg, opts)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	srv.setHerder(h)
+	return &Runner{Herder: h, Server: srv, Addr: addr}, nil
+}
+
+// Close stops the REST server, then every connector. Idempotent.
+func (r *Runner) Close() error {
+	err := r.Server.Close()
+	if herr := r.Herder.Close(); err == nil {
+		err = herr
+	}
+	return err
+}
+
+func fetchClusterID(ctx context.Context, seeds []string) (string, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		return "", fmt.Errorf("connect: reaching Kafka at %v: %w", seeds, err)
+	}
+	return md.Cluster, nil
+}
