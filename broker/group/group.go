@@ -3,7 +3,6 @@ package group
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"sort"
 	"time"
 )
 
@@ -83,15 +82,6 @@ func (m *member) metadataFor(name string) []byte {
 		}
 	}
 	return nil
-}
-
-func (m *member) supports(name string) bool {
-	for _, p := range m.protocols {
-		if p.name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func sameProtocols(a, b []protocol) bool {
@@ -277,12 +267,3 @@ func newMemberID(clientID string) string {
 }
 
 func msDuration(ms int32) time.Duration { return time.Duration(ms) * time.Millisecond }
-
-func sortedStrings(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
