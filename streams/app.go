@@ -1,0 +1,596 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gregor-streams/gregor/statestore"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Config configures an App. Names follow Kafka Streams' settings (application.id,
+// bootstrap.servers, state.dir, commit.interval.ms).
+type Config struct {
+	// ApplicationID names the application: it is the consumer group id and the prefix of its
+	// internal topics (<ApplicationID>-<store>-changelog). Required.
+	ApplicationID string
+	// BootstrapServers are host:port seed brokers. Required.
+	BootstrapServers []string
+	// StateDir is the root of the local state; stores live in
+	// <StateDir>/<ApplicationID>/<store>/<partition>/. Required when the topology has stores.
+	StateDir string
+	// CommitInterval is how often processed input offsets are committed, after flushing
+	// stores and output (commit.interval.ms). Default 30s, as Kafka Streams at-least-once.
+	CommitInterval time.Duration
+	// ReplicationFactor of the internal topics the App creates; 0 means the broker's default.
+	ReplicationFactor int16
+	// ClientOptions are extra kgo options for every client the App makes (TLS, SASL, ...).
+	ClientOptions []kgo.Opt
+	// Logger receives the App's logs; default slog.Default(). The App adds component=streams.
+	Logger *slog.Logger
+}
+
+// DefaultCommitInterval is Kafka Streams' commit.interval.ms under at-least-once.
+const DefaultCommitInterval = 30 * time.Second
+
+// closeTimeout bounds the final flush and commit of Close and of revocations.
+const closeTimeout = 30 * time.Second
+
+// ErrCoPartitioning is returned (wrapped, naming the topics and their partition counts) by
+// Start when source topics that feed one sub-topology have different partition counts.
+var ErrCoPartitioning = errors.New("streams: source topics are not co-partitioned")
+
+// App runs a Topology: it joins the consumer group ApplicationID, runs one task per
+// sub-topology and input partition number, and commits at least once. Create it with New,
+// then Start, then Close.
+type App struct {
+	topo *Topology
+	cfg  Config
+	log  *slog.Logger
+
+	producer *kgo.Client // outputs and changelogs
+	consumer *kgo.Client // the group member
+
+	cancel    context.CancelFunc
+	done      chan struct{}
+	startOnce sync.Once
+	closeOnce sync.Once
+
+	subOf         map[string]*subtopology // sub-topology per full source topic name
+	sourceTopics  []string                // full names, sorted
+	repartitions  map[string]*subtopology // repartition topic → the sub-topology writing it
+	partitions    map[string]int32        // partition count per source topic, known after Start
+	subPartitions map[int]int32           // partition count per sub-topology, known after Start
+
+	// mu guards the tasks and the App's error. The run loop holds it while processing a
+	// fetch or committing; kgo's revoke/lost callbacks take it. NB: with BlockRebalanceOnPoll
+	// those callbacks never run while the loop processes, so mu is not contended; it is
+	// there to make the handover between goroutines explicit.
+	mu struct {
+		sync.Mutex
+		tasks      map[taskID]*task
+		err        error
+		lastCommit time.Time
+		stats      Stats
+	}
+	produceMu  sync.Mutex
+	produceErr error
+}
+
+// New checks cfg and prepares an App for topology. It does not contact Kafka; Start does.
+func New(topology *Topology, cfg Config) (*App, error) {
+	if topology == nil {
+		return nil, errors.New("streams: nil topology")
+	}
+	if cfg.ApplicationID == "" {
+		return nil, errors.New("streams: Config.ApplicationID is required")
+	}
+	if len(cfg.BootstrapServers) == 0 {
+		return nil, errors.New("streams: Config.BootstrapServers is required")
+	}
+	if len(topology.stores) > 0 && cfg.StateDir == "" {
+		return nil, errors.New("streams: Config.StateDir is required: the topology has state stores")
+	}
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = DefaultCommitInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &App{
+		topo: topology,
+		cfg:  cfg,
+		log:  cfg.Logger.With("component", "streams", "application.id", cfg.ApplicationID),
+		done: make(chan struct{}),
+	}
+	a.mu.tasks = map[taskID]*task{}
+	a.subOf = map[string]*subtopology{}
+	a.repartitions = map[string]*subtopology{}
+	for _, st := range topology.subs {
+		for _, n := range st.sources {
+			topic := topicName(cfg.ApplicationID, n)
+			a.subOf[topic] = st
+			a.sourceTopics = append(a.sourceTopics, topic)
+		}
+		for _, n := range st.nodes {
+			if n.kind == sinkNode && n.internal {
+				a.repartitions[topicName(cfg.ApplicationID, n)] = st
+			}
+		}
+	}
+	sort.Strings(a.sourceTopics)
+	return a, nil
+}
+
+// Start checks the source topics (they must exist, and the topics of one sub-topology must
+// have the same partition count), creates the internal topics, joins the group and starts
+// processing in the background. Processing stops when ctx is cancelled, on a processing error
+// (see Err), or on Close; in all cases Close must be called to release the clients.
+func (a *App) Start(ctx context.Context) error {
+	err := errors.New("streams: Start called twice")
+	a.startOnce.Do(func() { err = a.start(ctx) })
+	return err
+}
+
+func (a *App) start(ctx context.Context) error {
+	internal := map[string]bool{} // produced to with the manual partitioner
+	for name := range a.topo.stores {
+		internal[statestore.ChangelogTopic(a.cfg.ApplicationID, name)] = true
+	}
+	popts := append(statestore.ProducerOptions(), a.cfg.ClientOptions...)
+	popts = append(popts, kgo.SeedBrokers(a.cfg.BootstrapServers...),
+		// Changelogs go to the task's partition; outputs are partitioned by key hash.
+		kgo.RecordPartitioner(partitioner{manual: internal, byKey: kgo.StickyKeyPartitioner(nil)}))
+	producer, err := kgo.NewClient(popts...)
+	if err != nil {
+		return fmt.Errorf("streams: producer: %w", err)
+	}
+	a.producer = producer
+	if err := a.checkTopics(ctx); err != nil {
+		return err
+	}
+	if err := a.createInternalTopics(ctx); err != nil {
+		return err
+	}
+	copts := []kgo.Opt{
+		// NB: Kafka's consumer default (fetch.max.wait.ms=500), which Kafka Streams keeps;
+		// kgo's own is 5s. ClientOptions may override it.
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}
+	copts = append(copts, a.cfg.ClientOptions...)
+	copts = append(copts,
+		kgo.SeedBrokers(a.cfg.BootstrapServers...),
+		kgo.ConsumerGroup(a.cfg.ApplicationID),
+		kgo.ConsumeTopics(a.sourceTopics...),
+		// NB: the range assignor gives one member the same partition numbers of every topic
+		// when the topics have equal partition counts, which keeps a task's co-partitioned
+		// inputs together. It is eager: a rebalance revokes every task. A sticky, task-aware
+		// assignor replaces it later.
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(a.onRevoked),
+		kgo.OnPartitionsLost(a.onLost),
+	)
+	consumer, err := kgo.NewClient(copts...)
+	if err != nil {
+		return fmt.Errorf("streams: consumer: %w", err)
+	}
+	a.consumer = consumer
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	context.AfterFunc(ctx, cancel)
+	a.mu.lastCommit = time.Now()
+	go a.run(runCtx)
+	a.log.Info("started", "topics", a.sourceTopics)
+	return nil
+}
+
+// checkTopics reads the partition counts of the source topics, derives those of the
+// repartition topics (each gets the count of the sub-topology writing it) and checks that the
+// topics read by each sub-topology are co-partitioned.
+func (a *App) checkTopics(ctx context.Context) error {
+	var external []string
+	for _, topic := range a.sourceTopics {
+		if a.repartitions[topic] == nil {
+			external = append(external, topic)
+		}
+	}
+	details, err := kadm.NewClient(a.producer).ListTopics(ctx, external...)
+	if err != nil {
+		return fmt.Errorf("streams: list source topics: %w", err)
+	}
+	a.partitions = map[string]int32{}
+	for _, topic := range external {
+		d, ok := details[topic]
+		if !ok || d.Err != nil {
+			derr := error(kerr.UnknownTopicOrPartition)
+			if ok {
+				derr = d.Err
+			}
+			return fmt.Errorf("streams: source topic %q: %w", topic, derr)
+		}
+		a.partitions[topic] = int32(len(d.Partitions))
+	}
+	// Sub-topologies fed by repartition topics follow those that write them; the graph is
+	// acyclic, so len(subs) passes settle every count.
+	a.subPartitions = map[int]int32{}
+	for range a.topo.subs {
+		for _, st := range a.topo.subs {
+			if _, done := a.subPartitions[st.id]; done {
+				continue
+			}
+			known := true
+			for _, n := range st.sources {
+				topic := topicName(a.cfg.ApplicationID, n)
+				if w := a.repartitions[topic]; w != nil {
+					if c, ok := a.subPartitions[w.id]; ok {
+						a.partitions[topic] = c
+					} else {
+						known = false
+					}
+				}
+			}
+			if !known {
+				continue
+			}
+			if err := a.checkCoPartitioned(st); err != nil {
+				return err
+			}
+			a.subPartitions[st.id] = a.partitions[topicName(a.cfg.ApplicationID, st.sources[0])]
+		}
+	}
+	return nil
+}
+
+// checkCoPartitioned fails when the source topics of st have different partition counts.
+func (a *App) checkCoPartitioned(st *subtopology) error {
+	first := a.partitions[topicName(a.cfg.ApplicationID, st.sources[0])]
+	for _, n := range st.sources[1:] {
+		if a.partitions[topicName(a.cfg.ApplicationID, n)] == first {
+			continue
+		}
+		counts := make([]string, len(st.sources))
+		for i, n := range st.sources {
+			topic := topicName(a.cfg.ApplicationID, n)
+			counts[i] = fmt.Sprintf("%q has %d", topic, a.partitions[topic])
+		}
+		sort.Strings(counts)
+		return fmt.Errorf("%w: sub-topology %d reads topics whose partition counts differ (%s); they must be equal",
+			ErrCoPartitioning, st.id, strings.Join(counts, ", "))
+	}
+	return nil
+}
+
+// createInternalTopics creates the changelog of every store and every repartition topic with
+// its sub-topology's partition count, and fails if one exists with another count.
+func (a *App) createInternalTopics(ctx context.Context) error {
+	var specs []statestore.InternalTopic
+	for _, st := range a.topo.subs {
+		for _, store := range st.stores {
+			specs = append(specs, statestore.ChangelogTopicSpec(statestore.ChangelogTopic(a.cfg.ApplicationID, store), a.subPartitions[st.id]))
+		}
+	}
+	for topic, writer := range a.repartitions {
+		// NB: Kafka Streams also purges consumed repartition records (DeleteRecords); until
+		// that is done here, retention bounds the topic.
+		specs = append(specs, statestore.InternalTopic{Name: topic, Partitions: a.subPartitions[writer.id],
+			Configs: map[string]string{"cleanup.policy": "delete"}})
+	}
+	for i := range specs {
+		specs[i].ReplicationFactor = a.cfg.ReplicationFactor
+	}
+	if len(specs) == 0 {
+		return nil
+	}
+	if err := statestore.EnsureTopics(ctx, a.producer, specs...); err != nil {
+		return fmt.Errorf("streams: internal topics: %w", err)
+	}
+	return nil
+}
+
+// run is the processing loop, the one goroutine that owns the tasks between rebalances.
+func (a *App) run(ctx context.Context) {
+	defer close(a.done)
+	for {
+		a.mu.Lock()
+		wait := a.cfg.CommitInterval - time.Since(a.mu.lastCommit)
+		a.mu.Unlock()
+		pollCtx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+		fetches := a.consumer.PollFetches(pollCtx)
+		cancel()
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			a.consumer.AllowRebalance()
+			a.shutdown()
+			return
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				a.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+			}
+		})
+		a.mu.Lock()
+		err := a.processLocked(ctx, fetches)
+		if err == nil && time.Since(a.mu.lastCommit) >= a.cfg.CommitInterval {
+			// NB: not ctx: Close cancels ctx, and must not abort a commit half-way.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+			err = a.commitLocked(cctx, a.allTasksLocked())
+			cancel()
+		}
+		cancelled := err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled)
+		if err != nil && !cancelled {
+			a.failLocked(err)
+		}
+		a.mu.Unlock()
+		a.consumer.AllowRebalance()
+		if cancelled {
+			// Close interrupted a restore: not a failure. What was processed is committed.
+			a.shutdown()
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// processLocked runs each fetched record through its task, opening tasks on first use.
+func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
+	var err error
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if err != nil || len(p.Records) == 0 {
+			return
+		}
+		st := a.subOf[p.Topic]
+		if st == nil {
+			return
+		}
+		id := taskID{subtopology: st.id, partition: p.Partition}
+		t := a.mu.tasks[id]
+		if t == nil {
+			if t, err = openTask(ctx, a, st, p.Partition); err != nil {
+				return
+			}
+			a.mu.tasks[id] = t
+			a.mu.stats.TasksOpened++
+			for _, kv := range t.stores {
+				a.mu.stats.RecordsRestored += kv.Stats().RecordsRestored
+			}
+		}
+		var n int
+		n, err = t.process(p.Topic, p.Records)
+		a.mu.stats.RecordsProcessed += int64(n)
+	})
+	return err
+}
+
+func (a *App) allTasksLocked() []*task {
+	ts := make([]*task, 0, len(a.mu.tasks))
+	for _, t := range a.mu.tasks {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// commitLocked is the at-least-once commit: flush the tasks' stores (their changelog records
+// acked, checkpoints written), flush the producer (outputs acked), and only then commit the
+// input offsets the tasks have processed.
+func (a *App) commitLocked(ctx context.Context, tasks []*task) error {
+	defer func() { a.mu.lastCommit = time.Now() }()
+	for _, t := range tasks {
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+	}
+	if err := a.producer.Flush(ctx); err != nil {
+		return fmt.Errorf("streams: flush output: %w", err)
+	}
+	if err := a.producedErr(); err != nil {
+		return err
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, t := range tasks {
+		for tp, off := range t.offsets {
+			if offsets[tp.topic] == nil {
+				offsets[tp.topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[tp.topic][tp.partition] = off
+		}
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	var commitErr error
+	a.consumer.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			commitErr = err
+			return
+		}
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if e := kerr.ErrorForCode(rp.ErrorCode); e != nil && commitErr == nil {
+					commitErr = fmt.Errorf("%s/%d: %w", rt.Topic, rp.Partition, e)
+				}
+			}
+		}
+	})
+	if commitErr != nil {
+		return fmt.Errorf("streams: commit offsets: %w", commitErr)
+	}
+	for _, t := range tasks {
+		clear(t.offsets)
+	}
+	return nil
+}
+
+// onRevoked commits and closes the tasks that lose a partition. kgo calls it during a
+// rebalance and when the consumer leaves the group.
+func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tasks := a.tasksOfLocked(revoked)
+	if len(tasks) == 0 {
+		return
+	}
+	if a.mu.err == nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		defer cancel()
+		if err := a.commitLocked(cctx, tasks); err != nil {
+			a.failLocked(err)
+		}
+	}
+	a.closeTasksLocked(tasks)
+}
+
+// onLost closes the tasks of partitions lost without a clean revocation (session expired):
+// another member may own them already, so nothing is committed.
+func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closeTasksLocked(a.tasksOfLocked(lost))
+}
+
+func (a *App) tasksOfLocked(parts map[string][]int32) []*task {
+	seen := map[taskID]bool{}
+	var tasks []*task
+	for topic, ps := range parts {
+		st := a.subOf[topic]
+		if st == nil {
+			continue
+		}
+		for _, p := range ps {
+			id := taskID{subtopology: st.id, partition: p}
+			if t := a.mu.tasks[id]; t != nil && !seen[id] {
+				seen[id] = true
+				tasks = append(tasks, t)
+			}
+		}
+	}
+	return tasks
+}
+
+func (a *App) closeTasksLocked(tasks []*task) {
+	for _, t := range tasks {
+		t.close()
+		delete(a.mu.tasks, t.id)
+	}
+}
+
+// shutdown is the loop's exit on cancellation: a last commit, then the tasks close.
+func (a *App) shutdown() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.mu.err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := a.commitLocked(ctx, a.allTasksLocked()); err != nil {
+			a.failLocked(err)
+		}
+	}
+	a.closeTasksLocked(a.allTasksLocked())
+}
+
+// failLocked records the first processing error; the loop stops and the tasks close without
+// committing, so the input since the last commit is processed again by whoever owns it next.
+func (a *App) failLocked(err error) {
+	if a.mu.err == nil {
+		a.mu.err = err
+		a.log.Error("processing stopped", "err", err)
+	}
+	a.closeTasksLocked(a.allTasksLocked())
+}
+
+// Err is the error that stopped processing, or nil.
+func (a *App) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mu.err
+}
+
+// Stats are counters of an App since New.
+type Stats struct {
+	// RecordsProcessed is the number of input records processed (repartition topics included).
+	RecordsProcessed int64
+	// RecordsRestored is the number of changelog records applied while opening tasks' stores.
+	RecordsRestored int64
+	// TasksOpened is the number of times a task was opened (again after each rebalance).
+	TasksOpened int64
+}
+
+// Stats returns the App's counters.
+func (a *App) Stats() Stats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mu.stats
+}
+
+// Done is closed when processing has stopped (Close, a cancelled Start context, or an error).
+func (a *App) Done() <-chan struct{} { return a.done }
+
+// Close stops processing, commits what was processed (flushing stores and output first),
+// closes the stores, leaves the group and closes the clients. It returns the error that
+// stopped processing, if any. Idempotent.
+func (a *App) Close() error {
+	a.closeOnce.Do(func() {
+		if a.cancel != nil {
+			a.cancel()
+			<-a.done
+		} else {
+			close(a.done)
+		}
+		if a.consumer != nil {
+			a.consumer.CloseAllowingRebalance()
+		}
+		if a.producer != nil {
+			a.producer.Close()
+		}
+		a.log.Info("closed")
+	})
+	return a.Err()
+}
+
+// produce sends an output or changelog record; the first failure is kept and fails the next
+// commit, so that offsets are never committed past a lost output.
+func (a *App) produce(r *kgo.Record) {
+	a.producer.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err != nil {
+			a.produceMu.Lock()
+			if a.produceErr == nil {
+				a.produceErr = fmt.Errorf("streams: produce to %s: %w", r.Topic, err)
+			}
+			a.produceMu.Unlock()
+		}
+	})
+}
+
+func (a *App) producedErr() error {
+	a.produceMu.Lock()
+	defer a.produceMu.Unlock()
+	return a.produceErr
+}
+
+// partitioner sends changelog records to the partition set on them (the task's) and other
+// records by key hash (murmur2, like Kafka's default partitioner).
+type partitioner struct {
+	manual map[string]bool
+	byKey  kgo.Partitioner
+}
+
+func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if p.manual[topic] {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return p.byKey.ForTopic(topic)
+}
+
+func msTime(ms int64) time.Time { return time.UnixMilli(ms) }

@@ -1,0 +1,460 @@
+package streams_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/statestore"
+	"github.com/gregor-streams/gregor/streams"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// waitTimeout bounds every wait for output; a passing test needs far less.
+const waitTimeout = 15 * time.Second
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func client(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func createTopic(t *testing.T, addr, topic string, partitions int32) {
+	t.Helper()
+	resp, err := kadm.NewClient(client(t, addr)).CreateTopics(ctxT(t), partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+func produce(t *testing.T, addr string, records ...*kgo.Record) {
+	t.Helper()
+	if err := client(t, addr).ProduceSync(ctxT(t), records...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+func startApp(t *testing.T, topo *streams.Topology, cfg streams.Config) *streams.App {
+	t.Helper()
+	if cfg.CommitInterval == 0 {
+		cfg.CommitInterval = 100 * time.Millisecond
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	if os.Getenv("GREGOR_TEST_LOG") != "" {
+		cfg.ClientOptions = append(cfg.ClientOptions, kgo.WithLogger(kgo.BasicLogger(testWriter{t}, kgo.LogLevelDebug, nil)))
+	}
+	app, err := streams.New(topo, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	if err := app.Start(ctxT(t)); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return app
+}
+
+// readLatest reads topic from the start, keeping the latest value per key, until that map
+// equals want or waitTimeout passes. Reading the latest value per key is how at-least-once
+// output is judged: a record processed twice (after a crash or a rebalance before its offset
+// was committed) re-emits a value for its key, but the last value for each key is the one
+// computed from the complete, restored state, so it converges to the exact result.
+func readLatest[V comparable](t *testing.T, app *streams.App, addr, topic string, value statestore.Serde[V], want map[string]V) {
+	t.Helper()
+	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[string]V{}
+	deadline := time.Now().Add(waitTimeout)
+	for !maps.Equal(got, want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: latest values per key\n got %v\nwant %v", topic, got, want)
+		}
+		if app != nil && app.Err() != nil {
+			t.Fatalf("app failed: %v", app.Err())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		fetches := cl.PollFetches(ctx)
+		cancel()
+		fetches.EachRecord(func(r *kgo.Record) {
+			v, err := value.Deserialize(r.Value)
+			if err != nil {
+				t.Fatalf("%s: bad value at offset %d: %v", topic, r.Offset, err)
+			}
+			got[string(r.Key)] = v
+		})
+	}
+}
+
+// wordCount is the classic topology: lines → words → count per word, via a repartition.
+func wordCount(t *testing.T) *streams.Topology {
+	b := streams.NewBuilder()
+	lines := streams.Stream(b, "lines", statestore.String{}, statestore.String{})
+	words := streams.FlatMapValues(lines, func(_, line string) []string {
+		return strings.Fields(strings.ToLower(line))
+	}, statestore.String{})
+	counts := streams.GroupBy(words, func(_, word string) string { return word }, statestore.String{}).
+		Count(streams.Materialized("counts"))
+	counts.ToStream().To("word-counts", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+var sentences = []string{
+	"the quick brown fox", "jumps over the lazy dog", "The dog barks",
+	"a fox is quick", "lazy lazy days", "over and over and over",
+}
+
+// produceLines writes n lines without keys (so they spread over the partitions) and adds
+// their words to counts.
+func produceLines(t *testing.T, addr string, from, n int, counts map[string]int64) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := from; i < from+n; i++ {
+		line := sentences[i%len(sentences)]
+		recs = append(recs, &kgo.Record{Topic: "lines", Value: []byte(line), Partition: int32(i % 3)})
+		for _, w := range strings.Fields(strings.ToLower(line)) {
+			counts[w]++
+		}
+	}
+	cl := client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := cl.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+func TestWordCountCountsEveryWordExactly(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "lines", 3)
+	createTopic(t, tb.Addr(), "word-counts", 3)
+	want := map[string]int64{}
+	produceLines(t, tb.Addr(), 0, 300, want)
+
+	app := startApp(t, wordCount(t), streams.Config{
+		ApplicationID: "wc", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+	})
+	readLatest(t, app, tb.Addr(), "word-counts", statestore.Int64{}, want)
+	if err := app.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	// Close committed every processed input offset: the group is at the end of each partition.
+	adm := kadm.NewClient(client(t, tb.Addr()))
+	committed, err := adm.FetchOffsets(ctxT(t), "wc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := adm.ListEndOffsets(ctxT(t), "lines", "wc-KSTREAM-REPARTITION-0000000003-repartition")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(end kadm.ListedOffset) {
+		c, ok := committed.Lookup(end.Topic, end.Partition)
+		if end.Offset > 0 && (!ok || c.At != end.Offset) {
+			t.Errorf("%s/%d: committed %v (%v), want the end offset %d", end.Topic, end.Partition, c.At, ok, end.Offset)
+		}
+	})
+}
+
+type spend struct {
+	Purchases int64 `json:"purchases"`
+	Total     int64 `json:"total"`
+}
+
+func TestReduceAndAggregateKeepExactTotalsPerKey(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	for _, topic := range []string{"purchases", "totals", "spend"} {
+		createTopic(t, tb.Addr(), topic, 2)
+	}
+	b := streams.NewBuilder()
+	grouped := streams.Stream(b, "purchases", statestore.String{}, statestore.Int64{}).GroupByKey()
+	grouped.Reduce(func(sum, amount int64) int64 { return sum + amount }, streams.Materialized("totals")).
+		ToStream().To("totals", nil, nil)
+	streams.Aggregate(grouped, func() spend { return spend{} }, func(_ string, amount int64, s spend) spend {
+		return spend{Purchases: s.Purchases + 1, Total: s.Total + amount}
+	}, statestore.JSON[spend]{}, streams.Materialized("spend")).ToStream().To("spend", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	totals, spends := map[string]int64{}, map[string]spend{}
+	var recs []*kgo.Record
+	for i := range 200 {
+		user, amount := fmt.Sprintf("user-%d", i%7), int64(i%13+1)
+		v, _ := statestore.Int64{}.Serialize(amount)
+		recs = append(recs, &kgo.Record{Topic: "purchases", Key: []byte(user), Value: v})
+		totals[user] += amount
+		spends[user] = spend{Purchases: spends[user].Purchases + 1, Total: totals[user]}
+	}
+	produce(t, tb.Addr(), recs...)
+	app := startApp(t, topo, streams.Config{ApplicationID: "shop", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir()})
+	readLatest(t, app, tb.Addr(), "totals", statestore.Int64{}, totals)
+	readLatest(t, app, tb.Addr(), "spend", statestore.JSON[spend]{}, spends)
+}
+
+func TestRestartContinuesCountingFromState(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		wipeState bool
+	}{
+		{"intact state dir", false},
+		{"wiped state dir restores from changelog", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tb := testbroker.Start(t)
+			createTopic(t, tb.Addr(), "lines", 3)
+			createTopic(t, tb.Addr(), "word-counts", 3)
+			cfg := streams.Config{ApplicationID: "wc", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir()}
+			want := map[string]int64{}
+
+			produceLines(t, tb.Addr(), 0, 120, want)
+			app := startApp(t, wordCount(t), cfg)
+			readLatest(t, app, tb.Addr(), "word-counts", statestore.Int64{}, want)
+			if err := app.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+
+			var wordsInFirstRun int64
+			for _, n := range want {
+				wordsInFirstRun += n
+			}
+			if tc.wipeState {
+				cfg.StateDir = t.TempDir()
+			}
+			produceLines(t, tb.Addr(), 120, 90, want)
+			app = startApp(t, wordCount(t), cfg)
+			// The second run resumes from the committed offsets with the counts of the first
+			// run, restored from the local store (its changelog tail) or, wiped, from the whole
+			// changelog: the latest count per word must be the total over both runs.
+			readLatest(t, app, tb.Addr(), "word-counts", statestore.Int64{}, want)
+			if err := app.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			// Close flushed and checkpointed the stores: an intact state dir has nothing to
+			// restore, a wiped one replays the whole changelog (one record per counted word;
+			// more only if the first run had re-processed records).
+			restored := app.Stats().RecordsRestored
+			if !tc.wipeState && restored != 0 {
+				t.Fatalf("intact state dir: restored %d changelog records, want 0", restored)
+			}
+			if tc.wipeState && restored < wordsInFirstRun {
+				t.Fatalf("wiped state dir: restored %d changelog records, want at least %d", restored, wordsInFirstRun)
+			}
+		})
+	}
+}
+
+type order struct {
+	Item     string `json:"item"`
+	Quantity int64  `json:"quantity"`
+	Price    int64  `json:"price"`
+}
+
+func TestFilterMapPipelineWritesExactOutput(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "orders", 1)
+	createTopic(t, tb.Addr(), "order-totals", 1)
+
+	var mu sync.Mutex
+	var peeked, dropped []string
+	b := streams.NewBuilder()
+	orders := streams.Stream(b, "orders", statestore.String{}, statestore.JSON[order]{})
+	valid := orders.Filter(func(_ string, o order) bool { return o.Quantity > 0 }, streams.Named("valid-orders"))
+	orders.FilterNot(func(_ string, o order) bool { return o.Quantity > 0 }).
+		ForEach(func(id string, _ order) { mu.Lock(); dropped = append(dropped, id); mu.Unlock() })
+	totals := streams.Map(valid, func(id string, o order) (string, int64) {
+		return o.Item, o.Quantity * o.Price
+	}, statestore.String{}, statestore.Int64{})
+	totals = totals.Peek(func(item string, _ int64) { mu.Lock(); peeked = append(peeked, item); mu.Unlock() })
+	labelled := streams.MapValues(totals, func(item string, total int64) string {
+		return fmt.Sprintf("%s=%d", item, total)
+	}, statestore.String{})
+	labelled.To("order-totals", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	input := []struct {
+		id string
+		o  order
+	}{
+		{"o1", order{"apple", 3, 2}}, {"o2", order{"pear", 0, 5}}, {"o3", order{"fig", 1, 7}},
+		{"o4", order{"apple", -1, 2}}, {"o5", order{"plum", 10, 1}},
+	}
+	var recs []*kgo.Record
+	for _, in := range input {
+		v, _ := statestore.JSON[order]{}.Serialize(in.o)
+		recs = append(recs, &kgo.Record{Topic: "orders", Key: []byte(in.id), Value: v})
+	}
+	produce(t, tb.Addr(), recs...)
+	app := startApp(t, topo, streams.Config{ApplicationID: "orders-app", BootstrapServers: []string{tb.Addr()}})
+
+	want := []string{"apple:apple=6", "fig:fig=7", "plum:plum=10"}
+	cl := client(t, tb.Addr(), kgo.ConsumeTopics("order-totals"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []string
+	ctx := ctxT(t)
+	for len(got) < len(want) && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Key)+":"+string(r.Value)) })
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("order-totals = %q, want %q", got, want)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(peeked, ",") != "apple,fig,plum" || strings.Join(dropped, ",") != "o2,o4" {
+		t.Fatalf("peeked %v, dropped %v; want [apple fig plum], [o2 o4]", peeked, dropped)
+	}
+}
+
+func TestStartFailsWhenMergedSourcesAreNotCoPartitioned(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "clicks", 2)
+	createTopic(t, tb.Addr(), "views", 3)
+	b := streams.NewBuilder()
+	clicks := streams.Stream(b, "clicks", statestore.String{}, statestore.String{})
+	views := streams.Stream(b, "views", statestore.String{}, statestore.String{})
+	clicks.Merge(views).GroupByKey().Count()
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := streams.New(topo, streams.Config{ApplicationID: "cp", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	err = app.Start(ctxT(t))
+	if !errors.Is(err, streams.ErrCoPartitioning) {
+		t.Fatalf("Start error = %v, want ErrCoPartitioning", err)
+	}
+	for _, part := range []string{`"clicks" has 2`, `"views" has 3`} {
+		if !strings.Contains(err.Error(), part) {
+			t.Fatalf("Start error %q does not name %s", err, part)
+		}
+	}
+}
+
+func TestPoisonRecordStopsTheAppNamingTopicPartitionOffset(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "numbers", 1)
+	createTopic(t, tb.Addr(), "out", 1)
+	b := streams.NewBuilder()
+	streams.Stream(b, "numbers", statestore.String{}, statestore.Int64{}).To("out", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := statestore.Int64{}.Serialize(7)
+	produce(t, tb.Addr(),
+		&kgo.Record{Topic: "numbers", Key: []byte("a"), Value: good},
+		&kgo.Record{Topic: "numbers", Key: []byte("b"), Value: []byte("not 8 bytes")})
+	app := startApp(t, topo, streams.Config{ApplicationID: "poison", BootstrapServers: []string{tb.Addr()}})
+	select {
+	case <-app.Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("app did not stop on a poison record")
+	}
+	if err := app.Err(); err == nil || !strings.Contains(err.Error(), "numbers/0@1") {
+		t.Fatalf("Err = %v, want it to name numbers/0@1", err)
+	}
+}
+
+// testWriter sends logs to the test log, shown only for failing tests (or with -v).
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestTwoInstancesShareTasksAndCountExactly(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "lines", 3)
+	createTopic(t, tb.Addr(), "word-counts", 3)
+	cfg := func() streams.Config {
+		return streams.Config{ApplicationID: "wc", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+			// A member learns of a rebalance at its next heartbeat: keep that short.
+			ClientOptions: []kgo.Opt{kgo.HeartbeatInterval(100 * time.Millisecond)}}
+	}
+	want := map[string]int64{}
+	produceLines(t, tb.Addr(), 0, 90, want)
+	first := startApp(t, wordCount(t), cfg())
+	readLatest(t, first, tb.Addr(), "word-counts", statestore.Int64{}, want)
+
+	// The second instance joins: the first commits and closes its tasks on revocation, and each
+	// task reopens on its new owner from the changelog before processing the next lines.
+	second := startApp(t, wordCount(t), cfg())
+	waitForMembers(t, tb.Addr(), "wc", 2)
+	produceLines(t, tb.Addr(), 90, 90, want)
+	readLatest(t, second, tb.Addr(), "word-counts", statestore.Int64{}, want)
+	for _, app := range []*streams.App{first, second} {
+		if err := app.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+	if first.Stats().TasksOpened < 2 || second.Stats().TasksOpened == 0 {
+		t.Fatalf("tasks opened: first %d, second %d; want the work shared after the rebalance",
+			first.Stats().TasksOpened, second.Stats().TasksOpened)
+	}
+}
+
+// waitForMembers waits until group is stable with n members that each own partitions.
+func waitForMembers(t *testing.T, addr, group string, n int) {
+	t.Helper()
+	adm := kadm.NewClient(client(t, addr))
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		described, err := adm.DescribeGroups(ctxT(t), group)
+		if err == nil {
+			g := described[group]
+			owning := 0
+			for _, m := range g.Members {
+				if c, ok := m.Assigned.AsConsumer(); ok && len(c.Topics) > 0 {
+					owning++
+				}
+			}
+			if g.State == "Stable" && owning == n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s: no %d members owning partitions after %v (last error %v)", group, n, waitTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
