@@ -222,3 +222,43 @@ func TestFranzGoDefaultIdempotentProducerWorks(t *testing.T) {
 	}
 	consumeAll(t, tb.Addr(), "auto", 2000)
 }
+
+// TestHighWatermarkNeverHidesAnAcknowledgedRecord: concurrent producers to one partition each move
+// the high watermark to the log end they saw; a late, smaller value must not hide another
+// producer's acknowledged record from consumers.
+func TestHighWatermarkNeverHidesAnAcknowledgedRecord(t *testing.T) {
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "hw", 1, nil)
+	const producers, each = 6, 150
+	errs := make(chan error, producers)
+	for g := 0; g < producers; g++ {
+		go func(g int) {
+			rc := dialRaw(t, tb.Addr())
+			for i := 0; i < each; i++ {
+				sp := produceRaw(t, rc, "hw", 1, recordBatch(-1, -1, -1, time.Now().UnixMilli(), record("", fmt.Sprintf("%d-%d", g, i))))
+				if sp.ErrorCode != 0 {
+					errs <- fmt.Errorf("produce: %v", kerr.ErrorForCode(sp.ErrorCode))
+					return
+				}
+				lo := kmsg.NewPtrListOffsetsRequest()
+				lo.Version = 5
+				lt := kmsg.NewListOffsetsRequestTopic()
+				lt.Topic = "hw"
+				lp := kmsg.NewListOffsetsRequestTopicPartition()
+				lp.Timestamp = -1
+				lt.Partitions = append(lt.Partitions, lp)
+				lo.Topics = append(lo.Topics, lt)
+				if hw := rc.do(lo).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0].Offset; hw <= sp.BaseOffset {
+					errs <- fmt.Errorf("record at offset %d acknowledged, but the high watermark is %d", sp.BaseOffset, hw)
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < producers; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

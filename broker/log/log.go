@@ -721,7 +721,14 @@ func (l *Log) HighWatermark() int64 { return l.highWatermark.Load() }
 // SetHighWatermark sets the high watermark, clamped to [LogStartOffset, LogEndOffset].
 func (l *Log) SetHighWatermark(hw int64) {
 	hw = max(min(hw, l.logEndOffset.Load()), l.logStartOffset.Load())
-	l.highWatermark.Store(hw)
+	// NB: the high watermark only moves forward. Concurrent producers each set it to the log end
+	// offset they saw after their append; a late, smaller value must not hide a later append.
+	for {
+		cur := l.highWatermark.Load()
+		if hw <= cur || l.highWatermark.CompareAndSwap(cur, hw) {
+			return
+		}
+	}
 }
 
 // OffsetForTimestamp returns the first offset at or after the log start offset whose record
@@ -902,9 +909,8 @@ func (l *Log) deleteSegmentsLocked(deletable func(s *segment, next int64, active
 		l.logStartOffset.Store(newStart)
 	}
 	ls := l.logStartOffset.Load()
-	if l.highWatermark.Load() < ls {
-		l.highWatermark.Store(ls)
-	}
+	l.SetHighWatermark(ls) // only ever raises it
+
 	l.mu.Lock()
 	if l.mu.epochs.truncateFromStart(ls) {
 		l.writeEpochsLocked()

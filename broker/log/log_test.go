@@ -830,3 +830,19 @@ func TestConcurrentReadsDuringAppends(t *testing.T) {
 		t.Fatalf("LEO %d", l.LogEndOffset())
 	}
 }
+
+func TestHighWatermarkOnlyMovesForward(t *testing.T) {
+	l := openLog(t, t.TempDir(), testConfig(), Options{})
+	for i := 0; i < 3; i++ {
+		mustAppend(t, l, makeBatch(batchSpec{records: 10, valueSize: 4}), 0)
+	}
+	l.SetHighWatermark(30)
+	l.SetHighWatermark(10) // a concurrent producer's late, stale value
+	if hw := l.HighWatermark(); hw != 30 {
+		t.Fatalf("high watermark %d after a stale update, want 30", hw)
+	}
+	l.SetHighWatermark(100)
+	if hw := l.HighWatermark(); hw != 30 {
+		t.Fatalf("high watermark %d beyond the log end offset 30", hw)
+	}
+}
