@@ -269,3 +269,15 @@ func runSubcommand(ctx context.Context, command, usage string, subs map[string]s
 	fmt.Fprint(stderr, usage)
 	return usageErrorf("%s: unknown subcommand %q", command, args[0])
 }
+
+// parseTopicFlags parses a command that takes flags only, one of them a required --topic.
+func parseTopicFlags(fs *flagSet, args []string, stdout, stderr io.Writer, topic *string) error {
+	positional, err := parseFlags(fs, args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noPositional(positional); err != nil {
+		return err
+	}
+	return requireTopic(*topic)
+}

@@ -144,14 +144,7 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	group := fs.String("group", "", "consume as a member of this consumer group")
 	timeoutMs := fs.Int("timeout-ms", 0, "exit after this many milliseconds without a record; 0 waits forever")
 	fetchMaxBytes := fs.Int("fetch-max-bytes", 50<<20, "most bytes to ask for in one fetch")
-	positional, err := parseFlags(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noPositional(positional); err != nil {
-		return err
-	}
-	if err := requireTopic(*topic); err != nil {
+	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
 	if *maxMessages < 0 || *timeoutMs < 0 {

@@ -262,14 +262,7 @@ func runPerfProduce(ctx context.Context, args []string, stdout, stderr io.Writer
 	reportMs := fs.Int("reporting-interval-ms", 5000, "milliseconds between progress lines")
 	outputJSON := fs.Bool("output-json", false, "also print the final figures as one JSON line")
 	pf := addProducerFlags(fs)
-	positional, err := parseFlags(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noPositional(positional); err != nil {
-		return err
-	}
-	if err := requireTopic(*topic); err != nil {
+	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
 	if *numRecords <= 0 || *recordSize <= 0 || *reportMs <= 0 {
@@ -401,14 +394,7 @@ func runPerfConsume(ctx context.Context, args []string, stdout, stderr io.Writer
 	timeoutMs := fs.Int("timeout-ms", 10000, "give up after this many milliseconds without a record")
 	hideHeader := fs.Bool("hide-header", false, "do not print the column header line")
 	outputJSON := fs.Bool("output-json", false, "also print the figures as one JSON line")
-	positional, err := parseFlags(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noPositional(positional); err != nil {
-		return err
-	}
-	if err := requireTopic(*topic); err != nil {
+	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
 	if *messages <= 0 || *fetchMaxBytes <= 0 || *fetchSize <= 0 || *timeoutMs <= 0 {
@@ -522,14 +508,7 @@ func runPerfE2E(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	timeoutMs := fs.Int("timeout-ms", 30000, "after the last send, wait this long for outstanding records")
 	outputJSON := fs.Bool("output-json", false, "also print the figures as one JSON line")
 	pf := addProducerFlags(fs)
-	positional, err := parseFlags(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noPositional(positional); err != nil {
-		return err
-	}
-	if err := requireTopic(*topic); err != nil {
+	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
 	if *numRecords <= 0 || *throughput <= 0 || *partitions <= 0 || *timeoutMs <= 0 {

@@ -122,14 +122,7 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	partition := fs.Int("partition", -1, "produce every record to this partition; -1 lets the partitioner choose by key")
 	lingerMs := fs.Int("linger-ms", 0, "how long to wait for a batch to fill, in milliseconds")
 	maxRequestSize := fs.Int("max-request-size", defaultMaxRequestSize, "largest record batch in bytes")
-	positional, err := parseFlags(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noPositional(positional); err != nil {
-		return err
-	}
-	if err := requireTopic(*topic); err != nil {
+	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
 	format := lineFormat{parseHeaders: *parseHeadersFlag}
@@ -140,6 +133,7 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return usageErrorf("--key-separator must not be empty")
 		}
 	}
+	var err error
 	if format.staticHeaders, err = parseHeaders(*headers); err != nil {
 		return usageErrorf("--headers: %v", err)
 	}

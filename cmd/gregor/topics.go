@@ -64,14 +64,7 @@ func runTopicsCreate(ctx context.Context, args []string, stdout, stderr io.Write
 	var configPairs stringList
 	fs.Var(&configPairs, "config", "topic config `key=value`; repeat for several")
 	ifNotExists := fs.Bool("if-not-exists", false, "succeed quietly if the topic already exists")
-	positional, err := parseFlags(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noPositional(positional); err != nil {
-		return err
-	}
-	if err := requireTopic(*topic); err != nil {
+	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
 	if *partitions == 0 || *partitions < -1 {
@@ -244,14 +237,7 @@ func runTopicsDelete(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := newFlagSet("topics delete", "gregor topics delete --topic T")
 	bootstrap := addBootstrapFlag(fs)
 	topic := fs.String("topic", "", "name of the topic to delete")
-	positional, err := parseFlags(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noPositional(positional); err != nil {
-		return err
-	}
-	if err := requireTopic(*topic); err != nil {
+	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
 	adm, closeAdmin, err := newAdmin(*bootstrap)
@@ -281,14 +267,7 @@ func runTopicsAlterConfigs(ctx context.Context, args []string, stdout, stderr io
 	var setPairs, deleteKeys stringList
 	fs.Var(&setPairs, "config", "set topic config `key=value`; repeat for several")
 	fs.Var(&deleteKeys, "delete-config", "remove the topic's override of config `key`; repeat for several")
-	positional, err := parseFlags(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noPositional(positional); err != nil {
-		return err
-	}
-	if err := requireTopic(*topic); err != nil {
+	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
 	alters, err := buildAlterConfigs(setPairs, deleteKeys)
