@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 
 	"github.com/gregor-streams/gregor/broker"
 	"github.com/gregor-streams/gregor/broker/config"
+	"github.com/gregor-streams/gregor/connect"
 )
 
 // setFlags collects repeated --set key=value flags.
@@ -49,11 +51,14 @@ func cmdServer(ctx context.Context, args []string) error {
 	return runBroker(ctx, *path, sets, *logLevel, os.Stderr, nil)
 }
 
-// cmdDev runs `gregor dev`: a single-node broker on 127.0.0.1:9092 with data under ./data.
+// cmdDev runs `gregor dev`: a single-node broker on 127.0.0.1:9092 with data under ./data, and a
+// standalone Connect worker on 127.0.0.1:8083 whose offsets and connector configs live under
+// ./data/connect, so connectors survive a restart.
 func cmdDev(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	dataDir := fs.String("data", "./data", "data directory")
 	listen := fs.String("listen", "127.0.0.1:9092", "broker address")
+	connectListen := fs.String("connect-listen", "127.0.0.1:8083", "Connect worker REST address (empty disables the worker)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a broker config: key=value (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -61,23 +66,66 @@ func cmdDev(ctx context.Context, args []string) error {
 	}
 	// Like Kafka's quickstart config: a new group's first rebalance is not delayed.
 	base := []string{"listeners=PLAINTEXT://" + *listen, "log.dirs=" + *dataDir + "/broker", "group.initial.rebalance.delay.ms=0"}
-	return runBroker(ctx, "", append(base, sets...), "info", os.Stderr, func(b *broker.Broker) {
+	return runBroker(ctx, "", append(base, sets...), "info", os.Stderr, func(b *broker.Broker, logger *slog.Logger) (func() error, error) {
 		addr := b.Addr()
+		stop := func() error { return nil }
+		connectLine, connectTry := "", ""
+		if *connectListen != "" {
+			r, err := startDevConnect(ctx, addr, *dataDir, *connectListen, logger)
+			if err != nil {
+				return nil, fmt.Errorf("connect worker on %s (use --connect-listen to move it, or --connect-listen= to disable it): %w", *connectListen, err)
+			}
+			stop = r.Close
+			connectLine = fmt.Sprintf("  connect  http://%s   (Kafka Connect REST; connectors in %s)\n", r.Addr, filepath.Join(*dataDir, "connect"))
+			connectTry = fmt.Sprintf(`  curl -s -X POST -H 'Content-Type: application/json' http://%s/connectors \
+    -d '{"name":"lines","config":{"connector.class":"FileStreamSource","file":"in.txt","topic":"lines"}}'
+  go run ./cmd/gregor connect status --connect-url http://%s
+`, r.Addr, r.Addr)
+		}
 		fmt.Fprintf(os.Stdout, `Gregor dev is running.
   broker   %s   (Kafka protocol; data in %s)
-
+%s
 Try it from another terminal:
   go run ./cmd/gregor topics create --topic quickstart --partitions 3
   echo 'hello gregor' | go run ./cmd/gregor produce --topic quickstart
   go run ./cmd/gregor consume --topic quickstart --from-beginning --max-messages 1
   kcat -b %s -L
-
+%s
 Press Ctrl-C to stop.
-`, addr, *dataDir, addr)
+`, addr, *dataDir, connectLine, addr, connectTry)
+		return stop, nil
 	})
 }
 
-func runBroker(ctx context.Context, path string, sets []string, level string, logOut io.Writer, started func(*broker.Broker)) error {
+// startDevConnect starts `gregor dev`'s standalone Connect worker: REST on listen (host:port),
+// bootstrap the dev broker, string converters (so file connectors move plain lines), source offsets
+// in <data>/connect/offsets.json and connector configs in <data>/connect/connectors.json.
+func startDevConnect(ctx context.Context, bootstrap, dataDir, listen string, logger *slog.Logger) (*connect.Runner, error) {
+	dir := filepath.Join(dataDir, "connect")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	props := map[string]string{
+		"bootstrap.servers":            bootstrap,
+		"listeners":                    "http://" + listen,
+		"offset.storage.file.filename": filepath.Join(dir, "offsets.json"),
+		"offset.flush.interval.ms":     "10000", // as Kafka's connect-standalone.properties
+		"key.converter":                "org.apache.kafka.connect.storage.StringConverter",
+		"value.converter":              "org.apache.kafka.connect.storage.StringConverter",
+	}
+	r, loadErrs, err := connect.RunStandaloneWithConfigFile(ctx, props, connect.Options{Logger: logger}, filepath.Join(dir, "connectors.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, err := range loadErrs {
+		logger.Error("saved connector not started; it stays in the config file until deleted", "err", err)
+	}
+	return r, nil
+}
+
+// runBroker runs a broker until ctx is done. started, if set, runs once the broker serves; the
+// function it returns is called at shutdown, before the broker closes.
+func runBroker(ctx context.Context, path string, sets []string, level string, logOut io.Writer, started func(*broker.Broker, *slog.Logger) (func() error, error)) error {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -98,10 +146,19 @@ func runBroker(ctx context.Context, path string, sets []string, level string, lo
 		b.Close()
 		return err
 	}
+	stop := func() error { return nil }
 	if started != nil {
-		started(b)
+		if stop, err = started(b, logger); err != nil {
+			b.Close()
+			return err
+		}
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
-	return b.Close()
+	// NB: stop first, so a Connect worker flushes its records and offsets while the broker is up.
+	err = stop()
+	if berr := b.Close(); err == nil {
+		err = berr
+	}
+	return err
 }
