@@ -16,6 +16,8 @@
 // over the config, offset and status topics and a connect-protocol group. connect never imports
 // broker/ or connectors/, and reaches Kafka only through franz-go. Lock order: Standalone.mu, then a
 // task runner's mu; task goroutines never take Standalone.mu, so the herder may wait for them while
-// holding it. Transforms, predicates and errors.* are not implemented yet: a config naming
-// transforms or predicates is rejected rather than silently ignored.
+// holding it. Transforms and predicates (Kafka's SMTs) live in connect/transforms, which registers
+// itself through RegisterTransforms (a binary imports it for that side effect, as it does
+// connectors); without it, a config naming transforms is rejected rather than silently ignored.
+// errors.* (tolerance, retries, dead-letter queue) is not implemented yet.
 package connect

@@ -139,16 +139,67 @@ func notYetSupported(what string) Validator {
 	})
 }
 
+// RecordTransformer applies a connector's transformation chain (transforms=..., predicates=...) to
+// one record. A nil result with a nil error means the chain dropped the record.
+type RecordTransformer interface {
+	TransformSource(r SourceRecord) (*SourceRecord, error)
+	TransformSink(r SinkRecord) (*SinkRecord, error)
+}
+
+// TransformsProvider builds transformation chains from connector configs. connect/transforms
+// registers one in init (RegisterTransforms); without one, configs naming transforms are rejected.
+type TransformsProvider interface {
+	// ValidateTransforms returns error messages per config key (e.g. "transforms.a.regex") for the
+	// transforms and predicates the config names; nil if all are valid.
+	ValidateTransforms(config map[string]string) map[string][]string
+	// NewTransformer builds the chain; it returns nil if the config names no transforms.
+	NewTransformer(config map[string]string) (RecordTransformer, error)
+}
+
+var transformsProvider struct {
+	sync.Mutex
+	p TransformsProvider
+}
+
+// RegisterTransforms installs the provider of transforms and predicates (called from init).
+func RegisterTransforms(p TransformsProvider) {
+	transformsProvider.Lock()
+	defer transformsProvider.Unlock()
+	transformsProvider.p = p
+}
+
+func currentTransforms() TransformsProvider {
+	transformsProvider.Lock()
+	defer transformsProvider.Unlock()
+	return transformsProvider.p
+}
+
+// newTransformer builds a connector's chain, or returns nil if it has none.
+func newTransformer(config map[string]string) (RecordTransformer, error) {
+	p := currentTransforms()
+	if p == nil {
+		if len(splitList(config[ConfigTransforms])) > 0 {
+			return nil, fmt.Errorf("transforms are not supported by this worker")
+		}
+		return nil, nil
+	}
+	return p.NewTransformer(config)
+}
+
 // commonConfigDef returns the keys every connector has.
 func commonConfigDef(t PluginType) *ConfigDef {
+	var transformsV, predicatesV Validator
+	if currentTransforms() == nil {
+		transformsV, predicatesV = notYetSupported("transforms"), notYetSupported("predicates")
+	}
 	d := NewConfigDef().
 		Define(ConfigKey{Name: ConfigName, Type: TypeConfigString, Default: NoDefault, Importance: High, Group: "Common", OrderInGroup: 1, Width: WidthMedium, DisplayName: "Connector name", Documentation: "Globally unique name to use for this connector.", Validator: NonEmptyString()}).
 		Define(ConfigKey{Name: ConfigConnectorClass, Type: TypeConfigString, Default: NoDefault, Importance: High, Group: "Common", OrderInGroup: 2, Width: WidthLong, DisplayName: "Connector class", Documentation: "Name or alias of the class for this connector."}).
 		Define(ConfigKey{Name: ConfigTasksMax, Type: TypeConfigInt, Default: "1", Importance: High, Group: "Common", OrderInGroup: 3, Width: WidthShort, DisplayName: "Tasks max", Documentation: "Maximum number of tasks to use for this connector.", Validator: AtLeast(1)}).
 		Define(ConfigKey{Name: ConfigKeyConverter, Type: TypeConfigClass, Default: nil, Importance: Low, Group: "Common", OrderInGroup: 4, Width: WidthShort, DisplayName: "Key converter class", Documentation: "Converter class for record keys; overrides the worker's key.converter.", Validator: converterValidator()}).
 		Define(ConfigKey{Name: ConfigValueConverter, Type: TypeConfigClass, Default: nil, Importance: Low, Group: "Common", OrderInGroup: 5, Width: WidthShort, DisplayName: "Value converter class", Documentation: "Converter class for record values; overrides the worker's value.converter.", Validator: converterValidator()}).
-		Define(ConfigKey{Name: ConfigTransforms, Type: TypeConfigList, Default: "", Importance: Low, Group: "Transforms", OrderInGroup: 1, Width: WidthLong, DisplayName: "Transforms", Documentation: "Aliases for the transformations to be applied to records.", Validator: notYetSupported("transforms")}).
-		Define(ConfigKey{Name: ConfigPredicates, Type: TypeConfigList, Default: "", Importance: Low, Group: "Predicates", OrderInGroup: 1, Width: WidthLong, DisplayName: "Predicates", Documentation: "Aliases for the predicates used by transformations.", Validator: notYetSupported("predicates")})
+		Define(ConfigKey{Name: ConfigTransforms, Type: TypeConfigList, Default: "", Importance: Low, Group: "Transforms", OrderInGroup: 1, Width: WidthLong, DisplayName: "Transforms", Documentation: "Aliases for the transformations to be applied to records.", Validator: transformsV}).
+		Define(ConfigKey{Name: ConfigPredicates, Type: TypeConfigList, Default: "", Importance: Low, Group: "Predicates", OrderInGroup: 1, Width: WidthLong, DisplayName: "Predicates", Documentation: "Aliases for the predicates used by transformations.", Validator: predicatesV})
 	if t == PluginSink {
 		d.Define(ConfigKey{Name: ConfigTopics, Type: TypeConfigList, Default: "", Importance: High, Group: "Common", OrderInGroup: 6, Width: WidthLong, DisplayName: "Topics", Documentation: "List of topics to consume, separated by commas."})
 		d.Define(ConfigKey{Name: ConfigTopicsRegex, Type: TypeConfigString, Default: "", Importance: High, Group: "Common", OrderInGroup: 7, Width: WidthLong, DisplayName: "Topics regex", Documentation: "Regular expression giving topics to consume.", Validator: ValidRegex()})
@@ -185,6 +236,7 @@ func (r *Registry) ValidateConnectorConfig(config map[string]string) (ConfigInfo
 	if t == PluginSink {
 		addSinkTopicErrors(&infos, config)
 	}
+	addTransformErrors(&infos, config)
 	for _, c := range infos.Configs {
 		infos.ErrorCount += len(c.Value.Errors)
 	}
@@ -216,6 +268,45 @@ func addSinkTopicErrors(infos *ConfigInfos, config map[string]string) {
 		if n := infos.Configs[i].Value.Name; n == ConfigTopics || n == ConfigTopicsRegex {
 			infos.Configs[i].Value.Errors = append(infos.Configs[i].Value.Errors, msg)
 		}
+	}
+}
+
+// addTransformErrors reports invalid transforms and predicates: on their key if it is defined,
+// otherwise as an extra entry (like Kafka, which enriches the ConfigDef with each transform's keys).
+func addTransformErrors(infos *ConfigInfos, config map[string]string) {
+	p := currentTransforms()
+	if p == nil {
+		return
+	}
+	errs := p.ValidateTransforms(config)
+	keys := make([]string, 0, len(errs))
+	for k := range errs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		found := false
+		for i := range infos.Configs {
+			if infos.Configs[i].Value.Name == k {
+				infos.Configs[i].Value.Errors = append(infos.Configs[i].Value.Errors, errs[k]...)
+				found = true
+			}
+		}
+		if found {
+			continue
+		}
+		var val *string
+		if v, ok := config[k]; ok {
+			val = &v
+		}
+		group := "Transforms"
+		if strings.HasPrefix(k, ConfigPredicates+".") {
+			group = "Predicates"
+		}
+		infos.Configs = append(infos.Configs, ConfigInfo{
+			Definition: ConfigKeyInfo{Name: k, Type: "STRING", Importance: "LOW", Group: &group, Width: "NONE", DisplayName: k, Dependents: []string{}},
+			Value:      ConfigValue{Name: k, Value: val, RecommendedValues: []string{}, Errors: errs[k], Visible: true},
+		})
 	}
 }
 

@@ -192,6 +192,10 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	xform, err := newTransformer(t.config)
+	if err != nil {
+		return err
+	}
 	task := conn.NewTask()
 	if err := task.Start(sourceTaskContext{store: t.s.offsets, connector: t.connector}, t.config); err != nil {
 		return fmt.Errorf("task start: %w", err)
@@ -282,6 +286,23 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 			return fmt.Errorf("poll: %w", err)
 		}
 		for _, r := range records {
+			if xform != nil {
+				// Transforms apply after Poll, before conversion; a dropped record's offset still
+				// advances (stored once every earlier record is acknowledged).
+				tr, err := xform.TransformSource(r)
+				if err != nil {
+					return fmt.Errorf("transform: %w", err)
+				}
+				if tr == nil {
+					if r.SourcePartition != nil {
+						produced++
+						pending[partitionKey(r.SourcePartition)] = PartitionOffset{Partition: r.SourcePartition, Offset: r.SourceOffset}
+						lastKey, lastPartition = "", nil
+					}
+					continue
+				}
+				r = *tr
+			}
 			kr, err := t.toKafka(r, keyConv, valueConv)
 			if err != nil {
 				return err
@@ -391,6 +412,10 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 		return fmt.Errorf("plugin %s is not a sink connector", t.plugin.Class)
 	}
 	keyConv, valueConv, err := t.converters()
+	if err != nil {
+		return err
+	}
+	xform, err := newTransformer(t.config)
 	if err != nil {
 		return err
 	}
@@ -517,7 +542,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 			}
 		}
 		callMu.Lock()
-		err := t.putLocked(task, fetches, keyConv, valueConv, current)
+		err := t.putLocked(task, fetches, keyConv, valueConv, xform, current)
 		if err == nil && time.Since(lastCommit) >= t.s.cfg.OffsetFlushInterval {
 			err = commitLocked(ctx)
 			lastCommit = time.Now()
@@ -535,16 +560,20 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	return commitLocked(cctx)
 }
 
-func (t *taskRunner) putLocked(task SinkTask, fetches kgo.Fetches, keyConv, valueConv Converter, current map[TopicPartition]int64) error {
+func (t *taskRunner) putLocked(task SinkTask, fetches kgo.Fetches, keyConv, valueConv Converter, xform RecordTransformer, current map[TopicPartition]int64) error {
 	if fetches.NumRecords() == 0 {
 		return nil
 	}
 	records := make([]SinkRecord, 0, fetches.NumRecords())
+	// NB: offsets come from the consumed records, not the transformed ones: a transform may rename
+	// the topic or drop the record, and the consumed partition must still advance.
+	next := map[TopicPartition]int64{}
 	var convErr error
 	fetches.EachRecord(func(r *kgo.Record) {
 		if convErr != nil {
 			return
 		}
+		next[TopicPartition{r.Topic, r.Partition}] = r.Offset + 1
 		ks, k, err := keyConv.ToConnect(r.Topic, r.Key)
 		if err != nil {
 			convErr = fmt.Errorf("key converter: %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
@@ -559,16 +588,30 @@ func (t *taskRunner) putLocked(task SinkTask, fetches kgo.Fetches, keyConv, valu
 		for _, h := range r.Headers {
 			sr.Headers = append(sr.Headers, Header{Key: h.Key, Value: h.Value})
 		}
+		if xform != nil {
+			// Transforms apply after conversion, before Put.
+			tr, err := xform.TransformSink(sr)
+			if err != nil {
+				convErr = fmt.Errorf("transform: %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+				return
+			}
+			if tr == nil {
+				return
+			}
+			sr = *tr
+		}
 		records = append(records, sr)
 	})
 	if convErr != nil {
 		return convErr
 	}
-	if err := task.Put(records); err != nil {
-		return fmt.Errorf("put: %w", err)
+	if len(records) > 0 {
+		if err := task.Put(records); err != nil {
+			return fmt.Errorf("put: %w", err)
+		}
 	}
-	for _, r := range records {
-		current[TopicPartition{r.Topic, r.Partition}] = r.Offset + 1
+	for tp, o := range next {
+		current[tp] = o
 	}
 	return nil
 }

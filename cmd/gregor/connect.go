@@ -19,6 +19,7 @@ import (
 
 	"github.com/gregor-streams/gregor/broker/config"
 	"github.com/gregor-streams/gregor/connect"
+	_ "github.com/gregor-streams/gregor/connect/transforms" // registers Kafka's single message transforms
 	_ "github.com/gregor-streams/gregor/connectors/file" // registers FileStreamSource and FileStreamSink
 )
 
