@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -445,15 +444,6 @@ func addField(s *connect.Schema, name string, fs *connect.Schema) {
 	s.Fields = append(s.Fields, connect.Field{Name: name, Index: len(s.Fields), Schema: fs})
 }
 
-func putAll(st *connect.Struct, vals map[string]any) error {
-	for k, v := range vals {
-		if err := st.Put(k, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func requireStruct(v any, what string) (*connect.Struct, error) {
 	st, ok := v.(*connect.Struct)
 	if !ok {
@@ -469,5 +459,3 @@ func requireMap(v any, what string) (map[string]any, bool, error) {
 	}
 	return m, anyKeys, nil
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
