@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 FUZZTIME ?= 20s
-STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@latest
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: test test-deps fuzz lint bench build
 
