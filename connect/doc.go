@@ -19,5 +19,5 @@
 // holding it. Transforms and predicates (Kafka's SMTs) live in connect/transforms, which registers
 // itself through RegisterTransforms (a binary imports it for that side effect, as it does
 // connectors); without it, a config naming transforms is rejected rather than silently ignored.
-// errors.* (tolerance, retries, dead-letter queue) is not implemented yet.
+// errors.* (tolerance, retries, logging, the sink dead-letter queue) is in errors.go.
 package connect

@@ -200,6 +200,7 @@ func commonConfigDef(t PluginType) *ConfigDef {
 		Define(ConfigKey{Name: ConfigValueConverter, Type: TypeConfigClass, Default: nil, Importance: Low, Group: "Common", OrderInGroup: 5, Width: WidthShort, DisplayName: "Value converter class", Documentation: "Converter class for record values; overrides the worker's value.converter.", Validator: converterValidator()}).
 		Define(ConfigKey{Name: ConfigTransforms, Type: TypeConfigList, Default: "", Importance: Low, Group: "Transforms", OrderInGroup: 1, Width: WidthLong, DisplayName: "Transforms", Documentation: "Aliases for the transformations to be applied to records.", Validator: transformsV}).
 		Define(ConfigKey{Name: ConfigPredicates, Type: TypeConfigList, Default: "", Importance: Low, Group: "Predicates", OrderInGroup: 1, Width: WidthLong, DisplayName: "Predicates", Documentation: "Aliases for the predicates used by transformations.", Validator: predicatesV})
+	errorConfigKeys(d, t)
 	if t == PluginSink {
 		d.Define(ConfigKey{Name: ConfigTopics, Type: TypeConfigList, Default: "", Importance: High, Group: "Common", OrderInGroup: 6, Width: WidthLong, DisplayName: "Topics", Documentation: "List of topics to consume, separated by commas."})
 		d.Define(ConfigKey{Name: ConfigTopicsRegex, Type: TypeConfigString, Default: "", Importance: High, Group: "Common", OrderInGroup: 7, Width: WidthLong, DisplayName: "Topics regex", Documentation: "Regular expression giving topics to consume.", Validator: ValidRegex()})
@@ -235,6 +236,7 @@ func (r *Registry) ValidateConnectorConfig(config map[string]string) (ConfigInfo
 	}
 	if t == PluginSink {
 		addSinkTopicErrors(&infos, config)
+		addDLQTopicErrors(&infos, config)
 	}
 	addTransformErrors(&infos, config)
 	for _, c := range infos.Configs {

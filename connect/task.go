@@ -196,6 +196,10 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	eh, err := newErrorHandler(t)
+	if err != nil {
+		return err
+	}
 	task := conn.NewTask()
 	if err := task.Start(sourceTaskContext{store: t.s.offsets, connector: t.connector}, t.config); err != nil {
 		return fmt.Errorf("task start: %w", err)
@@ -291,7 +295,10 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 				// advances (stored once every earlier record is acknowledged).
 				tr, err := xform.TransformSource(r)
 				if err != nil {
-					return fmt.Errorf("transform: %w", err)
+					if err := eh.sourceFailure(StageTransformation, t.transformClass(), r, err); err != nil {
+						return fmt.Errorf("transform: %w", err)
+					}
+					tr = nil // tolerated: skipped like a dropped record
 				}
 				if tr == nil {
 					if r.SourcePartition != nil {
@@ -305,7 +312,19 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 			}
 			kr, err := t.toKafka(r, keyConv, valueConv)
 			if err != nil {
-				return err
+				var ce *conversionError
+				if !errors.As(err, &ce) {
+					return err
+				}
+				if err := eh.sourceFailure(ce.stage, t.converterClass(ce.stage == StageKeyConverter), r, ce.err); err != nil {
+					return err
+				}
+				if r.SourcePartition != nil { // tolerated: skipped, its offset still advances
+					produced++
+					pending[partitionKey(r.SourcePartition)] = PartitionOffset{Partition: r.SourcePartition, Offset: r.SourceOffset}
+					lastKey, lastPartition = "", nil
+				}
+				continue
 			}
 			if !seenTopics[r.Topic] {
 				seenTopics[r.Topic] = true
@@ -358,11 +377,11 @@ func (t *taskRunner) toKafka(r SourceRecord, keyConv, valueConv Converter) (*kgo
 	}
 	key, err := keyConv.FromConnect(r.Topic, r.KeySchema, r.Key)
 	if err != nil {
-		return nil, fmt.Errorf("key converter: %w", err)
+		return nil, &conversionError{StageKeyConverter, err}
 	}
 	value, err := valueConv.FromConnect(r.Topic, r.ValueSchema, r.Value)
 	if err != nil {
-		return nil, fmt.Errorf("value converter: %w", err)
+		return nil, &conversionError{StageValueConverter, err}
 	}
 	kr := &kgo.Record{Topic: r.Topic, Key: key, Value: value, Timestamp: r.Timestamp}
 	if r.Partition != nil {
@@ -419,6 +438,14 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	eh, err := newErrorHandler(t)
+	if err != nil {
+		return err
+	}
+	if err := eh.startDLQ(ctx, t.clientOpts()); err != nil {
+		return err
+	}
+	defer eh.close()
 	task := conn.NewTask()
 	tctx := &sinkTaskContext{assignment: map[TopicPartition]bool{}}
 	if err := task.Start(tctx, t.config); err != nil {
@@ -542,7 +569,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 			}
 		}
 		callMu.Lock()
-		err := t.putLocked(task, fetches, keyConv, valueConv, xform, current)
+		err := t.putLocked(ctx, task, fetches, keyConv, valueConv, xform, eh, current)
 		if err == nil && time.Since(lastCommit) >= t.s.cfg.OffsetFlushInterval {
 			err = commitLocked(ctx)
 			lastCommit = time.Now()
@@ -560,7 +587,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	return commitLocked(cctx)
 }
 
-func (t *taskRunner) putLocked(task SinkTask, fetches kgo.Fetches, keyConv, valueConv Converter, xform RecordTransformer, current map[TopicPartition]int64) error {
+func (t *taskRunner) putLocked(ctx context.Context, task SinkTask, fetches kgo.Fetches, keyConv, valueConv Converter, xform RecordTransformer, eh *errorHandler, current map[TopicPartition]int64) error {
 	if fetches.NumRecords() == 0 {
 		return nil
 	}
@@ -574,14 +601,15 @@ func (t *taskRunner) putLocked(task SinkTask, fetches kgo.Fetches, keyConv, valu
 			return
 		}
 		next[TopicPartition{r.Topic, r.Partition}] = r.Offset + 1
+		// A tolerated failure skips the record (its offset still advances); see errors.go.
 		ks, k, err := keyConv.ToConnect(r.Topic, r.Key)
 		if err != nil {
-			convErr = fmt.Errorf("key converter: %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			convErr = eh.sinkFailure(failure{stage: StageKeyConverter, class: t.converterClass(true), rec: r, err: err})
 			return
 		}
 		vs, v, err := valueConv.ToConnect(r.Topic, r.Value)
 		if err != nil {
-			convErr = fmt.Errorf("value converter: %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			convErr = eh.sinkFailure(failure{stage: StageValueConverter, class: t.converterClass(false), rec: r, err: err})
 			return
 		}
 		sr := SinkRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, KeySchema: ks, Key: k, ValueSchema: vs, Value: v, Timestamp: r.Timestamp}
@@ -592,7 +620,7 @@ func (t *taskRunner) putLocked(task SinkTask, fetches kgo.Fetches, keyConv, valu
 			// Transforms apply after conversion, before Put.
 			tr, err := xform.TransformSink(sr)
 			if err != nil {
-				convErr = fmt.Errorf("transform: %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+				convErr = eh.sinkFailure(failure{stage: StageTransformation, class: t.transformClass(), rec: r, err: err})
 				return
 			}
 			if tr == nil {
@@ -605,8 +633,11 @@ func (t *taskRunner) putLocked(task SinkTask, fetches kgo.Fetches, keyConv, valu
 	if convErr != nil {
 		return convErr
 	}
+	if err := eh.flushDLQ(ctx); err != nil {
+		return err
+	}
 	if len(records) > 0 {
-		if err := task.Put(records); err != nil {
+		if err := eh.retryPut(ctx, func() error { return task.Put(records) }); err != nil {
 			return fmt.Errorf("put: %w", err)
 		}
 	}
