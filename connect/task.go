@@ -128,6 +128,21 @@ func (t *taskRunner) waitWhilePaused(ctx context.Context) bool {
 }
 
 // converters builds the key and value converters: connector config overrides the worker's.
+// recordPipeline builds what every record passes through, for source and sink tasks alike: the
+// key and value converters, the transform chain and the error handler.
+func (t *taskRunner) recordPipeline() (key, value Converter, xform RecordTransformer, eh *errorHandler, err error) {
+	if key, value, err = t.converters(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if xform, err = newTransformer(t.config); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if eh, err = newErrorHandler(t); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return key, value, xform, eh, nil
+}
+
 func (t *taskRunner) converters() (key, value Converter, err error) {
 	build := func(prop, workerClass string, workerConf map[string]string, isKey bool) (Converter, error) {
 		class, conf := workerClass, workerConf
@@ -188,15 +203,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("plugin %s is not a source connector", t.plugin.Class)
 	}
-	keyConv, valueConv, err := t.converters()
-	if err != nil {
-		return err
-	}
-	xform, err := newTransformer(t.config)
-	if err != nil {
-		return err
-	}
-	eh, err := newErrorHandler(t)
+	keyConv, valueConv, xform, eh, err := t.recordPipeline()
 	if err != nil {
 		return err
 	}
@@ -430,15 +437,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("plugin %s is not a sink connector", t.plugin.Class)
 	}
-	keyConv, valueConv, err := t.converters()
-	if err != nil {
-		return err
-	}
-	xform, err := newTransformer(t.config)
-	if err != nil {
-		return err
-	}
-	eh, err := newErrorHandler(t)
+	keyConv, valueConv, xform, eh, err := t.recordPipeline()
 	if err != nil {
 		return err
 	}
