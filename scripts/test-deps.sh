@@ -2,7 +2,9 @@
 # Installs what the test suite needs beyond Go modules, on a fresh Debian machine as root:
 #   - kcat (librdkafka's CLI) from Debian apt, for broker/compat's kcat tests;
 #   - kafkajs from npm into .ci/node_modules, for broker/compat's kafkajs tests (node and npm must
-#     already be on the machine).
+#     already be on the machine);
+#   - PostgreSQL server binaries (initdb, pg_ctl) from Debian apt, for the Postgres connectors' tests
+#     (internal/testpg starts a throwaway server from them; nothing is started here).
 # Idempotent: each step is skipped when what it installs is already there. Works from any directory.
 set -euo pipefail
 
@@ -37,4 +39,17 @@ else
 	mkdir -p "$repo/.ci"
 	npm install --prefix "$repo/.ci" --no-audit --no-fund --no-save kafkajs@2
 	[ -f "$repo/.ci/node_modules/kafkajs/package.json" ] || { log "kafkajs install failed"; exit 1; }
+fi
+
+# PostgreSQL: internal/testpg looks on PATH and under /usr/lib/postgresql/*/bin.
+if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+	log "postgres binaries present ($(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | head -1))"
+else
+	log "installing postgresql from apt"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! "${sudo_cmd[@]}" apt-get install -y --no-install-recommends postgresql; then
+		"${sudo_cmd[@]}" apt-get update
+		"${sudo_cmd[@]}" apt-get install -y --no-install-recommends postgresql
+	fi
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { log "postgres binaries still missing after install"; exit 1; }
 fi

@@ -1,0 +1,31 @@
+package testpg
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
+func TestServerRunsWithLogicalWAL(t *testing.T) {
+	s := Start(t)
+	db := s.NewDatabase(t)
+	conn := s.Connect(t, db)
+	var level string
+	if err := conn.QueryRow(context.Background(), "SHOW wal_level").Scan(&level); err != nil {
+		t.Fatal(err)
+	}
+	if level != "logical" {
+		t.Fatalf("wal_level = %q, want logical", level)
+	}
+	s.Exec(t, db, "CREATE TABLE t (id int primary key)", "INSERT INTO t VALUES (1)")
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM t").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count = %d, %v", n, err)
+	}
+}
