@@ -36,6 +36,8 @@ type Server struct {
 	dataDir  string
 	binDir   string
 	runAs    string // "" or "postgres"
+	opts     string
+	logFile  string
 }
 
 var (
@@ -132,10 +134,10 @@ func start() (*Server, error) {
 		"-c synchronous_commit=off",
 		"-c full_page_writes=off",
 	}, " ")
-	logFile := filepath.Join(base, "postgres.log")
-	if out, err := s.run("pg_ctl", "-D", s.dataDir, "-l", logFile, "-o", opts, "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(logFile)
-		return nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	s.opts = opts
+	s.logFile = filepath.Join(base, "postgres.log")
+	if err := s.pgStart(); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -146,6 +148,45 @@ func start() (*Server, error) {
 	}
 	conn.Close(ctx)
 	return s, nil
+}
+
+func (s *Server) pgStart() error {
+	if out, err := s.run("pg_ctl", "-D", s.dataDir, "-l", s.logFile, "-o", s.opts, "-w", "-t", "60", "start"); err != nil {
+		log, _ := os.ReadFile(s.logFile)
+		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	return nil
+}
+
+// StartDedicated starts a server of the test's own (not the shared one), removed when the test
+// ends. Use it for tests that stop and restart Postgres (Halt, Resume).
+func StartDedicated(t testing.TB) *Server {
+	t.Helper()
+	s, err := start()
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "no PostgreSQL server binaries") {
+			t.Skip(err.Error())
+		}
+		t.Fatalf("testpg: %v", err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// Halt stops the server at once (pg_ctl -m immediate), as a crash would; data stays.
+func (s *Server) Halt(t testing.TB) {
+	t.Helper()
+	if out, err := s.run("pg_ctl", "-D", s.dataDir, "-m", "immediate", "-w", "-t", "30", "stop"); err != nil {
+		t.Fatalf("testpg: pg_ctl stop: %v\n%s", err, out)
+	}
+}
+
+// Resume starts a halted server again on the same port and data directory.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.pgStart(); err != nil {
+		t.Fatalf("testpg: %v", err)
+	}
 }
 
 func (s *Server) run(tool string, args ...string) ([]byte, error) {

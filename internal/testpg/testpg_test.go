@@ -29,3 +29,15 @@ func TestServerRunsWithLogicalWAL(t *testing.T) {
 		t.Fatalf("count = %d, %v", n, err)
 	}
 }
+
+func TestDedicatedServerHaltsAndResumes(t *testing.T) {
+	s := StartDedicated(t)
+	s.Exec(t, "postgres", "CREATE TABLE k (v int)", "INSERT INTO k VALUES (7)")
+	s.Halt(t)
+	s.Resume(t)
+	conn := s.Connect(t, "postgres")
+	var v int
+	if err := conn.QueryRow(context.Background(), "SELECT v FROM k").Scan(&v); err != nil || v != 7 {
+		t.Fatalf("after resume v = %d, %v", v, err)
+	}
+}
