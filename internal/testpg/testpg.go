@@ -131,7 +131,6 @@ func start() (*Server, error) {
 		"-c max_wal_senders=40",
 		"-c max_connections=200",
 		"-c fsync=off",
-		"-c synchronous_commit=off",
 		"-c full_page_writes=off",
 	}, " ")
 	s.opts = opts
