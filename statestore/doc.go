@@ -21,7 +21,15 @@
 // WindowStore builds on the same machinery: its keys are the user key followed by the window
 // start (8 bytes big-endian), locally and in a compact,delete changelog, and a local time index
 // lets it drop whole expired windows cheaply. An optional write cache (Options.WriteCacheEntries)
-// sends only the latest update per key to the changelog between flushes.
+// sends only the latest update per key to the changelog between flushes; on a key-value store it
+// is a write-back buffer, so LevelDB gets one batch per commit instead of one write per update.
+//
+// Position tracking (Options.TrackPositions) makes restores exact rather than at-least-once: the
+// owner commits with its position (a stream task's input offsets), which goes to the changelog
+// as a marker record (key PositionKey, header gregor.position) after the commit's updates, and
+// to LevelDB in the same batch as them. Restore applies records up to the last marker only,
+// reports its position (RestoredPosition), and re-writes the keys of a commit cut short after it,
+// so a new owner continues exactly from a consistent state and input position.
 //
 // Locking: each KeyValueStore has a mutex (mu) guarding its produce and checkpoint state,
 // inflight has its own, and the write cache has its own (cache.mu). Lock order: cache.mu, then

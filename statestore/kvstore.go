@@ -63,11 +63,20 @@ type Options struct {
 	// RestoreOptions are extra kgo options for the short-lived restore consumer (TLS, SASL,
 	// ...). Seed brokers default to those of Changelog.
 	RestoreOptions []kgo.Opt
-	// WriteCacheEntries, if > 0, turns on the write cache: updates are still written to
-	// LevelDB at once (reads and iterators see them), but only the latest update per key is
-	// sent to the changelog, at Flush or when more than WriteCacheEntries keys are pending.
-	// This cuts changelog traffic for hot keys (a count updated on every record).
+	// WriteCacheEntries, if > 0, turns on the write cache. On a key-value store it is a
+	// write-back buffer: updates stay in memory (Get and iterators see them) and only the latest
+	// update per key goes to the changelog and, once acknowledged, to LevelDB in one batch, at
+	// Commit/Flush or when more than WriteCacheEntries keys are pending. This cuts changelog
+	// traffic for hot keys (a count updated on every record) and LevelDB writes to one batch per
+	// commit. On a window store updates go to LevelDB at once and only the changelog is deduped.
 	WriteCacheEntries int
+	// TrackPositions (with WriteCacheEntries > 0) makes the owner responsible for commits: a
+	// full buffer does not flush itself, the owner checks NeedsCommit between records and calls
+	// Commit with its position, which is written to the changelog as a marker after the commit's
+	// updates. Restore then stops at the last marker (a commit cut short by a crash is ignored)
+	// and RestoredPosition returns the marker's position, so the owner resumes its input exactly
+	// where the restored state ends. Stream tasks use this.
+	TrackPositions bool
 	// RestoreBatchRecords is how many changelog records go into one LevelDB batch during
 	// restore (default 10000).
 	RestoreBatchRecords int
@@ -116,6 +125,9 @@ type KeyValueStore struct {
 	// changelogRecords counts records produced to the changelog.
 	changelogRecords atomic.Int64
 	cache            writeCache
+	// buffered is true for a key-value store with a write cache: see writeBuffer.
+	buffered bool
+	buf      writeBuffer
 	// index, if set, adds secondary entries (outside the data namespace) to the batch of
 	// every write and every restored record; the window store keeps its time index this way.
 	index func(b *leveldb.Batch, key []byte, tombstone bool)
@@ -172,6 +184,7 @@ func open(ctx context.Context, opts Options, spec func(topic string, partitions 
 	s.mu.checkpointed = -1
 	s.cache.max = opts.WriteCacheEntries
 	s.index = index
+	s.buffered = opts.WriteCacheEntries > 0 && index == nil
 	if opts.Changelog != nil {
 		s.topic = ChangelogTopic(opts.ApplicationID, opts.Name)
 		if opts.ChangelogPartitions > 0 {
@@ -267,6 +280,11 @@ func (s *KeyValueStore) Get(key []byte) ([]byte, bool, error) {
 	if s.closed.Load() {
 		return nil, false, ErrClosed
 	}
+	if s.buffered {
+		if v, ok, hit := s.bufferedGet(key); hit {
+			return v, ok, nil
+		}
+	}
 	v, err := s.db.Get(dataKey(key), nil)
 	if errors.Is(err, leveldb.ErrNotFound) {
 		return nil, false, nil
@@ -295,6 +313,9 @@ func (s *KeyValueStore) write(key, value []byte, tombstone bool) error {
 	}
 	if err := s.produceErr(); err != nil {
 		return err
+	}
+	if s.buffered {
+		return s.bufferedWrite(key, value, tombstone)
 	}
 	dk := dataKey(key)
 	var err error
@@ -366,6 +387,9 @@ func (s *KeyValueStore) iter(r *util.Range) Iterator {
 	if s.closed.Load() {
 		return &errIterator{err: ErrClosed}
 	}
+	if s.buffered {
+		return s.bufferedIter(r)
+	}
 	return &dbIterator{it: s.db.NewIterator(r, nil)}
 }
 
@@ -421,6 +445,9 @@ func (i *errIterator) Close() error  { return i.err }
 func (s *KeyValueStore) Flush(ctx context.Context) error {
 	if s.closed.Load() {
 		return ErrClosed
+	}
+	if s.buffered {
+		return s.Commit(ctx, nil)
 	}
 	if s.client == nil {
 		return nil

@@ -100,7 +100,33 @@ func (s *KeyValueStore) restore(ctx context.Context) error {
 			return fmt.Errorf("write topic id: %w", err)
 		}
 	}
-	if from >= highWatermark {
+	// With position tracking, restore stops at the last position marker: records after it are a
+	// commit that a crash cut short, and are superseded by the next Commit.
+	bound := highWatermark
+	var tail map[string]bool
+	var position []byte
+	if s.opts.TrackPositions && from < highWatermark {
+		off, pos, t, found, err := s.findLastMarker(ctx, from, highWatermark)
+		if err != nil {
+			return fmt.Errorf("find last position marker: %w", err)
+		}
+		tail = t
+		if found {
+			bound, position = off+1, pos
+		} else {
+			bound = from
+		}
+		if len(tail) > 0 {
+			s.log.Info("changelog ends with a commit cut short; ignoring it", "topic", s.topic,
+				"keys", len(tail), "last_marker", off)
+		}
+	}
+	if from >= bound {
+		stats.RestoreDuration = time.Since(start)
+		s.setStats(stats)
+		if s.opts.TrackPositions {
+			return s.supersedeTail(tail)
+		}
 		if highWatermark > 0 && checkpoint != highWatermark-1 {
 			if err := s.writeCheckpoint(highWatermark - 1); err != nil {
 				return err
@@ -111,16 +137,27 @@ func (s *KeyValueStore) restore(ctx context.Context) error {
 		return nil
 	}
 
-	n, err := s.consumeChangelog(ctx, from, highWatermark)
+	n, err := s.consumeChangelog(ctx, from, bound)
 	stats.RecordsRestored = n
 	stats.RestoreDuration = time.Since(start)
 	s.setStats(stats)
 	if err != nil {
 		return err
 	}
-	// NB: offsets between the last record and the high watermark may hold no record
-	// (compaction, control batches); the store now reflects everything before it.
-	if err := s.writeCheckpoint(highWatermark - 1); err != nil {
+	// NB: offsets between the last record and the bound may hold no record (compaction,
+	// control batches); the store now reflects everything before it.
+	if err := s.writeCheckpoint(bound - 1); err != nil {
+		return err
+	}
+	if position != nil {
+		var b leveldb.Batch
+		b.Put(metaPosition, position)
+		b.Put(metaUsesMarkers, []byte{1})
+		if err := s.db.Write(&b, nil); err != nil {
+			return fmt.Errorf("write position: %w", err)
+		}
+	}
+	if err := s.supersedeTail(tail); err != nil {
 		return err
 	}
 	s.log.Info("restored store from changelog", "topic", s.topic, "records", n,
@@ -222,6 +259,10 @@ func (s *KeyValueStore) consumeChangelog(ctx context.Context, from, highWatermar
 				return
 			}
 			got = true
+			lastOffset = r.Offset
+			if isMarker(r) {
+				return
+			}
 			if r.Value == nil {
 				batch.Delete(dataKey(r.Key))
 			} else {
@@ -230,10 +271,9 @@ func (s *KeyValueStore) consumeChangelog(ctx context.Context, from, highWatermar
 			if s.index != nil {
 				s.index(&batch, r.Key, r.Value == nil)
 			}
-			lastOffset = r.Offset
 			applied++
 		})
-		if batch.Len() >= s.opts.RestoreBatchRecords || lastOffset >= highWatermark-1 {
+		if batch.Len() >= s.opts.RestoreBatchRecords || (lastOffset >= highWatermark-1 && batch.Len() > 0) {
 			if err := flush(); err != nil {
 				return applied, err
 			}
@@ -260,4 +300,61 @@ func (s *KeyValueStore) consumeChangelog(ctx context.Context, from, highWatermar
 		}
 	}
 	return applied, flush()
+}
+
+// scanChangelog calls fn for each changelog record at offsets [from, to), in order.
+func (s *KeyValueStore) scanChangelog(ctx context.Context, from, to int64, fn func(*kgo.Record)) error {
+	if from >= to {
+		return nil
+	}
+	opts := []kgo.Opt{}
+	if seeds, ok := s.client.OptValue(kgo.SeedBrokers).([]string); ok {
+		opts = append(opts, kgo.SeedBrokers(seeds...))
+	}
+	opts = append(opts, s.opts.RestoreOptions...)
+	opts = append(opts,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			s.topic: {s.partition: kgo.NewOffset().At(from)},
+		}),
+		kgo.FetchMaxWait(100*time.Millisecond),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("scan consumer: %w", err)
+	}
+	defer cl.Close()
+	next := from
+	lastRecord := time.Now()
+	for next < to {
+		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
+		fetches := cl.PollFetches(pollCtx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		fetches.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && ferr == nil {
+				ferr = err
+			}
+		})
+		if ferr != nil {
+			return fmt.Errorf("fetch: %w", ferr)
+		}
+		got := false
+		fetches.EachRecord(func(r *kgo.Record) {
+			if r.Offset < next || r.Offset >= to {
+				return
+			}
+			got = true
+			next = r.Offset + 1
+			fn(r)
+		})
+		if got {
+			lastRecord = time.Now()
+		} else if time.Since(lastRecord) > s.opts.RestoreIdleTimeout {
+			return fmt.Errorf("no changelog record for %s at offset %d (scanning to %d)", s.opts.RestoreIdleTimeout, next, to)
+		}
+	}
+	return nil
 }
