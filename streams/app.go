@@ -31,6 +31,12 @@ type Config struct {
 	// CommitInterval is how often processed input offsets are committed, after flushing
 	// stores and output (commit.interval.ms). Default 30s, as Kafka Streams at-least-once.
 	CommitInterval time.Duration
+	// CacheMaxEntries is how many updated keys each key-value store buffers in memory between
+	// commits (Kafka Streams' record cache): only the latest update per key goes to LevelDB and
+	// the changelog, in one batch. When a store's buffer is full the task commits its stores
+	// early (not its input offsets). Default 10000; negative turns buffering off (every update
+	// is written through, and restores are at-least-once instead of exact).
+	CacheMaxEntries int
 	// ReplicationFactor of the internal topics the App creates; 0 means the broker's default.
 	ReplicationFactor int16
 	// ClientOptions are extra kgo options for every client the App makes (TLS, SASL, ...).
@@ -41,6 +47,9 @@ type Config struct {
 
 // DefaultCommitInterval is Kafka Streams' commit.interval.ms under at-least-once.
 const DefaultCommitInterval = 30 * time.Second
+
+// DefaultCacheMaxEntries is the default Config.CacheMaxEntries.
+const DefaultCacheMaxEntries = 10000
 
 // closeTimeout bounds the final flush and commit of Close and of revocations.
 const closeTimeout = 30 * time.Second
@@ -99,6 +108,9 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	}
 	if len(topology.stores) > 0 && cfg.StateDir == "" {
 		return nil, errors.New("streams: Config.StateDir is required: the topology has state stores")
+	}
+	if cfg.CacheMaxEntries == 0 {
+		cfg.CacheMaxEntries = DefaultCacheMaxEntries
 	}
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = DefaultCommitInterval
@@ -367,9 +379,10 @@ func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
 				a.mu.stats.RecordsRestored += kv.Stats().RecordsRestored
 			}
 		}
-		var n int
-		n, err = t.process(p.Topic, p.Records)
+		var n, skipped int
+		n, skipped, err = t.process(ctx, p.Topic, p.Records)
 		a.mu.stats.RecordsProcessed += int64(n)
+		a.mu.stats.RecordsSkippedAsRestored += int64(skipped)
 	})
 	return err
 }
@@ -382,21 +395,21 @@ func (a *App) allTasksLocked() []*task {
 	return ts
 }
 
-// commitLocked is the at-least-once commit: flush the tasks' stores (their changelog records
-// acked, checkpoints written), flush the producer (outputs acked), and only then commit the
-// input offsets the tasks have processed.
+// commitLocked is the at-least-once commit: flush the producer (outputs acked), commit the
+// tasks' stores (their updates, then a marker with the task's input position, acked and then
+// written to LevelDB), and only then commit the input offsets the tasks have processed.
+//
+// NB: outputs go first so that a store's position marker never covers an input whose output
+// could still be lost: a new owner skips the inputs a restored position covers.
 func (a *App) commitLocked(ctx context.Context, tasks []*task) error {
 	defer func() { a.mu.lastCommit = time.Now() }()
+	if err := a.flushOutput(ctx); err != nil {
+		return err
+	}
 	for _, t := range tasks {
 		if err := t.flush(ctx); err != nil {
 			return err
 		}
-	}
-	if err := a.producer.Flush(ctx); err != nil {
-		return fmt.Errorf("streams: flush output: %w", err)
-	}
-	if err := a.producedErr(); err != nil {
-		return err
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	for _, t := range tasks {
@@ -525,6 +538,10 @@ type Stats struct {
 	RecordsRestored int64
 	// TasksOpened is the number of times a task was opened (again after each rebalance).
 	TasksOpened int64
+	// RecordsSkippedAsRestored counts input records not processed because the restored state
+	// already reflected them: records after the last committed offset that a previous owner
+	// processed and committed to its stores before it died.
+	RecordsSkippedAsRestored int64
 }
 
 // Stats returns the App's counters.
@@ -571,6 +588,14 @@ func (a *App) produce(r *kgo.Record) {
 			a.produceMu.Unlock()
 		}
 	})
+}
+
+// flushOutput waits until every output record produced so far is acknowledged.
+func (a *App) flushOutput(ctx context.Context) error {
+	if err := a.producer.Flush(ctx); err != nil {
+		return fmt.Errorf("streams: flush output: %w", err)
+	}
+	return a.producedErr()
 }
 
 func (a *App) producedErr() error {

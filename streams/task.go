@@ -2,9 +2,11 @@ package streams
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -33,7 +35,11 @@ type task struct {
 	// offsets are the next offsets to commit per input partition, for records processed since
 	// the last commit.
 	offsets map[topicPartition]kgo.EpochOffset
-	closed  bool
+	// position is the next offset to process per input partition, as far as known: restored
+	// from the stores' position markers, then advanced by every record. Records below it are
+	// already reflected in the state and are skipped.
+	position map[topicPartition]int64
+	closed   bool
 }
 
 // openTask opens (and restores) the task's stores, then instantiates its processors.
@@ -43,7 +49,8 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 		app:     a,
 		stores:  map[string]*statestore.KeyValueStore{},
 		sources: map[string]func(*kgo.Record) error{},
-		offsets: map[topicPartition]kgo.EpochOffset{},
+		offsets:  map[topicPartition]kgo.EpochOffset{},
+		position: map[topicPartition]int64{},
 	}
 	for _, name := range st.stores {
 		kv, err := statestore.Open(ctx, statestore.Options{
@@ -51,6 +58,9 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 			Name:          name,
 			Partition:     partition,
 			Changelog:     a.producer,
+			// A buffered store commits with the task's position: exact restores.
+			WriteCacheEntries: max(a.cfg.CacheMaxEntries, 0),
+			TrackPositions:    a.cfg.CacheMaxEntries > 0,
 			ApplicationID: a.cfg.ApplicationID,
 			RestoreOptions: append([]kgo.Opt{kgo.SeedBrokers(a.cfg.BootstrapServers...)},
 				a.cfg.ClientOptions...),
@@ -61,6 +71,10 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 			return nil, fmt.Errorf("streams: task %s: open store %s: %w", t.id, name, err)
 		}
 		t.stores[name] = kv
+		if err := t.restorePosition(kv); err != nil {
+			t.close()
+			return nil, fmt.Errorf("streams: task %s: store %s: %w", t.id, name, err)
+		}
 	}
 	// Children before parents: nodes are in creation order, so walk it backwards.
 	inst := map[*node]any{}
@@ -94,24 +108,91 @@ func (t *task) store(name string) (*statestore.KeyValueStore, error) {
 }
 
 // process runs records of one input partition through the task, in offset order, and returns
-// how many it processed.
-func (t *task) process(topic string, records []*kgo.Record) (int, error) {
+// how many it processed and how many it skipped because the restored state reflects them.
+// When a store's buffer fills up, the task commits its stores (not its input offsets).
+func (t *task) process(ctx context.Context, topic string, records []*kgo.Record) (processed, skipped int, err error) {
 	src := t.sources[topic]
-	for i, r := range records {
-		if err := src(r); err != nil {
-			return i, fmt.Errorf("streams: task %s: record %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
+	for _, r := range records {
+		tp := topicPartition{r.Topic, r.Partition}
+		if r.Offset < t.position[tp] {
+			skipped++
+		} else {
+			if err := src(r); err != nil {
+				return processed, skipped, fmt.Errorf("streams: task %s: record %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
+			}
+			processed++
+			t.position[tp] = r.Offset + 1
 		}
-		t.offsets[topicPartition{r.Topic, r.Partition}] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+		t.offsets[tp] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+		if t.needsCommit() {
+			if err := t.app.flushOutput(ctx); err != nil {
+				return processed, skipped, err
+			}
+			if err := t.flush(ctx); err != nil {
+				return processed, skipped, err
+			}
+		}
 	}
-	return len(records), nil
+	return processed, skipped, nil
+}
+
+func (t *task) needsCommit() bool {
+	for _, kv := range t.stores {
+		if kv.NeedsCommit() {
+			return true
+		}
+	}
+	return false
+}
+
+// encodePosition is the task's position as stored in its stores' markers:
+// {"<topic>": {"<partition>": nextOffset}}.
+func (t *task) encodePosition() []byte {
+	m := map[string]map[string]int64{}
+	for tp, off := range t.position {
+		if m[tp.topic] == nil {
+			m[tp.topic] = map[string]int64{}
+		}
+		m[tp.topic][strconv.Itoa(int(tp.partition))] = off
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// restorePosition lowers (or sets) the task's position to the one kv was restored at: with
+// several stores the task resumes from the earliest, so no store misses an input.
+func (t *task) restorePosition(kv *statestore.KeyValueStore) error {
+	raw := kv.RestoredPosition()
+	if raw == nil {
+		return nil
+	}
+	var m map[string]map[string]int64
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("corrupt position %q: %w", raw, err)
+	}
+	for topic, parts := range m {
+		for p, off := range parts {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				return fmt.Errorf("corrupt position %q: %w", raw, err)
+			}
+			tp := topicPartition{topic, int32(n)}
+			if cur, ok := t.position[tp]; !ok || off < cur {
+				t.position[tp] = off
+			}
+		}
+	}
+	return nil
 }
 
 func (t *task) produce(r *kgo.Record) { t.app.produce(r) }
 
-// flush waits until the task's store writes are in their changelogs and checkpointed.
+// flush commits the task's stores with its position: their updates and a position marker
+// acked in the changelogs, then written to LevelDB. Outputs must be flushed first.
 func (t *task) flush(ctx context.Context) error {
+	position := t.encodePosition()
 	for name, kv := range t.stores {
-		if err := kv.Flush(ctx); err != nil {
+		if err := kv.Commit(ctx, position); err != nil {
 			return fmt.Errorf("streams: task %s: flush store %s: %w", t.id, name, err)
 		}
 	}
