@@ -45,23 +45,23 @@ type task struct {
 // openTask opens (and restores) the task's stores, then instantiates its processors.
 func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*task, error) {
 	t := &task{
-		id:      taskID{subtopology: st.id, partition: partition},
-		app:     a,
-		stores:  map[string]*statestore.KeyValueStore{},
-		sources: map[string]func(*kgo.Record) error{},
+		id:       taskID{subtopology: st.id, partition: partition},
+		app:      a,
+		stores:   map[string]*statestore.KeyValueStore{},
+		sources:  map[string]func(*kgo.Record) error{},
 		offsets:  map[topicPartition]kgo.EpochOffset{},
 		position: map[topicPartition]int64{},
 	}
 	for _, name := range st.stores {
 		kv, err := statestore.Open(ctx, statestore.Options{
-			StateDir:      filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID),
-			Name:          name,
-			Partition:     partition,
-			Changelog:     a.producer,
+			StateDir:  filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID),
+			Name:      name,
+			Partition: partition,
+			Changelog: a.producer,
 			// A buffered store commits with the task's position: exact restores.
 			WriteCacheEntries: max(a.cfg.CacheMaxEntries, 0),
 			TrackPositions:    a.cfg.CacheMaxEntries > 0,
-			ApplicationID: a.cfg.ApplicationID,
+			ApplicationID:     a.cfg.ApplicationID,
 			RestoreOptions: append([]kgo.Opt{kgo.SeedBrokers(a.cfg.BootstrapServers...)},
 				a.cfg.ClientOptions...),
 			Logger: a.log.With("task", t.id.String()),
