@@ -1,0 +1,242 @@
+package streams_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/statestore"
+	"github.com/gregor-streams/gregor/streams"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// severableDialer cuts every client of an App off the network at once, as if its process were
+// killed: no LeaveGroup, no last commit, no last flush.
+type severableDialer struct {
+	mu    sync.Mutex
+	dead  bool
+	conns []net.Conn
+}
+
+func (d *severableDialer) dial(ctx context.Context, network, host string) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dead {
+		return nil, errors.New("severed")
+	}
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, host)
+	if err == nil {
+		d.conns = append(d.conns, c)
+	}
+	return c, err
+}
+
+func (d *severableDialer) sever() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dead = true
+	for _, c := range d.conns {
+		c.Close()
+	}
+}
+
+// TestFailoverRestoresTheDeadInstancesTasksAndCountsExactly runs two instances of a count on a
+// 6-partition topic, kills one mid-stream, and checks that the survivor takes its tasks,
+// restores their stores from the changelogs and ends with exactly the input's counts.
+//
+// How exactness is reached under at-least-once: the killed instance processed records after its
+// last committed offsets, and some of its store updates may be in the changelogs. Each store
+// commit ends with a position marker (the task's input offsets), written after the task's
+// outputs were acknowledged; the survivor restores each store up to its last marker only,
+// ignores what the dead instance wrote after it, and skips the inputs below the marker's
+// position. So every input record is counted exactly once in the state, and although outputs
+// may repeat (re-processed records re-emit the same counts), no output value ever exceeds the
+// true count: the test checks the maximum of every key's outputs, not only the latest.
+func TestFailoverRestoresTheDeadInstancesTasksAndCountsExactly(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		commitInterval time.Duration
+		cacheEntries   int
+		wantSkipped    bool
+	}{
+		{"killed between commits", 300 * time.Millisecond, 0, false},
+		// Tiny store buffers commit the stores (with markers) many times between offset
+		// commits, which never come: the survivor must skip what the markers cover.
+		{"killed with store commits ahead of its offset commits", time.Hour, 10, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testFailover(t, tc.commitInterval, tc.cacheEntries, tc.wantSkipped)
+		})
+	}
+}
+
+func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache int, wantSkipped bool) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "events", 6)
+	createTopic(t, tb.Addr(), "event-counts", 6)
+
+	topology := func() *streams.Topology {
+		b := streams.NewBuilder()
+		streams.Stream(b, "events", statestore.String{}, statestore.String{}).
+			GroupByKey().Count(streams.Materialized("counts")).ToStream().
+			To("event-counts", statestore.String{}, statestore.Int64{})
+		topo, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return topo
+	}
+	groupOpts := []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
+	victimDialer := &severableDialer{}
+	victimOpts := append([]kgo.Opt{kgo.Dialer(victimDialer.dial), kgo.RecordDeliveryTimeout(3 * time.Second)}, groupOpts...)
+	victim, err := streams.New(topology(), streams.Config{ApplicationID: "fo", BootstrapServers: []string{tb.Addr()},
+		StateDir: t.TempDir(), CommitInterval: victimCommitInterval, CacheMaxEntries: victimCache, ClientOptions: victimOpts,
+		// NB: the victim outlives the test (it is abandoned, as a killed process would be):
+		// its logs must not go to t.
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := victim.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	survivor := startApp(t, topology(), streams.Config{ApplicationID: "fo", BootstrapServers: []string{tb.Addr()},
+		StateDir: t.TempDir(), CommitInterval: 300 * time.Millisecond, ClientOptions: groupOpts})
+	waitForMembers(t, tb.Addr(), "fo", 2)
+
+	const keys, total = 60, 30000
+	want := map[string]int64{}
+	producer := client(t, tb.Addr())
+	produceChunk := func(from, n int) {
+		t.Helper()
+		recs := make([]*kgo.Record, 0, n)
+		for i := from; i < from+n; i++ {
+			k := fmt.Sprintf("k%02d", i%keys)
+			want[k]++
+			recs = append(recs, &kgo.Record{Topic: "events", Key: []byte(k), Value: []byte("x")})
+		}
+		if err := producer.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A third of the input, paced so that both instances commit along the way, then the kill
+	// while records keep coming.
+	for i := 0; i < total/3; i += 500 {
+		produceChunk(i, 500)
+		time.Sleep(30 * time.Millisecond)
+	}
+	processedBeforeKill := victim.Stats().RecordsProcessed
+	victimDialer.sever()
+	go victim.Close() // it cannot reach the broker any more; nothing waits for it
+	for i := total / 3; i < total; i += 500 {
+		produceChunk(i, 500)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if processedBeforeKill == 0 {
+		t.Fatal("the victim had processed nothing before it was killed: the test proves nothing")
+	}
+
+	// The survivor owns all six tasks once the victim's session has timed out, and its committed
+	// offsets reach the end of the input.
+	waitForCommittedEnd(t, tb.Addr(), "fo", "events", 30*time.Second)
+
+	latest, maxSeen := readAllCounts(t, tb.Addr(), "event-counts")
+	for k, n := range want {
+		if latest[k] != n {
+			t.Errorf("key %s: latest count %d, want %d", k, latest[k], n)
+		}
+		if maxSeen[k] > n {
+			t.Errorf("key %s: an output counted %d > %d: a record was counted twice", k, maxSeen[k], n)
+		}
+	}
+	if len(latest) != len(want) {
+		t.Errorf("%d keys in the output, want %d", len(latest), len(want))
+	}
+	st := survivor.Stats()
+	if st.RecordsRestored == 0 {
+		t.Errorf("survivor restored no changelog record: it did not take over the victim's stores")
+	}
+	if wantSkipped && st.RecordsSkippedAsRestored == 0 {
+		t.Errorf("survivor skipped no input although the victim's store commits ran ahead of its offsets")
+	}
+	t.Logf("victim processed %d before the kill; survivor: %d processed, %d restored, %d skipped as already in the restored state, %d tasks opened",
+		processedBeforeKill, st.RecordsProcessed, st.RecordsRestored, st.RecordsSkippedAsRestored, st.TasksOpened)
+}
+
+// waitForCommittedEnd waits until group's committed offsets on topic equal its end offsets.
+func waitForCommittedEnd(t *testing.T, addr, group, topic string, timeout time.Duration) {
+	t.Helper()
+	adm := kadm.NewClient(client(t, addr))
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ends, err1 := adm.ListEndOffsets(ctx, topic)
+		committed, err2 := adm.FetchOffsets(ctx, group)
+		cancel()
+		if err1 == nil && err2 == nil {
+			done := true
+			ends.Each(func(e kadm.ListedOffset) {
+				c, ok := committed.Lookup(topic, e.Partition)
+				if !ok || c.At != e.Offset {
+					done = false
+				}
+			})
+			if done {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s: committed offsets on %s did not reach the end within %v", group, topic, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readAllCounts reads topic to its end and returns the latest and the largest count per key.
+func readAllCounts(t *testing.T, addr, topic string) (latest, maxSeen map[string]int64) {
+	t.Helper()
+	ends, err := kadm.NewClient(client(t, addr)).ListEndOffsets(ctxT(t), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remaining := map[int32]int64{}
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Offset > 0 {
+			remaining[e.Partition] = e.Offset
+		}
+	})
+	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	latest, maxSeen = map[string]int64{}, map[string]int64{}
+	deadline := time.Now().Add(waitTimeout)
+	for len(remaining) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not read to its end within %v (left: %v)", topic, waitTimeout, remaining)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fetches := cl.PollFetches(ctx)
+		cancel()
+		fetches.EachRecord(func(r *kgo.Record) {
+			n, err := statestore.Int64{}.Deserialize(r.Value)
+			if err != nil {
+				t.Fatalf("%s: bad value at %d/%d: %v", topic, r.Partition, r.Offset, err)
+			}
+			k := string(r.Key)
+			latest[k] = n
+			maxSeen[k] = max(maxSeen[k], n)
+			if r.Offset+1 >= remaining[r.Partition] {
+				delete(remaining, r.Partition)
+			}
+		})
+	}
+	return latest, maxSeen
+}
