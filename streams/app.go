@@ -37,6 +37,11 @@ type Config struct {
 	// early (not its input offsets). Default 10000; negative turns buffering off (every update
 	// is written through, and restores are at-least-once instead of exact).
 	CacheMaxEntries int
+	// DeserializationHandler decides what happens to an input record whose key or value the
+	// source's serde rejects: LogAndFail (the default) stops the App with an error naming the
+	// topic, partition and offset; LogAndContinue skips it; SendToDeadLetterTopic(topic) copies
+	// it to a dead-letter topic with error headers and skips it.
+	DeserializationHandler DeserializationHandler
 	// ReplicationFactor of the internal topics the App creates; 0 means the broker's default.
 	ReplicationFactor int16
 	// ClientOptions are extra kgo options for every client the App makes (TLS, SASL, ...).
@@ -108,6 +113,9 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	}
 	if len(topology.stores) > 0 && cfg.StateDir == "" {
 		return nil, errors.New("streams: Config.StateDir is required: the topology has state stores")
+	}
+	if cfg.DeserializationHandler == nil {
+		cfg.DeserializationHandler = LogAndFail
 	}
 	if cfg.CacheMaxEntries == 0 {
 		cfg.CacheMaxEntries = DefaultCacheMaxEntries

@@ -47,12 +47,12 @@ func addSource[K, V any](b *Builder, n *node, keySerde Serde[K], valueSerde Serd
 			var err error
 			if kr.Key != nil {
 				if r.Key, err = keySerde.Deserialize(kr.Key); err != nil {
-					return fmt.Errorf("deserialize key: %w", err)
+					return &DeserializationError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Part: "key", Err: err}
 				}
 			}
 			if kr.Value != nil {
 				if r.Value, err = valueSerde.Deserialize(kr.Value); err != nil {
-					return fmt.Errorf("deserialize value: %w", err)
+					return &DeserializationError{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Part: "value", Err: err}
 				}
 			}
 			r.Timestamp = kr.Timestamp.UnixMilli()

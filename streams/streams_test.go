@@ -455,3 +455,62 @@ func waitForMembers(t *testing.T, addr, group string, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestPoisonRecordsAreSkippedOrSentToADeadLetterTopicWhenConfigured(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "numbers", 1)
+	createTopic(t, tb.Addr(), "out-skip", 1)
+	createTopic(t, tb.Addr(), "out-dlq", 1)
+	createTopic(t, tb.Addr(), "numbers-dlq", 1)
+	good := func(n int64) []byte { v, _ := statestore.Int64{}.Serialize(n); return v }
+	produce(t, tb.Addr(),
+		&kgo.Record{Topic: "numbers", Key: []byte("a"), Value: good(1)},
+		&kgo.Record{Topic: "numbers", Key: []byte("b"), Value: []byte("not 8 bytes"),
+			Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("t-1")}}},
+		&kgo.Record{Topic: "numbers", Key: []byte("c"), Value: good(3)})
+	for _, tc := range []struct {
+		app, out string
+		handler  streams.DeserializationHandler
+	}{
+		{"skip", "out-skip", streams.LogAndContinue},
+		{"dlq", "out-dlq", streams.SendToDeadLetterTopic("numbers-dlq")},
+	} {
+		b := streams.NewBuilder()
+		streams.Stream(b, "numbers", statestore.String{}, statestore.Int64{}).To(tc.out, nil, nil)
+		topo, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		app := startApp(t, topo, streams.Config{ApplicationID: tc.app, BootstrapServers: []string{tb.Addr()},
+			DeserializationHandler: tc.handler})
+		// The good records on both sides of the poison one come out, in order.
+		readLatest(t, app, tb.Addr(), tc.out, statestore.Int64{}, map[string]int64{"a": 1, "c": 3})
+		waitForCommittedEnd(t, tb.Addr(), tc.app, "numbers", waitTimeout)
+		if err := app.Err(); err != nil {
+			t.Fatalf("%s: Err = %v, want the app running", tc.app, err)
+		}
+	}
+	dlq := client(t, tb.Addr(), kgo.ConsumeTopics("numbers-dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	fetches := dlq.PollRecords(ctxT(t), 1)
+	if err := fetches.Err(); err != nil {
+		t.Fatal(err)
+	}
+	recs := fetches.Records()
+	if len(recs) != 1 || string(recs[0].Key) != "b" || string(recs[0].Value) != "not 8 bytes" {
+		t.Fatalf("dead-letter records = %v, want the poison record b", recs)
+	}
+	headers := map[string]string{}
+	for _, h := range recs[0].Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	for k, v := range map[string]string{"trace": "t-1", streams.HeaderErrorTopic: "numbers",
+		streams.HeaderErrorPartition: "0", streams.HeaderErrorOffset: "1"} {
+		if headers[k] != v {
+			t.Errorf("dead-letter header %s = %q, want %q (headers %v)", k, headers[k], v, headers)
+		}
+	}
+	if !strings.Contains(headers[streams.HeaderErrorMessage], "deserialize value of numbers/0@1") {
+		t.Errorf("dead-letter message %q does not say what failed", headers[streams.HeaderErrorMessage])
+	}
+}

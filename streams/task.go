@@ -118,7 +118,10 @@ func (t *task) process(ctx context.Context, topic string, records []*kgo.Record)
 			skipped++
 		} else {
 			if err := src(r); err != nil {
-				return processed, skipped, fmt.Errorf("streams: task %s: record %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
+				var derr *DeserializationError
+				if !errors.As(err, &derr) || t.app.cfg.DeserializationHandler(deserializationContext{t, r}, derr) != DeserializationContinue {
+					return processed, skipped, fmt.Errorf("streams: task %s: record %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
+				}
 			}
 			processed++
 			t.position[tp] = r.Offset + 1
