@@ -114,4 +114,6 @@ type deserializationContext struct {
 
 func (c deserializationContext) Record() *kgo.Record   { return c.r }
 func (c deserializationContext) Produce(r *kgo.Record) { c.t.app.produce(r) }
-func (c deserializationContext) Logger() *slog.Logger  { return c.t.app.log.With("task", c.t.id.String()) }
+func (c deserializationContext) Logger() *slog.Logger {
+	return c.t.app.log.With("task", c.t.id.String())
+}
