@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -364,22 +365,35 @@ func (a *App) run(ctx context.Context) {
 	}
 }
 
-// processLocked runs each fetched record through its task, opening tasks on first use.
+// processLocked runs each fetched record through its task, opening tasks on first use. A task
+// with records from several partitions in the fetch (a merge or a join of co-partitioned
+// topics) processes them in timestamp order across those partitions.
 func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
-	var err error
+	type batch struct {
+		topic   string
+		records []*kgo.Record
+	}
+	var order []taskID
+	byTask := map[taskID][]batch{}
+	subs := map[taskID]*subtopology{}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if err != nil || len(p.Records) == 0 {
-			return
-		}
 		st := a.subOf[p.Topic]
-		if st == nil {
+		if st == nil || len(p.Records) == 0 {
 			return
 		}
 		id := taskID{subtopology: st.id, partition: p.Partition}
+		if _, ok := byTask[id]; !ok {
+			order = append(order, id)
+			subs[id] = st
+		}
+		byTask[id] = append(byTask[id], batch{p.Topic, p.Records})
+	})
+	for _, id := range order {
 		t := a.mu.tasks[id]
 		if t == nil {
-			if t, err = openTask(ctx, a, st, p.Partition); err != nil {
-				return
+			var err error
+			if t, err = openTask(ctx, a, subs[id], id.partition); err != nil {
+				return err
 			}
 			a.mu.tasks[id] = t
 			a.mu.stats.TasksOpened++
@@ -387,12 +401,44 @@ func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
 				a.mu.stats.RecordsRestored += kv.Stats().RecordsRestored
 			}
 		}
-		var n, skipped int
-		n, skipped, err = t.process(ctx, p.Topic, p.Records)
-		a.mu.stats.RecordsProcessed += int64(n)
-		a.mu.stats.RecordsSkippedAsRestored += int64(skipped)
-	})
-	return err
+		batches := byTask[id]
+		heads := make([]int, len(batches))
+		for {
+			// The batch whose next record is the oldest goes next, for as long as its records
+			// are no newer than every other batch's next one.
+			next, limit := -1, int64(math.MaxInt64)
+			for i, b := range batches {
+				if heads[i] == len(b.records) {
+					continue
+				}
+				ts := b.records[heads[i]].Timestamp.UnixMilli()
+				if next < 0 || ts < batches[next].records[heads[next]].Timestamp.UnixMilli() {
+					next = i
+				}
+			}
+			if next < 0 {
+				break
+			}
+			for i, b := range batches {
+				if i != next && heads[i] < len(b.records) {
+					limit = min(limit, b.records[heads[i]].Timestamp.UnixMilli())
+				}
+			}
+			b := batches[next]
+			end := heads[next] + 1
+			for end < len(b.records) && b.records[end].Timestamp.UnixMilli() <= limit {
+				end++
+			}
+			n, skipped, err := t.process(ctx, b.topic, b.records[heads[next]:end])
+			a.mu.stats.RecordsProcessed += int64(n)
+			a.mu.stats.RecordsSkippedAsRestored += int64(skipped)
+			if err != nil {
+				return err
+			}
+			heads[next] = end
+		}
+	}
+	return nil
 }
 
 func (a *App) allTasksLocked() []*task {

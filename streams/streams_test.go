@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -512,5 +513,44 @@ func TestPoisonRecordsAreSkippedOrSentToADeadLetterTopicWhenConfigured(t *testin
 	}
 	if !strings.Contains(headers[streams.HeaderErrorMessage], "deserialize value of numbers/0@1") {
 		t.Errorf("dead-letter message %q does not say what failed", headers[streams.HeaderErrorMessage])
+	}
+}
+
+func TestTaskProcessesItsPartitionsInTimestampOrder(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	for _, topic := range []string{"left", "right", "merged"} {
+		createTopic(t, tb.Addr(), topic, 1)
+	}
+	var recs []*kgo.Record
+	for i := range 6 {
+		topic := "left"
+		if i%2 == 1 {
+			topic = "right"
+		}
+		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte("k"), Value: []byte(fmt.Sprint(i)),
+			Timestamp: time.UnixMilli(int64(1000 * (i + 1)))})
+	}
+	produce(t, tb.Addr(), recs...)
+	b := streams.NewBuilder()
+	left := streams.Stream(b, "left", statestore.String{}, statestore.String{})
+	right := streams.Stream(b, "right", statestore.String{}, statestore.String{})
+	left.Merge(right).To("merged", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startApp(t, topo, streams.Config{ApplicationID: "ts-order", BootstrapServers: []string{tb.Addr()}})
+	out := client(t, tb.Addr(), kgo.ConsumeTopics("merged"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []string
+	for len(got) < 6 {
+		fetches := out.PollFetches(ctxT(t))
+		if err := fetches.Err(); err != nil {
+			t.Fatal(err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	if want := []string{"0", "1", "2", "3", "4", "5"}; !slices.Equal(got, want) {
+		t.Fatalf("merged order %v, want timestamp order %v", got, want)
 	}
 }
