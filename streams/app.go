@@ -43,6 +43,8 @@ type Config struct {
 	// topic, partition and offset; LogAndContinue skips it; SendToDeadLetterTopic(topic) copies
 	// it to a dead-letter topic with error headers and skips it.
 	DeserializationHandler DeserializationHandler
+	// StateListener, if set, is told of every state change (CREATED → REBALANCING → RUNNING ...).
+	StateListener StateListener
 	// ReplicationFactor of the internal topics the App creates; 0 means the broker's default.
 	ReplicationFactor int16
 	// ClientOptions are extra kgo options for every client the App makes (TLS, SASL, ...).
@@ -99,6 +101,7 @@ type App struct {
 	}
 	produceMu  sync.Mutex
 	produceErr error
+	state      stateMachine
 }
 
 // New checks cfg and prepares an App for topology. It does not contact Kafka; Start does.
@@ -133,6 +136,7 @@ func New(topology *Topology, cfg Config) (*App, error) {
 		log:  cfg.Logger.With("component", "streams", "application.id", cfg.ApplicationID),
 		done: make(chan struct{}),
 	}
+	a.state.listener = cfg.StateListener
 	a.mu.tasks = map[taskID]*task{}
 	a.subOf = map[string]*subtopology{}
 	a.repartitions = map[string]*subtopology{}
@@ -202,6 +206,7 @@ func (a *App) start(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(a.onRevoked),
 		kgo.OnPartitionsLost(a.onLost),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { a.state.set(Running) }),
 	)
 	consumer, err := kgo.NewClient(copts...)
 	if err != nil {
@@ -212,6 +217,7 @@ func (a *App) start(ctx context.Context) error {
 	a.cancel = cancel
 	context.AfterFunc(ctx, cancel)
 	a.mu.lastCommit = time.Now()
+	a.state.set(Rebalancing)
 	go a.run(runCtx)
 	a.log.Info("started", "topics", a.sourceTopics)
 	return nil
@@ -505,6 +511,9 @@ func (a *App) commitLocked(ctx context.Context, tasks []*task) error {
 func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.mu.err == nil {
+		a.state.set(Rebalancing)
+	}
 	tasks := a.tasksOfLocked(revoked)
 	if len(tasks) == 0 {
 		return
@@ -570,12 +579,20 @@ func (a *App) shutdown() {
 // failLocked records the first processing error; the loop stops and the tasks close without
 // committing, so the input since the last commit is processed again by whoever owns it next.
 func (a *App) failLocked(err error) {
-	if a.mu.err == nil {
+	first := a.mu.err == nil
+	if first {
 		a.mu.err = err
 		a.log.Error("processing stopped", "err", err)
+		a.state.set(PendingError)
 	}
 	a.closeTasksLocked(a.allTasksLocked())
+	if first {
+		a.state.set(Error)
+	}
 }
+
+// State returns the App's current state.
+func (a *App) State() State { return a.state.get() }
 
 // Err is the error that stopped processing, or nil.
 func (a *App) Err() error {
@@ -613,6 +630,7 @@ func (a *App) Done() <-chan struct{} { return a.done }
 // stopped processing, if any. Idempotent.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
+		a.state.set(PendingShutdown)
 		if a.cancel != nil {
 			a.cancel()
 			<-a.done
@@ -625,6 +643,7 @@ func (a *App) Close() error {
 		if a.producer != nil {
 			a.producer.Close()
 		}
+		a.state.set(NotRunning)
 		a.log.Info("closed")
 	})
 	return a.Err()

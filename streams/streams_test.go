@@ -554,3 +554,51 @@ func TestTaskProcessesItsPartitionsInTimestampOrder(t *testing.T) {
 		t.Fatalf("merged order %v, want timestamp order %v", got, want)
 	}
 }
+
+func TestStateListenerSeesTheLifecycleAndErrors(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "nums", 1)
+	createTopic(t, tb.Addr(), "nums-out", 1)
+	b := streams.NewBuilder()
+	streams.Stream(b, "nums", statestore.String{}, statestore.Int64{}).To("nums-out", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	listener := func(newState, oldState streams.State) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, oldState.String()+"->"+newState.String())
+	}
+	transitions := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+	app := startApp(t, topo, streams.Config{ApplicationID: "states", BootstrapServers: []string{tb.Addr()}, StateListener: listener})
+	deadline := time.Now().Add(waitTimeout)
+	for app.State() != streams.Running {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %v, transitions %v: never RUNNING", app.State(), transitions())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	produce(t, tb.Addr(), &kgo.Record{Topic: "nums", Key: []byte("x"), Value: []byte("bad")})
+	select {
+	case <-app.Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("app did not stop on a poison record")
+	}
+	if app.State() != streams.Error {
+		t.Fatalf("state after a poison record = %v, want ERROR", app.State())
+	}
+	app.Close()
+	want := []string{"CREATED->REBALANCING", "REBALANCING->RUNNING", "RUNNING->PENDING_ERROR", "PENDING_ERROR->ERROR",
+		"ERROR->PENDING_SHUTDOWN", "PENDING_SHUTDOWN->NOT_RUNNING"}
+	if got := transitions(); !slices.Equal(got, want) {
+		t.Fatalf("transitions %v, want %v", got, want)
+	}
+}
