@@ -43,6 +43,10 @@ type Config struct {
 	// topic, partition and offset; LogAndContinue skips it; SendToDeadLetterTopic(topic) copies
 	// it to a dead-letter topic with error headers and skips it.
 	DeserializationHandler DeserializationHandler
+	// ApplicationServer is this instance's host:port for interactive queries
+	// (application.server): the group learns which instance runs which task, so KeyOwner and
+	// Handler can send a query for a key to its owner. Optional.
+	ApplicationServer string
 	// StateListener, if set, is told of every state change (CREATED → REBALANCING → RUNNING ...).
 	StateListener StateListener
 	// ReplicationFactor of the internal topics the App creates; 0 means the broker's default.
@@ -102,6 +106,7 @@ type App struct {
 	produceMu  sync.Mutex
 	produceErr error
 	state      stateMachine
+	iq         iqState
 }
 
 // New checks cfg and prepares an App for topology. It does not contact Kafka; Start does.
@@ -196,11 +201,10 @@ func (a *App) start(ctx context.Context) error {
 		kgo.SeedBrokers(a.cfg.BootstrapServers...),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(a.sourceTopics...),
-		// NB: the range assignor gives one member the same partition numbers of every topic
-		// when the topics have equal partition counts, which keeps a task's co-partitioned
-		// inputs together. It is eager: a rebalance revokes every task. A sticky, task-aware
-		// assignor replaces it later.
-		kgo.Balancers(kgo.RangeBalancer()),
+		// The task assignor keeps a task's co-partitioned inputs together and tasks where they
+		// ran (or where their state is). NB: it is eager: a rebalance revokes every task, and
+		// a task that stays reopens its stores from local state (restoring only the tail).
+		kgo.Balancers(taskBalancer{a}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
@@ -347,7 +351,10 @@ func (a *App) run(ctx context.Context) {
 			}
 		})
 		a.mu.Lock()
-		err := a.processLocked(ctx, fetches)
+		err := a.openAssignedLocked(ctx)
+		if err == nil {
+			err = a.processLocked(ctx, fetches)
+		}
 		if err == nil && time.Since(a.mu.lastCommit) >= a.cfg.CommitInterval {
 			// NB: not ctx: Close cancels ctx, and must not abort a commit half-way.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
@@ -369,6 +376,35 @@ func (a *App) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// openAssignedLocked opens (restoring their stores) the tasks assigned to this instance that
+// are not open yet, so that their stores answer queries before their first input arrives.
+func (a *App) openAssignedLocked(ctx context.Context) error {
+	for _, id := range a.assignedTasks() {
+		if a.mu.tasks[id] != nil || id.subtopology >= len(a.topo.subs) {
+			continue
+		}
+		if _, err := a.openTaskLocked(ctx, a.topo.subs[id.subtopology], id.partition); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openTaskLocked opens a task and registers it and its stores.
+func (a *App) openTaskLocked(ctx context.Context, st *subtopology, partition int32) (*task, error) {
+	t, err := openTask(ctx, a, st, partition)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.tasks[t.id] = t
+	a.registerStores(t)
+	a.mu.stats.TasksOpened++
+	for _, kv := range t.stores {
+		a.mu.stats.RecordsRestored += kv.Stats().RecordsRestored
+	}
+	return t, nil
 }
 
 // processLocked runs each fetched record through its task, opening tasks on first use. A task
@@ -398,13 +434,8 @@ func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
 		t := a.mu.tasks[id]
 		if t == nil {
 			var err error
-			if t, err = openTask(ctx, a, subs[id], id.partition); err != nil {
+			if t, err = a.openTaskLocked(ctx, subs[id], id.partition); err != nil {
 				return err
-			}
-			a.mu.tasks[id] = t
-			a.mu.stats.TasksOpened++
-			for _, kv := range t.stores {
-				a.mu.stats.RecordsRestored += kv.Stats().RecordsRestored
 			}
 		}
 		batches := byTask[id]
@@ -514,6 +545,7 @@ func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][
 	if a.mu.err == nil {
 		a.state.set(Rebalancing)
 	}
+	defer a.forgetAssigned(revoked)
 	tasks := a.tasksOfLocked(revoked)
 	if len(tasks) == 0 {
 		return
@@ -533,6 +565,7 @@ func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][
 func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.forgetAssigned(lost)
 	a.closeTasksLocked(a.tasksOfLocked(lost))
 }
 
@@ -557,6 +590,7 @@ func (a *App) tasksOfLocked(parts map[string][]int32) []*task {
 
 func (a *App) closeTasksLocked(tasks []*task) {
 	for _, t := range tasks {
+		a.unregisterStores(t)
 		t.close()
 		delete(a.mu.tasks, t.id)
 	}

@@ -148,7 +148,7 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 
 	// The survivor owns all six tasks once the victim's session has timed out, and its committed
 	// offsets reach the end of the input.
-	waitForCommittedEnd(t, tb.Addr(), "fo", "events", 30*time.Second)
+	waitForCommittedEnd(t, tb.Addr(), "fo", "events", 60*time.Second)
 
 	latest, maxSeen := readAllCounts(t, tb.Addr(), "event-counts")
 	for k, n := range want {
@@ -183,20 +183,20 @@ func waitForCommittedEnd(t *testing.T, addr, group, topic string, timeout time.D
 		ends, err1 := adm.ListEndOffsets(ctx, topic)
 		committed, err2 := adm.FetchOffsets(ctx, group)
 		cancel()
+		var lag []string
 		if err1 == nil && err2 == nil {
-			done := true
 			ends.Each(func(e kadm.ListedOffset) {
 				c, ok := committed.Lookup(topic, e.Partition)
 				if !ok || c.At != e.Offset {
-					done = false
+					lag = append(lag, fmt.Sprintf("%d: committed %d of %d", e.Partition, c.At, e.Offset))
 				}
 			})
-			if done {
+			if len(lag) == 0 {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("group %s: committed offsets on %s did not reach the end within %v", group, topic, timeout)
+			t.Fatalf("group %s: committed offsets on %s did not reach the end within %v (%v %v; lagging %v)", group, topic, timeout, err1, err2, lag)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -1,0 +1,86 @@
+package streams
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func tasksOf(spec string) []taskID {
+	var out []taskID
+	for _, f := range strings.Fields(spec) {
+		var id taskID
+		if _, err := fmt.Sscanf(f, "%d_%d", &id.subtopology, &id.partition); err != nil {
+			panic(f)
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func formatAssignment(a map[string][]taskID, members ...string) string {
+	var parts []string
+	for _, m := range members {
+		var ts []string
+		for _, t := range a[m] {
+			ts = append(ts, t.String())
+		}
+		parts = append(parts, m+":"+strings.Join(ts, ","))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestAssignTasks(t *testing.T) {
+	all6 := "0_0 0_1 0_2 0_3 0_4 0_5"
+	for _, tc := range []struct {
+		name    string
+		members []assignMember
+		tasks   string
+		want    string
+	}{
+		{"first generation spreads evenly", []assignMember{{id: "a"}, {id: "b"}}, all6,
+			"a:0_0,0_2,0_4 b:0_1,0_3,0_5"},
+		{"previous owners keep their tasks", []assignMember{
+			{id: "a", owned: tasksOf("0_3 0_4 0_5")}, {id: "b", owned: tasksOf("0_0 0_1 0_2")}}, all6,
+			"a:0_3,0_4,0_5 b:0_0,0_1,0_2"},
+		{"a joining member takes only what balance needs, sticky for the rest", []assignMember{
+			{id: "a", owned: tasksOf(all6)}, {id: "b"}, {id: "c"}}, all6,
+			"a:0_0,0_1 b:0_2,0_4 c:0_3,0_5"},
+		{"a dead member's tasks go where their state is", []assignMember{
+			{id: "a", owned: tasksOf("0_0 0_1 0_2"), state: tasksOf("0_3")},
+			{id: "b", owned: tasksOf("0_4"), state: tasksOf("0_5")}}, all6,
+			"a:0_0,0_1,0_2 b:0_3,0_4,0_5"},
+		{"state is used within the quota", []assignMember{
+			{id: "a", owned: tasksOf("0_0 0_1 0_2"), state: tasksOf("0_3 0_4 0_5")}, {id: "b"}}, all6,
+			"a:0_0,0_1,0_2 b:0_3,0_4,0_5"},
+		{"a task claimed twice goes to one member", []assignMember{
+			{id: "a", owned: tasksOf("0_0 0_1")}, {id: "b", owned: tasksOf("0_1 0_2")}}, "0_0 0_1 0_2 0_3",
+			"a:0_0,0_1 b:0_2,0_3"},
+		{"uneven counts: the remainder goes to the busiest previous owner", []assignMember{
+			{id: "a", owned: tasksOf("0_0")}, {id: "b", owned: tasksOf("0_1 0_2 1_0")}}, "0_0 0_1 0_2 1_0 1_1",
+			"a:0_0,1_1 b:0_1,0_2,1_0"},
+		{"tasks that no longer exist are dropped", []assignMember{
+			{id: "a", owned: tasksOf("0_0 0_7")}}, "0_0 0_1",
+			"a:0_0,0_1"},
+		{"a member rejoining with its stores gets its tasks back", []assignMember{
+			{id: "a", owned: tasksOf(all6), state: tasksOf(all6)},
+			{id: "b", state: tasksOf("0_1 0_3 0_5")}}, all6,
+			"a:0_0,0_2,0_4 b:0_1,0_3,0_5"},
+		{"each sub-topology is spread, and the total too", []assignMember{
+			{id: "a", owned: tasksOf("0_0 0_1 0_2 1_0 1_1 1_2")}, {id: "b"}}, "0_0 0_1 0_2 1_0 1_1 1_2",
+			"a:0_0,0_1,1_0 b:0_2,1_1,1_2"},
+		{"more members than tasks", []assignMember{{id: "a"}, {id: "b"}, {id: "c"}}, "0_0 0_1",
+			"a:0_0 b:0_1 c:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ids []string
+			for _, m := range tc.members {
+				ids = append(ids, m.id)
+			}
+			got := formatAssignment(assignTasks(tc.members, tasksOf(tc.tasks)), ids...)
+			if got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
