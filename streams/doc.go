@@ -46,27 +46,52 @@
 // stricter than Kafka Streams, which requires it only for joins), and repartition topics and
 // changelogs get the count of the sub-topology that writes them.
 //
-// Processing is at-least-once. Records go through the task's processors one at a time; store
-// writes go to LevelDB and to the changelog; outputs are produced asynchronously. Every
-// CommitInterval, and when partitions are revoked or the App closes, the App flushes the
-// stores (their changelog records acknowledged and checkpointed), flushes the producer (the
-// outputs acknowledged) and only then commits the processed input offsets. After a crash the
-// input since the last commit is processed again: outputs may repeat, but each store is
-// restored from its changelog before its task processes anything, so the latest value per key
-// of a table's output converges to the exact result.
+// Processing is at-least-once for outputs and exact for state. Records go through the task's
+// processors one at a time, and a task with records of several partitions in a fetch takes them
+// in timestamp order. Key-value stores are write-back buffers (Config.CacheMaxEntries keys):
+// reads see every update at once, but LevelDB and the changelog receive only the latest update
+// per key, at a commit. Every CommitInterval, when a store's buffer is full, when partitions are
+// revoked and when the App closes, the task first waits for its outputs to be acknowledged, then
+// commits its stores with its position (the next input offset per partition): each store's
+// updates and then a position marker go to its changelog, and once acknowledged they are
+// written to LevelDB in one batch; only then are the input offsets committed.
 //
-// A processing error (a record that does not deserialise, a failed store write or produce)
-// stops the App without committing; Err names the task and the record's topic/partition@offset.
+// After a crash the new owner of a task restores each store up to its last position marker
+// (ignoring a commit that the crash cut short) and skips the input records below the restored
+// position, so every input record is reflected exactly once in the state; outputs for records
+// processed after the last commit may be emitted again, so the latest value per key of a table's
+// output is exact. (A crash between the markers of two stores of one task, or duplicates that a
+// crashed instance wrote to a repartition topic, are re-processed at least once: exactly-once
+// across topics needs transactions, which are not there yet.)
+//
+// A record that does not deserialise goes to Config.DeserializationHandler (LogAndFail by
+// default; LogAndContinue; SendToDeadLetterTopic). Any other processing error (a failed store
+// write or produce) stops the App without committing; Err names the task and the record's
+// topic/partition@offset. State and StateListener follow Kafka Streams' states (CREATED,
+// REBALANCING, RUNNING, PENDING_SHUTDOWN, NOT_RUNNING, PENDING_ERROR, ERROR).
+//
+// # Task assignment and interactive queries
+//
+// The group uses Gregor's task assignor (protocol "gregor-streams", with the consumer protocol's
+// formats so that tools describe the group as usual). The leader gives each member whole tasks,
+// all input partitions of a task together, spreading each sub-topology's tasks evenly; a task
+// stays with its previous owner, or goes where its stores are on disk, before going to the
+// least-loaded member. Rebalances are eager: every task closes, and a task that stays reopens
+// from local state, restoring only the changelog tail. Tasks open (and restore) as soon as they
+// are assigned.
+//
+// Each member's Config.ApplicationServer (host:port) travels in its metadata, and every
+// assignment carries the map of endpoints to tasks. App.Store and Query read a store's local
+// partitions; KeyOwner says which instance owns a key; App.Handler serves queries over HTTP and
+// redirects a query for another instance's key to it.
 //
 // # Goroutines and locking
 //
-// The App runs one goroutine, the processing loop, which owns the tasks; kgo's revoke and lost
-// callbacks run on kgo's goroutines. The consumer blocks rebalances while a poll is being
-// processed (kgo.BlockRebalanceOnPoll), so callbacks and processing never overlap; App.mu
-// guards the tasks anyway, and is the only lock held while calling stores or kgo. The first
-// produce error is kept under App.produceMu, taken alone.
-//
-// The consumer uses the eager range assignor: with equal partition counts it gives one member
-// the same partition numbers of every topic, keeping a task's inputs together, and every
-// rebalance closes all tasks (their stores reopen from the local checkpoint on reassignment).
+// The App runs one goroutine, the processing loop, which owns the tasks; kgo's revoke, lost and
+// assign callbacks and the balancer run on kgo's goroutines. The consumer blocks rebalances while
+// a poll is being processed (kgo.BlockRebalanceOnPoll), so callbacks and processing never
+// overlap; App.mu guards the tasks anyway, and is the only lock held while calling stores or
+// kgo. The first produce error is kept under App.produceMu, the state under state.mu, and the
+// open stores and the group's placement (for queries and the balancer) under iq.mu; each of
+// those is taken alone, after App.mu when both are held.
 package streams
