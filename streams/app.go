@@ -43,6 +43,10 @@ type Config struct {
 	// topic, partition and offset; LogAndContinue skips it; SendToDeadLetterTopic(topic) copies
 	// it to a dead-letter topic with error headers and skips it.
 	DeserializationHandler DeserializationHandler
+	// NumWorkers is how many tasks process records at the same time, each on its own goroutine
+	// (num.stream.threads, within one group member). Default 1. With more than one, the
+	// functions given to the DSL may run concurrently for different tasks.
+	NumWorkers int
 	// ApplicationServer is this instance's host:port for interactive queries
 	// (application.server): the group learns which instance runs which task, so KeyOwner and
 	// Handler can send a query for a key to its owner. Optional.
@@ -125,6 +129,9 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	}
 	if cfg.DeserializationHandler == nil {
 		cfg.DeserializationHandler = LogAndFail
+	}
+	if cfg.NumWorkers <= 0 {
+		cfg.NumWorkers = 1
 	}
 	if cfg.CacheMaxEntries == 0 {
 		cfg.CacheMaxEntries = DefaultCacheMaxEntries
@@ -411,12 +418,8 @@ func (a *App) openTaskLocked(ctx context.Context, st *subtopology, partition int
 // with records from several partitions in the fetch (a merge or a join of co-partitioned
 // topics) processes them in timestamp order across those partitions.
 func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
-	type batch struct {
-		topic   string
-		records []*kgo.Record
-	}
 	var order []taskID
-	byTask := map[taskID][]batch{}
+	byTask := map[taskID][]fetchBatch{}
 	subs := map[taskID]*subtopology{}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		st := a.subOf[p.Topic]
@@ -428,9 +431,10 @@ func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
 			order = append(order, id)
 			subs[id] = st
 		}
-		byTask[id] = append(byTask[id], batch{p.Topic, p.Records})
+		byTask[id] = append(byTask[id], fetchBatch{p.Topic, p.Records})
 	})
-	for _, id := range order {
+	tasks := make([]*task, len(order))
+	for i, id := range order {
 		t := a.mu.tasks[id]
 		if t == nil {
 			var err error
@@ -438,8 +442,49 @@ func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
 				return err
 			}
 		}
-		batches := byTask[id]
-		heads := make([]int, len(batches))
+		tasks[i] = t
+	}
+	type result struct{ processed, skipped int64 }
+	results := make([]result, len(order))
+	errs := make([]error, len(order))
+	run := func(i int) {
+		results[i].processed, results[i].skipped, errs[i] = a.processTask(ctx, tasks[i], byTask[order[i]])
+	}
+	if workers := min(a.cfg.NumWorkers, len(order)); workers <= 1 {
+		for i := range order {
+			if run(i); errs[i] != nil {
+				break
+			}
+		}
+	} else {
+		// NB: tasks are independent (own stores, own offsets; the producer is shared and
+		// goroutine-safe), so a fetch's tasks run side by side, each on one goroutine.
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range workers {
+			wg.Go(func() {
+				for i := range next {
+					run(i)
+				}
+			})
+		}
+		for i := range order {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	for i := range order {
+		a.mu.stats.RecordsProcessed += results[i].processed
+		a.mu.stats.RecordsSkippedAsRestored += results[i].skipped
+	}
+	return errors.Join(errs...)
+}
+
+// processTask runs one task's fetched batches, in timestamp order across its partitions.
+func (a *App) processTask(ctx context.Context, t *task, batches []fetchBatch) (processed, skipped int64, err error) {
+	heads := make([]int, len(batches))
+	{
 		for {
 			// The batch whose next record is the oldest goes next, for as long as its records
 			// are no newer than every other batch's next one.
@@ -466,16 +511,22 @@ func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
 			for end < len(b.records) && b.records[end].Timestamp.UnixMilli() <= limit {
 				end++
 			}
-			n, skipped, err := t.process(ctx, b.topic, b.records[heads[next]:end])
-			a.mu.stats.RecordsProcessed += int64(n)
-			a.mu.stats.RecordsSkippedAsRestored += int64(skipped)
+			n, s, err := t.process(ctx, b.topic, b.records[heads[next]:end])
+			processed += int64(n)
+			skipped += int64(s)
 			if err != nil {
-				return err
+				return processed, skipped, err
 			}
 			heads[next] = end
 		}
 	}
-	return nil
+	return processed, skipped, nil
+}
+
+// fetchBatch is the fetched records of one partition.
+type fetchBatch struct {
+	topic   string
+	records []*kgo.Record
 }
 
 func (a *App) allTasksLocked() []*task {

@@ -148,6 +148,12 @@ func produceLines(t *testing.T, addr string, from, n int, counts map[string]int6
 }
 
 func TestWordCountCountsEveryWordExactly(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) { testWordCount(t, workers) })
+	}
+}
+
+func testWordCount(t *testing.T, workers int) {
 	t.Parallel()
 	tb := testbroker.Start(t)
 	createTopic(t, tb.Addr(), "lines", 3)
@@ -156,7 +162,7 @@ func TestWordCountCountsEveryWordExactly(t *testing.T) {
 	produceLines(t, tb.Addr(), 0, 300, want)
 
 	app := startApp(t, wordCount(t), streams.Config{
-		ApplicationID: "wc", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+		ApplicationID: "wc", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(), NumWorkers: workers,
 	})
 	readLatest(t, app, tb.Addr(), "word-counts", statestore.Int64{}, want)
 	if err := app.Close(); err != nil {
