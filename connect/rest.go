@@ -257,6 +257,11 @@ func (s *Server) Handler() http.Handler {
 		offsets, err := s.h().ConnectorOffsets(r.Context(), n)
 		s.respond(w, http.StatusOK)(map[string]any{"offsets": offsets}, err)
 	}))
+	mux.HandleFunc("PATCH /connectors/{name}/offsets", s.withName(s.alterOffsets))
+	mux.HandleFunc("DELETE /connectors/{name}/offsets", s.withName(func(w http.ResponseWriter, r *http.Request, n string) {
+		msg, err := s.h().ResetConnectorOffsets(r.Context(), n)
+		s.respond(w, http.StatusOK)(map[string]string{"message": msg}, err)
+	}))
 	mux.HandleFunc("GET /connectors/{name}/topics", s.withName(func(w http.ResponseWriter, _ *http.Request, n string) {
 		topics, err := s.h().ActiveTopics(n)
 		s.respond(w, http.StatusOK)(map[string]any{n: map[string]any{"topics": topics}}, err)
@@ -483,6 +488,52 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, name string
 	// NB: two concurrent PATCHes may race (last writer wins), as in Kafka's standalone mode.
 	info, _, err := s.h().PutConnectorConfig(name, cfg, true, TargetStarted)
 	s.respond(w, http.StatusOK)(info, err)
+}
+
+// alterOffsets is PATCH /connectors/{name}/offsets: {"offsets":[{"partition":{..},"offset":{..}|null}]}.
+func (s *Server) alterOffsets(w http.ResponseWriter, r *http.Request, name string) {
+	var body struct {
+		Offsets []struct {
+			Partition json.RawMessage `json:"partition"`
+			Offset    json.RawMessage `json:"offset"`
+		} `json:"offsets"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(body.Offsets) == 0 {
+		writeError(w, http.StatusBadRequest, "Partitions / offsets need to be provided for an alter offsets request")
+		return
+	}
+	// NB: decoded with decodeJSON so integral numbers stay int64, as connectors store them.
+	offsets := make([]PartitionOffset, 0, len(body.Offsets))
+	for i, e := range body.Offsets {
+		var po PartitionOffset
+		for _, f := range []struct {
+			name string
+			raw  json.RawMessage
+			dst  *map[string]any
+		}{{"partition", e.Partition, &po.Partition}, {"offset", e.Offset, &po.Offset}} {
+			if len(f.raw) == 0 || string(f.raw) == "null" {
+				continue
+			}
+			v, err := decodeJSON(f.raw)
+			m, ok := v.(map[string]any)
+			if err != nil || !ok {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("offsets[%d].%s must be a JSON object or null", i, f.name))
+				return
+			}
+			*f.dst = m
+		}
+		if po.Partition == nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("offsets[%d].partition must be a JSON object", i))
+			return
+		}
+		offsets = append(offsets, po)
+	}
+	msg, err := s.h().AlterConnectorOffsets(r.Context(), name, offsets)
+	s.respond(w, http.StatusOK)(map[string]string{"message": msg}, err)
 }
 
 func (s *Server) restartConnector(w http.ResponseWriter, r *http.Request, name string) {
