@@ -1,0 +1,322 @@
+package connect_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Group timings of the distributed tests: a dead worker is noticed after sessionTimeout, and its
+// work is held back rebalanceDelay more.
+const (
+	sessionTimeout = 1500 * time.Millisecond
+	rebalanceDelay = 1000 * time.Millisecond
+)
+
+// startDistBroker starts a broker that accepts the short session timeouts of these tests.
+func startDistBroker(t *testing.T) *testbroker.Broker {
+	return testbroker.Start(t, testbroker.Set("group.min.session.timeout.ms", "500"))
+}
+
+// startDistWorker starts a distributed worker of group in one process with the others.
+func startDistWorker(t *testing.T, tb *testbroker.Broker, reg *connect.Registry, group string) *connect.DistributedRunner {
+	t.Helper()
+	props := map[string]string{
+		"bootstrap.servers":                 tb.Addr(),
+		"listeners":                         "http://127.0.0.1:0",
+		"group.id":                          group,
+		"config.storage.topic":              group + "-configs",
+		"offset.storage.topic":              group + "-offsets",
+		"status.storage.topic":              group + "-status",
+		"config.storage.replication.factor": "1",
+		"offset.storage.replication.factor": "-1",
+		"status.storage.replication.factor": "-1",
+		"offset.storage.partitions":         "3",
+		"status.storage.partitions":         "2",
+		"offset.flush.interval.ms":          "100",
+		"offset.flush.timeout.ms":           "2000",
+		"session.timeout.ms":                fmt.Sprint(sessionTimeout.Milliseconds()),
+		"heartbeat.interval.ms":             "300",
+		"rebalance.timeout.ms":              "3000",
+		"scheduled.rebalance.max.delay.ms":  fmt.Sprint(rebalanceDelay.Milliseconds()),
+	}
+	level := slog.LevelWarn
+	var out io.Writer = io.Discard
+	if os.Getenv("GREGOR_TEST_LOG") != "" {
+		level, out = slog.LevelDebug, os.Stderr
+	}
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	r, err := connect.RunDistributed(context.Background(), props, connect.Options{Registry: reg, Logger: logger})
+	if err != nil {
+		t.Fatalf("RunDistributed: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func restOf(t *testing.T, r *connect.DistributedRunner) restClient {
+	return restClient{t: t, base: "http://" + r.Addr}
+}
+
+// workersOf returns the worker IDs the status of a connector names, connector first, then tasks,
+// and whether the connector and all its tasks (at least one) are RUNNING.
+func workersOf(c restClient, name string) (ids []string, running bool) {
+	code, v := c.do("GET", "/connectors/"+name+"/status", "")
+	if code != 200 {
+		return nil, false
+	}
+	running = field(v, "connector", "state") == "RUNNING"
+	ids = append(ids, fmt.Sprint(field(v, "connector", "worker_id")))
+	tasks, _ := field(v, "tasks").([]any)
+	if len(tasks) == 0 {
+		running = false
+	}
+	for _, tk := range tasks {
+		m := tk.(map[string]any)
+		ids = append(ids, fmt.Sprint(m["worker_id"]))
+		running = running && m["state"] == "RUNNING"
+	}
+	return ids, running
+}
+
+// writeRetrying sends a write, retrying while the cluster answers 409 (a rebalance, as every new
+// connector causes), and asserts the final status.
+func writeRetrying(c restClient, code int, method, path, body string) any {
+	c.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, v := c.do(method, path, body)
+		if got == 409 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if got != code {
+			c.t.Fatalf("%s %s: status %d, want %d; body %v", method, path, got, code, v)
+		}
+		return v
+	}
+}
+
+func writeLines(t *testing.T, path string, from, to int) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := from; i < to; i++ {
+		fmt.Fprintf(f, "line %04d\n", i)
+	}
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+func TestDistributedWorkerTakesOverTheTasksOfAHardStoppedWorkerAndCopiesExactly(t *testing.T) {
+	tb := startDistBroker(t)
+	a := startDistWorker(t, tb, nil, "copy-cluster")
+	b := startDistWorker(t, tb, nil, "copy-cluster")
+	ca, cb := restOf(t, a), restOf(t, b)
+	eventually(t, 15*time.Second, "both workers in the group", func() bool { return a.Herder.Joined() && b.Herder.Joined() })
+
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
+	writeLines(t, in, 0, 50)
+	writeRetrying(cb, 201, "POST", "/connectors", mustJSON(map[string]any{"name": "copy-src", "config": map[string]string{
+		"connector.class": "FileStreamSource", "file": in, "topic": "copy-lines",
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}}))
+	writeRetrying(cb, 201, "POST", "/connectors", mustJSON(map[string]any{"name": "copy-sink", "config": map[string]string{
+		"connector.class": "FileStreamSink", "file": out, "topics": "copy-lines",
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}}))
+
+	var before []string
+	eventually(t, 20*time.Second, "both connectors and their tasks running, spread over both workers", func() bool {
+		src, ok1 := workersOf(cb, "copy-src")
+		sink, ok2 := workersOf(cb, "copy-sink")
+		before = append(src, sink...)
+		return ok1 && ok2 && slices.Contains(before, a.WorkerID) && slices.Contains(before, b.WorkerID)
+	})
+	eventually(t, 20*time.Second, "the first 50 lines copied", func() bool { return readFile(out) == readFile(in) })
+	// Let both tasks store their positions, so the takeover starts exactly where they stopped.
+	eventually(t, 10*time.Second, "source and sink offsets stored", func() bool {
+		src := mustJSON(cb.expect(200, "GET", "/connectors/copy-src/offsets", ""))
+		sink := mustJSON(cb.expect(200, "GET", "/connectors/copy-sink/offsets", ""))
+		return strings.Contains(src, fmt.Sprintf(`"position":%d`, len(readFile(in)))) && strings.Contains(sink, `"kafka_offset":50`)
+	})
+	if ids, _ := workersOf(ca, "copy-src"); len(ids) == 0 {
+		t.Fatal("worker A does not see the connectors created through worker B")
+	}
+
+	a.Halt()
+	halted := time.Now()
+	writeLines(t, in, 50, 120)
+
+	eventually(t, sessionTimeout+rebalanceDelay+15*time.Second, "every connector and task running on worker B", func() bool {
+		src, ok1 := workersOf(cb, "copy-src")
+		sink, ok2 := workersOf(cb, "copy-sink")
+		for _, id := range append(src, sink...) {
+			if id != b.WorkerID {
+				return false
+			}
+		}
+		return ok1 && ok2
+	})
+	moved := time.Since(halted)
+	eventually(t, 20*time.Second, "all 120 lines copied", func() bool { return len(readFile(out)) >= len(readFile(in)) })
+	if got, want := readFile(out), readFile(in); got != want {
+		t.Fatalf("copy differs from the input: %d lines, want %d", strings.Count(got, "\n"), strings.Count(want, "\n"))
+	}
+	t.Logf("work of the halted worker (%v before the halt) ran on %s %v after the halt (session %v + delay %v)", before, b.WorkerID, moved.Round(time.Millisecond), sessionTimeout, rebalanceDelay)
+	if moved < sessionTimeout {
+		t.Errorf("work moved after %v, before the session timeout %v: the halted worker must have left the group", moved, sessionTimeout)
+	}
+}
+
+func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t *testing.T) {
+	tb := startDistBroker(t)
+	reg := testRegistry(t)
+	a := startDistWorker(t, tb, reg, "cfg-cluster")
+	b := startDistWorker(t, tb, reg, "cfg-cluster")
+	eventually(t, 15*time.Second, "a leader", func() bool { return a.Herder.IsLeader() || b.Herder.IsLeader() })
+	leader, follower := a, b
+	if b.Herder.IsLeader() {
+		leader, follower = b, a
+	}
+	cl, cf := restOf(t, leader), restOf(t, follower)
+
+	// A create on the follower is forwarded to the leader and visible everywhere.
+	var created any
+	eventually(t, 15*time.Second, "a create through the follower", func() bool {
+		code, v := cf.do("POST", "/connectors", `{"name":"counter","config":{"connector.class":"CountSource","topic":"cfg-count","count":"2"}}`)
+		created = v
+		return code == 201
+	})
+	if field(created, "name") != "counter" {
+		t.Fatalf("forwarded create answered %v", created)
+	}
+	eventually(t, 10*time.Second, "the leader to see the connector", func() bool {
+		code, _ := cl.do("GET", "/connectors/counter", "")
+		return code == 200
+	})
+
+	// A config change on one worker reaches the other.
+	for _, step := range []struct {
+		writer, reader restClient
+		count          string
+	}{{cl, cf, "7"}, {cf, cl, "9"}} {
+		eventually(t, 10*time.Second, "a config update", func() bool {
+			code, _ := step.writer.do("PUT", "/connectors/counter/config", `{"connector.class":"CountSource","topic":"cfg-count","count":"`+step.count+`"}`)
+			return code == 200
+		})
+		eventually(t, 10*time.Second, "count="+step.count+" on the other worker", func() bool {
+			code, v := step.reader.do("GET", "/connectors/counter/config", "")
+			return code == 200 && field(v, "count") == step.count
+		})
+	}
+	// The tasks follow the new config: the count source produces 9 records in all.
+	eventually(t, 15*time.Second, "the task to run", func() bool { _, ok := workersOf(cl, "counter"); return ok })
+
+	// Pause and delete through the follower.
+	eventually(t, 10*time.Second, "a pause through the follower", func() bool {
+		code, _ := cf.do("PUT", "/connectors/counter/pause", "")
+		return code == 202
+	})
+	eventually(t, 10*time.Second, "the connector PAUSED", func() bool {
+		_, v := cl.do("GET", "/connectors/counter/status", "")
+		return field(v, "connector", "state") == "PAUSED"
+	})
+	eventually(t, 10*time.Second, "a delete through the follower", func() bool {
+		code, _ := cf.do("DELETE", "/connectors/counter", "")
+		return code == 204
+	})
+	for _, c := range []restClient{cl, cf} {
+		eventually(t, 10*time.Second, "the connector gone on every worker", func() bool {
+			code, _ := c.do("GET", "/connectors/counter", "")
+			return code == 404
+		})
+	}
+}
+
+// joinPhantom joins the group as a member that then never heartbeats nor rejoins: the next
+// rebalance waits for it until its rebalance timeout.
+func joinPhantom(t *testing.T, tb *testbroker.Broker, group string, rebalanceTimeout time.Duration) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	member := ""
+	for range 3 {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.MemberID, req.ProtocolType = group, member, "connect"
+		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 60_000, int32(rebalanceTimeout.Milliseconds())
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name, p.Metadata = "gregor-cooperative-v1", []byte(`{"url":"http://127.0.0.1:1","config_offset":0,"owned":{"connectors":[],"tasks":[]}}`)
+		req.Protocols = append(req.Protocols, p)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := kerr.ErrorForCode(resp.ErrorCode); e == kerr.MemberIDRequired {
+			member = resp.MemberID
+			continue
+		} else if e != nil {
+			t.Fatalf("phantom join: %v", e)
+		}
+		sync := kmsg.NewPtrSyncGroupRequest()
+		sync.Group, sync.Generation, sync.MemberID = group, resp.Generation, resp.MemberID
+		sresp, err := sync.RequestWith(ctx, cl)
+		if err != nil || kerr.ErrorForCode(sresp.ErrorCode) != nil {
+			t.Fatalf("phantom sync: %v %v", err, sresp)
+		}
+		return
+	}
+	t.Fatal("phantom could not join")
+}
+
+func TestDistributedWritesDuringARebalanceAnswer409(t *testing.T) {
+	tb := startDistBroker(t)
+	reg := testRegistry(t)
+	a := startDistWorker(t, tb, reg, "busy-cluster")
+	b := startDistWorker(t, tb, reg, "busy-cluster")
+	eventually(t, 15*time.Second, "a leader", func() bool { return a.Herder.IsLeader() || b.Herder.IsLeader() })
+	joinPhantom(t, tb, "busy-cluster", 4*time.Second)
+	ca := restOf(t, a)
+	eventually(t, 15*time.Second, "the group to settle with the phantom", func() bool {
+		code, _ := ca.do("POST", "/connectors", `{"name":"first","config":{"connector.class":"CountSource","topic":"busy"}}`)
+		return code == 201
+	})
+	// The new connector makes the leader rebalance; the phantom never rejoins, so the rebalance
+	// lasts until its rebalance timeout, and writes meanwhile get Kafka's 409.
+	var conflict any
+	eventually(t, 3*time.Second, "a 409 during the rebalance", func() bool {
+		code, v := ca.do("POST", "/connectors", `{"name":"second","config":{"connector.class":"CountSource","topic":"busy"}}`)
+		conflict = v
+		return code == 409
+	})
+	if field(conflict, "error_code") != float64(409) || !strings.Contains(fmt.Sprint(field(conflict, "message")), "rebalance") {
+		t.Fatalf("409 body %v", conflict)
+	}
+	eventually(t, 15*time.Second, "writes to succeed once the rebalance is over", func() bool {
+		code, _ := ca.do("POST", "/connectors", `{"name":"second","config":{"connector.class":"CountSource","topic":"busy"}}`)
+		return code == 201
+	})
+}
