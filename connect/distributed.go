@@ -966,6 +966,16 @@ func (d *Distributed) ForwardURL() (string, error) {
 	return d.mu.leaderURL, nil
 }
 
+// CatchUp waits until this worker has read every config and offset record written so far.
+func (d *Distributed) CatchUp(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.configLog.readToEnd(ctx); err != nil {
+		return err
+	}
+	return d.offsets.ReadToEnd(ctx)
+}
+
 // Joined reports whether the worker runs a current assignment, i.e. is not in a rebalance.
 func (d *Distributed) Joined() bool {
 	d.mu.Lock()

@@ -290,6 +290,9 @@ type leaderForwarder interface {
 	// ForwardURL returns "" when this worker serves writes itself, otherwise the leader's base URL;
 	// an error (ErrConflict) when no leader can take writes now, e.g. during a rebalance.
 	ForwardURL() (string, error)
+	// CatchUp waits until this worker has read what the leader wrote, so a client reads its own
+	// writes from the worker it wrote through.
+	CatchUp(ctx context.Context) error
 }
 
 // forwardToLeader sends a write request on to the leader and relays its answer, as Kafka's workers
@@ -333,6 +336,11 @@ func (s *Server) forwardToLeader(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 300 {
+		if err := f.CatchUp(r.Context()); err != nil {
+			s.logger.Warn("reading the config topic after a forwarded write", "err", err)
+		}
+	}
 	for _, h := range []string{"Content-Type", "Location"} {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
