@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,4 +321,77 @@ func TestDistributedWritesDuringARebalanceAnswer409(t *testing.T) {
 		code, _ := ca.do("POST", "/connectors", `{"name":"second","config":{"connector.class":"CountSource","topic":"busy"}}`)
 		return code == 201
 	})
+}
+
+// startCountSink is a sink whose tasks count their starts, by task number.
+type startCountSink struct{ starts *sync.Map }
+
+func (startCountSink) Version() string                                         { return "1.0" }
+func (startCountSink) ConfigDef() *connect.ConfigDef                           { return connect.NewConfigDef() }
+func (startCountSink) Start(connect.ConnectorContext, map[string]string) error { return nil }
+func (startCountSink) TaskConfigs(max int) ([]map[string]string, error) {
+	out := make([]map[string]string, max)
+	for i := range out {
+		out[i] = map[string]string{"task.number": fmt.Sprint(i)}
+	}
+	return out, nil
+}
+func (startCountSink) Stop() error                 { return nil }
+func (s startCountSink) NewTask() connect.SinkTask { return &startCountTask{starts: s.starts} }
+
+type startCountTask struct{ starts *sync.Map }
+
+func (t *startCountTask) Start(_ connect.SinkTaskContext, cfg map[string]string) error {
+	n, _ := t.starts.LoadOrStore(cfg["task.number"], new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+	return nil
+}
+func (*startCountTask) Put([]connect.SinkRecord) error               { return nil }
+func (*startCountTask) Flush(map[connect.TopicPartition]int64) error { return nil }
+func (*startCountTask) Stop() error                                  { return nil }
+
+func TestDistributedJoiningWorkerGetsAShareAndOnlyMovedTasksRestart(t *testing.T) {
+	tb := startDistBroker(t)
+	var starts sync.Map
+	reg := testRegistry(t)
+	if err := reg.Register(connect.Plugin{Class: "com.example.StartCountSink", Type: connect.PluginSink, Version: "1.0",
+		New: func() connect.Connector { return startCountSink{starts: &starts} }}); err != nil {
+		t.Fatal(err)
+	}
+	a := startDistWorker(t, tb, reg, "coop-cluster")
+	ca := restOf(t, a)
+	eventually(t, 15*time.Second, "worker A in the group", a.Herder.Joined)
+	writeRetrying(ca, 201, "POST", "/connectors", `{"name":"fan","config":{"connector.class":"com.example.StartCountSink","topics":"coop-in","tasks.max":"4"}}`)
+	eventually(t, 15*time.Second, "four tasks running on A", func() bool {
+		ids, ok := workersOf(ca, "fan")
+		return ok && len(ids) == 5 && !slices.ContainsFunc(ids, func(id string) bool { return id != a.WorkerID })
+	})
+
+	b := startDistWorker(t, tb, reg, "coop-cluster")
+	var ids []string
+	eventually(t, 20*time.Second, "two of the four tasks moved to B", func() bool {
+		var ok bool
+		ids, ok = workersOf(ca, "fan")
+		onB := 0
+		for _, id := range ids[1:] {
+			if id == b.WorkerID {
+				onB++
+			}
+		}
+		return ok && onB == 2
+	})
+	for i, id := range ids[1:] {
+		n, _ := starts.Load(fmt.Sprint(i))
+		got := n.(*atomic.Int64).Load()
+		want := int64(1) // a task that stays on A is never restarted
+		if id == b.WorkerID {
+			want = 2 // started on A, then on B
+		}
+		if got != want {
+			t.Errorf("task %d (on %s) started %d times, want %d", i, id, got, want)
+		}
+	}
+	if ids[0] != a.WorkerID {
+		t.Errorf("the connector moved to %s; only tasks had to move", ids[0])
+	}
 }
