@@ -89,7 +89,8 @@ type Distributed struct {
 		config     clusterConfig
 		statuses   map[string]statusRecord
 		restarts   []restartRequest
-		reconfig   map[string]bool // connectors whose owner asked for task reconfiguration
+		reconfig   map[string]bool   // connectors whose instance asked for task reconfiguration
+		raised     map[string]string // connectors whose instance raised an error: the trace
 		memberID   string
 		generation int32
 		joined     bool // false from the moment a rebalance is needed until its assignment is applied
@@ -136,6 +137,7 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 	d.mu.config = newClusterConfig()
 	d.mu.statuses = map[string]statusRecord{}
 	d.mu.reconfig = map[string]bool{}
+	d.mu.raised = map[string]string{}
 	d.mu.topics = map[string]*topicSet{}
 	d.mu.needJoin = true
 
@@ -664,6 +666,8 @@ func (d *Distributed) reconcile(ctx context.Context) {
 	d.mu.restarts = nil
 	reconfig := d.mu.reconfig
 	d.mu.reconfig = map[string]bool{}
+	raised := d.mu.raised
+	d.mu.raised = map[string]string{}
 	if d.mu.leader && d.mu.joined && cfg.workSummary() != d.lastAssigned {
 		d.requestRejoinLocked(false)
 	}
@@ -695,6 +699,9 @@ func (d *Distributed) reconcile(ctx context.Context) {
 	}
 	for _, r := range restarts {
 		for id, t := range d.tasks {
+			if r.task >= 0 && id.Task != r.task {
+				continue
+			}
 			if id.Connector == r.connector && r.IncludeTasks && (!r.OnlyFailed || t.runner.state() == StateFailed) {
 				stopping = append(stopping, t)
 				delete(d.tasks, id)
@@ -711,7 +718,7 @@ func (d *Distributed) reconcile(ctx context.Context) {
 	// Connectors.
 	restartConn := map[string]bool{}
 	for _, r := range restarts {
-		if c, ok := d.running[r.connector]; ok && (!r.OnlyFailed || c.state == StateFailed) {
+		if c, ok := d.running[r.connector]; ok && r.task < 0 && (!r.OnlyFailed || c.state == StateFailed) {
 			restartConn[r.connector] = true
 		}
 	}
@@ -741,6 +748,13 @@ func (d *Distributed) reconcile(ctx context.Context) {
 			d.applyConnectorTarget(ctx, c, target(name), tasks[name])
 		} else if reconfig[name] && c.conn != nil {
 			d.generateTaskConfigs(ctx, c, tasks[name])
+		}
+	}
+
+	for name, trace := range raised {
+		if c, ok := d.running[name]; ok && c.conn != nil {
+			c.state, c.trace = StateFailed, trace
+			d.writeStatus(ctx, statusConnectorKey(name), c.state, c.trace)
 		}
 	}
 
@@ -899,11 +913,10 @@ func (x *distConnectorContext) RequestTaskReconfiguration() {
 }
 
 func (x *distConnectorContext) RaiseError(err error) {
-	// NB: written from the caller's goroutine; the status topic orders it after earlier writes.
 	x.d.mu.Lock()
-	gen := x.d.mu.generation
+	x.d.mu.raised[x.name] = err.Error()
 	x.d.mu.Unlock()
-	x.d.sendStatus(context.Background(), statusConnectorKey(x.name), statusRecord{State: StateFailed, Trace: &[]string{err.Error()}[0], WorkerID: x.d.workerID, Generation: gen})
+	x.d.nudge()
 }
 
 // writeStatus writes a status record for this worker.
@@ -1253,10 +1266,8 @@ func (d *Distributed) RestartTask(name string, task int) error {
 	d.mu.Unlock()
 	if owner == d.workerID {
 		d.mu.Lock()
-		d.mu.restarts = append(d.mu.restarts, restartRequest{connector: name, restartValue: restartValue{IncludeTasks: true}})
+		d.mu.restarts = append(d.mu.restarts, restartRequest{connector: name, task: task, restartValue: restartValue{IncludeTasks: true}})
 		d.mu.Unlock()
-		// NB: restarting every task of the connector here is coarser than Kafka's single task, but
-		// only tasks on this worker are touched.
 		d.nudge()
 		return nil
 	}

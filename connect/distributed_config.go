@@ -3,6 +3,7 @@ package connect
 import (
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -132,6 +133,11 @@ func (c DistributedConfig) advertisedAddr(bound string) string {
 	}
 	if c.AdvertisedHost != "" {
 		host = c.AdvertisedHost
+	} else if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		// NB: as Kafka, a wildcard listener is advertised under the machine's host name.
+		if name, err := os.Hostname(); err == nil && name != "" {
+			host = name
+		}
 	}
 	if c.AdvertisedPort != 0 {
 		port = strconv.Itoa(c.AdvertisedPort)

@@ -176,9 +176,11 @@ func parseTarget(v targetValue) (TargetState, bool) {
 	return "", false
 }
 
-// restartRequest is a restart-connector-<name> record.
+// restartRequest is a restart-connector-<name> record, or (task >= 0) a REST request to restart
+// one task running on this worker.
 type restartRequest struct {
 	connector string
+	task      int
 	restartValue
 }
 
@@ -278,7 +280,7 @@ func (c *clusterConfig) apply(key string, value []byte) (*restartRequest, error)
 		if err := json.Unmarshal(value, &v); err != nil {
 			return nil, fmt.Errorf("config record %s: not a restart request", key)
 		}
-		return &restartRequest{connector: strings.TrimPrefix(key, configRestartPrefix), restartValue: v}, nil
+		return &restartRequest{connector: strings.TrimPrefix(key, configRestartPrefix), task: -1, restartValue: v}, nil
 	}
 	return nil, nil
 }
