@@ -233,6 +233,31 @@ func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t
 	// The tasks follow the new config: the count source produces 9 records in all.
 	eventually(t, 15*time.Second, "the task to run", func() bool { _, ok := workersOf(cl, "counter"); return ok })
 
+	// The internal topics hold Kafka Connect's record formats.
+	eventually(t, 10*time.Second, "the offset of the count source stored", func() bool {
+		return strings.Contains(mustJSON(cl.expect(200, "GET", "/connectors/counter/offsets", "")), `"next":9`)
+	})
+	records := topicRecords(t, tb, "cfg-cluster-configs")
+	for key, shape := range map[string]string{
+		"connector-counter": `{"properties":{"connector.class":"CountSource","count":"9","name":"counter","topic":"cfg-count"}}`,
+		"task-counter-0":    `{"properties":{"connector.class":"CountSource","count":"9","name":"counter","topic":"cfg-count"}}`,
+		"commit-counter":    `{"tasks":1}`,
+	} {
+		if got := records[key]; got != shape {
+			t.Errorf("config topic %s = %s, want %s", key, got, shape)
+		}
+	}
+	offsets := topicRecords(t, tb, "cfg-cluster-offsets")
+	if got := offsets[`["counter",{"source":"count"}]`]; got != `{"next":9}` {
+		t.Errorf("offset topic holds %v, want [\"counter\",{\"source\":\"count\"}] = {\"next\":9}", offsets)
+	}
+	statuses := topicRecords(t, tb, "cfg-cluster-status")
+	for _, key := range []string{"status-connector-counter", "status-task-counter-0"} {
+		if v := statuses[key]; !strings.Contains(v, `"state":"RUNNING"`) || !strings.Contains(v, `"worker_id":"127.0.0.1:`) {
+			t.Errorf("status topic %s = %s, want a RUNNING state with the worker_id", key, v)
+		}
+	}
+
 	// Pause and delete through the follower.
 	eventually(t, 10*time.Second, "a pause through the follower", func() bool {
 		code, _ := cf.do("PUT", "/connectors/counter/pause", "")
@@ -242,6 +267,9 @@ func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t
 		_, v := cl.do("GET", "/connectors/counter/status", "")
 		return field(v, "connector", "state") == "PAUSED"
 	})
+	if got := topicRecords(t, tb, "cfg-cluster-configs")["target-state-counter"]; got != `{"state":"PAUSED","state.v2":"PAUSED"}` {
+		t.Errorf("config topic target-state-counter = %s", got)
+	}
 	eventually(t, 10*time.Second, "a delete through the follower", func() bool {
 		code, _ := cf.do("DELETE", "/connectors/counter", "")
 		return code == 204
@@ -251,6 +279,26 @@ func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t
 			code, _ := c.do("GET", "/connectors/counter", "")
 			return code == 404
 		})
+	}
+}
+
+// topicRecords reads a topic from its start and returns the latest value per key.
+func topicRecords(t *testing.T, tb *testbroker.Broker, topic string) map[string]string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	out := map[string]string{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			return out
+		}
+		fs.EachRecord(func(r *kgo.Record) { out[string(r.Key)] = string(r.Value) })
 	}
 }
 
