@@ -442,4 +442,28 @@ func TestDistributedJoiningWorkerGetsAShareAndOnlyMovedTasksRestart(t *testing.T
 	if ids[0] != a.WorkerID {
 		t.Errorf("the connector moved to %s; only tasks had to move", ids[0])
 	}
+
+	// Restarts reach the worker that runs the task, whichever worker is asked.
+	count := func(i int) int64 {
+		n, _ := starts.Load(fmt.Sprint(i))
+		return n.(*atomic.Int64).Load()
+	}
+	before := []int64{count(0), count(1), count(2), count(3)}
+	for i, id := range ids[1:] {
+		asked := restOf(t, a)
+		if id == a.WorkerID {
+			asked = restOf(t, b) // ask the other worker: the request must travel
+		}
+		writeRetrying(asked, 204, "POST", fmt.Sprintf("/connectors/fan/tasks/%d/restart", i), "")
+		eventually(t, 10*time.Second, fmt.Sprintf("task %d restarted", i), func() bool { return count(i) == before[i]+1 })
+	}
+	writeRetrying(restOf(t, b), 202, "POST", "/connectors/fan/restart?includeTasks=true", "")
+	eventually(t, 10*time.Second, "every task restarted once more", func() bool {
+		for i := range 4 {
+			if count(i) != before[i]+2 {
+				return false
+			}
+		}
+		return true
+	})
 }
