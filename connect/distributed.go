@@ -192,15 +192,15 @@ func (d *Distributed) ensureTopics(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for _, t := range []struct {
-		name        string
-		partitions  int32
-		replication int16
+		property, name string
+		partitions     int32
+		replication    int16
 	}{
-		{d.cfg.ConfigTopic, 1, d.cfg.ConfigReplication},
-		{d.cfg.OffsetTopic, d.cfg.OffsetPartitions, d.cfg.OffsetReplication},
-		{d.cfg.StatusTopic, d.cfg.StatusPartitions, d.cfg.StatusReplication},
+		{"config.storage.topic", d.cfg.ConfigTopic, 1, d.cfg.ConfigReplication},
+		{"offset.storage.topic", d.cfg.OffsetTopic, d.cfg.OffsetPartitions, d.cfg.OffsetReplication},
+		{"status.storage.topic", d.cfg.StatusTopic, d.cfg.StatusPartitions, d.cfg.StatusReplication},
 	} {
-		if err := ensureTopic(cctx, adm, t.name, t.partitions, t.replication, d.logger); err != nil {
+		if err := ensureTopic(cctx, adm, t.property, t.name, t.partitions, t.replication, d.logger); err != nil {
 			return err
 		}
 	}

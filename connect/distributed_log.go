@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,9 +143,11 @@ func (l *topicLog) close() {
 	l.client.Close()
 }
 
-// ensureTopic creates a compacted topic if it does not exist (Kafka Connect's internal topics).
-// partitions or replication -1 leave the choice to the broker's defaults.
-func ensureTopic(ctx context.Context, admin *kadm.Client, topic string, partitions int32, replication int16, logger *slog.Logger) error {
+// ensureTopic creates a compacted topic if it does not exist (Kafka Connect's internal topics) and
+// checks that an existing one is compacted, and that the config topic has one partition, as Kafka
+// does. partitions or replication -1 leave the choice to the broker's defaults. property names
+// the worker setting, for error messages.
+func ensureTopic(ctx context.Context, admin *kadm.Client, property, topic string, partitions int32, replication int16, logger *slog.Logger) error {
 	compact := "compact"
 	resp, err := admin.CreateTopic(ctx, partitions, replication, map[string]*string{"cleanup.policy": &compact}, topic)
 	if err == nil {
@@ -154,9 +157,33 @@ func ensureTopic(ctx context.Context, admin *kadm.Client, topic string, partitio
 	case err == nil:
 		logger.Info("created internal topic", "topic", topic, "partitions", partitions, "replication.factor", replication)
 		return nil
-	case errors.Is(err, kerr.TopicAlreadyExists):
-		return nil
-	default:
-		return fmt.Errorf("creating topic %s (partitions %d, replication factor %d): %w", topic, partitions, replication, err)
+	case !errors.Is(err, kerr.TopicAlreadyExists):
+		return fmt.Errorf("creating topic %s (%s; partitions %d, replication factor %d): %w", topic, property, partitions, replication, err)
 	}
+	configs, err := admin.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("describing topic %s (%s): %w", topic, property, err)
+	}
+	rc, err := configs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return fmt.Errorf("describing topic %s (%s): %w", topic, property, err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && c.Value != nil && !strings.Contains(*c.Value, "compact") {
+			return fmt.Errorf("%w: topic '%s' supplied via the '%s' property is required to have 'cleanup.policy=compact' to keep connector state, but it has 'cleanup.policy=%s'; use a compacted topic", ErrInvalidConfig, topic, property, *c.Value)
+		}
+	}
+	if partitions == 1 {
+		details, err := admin.ListTopics(ctx, topic)
+		if err != nil {
+			return fmt.Errorf("describing topic %s (%s): %w", topic, property, err)
+		}
+		if d, ok := details[topic]; ok && d.Err == nil && len(d.Partitions) != 1 {
+			return fmt.Errorf("%w: topic '%s' supplied via the '%s' property is required to have a single partition in order to guarantee consistency of connector configurations, but found %d partitions", ErrInvalidConfig, topic, property, len(d.Partitions))
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -466,4 +468,42 @@ func TestDistributedJoiningWorkerGetsAShareAndOnlyMovedTasksRestart(t *testing.T
 		}
 		return true
 	})
+}
+
+func TestDistributedWorkerRefusesInternalTopicsThatWouldLoseState(t *testing.T) {
+	tb := startDistBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	compact := "compact"
+	ctx := context.Background()
+	if _, err := adm.CreateTopic(ctx, 2, 1, map[string]*string{"cleanup.policy": &compact}, "split-configs"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "plain-offsets"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"config.storage.topic": "split-configs"}, "'config.storage.topic' property is required to have a single partition"},
+		{map[string]string{"offset.storage.topic": "plain-offsets"}, "'offset.storage.topic' property is required to have 'cleanup.policy=compact'"},
+	} {
+		props := map[string]string{"bootstrap.servers": tb.Addr(), "listeners": "http://127.0.0.1:0", "group.id": "g",
+			"config.storage.topic": "g-configs", "offset.storage.topic": "g-offsets", "status.storage.topic": "g-status",
+			"config.storage.replication.factor": "1", "offset.storage.replication.factor": "1", "status.storage.replication.factor": "1"}
+		maps.Copy(props, tc.set)
+		r, err := connect.RunDistributed(ctx, props, connect.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil {
+			r.Close()
+			t.Fatalf("%v: worker started", tc.set)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %q, want one containing %q", tc.set, err, tc.want)
+		}
+	}
 }
