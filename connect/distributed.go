@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,7 +101,9 @@ type Distributed struct {
 		leaderURL  string
 		assignment WorkAssignment
 		assignor   AssignorState
-		topics     map[string]*topicSet
+		topics     map[string]*topicSet       // per connector, the topics its tasks here used
+		active     map[string]map[string]bool // per connector, active topics from the status topic
+		published  map[string]map[string]bool // per connector, topics this worker wrote there
 	}
 }
 
@@ -139,6 +142,8 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 	d.mu.reconfig = map[string]bool{}
 	d.mu.raised = map[string]string{}
 	d.mu.topics = map[string]*topicSet{}
+	d.mu.active = map[string]map[string]bool{}
+	d.mu.published = map[string]map[string]bool{}
 	d.mu.needJoin = true
 
 	if err := d.ensureTopics(ctx); err != nil {
@@ -333,6 +338,10 @@ func (d *Distributed) applyStatus(r *kgo.Record) {
 	key := string(r.Key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if strings.HasPrefix(key, statusTopicPrefix) {
+		d.applyActiveTopicLocked(key, r.Value)
+		return
+	}
 	if r.Value == nil {
 		delete(d.mu.statuses, key)
 		return
@@ -346,6 +355,71 @@ func (d *Distributed) applyStatus(r *kgo.Record) {
 		return
 	}
 	d.mu.statuses[key] = st
+}
+
+// applyActiveTopicLocked applies a topic-<topic>-connector-<name> status record (Kafka's active
+// topic tracking, KIP-558); the names come from the value, or for a tombstone from the key.
+func (d *Distributed) applyActiveTopicLocked(key string, value []byte) {
+	if value == nil {
+		topic, connector, ok := strings.Cut(strings.TrimPrefix(key, statusTopicPrefix), "-connector-")
+		if !ok {
+			return
+		}
+		delete(d.mu.active[connector], topic)
+		delete(d.mu.published[connector], topic)
+		if ts := d.mu.topics[connector]; ts != nil {
+			ts.mu.Lock()
+			delete(ts.topics, topic)
+			ts.mu.Unlock()
+		}
+		return
+	}
+	var v activeTopicValue
+	if err := json.Unmarshal(value, &v); err != nil || v.Topic.Name == "" || v.Topic.Connector == "" {
+		d.logger.Warn("skipping active topic record", "key", key)
+		return
+	}
+	if d.mu.active[v.Topic.Connector] == nil {
+		d.mu.active[v.Topic.Connector] = map[string]bool{}
+	}
+	d.mu.active[v.Topic.Connector][v.Topic.Name] = true
+}
+
+// publishActiveTopics writes a status record for every topic a task here used that the status
+// topic does not list yet.
+func (d *Distributed) publishActiveTopics(ctx context.Context) {
+	type pending struct{ connector, topic string }
+	var todo []pending
+	d.mu.Lock()
+	for connector, ts := range d.mu.topics {
+		if _, configured := d.mu.config.connectors[connector]; !configured {
+			continue
+		}
+		for _, topic := range ts.list() {
+			if !d.mu.active[connector][topic] && !d.mu.published[connector][topic] {
+				todo = append(todo, pending{connector, topic})
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, p := range todo {
+		v := activeTopicValue{}
+		v.Topic.Name, v.Topic.Connector, v.Topic.DiscoverTimestamp = p.topic, p.connector, time.Now().UnixMilli()
+		b, _ := json.Marshal(v)
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := d.statusLog.send(wctx, &kgo.Record{Key: []byte(activeTopicKey(p.topic, p.connector)), Value: b})
+		cancel()
+		if err != nil {
+			d.logger.Warn("writing an active topic", "connector", p.connector, "topic", p.topic, "err", err)
+			continue
+		}
+		d.mu.Lock()
+		if d.mu.published[p.connector] == nil {
+			d.mu.published[p.connector] = map[string]bool{}
+		}
+		d.mu.published[p.connector][p.topic] = true
+		d.mu.Unlock()
+	}
 }
 
 // run is the driver: it joins the group, applies assignments, and reconciles what runs here with
@@ -390,6 +464,7 @@ func (d *Distributed) run(ctx context.Context) {
 			d.reconcile(ctx)
 		case <-statusTick.C:
 			d.publishTaskStatuses(ctx)
+			d.publishActiveTopics(ctx)
 		case <-rejoinC:
 			rejoinC = nil
 			d.mu.Lock()
@@ -1365,31 +1440,47 @@ func (d *Distributed) ResetConnectorOffsets(ctx context.Context, name string) (s
 	return offsetsResetMessage, d.offsets.ReadToEnd(ctx)
 }
 
-// ActiveTopics implements Herder. NB: it reports the topics of the tasks that ran on this worker;
-// Kafka keeps them in the status topic for the whole cluster.
+// ActiveTopics implements Herder: the topics the status topic lists for the connector, whichever
+// worker ran its tasks.
 func (d *Distributed) ActiveTopics(name string) ([]string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, err := d.getLocked(name); err != nil {
 		return nil, err
 	}
-	if ts := d.mu.topics[name]; ts != nil {
-		return ts.list(), nil
+	out := []string{}
+	for topic := range d.mu.active[name] {
+		out = append(out, topic)
 	}
-	return []string{}, nil
+	sort.Strings(out)
+	return out, nil
 }
 
-// ResetActiveTopics implements Herder.
+// ResetActiveTopics implements Herder: tombstones for the connector's active topics (leader only).
 func (d *Distributed) ResetActiveTopics(name string) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, err := d.getLocked(name); err != nil {
+	if err := d.checkWritableLocked(); err != nil {
+		d.mu.Unlock()
 		return err
 	}
-	if ts := d.mu.topics[name]; ts != nil {
-		ts.reset()
+	if _, err := d.getLocked(name); err != nil {
+		d.mu.Unlock()
+		return err
 	}
-	return nil
+	var records []*kgo.Record
+	for topic := range d.mu.active[name] {
+		records = append(records, &kgo.Record{Key: []byte(activeTopicKey(topic, name))})
+	}
+	d.mu.Unlock()
+	if len(records) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.statusLog.send(ctx, records...); err != nil {
+		return err
+	}
+	return d.statusLog.readToEnd(ctx)
 }
 
 // assignmentSummary lists what runs here, for tests and logs.

@@ -128,7 +128,22 @@ const (
 	configRestartPrefix   = "restart-connector-"
 	statusConnectorPrefix = "status-connector-"
 	statusTaskPrefix      = "status-task-"
+	statusTopicPrefix     = "topic-"
 )
+
+// activeTopicValue is a topic-<topic>-connector-<name> status record (KIP-558).
+type activeTopicValue struct {
+	Topic struct {
+		Name              string `json:"name"`
+		Connector         string `json:"connector"`
+		Task              int    `json:"task"`
+		DiscoverTimestamp int64  `json:"discoverTimestamp"`
+	} `json:"topic"`
+}
+
+func activeTopicKey(topic, connector string) string {
+	return statusTopicPrefix + topic + "-connector-" + connector
+}
 
 type propertiesValue struct {
 	Properties map[string]string `json:"properties"`

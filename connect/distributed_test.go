@@ -260,6 +260,19 @@ func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t
 		}
 	}
 
+	// Active topics are tracked cluster-wide in the status topic.
+	for _, c := range []restClient{cl, cf} {
+		eventually(t, 10*time.Second, "the active topic on every worker", func() bool {
+			return mustJSON(c.expect(200, "GET", "/connectors/counter/topics", "")) == `{"counter":{"topics":["cfg-count"]}}`
+		})
+	}
+	writeRetrying(cf, 202, "PUT", "/connectors/counter/topics/reset", "")
+	for _, c := range []restClient{cl, cf} {
+		eventually(t, 10*time.Second, "no active topic after a reset", func() bool {
+			return mustJSON(c.expect(200, "GET", "/connectors/counter/topics", "")) == `{"counter":{"topics":[]}}`
+		})
+	}
+
 	// Pause and delete through the follower.
 	eventually(t, 10*time.Second, "a pause through the follower", func() bool {
 		code, _ := cf.do("PUT", "/connectors/counter/pause", "")
