@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gregor-streams/gregor/connect"
 )
 
 func TestConnectDistributedRunsAWorkerThatCopiesThroughItsREST(t *testing.T) {
@@ -88,5 +90,19 @@ func TestConnectDistributedRunsAWorkerThatCopiesThroughItsREST(t *testing.T) {
 			t.Fatalf("sink file holds %q after 20 s", got)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestDeployedDistributedWorkerPropertiesAreValid(t *testing.T) {
+	props, err := readPropertiesFile("../../deploy/connect-distributed.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := connect.ParseDistributedConfig(props)
+	if err != nil {
+		t.Fatalf("deploy/connect-distributed.properties: %v", err)
+	}
+	if c.GroupID != "connect-cluster" || c.ConfigTopic != "connect-configs" || c.OffsetPartitions != 25 {
+		t.Errorf("parsed %+v", c)
 	}
 }
