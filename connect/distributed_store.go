@@ -262,6 +262,9 @@ func (c *clusterConfig) apply(key string, value []byte) (*restartRequest, error)
 		if err := json.Unmarshal(value, &v); err != nil || v.Tasks < 0 {
 			return nil, fmt.Errorf("config record %s: not {\"tasks\": n}", key)
 		}
+		if v.Tasks > len(c.pending[name]) {
+			return nil, fmt.Errorf("config record %s: commits %d tasks but only %d were written", key, v.Tasks, len(c.pending[name]))
+		}
 		tasks := make([]map[string]string, 0, v.Tasks)
 		for i := range v.Tasks {
 			tc, ok := c.pending[name][i]
