@@ -12,8 +12,9 @@
 //
 // A Herder owns connector configs, target states (running, paused, stopped) and statuses; the REST
 // Server speaks only to the Herder interface. Standalone keeps configs in memory and offsets in a
-// JSON file (offset.storage.file.filename); a distributed herder will implement the same interface
-// over the config, offset and status topics and a connect-protocol group. connect never imports
+// JSON file (offset.storage.file.filename); Distributed implements the same interface over the
+// config, offset and status topics and a group of protocol type "connect", whose leader assigns
+// work with Assign (a pure function) and takes every REST write (distributed.go). connect never imports
 // broker/ or connectors/, and reaches Kafka only through franz-go. Lock order: Standalone.mu, then a
 // task runner's mu; task goroutines never take Standalone.mu, so the herder may wait for them while
 // holding it. Transforms and predicates (Kafka's SMTs) live in connect/transforms, which registers

@@ -108,6 +108,11 @@ type Herder interface {
 	// ConnectorOffsets returns a source connector's stored source offsets, or a sink connector's
 	// committed group offsets as {"kafka_topic","kafka_partition"} → {"kafka_offset"}.
 	ConnectorOffsets(ctx context.Context, name string) ([]PartitionOffset, error)
+	// AlterConnectorOffsets sets (or, for a nil Offset, removes) offsets of a stopped connector and
+	// returns Kafka's success message; a connector not stopped is an ErrInvalidConfig (400).
+	AlterConnectorOffsets(ctx context.Context, name string, offsets []PartitionOffset) (string, error)
+	// ResetConnectorOffsets removes every offset of a stopped connector (a sink's consumer group).
+	ResetConnectorOffsets(ctx context.Context, name string) (string, error)
 	// ActiveTopics returns the topics the connector's tasks produced to or consumed from since it was
 	// created or its topics were reset.
 	ActiveTopics(name string) ([]string, error)

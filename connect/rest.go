@@ -257,6 +257,11 @@ func (s *Server) Handler() http.Handler {
 		offsets, err := s.h().ConnectorOffsets(r.Context(), n)
 		s.respond(w, http.StatusOK)(map[string]any{"offsets": offsets}, err)
 	}))
+	mux.HandleFunc("PATCH /connectors/{name}/offsets", s.withName(s.alterOffsets))
+	mux.HandleFunc("DELETE /connectors/{name}/offsets", s.withName(func(w http.ResponseWriter, r *http.Request, n string) {
+		msg, err := s.h().ResetConnectorOffsets(r.Context(), n)
+		s.respond(w, http.StatusOK)(map[string]string{"message": msg}, err)
+	}))
 	mux.HandleFunc("GET /connectors/{name}/topics", s.withName(func(w http.ResponseWriter, _ *http.Request, n string) {
 		topics, err := s.h().ActiveTopics(n)
 		s.respond(w, http.StatusOK)(map[string]any{n: map[string]any{"topics": topics}}, err)
@@ -273,9 +278,81 @@ func (s *Server) Handler() http.Handler {
 			writeError(w, http.StatusServiceUnavailable, "Worker is starting")
 			return
 		}
+		if s.forwardToLeader(w, r) {
+			return
+		}
 		inner.ServeHTTP(w, r)
 	})
 }
+
+// leaderForwarder is a herder whose writes must reach one leader worker (distributed mode).
+type leaderForwarder interface {
+	// ForwardURL returns "" when this worker serves writes itself, otherwise the leader's base URL;
+	// an error (ErrConflict) when no leader can take writes now, e.g. during a rebalance.
+	ForwardURL() (string, error)
+	// CatchUp waits until this worker has read what the leader wrote, so a client reads its own
+	// writes from the worker it wrote through.
+	CatchUp(ctx context.Context) error
+}
+
+// forwardToLeader sends a write request on to the leader and relays its answer, as Kafka's workers
+// do; it reports whether it answered the request. Reads, config validation and requests already
+// forwarded (forward=false) are served here.
+func (s *Server) forwardToLeader(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || strings.HasPrefix(r.URL.Path, "/connector-plugins/") ||
+		strings.EqualFold(r.URL.Query().Get("forward"), "false") {
+		return false
+	}
+	f, ok := s.h().(leaderForwarder)
+	if !ok {
+		return false
+	}
+	leader, err := f.ForwardURL()
+	if err != nil {
+		writeHerderError(w, err)
+		return true
+	}
+	if leader == "" {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		writeError(w, http.StatusBadRequest, "request body unreadable or larger than 8 MiB")
+		return true
+	}
+	q := r.URL.Query()
+	q.Set("forward", "false")
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, strings.TrimRight(leader, "/")+r.URL.EscapedPath()+"?"+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return true
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := forwardClient.Do(req)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("IO Error trying to forward REST request: %v", err))
+		return true
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 300 {
+		if err := f.CatchUp(r.Context()); err != nil {
+			s.logger.Warn("reading the config topic after a forwarded write", "err", err)
+		}
+	}
+	for _, h := range []string{"Content-Type", "Location"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+	return true
+}
+
+// forwardClient forwards requests to the leader.
+var forwardClient = &http.Client{Timeout: 90 * time.Second}
 
 // jsonMuxErrors turns the mux's own plain-text 404 and 405 into Kafka Connect's JSON errors.
 func jsonMuxErrors(mux *http.ServeMux) http.Handler {
@@ -483,6 +560,52 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, name string
 	// NB: two concurrent PATCHes may race (last writer wins), as in Kafka's standalone mode.
 	info, _, err := s.h().PutConnectorConfig(name, cfg, true, TargetStarted)
 	s.respond(w, http.StatusOK)(info, err)
+}
+
+// alterOffsets is PATCH /connectors/{name}/offsets: {"offsets":[{"partition":{..},"offset":{..}|null}]}.
+func (s *Server) alterOffsets(w http.ResponseWriter, r *http.Request, name string) {
+	var body struct {
+		Offsets []struct {
+			Partition json.RawMessage `json:"partition"`
+			Offset    json.RawMessage `json:"offset"`
+		} `json:"offsets"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(body.Offsets) == 0 {
+		writeError(w, http.StatusBadRequest, "Partitions / offsets need to be provided for an alter offsets request")
+		return
+	}
+	// NB: decoded with decodeJSON so integral numbers stay int64, as connectors store them.
+	offsets := make([]PartitionOffset, 0, len(body.Offsets))
+	for i, e := range body.Offsets {
+		var po PartitionOffset
+		for _, f := range []struct {
+			name string
+			raw  json.RawMessage
+			dst  *map[string]any
+		}{{"partition", e.Partition, &po.Partition}, {"offset", e.Offset, &po.Offset}} {
+			if len(f.raw) == 0 || string(f.raw) == "null" {
+				continue
+			}
+			v, err := decodeJSON(f.raw)
+			m, ok := v.(map[string]any)
+			if err != nil || !ok {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("offsets[%d].%s must be a JSON object or null", i, f.name))
+				return
+			}
+			*f.dst = m
+		}
+		if po.Partition == nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("offsets[%d].partition must be a JSON object", i))
+			return
+		}
+		offsets = append(offsets, po)
+	}
+	msg, err := s.h().AlterConnectorOffsets(r.Context(), name, offsets)
+	s.respond(w, http.StatusOK)(map[string]string{"message": msg}, err)
 }
 
 func (s *Server) restartConnector(w http.ResponseWriter, r *http.Request, name string) {

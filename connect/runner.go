@@ -70,3 +70,57 @@ func fetchClusterID(ctx context.Context, seeds []string) (string, error) {
 	}
 	return md.Cluster, nil
 }
+
+// DistributedRunner is a running distributed worker: herder plus REST server.
+type DistributedRunner struct {
+	Herder *Distributed
+	Server *Server
+	// Addr is the REST listener's bound host:port; WorkerID is the advertised one.
+	Addr, WorkerID string
+}
+
+// RunDistributed starts a distributed worker from worker properties (connect-distributed.sh): it
+// binds listeners, creates the internal topics if missing, reads the config topic and joins the
+// group.id group. Close stops it.
+func RunDistributed(ctx context.Context, props map[string]string, opts Options) (*DistributedRunner, error) {
+	cfg, err := ParseDistributedConfig(props)
+	if err != nil {
+		return nil, err
+	}
+	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers)
+	if err != nil {
+		return nil, err
+	}
+	srv := NewServer(nil, clusterID, opts.Logger)
+	addr, err := srv.Listen(cfg.Listeners)
+	if err != nil {
+		return nil, err
+	}
+	workerID := opts.WorkerID
+	if workerID == "" {
+		workerID = cfg.advertisedAddr(addr)
+	}
+	h, err := NewDistributed(ctx, cfg, workerID, opts)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	srv.setHerder(h)
+	return &DistributedRunner{Herder: h, Server: srv, Addr: addr, WorkerID: workerID}, nil
+}
+
+// Close stops the REST server, then the herder (which leaves the group). Idempotent.
+func (r *DistributedRunner) Close() error {
+	err := r.Server.Close()
+	if herr := r.Herder.Close(); err == nil {
+		err = herr
+	}
+	return err
+}
+
+// Halt stops the worker as a crash would: REST goes away and the group is not told (see
+// Distributed.Halt). A later Close does nothing more.
+func (r *DistributedRunner) Halt() {
+	r.Server.Close()
+	r.Herder.Halt()
+}

@@ -27,9 +27,22 @@ type WorkerConfig struct {
 	Props map[string]string
 }
 
-// ParseWorkerConfig reads worker properties. Missing bootstrap.servers or
+// ParseWorkerConfig reads a standalone worker's properties. Missing bootstrap.servers or
 // offset.storage.file.filename (standalone) are errors naming the key.
 func ParseWorkerConfig(props map[string]string) (WorkerConfig, error) {
+	c, err := parseCommonWorkerConfig(props)
+	if err != nil {
+		return c, err
+	}
+	c.OffsetStorageFile = strings.TrimSpace(props["offset.storage.file.filename"])
+	if c.OffsetStorageFile == "" {
+		return c, fmt.Errorf("%w: offset.storage.file.filename is required in standalone mode", ErrInvalidConfig)
+	}
+	return c, nil
+}
+
+// parseCommonWorkerConfig reads the properties standalone and distributed workers share.
+func parseCommonWorkerConfig(props map[string]string) (WorkerConfig, error) {
 	c := WorkerConfig{
 		Listeners:           "http://127.0.0.1:8083",
 		KeyConverter:        JSONConverterClass,
@@ -62,10 +75,6 @@ func ParseWorkerConfig(props map[string]string) (WorkerConfig, error) {
 		if _, err := NewConverter(conv.class, nil, false); err != nil {
 			return c, fmt.Errorf("%w: %s: %v", ErrInvalidConfig, conv.key, err)
 		}
-	}
-	c.OffsetStorageFile = strings.TrimSpace(props["offset.storage.file.filename"])
-	if c.OffsetStorageFile == "" {
-		return c, fmt.Errorf("%w: offset.storage.file.filename is required in standalone mode", ErrInvalidConfig)
 	}
 	for _, d := range []struct {
 		key string

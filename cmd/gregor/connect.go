@@ -42,7 +42,7 @@ Subcommands:
            pause or resume a connector and its tasks
   plugins  list the installed connector plugins
 
-Every subcommand but standalone talks to a worker's REST API: --connect-url, default ` + defaultConnectURL + `
+Every subcommand but standalone and distributed talks to a worker's REST API: --connect-url, default ` + defaultConnectURL + `
 (the worker ` + "`gregor dev`" + ` starts).
 `
 
@@ -52,15 +52,16 @@ const defaultConnectURL = "http://127.0.0.1:8083"
 // runConnect is `gregor connect <subcommand>`.
 func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return runSubcommand(ctx, "connect", connectUsage, map[string]subcommand{
-		"standalone": runConnectStandalone,
-		"list":       runConnectList,
-		"status":     runConnectStatus,
-		"create":     runConnectCreate,
-		"delete":     runConnectDelete,
-		"restart":    runConnectRestart,
-		"pause":      runConnectPause,
-		"resume":     runConnectResume,
-		"plugins":    runConnectPlugins,
+		"standalone":  runConnectStandalone,
+		"distributed": runConnectDistributed,
+		"list":        runConnectList,
+		"status":      runConnectStatus,
+		"create":      runConnectCreate,
+		"delete":      runConnectDelete,
+		"restart":     runConnectRestart,
+		"pause":       runConnectPause,
+		"resume":      runConnectResume,
+		"plugins":     runConnectPlugins,
 	}, args, stdout, stderr)
 }
 
@@ -95,6 +96,28 @@ func runConnectStandalone(ctx context.Context, args []string, stdout, stderr io.
 		logger.Info("connector created", "name", c.name)
 	}
 	fmt.Fprintf(stdout, "Connect worker listening on http://%s\n", r.Addr)
+	<-ctx.Done()
+	return nil
+}
+
+// runConnectDistributed is connect-distributed.sh: one worker config; connectors are then created
+// through the REST API of any worker.
+func runConnectDistributed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, connectUsage)
+		return usageErrorf("connect distributed: exactly one worker.properties file is required")
+	}
+	props, err := readPropertiesFile(args[0])
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	r, err := connect.RunDistributed(ctx, props, connect.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	fmt.Fprintf(stdout, "Connect worker %s listening on http://%s\n", r.WorkerID, r.Addr)
 	<-ctx.Done()
 	return nil
 }

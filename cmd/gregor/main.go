@@ -45,7 +45,7 @@ var commands = []command{
 	{"produce", "write stdin lines to a topic, one record per line", runProduce},
 	{"consume", "print records from a topic to stdout", runConsume},
 	{"groups", "list, describe and delete consumer groups; reset and delete their offsets", runGroups},
-	{"connect", "run a standalone Connect worker, or manage connectors through its REST API", runConnect},
+	{"connect", "run a standalone or distributed Connect worker, or manage connectors through its REST API", runConnect},
 	{"perf", "producer, consumer and end-to-end performance tests", runPerf},
 }
 

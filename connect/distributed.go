@@ -1,0 +1,1497 @@
+package connect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Kafka's 409 messages for requests that meet a rebalance or a config the worker has not read yet.
+const (
+	msgRebalancing = "Cannot complete request because of a conflicting operation (e.g. worker rebalance)"
+	msgStaleConfig = "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
+)
+
+// connectProtocol is the group protocol name this worker speaks in a group of protocol type
+// "connect". NB: it is Gregor's own (JSON metadata), so a Java worker joining the same group fails
+// to agree on a protocol instead of misreading our metadata.
+const connectProtocol = "gregor-cooperative-v1"
+
+// memberMetadata is what a worker sends in JoinGroup.
+type memberMetadata struct {
+	URL          string         `json:"url"`
+	ConfigOffset int64          `json:"config_offset"`
+	Owned        WorkAssignment `json:"owned"`
+}
+
+// syncAssignment is what the leader gives every member in SyncGroup. It carries the assignor's
+// memory too, so a member that becomes leader keeps holding a departed worker's work back.
+type syncAssignment struct {
+	LeaderURL    string                    `json:"leader_url"`
+	ConfigOffset int64                     `json:"config_offset"`
+	Assignment   MemberAssignment          `json:"assignment"`
+	Previous     map[string]WorkAssignment `json:"previous"`
+	Lost         WorkAssignment            `json:"lost"`
+	LostDeadline int64                     `json:"lost_deadline_ms"`
+}
+
+// Distributed is the distributed herder: workers sharing group.id form a Connect cluster. Connector
+// configs, target states and task configs live in config.storage.topic, which every worker tails;
+// source offsets in offset.storage.topic; statuses in status.storage.topic. Workers join a group of
+// protocol type "connect"; its leader assigns connectors and tasks with Assign, and REST writes on
+// other workers are forwarded to it.
+//
+// One driver goroutine owns the group membership and the running work; a heartbeat goroutine keeps
+// the membership alive while the driver starts or stops tasks. Lock order: Distributed.mu, then a
+// task runner's mu, then a topicSet's. The driver never holds mu while a task stops or a connector
+// starts.
+type Distributed struct {
+	cfg      DistributedConfig
+	registry *Registry
+	logger   *slog.Logger
+	workerID string
+	url      string
+
+	env       *Standalone // NB: the task runners' environment (worker config, offset store, logger)
+	offsets   *KafkaOffsetStore
+	configLog *topicLog
+	statusLog *topicLog
+	group     *kgo.Client
+	http      *http.Client
+
+	wake   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	// Owned by the driver goroutine only.
+	running      map[string]*distConnector
+	tasks        map[ConnectorTaskID]*distTask
+	lastAssigned string // the leader's config summary at its last assignment
+
+	mu struct {
+		sync.Mutex
+		closed     bool
+		config     clusterConfig
+		statuses   map[string]statusRecord
+		restarts   []restartRequest
+		reconfig   map[string]bool   // connectors whose instance asked for task reconfiguration
+		raised     map[string]string // connectors whose instance raised an error: the trace
+		memberID   string
+		generation int32
+		joined     bool // false from the moment a rebalance is needed until its assignment is applied
+		synced     bool // a SyncGroup succeeded in the current generation: heartbeats may flow
+		needJoin   bool
+		leader     bool
+		leaderURL  string
+		assignment WorkAssignment
+		assignor   AssignorState
+		topics     map[string]*topicSet       // per connector, the topics its tasks here used
+		active     map[string]map[string]bool // per connector, active topics from the status topic
+		published  map[string]map[string]bool // per connector, topics this worker wrote there
+	}
+}
+
+// distConnector is a connector instance running on this worker.
+type distConnector struct {
+	name   string
+	config map[string]string
+	target TargetState
+	plugin *Plugin
+	conn   Connector
+	state  string
+	trace  string
+}
+
+// distTask is a task running on this worker.
+type distTask struct {
+	runner    *taskRunner
+	config    map[string]string
+	published TaskState
+}
+
+// NewDistributed creates the internal topics if needed, reads the config topic and joins the group.
+// workerID is this worker's advertised host:port.
+func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string, opts Options) (*Distributed, error) {
+	if opts.Registry == nil {
+		opts.Registry = DefaultRegistry
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	d := &Distributed{cfg: cfg, registry: opts.Registry, logger: opts.Logger.With("component", "connect", "worker", workerID),
+		workerID: workerID, url: "http://" + workerID, http: &http.Client{Timeout: 60 * time.Second},
+		wake: make(chan struct{}, 1), running: map[string]*distConnector{}, tasks: map[ConnectorTaskID]*distTask{}}
+	d.mu.config = newClusterConfig()
+	d.mu.statuses = map[string]statusRecord{}
+	d.mu.reconfig = map[string]bool{}
+	d.mu.raised = map[string]string{}
+	d.mu.topics = map[string]*topicSet{}
+	d.mu.active = map[string]map[string]bool{}
+	d.mu.published = map[string]map[string]bool{}
+	d.mu.needJoin = true
+
+	if err := d.ensureTopics(ctx); err != nil {
+		return nil, err
+	}
+	d.offsets = newKafkaOffsetStore()
+	var err error
+	if d.offsets.log, err = openTopicLog(cfg.BootstrapServers, cfg.OffsetTopic, d.logger, func(r *kgo.Record) { d.offsets.apply(r, d.logger) }); err != nil {
+		return nil, err
+	}
+	if d.statusLog, err = openTopicLog(cfg.BootstrapServers, cfg.StatusTopic, d.logger, d.applyStatus); err != nil {
+		d.offsets.log.close()
+		return nil, err
+	}
+	if d.configLog, err = openTopicLog(cfg.BootstrapServers, cfg.ConfigTopic, d.logger, d.applyConfig); err != nil {
+		d.offsets.log.close()
+		d.statusLog.close()
+		return nil, err
+	}
+	if d.group, err = kgo.NewClient(kgo.SeedBrokers(cfg.BootstrapServers...), kgo.ClientID("connect-"+workerID)); err != nil {
+		d.closeLogs()
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, l := range []*topicLog{d.configLog, d.statusLog} {
+		if err := l.readToEnd(rctx); err != nil {
+			d.closeLogs()
+			d.group.Close()
+			return nil, err
+		}
+	}
+	d.env = &Standalone{cfg: cfg.WorkerConfig, registry: opts.Registry, logger: d.logger, workerID: workerID, offsets: d.offsets}
+	d.env.mu.connectors = map[string]*connectorState{}
+
+	runCtx, stop := context.WithCancel(context.Background())
+	d.cancel = stop
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); d.run(runCtx) }()
+	go func() { defer d.wg.Done(); d.heartbeatLoop(runCtx) }()
+	return d, nil
+}
+
+func (d *Distributed) ensureTopics(ctx context.Context) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(d.cfg.BootstrapServers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, t := range []struct {
+		property, name string
+		partitions     int32
+		replication    int16
+	}{
+		{"config.storage.topic", d.cfg.ConfigTopic, 1, d.cfg.ConfigReplication},
+		{"offset.storage.topic", d.cfg.OffsetTopic, d.cfg.OffsetPartitions, d.cfg.OffsetReplication},
+		{"status.storage.topic", d.cfg.StatusTopic, d.cfg.StatusPartitions, d.cfg.StatusReplication},
+	} {
+		if err := ensureTopic(cctx, adm, t.property, t.name, t.partitions, t.replication, d.logger); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Distributed) closeLogs() {
+	for _, l := range []*topicLog{d.configLog, d.statusLog, d.offsets.log} {
+		if l != nil {
+			l.close()
+		}
+	}
+}
+
+// Close stops every connector and task here (committing their offsets), leaves the group so the
+// others take the work over at once, and closes the worker's clients. Idempotent.
+func (d *Distributed) Close() error {
+	d.shutdown(true)
+	return nil
+}
+
+// Halt stops the worker the way a crash does: it neither leaves the group nor writes statuses, so
+// the other workers notice only when its session times out. Its tasks are stopped (committing what
+// Kafka acknowledged, as a task that dies between two flushes would have done at the last flush).
+// Meant for failover tests and drills; a later Close does nothing.
+func (d *Distributed) Halt() {
+	d.shutdown(false)
+}
+
+func (d *Distributed) shutdown(graceful bool) {
+	d.once.Do(func() {
+		d.mu.Lock()
+		d.mu.closed = true
+		d.mu.Unlock()
+		if !graceful {
+			// NB: closing the group client first stops heartbeats at once, like a dead process.
+			d.group.Close()
+		}
+		d.cancel()
+		d.wg.Wait()
+		d.stopAll()
+		if graceful {
+			d.leaveGroup()
+			d.group.Close()
+		}
+		d.closeLogs()
+	})
+}
+
+// stopAll stops every connector and task running here. NB: unlike Kafka it writes no UNASSIGNED
+// status: the next owner's status replaces this worker's anyway.
+func (d *Distributed) stopAll() {
+	var runners []*distTask
+	for id, t := range d.tasks {
+		runners = append(runners, t)
+		delete(d.tasks, id)
+	}
+	stopTasks(runners)
+	for name, c := range d.running {
+		d.stopConnectorInstance(c)
+		delete(d.running, name)
+	}
+}
+
+func stopTasks(ts []*distTask) {
+	var wg sync.WaitGroup
+	for _, t := range ts {
+		wg.Add(1)
+		go func() { defer wg.Done(); t.runner.stop() }()
+	}
+	wg.Wait()
+}
+
+func (d *Distributed) leaveGroup() {
+	d.mu.Lock()
+	member := d.mu.memberID
+	d.mu.Unlock()
+	if member == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = d.cfg.GroupID
+	req.MemberID = member
+	mi := kmsg.NewLeaveGroupRequestMember()
+	mi.MemberID = member
+	req.Members = append(req.Members, mi)
+	if _, err := req.RequestWith(ctx, d.group); err != nil {
+		d.logger.Warn("leaving the group", "group", d.cfg.GroupID, "err", err)
+	}
+}
+
+// nudge wakes the driver.
+func (d *Distributed) nudge() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// requestRejoinLocked marks that this worker must rejoin the group; until the new assignment is
+// applied, writes answer 409.
+func (d *Distributed) requestRejoinLocked(resetMember bool) {
+	d.mu.needJoin = true
+	d.mu.joined = false
+	if resetMember {
+		d.mu.memberID = ""
+	}
+}
+
+// applyConfig is the config topic's record handler.
+func (d *Distributed) applyConfig(r *kgo.Record) {
+	d.mu.Lock()
+	restart, err := d.mu.config.apply(string(r.Key), r.Value)
+	if restart != nil {
+		d.mu.restarts = append(d.mu.restarts, *restart)
+	}
+	d.mu.Unlock()
+	if err != nil {
+		d.logger.Warn("skipping config record", "offset", r.Offset, "err", err)
+	}
+	d.nudge()
+}
+
+// applyStatus is the status topic's record handler. NB: like Kafka, a status written by another
+// worker in an older generation does not replace a newer one (a worker that just lost a task may
+// report it UNASSIGNED after its new owner reported it RUNNING).
+func (d *Distributed) applyStatus(r *kgo.Record) {
+	key := string(r.Key)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if strings.HasPrefix(key, statusTopicPrefix) {
+		d.applyActiveTopicLocked(key, r.Value)
+		return
+	}
+	if r.Value == nil {
+		delete(d.mu.statuses, key)
+		return
+	}
+	var st statusRecord
+	if err := json.Unmarshal(r.Value, &st); err != nil {
+		d.logger.Warn("skipping status record", "key", key, "offset", r.Offset, "err", err)
+		return
+	}
+	if old, ok := d.mu.statuses[key]; ok && old.WorkerID != st.WorkerID && st.Generation < old.Generation {
+		return
+	}
+	d.mu.statuses[key] = st
+}
+
+// applyActiveTopicLocked applies a topic-<topic>-connector-<name> status record (Kafka's active
+// topic tracking, KIP-558); the names come from the value, or for a tombstone from the key.
+func (d *Distributed) applyActiveTopicLocked(key string, value []byte) {
+	if value == nil {
+		topic, connector, ok := strings.Cut(strings.TrimPrefix(key, statusTopicPrefix), "-connector-")
+		if !ok {
+			return
+		}
+		delete(d.mu.active[connector], topic)
+		delete(d.mu.published[connector], topic)
+		if ts := d.mu.topics[connector]; ts != nil {
+			ts.mu.Lock()
+			delete(ts.topics, topic)
+			ts.mu.Unlock()
+		}
+		return
+	}
+	var v activeTopicValue
+	if err := json.Unmarshal(value, &v); err != nil || v.Topic.Name == "" || v.Topic.Connector == "" {
+		d.logger.Warn("skipping active topic record", "key", key)
+		return
+	}
+	if d.mu.active[v.Topic.Connector] == nil {
+		d.mu.active[v.Topic.Connector] = map[string]bool{}
+	}
+	d.mu.active[v.Topic.Connector][v.Topic.Name] = true
+}
+
+// publishActiveTopics writes a status record for every topic a task here used that the status
+// topic does not list yet.
+func (d *Distributed) publishActiveTopics(ctx context.Context) {
+	type pending struct{ connector, topic string }
+	var todo []pending
+	d.mu.Lock()
+	for connector, ts := range d.mu.topics {
+		if _, configured := d.mu.config.connectors[connector]; !configured {
+			continue
+		}
+		for _, topic := range ts.list() {
+			if !d.mu.active[connector][topic] && !d.mu.published[connector][topic] {
+				todo = append(todo, pending{connector, topic})
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, p := range todo {
+		v := activeTopicValue{}
+		v.Topic.Name, v.Topic.Connector, v.Topic.DiscoverTimestamp = p.topic, p.connector, time.Now().UnixMilli()
+		b, _ := json.Marshal(v)
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := d.statusLog.send(wctx, &kgo.Record{Key: []byte(activeTopicKey(p.topic, p.connector)), Value: b})
+		cancel()
+		if err != nil {
+			d.logger.Warn("writing an active topic", "connector", p.connector, "topic", p.topic, "err", err)
+			continue
+		}
+		d.mu.Lock()
+		if d.mu.published[p.connector] == nil {
+			d.mu.published[p.connector] = map[string]bool{}
+		}
+		d.mu.published[p.connector][p.topic] = true
+		d.mu.Unlock()
+	}
+}
+
+// run is the driver: it joins the group, applies assignments, and reconciles what runs here with
+// the config topic whenever something changes.
+func (d *Distributed) run(ctx context.Context) {
+	statusTick := time.NewTicker(250 * time.Millisecond)
+	defer statusTick.Stop()
+	var rejoinAt *time.Timer
+	defer func() {
+		if rejoinAt != nil {
+			rejoinAt.Stop()
+		}
+	}()
+	var rejoinC <-chan time.Time
+	for ctx.Err() == nil {
+		d.mu.Lock()
+		need := d.mu.needJoin
+		d.mu.Unlock()
+		if need {
+			delay, err := d.joinAndSync(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.logger.Warn("rebalance failed; retrying", "group", d.cfg.GroupID, "err", err)
+					sleepCtx(ctx, 250*time.Millisecond)
+				}
+				continue
+			}
+			if rejoinAt != nil {
+				rejoinAt.Stop()
+				rejoinC = nil
+			}
+			if delay > 0 {
+				rejoinAt = time.NewTimer(delay)
+				rejoinC = rejoinAt.C
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+			d.reconcile(ctx)
+		case <-statusTick.C:
+			d.publishTaskStatuses(ctx)
+			d.publishActiveTopics(ctx)
+		case <-rejoinC:
+			rejoinC = nil
+			d.mu.Lock()
+			if d.mu.leader {
+				d.requestRejoinLocked(false)
+			}
+			d.mu.Unlock()
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (d *Distributed) heartbeatLoop(ctx context.Context) {
+	tick := time.NewTicker(d.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		d.mu.Lock()
+		member, gen, synced := d.mu.memberID, d.mu.generation, d.mu.synced
+		d.mu.Unlock()
+		if !synced || member == "" {
+			continue
+		}
+		req := kmsg.NewPtrHeartbeatRequest()
+		req.Group, req.Generation, req.MemberID = d.cfg.GroupID, gen, member
+		hctx, cancel := context.WithTimeout(ctx, d.cfg.SessionTimeout)
+		resp, err := req.RequestWith(hctx, d.group)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				d.logger.Debug("heartbeat failed", "err", err)
+			}
+			continue
+		}
+		switch err := kerr.ErrorForCode(resp.ErrorCode); {
+		case err == nil:
+		case errors.Is(err, kerr.RebalanceInProgress), errors.Is(err, kerr.IllegalGeneration):
+			d.mu.Lock()
+			if d.mu.generation == gen {
+				d.requestRejoinLocked(false)
+			}
+			d.mu.Unlock()
+			d.nudge()
+		case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.FencedInstanceID):
+			d.mu.Lock()
+			if d.mu.generation == gen {
+				d.requestRejoinLocked(true)
+			}
+			d.mu.Unlock()
+			d.nudge()
+		default:
+			d.logger.Warn("heartbeat", "err", err)
+		}
+	}
+}
+
+// joinAndSync runs one rebalance: JoinGroup, the leader's assignment, SyncGroup, then applies the
+// assignment. It returns how long until the leader must rebalance again to hand out held work.
+func (d *Distributed) joinAndSync(ctx context.Context) (time.Duration, error) {
+	d.mu.Lock()
+	d.mu.joined, d.mu.synced = false, false
+	member := d.mu.memberID
+	d.mu.Unlock()
+	meta, err := json.Marshal(memberMetadata{URL: d.url, ConfigOffset: d.configLog.position(), Owned: d.owned()})
+	if err != nil {
+		return 0, err
+	}
+	var join *kmsg.JoinGroupResponse
+	for attempt := 0; ; attempt++ {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group = d.cfg.GroupID
+		req.SessionTimeoutMillis = int32(d.cfg.SessionTimeout.Milliseconds())
+		req.RebalanceTimeoutMillis = int32(d.cfg.RebalanceTimeout.Milliseconds())
+		req.MemberID = member
+		req.ProtocolType = "connect"
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name, p.Metadata = connectProtocol, meta
+		req.Protocols = append(req.Protocols, p)
+		resp, err := req.RequestWith(ctx, d.group)
+		if err != nil {
+			return 0, fmt.Errorf("join group %s: %w", d.cfg.GroupID, err)
+		}
+		jerr := kerr.ErrorForCode(resp.ErrorCode)
+		switch {
+		case jerr == nil:
+			join = resp
+		case errors.Is(jerr, kerr.MemberIDRequired) && attempt < 3:
+			member = resp.MemberID
+			continue
+		case errors.Is(jerr, kerr.UnknownMemberID) && attempt < 3:
+			member = ""
+			continue
+		default:
+			if errors.Is(jerr, kerr.UnknownMemberID) {
+				member = ""
+			}
+			d.mu.Lock()
+			d.mu.memberID = member
+			d.mu.Unlock()
+			return 0, fmt.Errorf("join group %s: %w", d.cfg.GroupID, jerr)
+		}
+		break
+	}
+	member = join.MemberID
+	leader := join.LeaderID == member
+	d.mu.Lock()
+	d.mu.memberID, d.mu.generation = member, join.Generation
+	d.mu.Unlock()
+
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.Generation, sync.MemberID = d.cfg.GroupID, join.Generation, member
+	sync.ProtocolType, sync.Protocol = kmsg.StringPtr("connect"), kmsg.StringPtr(connectProtocol)
+	summary := ""
+	if leader {
+		assignments, sum, err := d.assign(ctx, join)
+		if err != nil {
+			return 0, err
+		}
+		summary = sum
+		for id, a := range assignments {
+			sa := kmsg.NewSyncGroupRequestGroupAssignment()
+			sa.MemberID, sa.MemberAssignment = id, a
+			sync.GroupAssignment = append(sync.GroupAssignment, sa)
+		}
+	}
+	resp, err := sync.RequestWith(ctx, d.group)
+	if err != nil {
+		return 0, fmt.Errorf("sync group %s: %w", d.cfg.GroupID, err)
+	}
+	if serr := kerr.ErrorForCode(resp.ErrorCode); serr != nil {
+		if errors.Is(serr, kerr.UnknownMemberID) {
+			d.mu.Lock()
+			d.mu.memberID = ""
+			d.mu.Unlock()
+		}
+		return 0, fmt.Errorf("sync group %s: %w", d.cfg.GroupID, serr)
+	}
+	d.mu.Lock()
+	d.mu.synced = true
+	d.mu.Unlock()
+	var sa syncAssignment
+	if err := json.Unmarshal(resp.MemberAssignment, &sa); err != nil {
+		return 0, fmt.Errorf("sync group %s: undecodable assignment from the leader: %w", d.cfg.GroupID, err)
+	}
+	// Run only once the config the leader assigned from has been read here too.
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.RebalanceTimeout)
+	defer cancel()
+	for d.configLog.position() < sa.ConfigOffset {
+		if err := d.configLog.readToEnd(rctx); err != nil {
+			return 0, err
+		}
+	}
+	d.mu.Lock()
+	if d.mu.generation != join.Generation {
+		d.mu.Unlock()
+		return 0, errors.New("a newer rebalance started")
+	}
+	d.mu.leader, d.mu.leaderURL = leader, sa.LeaderURL
+	d.mu.assignment = sa.Assignment.Assigned
+	d.mu.assignor = AssignorState{Previous: sa.Previous, Lost: sa.Lost}
+	if sa.LostDeadline > 0 {
+		d.mu.assignor.LostDeadline = time.UnixMilli(sa.LostDeadline)
+	}
+	revoked := !sa.Assignment.Revoked.empty()
+	d.mu.needJoin = false
+	d.mu.Unlock()
+	if leader {
+		d.lastAssigned = summary
+	}
+	d.logger.Info("joined group", "group", d.cfg.GroupID, "generation", join.Generation, "leader", leader,
+		"connectors", sa.Assignment.Assigned.Connectors, "tasks", len(sa.Assignment.Assigned.Tasks),
+		"revoked", len(sa.Assignment.Revoked.Connectors)+len(sa.Assignment.Revoked.Tasks), "delay", sa.Assignment.Delay)
+	d.reconcile(ctx)
+	d.mu.Lock()
+	if revoked {
+		// Revoked work is stopped: rejoin so it can be assigned elsewhere.
+		d.requestRejoinLocked(false)
+	} else if !d.mu.needJoin {
+		d.mu.joined = true
+	}
+	d.mu.Unlock()
+	return sa.Assignment.Delay, nil
+}
+
+// owned is the work running here, for JoinGroup metadata.
+func (d *Distributed) owned() WorkAssignment {
+	keys := map[workKey]bool{}
+	for name := range d.running {
+		keys[workKey{name, -1}] = true
+	}
+	for id := range d.tasks {
+		keys[workKey{id.Connector, id.Task}] = true
+	}
+	return assignmentOf(keys)
+}
+
+// assign is the leader's part of a rebalance. It returns the encoded assignment of every member
+// and the config summary it assigned from.
+func (d *Distributed) assign(ctx context.Context, join *kmsg.JoinGroupResponse) (map[string][]byte, string, error) {
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.RebalanceTimeout)
+	defer cancel()
+	if err := d.configLog.readToEnd(rctx); err != nil {
+		return nil, "", err
+	}
+	in := AssignorInput{Members: map[string]AssignorMember{}, Now: time.Now(), MaxDelay: d.cfg.ScheduledRebalanceMaxDelay}
+	byURL := map[string]string{} // worker URL → member ID
+	for _, m := range join.Members {
+		var md memberMetadata
+		if err := json.Unmarshal(m.ProtocolMetadata, &md); err != nil || md.URL == "" {
+			d.logger.Warn("member sent undecodable metadata; it gets no work", "member", m.MemberID)
+			continue
+		}
+		if _, dup := byURL[md.URL]; dup {
+			d.logger.Warn("two members advertise the same URL; the second gets no work", "url", md.URL, "member", m.MemberID)
+			continue
+		}
+		byURL[md.URL] = m.MemberID
+		in.Members[md.URL] = AssignorMember{URL: md.URL, Owned: md.Owned}
+	}
+	d.mu.Lock()
+	in.Connectors, in.Tasks = d.mu.config.work()
+	summary := d.mu.config.workSummary()
+	in.State = d.mu.assignor
+	d.mu.Unlock()
+	out := Assign(in)
+	encoded := map[string][]byte{}
+	deadline := int64(0)
+	if !out.State.LostDeadline.IsZero() {
+		deadline = out.State.LostDeadline.UnixMilli()
+	}
+	for _, m := range join.Members {
+		sa := syncAssignment{LeaderURL: d.url, ConfigOffset: d.configLog.position(),
+			Previous: out.State.Previous, Lost: out.State.Lost, LostDeadline: deadline}
+		var md memberMetadata
+		if json.Unmarshal(m.ProtocolMetadata, &md) == nil && byURL[md.URL] == m.MemberID {
+			sa.Assignment = out.Assignments[md.URL]
+		}
+		b, err := json.Marshal(sa)
+		if err != nil {
+			return nil, "", err
+		}
+		encoded[m.MemberID] = b
+	}
+	return encoded, summary, nil
+}
+
+// reconcile makes what runs here match the assignment and the config topic: it starts assigned
+// work, stops revoked or deleted work, restarts work whose config changed, applies target states,
+// serves restart requests, and lets the leader rebalance when the set of work changed.
+func (d *Distributed) reconcile(ctx context.Context) {
+	d.mu.Lock()
+	if d.mu.closed {
+		d.mu.Unlock()
+		return
+	}
+	assignment := d.mu.assignment
+	cfg := d.mu.config
+	connectors := maps.Clone(cfg.connectors)
+	targets := maps.Clone(cfg.targets)
+	tasks := maps.Clone(cfg.tasks)
+	restarts := d.mu.restarts
+	d.mu.restarts = nil
+	reconfig := d.mu.reconfig
+	d.mu.reconfig = map[string]bool{}
+	raised := d.mu.raised
+	d.mu.raised = map[string]string{}
+	if d.mu.leader && d.mu.joined && cfg.workSummary() != d.lastAssigned {
+		d.requestRejoinLocked(false)
+	}
+	d.mu.Unlock()
+	target := func(name string) TargetState {
+		if t, ok := targets[name]; ok {
+			return t
+		}
+		return TargetStarted
+	}
+
+	wantConn := map[string]bool{}
+	for _, n := range assignment.Connectors {
+		wantConn[n] = true
+	}
+	wantTask := map[ConnectorTaskID]bool{}
+	for _, t := range assignment.Tasks {
+		wantTask[t] = true
+	}
+
+	// Stop tasks that are no longer ours, deleted, or whose config changed.
+	var stopping []*distTask
+	for id, t := range d.tasks {
+		committed := tasks[id.Connector]
+		if !wantTask[id] || id.Task >= len(committed) || !maps.Equal(committed[id.Task], t.config) {
+			stopping = append(stopping, t)
+			delete(d.tasks, id)
+		}
+	}
+	for _, r := range restarts {
+		for id, t := range d.tasks {
+			if r.task >= 0 && id.Task != r.task {
+				continue
+			}
+			if id.Connector == r.connector && r.IncludeTasks && (!r.OnlyFailed || t.runner.state() == StateFailed) {
+				stopping = append(stopping, t)
+				delete(d.tasks, id)
+			}
+		}
+	}
+	stopTasks(stopping)
+	for _, t := range stopping {
+		if _, ok := connectors[t.runner.connector]; ok && !wantTask[ConnectorTaskID{t.runner.connector, t.runner.id}] {
+			d.writeStatus(ctx, statusTaskKey(t.runner.connector, t.runner.id), StateUnassigned, "")
+		}
+	}
+
+	// Connectors.
+	restartConn := map[string]bool{}
+	for _, r := range restarts {
+		if c, ok := d.running[r.connector]; ok && r.task < 0 && (!r.OnlyFailed || c.state == StateFailed) {
+			restartConn[r.connector] = true
+		}
+	}
+	for name, c := range d.running {
+		conf, exists := connectors[name]
+		if !wantConn[name] || !exists || !maps.Equal(conf, c.config) || restartConn[name] {
+			d.stopConnectorInstance(c)
+			delete(d.running, name)
+			if exists && !wantConn[name] {
+				d.writeStatus(ctx, statusConnectorKey(name), StateUnassigned, "")
+			}
+		}
+	}
+	for _, name := range assignment.Connectors {
+		conf, ok := connectors[name]
+		if !ok {
+			continue
+		}
+		c, running := d.running[name]
+		if !running {
+			c = &distConnector{name: name, config: conf}
+			d.running[name] = c
+			d.applyConnectorTarget(ctx, c, target(name), tasks[name])
+			continue
+		}
+		if c.target != target(name) {
+			d.applyConnectorTarget(ctx, c, target(name), tasks[name])
+		} else if reconfig[name] && c.conn != nil {
+			d.generateTaskConfigs(ctx, c, tasks[name])
+		}
+	}
+
+	for name, trace := range raised {
+		if c, ok := d.running[name]; ok && c.conn != nil {
+			c.state, c.trace = StateFailed, trace
+			d.writeStatus(ctx, statusConnectorKey(name), c.state, c.trace)
+		}
+	}
+
+	// Start assigned tasks whose configs are committed.
+	startedSource := false
+	for _, id := range assignment.Tasks {
+		if _, ok := d.tasks[id]; ok {
+			d.tasks[id].runner.setPaused(target(id.Connector) == TargetPaused)
+			continue
+		}
+		committed := tasks[id.Connector]
+		conf, ok := connectors[id.Connector]
+		if !ok || id.Task >= len(committed) || target(id.Connector) == TargetStopped {
+			continue
+		}
+		plugin, ok := d.registry.Lookup(conf[ConfigConnectorClass])
+		if !ok {
+			d.writeStatus(ctx, statusTaskKey(id.Connector, id.Task), StateFailed, fmt.Sprintf("connector.class %q is not installed on worker %s", conf[ConfigConnectorClass], d.workerID))
+			continue
+		}
+		if plugin.Type == PluginSource && !startedSource {
+			// NB: a task taken over from another worker must see the offsets that worker stored.
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if err := d.offsets.ReadToEnd(rctx); err != nil {
+				d.logger.Warn("reading the offset topic before starting source tasks", "err", err)
+			}
+			cancel()
+			startedSource = true
+		}
+		r := newTaskRunner(d.env, id.Connector, id.Task, plugin, committed[id.Task])
+		r.topics = d.topicSet(id.Connector)
+		r.setPaused(target(id.Connector) == TargetPaused)
+		r.start()
+		d.tasks[id] = &distTask{runner: r, config: committed[id.Task]}
+	}
+	d.publishTaskStatuses(ctx)
+}
+
+func (d *Distributed) topicSet(connector string) *topicSet {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ts := d.mu.topics[connector]
+	if ts == nil {
+		ts = &topicSet{topics: map[string]bool{}}
+		d.mu.topics[connector] = ts
+	}
+	return ts
+}
+
+// applyConnectorTarget brings a connector running here to its target state.
+func (d *Distributed) applyConnectorTarget(ctx context.Context, c *distConnector, target TargetState, committed []map[string]string) {
+	old := c.target
+	c.target = target
+	if target == TargetStopped {
+		d.stopConnectorInstance(c)
+		c.state, c.trace = StateStopped, ""
+		d.writeStatus(ctx, statusConnectorKey(c.name), StateStopped, "")
+		return
+	}
+	if c.conn == nil && (old == "" || old == TargetStopped || c.state != StateFailed) {
+		d.startConnectorInstance(ctx, c, committed)
+		return
+	}
+	if c.state != StateFailed {
+		c.state = stateFor(target)
+		d.writeStatus(ctx, statusConnectorKey(c.name), c.state, "")
+	}
+}
+
+func (d *Distributed) startConnectorInstance(ctx context.Context, c *distConnector, committed []map[string]string) {
+	plugin, ok := d.registry.Lookup(c.config[ConfigConnectorClass])
+	if !ok {
+		c.state, c.trace = StateFailed, fmt.Sprintf("connector.class %q is not installed on worker %s", c.config[ConfigConnectorClass], d.workerID)
+		d.writeStatus(ctx, statusConnectorKey(c.name), c.state, c.trace)
+		return
+	}
+	c.plugin = plugin
+	conn := plugin.New()
+	if err := conn.Start(&distConnectorContext{d: d, name: c.name}, maps.Clone(c.config)); err != nil {
+		c.state, c.trace = StateFailed, err.Error()
+		d.logger.Error("connector failed to start", "connector", c.name, "err", err)
+		d.writeStatus(ctx, statusConnectorKey(c.name), c.state, c.trace)
+		return
+	}
+	c.conn, c.state, c.trace = conn, stateFor(c.target), ""
+	d.writeStatus(ctx, statusConnectorKey(c.name), c.state, "")
+	d.generateTaskConfigs(ctx, c, committed)
+}
+
+func (d *Distributed) stopConnectorInstance(c *distConnector) {
+	if c.conn == nil {
+		return
+	}
+	if err := c.conn.Stop(); err != nil {
+		d.logger.Warn("connector stop failed", "connector", c.name, "err", err)
+	}
+	c.conn = nil
+}
+
+// generateTaskConfigs asks the connector for task configs and, if they differ from the committed
+// ones, writes them to the config topic (task-<name>-<n> records, then commit-<name>).
+// NB: Kafka routes this write through the leader; here the connector's owner writes it, which is
+// safe because one worker owns a connector at a time and the commit record makes the set atomic.
+func (d *Distributed) generateTaskConfigs(ctx context.Context, c *distConnector, committed []map[string]string) {
+	maxTasks := 1
+	if v, err := strconv.Atoi(c.config[ConfigTasksMax]); err == nil && v > 0 {
+		maxTasks = v
+	}
+	configs, err := c.conn.TaskConfigs(maxTasks)
+	if err != nil {
+		c.state, c.trace = StateFailed, err.Error()
+		d.writeStatus(ctx, statusConnectorKey(c.name), c.state, c.trace)
+		return
+	}
+	if len(configs) > maxTasks {
+		configs = configs[:maxTasks]
+	}
+	full := make([]map[string]string, len(configs))
+	for i, tc := range configs {
+		full[i] = maps.Clone(c.config)
+		maps.Copy(full[i], tc)
+	}
+	same := len(full) == len(committed)
+	for i := 0; same && i < len(full); i++ {
+		same = maps.Equal(full[i], committed[i])
+	}
+	if same {
+		return
+	}
+	records := make([]*kgo.Record, 0, len(full)+1)
+	for i, tc := range full {
+		v, _ := json.Marshal(propertiesValue{Properties: tc})
+		records = append(records, &kgo.Record{Key: []byte(configTaskPrefix + c.name + "-" + strconv.Itoa(i)), Value: v})
+	}
+	v, _ := json.Marshal(commitValue{Tasks: len(full)})
+	records = append(records, &kgo.Record{Key: []byte(configCommitPrefix + c.name), Value: v})
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := d.configLog.send(wctx, records...); err != nil {
+		d.logger.Error("writing task configs", "connector", c.name, "err", err)
+	}
+}
+
+// distConnectorContext is a running connector's view of the herder; its calls are served by the
+// driver.
+type distConnectorContext struct {
+	d    *Distributed
+	name string
+}
+
+func (x *distConnectorContext) RequestTaskReconfiguration() {
+	x.d.mu.Lock()
+	x.d.mu.reconfig[x.name] = true
+	x.d.mu.Unlock()
+	x.d.nudge()
+}
+
+func (x *distConnectorContext) RaiseError(err error) {
+	x.d.mu.Lock()
+	x.d.mu.raised[x.name] = err.Error()
+	x.d.mu.Unlock()
+	x.d.nudge()
+}
+
+// writeStatus writes a status record for this worker.
+func (d *Distributed) writeStatus(ctx context.Context, key, state, trace string) {
+	d.mu.Lock()
+	gen := d.mu.generation
+	d.mu.Unlock()
+	st := statusRecord{State: state, WorkerID: d.workerID, Generation: gen}
+	if trace != "" {
+		st.Trace = &trace
+	}
+	d.sendStatus(ctx, key, st)
+}
+
+func (d *Distributed) sendStatus(ctx context.Context, key string, st statusRecord) {
+	v, _ := json.Marshal(st)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.statusLog.send(wctx, &kgo.Record{Key: []byte(key), Value: v}); err != nil {
+		d.logger.Warn("writing status", "key", key, "err", err)
+	}
+}
+
+// publishTaskStatuses writes the status of every task here whose state changed.
+func (d *Distributed) publishTaskStatuses(ctx context.Context) {
+	for id, t := range d.tasks {
+		st := t.runner.status(id.Task, d.workerID)
+		if st == t.published {
+			continue
+		}
+		d.writeStatus(ctx, statusTaskKey(id.Connector, id.Task), st.State, st.Trace)
+		t.published = st
+	}
+}
+
+// WorkerID implements Herder.
+func (d *Distributed) WorkerID() string { return d.workerID }
+
+// Registry implements Herder.
+func (d *Distributed) Registry() *Registry { return d.registry }
+
+// Offsets returns the offset store.
+func (d *Distributed) Offsets() OffsetStore { return d.offsets }
+
+// ForwardURL implements the REST server's leader forwarding: "" when this worker is the leader,
+// the leader's URL otherwise, and a 409 while a rebalance runs.
+func (d *Distributed) ForwardURL() (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.mu.closed:
+		return "", errClosed
+	case !d.mu.joined:
+		return "", fmt.Errorf("%w: %s", ErrConflict, msgRebalancing)
+	case d.mu.leader:
+		return "", nil
+	case d.mu.leaderURL == "":
+		return "", fmt.Errorf("%w: %s", ErrConflict, msgStaleConfig)
+	}
+	return d.mu.leaderURL, nil
+}
+
+// CatchUp waits until this worker has read every config and offset record written so far.
+func (d *Distributed) CatchUp(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.configLog.readToEnd(ctx); err != nil {
+		return err
+	}
+	return d.offsets.ReadToEnd(ctx)
+}
+
+// Joined reports whether the worker runs a current assignment, i.e. is not in a rebalance.
+func (d *Distributed) Joined() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.joined
+}
+
+// IsLeader reports whether this worker leads the group (REST writes go to it).
+func (d *Distributed) IsLeader() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.leader && d.mu.joined
+}
+
+// checkWritableLocked refuses a write unless this worker is the leader and not rebalancing.
+func (d *Distributed) checkWritableLocked() error {
+	switch {
+	case d.mu.closed:
+		return errClosed
+	case !d.mu.joined:
+		return fmt.Errorf("%w: %s", ErrConflict, msgRebalancing)
+	case !d.mu.leader:
+		return fmt.Errorf("%w: %s", ErrConflict, msgStaleConfig)
+	}
+	return nil
+}
+
+func (d *Distributed) getLocked(name string) (map[string]string, error) {
+	c, ok := d.mu.config.connectors[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: Connector %s not found", ErrNotFound, name)
+	}
+	return c, nil
+}
+
+// Connectors implements Herder.
+func (d *Distributed) Connectors() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	names, _ := d.mu.config.work()
+	return names
+}
+
+func (d *Distributed) pluginType(config map[string]string) PluginType {
+	if p, ok := d.registry.Lookup(config[ConfigConnectorClass]); ok {
+		return p.Type
+	}
+	return "unknown"
+}
+
+func (d *Distributed) infoLocked(name string, config map[string]string) ConnectorInfo {
+	info := ConnectorInfo{Name: name, Config: maps.Clone(config), Tasks: []ConnectorTaskID{}, Type: d.pluginType(config)}
+	for i := range d.mu.config.tasks[name] {
+		info.Tasks = append(info.Tasks, ConnectorTaskID{Connector: name, Task: i})
+	}
+	return info
+}
+
+// ConnectorInfo implements Herder.
+func (d *Distributed) ConnectorInfo(name string) (ConnectorInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.getLocked(name)
+	if err != nil {
+		return ConnectorInfo{}, err
+	}
+	return d.infoLocked(name, c), nil
+}
+
+// ConnectorConfig implements Herder.
+func (d *Distributed) ConnectorConfig(name string) (map[string]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.getLocked(name)
+	if err != nil {
+		return nil, err
+	}
+	return maps.Clone(c), nil
+}
+
+// TaskConfigs implements Herder.
+func (d *Distributed) TaskConfigs(name string) ([]TaskInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.getLocked(name); err != nil {
+		return nil, err
+	}
+	out := []TaskInfo{}
+	for i, tc := range d.mu.config.tasks[name] {
+		out = append(out, TaskInfo{ID: ConnectorTaskID{Connector: name, Task: i}, Config: maps.Clone(tc)})
+	}
+	return out, nil
+}
+
+func (d *Distributed) statusLocked(key string) (state, workerID, trace string) {
+	st, ok := d.mu.statuses[key]
+	if !ok {
+		return StateUnassigned, "", ""
+	}
+	if st.Trace != nil {
+		trace = *st.Trace
+	}
+	return st.State, st.WorkerID, trace
+}
+
+// ConnectorStatus implements Herder: states and worker IDs as the status topic reports them.
+func (d *Distributed) ConnectorStatus(name string) (ConnectorStatus, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.getLocked(name)
+	if err != nil {
+		return ConnectorStatus{}, err
+	}
+	state, worker, trace := d.statusLocked(statusConnectorKey(name))
+	st := ConnectorStatus{Name: name, Connector: ConnectorState{State: state, WorkerID: worker, Trace: trace}, Tasks: []TaskState{}, Type: d.pluginType(c)}
+	for i := range d.mu.config.tasks[name] {
+		state, worker, trace := d.statusLocked(statusTaskKey(name, i))
+		st.Tasks = append(st.Tasks, TaskState{ID: i, State: state, WorkerID: worker, Trace: trace})
+	}
+	return st, nil
+}
+
+// TaskStatus implements Herder.
+func (d *Distributed) TaskStatus(name string, task int) (TaskState, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.getLocked(name); err != nil {
+		return TaskState{}, err
+	}
+	if task < 0 || task >= len(d.mu.config.tasks[name]) {
+		return TaskState{}, fmt.Errorf("%w: Task %s-%d not found", ErrNotFound, name, task)
+	}
+	state, worker, trace := d.statusLocked(statusTaskKey(name, task))
+	return TaskState{ID: task, State: state, WorkerID: worker, Trace: trace}, nil
+}
+
+// writeConfig writes config records as the leader and waits until this worker has read them.
+func (d *Distributed) writeConfig(records ...*kgo.Record) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.configLog.send(ctx, records...); err != nil {
+		return err
+	}
+	return d.configLog.readToEnd(ctx)
+}
+
+func jsonRecord(key string, v any) *kgo.Record {
+	r := &kgo.Record{Key: []byte(key)}
+	if v != nil {
+		r.Value, _ = json.Marshal(v)
+	}
+	return r
+}
+
+// PutConnectorConfig implements Herder. Only the leader writes; the REST server forwards here.
+func (d *Distributed) PutConnectorConfig(name string, config map[string]string, allowReplace bool, initial TargetState) (ConnectorInfo, bool, error) {
+	config = maps.Clone(config)
+	if config == nil {
+		config = map[string]string{}
+	}
+	config[ConfigName] = name
+	infos, _ := d.registry.ValidateConnectorConfig(config)
+	if infos.ErrorCount > 0 {
+		return ConnectorInfo{}, false, &ValidationError{Infos: infos}
+	}
+	if initial == "" {
+		initial = TargetStarted
+	}
+	d.mu.Lock()
+	if err := d.checkWritableLocked(); err != nil {
+		d.mu.Unlock()
+		return ConnectorInfo{}, false, err
+	}
+	_, exists := d.mu.config.connectors[name]
+	d.mu.Unlock()
+	if exists && !allowReplace {
+		return ConnectorInfo{}, false, fmt.Errorf("%w: Connector %s already exists", ErrAlreadyExists, name)
+	}
+	var records []*kgo.Record
+	if !exists && initial != TargetStarted {
+		records = append(records, jsonRecord(configTargetPrefix+name, targetRecordValue(initial)))
+	}
+	records = append(records, jsonRecord(configConnectorPrefix+name, propertiesValue{Properties: config}))
+	if err := d.writeConfig(records...); err != nil {
+		return ConnectorInfo{}, false, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.getLocked(name)
+	if err != nil {
+		return ConnectorInfo{}, false, fmt.Errorf("%w: %s", ErrConflict, msgStaleConfig)
+	}
+	return d.infoLocked(name, c), !exists, nil
+}
+
+// DeleteConnector implements Herder. Source offsets stay in the offset topic, as in Kafka.
+func (d *Distributed) DeleteConnector(name string) error {
+	d.mu.Lock()
+	if err := d.checkWritableLocked(); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	if _, err := d.getLocked(name); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	tasks := len(d.mu.config.tasks[name])
+	d.mu.Unlock()
+	if err := d.writeConfig(jsonRecord(configConnectorPrefix+name, nil), jsonRecord(configTargetPrefix+name, nil)); err != nil {
+		return err
+	}
+	statuses := []*kgo.Record{jsonRecord(statusConnectorKey(name), nil)}
+	for i := range tasks {
+		statuses = append(statuses, jsonRecord(statusTaskKey(name, i), nil))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return d.statusLog.send(ctx, statuses...)
+}
+
+// SetTargetState implements Herder. Stopping also writes an empty task set, as Kafka does, so a
+// stopped connector keeps no tasks anywhere.
+func (d *Distributed) SetTargetState(name string, target TargetState) error {
+	d.mu.Lock()
+	if err := d.checkWritableLocked(); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	if _, err := d.getLocked(name); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	d.mu.Unlock()
+	var records []*kgo.Record
+	if target == TargetStopped {
+		records = append(records, jsonRecord(configCommitPrefix+name, commitValue{Tasks: 0}))
+	}
+	records = append(records, jsonRecord(configTargetPrefix+name, targetRecordValue(target)))
+	return d.writeConfig(records...)
+}
+
+// RestartConnector implements Herder: a restart-connector-<name> record tells the workers that run
+// the connector and its tasks.
+func (d *Distributed) RestartConnector(name string, includeTasks, onlyFailed bool) error {
+	d.mu.Lock()
+	if err := d.checkWritableLocked(); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	if _, err := d.getLocked(name); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	stopped := d.mu.config.target(name) == TargetStopped
+	d.mu.Unlock()
+	if stopped {
+		return nil
+	}
+	return d.writeConfig(jsonRecord(configRestartPrefix+name, restartValue{IncludeTasks: includeTasks, OnlyFailed: onlyFailed}))
+}
+
+// RestartTask implements Herder: the worker that runs the task restarts it; others forward the
+// request to it (its worker ID from the status topic).
+func (d *Distributed) RestartTask(name string, task int) error {
+	d.mu.Lock()
+	if _, err := d.getLocked(name); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	if task < 0 || task >= len(d.mu.config.tasks[name]) {
+		d.mu.Unlock()
+		return fmt.Errorf("%w: Task %s-%d not found", ErrNotFound, name, task)
+	}
+	_, owner, _ := d.statusLocked(statusTaskKey(name, task))
+	d.mu.Unlock()
+	if owner == d.workerID {
+		d.mu.Lock()
+		d.mu.restarts = append(d.mu.restarts, restartRequest{connector: name, task: task, restartValue: restartValue{IncludeTasks: true}})
+		d.mu.Unlock()
+		d.nudge()
+		return nil
+	}
+	if owner == "" {
+		return fmt.Errorf("%w: Task %s-%d is not assigned to any worker yet", ErrConflict, name, task)
+	}
+	u := "http://" + owner + "/connectors/" + url.PathEscape(name) + "/tasks/" + strconv.Itoa(task) + "/restart?forward=false"
+	req, err := http.NewRequest(http.MethodPost, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := d.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("forwarding the restart of task %s-%d to worker %s: %w", name, task, owner, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("worker %s answered %d to the restart of task %s-%d", owner, resp.StatusCode, name, task)
+	}
+	return nil
+}
+
+// ConnectorOffsets implements Herder.
+func (d *Distributed) ConnectorOffsets(ctx context.Context, name string) ([]PartitionOffset, error) {
+	d.mu.Lock()
+	c, err := d.getLocked(name)
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if d.pluginType(c) == PluginSink {
+		return sinkOffsets(ctx, d.cfg.BootstrapServers, name)
+	}
+	if err := d.offsets.ReadToEnd(ctx); err != nil {
+		return nil, err
+	}
+	return d.offsets.All(name)
+}
+
+// stoppedType returns the type of a connector that is stopped with no tasks, as Kafka requires
+// before its offsets change.
+func (d *Distributed) stoppedType(name string) (PluginType, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.checkWritableLocked(); err != nil {
+		return "", err
+	}
+	c, err := d.getLocked(name)
+	if err != nil {
+		return "", err
+	}
+	if d.mu.config.target(name) != TargetStopped || len(d.mu.config.tasks[name]) != 0 {
+		return "", errNotStopped(name)
+	}
+	return d.pluginType(c), nil
+}
+
+// AlterConnectorOffsets implements Herder.
+func (d *Distributed) AlterConnectorOffsets(ctx context.Context, name string, offsets []PartitionOffset) (string, error) {
+	typ, err := d.stoppedType(name)
+	if err != nil {
+		return "", err
+	}
+	if typ == PluginSink {
+		return offsetsAlteredMessage, alterSinkOffsets(ctx, d.cfg.BootstrapServers, name, offsets)
+	}
+	if err := checkSourceOffsets(offsets); err != nil {
+		return "", err
+	}
+	if err := d.offsets.Put(name, offsets); err != nil {
+		return "", err
+	}
+	return offsetsAlteredMessage, d.offsets.ReadToEnd(ctx)
+}
+
+// ResetConnectorOffsets implements Herder.
+func (d *Distributed) ResetConnectorOffsets(ctx context.Context, name string) (string, error) {
+	typ, err := d.stoppedType(name)
+	if err != nil {
+		return "", err
+	}
+	if typ == PluginSink {
+		return offsetsResetMessage, resetSinkOffsets(ctx, d.cfg.BootstrapServers, name)
+	}
+	if err := d.offsets.ReadToEnd(ctx); err != nil {
+		return "", err
+	}
+	all, _ := d.offsets.All(name)
+	for i := range all {
+		all[i].Offset = nil
+	}
+	if err := d.offsets.Put(name, all); err != nil {
+		return "", err
+	}
+	return offsetsResetMessage, d.offsets.ReadToEnd(ctx)
+}
+
+// ActiveTopics implements Herder: the topics the status topic lists for the connector, whichever
+// worker ran its tasks.
+func (d *Distributed) ActiveTopics(name string) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.getLocked(name); err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for topic := range d.mu.active[name] {
+		out = append(out, topic)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ResetActiveTopics implements Herder: tombstones for the connector's active topics (leader only).
+func (d *Distributed) ResetActiveTopics(name string) error {
+	d.mu.Lock()
+	if err := d.checkWritableLocked(); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	if _, err := d.getLocked(name); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	var records []*kgo.Record
+	for topic := range d.mu.active[name] {
+		records = append(records, &kgo.Record{Key: []byte(activeTopicKey(topic, name))})
+	}
+	d.mu.Unlock()
+	if len(records) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.statusLog.send(ctx, records...); err != nil {
+		return err
+	}
+	return d.statusLog.readToEnd(ctx)
+}
+
+// assignmentSummary lists what runs here, for tests and logs.
+func (d *Distributed) assignmentSummary() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	out = append(out, d.mu.assignment.Connectors...)
+	for _, t := range d.mu.assignment.Tasks {
+		out = append(out, t.Connector+"-"+strconv.Itoa(t.Task))
+	}
+	sort.Strings(out)
+	return out
+}

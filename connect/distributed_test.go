@@ -1,0 +1,537 @@
+package connect_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Group timings of the distributed tests: a dead worker is noticed after sessionTimeout, and its
+// work is held back rebalanceDelay more.
+const (
+	sessionTimeout = 1500 * time.Millisecond
+	rebalanceDelay = 1000 * time.Millisecond
+)
+
+// startDistBroker starts a broker that accepts the short session timeouts of these tests.
+func startDistBroker(t *testing.T) *testbroker.Broker {
+	return testbroker.Start(t, testbroker.Set("group.min.session.timeout.ms", "500"))
+}
+
+// startDistWorker starts a distributed worker of group in one process with the others.
+func startDistWorker(t *testing.T, tb *testbroker.Broker, reg *connect.Registry, group string) *connect.DistributedRunner {
+	t.Helper()
+	props := map[string]string{
+		"bootstrap.servers":                 tb.Addr(),
+		"listeners":                         "http://127.0.0.1:0",
+		"group.id":                          group,
+		"config.storage.topic":              group + "-configs",
+		"offset.storage.topic":              group + "-offsets",
+		"status.storage.topic":              group + "-status",
+		"config.storage.replication.factor": "1",
+		"offset.storage.replication.factor": "-1",
+		"status.storage.replication.factor": "-1",
+		"offset.storage.partitions":         "3",
+		"status.storage.partitions":         "2",
+		"offset.flush.interval.ms":          "100",
+		"offset.flush.timeout.ms":           "2000",
+		"session.timeout.ms":                fmt.Sprint(sessionTimeout.Milliseconds()),
+		"heartbeat.interval.ms":             "300",
+		"rebalance.timeout.ms":              "3000",
+		"scheduled.rebalance.max.delay.ms":  fmt.Sprint(rebalanceDelay.Milliseconds()),
+	}
+	level := slog.LevelWarn
+	var out io.Writer = io.Discard
+	if os.Getenv("GREGOR_TEST_LOG") != "" {
+		level, out = slog.LevelDebug, os.Stderr
+	}
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	r, err := connect.RunDistributed(context.Background(), props, connect.Options{Registry: reg, Logger: logger})
+	if err != nil {
+		t.Fatalf("RunDistributed: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func restOf(t *testing.T, r *connect.DistributedRunner) restClient {
+	return restClient{t: t, base: "http://" + r.Addr}
+}
+
+// workersOf returns the worker IDs the status of a connector names, connector first, then tasks,
+// and whether the connector and all its tasks (at least one) are RUNNING.
+func workersOf(c restClient, name string) (ids []string, running bool) {
+	code, v := c.do("GET", "/connectors/"+name+"/status", "")
+	if code != 200 {
+		return nil, false
+	}
+	running = field(v, "connector", "state") == "RUNNING"
+	ids = append(ids, fmt.Sprint(field(v, "connector", "worker_id")))
+	tasks, _ := field(v, "tasks").([]any)
+	if len(tasks) == 0 {
+		running = false
+	}
+	for _, tk := range tasks {
+		m := tk.(map[string]any)
+		ids = append(ids, fmt.Sprint(m["worker_id"]))
+		running = running && m["state"] == "RUNNING"
+	}
+	return ids, running
+}
+
+// writeRetrying sends a write, retrying while the cluster answers 409 (a rebalance, as every new
+// connector causes), and asserts the final status.
+func writeRetrying(c restClient, code int, method, path, body string) any {
+	c.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, v := c.do(method, path, body)
+		if got == 409 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if got != code {
+			c.t.Fatalf("%s %s: status %d, want %d; body %v", method, path, got, code, v)
+		}
+		return v
+	}
+}
+
+func writeLines(t *testing.T, path string, from, to int) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := from; i < to; i++ {
+		fmt.Fprintf(f, "line %04d\n", i)
+	}
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+func TestDistributedWorkerTakesOverTheTasksOfAHardStoppedLeaderAndCopiesExactly(t *testing.T) {
+	testFailover(t, true)
+}
+
+func TestDistributedLeaderTakesOverTheTasksOfAHardStoppedFollowerAndCopiesExactly(t *testing.T) {
+	testFailover(t, false)
+}
+
+// testFailover copies a file through a source and a sink connector spread over workers A and B,
+// stops A hard (the leader if haltLeader), and checks that B takes A's work over within the
+// session timeout plus the rebalance delay and that the copy completes line for line.
+func testFailover(t *testing.T, haltLeader bool) {
+	tb := startDistBroker(t)
+	a := startDistWorker(t, tb, nil, "copy-cluster")
+	b := startDistWorker(t, tb, nil, "copy-cluster")
+	eventually(t, 15*time.Second, "both workers in the group", func() bool { return a.Herder.Joined() && b.Herder.Joined() })
+	if a.Herder.IsLeader() != haltLeader {
+		a, b = b, a
+	}
+	ca, cb := restOf(t, a), restOf(t, b)
+
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
+	writeLines(t, in, 0, 50)
+	writeRetrying(cb, 201, "POST", "/connectors", mustJSON(map[string]any{"name": "copy-src", "config": map[string]string{
+		"connector.class": "FileStreamSource", "file": in, "topic": "copy-lines",
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}}))
+	writeRetrying(cb, 201, "POST", "/connectors", mustJSON(map[string]any{"name": "copy-sink", "config": map[string]string{
+		"connector.class": "FileStreamSink", "file": out, "topics": "copy-lines",
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}}))
+
+	var before []string
+	eventually(t, 20*time.Second, "both connectors and their tasks running, spread over both workers", func() bool {
+		src, ok1 := workersOf(cb, "copy-src")
+		sink, ok2 := workersOf(cb, "copy-sink")
+		before = append(src, sink...)
+		return ok1 && ok2 && slices.Contains(before, a.WorkerID) && slices.Contains(before, b.WorkerID)
+	})
+	eventually(t, 20*time.Second, "the first 50 lines copied", func() bool { return readFile(out) == readFile(in) })
+	// Let both tasks store their positions, so the takeover starts exactly where they stopped.
+	eventually(t, 10*time.Second, "source and sink offsets stored", func() bool {
+		src := mustJSON(cb.expect(200, "GET", "/connectors/copy-src/offsets", ""))
+		sink := mustJSON(cb.expect(200, "GET", "/connectors/copy-sink/offsets", ""))
+		return strings.Contains(src, fmt.Sprintf(`"position":%d`, len(readFile(in)))) && strings.Contains(sink, `"kafka_offset":50`)
+	})
+	if ids, _ := workersOf(ca, "copy-src"); len(ids) == 0 {
+		t.Fatal("worker A does not see the connectors created through worker B")
+	}
+
+	a.Halt()
+	halted := time.Now()
+	writeLines(t, in, 50, 120)
+
+	eventually(t, sessionTimeout+rebalanceDelay+15*time.Second, "every connector and task running on worker B", func() bool {
+		src, ok1 := workersOf(cb, "copy-src")
+		sink, ok2 := workersOf(cb, "copy-sink")
+		for _, id := range append(src, sink...) {
+			if id != b.WorkerID {
+				return false
+			}
+		}
+		return ok1 && ok2
+	})
+	moved := time.Since(halted)
+	eventually(t, 20*time.Second, "all 120 lines copied", func() bool { return len(readFile(out)) >= len(readFile(in)) })
+	if got, want := readFile(out), readFile(in); got != want {
+		t.Fatalf("copy differs from the input: %d lines, want %d", strings.Count(got, "\n"), strings.Count(want, "\n"))
+	}
+	t.Logf("work of the halted worker (%v before the halt) ran on %s %v after the halt (session %v + delay %v)", before, b.WorkerID, moved.Round(time.Millisecond), sessionTimeout, rebalanceDelay)
+	// The last heartbeat came at most one heartbeat interval (300ms) before the halt.
+	if earliest := sessionTimeout - 300*time.Millisecond + rebalanceDelay; moved < earliest {
+		t.Errorf("work moved after %v, before session timeout + rebalance delay (%v): the halted worker left the group, or its work was not held back", moved, earliest)
+	}
+}
+
+func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t *testing.T) {
+	tb := startDistBroker(t)
+	reg := testRegistry(t)
+	a := startDistWorker(t, tb, reg, "cfg-cluster")
+	b := startDistWorker(t, tb, reg, "cfg-cluster")
+	eventually(t, 15*time.Second, "a leader", func() bool { return a.Herder.IsLeader() || b.Herder.IsLeader() })
+	leader, follower := a, b
+	if b.Herder.IsLeader() {
+		leader, follower = b, a
+	}
+	cl, cf := restOf(t, leader), restOf(t, follower)
+
+	// A create on the follower is forwarded to the leader and visible everywhere.
+	var created any
+	eventually(t, 15*time.Second, "a create through the follower", func() bool {
+		code, v := cf.do("POST", "/connectors", `{"name":"counter","config":{"connector.class":"CountSource","topic":"cfg-count","count":"2"}}`)
+		created = v
+		return code == 201
+	})
+	if field(created, "name") != "counter" {
+		t.Fatalf("forwarded create answered %v", created)
+	}
+	eventually(t, 10*time.Second, "the leader to see the connector", func() bool {
+		code, _ := cl.do("GET", "/connectors/counter", "")
+		return code == 200
+	})
+
+	// A config change on one worker reaches the other.
+	for _, step := range []struct {
+		writer, reader restClient
+		count          string
+	}{{cl, cf, "7"}, {cf, cl, "9"}} {
+		eventually(t, 10*time.Second, "a config update", func() bool {
+			code, _ := step.writer.do("PUT", "/connectors/counter/config", `{"connector.class":"CountSource","topic":"cfg-count","count":"`+step.count+`"}`)
+			return code == 200
+		})
+		eventually(t, 10*time.Second, "count="+step.count+" on the other worker", func() bool {
+			code, v := step.reader.do("GET", "/connectors/counter/config", "")
+			return code == 200 && field(v, "count") == step.count
+		})
+	}
+	// The tasks follow the new config: the count source produces 9 records in all.
+	eventually(t, 15*time.Second, "the task to run", func() bool { _, ok := workersOf(cl, "counter"); return ok })
+
+	// The internal topics hold Kafka Connect's record formats.
+	eventually(t, 10*time.Second, "the offset of the count source stored", func() bool {
+		return strings.Contains(mustJSON(cl.expect(200, "GET", "/connectors/counter/offsets", "")), `"next":9`)
+	})
+	records := topicRecords(t, tb, "cfg-cluster-configs")
+	for key, shape := range map[string]string{
+		"connector-counter": `{"properties":{"connector.class":"CountSource","count":"9","name":"counter","topic":"cfg-count"}}`,
+		"task-counter-0":    `{"properties":{"connector.class":"CountSource","count":"9","name":"counter","topic":"cfg-count"}}`,
+		"commit-counter":    `{"tasks":1}`,
+	} {
+		if got := records[key]; got != shape {
+			t.Errorf("config topic %s = %s, want %s", key, got, shape)
+		}
+	}
+	offsets := topicRecords(t, tb, "cfg-cluster-offsets")
+	if got := offsets[`["counter",{"source":"count"}]`]; got != `{"next":9}` {
+		t.Errorf("offset topic holds %v, want [\"counter\",{\"source\":\"count\"}] = {\"next\":9}", offsets)
+	}
+	statuses := topicRecords(t, tb, "cfg-cluster-status")
+	for _, key := range []string{"status-connector-counter", "status-task-counter-0"} {
+		if v := statuses[key]; !strings.Contains(v, `"state":"RUNNING"`) || !strings.Contains(v, `"worker_id":"127.0.0.1:`) {
+			t.Errorf("status topic %s = %s, want a RUNNING state with the worker_id", key, v)
+		}
+	}
+
+	// Active topics are tracked cluster-wide in the status topic.
+	for _, c := range []restClient{cl, cf} {
+		eventually(t, 10*time.Second, "the active topic on every worker", func() bool {
+			return mustJSON(c.expect(200, "GET", "/connectors/counter/topics", "")) == `{"counter":{"topics":["cfg-count"]}}`
+		})
+	}
+	writeRetrying(cf, 202, "PUT", "/connectors/counter/topics/reset", "")
+	for _, c := range []restClient{cl, cf} {
+		eventually(t, 10*time.Second, "no active topic after a reset", func() bool {
+			return mustJSON(c.expect(200, "GET", "/connectors/counter/topics", "")) == `{"counter":{"topics":[]}}`
+		})
+	}
+
+	// Pause and delete through the follower.
+	eventually(t, 10*time.Second, "a pause through the follower", func() bool {
+		code, _ := cf.do("PUT", "/connectors/counter/pause", "")
+		return code == 202
+	})
+	eventually(t, 10*time.Second, "the connector PAUSED", func() bool {
+		_, v := cl.do("GET", "/connectors/counter/status", "")
+		return field(v, "connector", "state") == "PAUSED"
+	})
+	if got := topicRecords(t, tb, "cfg-cluster-configs")["target-state-counter"]; got != `{"state":"PAUSED","state.v2":"PAUSED"}` {
+		t.Errorf("config topic target-state-counter = %s", got)
+	}
+	eventually(t, 10*time.Second, "a delete through the follower", func() bool {
+		code, _ := cf.do("DELETE", "/connectors/counter", "")
+		return code == 204
+	})
+	for _, c := range []restClient{cl, cf} {
+		eventually(t, 10*time.Second, "the connector gone on every worker", func() bool {
+			code, _ := c.do("GET", "/connectors/counter", "")
+			return code == 404
+		})
+	}
+}
+
+// topicRecords reads a topic from its start and returns the latest value per key.
+func topicRecords(t *testing.T, tb *testbroker.Broker, topic string) map[string]string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	out := map[string]string{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			return out
+		}
+		fs.EachRecord(func(r *kgo.Record) { out[string(r.Key)] = string(r.Value) })
+	}
+}
+
+// joinPhantom joins the group as a member that then never heartbeats nor rejoins: the next
+// rebalance waits for it until its rebalance timeout.
+func joinPhantom(t *testing.T, tb *testbroker.Broker, group string, rebalanceTimeout time.Duration) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	member := ""
+	for range 3 {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.MemberID, req.ProtocolType = group, member, "connect"
+		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 60_000, int32(rebalanceTimeout.Milliseconds())
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name, p.Metadata = "gregor-cooperative-v1", []byte(`{"url":"http://127.0.0.1:1","config_offset":0,"owned":{"connectors":[],"tasks":[]}}`)
+		req.Protocols = append(req.Protocols, p)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := kerr.ErrorForCode(resp.ErrorCode); e == kerr.MemberIDRequired {
+			member = resp.MemberID
+			continue
+		} else if e != nil {
+			t.Fatalf("phantom join: %v", e)
+		}
+		sync := kmsg.NewPtrSyncGroupRequest()
+		sync.Group, sync.Generation, sync.MemberID = group, resp.Generation, resp.MemberID
+		sresp, err := sync.RequestWith(ctx, cl)
+		if err != nil || kerr.ErrorForCode(sresp.ErrorCode) != nil {
+			t.Fatalf("phantom sync: %v %v", err, sresp)
+		}
+		return
+	}
+	t.Fatal("phantom could not join")
+}
+
+func TestDistributedWritesDuringARebalanceAnswer409(t *testing.T) {
+	tb := startDistBroker(t)
+	reg := testRegistry(t)
+	a := startDistWorker(t, tb, reg, "busy-cluster")
+	b := startDistWorker(t, tb, reg, "busy-cluster")
+	eventually(t, 15*time.Second, "a leader", func() bool { return a.Herder.IsLeader() || b.Herder.IsLeader() })
+	joinPhantom(t, tb, "busy-cluster", 4*time.Second)
+	ca := restOf(t, a)
+	eventually(t, 15*time.Second, "the group to settle with the phantom", func() bool {
+		code, _ := ca.do("POST", "/connectors", `{"name":"first","config":{"connector.class":"CountSource","topic":"busy"}}`)
+		return code == 201
+	})
+	// The new connector makes the leader rebalance; the phantom never rejoins, so the rebalance
+	// lasts until its rebalance timeout, and writes meanwhile get Kafka's 409.
+	var conflict any
+	eventually(t, 3*time.Second, "a 409 during the rebalance", func() bool {
+		code, v := ca.do("POST", "/connectors", `{"name":"second","config":{"connector.class":"CountSource","topic":"busy"}}`)
+		conflict = v
+		return code == 409
+	})
+	if field(conflict, "error_code") != float64(409) || !strings.Contains(fmt.Sprint(field(conflict, "message")), "rebalance") {
+		t.Fatalf("409 body %v", conflict)
+	}
+	eventually(t, 15*time.Second, "writes to succeed once the rebalance is over", func() bool {
+		code, _ := ca.do("POST", "/connectors", `{"name":"second","config":{"connector.class":"CountSource","topic":"busy"}}`)
+		return code == 201
+	})
+}
+
+// startCountSink is a sink whose tasks count their starts, by task number.
+type startCountSink struct{ starts *sync.Map }
+
+func (startCountSink) Version() string                                         { return "1.0" }
+func (startCountSink) ConfigDef() *connect.ConfigDef                           { return connect.NewConfigDef() }
+func (startCountSink) Start(connect.ConnectorContext, map[string]string) error { return nil }
+func (startCountSink) TaskConfigs(max int) ([]map[string]string, error) {
+	out := make([]map[string]string, max)
+	for i := range out {
+		out[i] = map[string]string{"task.number": fmt.Sprint(i)}
+	}
+	return out, nil
+}
+func (startCountSink) Stop() error                 { return nil }
+func (s startCountSink) NewTask() connect.SinkTask { return &startCountTask{starts: s.starts} }
+
+type startCountTask struct{ starts *sync.Map }
+
+func (t *startCountTask) Start(_ connect.SinkTaskContext, cfg map[string]string) error {
+	n, _ := t.starts.LoadOrStore(cfg["task.number"], new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+	return nil
+}
+func (*startCountTask) Put([]connect.SinkRecord) error               { return nil }
+func (*startCountTask) Flush(map[connect.TopicPartition]int64) error { return nil }
+func (*startCountTask) Stop() error                                  { return nil }
+
+func TestDistributedJoiningWorkerGetsAShareAndOnlyMovedTasksRestart(t *testing.T) {
+	tb := startDistBroker(t)
+	var starts sync.Map
+	reg := testRegistry(t)
+	if err := reg.Register(connect.Plugin{Class: "com.example.StartCountSink", Type: connect.PluginSink, Version: "1.0",
+		New: func() connect.Connector { return startCountSink{starts: &starts} }}); err != nil {
+		t.Fatal(err)
+	}
+	a := startDistWorker(t, tb, reg, "coop-cluster")
+	ca := restOf(t, a)
+	eventually(t, 15*time.Second, "worker A in the group", a.Herder.Joined)
+	writeRetrying(ca, 201, "POST", "/connectors", `{"name":"fan","config":{"connector.class":"com.example.StartCountSink","topics":"coop-in","tasks.max":"4"}}`)
+	eventually(t, 15*time.Second, "four tasks running on A", func() bool {
+		ids, ok := workersOf(ca, "fan")
+		return ok && len(ids) == 5 && !slices.ContainsFunc(ids, func(id string) bool { return id != a.WorkerID })
+	})
+
+	b := startDistWorker(t, tb, reg, "coop-cluster")
+	var ids []string
+	eventually(t, 20*time.Second, "two of the four tasks moved to B", func() bool {
+		var ok bool
+		ids, ok = workersOf(ca, "fan")
+		onB := 0
+		for _, id := range ids[1:] {
+			if id == b.WorkerID {
+				onB++
+			}
+		}
+		return ok && onB == 2
+	})
+	for i, id := range ids[1:] {
+		n, _ := starts.Load(fmt.Sprint(i))
+		got := n.(*atomic.Int64).Load()
+		want := int64(1) // a task that stays on A is never restarted
+		if id == b.WorkerID {
+			want = 2 // started on A, then on B
+		}
+		if got != want {
+			t.Errorf("task %d (on %s) started %d times, want %d", i, id, got, want)
+		}
+	}
+	if ids[0] != a.WorkerID {
+		t.Errorf("the connector moved to %s; only tasks had to move", ids[0])
+	}
+
+	// Restarts reach the worker that runs the task, whichever worker is asked.
+	count := func(i int) int64 {
+		n, _ := starts.Load(fmt.Sprint(i))
+		return n.(*atomic.Int64).Load()
+	}
+	before := []int64{count(0), count(1), count(2), count(3)}
+	for i, id := range ids[1:] {
+		asked := restOf(t, a)
+		if id == a.WorkerID {
+			asked = restOf(t, b) // ask the other worker: the request must travel
+		}
+		writeRetrying(asked, 204, "POST", fmt.Sprintf("/connectors/fan/tasks/%d/restart", i), "")
+		eventually(t, 10*time.Second, fmt.Sprintf("task %d restarted", i), func() bool { return count(i) == before[i]+1 })
+	}
+	writeRetrying(restOf(t, b), 202, "POST", "/connectors/fan/restart?includeTasks=true", "")
+	eventually(t, 10*time.Second, "every task restarted once more", func() bool {
+		for i := range 4 {
+			if count(i) != before[i]+2 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestDistributedWorkerRefusesInternalTopicsThatWouldLoseState(t *testing.T) {
+	tb := startDistBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	compact := "compact"
+	ctx := context.Background()
+	if _, err := adm.CreateTopic(ctx, 2, 1, map[string]*string{"cleanup.policy": &compact}, "split-configs"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "plain-offsets"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"config.storage.topic": "split-configs"}, "'config.storage.topic' property is required to have a single partition"},
+		{map[string]string{"offset.storage.topic": "plain-offsets"}, "'offset.storage.topic' property is required to have 'cleanup.policy=compact'"},
+	} {
+		props := map[string]string{"bootstrap.servers": tb.Addr(), "listeners": "http://127.0.0.1:0", "group.id": "g",
+			"config.storage.topic": "g-configs", "offset.storage.topic": "g-offsets", "status.storage.topic": "g-status",
+			"config.storage.replication.factor": "1", "offset.storage.replication.factor": "1", "status.storage.replication.factor": "1"}
+		maps.Copy(props, tc.set)
+		r, err := connect.RunDistributed(ctx, props, connect.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil {
+			r.Close()
+			t.Fatalf("%v: worker started", tc.set)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %q, want one containing %q", tc.set, err, tc.want)
+		}
+	}
+}
