@@ -266,7 +266,7 @@ func TestRESTContract(t *testing.T) {
 	if !reflect.DeepEqual(env, wantEnv) {
 		t.Fatalf("record value = %s", got[2].Value)
 	}
-	if string(got[2].Key) != `{"schema":{"optional":false,"type":"string"},"payload":"2"}` {
+	if string(got[2].Key) != `{"schema":{"type":"string","optional":false},"payload":"2"}` {
 		t.Fatalf("record key = %s", got[2].Key)
 	}
 
