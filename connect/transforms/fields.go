@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"time"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gregor-streams/gregor/connect"
 )
