@@ -199,4 +199,3 @@ func (h *levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h *levelHandler) WithGroup(name string) slog.Handler {
 	return &levelHandler{inner: h.inner.WithGroup(name), loggers: h.loggers, entry: h.entry}
 }
-
