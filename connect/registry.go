@@ -273,7 +273,7 @@ func (r *Registry) ValidateConnectorConfig(config map[string]string) (ConfigInfo
 	for i, k := range def.Keys() {
 		v := values[i]
 		if k.Name == ConfigConnectorClass && !ok && class != "" {
-			v.Errors = append(v.Errors, fmt.Sprintf("Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", class, r.available()))
+			v.Errors = append(v.Errors, fmt.Sprintf("Invalid value %s for configuration %s: Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", class, ConfigConnectorClass, class, r.available()))
 		}
 		infos.Configs = append(infos.Configs, ConfigInfo{Definition: k.Info(), Value: v})
 	}

@@ -490,10 +490,22 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, name string
 	s.respond(w, http.StatusOK)(info, err)
 }
 
+// restartConnector is POST /connectors/{n}/restart. Without includeTasks and onlyFailed it
+// restarts the connector instance and answers 204; otherwise 202 with the connector's status in
+// which what is being restarted shows RESTARTING, as Kafka's restart plan does.
 func (s *Server) restartConnector(w http.ResponseWriter, r *http.Request, name string) {
 	q := r.URL.Query()
 	includeTasks := strings.EqualFold(q.Get("includeTasks"), "true")
 	onlyFailed := strings.EqualFold(q.Get("onlyFailed"), "true")
+	var plan ConnectorStatus
+	if includeTasks || onlyFailed {
+		st, err := s.h().ConnectorStatus(name)
+		if err != nil {
+			writeHerderError(w, err)
+			return
+		}
+		plan = restartPlan(st, includeTasks, onlyFailed)
+	}
 	if err := s.h().RestartConnector(name, includeTasks, onlyFailed); err != nil {
 		writeHerderError(w, err)
 		return
@@ -502,7 +514,26 @@ func (s *Server) restartConnector(w http.ResponseWriter, r *http.Request, name s
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.respond(w, http.StatusAccepted)(s.h().ConnectorStatus(name))
+	writeJSON(w, http.StatusAccepted, plan)
+}
+
+// restartPlan marks in st what a restart with these flags restarts. A stopped connector restarts
+// nothing.
+func restartPlan(st ConnectorStatus, includeTasks, onlyFailed bool) ConnectorStatus {
+	if st.Connector.State == StateStopped {
+		return st
+	}
+	if !onlyFailed || st.Connector.State == StateFailed {
+		st.Connector.State, st.Connector.Trace = StateRestarting, ""
+	}
+	if includeTasks {
+		for i, t := range st.Tasks {
+			if !onlyFailed || t.State == StateFailed {
+				st.Tasks[i].State, st.Tasks[i].Trace = StateRestarting, ""
+			}
+		}
+	}
+	return st
 }
 
 // listPlugins is GET /connector-plugins; connectorsOnly=false adds transformations, predicates

@@ -165,7 +165,7 @@ func TestRESTContract(t *testing.T) {
 		t.Fatalf("plugins = %v", plugins)
 	}
 	pc := c.expect(200, "GET", "/connector-plugins/CountSource/config", "").([]any)
-	if len(pc) != 2 || field(pc[0], "name") != "topic" || field(pc[0], "order") != 0.0 || field(pc[0], "required") != true || field(pc[1], "default_value") != "3" || field(pc[1], "type") != "INT" {
+	if len(pc) != 2 || field(pc[0], "name") != "topic" || field(pc[0], "order") != -1.0 || field(pc[0], "required") != true || field(pc[1], "default_value") != "3" || field(pc[1], "type") != "INT" {
 		t.Fatalf("plugin config = %v", pc)
 	}
 	c.expect(404, "GET", "/connector-plugins/Nope/config", "")
