@@ -227,14 +227,57 @@ type SinkTask struct {
 	w  *bufio.Writer
 }
 
-// Start implements connect.SinkTask.
+// Start implements connect.SinkTask. A trailing partial line (a crash tore a buffered write) is cut
+// off: a Flush always ends on a line boundary, so that line was never committed and will be
+// delivered again.
 func (t *SinkTask) Start(_ connect.SinkTaskContext, config map[string]string) error {
-	f, err := os.OpenFile(config[ConfigFile], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(config[ConfigFile], os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", config[ConfigFile], err)
 	}
+	if err := truncatePartialLine(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", config[ConfigFile], err)
+	}
 	t.f, t.w = f, bufio.NewWriterSize(f, 256<<10)
 	return nil
+}
+
+// truncatePartialLine cuts f after its last "\n" (to empty if it has none).
+func truncatePartialLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := st.Size()
+	buf := make([]byte, 64<<10)
+	for pos := end; pos > 0; {
+		n := int64(len(buf))
+		if n > pos {
+			n = pos
+		}
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return fmt.Errorf("reading the tail: %w", err)
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			if keep := pos + int64(i) + 1; keep < end {
+				return truncateSynced(f, keep)
+			}
+			return nil
+		}
+	}
+	if end > 0 {
+		return truncateSynced(f, 0)
+	}
+	return nil
+}
+
+func truncateSynced(f *os.File, size int64) error {
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("cutting a partial last line: %w", err)
+	}
+	return f.Sync()
 }
 
 // Put implements connect.SinkTask.
