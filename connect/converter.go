@@ -209,17 +209,22 @@ func (c *JSONConverter) ToConnect(_ string, data []byte) (*Schema, any, error) {
 		}
 		return nil, schemalessFromJSON(v), nil
 	}
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(data, &env); err != nil {
-		if !json.Valid(data) {
-			return nil, nil, fmt.Errorf("%w: converting byte[] to Kafka Connect data failed due to serialization error: %v", ErrDataInvalid, err)
+	rawSchema, rawPayload, ok := splitEnvelope(data)
+	if !ok {
+		// The slow path, which also words the errors.
+		var env map[string]json.RawMessage
+		if err := json.Unmarshal(data, &env); err != nil {
+			if !json.Valid(data) {
+				return nil, nil, fmt.Errorf("%w: converting byte[] to Kafka Connect data failed due to serialization error: %v", ErrDataInvalid, err)
+			}
+			env = nil // valid JSON, but not an object
 		}
-		env = nil // valid JSON, but not an object
-	}
-	rawSchema, hasSchema := env["schema"]
-	rawPayload, hasPayload := env["payload"]
-	if len(env) != 2 || !hasSchema || !hasPayload {
-		return nil, nil, fmt.Errorf("%w: JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration", ErrDataInvalid)
+		var hasSchema, hasPayload bool
+		rawSchema, hasSchema = env["schema"]
+		rawPayload, hasPayload = env["payload"]
+		if len(env) != 2 || !hasSchema || !hasPayload {
+			return nil, nil, fmt.Errorf("%w: JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration", ErrDataInvalid)
+		}
 	}
 	payload, err := decodeJSONNumbers(rawPayload)
 	if err != nil {
@@ -245,6 +250,114 @@ func (c *JSONConverter) ToConnect(_ string, data []byte) (*Schema, any, error) {
 		return nil, nil, err
 	}
 	return schema, value, nil
+}
+
+// splitEnvelope finds the raw "schema" and "payload" values of {"schema":...,"payload":...} (in
+// either order) without decoding them; ok is false for anything else (other or escaped keys,
+// malformed JSON), which the caller handles on the slow path. The values are validated when they
+// are decoded.
+func splitEnvelope(data []byte) (schema, payload []byte, ok bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, nil, false
+	}
+	i++
+	for n := 0; n < 2; n++ {
+		i = skipSpace(data, i)
+		if i >= len(data) || data[i] != '"' {
+			return nil, nil, false
+		}
+		end := bytes.IndexByte(data[i+1:], '"')
+		if end < 0 {
+			return nil, nil, false
+		}
+		key := data[i+1 : i+1+end]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return nil, nil, false
+		}
+		i = skipSpace(data, i+end+2)
+		if i >= len(data) || data[i] != ':' {
+			return nil, nil, false
+		}
+		start := skipSpace(data, i+1)
+		stop := skipJSONValue(data, start)
+		if stop < 0 {
+			return nil, nil, false
+		}
+		switch string(key) {
+		case "schema":
+			if schema != nil {
+				return nil, nil, false
+			}
+			schema = data[start:stop]
+		case "payload":
+			if payload != nil {
+				return nil, nil, false
+			}
+			payload = data[start:stop]
+		default:
+			return nil, nil, false
+		}
+		i = skipSpace(data, stop)
+		if i >= len(data) {
+			return nil, nil, false
+		}
+		if n == 0 && data[i] != ',' || n == 1 && data[i] != '}' {
+			return nil, nil, false
+		}
+		i++
+	}
+	if skipSpace(data, i) != len(data) || len(schema) == 0 || len(payload) == 0 {
+		return nil, nil, false
+	}
+	return schema, payload, true
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipJSONValue returns the index just after the JSON value starting at i, or -1. It checks only
+// the nesting of brackets and strings; the value's own validity is left to its decoder.
+func skipJSONValue(data []byte, i int) int {
+	depth := 0
+	for ; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(data) {
+				return -1
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of a scalar at the enclosing object's close
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	if depth != 0 {
+		return -1
+	}
+	return i
 }
 
 // SchemaToJSON renders a schema in JsonConverter's schema format as a generic JSON value (for
@@ -753,13 +866,22 @@ func decodeJSON(data []byte) (any, error) {
 
 // decodeJSONNumbers parses JSON keeping numbers as json.Number, so a Decimal keeps every digit.
 func decodeJSONNumbers(data []byte) (any, error) {
+	if t := data[skipSpace(data, 0):]; len(t) > 0 && t[0] == '"' {
+		// NB: most payloads of a line-oriented pipeline are one string; skip the Decoder for them.
+		var s string
+		if err := json.Unmarshal(t, &s); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	if d.More() {
+	// NB: Decoder.More is false for a stray ']' or '}', so look at the rest directly.
+	if skipSpace(data, int(d.InputOffset())) != len(data) {
 		return nil, errors.New("trailing data after JSON value")
 	}
 	return v, nil

@@ -1,6 +1,7 @@
 package connect_test
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -160,9 +161,39 @@ func FuzzJSONConverterToConnect(f *testing.F) {
 			if err != nil {
 				continue
 			}
+			if !json.Valid(data) {
+				t.Fatalf("schemas.enable=%v accepted invalid JSON %q", schemas, data)
+			}
 			if _, err := c.FromConnect("t", s, v); err != nil && !errors.Is(err, connect.ErrDataInvalid) {
 				t.Fatalf("re-encode: %v", err)
 			}
 		}
+	})
+}
+
+func BenchmarkJSONConverter(b *testing.B) {
+	c := &connect.JSONConverter{SchemasEnable: true}
+	line := "line 012345 xxxxxxxxxxxxxxxxxxxxxxxxx"
+	data, err := c.FromConnect("t", connect.StringSchema, line)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("FromConnect", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := c.FromConnect("t", connect.StringSchema, line); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("ToConnect", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := c.ToConnect("t", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
 }
