@@ -94,10 +94,11 @@ type SourceTask struct {
 	topic     string
 	batchSize int
 
-	f        *os.File
-	position int64  // file offset just after the last line handed out
-	pending  []byte // bytes read past position: an incomplete last line
-	buf      []byte
+	f               *os.File
+	sourcePartition map[string]any
+	position        int64  // file offset just after the last line handed out
+	pending         []byte // bytes read past position: an incomplete last line
+	buf             []byte
 }
 
 // Start implements connect.SourceTask: it looks up the stored position; the file is opened on Poll
@@ -124,7 +125,14 @@ func (t *SourceTask) Start(ctx connect.SourceTaskContext, config map[string]stri
 	return nil
 }
 
-func (t *SourceTask) partition() map[string]any { return map[string]any{FilenameField: t.filename} }
+// partition returns the source partition, one map shared by every record of the task (the worker
+// only reads it).
+func (t *SourceTask) partition() map[string]any {
+	if t.sourcePartition == nil {
+		t.sourcePartition = map[string]any{FilenameField: t.filename}
+	}
+	return t.sourcePartition
+}
 
 // Poll implements connect.SourceTask. It never blocks waiting for data: it returns no records when
 // the file has nothing new (or does not exist yet) and lets the worker back off.
