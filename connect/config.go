@@ -231,6 +231,8 @@ func (k *ConfigKey) Info() ConfigKeyInfo {
 	if k.Group != "" {
 		g := k.Group
 		info.Group = &g
+	} else if k.OrderInGroup == 0 {
+		info.OrderInGroup = -1 // Kafka's ConfigDef: a key outside any group has order -1
 	}
 	if !k.Required() && k.Default != nil {
 		s := formatDefault(k.Type, k.Default)

@@ -161,7 +161,9 @@ func RunStandaloneWithConfigFile(ctx context.Context, props map[string]string, o
 	if err != nil {
 		return nil, nil, err
 	}
+	opts = opts.withLoggers()
 	srv := NewServer(nil, clusterID, opts.Logger)
+	srv.loggers = opts.Loggers
 	addr, err := srv.Listen(cfg.Listeners)
 	if err != nil {
 		return nil, nil, err

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // Converter turns Connect data into the bytes of a Kafka record key or value and back. It is
@@ -58,8 +61,9 @@ type StringConverter struct{}
 // Configure implements Converter.
 func (StringConverter) Configure(map[string]string, bool) error { return nil }
 
-// FromConnect implements Converter.
-func (StringConverter) FromConnect(_ string, _ *Schema, value any) ([]byte, error) {
+// FromConnect implements Converter. A Decimal is written in plain notation at its scale ("1.50"),
+// a time.Time in RFC 3339 (UTC, millisecond precision).
+func (StringConverter) FromConnect(_ string, schema *Schema, value any) ([]byte, error) {
 	switch v := value.(type) {
 	case nil:
 		return nil, nil
@@ -67,6 +71,14 @@ func (StringConverter) FromConnect(_ string, _ *Schema, value any) ([]byte, erro
 		return []byte(v), nil
 	case []byte:
 		return v, nil
+	case *big.Rat:
+		if scale, err := DecimalScale(schema); err == nil {
+			s, err := DecimalString(v, scale)
+			return []byte(s), err
+		}
+		return []byte(v.RatString()), nil
+	case time.Time:
+		return []byte(v.UTC().Format("2006-01-02T15:04:05.000Z07:00")), nil
 	default:
 		return []byte(fmt.Sprint(v)), nil
 	}
@@ -107,9 +119,21 @@ func (ByteArrayConverter) ToConnect(_ string, data []byte) (*Schema, any, error)
 }
 
 // JSONConverter is Kafka's JsonConverter. With schemas.enable=true (the default) it writes and reads
-// the {"schema": ..., "payload": ...} envelope; with false, plain JSON.
+// the {"schema": ..., "payload": ...} envelope; with false, plain JSON. Its output is byte-for-byte
+// what Kafka's JsonConverter writes: object keys in Kafka's order (a schema's "type" first, "field"
+// last; a struct's fields in schema order; map keys sorted), Java's spelling of floating-point
+// numbers (1.0, 1.0E10) and Jackson's string escapes. Logical types are written as Kafka does:
+// Decimal as base64 of the unscaled two's complement bytes (or a JSON number with
+// decimal.format=NUMERIC), Date, Time and Timestamp as their int32/int64 representation. Reading
+// accepts a Decimal either way, as Kafka does.
+//
+// NB: without a schema, Kafka cannot write a java.util.Date ("does not have corresponding schema
+// type"); Gregor writes a schemaless time.Time as epoch milliseconds instead, which is what a
+// schemaless TimestampConverter user wants. A schemaless *big.Rat is rejected, as in Kafka.
 type JSONConverter struct {
 	SchemasEnable bool
+	// DecimalNumeric writes Decimal values as JSON numbers (decimal.format=NUMERIC).
+	DecimalNumeric bool
 
 	lastSchema     *Schema // cache of the last schema rendered, see FromConnect
 	lastSchemaJSON []byte
@@ -117,7 +141,8 @@ type JSONConverter struct {
 	lastParsedJSON []byte
 }
 
-// Configure implements Converter.
+// Configure implements Converter: schemas.enable (default true) and decimal.format (BASE64 or
+// NUMERIC, default BASE64).
 func (c *JSONConverter) Configure(config map[string]string, _ bool) error {
 	c.SchemasEnable = true
 	if v, ok := config["schemas.enable"]; ok {
@@ -127,6 +152,16 @@ func (c *JSONConverter) Configure(config map[string]string, _ bool) error {
 		}
 		c.SchemasEnable = b
 	}
+	c.DecimalNumeric = false
+	if v, ok := config["decimal.format"]; ok {
+		switch strings.ToUpper(strings.TrimSpace(v)) {
+		case "BASE64", "":
+		case "NUMERIC":
+			c.DecimalNumeric = true
+		default:
+			return fmt.Errorf("decimal.format: %q must be BASE64 or NUMERIC", v)
+		}
+	}
 	return nil
 }
 
@@ -135,34 +170,30 @@ func (c *JSONConverter) FromConnect(_ string, schema *Schema, value any) ([]byte
 	if schema == nil && value == nil {
 		return nil, nil // a tombstone stays a tombstone
 	}
-	payload, err := toJSONValue(schema, value)
-	if err != nil {
-		return nil, err
-	}
 	if !c.SchemasEnable {
-		return json.Marshal(payload)
-	}
-	pb, err := json.Marshal(payload)
-	if err != nil {
-		return nil, err
+		return c.appendValue(nil, schema, value)
 	}
 	sb := []byte("null")
 	if schema != nil {
 		// NB: records of one task usually share a schema; rendering it once per schema saves most of
 		// the converter's time.
 		if schema != c.lastSchema {
-			if c.lastSchemaJSON, err = json.Marshal(SchemaToJSON(schema)); err != nil {
+			b, err := c.appendSchema(nil, schema)
+			if err != nil {
 				return nil, err
 			}
-			c.lastSchema = schema
+			c.lastSchema, c.lastSchemaJSON = schema, b
 		}
 		sb = c.lastSchemaJSON
 	}
-	out := make([]byte, 0, len(sb)+len(pb)+24)
+	out := make([]byte, 0, len(sb)+64)
 	out = append(out, `{"schema":`...)
 	out = append(out, sb...)
 	out = append(out, `,"payload":`...)
-	out = append(out, pb...)
+	out, err := c.appendValue(out, schema, value)
+	if err != nil {
+		return nil, err
+	}
 	return append(out, '}'), nil
 }
 
@@ -172,25 +203,30 @@ func (c *JSONConverter) ToConnect(_ string, data []byte) (*Schema, any, error) {
 		return nil, nil, nil
 	}
 	if !c.SchemasEnable {
-		v, err := decodeJSON(data)
+		v, err := decodeJSONNumbers(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: converting byte[] to Kafka Connect data failed due to serialization error: %v", ErrDataInvalid, err)
 		}
 		return nil, schemalessFromJSON(v), nil
 	}
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(data, &env); err != nil {
-		if !json.Valid(data) {
-			return nil, nil, fmt.Errorf("%w: converting byte[] to Kafka Connect data failed due to serialization error: %v", ErrDataInvalid, err)
+	rawSchema, rawPayload, ok := splitEnvelope(data)
+	if !ok {
+		// The slow path, which also words the errors.
+		var env map[string]json.RawMessage
+		if err := json.Unmarshal(data, &env); err != nil {
+			if !json.Valid(data) {
+				return nil, nil, fmt.Errorf("%w: converting byte[] to Kafka Connect data failed due to serialization error: %v", ErrDataInvalid, err)
+			}
+			env = nil // valid JSON, but not an object
 		}
-		env = nil // valid JSON, but not an object
+		var hasSchema, hasPayload bool
+		rawSchema, hasSchema = env["schema"]
+		rawPayload, hasPayload = env["payload"]
+		if len(env) != 2 || !hasSchema || !hasPayload {
+			return nil, nil, fmt.Errorf("%w: JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration", ErrDataInvalid)
+		}
 	}
-	rawSchema, hasSchema := env["schema"]
-	rawPayload, hasPayload := env["payload"]
-	if len(env) != 2 || !hasSchema || !hasPayload {
-		return nil, nil, fmt.Errorf("%w: JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration", ErrDataInvalid)
-	}
-	payload, err := decodeJSON(rawPayload)
+	payload, err := decodeJSONNumbers(rawPayload)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: payload: %v", ErrDataInvalid, err)
 	}
@@ -200,7 +236,7 @@ func (c *JSONConverter) ToConnect(_ string, data []byte) (*Schema, any, error) {
 	// NB: records of one topic usually share a schema; parse it once per distinct schema text.
 	schema := c.lastParsed
 	if schema == nil || !bytes.Equal(rawSchema, c.lastParsedJSON) {
-		sv, err := decodeJSON(rawSchema)
+		sv, err := decodeJSONNumbers(rawSchema)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: schema: %v", ErrDataInvalid, err)
 		}
@@ -216,51 +252,541 @@ func (c *JSONConverter) ToConnect(_ string, data []byte) (*Schema, any, error) {
 	return schema, value, nil
 }
 
-// SchemaToJSON renders a schema in JsonConverter's schema format.
+// splitEnvelope finds the raw "schema" and "payload" values of {"schema":...,"payload":...} (in
+// either order) without decoding them; ok is false for anything else (other or escaped keys,
+// malformed JSON), which the caller handles on the slow path. The values are validated when they
+// are decoded.
+func splitEnvelope(data []byte) (schema, payload []byte, ok bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, nil, false
+	}
+	i++
+	for n := 0; n < 2; n++ {
+		i = skipSpace(data, i)
+		if i >= len(data) || data[i] != '"' {
+			return nil, nil, false
+		}
+		end := bytes.IndexByte(data[i+1:], '"')
+		if end < 0 {
+			return nil, nil, false
+		}
+		key := data[i+1 : i+1+end]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return nil, nil, false
+		}
+		i = skipSpace(data, i+end+2)
+		if i >= len(data) || data[i] != ':' {
+			return nil, nil, false
+		}
+		start := skipSpace(data, i+1)
+		stop := skipJSONValue(data, start)
+		if stop < 0 {
+			return nil, nil, false
+		}
+		switch string(key) {
+		case "schema":
+			if schema != nil {
+				return nil, nil, false
+			}
+			schema = data[start:stop]
+		case "payload":
+			if payload != nil {
+				return nil, nil, false
+			}
+			payload = data[start:stop]
+		default:
+			return nil, nil, false
+		}
+		i = skipSpace(data, stop)
+		if i >= len(data) {
+			return nil, nil, false
+		}
+		if n == 0 && data[i] != ',' || n == 1 && data[i] != '}' {
+			return nil, nil, false
+		}
+		i++
+	}
+	if skipSpace(data, i) != len(data) || len(schema) == 0 || len(payload) == 0 {
+		return nil, nil, false
+	}
+	return schema, payload, true
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipJSONValue returns the index just after the JSON value starting at i, or -1. It checks only
+// the nesting of brackets and strings; the value's own validity is left to its decoder.
+func skipJSONValue(data []byte, i int) int {
+	depth := 0
+	for ; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(data) {
+				return -1
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of a scalar at the enclosing object's close
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	if depth != 0 {
+		return -1
+	}
+	return i
+}
+
+// SchemaToJSON renders a schema in JsonConverter's schema format as a generic JSON value (for
+// callers that embed it in other JSON; FromConnect writes the same fields in Kafka's order).
 func SchemaToJSON(s *Schema) map[string]any {
-	m := map[string]any{"type": string(s.Type), "optional": s.Optional}
-	if s.Name != "" {
-		m["name"] = s.Name
+	b, err := (&JSONConverter{}).appendSchema(nil, s)
+	if err != nil {
+		return map[string]any{"type": string(s.Type), "optional": s.Optional}
 	}
-	if s.Version != 0 {
-		m["version"] = s.Version
-	}
-	if s.Doc != "" {
-		m["doc"] = s.Doc
-	}
-	if len(s.Parameters) > 0 {
-		m["parameters"] = s.Parameters
-	}
-	if s.Default != nil {
-		if d, err := toJSONValue(s, s.Default); err == nil {
-			m["default"] = d
-		}
-	}
-	switch s.Type {
-	case TypeArray:
-		if s.ValueSchema != nil {
-			m["items"] = SchemaToJSON(s.ValueSchema)
-		}
-	case TypeMap:
-		if s.KeySchema != nil {
-			m["keys"] = SchemaToJSON(s.KeySchema)
-		}
-		if s.ValueSchema != nil {
-			m["values"] = SchemaToJSON(s.ValueSchema)
-		}
-	case TypeStruct:
-		fields := make([]any, 0, len(s.Fields))
-		for _, f := range s.Fields {
-			fm := SchemaToJSON(f.Schema)
-			fm["field"] = f.Name
-			fields = append(fields, fm)
-		}
-		m["fields"] = fields
-	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
 	return m
 }
 
-// SchemaFromJSON parses JsonConverter's schema format.
+// appendSchema writes s with Kafka's key order: type, items|keys,values|fields, optional, name,
+// version, doc, parameters, default.
+func (c *JSONConverter) appendSchema(b []byte, s *Schema) ([]byte, error) {
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, string(s.Type))
+	var err error
+	switch s.Type {
+	case TypeArray:
+		if s.ValueSchema != nil {
+			b = append(b, `,"items":`...)
+			if b, err = c.appendSchema(b, s.ValueSchema); err != nil {
+				return nil, err
+			}
+		}
+	case TypeMap:
+		if s.KeySchema != nil {
+			b = append(b, `,"keys":`...)
+			if b, err = c.appendSchema(b, s.KeySchema); err != nil {
+				return nil, err
+			}
+		}
+		if s.ValueSchema != nil {
+			b = append(b, `,"values":`...)
+			if b, err = c.appendSchema(b, s.ValueSchema); err != nil {
+				return nil, err
+			}
+		}
+	case TypeStruct:
+		b = append(b, `,"fields":[`...)
+		for i, f := range s.Fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			fb, err := c.appendSchema(nil, f.Schema)
+			if err != nil {
+				return nil, fmt.Errorf("field %q: %w", f.Name, err)
+			}
+			b = append(b, fb[:len(fb)-1]...) // reopen the object to add "field" last
+			b = append(b, `,"field":`...)
+			b = appendJSONString(b, f.Name)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"optional":`...)
+	b = strconv.AppendBool(b, s.Optional)
+	if s.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, s.Name)
+	}
+	if s.Version != 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, int64(s.Version), 10)
+	}
+	if s.Doc != "" {
+		b = append(b, `,"doc":`...)
+		b = appendJSONString(b, s.Doc)
+	}
+	if len(s.Parameters) > 0 {
+		// NB: Kafka keeps parameters in insertion order; a Go map has none. Decimal's "scale" comes
+		// first (it is the first parameter Kafka and Debezium set), the rest sorted.
+		keys := make([]string, 0, len(s.Parameters))
+		for k := range s.Parameters {
+			if k != DecimalScaleParameter {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		if _, ok := s.Parameters[DecimalScaleParameter]; ok {
+			keys = append([]string{DecimalScaleParameter}, keys...)
+		}
+		b = append(b, `,"parameters":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, s.Parameters[k])
+		}
+		b = append(b, '}')
+	}
+	if s.Default != nil {
+		b = append(b, `,"default":`...)
+		if b, err = c.appendValue(b, s, s.Default); err != nil {
+			return nil, fmt.Errorf("default: %w", err)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendValue writes value (of schema, or schemaless if schema is nil) as JSON.
+func (c *JSONConverter) appendValue(b []byte, schema *Schema, value any) ([]byte, error) {
+	if value == nil {
+		switch {
+		case schema == nil:
+		case schema.Default != nil:
+			return c.appendValue(b, schema, schema.Default)
+		case !schema.Optional:
+			return nil, fmt.Errorf("%w: conversion error: null value for field that is required and has no default value", ErrDataInvalid)
+		}
+		return append(b, "null"...), nil
+	}
+	if schema.IsLogical() {
+		prim, err := LogicalToPrimitive(schema, value)
+		if err != nil {
+			return nil, err
+		}
+		if schema.Name == DecimalSchemaName && c.DecimalNumeric {
+			scale, _ := DecimalScale(schema)
+			s, err := DecimalString(value.(*big.Rat), scale)
+			if err != nil {
+				return nil, err
+			}
+			return append(b, s...), nil
+		}
+		value = prim
+	}
+	if schema == nil {
+		return c.appendSchemaless(b, value)
+	}
+	bad := func() ([]byte, error) {
+		return nil, fmt.Errorf("%w: %T is not a valid %s value", ErrDataInvalid, value, schema.Type)
+	}
+	switch schema.Type {
+	case TypeInt8:
+		if v, ok := value.(int8); ok {
+			return strconv.AppendInt(b, int64(v), 10), nil
+		}
+	case TypeInt16:
+		if v, ok := value.(int16); ok {
+			return strconv.AppendInt(b, int64(v), 10), nil
+		}
+	case TypeInt32:
+		if v, ok := value.(int32); ok {
+			return strconv.AppendInt(b, int64(v), 10), nil
+		}
+	case TypeInt64:
+		if v, ok := value.(int64); ok {
+			return strconv.AppendInt(b, v, 10), nil
+		}
+	case TypeFloat32:
+		if v, ok := value.(float32); ok {
+			return appendJavaFloat(b, float64(v), 32)
+		}
+	case TypeFloat64:
+		if v, ok := value.(float64); ok {
+			return appendJavaFloat(b, v, 64)
+		}
+	case TypeBoolean:
+		if v, ok := value.(bool); ok {
+			return strconv.AppendBool(b, v), nil
+		}
+	case TypeString:
+		if v, ok := value.(string); ok {
+			return appendJSONString(b, v), nil
+		}
+	case TypeBytes:
+		if v, ok := value.([]byte); ok {
+			return appendBase64(b, v), nil
+		}
+	case TypeArray:
+		if v, ok := value.([]any); ok {
+			return c.appendArray(b, schema.ValueSchema, v)
+		}
+	case TypeMap:
+		switch v := value.(type) {
+		case map[any]any:
+			return c.appendMap(b, schema.KeySchema, schema.ValueSchema, v)
+		case map[string]any:
+			m := make(map[any]any, len(v))
+			for k, e := range v {
+				m[k] = e
+			}
+			return c.appendMap(b, schema.KeySchema, schema.ValueSchema, m)
+		}
+	case TypeStruct:
+		if v, ok := value.(*Struct); ok {
+			if v.Schema != schema {
+				return nil, fmt.Errorf("%w: struct value has another schema than its field (%s)", ErrDataInvalid, schemaLabel(schema))
+			}
+			return c.appendStruct(b, v)
+		}
+	}
+	return bad()
+}
+
+func schemaLabel(s *Schema) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return string(s.Type)
+}
+
+func (c *JSONConverter) appendSchemaless(b []byte, value any) ([]byte, error) {
+	switch v := value.(type) {
+	case int8:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int16:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case float32:
+		return appendJavaFloat(b, float64(v), 32)
+	case float64:
+		return appendJavaFloat(b, v, 64)
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case string:
+		return appendJSONString(b, v), nil
+	case []byte:
+		return appendBase64(b, v), nil
+	case []any:
+		return c.appendArray(b, nil, v)
+	case map[any]any:
+		return c.appendMap(b, nil, nil, v)
+	case map[string]any:
+		m := make(map[any]any, len(v))
+		for k, e := range v {
+			m[k] = e
+		}
+		return c.appendMap(b, nil, nil, m)
+	case *Struct:
+		return c.appendStruct(b, v)
+	case time.Time:
+		return strconv.AppendInt(b, v.UnixMilli(), 10), nil
+	}
+	return nil, fmt.Errorf("%w: %T has no Connect representation without a schema", ErrDataInvalid, value)
+}
+
+func (c *JSONConverter) appendArray(b []byte, elem *Schema, v []any) ([]byte, error) {
+	b = append(b, '[')
+	var err error
+	for i, e := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = c.appendValue(b, elem, e); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// appendMap writes a map as an object when its keys are strings (by schema, or all of them when
+// schemaless), else as an array of [key, value] pairs, as JsonConverter does. Entries are sorted.
+func (c *JSONConverter) appendMap(b []byte, ks, vs *Schema, m map[any]any) ([]byte, error) {
+	objectMode := ks == nil || ks.Type == TypeString
+	if ks == nil {
+		for k := range m {
+			if _, ok := k.(string); !ok {
+				objectMode = false
+				break
+			}
+		}
+	}
+	type entry struct {
+		key []byte
+		val any
+	}
+	entries := make([]entry, 0, len(m))
+	for k, v := range m {
+		if objectMode {
+			s, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("%w: map key %T is not a string", ErrDataInvalid, k)
+			}
+			entries = append(entries, entry{appendJSONString(nil, s), v})
+			continue
+		}
+		kb, err := c.appendValue(nil, ks, k)
+		if err != nil {
+			return nil, fmt.Errorf("map key: %w", err)
+		}
+		entries = append(entries, entry{kb, v})
+	}
+	sort.Slice(entries, func(i, j int) bool { return bytes.Compare(entries[i].key, entries[j].key) < 0 })
+	var err error
+	if objectMode {
+		b = append(b, '{')
+	} else {
+		b = append(b, '[')
+	}
+	for i, e := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if objectMode {
+			b = append(b, e.key...)
+			b = append(b, ':')
+		} else {
+			b = append(b, '[')
+			b = append(b, e.key...)
+			b = append(b, ',')
+		}
+		if b, err = c.appendValue(b, vs, e.val); err != nil {
+			return nil, err
+		}
+		if !objectMode {
+			b = append(b, ']')
+		}
+	}
+	if objectMode {
+		return append(b, '}'), nil
+	}
+	return append(b, ']'), nil
+}
+
+func (c *JSONConverter) appendStruct(b []byte, st *Struct) ([]byte, error) {
+	b = append(b, '{')
+	var err error
+	for i, f := range st.Schema.Fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, f.Name)
+		b = append(b, ':')
+		if b, err = c.appendValue(b, f.Schema, st.values[f.Index]); err != nil {
+			return nil, fmt.Errorf("field %q: %w", f.Name, err)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func appendBase64(b []byte, v []byte) []byte {
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, v)
+	return append(b, '"')
+}
+
+// appendJSONString quotes s as Jackson does: '"', '\\' and control characters escaped (\b \t \n
+// \f \r, others as \u00XX in upper-case hex), everything else, non-ASCII included, written as is.
+// Invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, s[start:i]...)
+				b = append(b, "\uFFFD"...)
+				i += size
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJavaFloat writes f as Java's Float.toString/Double.toString (which Jackson uses): at least
+// one digit after the point, and "computerized scientific notation" (1.0E10, 1.5E-4) outside
+// [1e-3, 1e7). NaN and infinities have no JSON form.
+func appendJavaFloat(b []byte, f float64, bitSize int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("%w: %v cannot be written as JSON", ErrDataInvalid, f)
+	}
+	abs := math.Abs(f)
+	if abs == 0 || (abs >= 1e-3 && abs < 1e7) {
+		s := strconv.FormatFloat(f, 'f', -1, bitSize)
+		b = append(b, s...)
+		if !strings.ContainsRune(s, '.') {
+			b = append(b, ".0"...)
+		}
+		return b, nil
+	}
+	s := strconv.FormatFloat(f, 'e', -1, bitSize) // e.g. 1.2345e+07
+	mant, exp, _ := strings.Cut(s, "e")
+	b = append(b, mant...)
+	if !strings.ContainsRune(mant, '.') {
+		b = append(b, ".0"...)
+	}
+	b = append(b, 'E')
+	if exp[0] == '-' {
+		b = append(b, '-')
+	}
+	exp = strings.TrimLeft(exp[1:], "0")
+	return append(b, exp...), nil
+}
+
+// SchemaFromJSON parses JsonConverter's schema format (a value decoded from JSON; numbers may be
+// json.Number, int64 or float64).
 func SchemaFromJSON(v any) (*Schema, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -276,8 +802,15 @@ func SchemaFromJSON(v any) (*Schema, error) {
 	s.Optional, _ = m["optional"].(bool)
 	s.Name, _ = m["name"].(string)
 	s.Doc, _ = m["doc"].(string)
-	if n, ok := m["version"].(int64); ok {
+	switch n := m["version"].(type) {
+	case int64:
 		s.Version = int(n)
+	case float64:
+		s.Version = int(n)
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			s.Version = int(i)
+		}
 	}
 	if p, ok := m["parameters"].(map[string]any); ok {
 		s.Parameters = map[string]string{}
@@ -309,6 +842,11 @@ func SchemaFromJSON(v any) (*Schema, error) {
 			s.Fields = append(s.Fields, Field{Name: name, Index: i, Schema: fs})
 		}
 	}
+	if s.Name == DecimalSchemaName && s.Type == TypeBytes {
+		if _, err := DecimalScale(s); err != nil {
+			return nil, err
+		}
+	}
 	if d, ok := m["default"]; ok && d != nil {
 		if s.Default, err = fromJSONValue(s, d); err != nil {
 			return nil, fmt.Errorf("default: %w", err)
@@ -319,16 +857,34 @@ func SchemaFromJSON(v any) (*Schema, error) {
 
 // decodeJSON parses JSON keeping integers as int64 and other numbers as float64.
 func decodeJSON(data []byte) (any, error) {
+	v, err := decodeJSONNumbers(data)
+	if err != nil {
+		return nil, err
+	}
+	return normalizeJSON(v), nil
+}
+
+// decodeJSONNumbers parses JSON keeping numbers as json.Number, so a Decimal keeps every digit.
+func decodeJSONNumbers(data []byte) (any, error) {
+	if t := data[skipSpace(data, 0):]; len(t) > 0 && t[0] == '"' {
+		// NB: most payloads of a line-oriented pipeline are one string; skip the Decoder for them.
+		var s string
+		if err := json.Unmarshal(t, &s); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	if d.More() {
+	// NB: Decoder.More is false for a stray ']' or '}', so look at the rest directly.
+	if skipSpace(data, int(d.InputOffset())) != len(data) {
 		return nil, errors.New("trailing data after JSON value")
 	}
-	return normalizeJSON(v), nil
+	return v, nil
 }
 
 // normalizeJSON replaces json.Number with int64 (when integral and in range) or float64.
@@ -353,9 +909,12 @@ func normalizeJSON(v any) any {
 	return v
 }
 
-// schemalessFromJSON maps decoded JSON to Connect's schemaless values (objects become map[any]any).
+// schemalessFromJSON maps decoded JSON to Connect's schemaless values (objects become map[any]any,
+// numbers int64 or float64).
 func schemalessFromJSON(v any) any {
 	switch x := v.(type) {
+	case json.Number:
+		return normalizeJSON(x)
 	case map[string]any:
 		m := make(map[any]any, len(x))
 		for k, e := range x {
@@ -371,109 +930,17 @@ func schemalessFromJSON(v any) any {
 	return v
 }
 
-// toJSONValue renders a Connect value as a JSON-marshalable value.
-func toJSONValue(schema *Schema, value any) (any, error) {
-	if value == nil {
-		if schema != nil && schema.Default != nil {
-			return toJSONValue(schema, schema.Default)
-		}
-		if schema != nil && !schema.Optional {
-			return nil, fmt.Errorf("%w: conversion error: null value for field that is required and has no default value", ErrDataInvalid)
-		}
-		return nil, nil
-	}
-	if err := ValidateValue(schema, value); err != nil {
-		return nil, err
-	}
-	switch v := value.(type) {
-	case []byte:
-		return base64.StdEncoding.EncodeToString(v), nil
-	case float32:
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("%w: %v cannot be written as JSON", ErrDataInvalid, v)
-		}
-		return v, nil
+// jsonNumber returns the text of a decoded JSON number (json.Number, int64 or float64).
+func jsonNumber(v any) (string, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		return n.String(), true
+	case int64:
+		return strconv.FormatInt(n, 10), true
 	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("%w: %v cannot be written as JSON", ErrDataInvalid, v)
-		}
-		return v, nil
-	case []any:
-		var es *Schema
-		if schema != nil {
-			es = schema.ValueSchema
-		}
-		out := make([]any, len(v))
-		for i, e := range v {
-			j, err := toJSONValue(es, e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = j
-		}
-		return out, nil
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			j, err := toJSONValue(nil, e)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = j
-		}
-		return out, nil
-	case map[any]any:
-		var ks, vs *Schema
-		if schema != nil {
-			ks, vs = schema.KeySchema, schema.ValueSchema
-		}
-		stringKeys := ks == nil || ks.Type == TypeString
-		for k := range v {
-			if _, ok := k.(string); !ok {
-				stringKeys = false
-			}
-		}
-		if stringKeys {
-			out := make(map[string]any, len(v))
-			for k, e := range v {
-				j, err := toJSONValue(vs, e)
-				if err != nil {
-					return nil, err
-				}
-				out[k.(string)] = j
-			}
-			return out, nil
-		}
-		// NB: JsonConverter writes maps with non-string keys as an array of [key, value] pairs.
-		pairs := make([]any, 0, len(v))
-		for k, e := range v {
-			jk, err := toJSONValue(ks, k)
-			if err != nil {
-				return nil, err
-			}
-			jv, err := toJSONValue(vs, e)
-			if err != nil {
-				return nil, err
-			}
-			pairs = append(pairs, []any{jk, jv})
-		}
-		sort.Slice(pairs, func(i, j int) bool { return fmt.Sprint(pairs[i]) < fmt.Sprint(pairs[j]) })
-		return pairs, nil
-	case *Struct:
-		out := make(map[string]any, len(v.Schema.Fields))
-		for _, f := range v.Schema.Fields {
-			j, err := toJSONValue(f.Schema, v.values[f.Index])
-			if err != nil {
-				return nil, fmt.Errorf("field %q: %w", f.Name, err)
-			}
-			out[f.Name] = j
-		}
-		return out, nil
-	case int8, int16, int32, int64, int, bool, string:
-		return v, nil
-	default:
-		return nil, fmt.Errorf("%w: %T has no Connect representation", ErrDataInvalid, value)
+		return strconv.FormatFloat(n, 'g', -1, 64), true
 	}
+	return "", false
 }
 
 // fromJSONValue converts a decoded JSON payload to the Connect value of schema.
@@ -487,41 +954,66 @@ func fromJSONValue(schema *Schema, v any) (any, error) {
 		}
 		return nil, nil
 	}
+	if schema.Name == DecimalSchemaName && schema.Type == TypeBytes {
+		// Kafka reads a Decimal from a JSON number as well as from base64 bytes.
+		if num, ok := jsonNumber(v); ok {
+			d, ok := new(big.Rat).SetString(num)
+			if !ok {
+				return nil, fmt.Errorf("%w: JSON number %s is not a valid Decimal", ErrDataInvalid, num)
+			}
+			return d, nil
+		}
+	}
+	prim, err := fromJSONPrimitive(schema, v)
+	if err != nil {
+		return nil, err
+	}
+	return PrimitiveToLogical(schema, prim)
+}
+
+func fromJSONPrimitive(schema *Schema, v any) (any, error) {
 	bad := func() (any, error) {
 		return nil, fmt.Errorf("%w: JSON value %v is not a valid %s", ErrDataInvalid, v, schema.Type)
 	}
-	integer := func(lo, hi int64) (int64, bool) {
-		i, ok := v.(int64)
-		return i, ok && i >= lo && i <= hi
+	integer := func(bits int) (int64, bool) {
+		num, ok := jsonNumber(v)
+		if !ok {
+			return 0, false
+		}
+		i, err := strconv.ParseInt(num, 10, bits)
+		return i, err == nil
 	}
 	switch schema.Type {
 	case TypeInt8:
-		if i, ok := integer(math.MinInt8, math.MaxInt8); ok {
+		if i, ok := integer(8); ok {
 			return int8(i), nil
 		}
 	case TypeInt16:
-		if i, ok := integer(math.MinInt16, math.MaxInt16); ok {
+		if i, ok := integer(16); ok {
 			return int16(i), nil
 		}
 	case TypeInt32:
-		if i, ok := integer(math.MinInt32, math.MaxInt32); ok {
+		if i, ok := integer(32); ok {
 			return int32(i), nil
 		}
 	case TypeInt64:
-		if i, ok := integer(math.MinInt64, math.MaxInt64); ok {
+		if i, ok := integer(64); ok {
 			return i, nil
 		}
 	case TypeFloat32, TypeFloat64:
-		var f float64
-		switch n := v.(type) {
-		case int64:
-			f = float64(n)
-		case float64:
-			f = n
-		default:
+		num, ok := jsonNumber(v)
+		if !ok {
 			return bad()
 		}
+		bits := 64
 		if schema.Type == TypeFloat32 {
+			bits = 32
+		}
+		f, err := strconv.ParseFloat(num, bits)
+		if err != nil {
+			return bad()
+		}
+		if bits == 32 {
 			return float32(f), nil
 		}
 		return f, nil
@@ -579,7 +1071,7 @@ func fromJSONValue(schema *Schema, v any) (any, error) {
 					return nil, err
 				}
 				switch k.(type) {
-				case []byte, []any, map[any]any:
+				case []byte, []any, map[any]any, *big.Rat:
 					// NB: Go map keys must be comparable; Kafka allows these keys but we cannot hold them.
 					return nil, fmt.Errorf("%w: %s map keys are not supported", ErrDataInvalid, schema.KeySchema.Type)
 				}

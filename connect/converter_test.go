@@ -1,6 +1,7 @@
 package connect_test
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -31,13 +32,13 @@ func TestJSONConverterWritesKafkaEnvelope(t *testing.T) {
 		value  any
 		want   string
 	}{
-		{"string", connect.StringSchema, "hi", `{"schema":{"optional":false,"type":"string"},"payload":"hi"}`},
-		{"int64", connect.Int64Schema, int64(42), `{"schema":{"optional":false,"type":"int64"},"payload":42}`},
-		{"bytes are base64", connect.OptionalBytesSchema, []byte("hi"), `{"schema":{"optional":true,"type":"bytes"},"payload":"aGk="}`},
-		{"array", arr, []any{int32(1), int32(2)}, `{"schema":{"items":{"optional":false,"type":"int32"},"optional":false,"type":"array"},"payload":[1,2]}`},
-		{"string map is an object", mp, map[any]any{"a": true}, `{"schema":{"keys":{"optional":false,"type":"string"},"optional":false,"type":"map","values":{"optional":false,"type":"boolean"}},"payload":{"a":true}}`},
-		{"other maps are pairs", intKeyed, map[any]any{int32(1): "x"}, `{"schema":{"keys":{"optional":false,"type":"int32"},"optional":false,"type":"map","values":{"optional":false,"type":"string"}},"payload":[[1,"x"]]}`},
-		{"optional null", connect.OptionalStringSchema, nil, `{"schema":{"optional":true,"type":"string"},"payload":null}`},
+		{"string", connect.StringSchema, "hi", `{"schema":{"type":"string","optional":false},"payload":"hi"}`},
+		{"int64", connect.Int64Schema, int64(42), `{"schema":{"type":"int64","optional":false},"payload":42}`},
+		{"bytes are base64", connect.OptionalBytesSchema, []byte("hi"), `{"schema":{"type":"bytes","optional":true},"payload":"aGk="}`},
+		{"array", arr, []any{int32(1), int32(2)}, `{"schema":{"type":"array","items":{"type":"int32","optional":false},"optional":false},"payload":[1,2]}`},
+		{"string map is an object", mp, map[any]any{"a": true}, `{"schema":{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"boolean","optional":false},"optional":false},"payload":{"a":true}}`},
+		{"other maps are pairs", intKeyed, map[any]any{int32(1): "x"}, `{"schema":{"type":"map","keys":{"type":"int32","optional":false},"values":{"type":"string","optional":false},"optional":false},"payload":[[1,"x"]]}`},
+		{"optional null", connect.OptionalStringSchema, nil, `{"schema":{"type":"string","optional":true},"payload":null}`},
 		{"schemaless", nil, map[string]any{"a": int64(1)}, `{"schema":null,"payload":{"a":1}}`},
 	}
 	c := jsonConv(t, true)
@@ -83,7 +84,7 @@ func TestJSONConverterStructRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"schema":{"fields":[{"field":"name","optional":false,"type":"string"},{"field":"age","optional":true,"type":"int8"},{"field":"score","optional":false,"type":"double"}],"name":"com.example.Person","optional":false,"type":"struct"},"payload":{"age":36,"name":"Ada","score":1.5}}`
+	want := `{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"name"},{"type":"int8","optional":true,"field":"age"},{"type":"double","optional":false,"field":"score"}],"optional":false,"name":"com.example.Person"},"payload":{"name":"Ada","age":36,"score":1.5}}`
 	if string(data) != want {
 		t.Fatalf("got  %s\nwant %s", data, want)
 	}
@@ -160,9 +161,39 @@ func FuzzJSONConverterToConnect(f *testing.F) {
 			if err != nil {
 				continue
 			}
+			if !json.Valid(data) {
+				t.Fatalf("schemas.enable=%v accepted invalid JSON %q", schemas, data)
+			}
 			if _, err := c.FromConnect("t", s, v); err != nil && !errors.Is(err, connect.ErrDataInvalid) {
 				t.Fatalf("re-encode: %v", err)
 			}
 		}
+	})
+}
+
+func BenchmarkJSONConverter(b *testing.B) {
+	c := &connect.JSONConverter{SchemasEnable: true}
+	line := "line 012345 xxxxxxxxxxxxxxxxxxxxxxxxx"
+	data, err := c.FromConnect("t", connect.StringSchema, line)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("FromConnect", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := c.FromConnect("t", connect.StringSchema, line); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("ToConnect", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := c.ToConnect("t", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
 }

@@ -29,7 +29,8 @@ const (
 //
 // Values for each type are: int8, int16, int32, int64, float32, float64, bool, string, []byte,
 // []any (array), map[any]any (map; JSON objects decode to map[any]any with string keys) and *Struct.
-// A nil value is allowed only for an Optional schema.
+// A nil value is allowed only for an Optional schema. Kafka's logical types (see logical.go) take
+// *big.Rat (Decimal) and time.Time (Date, Time, Timestamp) instead of their primitive.
 type Schema struct {
 	Type       Type
 	Optional   bool
@@ -142,6 +143,10 @@ func ValidateValue(schema *Schema, value any) error {
 			return nil
 		}
 		return fmt.Errorf("%w: null value for required %s", ErrDataInvalid, schema.Type)
+	}
+	if schema.IsLogical() {
+		_, err := LogicalToPrimitive(schema, value)
+		return err
 	}
 	ok := false
 	switch schema.Type {

@@ -21,4 +21,10 @@
 // itself through RegisterTransforms (a binary imports it for that side effect, as it does
 // connectors); without it, a config naming transforms is rejected rather than silently ignored.
 // errors.* (tolerance, retries, logging, the sink dead-letter queue) is in errors.go.
+//
+// Data follows Kafka Connect's model (data.go): a *Schema and a Go value per key and value, with
+// Kafka's logical types Decimal (*big.Rat), Date, Time and Timestamp (time.Time) in logical.go;
+// JsonConverter writes exactly the bytes Kafka's does. Log levels are per component (the
+// "component" attribute of a slog.Logger), hierarchical on "." and changed at run time through
+// /admin/loggers (loggers.go).
 package connect

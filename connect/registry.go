@@ -156,6 +156,52 @@ type TransformsProvider interface {
 	NewTransformer(config map[string]string) (RecordTransformer, error)
 }
 
+// TransformsLister is an optional TransformsProvider capability: the transform and predicate
+// classes it offers (Kafka's full names), listed by GET /connector-plugins?connectorsOnly=false.
+type TransformsLister interface {
+	TransformClasses() []string
+	PredicateClasses() []string
+}
+
+// Plugin types of the non-connector plugins GET /connector-plugins?connectorsOnly=false lists.
+const (
+	PluginTransformation PluginType = "transformation"
+	PluginPredicate      PluginType = "predicate"
+	PluginConverter      PluginType = "converter"
+)
+
+// PluginInfo is one entry of GET /connector-plugins.
+type PluginInfo struct {
+	Class   string     `json:"class"`
+	Type    PluginType `json:"type"`
+	Version string     `json:"version"`
+}
+
+// AllPlugins lists the connectors (sorted by class) and, unless connectorsOnly, the
+// transformations, predicates and converters this worker offers, each group sorted, as Kafka's
+// GET /connector-plugins?connectorsOnly=false does.
+func (r *Registry) AllPlugins(connectorsOnly bool) []PluginInfo {
+	out := []PluginInfo{}
+	for _, p := range r.Plugins() {
+		out = append(out, PluginInfo{Class: p.Class, Type: p.Type, Version: p.Version})
+	}
+	if connectorsOnly {
+		return out
+	}
+	if l, ok := currentTransforms().(TransformsLister); ok {
+		for _, c := range l.TransformClasses() {
+			out = append(out, PluginInfo{Class: c, Type: PluginTransformation, Version: Version})
+		}
+		for _, c := range l.PredicateClasses() {
+			out = append(out, PluginInfo{Class: c, Type: PluginPredicate, Version: Version})
+		}
+	}
+	for _, c := range []string{ByteArrayConverterClass, JSONConverterClass, StringConverterClass} {
+		out = append(out, PluginInfo{Class: c, Type: PluginConverter, Version: Version})
+	}
+	return out
+}
+
 var transformsProvider struct {
 	sync.Mutex
 	p TransformsProvider
@@ -227,7 +273,7 @@ func (r *Registry) ValidateConnectorConfig(config map[string]string) (ConfigInfo
 	for i, k := range def.Keys() {
 		v := values[i]
 		if k.Name == ConfigConnectorClass && !ok && class != "" {
-			v.Errors = append(v.Errors, fmt.Sprintf("Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", class, r.available()))
+			v.Errors = append(v.Errors, fmt.Sprintf("Invalid value %s for configuration %s: Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", class, ConfigConnectorClass, class, r.available()))
 		}
 		infos.Configs = append(infos.Configs, ConfigInfo{Definition: k.Info(), Value: v})
 	}

@@ -26,6 +26,7 @@ type Server struct {
 	herder    Herder // set once before serving requests that need it
 	logger    *slog.Logger
 	clusterID string
+	loggers   *Loggers // set before serving; /admin/loggers
 	srv       *http.Server
 	ln        net.Listener
 	done      chan struct{}
@@ -37,7 +38,7 @@ func NewServer(h Herder, clusterID string, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{herder: h, logger: logger.With("component", "connect-rest"), clusterID: clusterID, done: make(chan struct{})}
+	s := &Server{herder: h, logger: logger.With("component", "connect.rest"), clusterID: clusterID, loggers: NewLoggers(slog.LevelInfo), done: make(chan struct{})}
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
@@ -269,6 +270,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /connectors/{name}/topics/reset", s.withName(func(w http.ResponseWriter, _ *http.Request, n string) {
 		s.noContent(w, http.StatusAccepted, s.h().ResetActiveTopics(n))
 	}))
+	mux.HandleFunc("GET /admin/loggers", s.listLoggers)
+	mux.HandleFunc("GET /admin/loggers/{$}", s.listLoggers)
+	mux.HandleFunc("GET /admin/loggers/{name}", s.getLogger)
+	mux.HandleFunc("PUT /admin/loggers/{name}", s.setLogger)
 	mux.HandleFunc("GET /connector-plugins", s.listPlugins)
 	mux.HandleFunc("GET /connector-plugins/{plugin}/config", s.pluginConfig)
 	mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", s.validate)
@@ -608,10 +613,22 @@ func (s *Server) alterOffsets(w http.ResponseWriter, r *http.Request, name strin
 	s.respond(w, http.StatusOK)(map[string]string{"message": msg}, err)
 }
 
+// restartConnector is POST /connectors/{n}/restart. Without includeTasks and onlyFailed it
+// restarts the connector instance and answers 204; otherwise 202 with the connector's status in
+// which what is being restarted shows RESTARTING, as Kafka's restart plan does.
 func (s *Server) restartConnector(w http.ResponseWriter, r *http.Request, name string) {
 	q := r.URL.Query()
 	includeTasks := strings.EqualFold(q.Get("includeTasks"), "true")
 	onlyFailed := strings.EqualFold(q.Get("onlyFailed"), "true")
+	var plan ConnectorStatus
+	if includeTasks || onlyFailed {
+		st, err := s.h().ConnectorStatus(name)
+		if err != nil {
+			writeHerderError(w, err)
+			return
+		}
+		plan = restartPlan(st, includeTasks, onlyFailed)
+	}
 	if err := s.h().RestartConnector(name, includeTasks, onlyFailed); err != nil {
 		writeHerderError(w, err)
 		return
@@ -620,20 +637,33 @@ func (s *Server) restartConnector(w http.ResponseWriter, r *http.Request, name s
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.respond(w, http.StatusAccepted)(s.h().ConnectorStatus(name))
+	writeJSON(w, http.StatusAccepted, plan)
 }
 
-func (s *Server) listPlugins(w http.ResponseWriter, _ *http.Request) {
-	type pluginInfo struct {
-		Class   string     `json:"class"`
-		Type    PluginType `json:"type"`
-		Version string     `json:"version"`
+// restartPlan marks in st what a restart with these flags restarts. A stopped connector restarts
+// nothing.
+func restartPlan(st ConnectorStatus, includeTasks, onlyFailed bool) ConnectorStatus {
+	if st.Connector.State == StateStopped {
+		return st
 	}
-	out := []pluginInfo{}
-	for _, p := range s.h().Registry().Plugins() {
-		out = append(out, pluginInfo{Class: p.Class, Type: p.Type, Version: p.Version})
+	if !onlyFailed || st.Connector.State == StateFailed {
+		st.Connector.State, st.Connector.Trace = StateRestarting, ""
 	}
-	writeJSON(w, http.StatusOK, out)
+	if includeTasks {
+		for i, t := range st.Tasks {
+			if !onlyFailed || t.State == StateFailed {
+				st.Tasks[i].State, st.Tasks[i].Trace = StateRestarting, ""
+			}
+		}
+	}
+	return st
+}
+
+// listPlugins is GET /connector-plugins; connectorsOnly=false adds transformations, predicates
+// and converters.
+func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request) {
+	connectorsOnly := !strings.EqualFold(strings.TrimSpace(r.URL.Query().Get("connectorsOnly")), "false")
+	writeJSON(w, http.StatusOK, s.h().Registry().AllPlugins(connectorsOnly))
 }
 
 func (s *Server) pluginConfig(w http.ResponseWriter, r *http.Request) {
@@ -671,4 +701,45 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 	}
 	infos, _ := s.h().Registry().ValidateConnectorConfig(cfg)
 	writeJSON(w, http.StatusOK, infos)
+}
+
+// listLoggers is GET /admin/loggers: every known logger with its level, sorted by name.
+func (s *Server) listLoggers(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.loggers.All())
+}
+
+// getLogger is GET /admin/loggers/{name}.
+func (s *Server) getLogger(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	l, ok := s.loggers.Get(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Logger %s not found.", name))
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+// setLogger is PUT /admin/loggers/{name} {"level": "DEBUG"}: it sets the logger and those below it
+// and returns their names. As in Kafka's standalone worker, scope=cluster acts on this worker only.
+func (s *Server) setLogger(w http.ResponseWriter, r *http.Request) {
+	var body map[string]*string
+	if err := decodeBody(r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	lv := body["level"]
+	if lv == nil {
+		writeError(w, http.StatusBadRequest, "Desired 'level' parameter was not specified in request.")
+		return
+	}
+	level, ok := ParseLogLevel(*lv)
+	if !ok {
+		// NB: Kafka answers an unknown level with 404, not 400; clients may depend on it.
+		writeError(w, http.StatusNotFound, fmt.Sprintf("invalid log level '%s'.", *lv))
+		return
+	}
+	name := r.PathValue("name")
+	affected := s.loggers.Set(name, level)
+	s.logger.Info("log level changed", "logger", name, "level", LogLevelName(level), "affected", affected)
+	writeJSON(w, http.StatusOK, affected)
 }

@@ -165,7 +165,7 @@ func TestRESTContract(t *testing.T) {
 		t.Fatalf("plugins = %v", plugins)
 	}
 	pc := c.expect(200, "GET", "/connector-plugins/CountSource/config", "").([]any)
-	if len(pc) != 2 || field(pc[0], "name") != "topic" || field(pc[0], "order") != 0.0 || field(pc[0], "required") != true || field(pc[1], "default_value") != "3" || field(pc[1], "type") != "INT" {
+	if len(pc) != 2 || field(pc[0], "name") != "topic" || field(pc[0], "order") != -1.0 || field(pc[0], "required") != true || field(pc[1], "default_value") != "3" || field(pc[1], "type") != "INT" {
 		t.Fatalf("plugin config = %v", pc)
 	}
 	c.expect(404, "GET", "/connector-plugins/Nope/config", "")
@@ -266,7 +266,7 @@ func TestRESTContract(t *testing.T) {
 	if !reflect.DeepEqual(env, wantEnv) {
 		t.Fatalf("record value = %s", got[2].Value)
 	}
-	if string(got[2].Key) != `{"schema":{"optional":false,"type":"string"},"payload":"2"}` {
+	if string(got[2].Key) != `{"schema":{"type":"string","optional":false},"payload":"2"}` {
 		t.Fatalf("record key = %s", got[2].Key)
 	}
 

@@ -30,7 +30,9 @@ func RunStandalone(ctx context.Context, props map[string]string, opts Options) (
 		return nil, err
 	}
 	// The worker ID is the REST address, so bind before building the herder.
+	opts = opts.withLoggers()
 	srv := NewServer(nil, clusterID, opts.Logger)
+	srv.loggers = opts.Loggers
 	addr, err := srv.Listen(cfg.Listeners)
 	if err != nil {
 		return nil, err

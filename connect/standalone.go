@@ -21,6 +21,22 @@ type Options struct {
 	Logger *slog.Logger
 	// WorkerID is reported in statuses; RunStandalone sets it to the REST listener's host:port.
 	WorkerID string
+	// Loggers holds the per-component levels /admin/loggers reads and sets. If nil, RunStandalone
+	// creates one at INFO and wraps Logger's handler with it; if set, Logger should already be built
+	// on Loggers.Handler (and its inner handler accept every level, so DEBUG can be turned on).
+	Loggers *Loggers
+}
+
+// withLoggers fills in Logger and Loggers.
+func (o Options) withLoggers() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Loggers == nil {
+		o.Loggers = NewLoggers(slog.LevelInfo)
+		o.Logger = slog.New(o.Loggers.Handler(o.Logger.Handler()))
+	}
+	return o
 }
 
 // Standalone is the standalone herder: it runs every connector and task in this process, keeps

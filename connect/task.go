@@ -531,6 +531,9 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 			tctx.update(m, false)
 		}),
 	)
+	if d := t.s.cfg.ConsumerSessionTimeout; d > 0 {
+		opts = append(opts, kgo.SessionTimeout(d))
+	}
 	if re := strings.TrimSpace(t.config[ConfigTopicsRegex]); re != "" {
 		if _, err := regexp.Compile(re); err != nil {
 			return fmt.Errorf("topics.regex: %w", err)

@@ -23,6 +23,10 @@ type WorkerConfig struct {
 	OffsetFlushInterval time.Duration
 	// OffsetFlushTimeout is offset.flush.timeout.ms (default 5s).
 	OffsetFlushTimeout time.Duration
+	// ConsumerSessionTimeout is consumer.session.timeout.ms, the sink consumers' group session
+	// timeout (0: the client's default, 45s as Kafka's): how long a crashed worker's sink tasks keep
+	// their partitions before the group moves them.
+	ConsumerSessionTimeout time.Duration
 	// Props are all the properties as given.
 	Props map[string]string
 }
@@ -79,7 +83,7 @@ func parseCommonWorkerConfig(props map[string]string) (WorkerConfig, error) {
 	for _, d := range []struct {
 		key string
 		dst *time.Duration
-	}{{"offset.flush.interval.ms", &c.OffsetFlushInterval}, {"offset.flush.timeout.ms", &c.OffsetFlushTimeout}} {
+	}{{"offset.flush.interval.ms", &c.OffsetFlushInterval}, {"offset.flush.timeout.ms", &c.OffsetFlushTimeout}, {"consumer.session.timeout.ms", &c.ConsumerSessionTimeout}} {
 		if v, ok := props[d.key]; ok {
 			ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil || ms <= 0 {

@@ -216,3 +216,52 @@ func TestSourceOffsetsAdvancePastDroppedRecords(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestPluginListIncludesTransformsAndPredicates checks GET /connector-plugins?connectorsOnly=false
+// against Kafka's entries: {"class","type":"transformation"|"predicate"|"converter","version"}, keyed
+// transforms listed as their $Key and $Value classes; the default stays connectors only.
+func TestPluginListIncludesTransformsAndPredicates(t *testing.T) {
+	tb := testbroker.Start(t)
+	w := startWorker(t, tb)
+	base := "http://" + w.Addr
+	type plugin struct{ Class, Type, Version string }
+	list := func(query string) []plugin {
+		code, body := request(t, "GET", base+"/connector-plugins"+query, "")
+		var out []plugin
+		if err := json.Unmarshal([]byte(body), &out); code != 200 || err != nil {
+			t.Fatalf("GET /connector-plugins%s = %d %s", query, code, body)
+		}
+		return out
+	}
+	for _, p := range list("") {
+		if p.Type != "source" && p.Type != "sink" {
+			t.Errorf("default listing has a %s: %+v", p.Type, p)
+		}
+	}
+	byClass := map[string]plugin{}
+	for _, p := range list("?connectorsOnly=false") {
+		if p.Version == "" {
+			t.Errorf("%s has no version", p.Class)
+		}
+		byClass[p.Class] = p
+	}
+	for class, typ := range map[string]string{
+		"org.apache.kafka.connect.file.FileStreamSourceConnector":          "source",
+		"org.apache.kafka.connect.transforms.Cast$Value":                   "transformation",
+		"org.apache.kafka.connect.transforms.TimestampConverter$Key":       "transformation",
+		"org.apache.kafka.connect.transforms.RegexRouter":                  "transformation",
+		"org.apache.kafka.connect.transforms.Filter":                       "transformation",
+		"org.apache.kafka.connect.transforms.predicates.TopicNameMatches":  "predicate",
+		"org.apache.kafka.connect.transforms.predicates.HasHeaderKey":      "predicate",
+		"org.apache.kafka.connect.transforms.predicates.RecordIsTombstone": "predicate",
+		"org.apache.kafka.connect.json.JsonConverter":                      "converter",
+		"org.apache.kafka.connect.storage.StringConverter":                 "converter",
+	} {
+		if got := byClass[class].Type; got != typ {
+			t.Errorf("%s: type %q, want %q", class, got, typ)
+		}
+	}
+	if _, ok := byClass["org.apache.kafka.connect.transforms.Cast"]; ok {
+		t.Error("keyed transform Cast listed without $Key/$Value")
+	}
+}

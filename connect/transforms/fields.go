@@ -1,19 +1,22 @@
 package transforms
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gregor-streams/gregor/connect"
 )
 
-// Kafka's logical type names (carried as int64 epoch milliseconds / int32 days / int32 millis).
+// Kafka's logical type names; values of these schemas are time.Time (see connect/logical.go).
 const (
-	TimestampSchemaName = "org.apache.kafka.connect.data.Timestamp"
-	DateSchemaName      = "org.apache.kafka.connect.data.Date"
-	TimeSchemaName      = "org.apache.kafka.connect.data.Time"
+	TimestampSchemaName = connect.TimestampSchemaName
+	DateSchemaName      = connect.DateSchemaName
+	TimeSchemaName      = connect.TimeSchemaName
 )
 
 func init() {
@@ -63,6 +66,11 @@ func newInsertField(c *Config, isKey bool) Transformation {
 }
 
 func schemaFor(t connect.Type, optional bool, name string) *connect.Schema {
+	if name == TimestampSchemaName {
+		s := connect.TimestampSchema()
+		s.Optional = optional
+		return s
+	}
 	return &connect.Schema{Type: t, Optional: optional, Name: name}
 }
 
@@ -95,9 +103,15 @@ func (t *insertField) Apply(r Record) (*Record, error) {
 		adds = append(adds, add{t.offset, connect.TypeInt64, "", r.Offset})
 	}
 	if t.ts != nil {
+		// NB: as in Kafka, a struct gets a Timestamp (time.Time) field, a schemaless map the epoch
+		// milliseconds.
 		var tv any
 		if !r.Timestamp.IsZero() {
-			tv = r.Timestamp.UnixMilli()
+			if schema != nil {
+				tv = time.UnixMilli(r.Timestamp.UnixMilli()).UTC()
+			} else {
+				tv = r.Timestamp.UnixMilli()
+			}
 		}
 		adds = append(adds, add{t.ts, connect.TypeInt64, TimestampSchemaName, tv})
 	}
@@ -275,6 +289,10 @@ func (t *maskField) mask(v any) (any, error) {
 			return map[string]any{}, nil
 		case map[any]any:
 			return map[any]any{}, nil
+		case time.Time:
+			return time.UnixMilli(0).UTC(), nil
+		case *big.Rat:
+			return new(big.Rat), nil
 		}
 		return nil, dataErr("cannot mask value of type %T", v)
 	}
@@ -287,11 +305,11 @@ func (t *maskField) mask(v any) (any, error) {
 	case int8, int16, int32, int64, int:
 		var n int64
 		n, err = strconv.ParseInt(rep, 10, 64)
-		out, _ = castValue(n, typeOf(v))
+		out, _ = castValue(nil, n, typeOf(v))
 	case float32, float64:
 		var f float64
 		f, err = strconv.ParseFloat(rep, 64)
-		out, _ = castValue(f, typeOf(v))
+		out, _ = castValue(nil, f, typeOf(v))
 	case bool:
 		out, err = strconv.ParseBool(rep)
 	default:
@@ -511,10 +529,48 @@ func typeOf(v any) connect.Type {
 	return ""
 }
 
-// castValue converts a primitive to the target type, as Kafka's Cast does.
-func castValue(v any, to connect.Type) (any, error) {
+// castValue converts a primitive or logical value (of schema, nil if schemaless) to the target
+// type, as Kafka's Cast does: to a string, a Date, Time or Timestamp is formatted in ISO 8601
+// (2006-01-02, 15:04:05.000Z, 2006-01-02T15:04:05.000Z) and a Decimal written at its scale; to
+// anything else they are first encoded (days, milliseconds, the decimal's value), and bytes only
+// cast to a base64 string.
+func castValue(schema *connect.Schema, v any, to connect.Type) (any, error) {
 	if v == nil {
 		return nil, nil
+	}
+	switch x := v.(type) {
+	case time.Time:
+		if to == connect.TypeString {
+			return isoFormat(x), nil
+		}
+		var err error
+		if schema.IsLogical() {
+			v, err = connect.LogicalToPrimitive(schema, x)
+		} else {
+			v, err = x.UnixMilli(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	case *big.Rat:
+		switch to {
+		case connect.TypeString:
+			if scale, err := connect.DecimalScale(schema); err == nil {
+				return connect.DecimalString(x, scale)
+			}
+			return x.RatString(), nil
+		case connect.TypeFloat32, connect.TypeFloat64:
+			f, _ := x.Float64()
+			v = f
+		default:
+			// NB: BigDecimal.longValue truncates toward zero, and so does big.Int.Quo.
+			v = new(big.Int).Quo(x.Num(), x.Denom()).Int64()
+		}
+	case []byte:
+		if to == connect.TypeString {
+			return base64.StdEncoding.EncodeToString(x), nil
+		}
+		return nil, dataErr("Cast transformation can only cast bytes to string, not to %s", to)
 	}
 	var i int64
 	var f float64
@@ -599,10 +655,24 @@ func castValue(v any, to connect.Type) (any, error) {
 	return nil, dataErr("cannot cast to %s", to)
 }
 
+// isoFormat formats a time as Kafka's Values.dateFormatFor chooses: a time of day on 1970-01-01,
+// a date at UTC midnight, a timestamp otherwise.
+func isoFormat(t time.Time) string {
+	t = t.UTC()
+	ms := t.UnixMilli()
+	switch {
+	case ms >= 0 && ms < 24*60*60*1000:
+		return t.Format("15:04:05.000Z")
+	case ms%(24*60*60*1000) == 0:
+		return t.Format("2006-01-02")
+	}
+	return t.Format("2006-01-02T15:04:05.000Z")
+}
+
 func (t *cast) Apply(r Record) (*Record, error) {
 	schema, v := t.op.get(&r)
 	if t.whole != "" {
-		nv, err := castValue(v, t.whole)
+		nv, err := castValue(schema, v, t.whole)
 		if err != nil {
 			return nil, err
 		}
@@ -623,7 +693,7 @@ func (t *cast) Apply(r Record) (*Record, error) {
 		}
 		for f, to := range t.fields {
 			if e, ok := m[f]; ok {
-				if m[f], err = castValue(e, to); err != nil {
+				if m[f], err = castValue(nil, e, to); err != nil {
 					return nil, fmt.Errorf("field %s: %w", f, err)
 				}
 			}
@@ -647,7 +717,7 @@ func (t *cast) Apply(r Record) (*Record, error) {
 	for _, f := range st.Schema.Fields {
 		val := st.Get(f.Name)
 		if to, ok := t.fields[f.Name]; ok {
-			if val, err = castValue(val, to); err != nil {
+			if val, err = castValue(f.Schema, val, to); err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.Name, err)
 			}
 		}

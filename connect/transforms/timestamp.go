@@ -10,9 +10,11 @@ import (
 
 func init() { registerTransform("TimestampConverter", true, newTimestampConverter) }
 
-// timestampConverter is Kafka's TimestampConverter. Logical types are carried as Kafka serializes
-// them: Timestamp as int64 epoch millis, Date as int32 days since the epoch, Time as int32 millis of
-// the day (schemaless: Timestamp, Date and Time all become int64 epoch millis).
+// timestampConverter is Kafka's TimestampConverter. As in Kafka, Date, Time and Timestamp values
+// are time.Time (schemaless too: a JSON converter without schemas writes them as epoch millis);
+// an input is read from its schema (Timestamp, Date, Time, int64 unix, string) or, schemaless, from
+// its Go type (time.Time, int64, string). Older records carrying a Date or Time as its int32
+// representation are still read.
 type timestampConverter struct {
 	op        operand
 	field     string
@@ -85,28 +87,21 @@ func (t *timestampConverter) toTime(s *connect.Schema, v any) (time.Time, error)
 	return time.Time{}, dataErr("TimestampConverter cannot convert %T (schema %q)", v, name)
 }
 
-func (t *timestampConverter) from(tm time.Time, schemaful bool, optional bool) (*connect.Schema, any) {
+func (t *timestampConverter) from(tm time.Time, optional bool) (*connect.Schema, any) {
 	var s *connect.Schema
 	var v any
+	tm = time.UnixMilli(tm.UnixMilli()).UTC() // Kafka's dates have millisecond precision
 	switch t.target {
 	case "string":
 		s, v = &connect.Schema{Type: connect.TypeString}, tm.Format(t.layout)
 	case "unix":
 		s, v = &connect.Schema{Type: connect.TypeInt64}, tm.UnixNano()/int64(t.precision)
 	case "Date":
-		day := tm.Truncate(24 * time.Hour)
-		s, v = &connect.Schema{Type: connect.TypeInt32, Name: DateSchemaName, Version: 1}, int32(day.Unix()/86400)
-		if !schemaful {
-			v = day.UnixMilli()
-		}
+		s, v = connect.DateSchema(), tm.Truncate(24*time.Hour)
 	case "Time":
-		ms := tm.Sub(tm.Truncate(24 * time.Hour)).Milliseconds()
-		s, v = &connect.Schema{Type: connect.TypeInt32, Name: TimeSchemaName, Version: 1}, int32(ms)
-		if !schemaful {
-			v = ms
-		}
+		s, v = connect.TimeSchema(), time.UnixMilli(tm.Sub(tm.Truncate(24*time.Hour)).Milliseconds()).UTC()
 	default:
-		s, v = &connect.Schema{Type: connect.TypeInt64, Name: TimestampSchemaName, Version: 1}, tm.UnixMilli()
+		s, v = connect.TimestampSchema(), tm
 	}
 	s.Optional = optional
 	return s, v
@@ -122,7 +117,7 @@ func (t *timestampConverter) Apply(r Record) (*Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		ns, nv := t.from(tm, schema != nil, schema != nil && schema.Optional)
+		ns, nv := t.from(tm, schema != nil && schema.Optional)
 		if schema == nil {
 			ns = nil
 		}
@@ -139,7 +134,7 @@ func (t *timestampConverter) Apply(r Record) (*Record, error) {
 			if err != nil {
 				return nil, fmt.Errorf("field %s: %w", t.field, err)
 			}
-			_, m[t.field] = t.from(tm, false, false)
+			_, m[t.field] = t.from(tm, false)
 		}
 		t.op.set(&r, nil, fromMap(m, anyKeys))
 		return &r, nil
@@ -158,9 +153,9 @@ func (t *timestampConverter) Apply(r Record) (*Record, error) {
 				if err != nil {
 					return nil, fmt.Errorf("field %s: %w", t.field, err)
 				}
-				fs, nv = t.from(tm, true, f.Schema.Optional)
+				fs, nv = t.from(tm, f.Schema.Optional)
 			} else {
-				fs, _ = t.from(time.Time{}, true, true)
+				fs, _ = t.from(time.Time{}, true)
 			}
 		}
 		addField(ns, f.Name, fs)

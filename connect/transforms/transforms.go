@@ -190,6 +190,16 @@ func TransformClasses() []string {
 	return out
 }
 
+// PredicateClasses lists the supported predicate classes by Kafka's full name.
+func PredicateClasses() []string {
+	var out []string
+	for n := range predicateClasses {
+		out = append(out, pkgPredicates+n)
+	}
+	sort.Strings(out)
+	return out
+}
+
 type step struct {
 	alias  string
 	t      Transformation
@@ -335,6 +345,9 @@ func (provider) NewTransformer(config map[string]string) (connect.RecordTransfor
 	}
 	return ch, nil
 }
+
+func (provider) TransformClasses() []string { return TransformClasses() }
+func (provider) PredicateClasses() []string { return PredicateClasses() }
 
 func init() { connect.RegisterTransforms(provider{}) }
 

@@ -1,6 +1,7 @@
 package transforms
 
 import (
+	"math/big"
 	"reflect"
 	"strings"
 	"testing"
@@ -194,7 +195,7 @@ func TestStructTransforms(t *testing.T) {
 		check     func(t *testing.T, out *Record)
 	}{
 		{name: "InsertField", class: "InsertField$Value", kv: []string{"topic.field", "topic", "timestamp.field", "ts!", "static.field", "src", "static.value", "gregor"},
-			wantNames: []string{"name", "age", "ssn", "topic", "ts", "src"}, wantVals: []any{"Ann", int32(30), "123", "people", ts.UnixMilli(), "gregor"},
+			wantNames: []string{"name", "age", "ssn", "topic", "ts", "src"}, wantVals: []any{"Ann", int32(30), "123", "people", ts, "gregor"},
 			check: func(t *testing.T, out *Record) {
 				f := out.ValueSchema.Field("ts")
 				if f.Schema.Name != TimestampSchemaName || f.Schema.Optional {
@@ -419,10 +420,10 @@ func TestTimestampConverter(t *testing.T) {
 	}{
 		{"unix millis to string", []string{"field", "ts", "target.type", "string", "format", "yyyy-MM-dd"}, map[string]any{"ts": ms}, map[string]any{"ts": "2023-11-14"}},
 		{"string to unix", []string{"field", "ts", "target.type", "unix", "format", "yyyy-MM-dd HH:mm:ss.SSS"}, map[string]any{"ts": "2023-11-14 22:13:20.123"}, map[string]any{"ts": ms}},
-		{"unix seconds to Timestamp", []string{"field", "ts", "target.type", "Timestamp", "unix.precision", "seconds"}, map[string]any{"ts": int64(1700000000)}, map[string]any{"ts": int64(1700000000000)}},
-		{"whole value unix seconds to Timestamp", []string{"target.type", "Timestamp", "unix.precision", "seconds"}, int64(1700000000), int64(1700000000000)},
+		{"unix seconds to Timestamp", []string{"field", "ts", "target.type", "Timestamp", "unix.precision", "seconds"}, map[string]any{"ts": int64(1700000000)}, map[string]any{"ts": time.UnixMilli(1700000000000).UTC()}},
+		{"whole value unix seconds to Timestamp", []string{"target.type", "Timestamp", "unix.precision", "seconds"}, int64(1700000000), time.UnixMilli(1700000000000).UTC()},
 		{"whole value string to unix micros", []string{"target.type", "unix", "unix.precision", "microseconds", "format", "yyyy-MM-dd'T'HH:mm:ss"}, "2023-11-14T22:13:20", int64(1700000000000000)},
-		{"Date truncates", []string{"field", "ts", "target.type", "Date"}, map[string]any{"ts": ms}, map[string]any{"ts": int64(1699920000000)}},
+		{"Date truncates", []string{"field", "ts", "target.type", "Date"}, map[string]any{"ts": ms}, map[string]any{"ts": time.UnixMilli(1699920000000).UTC()}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -432,17 +433,83 @@ func TestTimestampConverter(t *testing.T) {
 			}
 		})
 	}
-	// With a schema: an int64 Timestamp field becomes a Date (int32 days).
-	s := connect.NewStructSchema("e").Field("ts", &connect.Schema{Type: connect.TypeInt64, Name: TimestampSchemaName}).Build()
+	// With a schema: a Timestamp field becomes a Date (a UTC midnight, written as int32 days), a
+	// Time (written as int32 millis of the day), or a formatted string.
+	s := connect.NewStructSchema("e").Field("ts", connect.TimestampSchema()).Build()
 	st := connect.NewStruct(s)
-	if err := st.Put("ts", ms); err != nil {
+	if err := st.Put("ts", ts); err != nil {
 		t.Fatal(err)
 	}
-	out := apply(t, one(t, "TimestampConverter$Value", "field", "ts", "target.type", "Date"), Record{ValueSchema: s, Value: st})
-	if got := out.Value.(*connect.Struct).Get("ts"); got != int32(19675) || out.ValueSchema.Field("ts").Schema.Name != DateSchemaName {
-		t.Fatalf("ts = %#v (%+v)", got, out.ValueSchema.Field("ts").Schema)
+	for target, want := range map[string]any{
+		"Date":      time.Date(2023, 11, 14, 0, 0, 0, 0, time.UTC),
+		"Time":      time.Date(1970, 1, 1, 22, 13, 20, 123e6, time.UTC),
+		"Timestamp": ts,
+		"unix":      ms,
+	} {
+		out := apply(t, one(t, "TimestampConverter$Value", "field", "ts", "target.type", target), Record{ValueSchema: s, Value: st})
+		got := out.Value.(*connect.Struct).Get("ts")
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: ts = %#v, want %#v", target, got, want)
+		}
+		if err := connect.ValidateValue(out.ValueSchema, out.Value); err != nil {
+			t.Errorf("%s: output does not match its schema: %v", target, err)
+		}
+		c := &connect.JSONConverter{SchemasEnable: true}
+		data, err := c.FromConnect("t", out.ValueSchema, out.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		wantJSON := map[string]string{
+			"Date":      `{"type":"int32","optional":false,"name":"org.apache.kafka.connect.data.Date","version":1,"field":"ts"}],"optional":false,"name":"e"},"payload":{"ts":19675}}`,
+			"Time":      `{"type":"int32","optional":false,"name":"org.apache.kafka.connect.data.Time","version":1,"field":"ts"}],"optional":false,"name":"e"},"payload":{"ts":80000123}}`,
+			"Timestamp": `{"type":"int64","optional":false,"name":"org.apache.kafka.connect.data.Timestamp","version":1,"field":"ts"}],"optional":false,"name":"e"},"payload":{"ts":1700000000123}}`,
+			"unix":      `{"type":"int64","optional":false,"field":"ts"}],"optional":false,"name":"e"},"payload":{"ts":1700000000123}}`,
+		}[target]
+		if want := `{"schema":{"type":"struct","fields":[` + wantJSON; string(data) != want {
+			t.Errorf("%s: JSON\n got %s\nwant %s", target, data, want)
+		}
 	}
 	if _, errs := NewChain(map[string]string{"transforms": "a", "transforms.a.type": "TimestampConverter$Value", "transforms.a.target.type": "string"}); errs["transforms.a.format"] == nil {
 		t.Fatalf("string target without format accepted: %v", errs)
+	}
+}
+
+func TestCastHandlesLogicalTypesAsKafka(t *testing.T) {
+	dec := connect.DecimalSchema(2)
+	s := connect.NewStructSchema("e").Field("d", connect.DateSchema()).Field("t", connect.TimeSchema()).
+		Field("ts", connect.TimestampSchema()).Field("amount", dec).Field("raw", connect.OptionalBytesSchema).Build()
+	st := connect.NewStruct(s)
+	amount, _ := new(big.Rat).SetString("-12.50")
+	for k, v := range map[string]any{"d": time.Date(2023, 11, 14, 0, 0, 0, 0, time.UTC), "t": time.Date(1970, 1, 1, 1, 2, 3, 4e6, time.UTC),
+		"ts": ts, "amount": amount, "raw": []byte("hi")} {
+		if err := st.Put(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		spec string
+		want []any
+	}{
+		{"d:string,t:string,ts:string,amount:string,raw:string", []any{"2023-11-14", "01:02:03.004Z", "2023-11-14T22:13:20.123Z", "-12.50", "aGk="}},
+		{"d:int32,t:int32,ts:int64,amount:float64", []any{int32(19675), int32(3723004), ts.UnixMilli(), -12.5, []byte("hi")}},
+		{"amount:int32", []any{nil, nil, nil, int32(-12), nil}},
+	}
+	for _, tc := range cases {
+		out := apply(t, one(t, "Cast$Value", "spec", tc.spec), Record{ValueSchema: s, Value: st})
+		o := out.Value.(*connect.Struct)
+		for i, f := range []string{"d", "t", "ts", "amount", "raw"} {
+			if tc.spec == "amount:int32" && f != "amount" {
+				continue
+			}
+			if got := o.Get(f); !reflect.DeepEqual(got, tc.want[i]) {
+				t.Errorf("%s: %s = %#v, want %#v", tc.spec, f, got, tc.want[i])
+			}
+		}
+		if err := connect.ValidateValue(out.ValueSchema, out.Value); err != nil {
+			t.Errorf("%s: output does not match its schema: %v", tc.spec, err)
+		}
+	}
+	if _, err := one(t, "Cast$Value", "spec", "raw:int32").TransformSink(connect.SinkRecord{ValueSchema: s, Value: st}); err == nil {
+		t.Error("bytes cast to int32")
 	}
 }

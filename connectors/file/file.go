@@ -94,10 +94,11 @@ type SourceTask struct {
 	topic     string
 	batchSize int
 
-	f        *os.File
-	position int64  // file offset just after the last line handed out
-	pending  []byte // bytes read past position: an incomplete last line
-	buf      []byte
+	f               *os.File
+	sourcePartition map[string]any
+	position        int64  // file offset just after the last line handed out
+	pending         []byte // bytes read past position: an incomplete last line
+	buf             []byte
 }
 
 // Start implements connect.SourceTask: it looks up the stored position; the file is opened on Poll
@@ -124,7 +125,14 @@ func (t *SourceTask) Start(ctx connect.SourceTaskContext, config map[string]stri
 	return nil
 }
 
-func (t *SourceTask) partition() map[string]any { return map[string]any{FilenameField: t.filename} }
+// partition returns the source partition, one map shared by every record of the task (the worker
+// only reads it).
+func (t *SourceTask) partition() map[string]any {
+	if t.sourcePartition == nil {
+		t.sourcePartition = map[string]any{FilenameField: t.filename}
+	}
+	return t.sourcePartition
+}
 
 // Poll implements connect.SourceTask. It never blocks waiting for data: it returns no records when
 // the file has nothing new (or does not exist yet) and lets the worker back off.
@@ -227,14 +235,57 @@ type SinkTask struct {
 	w  *bufio.Writer
 }
 
-// Start implements connect.SinkTask.
+// Start implements connect.SinkTask. A trailing partial line (a crash tore a buffered write) is cut
+// off: a Flush always ends on a line boundary, so that line was never committed and will be
+// delivered again.
 func (t *SinkTask) Start(_ connect.SinkTaskContext, config map[string]string) error {
-	f, err := os.OpenFile(config[ConfigFile], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(config[ConfigFile], os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", config[ConfigFile], err)
 	}
+	if err := truncatePartialLine(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", config[ConfigFile], err)
+	}
 	t.f, t.w = f, bufio.NewWriterSize(f, 256<<10)
 	return nil
+}
+
+// truncatePartialLine cuts f after its last "\n" (to empty if it has none).
+func truncatePartialLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := st.Size()
+	buf := make([]byte, 64<<10)
+	for pos := end; pos > 0; {
+		n := int64(len(buf))
+		if n > pos {
+			n = pos
+		}
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return fmt.Errorf("reading the tail: %w", err)
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			if keep := pos + int64(i) + 1; keep < end {
+				return truncateSynced(f, keep)
+			}
+			return nil
+		}
+	}
+	if end > 0 {
+		return truncateSynced(f, 0)
+	}
+	return nil
+}
+
+func truncateSynced(f *os.File, size int64) error {
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("cutting a partial last line: %w", err)
+	}
+	return f.Sync()
 }
 
 // Put implements connect.SinkTask.

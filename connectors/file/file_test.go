@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
-	_ "github.com/gregor-streams/gregor/connectors/file"
+	"github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -133,14 +133,14 @@ func TestFileSourceToSinkCopiesByteForByteAndFollowsAppends(t *testing.T) {
 	tb := testbroker.Start(t)
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
-	appendFile(t, src, lines(0, 10_000))
+	appendFile(t, src, lines(0, 100_000))
 	createTopic(t, tb, "lines")
 	w := startWorker(t, tb, filepath.Join(dir, "connect.offsets"))
 	createPipeline(t, w, src, dst, "lines")
 	waitSameContent(t, src, dst)
 
 	// Lines appended while running are copied too, including one written in two pieces.
-	appendFile(t, src, lines(10_000, 500))
+	appendFile(t, src, lines(100_000, 500))
 	appendFile(t, src, []byte("half a li"))
 	time.Sleep(30 * time.Millisecond)
 	appendFile(t, src, []byte("ne\n"))
@@ -235,6 +235,36 @@ func TestFileConnectorsRejectMissingConfigNamingTheField(t *testing.T) {
 	for _, class := range []string{"org.apache.kafka.connect.file.FileStreamSourceConnector", "org.apache.kafka.connect.file.FileStreamSinkConnector"} {
 		if !strings.Contains(string(data), class) {
 			t.Errorf("plugins %s lack %s", data, class)
+		}
+	}
+}
+
+func TestSinkCutsATornLastLineOnStart(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "out.txt")
+	for _, tc := range []struct{ before, after string }{
+		{"a\nb\npar", "a\nb\nc\n"},
+		{"partial", "c\n"},
+		{"a\n", "a\nc\n"},
+		{"", "c\n"},
+	} {
+		if err := os.WriteFile(dst, []byte(tc.before), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		task := (&file.SinkConnector{}).NewTask()
+		if err := task.Start(nil, map[string]string{file.ConfigFile: dst}); err != nil {
+			t.Fatal(err)
+		}
+		if err := task.Put([]connect.SinkRecord{{Value: "c"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := task.Flush(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := task.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(dst); string(got) != tc.after {
+			t.Errorf("file %q, after a restart and one record: %q, want %q", tc.before, got, tc.after)
 		}
 	}
 }
