@@ -21,7 +21,10 @@
 // WindowStore builds on the same machinery: its keys are the user key followed by the window
 // start (8 bytes big-endian), locally and in a compact,delete changelog, and a local time index
 // lets it drop whole expired windows cheaply. An optional write cache (Options.WriteCacheEntries)
-// sends only the latest update per key to the changelog between flushes.
+// sends only the latest update per key to the changelog between flushes. SessionStore does the
+// same for sessions (intervals [start, end] per key): its keys are the user key followed by the
+// session end and start (8 bytes big-endian each, Kafka's SessionKeySchema), its local index is
+// by session end, and FindSessions returns the sessions a new record merges with.
 //
 // Locking: each KeyValueStore has a mutex (mu) guarding its produce and checkpoint state,
 // inflight has its own, and the write cache has its own (cache.mu). Lock order: cache.mu, then
