@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gregor-streams/gregor/statestore"
@@ -84,6 +85,8 @@ type App struct {
 	}
 	produceMu  sync.Mutex
 	produceErr error
+	// droppedRecords counts records dropped for closed windows (window_task.go).
+	droppedRecords atomic.Int64
 }
 
 // New checks cfg and prepares an App for topology. It does not contact Kafka; Start does.
@@ -278,7 +281,7 @@ func (a *App) createInternalTopics(ctx context.Context) error {
 	var specs []statestore.InternalTopic
 	for _, st := range a.topo.subs {
 		for _, store := range st.stores {
-			specs = append(specs, statestore.ChangelogTopicSpec(statestore.ChangelogTopic(a.cfg.ApplicationID, store), a.subPartitions[st.id]))
+			specs = append(specs, a.topo.stores[store].changelogSpec(statestore.ChangelogTopic(a.cfg.ApplicationID, store), a.subPartitions[st.id]))
 		}
 	}
 	for topic, writer := range a.repartitions {
@@ -525,13 +528,19 @@ type Stats struct {
 	RecordsRestored int64
 	// TasksOpened is the number of times a task was opened (again after each rebalance).
 	TasksOpened int64
+	// DroppedRecords counts records dropped because their window had closed (they arrived
+	// later than the grace period allows), as Kafka Streams' dropped-records metric: once per
+	// window a record could not be added to. Each drop is logged at debug level.
+	DroppedRecords int64
 }
 
 // Stats returns the App's counters.
 func (a *App) Stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.mu.stats
+	st := a.mu.stats
+	st.DroppedRecords = a.droppedRecords.Load()
+	return st
 }
 
 // Done is closed when processing has stopped (Close, a cancelled Start context, or an error).

@@ -34,6 +34,12 @@ type task struct {
 	// the last commit.
 	offsets map[topicPartition]kgo.EpochOffset
 	closed  bool
+	// windowStores and sessionStores view the window and session stores of the task (their
+	// KeyValueStore is in stores too); streamTime is the largest record timestamp the task
+	// has processed, -1 before the first (see window_task.go).
+	windowStores  map[string]*statestore.WindowStore
+	sessionStores map[string]*statestore.SessionStore
+	streamTime    int64
 }
 
 // openTask opens (and restores) the task's stores, then instantiates its processors.
@@ -44,9 +50,11 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 		stores:  map[string]*statestore.KeyValueStore{},
 		sources: map[string]func(*kgo.Record) error{},
 		offsets: map[topicPartition]kgo.EpochOffset{},
+
+		streamTime: -1,
 	}
 	for _, name := range st.stores {
-		kv, err := statestore.Open(ctx, statestore.Options{
+		kv, err := t.openStore(ctx, name, statestore.Options{
 			StateDir:      filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID),
 			Name:          name,
 			Partition:     partition,
@@ -98,6 +106,7 @@ func (t *task) store(name string) (*statestore.KeyValueStore, error) {
 func (t *task) process(topic string, records []*kgo.Record) (int, error) {
 	src := t.sources[topic]
 	for i, r := range records {
+		t.advanceStreamTime(r.Timestamp.UnixMilli())
 		if err := src(r); err != nil {
 			return i, fmt.Errorf("streams: task %s: record %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
 		}
