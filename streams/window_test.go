@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +144,178 @@ func TestTumblingWindowCountDropsRecordsLaterThanGraceAndCountsThem(t *testing.T
 	if cfg["cleanup.policy"] != "compact,delete" || cfg["retention.ms"] != strconv.Itoa(15_000+86_400_000) {
 		t.Fatalf("window store changelog: cleanup.policy=%q retention.ms=%q, want compact,delete and %d",
 			cfg["cleanup.policy"], cfg["retention.ms"], 15_000+86_400_000)
+	}
+}
+
+func atInt64(topic, key string, value, ts int64) *kgo.Record {
+	v, _ := statestore.Int64{}.Serialize(value)
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: v, Timestamp: time.UnixMilli(ts)}
+}
+
+func TestSuppressedHoppingAggregateEmitsOneFinalResultPerWindowAcrossARestart(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "amounts", 1)
+	createTopic(t, tb.Addr(), "final-sums", 1)
+	topo := func() *streams.Topology {
+		b := streams.NewBuilder()
+		grouped := streams.Stream(b, "amounts", statestore.String{}, statestore.Int64{}).GroupByKey()
+		windows := streams.TumblingWindows(10 * time.Second).AdvanceBy(5 * time.Second).Grace(2 * time.Second)
+		streams.WindowedAggregate(streams.WindowedBy(grouped, windows),
+			func() int64 { return 0 },
+			func(_ string, amount, sum int64) int64 { return sum + amount },
+			statestore.Int64{}, streams.Materialized("sums")).
+			Suppress(streams.UntilWindowCloses(streams.Unbounded()), streams.Materialized("sums-final")).
+			ToStream().To("final-sums", nil, nil)
+		topo, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return topo
+	}
+	cfg := streams.Config{ApplicationID: "hopping", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir()}
+	keys := streams.TimeWindowedSerde[string]{Key: statestore.String{}, WindowSize: 10 * time.Second}
+
+	// Windows of 10s every 5s: 1000 is in [0,10000); 6000 in [0,10000) and [5000,15000); 11000
+	// in [5000,15000) and [10000,20000); 12500 in [5000,15000) and [10000,20000).
+	produce(t, tb.Addr(),
+		atInt64("amounts", "k", 1, 1_000),
+		atInt64("amounts", "k", 2, 6_000),
+		atInt64("amounts", "k", 4, 11_000),
+		atInt64("amounts", "j", 100, 12_500), // stream time 12500 passes 10000 + grace 2000
+	)
+	app := startApp(t, topo(), cfg)
+	got := readExactly(t, app, tb.Addr(), "final-sums", 1, formatWindowed(keys))
+	if want := []string{"k@0/10000=3"}; !slices.Equal(got, want) {
+		t.Fatalf("before restart\n got %v\nwant %v", got, want)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new instance with empty local state restores the pending windows from the changelogs.
+	cfg.StateDir = t.TempDir()
+	app = startApp(t, topo(), cfg)
+	produce(t, tb.Addr(), atInt64("amounts", "j", 1000, 30_000)) // closes every window ending by 28000
+	got = readExactly(t, app, tb.Addr(), "final-sums", 5, formatWindowed(keys))
+	want := []string{
+		"k@0/10000=3",
+		"j@5000/15000=100",
+		"k@5000/15000=6",
+		"j@10000/20000=100",
+		"k@10000/20000=4",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("final results\n got %v\nwant %v", got, want)
+	}
+	if n := app.Stats().RecordsRestored; n == 0 {
+		t.Fatal("second instance restored nothing: the buffer did not come from the changelog")
+	}
+}
+
+func TestSessionWindowsMergeWhenARecordBridgesThemAndTombstoneTheOldSessions(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "visits", 1)
+	createTopic(t, tb.Addr(), "sessions", 1)
+	b := streams.NewBuilder()
+	grouped := streams.Stream(b, "visits", statestore.String{}, statestore.String{}).GroupByKey()
+	// A session closes when stream time passes its end + gap + grace: end + 15s here.
+	streams.WindowedBy(grouped, streams.SessionWindows(5*time.Second).Grace(10*time.Second)).
+		Count(streams.Materialized("visit-sessions")).
+		ToStream().To("sessions", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(t, tb.Addr(),
+		at("visits", "u", "x", 1_000),  // session [1000,1000]
+		at("visits", "u", "x", 9_000),  // 8s later, beyond the gap: session [9000,9000]
+		at("visits", "u", "x", 5_000),  // within the gap of both: they merge into [1000,9000]
+		at("visits", "u", "x", 30_000), // session [30000,30000]; stream time 30000 closes [1000,9000]
+		at("visits", "u", "x", 2_000),  // would extend [1000,9000], which is closed: dropped
+	)
+	app := startApp(t, topo, streams.Config{
+		ApplicationID: "sessions", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+	})
+	keys := streams.SessionWindowedSerde[string]{Key: statestore.String{}}
+	got := readExactly(t, app, tb.Addr(), "sessions", 6, formatWindowed(keys))
+	want := []string{
+		"u@1000/1000=1",
+		"u@9000/9000=1",
+		"u@1000/1000=<tombstone>",
+		"u@9000/9000=<tombstone>",
+		"u@1000/9000=3",
+		"u@30000/30000=1",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("session counts\n got %v\nwant %v", got, want)
+	}
+	if n := app.Stats().DroppedRecords; n != 1 {
+		t.Fatalf("Stats().DroppedRecords = %d, want 1", n)
+	}
+	// Kafka's SessionWindowedSerializer layout: key bytes, 8-byte end, 8-byte start.
+	k, err := keys.Serialize(streams.Windowed[string]{Key: "u", Start: 1000, End: 9000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "u" + "\x00\x00\x00\x00\x00\x00\x23\x28" + "\x00\x00\x00\x00\x00\x00\x03\xe8"; string(k) != want {
+		t.Fatalf("session key bytes = %x, want %x", k, want)
+	}
+}
+
+func TestWindowedKeySerdesFollowKafkaByteLayout(t *testing.T) {
+	tw := streams.TimeWindowedSerde[string]{Key: statestore.String{}, WindowSize: time.Minute}
+	b, err := tw.Serialize(streams.Windowed[string]{Key: "key", Start: 60_000, End: 120_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "key\x00\x00\x00\x00\x00\x00\xea\x60"; string(b) != want {
+		t.Fatalf("time-windowed key = %x, want %x", b, want)
+	}
+	w, err := tw.Deserialize(b)
+	if err != nil || w != (streams.Windowed[string]{Key: "key", Start: 60_000, End: 120_000}) {
+		t.Fatalf("Deserialize = %+v, %v", w, err)
+	}
+	for _, bad := range [][]byte{nil, []byte("short")} {
+		if _, err := tw.Deserialize(bad); err == nil {
+			t.Errorf("time-windowed Deserialize(%q): want error", bad)
+		}
+		if _, err := (streams.SessionWindowedSerde[string]{Key: statestore.String{}}).Deserialize(bad); err == nil {
+			t.Errorf("session-windowed Deserialize(%q): want error", bad)
+		}
+	}
+}
+
+func TestInvalidWindowsAndSuppressionFailTheBuild(t *testing.T) {
+	tests := []struct {
+		name  string
+		build func(b *streams.Builder, g *streams.KGroupedStream[string, string])
+		want  string
+	}{
+		{"zero size", func(_ *streams.Builder, g *streams.KGroupedStream[string, string]) {
+			streams.WindowedBy(g, streams.TumblingWindows(0)).Count()
+		}, "window size"},
+		{"advance above size", func(_ *streams.Builder, g *streams.KGroupedStream[string, string]) {
+			streams.WindowedBy(g, streams.TumblingWindows(time.Second).AdvanceBy(2*time.Second)).Count()
+		}, "advance"},
+		{"negative grace", func(_ *streams.Builder, g *streams.KGroupedStream[string, string]) {
+			streams.WindowedBy(g, streams.SessionWindows(time.Second).Grace(-time.Second)).Count()
+		}, "grace"},
+		{"session aggregate without merger", func(_ *streams.Builder, g *streams.KGroupedStream[string, string]) {
+			streams.WindowedAggregate(streams.WindowedBy(g, streams.SessionWindows(time.Second)),
+				func() int64 { return 0 }, func(string, string, int64) int64 { return 0 }, statestore.Int64{})
+		}, "SessionAggregate"},
+		{"suppress on a plain table", func(_ *streams.Builder, g *streams.KGroupedStream[string, string]) {
+			g.Count().Suppress(streams.UntilWindowCloses(streams.Unbounded()))
+		}, "windowed table"},
+	}
+	for _, tt := range tests {
+		b := streams.NewBuilder()
+		tt.build(b, streams.Stream(b, "in", statestore.String{}, statestore.String{}).GroupByKey())
+		_, err := b.Build()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Build error = %v, want one mentioning %q", tt.name, err, tt.want)
+		}
 	}
 }
