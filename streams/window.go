@@ -95,7 +95,8 @@ func (s SessionWindowedSerde[K]) Deserialize(b []byte) (Windowed[K], error) {
 }
 
 // Windows is a windowing of a grouped stream: TimeWindows (TumblingWindows, AdvanceBy for
-// hopping windows) or SessionWindowSpec (SessionWindows). Pass it to WindowedBy.
+// hopping windows), SlidingWindowSpec (SlidingWindows) or SessionWindowSpec (SessionWindows).
+// Pass it to WindowedBy.
 type Windows interface {
 	// gracePeriod is how long after its end a window still accepts records.
 	gracePeriod() int64
@@ -206,7 +207,7 @@ type WindowedKStream[K, V any] struct {
 }
 
 // WindowedBy windows a grouped stream: w is TumblingWindows(...) (optionally .AdvanceBy for
-// hopping windows) or SessionWindows(...), with an optional .Grace:
+// hopping windows), SlidingWindows(...) or SessionWindows(...), with an optional .Grace:
 //
 //	counts := streams.WindowedBy(grouped, streams.TumblingWindows(time.Minute)).Count()
 //
@@ -248,8 +249,8 @@ func (w *WindowedKStream[K, V]) Reduce(reducer func(agg, value V) V, opts ...Opt
 		})
 }
 
-// WindowedAggregate folds the values of each key and time window into an A, starting from
-// initial(), into a KTable[Windowed[K], A]. Session windows need a merger: use
+// WindowedAggregate folds the values of each key and time (or sliding) window into an A,
+// starting from initial(), into a KTable[Windowed[K], A]. Session windows need a merger: use
 // SessionAggregate.
 func WindowedAggregate[K, V, A any](w *WindowedKStream[K, V], initial func() A, aggregator func(key K, value V, agg A) A, aggSerde Serde[A], opts ...Option) *KTable[Windowed[K], A] {
 	if _, ok := w.w.(SessionWindowSpec); ok {
@@ -316,6 +317,17 @@ func windowedAggregate[K, V, A any](w *WindowedKStream[K, V], prefix string, opt
 		b.addNode(n, s.n)
 		// NB: Kafka's default retention of a windowed aggregation's store: size + grace.
 		b.addWindowedStore(store, name, windowStore, ws.size+ws.grace)
+	case SlidingWindowSpec:
+		// A window [start, end] (end inclusive) closes when stream time passes end + grace.
+		n.window = &windowMeta{closeDelay: ws.grace + 1}
+		table.keySerde = TimeWindowedSerde[K]{Key: keySerde, WindowSize: ws.TimeDifference()}
+		n.instantiate = slidingWindowProcessor(name, store, ws, keySerde, aggSerde, f)
+		b.addNode(n, s.n)
+		// NB: a record looks back at windows starting up to 2 time differences before it, and
+		// a record within grace is up to grace + difference behind stream time: 3 differences
+		// + grace keep every window a record can meet (Kafka keeps 2 differences + grace, in
+		// coarse segments).
+		b.addWindowedStore(store, name, windowStore, 3*ws.diff+ws.grace+1)
 	case SessionWindowSpec:
 		// A session [start, end] closes when stream time passes end + gap + grace.
 		n.window = &windowMeta{closeDelay: ws.gap + ws.grace + 1}

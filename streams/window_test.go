@@ -319,3 +319,47 @@ func TestInvalidWindowsAndSuppressionFailTheBuild(t *testing.T) {
 		}
 	}
 }
+
+func TestSlidingWindowCountFollowsKafkaWindowsPerRecord(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "events", 1)
+	createTopic(t, tb.Addr(), "sliding-counts", 1)
+	b := streams.NewBuilder()
+	grouped := streams.Stream(b, "events", statestore.String{}, statestore.String{}).GroupByKey()
+	streams.WindowedBy(grouped, streams.SlidingWindows(10*time.Second).Grace(5*time.Second)).
+		Count(streams.Materialized("sliding")).
+		ToStream().To("sliding-counts", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(t, tb.Addr(),
+		at("events", "e", "x", 3_000),  // early (before the time difference): window [0,10000]
+		at("events", "k", "x", 20_000), // left window [10000,20000]
+		at("events", "k", "x", 25_000), // right window of 20000, left window [15000,25000]
+		at("events", "k", "x", 22_000), // out of order: updates two windows, creates its left and right ones
+		at("events", "k", "x", 1_000),  // 1000 + 1 + 10000 <= stream time 25000 - grace: dropped
+	)
+	app := startApp(t, topo, streams.Config{
+		ApplicationID: "sliding", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+	})
+	keys := streams.TimeWindowedSerde[string]{Key: statestore.String{}, WindowSize: 10 * time.Second}
+	got := readExactly(t, app, tb.Addr(), "sliding-counts", 8, formatWindowed(keys))
+	want := []string{
+		"e@0/10000=1",
+		"k@10000/20000=1",
+		"k@20001/30001=1",
+		"k@15000/25000=2",
+		"k@15000/25000=3",
+		"k@20001/30001=2",
+		"k@12000/22000=2",
+		"k@22001/32001=1",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("sliding counts\n got %v\nwant %v", got, want)
+	}
+	if n := app.Stats().DroppedRecords; n != 1 {
+		t.Fatalf("Stats().DroppedRecords = %d, want 1", n)
+	}
+}
