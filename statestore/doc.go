@@ -31,6 +31,11 @@
 // reports its position (RestoredPosition), and re-writes the keys of a commit cut short after it,
 // so a new owner continues exactly from a consistent state and input position.
 //
+// SessionStore does the same for sessions (intervals [start, end] per key): its keys are the user
+// key followed by the session end and start (8 bytes big-endian each, Kafka's SessionKeySchema),
+// its local index is by session end, and FindSessions returns the sessions a new record merges
+// with.
+//
 // Locking: each KeyValueStore has a mutex (mu) guarding its produce and checkpoint state,
 // inflight has its own, and the write cache has its own (cache.mu). Lock order: cache.mu, then
 // mu or inflight.mu (taken by produce); mu and inflight.mu are never held together. Only

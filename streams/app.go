@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gregor-streams/gregor/statestore"
@@ -111,6 +112,8 @@ type App struct {
 	produceErr error
 	state      stateMachine
 	iq         iqState
+	// droppedRecords counts records dropped for closed windows (window_task.go).
+	droppedRecords atomic.Int64
 }
 
 // New checks cfg and prepares an App for topology. It does not contact Kafka; Start does.
@@ -316,7 +319,7 @@ func (a *App) createInternalTopics(ctx context.Context) error {
 	var specs []statestore.InternalTopic
 	for _, st := range a.topo.subs {
 		for _, store := range st.stores {
-			specs = append(specs, statestore.ChangelogTopicSpec(statestore.ChangelogTopic(a.cfg.ApplicationID, store), a.subPartitions[st.id]))
+			specs = append(specs, a.topo.stores[store].changelogSpec(statestore.ChangelogTopic(a.cfg.ApplicationID, store), a.subPartitions[st.id]))
 		}
 	}
 	for topic, writer := range a.repartitions {
@@ -698,13 +701,19 @@ type Stats struct {
 	// already reflected them: records after the last committed offset that a previous owner
 	// processed and committed to its stores before it died.
 	RecordsSkippedAsRestored int64
+	// DroppedRecords counts records dropped because their window had closed (they arrived
+	// later than the grace period allows), as Kafka Streams' dropped-records metric: once per
+	// window a record could not be added to. Each drop is logged at debug level.
+	DroppedRecords int64
 }
 
 // Stats returns the App's counters.
 func (a *App) Stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.mu.stats
+	st := a.mu.stats
+	st.DroppedRecords = a.droppedRecords.Load()
+	return st
 }
 
 // Done is closed when processing has stopped (Close, a cancelled Start context, or an error).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gregor-streams/gregor/statestore"
 )
@@ -19,6 +20,9 @@ type Record[K, V any] struct {
 	Value     V
 	Timestamp int64 // ms since the Unix epoch, as in Kafka
 	Headers   []Header
+	// tombstone marks a table update that deletes its key (a session merged away): sinks
+	// write it with a null value.
+	tombstone bool
 }
 
 // Header is a record header.
@@ -78,12 +82,18 @@ type node struct {
 	// (built first). For a source it returns a func(*kgo.Record) error; otherwise a
 	// func(Record[K, V]) error for the node's input types K and V.
 	instantiate func(t *task, children []any) (any, error)
+	// window is set on a windowed aggregation: when its windows close (see Suppress).
+	window *windowMeta
 }
 
 // storeSpec is a key-value store of the topology.
 type storeSpec struct {
 	name string
 	node string // the processor that owns it
+	// kind is a key-value store unless set to a window or session store, whose retention
+	// bounds the windows kept (see window_task.go).
+	kind      storeKind
+	retention time.Duration
 }
 
 // Builder collects the DSL calls that describe a topology. It is not safe for concurrent use.

@@ -36,6 +36,52 @@
 //
 // Records carry their input's timestamp (ms) and headers to the outputs.
 //
+// # Windows and stream-stream joins
+//
+// WindowedBy windows a grouped stream; Count, Reduce, WindowedAggregate or SessionAggregate
+// then aggregate per key and window into a KTable[Windowed[K], V]:
+//
+//	grouped := streams.Stream(b, "clicks", statestore.String{}, statestore.String{}).GroupByKey()
+//	counts := streams.WindowedBy(grouped, streams.TumblingWindows(time.Minute).Grace(10*time.Second)).Count()
+//	counts.Suppress(streams.UntilWindowCloses(streams.Unbounded())).ToStream().To("clicks-per-minute", nil, nil)
+//
+// TumblingWindows(size) are fixed, epoch-aligned windows [start, start+size); .AdvanceBy(d) makes
+// them hopping (overlapping). SlidingWindows(d) are Kafka's sliding windows [start, start+d], one
+// per distinct set of records within d of each other. SessionWindows(gap) gather a key's records
+// until a gap of inactivity; a record within the gap of two sessions merges them, and the
+// merged-away sessions are deleted from the table (tombstones on its output topic). Without
+// Grace, the grace period is 0 (Kafka 3.x's ...WithNoGrace constructors).
+//
+// Time is event time: a task's stream time is the largest record timestamp it has processed. A
+// time window closes when stream time reaches its end + grace, a sliding window when stream time
+// passes its end + grace, a session [start, end] when stream time passes end + gap + grace. A
+// record for a closed window is dropped, logged at debug level and counted in
+// Stats.DroppedRecords. Until then every record updates its windows and the table emits each
+// update; Suppress(UntilWindowCloses(Unbounded())) emits instead one final result per window when
+// it closes, from a buffer kept in a store with a changelog.
+//
+// Windowed aggregations use window stores (statestore.WindowStore) and session stores
+// (statestore.SessionStore), retained for size + grace (gap + grace for sessions, 3 time
+// differences + grace for sliding windows), whose changelogs have cleanup.policy=compact,delete
+// and retention.ms = retention + 1 day, as in Kafka Streams.
+//
+// Windowed keys are written to topics in Kafka's byte layouts, so Java consumers read them
+// with Kafka's windowed deserializers:
+//
+//   - time and sliding windows (TimeWindowedSerde, Kafka's TimeWindowedSerializer): the
+//     key's bytes, then the window start as 8 bytes big-endian (ms). The end is not written:
+//     the reader knows the window size.
+//   - sessions (SessionWindowedSerde, Kafka's SessionWindowedSerializer): the key's bytes, then
+//     the session end, then the session start, each 8 bytes big-endian (ms).
+//
+// JoinStreams, LeftJoinStreams and OuterJoinStreams join two co-partitioned streams on equal
+// keys within JoinWindows(d) (records at most d apart; Before/After for asymmetric windows,
+// Grace for out-of-order records). Each side is kept in a window store for before + after +
+// grace. As in Kafka 3.x, left and outer joins emit a record that found no partner
+// (joiner(v, nil)) only when its window has closed, not eagerly. A side whose key changed
+// upstream is repartitioned first. (They are not named Join, LeftJoin and OuterJoin: Go has no
+// overloading, and those names belong to the stream-table and table-table joins.)
+//
 // # Runtime
 //
 // New(topology, Config) makes an App; Start checks the source topics, creates the internal

@@ -164,7 +164,9 @@ func addSink[K, V any](s *KStream[K, V], n *node, keySerde Serde[K], valueSerde 
 			if kr.Key, err = keySerde.Serialize(r.Key); err != nil {
 				return fmt.Errorf("sink %s: serialize key: %w", n.name, err)
 			}
-			if kr.Value, err = valueSerde.Serialize(r.Value); err != nil {
+			if r.tombstone {
+				kr.Value = nil
+			} else if kr.Value, err = valueSerde.Serialize(r.Value); err != nil {
 				return fmt.Errorf("sink %s: serialize value: %w", n.name, err)
 			}
 			kr.Timestamp = msTime(r.Timestamp)

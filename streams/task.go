@@ -40,6 +40,12 @@ type task struct {
 	// already reflected in the state and are skipped.
 	position map[topicPartition]int64
 	closed   bool
+	// windowStores and sessionStores view the window and session stores of the task (their
+	// KeyValueStore is in stores too); streamTime is the largest record timestamp the task
+	// has processed, -1 before the first (see window_task.go).
+	windowStores  map[string]*statestore.WindowStore
+	sessionStores map[string]*statestore.SessionStore
+	streamTime    int64
 }
 
 // openTask opens (and restores) the task's stores, then instantiates its processors.
@@ -51,14 +57,17 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 		sources:  map[string]func(*kgo.Record) error{},
 		offsets:  map[topicPartition]kgo.EpochOffset{},
 		position: map[topicPartition]int64{},
+
+		streamTime: -1,
 	}
 	for _, name := range st.stores {
-		kv, err := statestore.Open(ctx, statestore.Options{
+		kv, err := t.openStore(ctx, name, statestore.Options{
 			StateDir:  filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID),
 			Name:      name,
 			Partition: partition,
 			Changelog: a.producer,
-			// A buffered store commits with the task's position: exact restores.
+			// A buffered key-value store commits with the task's position: exact restores
+			// (openStore turns both off for window and session stores).
 			WriteCacheEntries: max(a.cfg.CacheMaxEntries, 0),
 			TrackPositions:    a.cfg.CacheMaxEntries > 0,
 			ApplicationID:     a.cfg.ApplicationID,
@@ -114,6 +123,7 @@ func (t *task) process(ctx context.Context, topic string, records []*kgo.Record)
 	src := t.sources[topic]
 	for _, r := range records {
 		tp := topicPartition{r.Topic, r.Partition}
+		t.advanceStreamTime(r.Timestamp.UnixMilli())
 		if r.Offset < t.position[tp] {
 			skipped++
 		} else {

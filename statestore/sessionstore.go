@@ -1,0 +1,364 @@
+package statestore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/iterator"
+	"github.com/syndtr/goleveldb/leveldb/util"
+)
+
+// nsSessionIndex holds the session store's local end-time index: nsSessionIndex + session end
+// (8 bytes big-endian) + session start (8 bytes) + key → empty. Like the window store's time
+// index it is not logged: it is rebuilt from the data as records are written or restored.
+const nsSessionIndex byte = 's'
+
+// SessionStore keeps one value per key and session, a session being a time interval
+// [start, end] (milliseconds, both inclusive, as in Kafka Streams). A record's key is the user
+// key followed by the session end and the session start, each 8 big-endian bytes, locally and
+// in the changelog: Kafka Streams' SessionKeySchema, so a Java tool reading the changelog
+// decodes it. Sessions whose end is more than the retention period behind the largest session
+// end put so far (the store's observed time) are dropped locally; the changelog, with
+// cleanup.policy=compact,delete and retention.ms = retention + 1 day, forgets them on its own,
+// so expiry sends no tombstones.
+//
+// The retention must cover inactivity gap plus grace. All methods are safe for concurrent use.
+type SessionStore struct {
+	kv        *KeyValueStore
+	retention int64 // milliseconds
+
+	mu struct {
+		sync.Mutex
+		// observed is the largest session end put or restored, -1 if none.
+		observed int64
+		// expiredBefore: every session ending before it has been removed.
+		expiredBefore int64
+	}
+	droppedExpired atomic.Int64
+}
+
+// OpenSessionStore opens a session store with the given retention; see Open for opts. With
+// opts.ChangelogPartitions > 0 the changelog is created with WindowedChangelogTopicSpec.
+func OpenSessionStore(ctx context.Context, opts Options, retention time.Duration) (*SessionStore, error) {
+	if retention <= 0 {
+		return nil, fmt.Errorf("statestore: session store %s: retention %s must be positive", opts.Name, retention)
+	}
+	spec := func(topic string, partitions int32) InternalTopic {
+		return WindowedChangelogTopicSpec(topic, partitions, retention)
+	}
+	kv, err := open(ctx, opts, spec, indexSession)
+	if err != nil {
+		return nil, err
+	}
+	s := &SessionStore{kv: kv, retention: retention.Milliseconds()}
+	s.mu.observed = -1
+	it := kv.db.NewIterator(util.BytesPrefix([]byte{nsSessionIndex}), nil)
+	if it.Last() && len(it.Key()) >= 17 {
+		s.mu.observed = int64(binary.BigEndian.Uint64(it.Key()[1:9]))
+	}
+	it.Release()
+	if err := it.Error(); err != nil {
+		kv.Close()
+		return nil, fmt.Errorf("statestore: session store %s: read end-time index: %w", opts.Name, err)
+	}
+	if err := s.expire(); err != nil {
+		kv.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// SessionKey is the stored and logged key of key's session [start, end]: the key bytes, then
+// end and start as 8 big-endian bytes each (Kafka's SessionKeySchema).
+func SessionKey(key []byte, start, end int64) []byte {
+	k := make([]byte, 0, len(key)+16)
+	k = append(k, key...)
+	k = binary.BigEndian.AppendUint64(k, uint64(end))
+	return binary.BigEndian.AppendUint64(k, uint64(start))
+}
+
+// SplitSessionKey splits a SessionKey into user key, session start and session end.
+func SplitSessionKey(sessionKey []byte) (key []byte, start, end int64, err error) {
+	if len(sessionKey) < 16 {
+		return nil, 0, 0, fmt.Errorf("statestore: session key of %d bytes is shorter than 16", len(sessionKey))
+	}
+	n := len(sessionKey) - 16
+	end = int64(binary.BigEndian.Uint64(sessionKey[n:]))
+	start = int64(binary.BigEndian.Uint64(sessionKey[n+8:]))
+	return sessionKey[:n], start, end, nil
+}
+
+func sessionIndexKey(key []byte, start, end int64) []byte {
+	k := make([]byte, 0, 17+len(key))
+	k = append(k, nsSessionIndex)
+	k = binary.BigEndian.AppendUint64(k, uint64(end))
+	k = binary.BigEndian.AppendUint64(k, uint64(start))
+	return append(k, key...)
+}
+
+// indexSession maintains the end-time index for a written or restored session record. A
+// changelog record too short to be a session key is not indexed (it never panics on topic
+// input).
+func indexSession(b *leveldb.Batch, sessionKey []byte, tombstone bool) {
+	key, start, end, err := SplitSessionKey(sessionKey)
+	if err != nil {
+		return
+	}
+	if tombstone {
+		b.Delete(sessionIndexKey(key, start, end))
+	} else {
+		b.Put(sessionIndexKey(key, start, end), nil)
+	}
+}
+
+// Store is the underlying key-value store (keys are SessionKeys).
+func (s *SessionStore) Store() *KeyValueStore { return s.kv }
+
+// ObservedTime is the largest session end put or restored, -1 if none.
+func (s *SessionStore) ObservedTime() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.observed
+}
+
+// DroppedExpired counts puts dropped because their session had already expired.
+func (s *SessionStore) DroppedExpired() int64 { return s.droppedExpired.Load() }
+
+// Put stores value for key's session [start, end] (ms, 0 <= start <= end). A put of a session
+// that has already expired is dropped and counted (DroppedExpired), not an error.
+func (s *SessionStore) Put(key []byte, start, end int64, value []byte) error {
+	if start < 0 || end < start {
+		return fmt.Errorf("statestore: session store %s: invalid session [%d, %d]", s.kv.Name(), start, end)
+	}
+	s.mu.Lock()
+	if s.mu.observed >= 0 && end < s.mu.observed-s.retention {
+		s.mu.Unlock()
+		s.droppedExpired.Add(1)
+		return nil
+	}
+	advanced := end > s.mu.observed
+	if advanced {
+		s.mu.observed = end
+	}
+	s.mu.Unlock()
+	if err := s.kv.Put(SessionKey(key, start, end), value); err != nil {
+		return err
+	}
+	if advanced {
+		return s.expire()
+	}
+	return nil
+}
+
+// Remove deletes key's session [start, end] and sends a tombstone to the changelog.
+func (s *SessionStore) Remove(key []byte, start, end int64) error {
+	return s.kv.Delete(SessionKey(key, start, end))
+}
+
+// FetchSession returns the value of key's session [start, end], if there is one.
+func (s *SessionStore) FetchSession(key []byte, start, end int64) ([]byte, bool, error) {
+	if s.expired(end) {
+		return nil, false, nil
+	}
+	return s.kv.Get(SessionKey(key, start, end))
+}
+
+func (s *SessionStore) expired(end int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return end < s.mu.expiredBefore
+}
+
+// SessionIterator walks sessions. Key and Value are valid until the next call to Next. The
+// caller must Close it.
+type SessionIterator interface {
+	Iterator
+	// Start is the current session's start (ms, inclusive).
+	Start() int64
+	// End is the current session's end (ms, inclusive).
+	End() int64
+}
+
+// FindSessions iterates over key's sessions that end at or after earliestEnd and start at or
+// before latestStart, in end order then start order. These are the sessions a record at time t
+// merges with when earliestEnd = t - gap and latestStart = t + gap.
+func (s *SessionStore) FindSessions(key []byte, earliestEnd, latestStart int64) SessionIterator {
+	earliestEnd = max(earliestEnd, 0)
+	if latestStart < 0 {
+		return &keySessionIterator{it: &errIterator{}}
+	}
+	from := SessionKey(key, 0, earliestEnd)
+	// NB: the range also holds longer keys that share key as a prefix; only entries exactly
+	// len(key)+16 long belong to key.
+	limit := append(SessionKey(key, math.MaxInt64, math.MaxInt64), 0)
+	return &keySessionIterator{it: s.kv.Range(from, limit), keyLen: len(key), s: s, latestStart: latestStart}
+}
+
+// Fetch iterates over every session of key.
+func (s *SessionStore) Fetch(key []byte) SessionIterator {
+	return s.FindSessions(key, 0, math.MaxInt64)
+}
+
+type keySessionIterator struct {
+	it          Iterator
+	keyLen      int
+	s           *SessionStore
+	latestStart int64
+	start, end  int64
+}
+
+func (i *keySessionIterator) Next() bool {
+	for i.it.Next() {
+		k := i.it.Key()
+		if len(k) != i.keyLen+16 {
+			continue
+		}
+		i.end = int64(binary.BigEndian.Uint64(k[i.keyLen:]))
+		i.start = int64(binary.BigEndian.Uint64(k[i.keyLen+8:]))
+		if i.start > i.latestStart || i.s.expired(i.end) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+func (i *keySessionIterator) Key() []byte   { return i.it.Key()[:i.keyLen] }
+func (i *keySessionIterator) Value() []byte { return i.it.Value() }
+func (i *keySessionIterator) Start() int64  { return i.start }
+func (i *keySessionIterator) End() int64    { return i.end }
+func (i *keySessionIterator) Err() error    { return i.it.Err() }
+func (i *keySessionIterator) Close() error  { return i.it.Close() }
+
+// FindSessionsByEnd iterates over every key's sessions whose end is in [earliestEnd, latestEnd],
+// in end order, then start order, then key order. Values are read through the end-time index.
+func (s *SessionStore) FindSessionsByEnd(earliestEnd, latestEnd int64) SessionIterator {
+	earliestEnd = max(earliestEnd, 0)
+	if s.kv.closed.Load() {
+		return &sessionIndexIterator{err: ErrClosed}
+	}
+	r := &util.Range{Start: sessionIndexKey(nil, 0, earliestEnd)[:9], Limit: []byte{nsSessionIndex + 1}}
+	if latestEnd < math.MaxInt64 {
+		r.Limit = sessionIndexKey(nil, 0, latestEnd+1)[:9]
+	}
+	return &sessionIndexIterator{s: s, it: s.kv.db.NewIterator(r, nil)}
+}
+
+type sessionIndexIterator struct {
+	s          *SessionStore
+	it         iterator.Iterator
+	key        []byte
+	value      []byte
+	start, end int64
+	err        error
+	closed     bool
+}
+
+func (i *sessionIndexIterator) Next() bool {
+	if i.it == nil || i.closed || i.err != nil {
+		return false
+	}
+	for i.it.Next() {
+		ik := i.it.Key()
+		if len(ik) < 17 {
+			continue
+		}
+		i.end = int64(binary.BigEndian.Uint64(ik[1:9]))
+		i.start = int64(binary.BigEndian.Uint64(ik[9:17]))
+		i.key = ik[17:]
+		if i.s.expired(i.end) {
+			continue
+		}
+		v, err := i.s.kv.db.Get(dataKey(SessionKey(i.key, i.start, i.end)), nil)
+		if errors.Is(err, leveldb.ErrNotFound) {
+			continue // removed between index and data reads
+		}
+		if err != nil {
+			i.err = err
+			return false
+		}
+		i.value = v
+		return true
+	}
+	return false
+}
+func (i *sessionIndexIterator) Key() []byte   { return i.key }
+func (i *sessionIndexIterator) Value() []byte { return i.value }
+func (i *sessionIndexIterator) Start() int64  { return i.start }
+func (i *sessionIndexIterator) End() int64    { return i.end }
+func (i *sessionIndexIterator) Err() error {
+	if i.err != nil || i.it == nil {
+		return i.err
+	}
+	return i.it.Error()
+}
+func (i *sessionIndexIterator) Close() error {
+	err := i.Err()
+	if !i.closed && i.it != nil {
+		i.it.Release()
+	}
+	i.closed = true
+	return err
+}
+
+// expire removes, locally and without changelog tombstones, every session that ends before
+// observed - retention.
+func (s *SessionStore) expire() error {
+	s.mu.Lock()
+	if s.mu.observed < 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	from, cutoff := s.mu.expiredBefore, s.mu.observed-s.retention
+	if cutoff <= from {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.expiredBefore = cutoff
+	s.mu.Unlock()
+
+	if s.kv.closed.Load() {
+		return ErrClosed
+	}
+	it := s.kv.db.NewIterator(&util.Range{
+		Start: sessionIndexKey(nil, 0, from)[:9],
+		Limit: sessionIndexKey(nil, 0, cutoff)[:9],
+	}, nil)
+	defer it.Release()
+	var b leveldb.Batch
+	for it.Next() {
+		ik := it.Key()
+		if len(ik) < 17 {
+			continue
+		}
+		end := int64(binary.BigEndian.Uint64(ik[1:9]))
+		start := int64(binary.BigEndian.Uint64(ik[9:17]))
+		b.Delete(dataKey(SessionKey(ik[17:], start, end)))
+		b.Delete(append([]byte(nil), ik...))
+		if b.Len() >= 10000 {
+			if err := s.kv.db.Write(&b, nil); err != nil {
+				return fmt.Errorf("statestore: session store %s: expire: %w", s.kv.Name(), err)
+			}
+			b.Reset()
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("statestore: session store %s: expire: %w", s.kv.Name(), err)
+	}
+	if err := s.kv.db.Write(&b, nil); err != nil {
+		return fmt.Errorf("statestore: session store %s: expire: %w", s.kv.Name(), err)
+	}
+	return nil
+}
+
+// Flush is KeyValueStore.Flush.
+func (s *SessionStore) Flush(ctx context.Context) error { return s.kv.Flush(ctx) }
+
+// Close is KeyValueStore.Close.
+func (s *SessionStore) Close() error { return s.kv.Close() }

@@ -1,0 +1,136 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gregor-streams/gregor/statestore"
+)
+
+// storeKind is the kind of a topology's state store.
+type storeKind int
+
+const (
+	keyValueStore storeKind = iota
+	windowStore
+	sessionStore
+)
+
+// windowMeta describes when the windows of a windowed aggregation close: a window ending at
+// end (its Windowed.End) is closed once the task's stream time reaches end + closeDelay.
+type windowMeta struct {
+	closeDelay int64
+}
+
+// closed reports whether a window ending at end is closed at stream time streamTime.
+func (m *windowMeta) closed(end, streamTime int64) bool {
+	return streamTime >= 0 && end+m.closeDelay <= streamTime
+}
+
+// findWindowMeta returns the window metadata of the nearest windowed aggregation at or above
+// n, walking up single-parent chains (ToStream, Filter, ... keep the windows of their parent).
+func findWindowMeta(n *node) *windowMeta {
+	for n != nil {
+		if n.window != nil {
+			return n.window
+		}
+		if len(n.parents) != 1 {
+			return nil
+		}
+		n = n.parents[0]
+	}
+	return nil
+}
+
+// addWindowedStore registers a window or session store with its retention.
+func (b *Builder) addWindowedStore(name, owner string, kind storeKind, retentionMs int64) {
+	b.addStore(name, owner)
+	s := b.stores[len(b.stores)-1]
+	s.kind = kind
+	s.retention = msDuration(max(retentionMs, 1))
+}
+
+// changelogSpec is the changelog topic of the store: compacted for a key-value store;
+// compact,delete with retention.ms = retention + 1 day for a window or session store (Kafka
+// Streams' windowstore.changelog.additional.retention.ms).
+func (s *storeSpec) changelogSpec(topic string, partitions int32) statestore.InternalTopic {
+	if s == nil || s.kind == keyValueStore {
+		return statestore.ChangelogTopicSpec(topic, partitions)
+	}
+	return statestore.WindowedChangelogTopicSpec(topic, partitions, s.retention)
+}
+
+// openStore opens one of the task's stores according to its kind. The KeyValueStore it
+// returns is the store's (for a window or session store, the one underneath), which the task
+// flushes and closes.
+func (t *task) openStore(ctx context.Context, name string, opts statestore.Options) (*statestore.KeyValueStore, error) {
+	spec := t.app.topo.stores[name]
+	if spec == nil || spec.kind == keyValueStore {
+		return statestore.Open(ctx, opts)
+	}
+	// NB: window and session stores write through (their time index lives in LevelDB) and so
+	// take no position markers.
+	opts.WriteCacheEntries, opts.TrackPositions = 0, false
+	switch spec.kind {
+	case windowStore:
+		ws, err := statestore.OpenWindowStore(ctx, opts, spec.retention)
+		if err != nil {
+			return nil, err
+		}
+		if t.windowStores == nil {
+			t.windowStores = map[string]*statestore.WindowStore{}
+		}
+		t.windowStores[name] = ws
+		return ws.Store(), nil
+	case sessionStore:
+		ss, err := statestore.OpenSessionStore(ctx, opts, spec.retention)
+		if err != nil {
+			return nil, err
+		}
+		if t.sessionStores == nil {
+			t.sessionStores = map[string]*statestore.SessionStore{}
+		}
+		t.sessionStores[name] = ss
+		return ss.Store(), nil
+	}
+	return nil, fmt.Errorf("store %q has unknown kind %d", name, spec.kind)
+}
+
+// windowStore returns one of the task's open window stores.
+func (t *task) windowStore(name string) (*statestore.WindowStore, error) {
+	ws, ok := t.windowStores[name]
+	if !ok {
+		return nil, fmt.Errorf("window store %q is not open in task %s", name, t.id)
+	}
+	return ws, nil
+}
+
+// sessionStore returns one of the task's open session stores.
+func (t *task) sessionStore(name string) (*statestore.SessionStore, error) {
+	ss, ok := t.sessionStores[name]
+	if !ok {
+		return nil, fmt.Errorf("session store %q is not open in task %s", name, t.id)
+	}
+	return ss, nil
+}
+
+// advanceStreamTime moves the task's stream time to ts if ts is later. Kafka Streams' stream
+// time is the same: the largest timestamp of the records the task has taken for processing.
+//
+// NB: stream time starts at -1 when a task opens (after a restart or a rebalance) and is not
+// restored with the stores; until the first record arrives no window closes, so a restart
+// delays final results (Suppress) and late-record drops until new records arrive, never
+// emits them early.
+func (t *task) advanceStreamTime(ts int64) {
+	if ts > t.streamTime {
+		t.streamTime = ts
+	}
+}
+
+// dropLate counts and logs (at debug level) a record dropped because its window had closed.
+func (t *task) dropLate(processor string, ts, windowStart, windowEnd int64) {
+	t.app.droppedRecords.Add(1)
+	t.app.log.Debug("skipping record for closed window", "task", t.id.String(),
+		"processor", processor, "timestamp", ts, "window_start", windowStart, "window_end", windowEnd,
+		"stream_time", t.streamTime)
+}
