@@ -19,6 +19,13 @@ type Record[K, V any] struct {
 	Value     V
 	Timestamp int64 // ms since the Unix epoch, as in Kafka
 	Headers   []Header
+
+	// nullKey and nullValue mark a record read with a null key or value (Key or Value is then
+	// the zero value); a null value is a delete, a tombstone, and sinks write it as null.
+	// On a KTable's updates, old is the key's previous value when hasOld.
+	nullKey, nullValue bool
+	old                V
+	hasOld             bool
 }
 
 // Header is a record header.
@@ -73,7 +80,10 @@ type node struct {
 	internal bool
 	parents  []*node
 	children []*node
-	stores   []string
+	// coLocated are nodes that must run in the same task as this one without forwarding to
+	// it: a join reads their stores (Kafka connects processors and state stores the same way).
+	coLocated []*node
+	stores    []string
 	// instantiate makes this node's instance for one task, given its children's instances
 	// (built first). For a source it returns a func(*kgo.Record) error; otherwise a
 	// func(Record[K, V]) error for the node's input types K and V.
@@ -196,7 +206,7 @@ func newTopology(b *Builder) *Topology {
 	}
 	for _, n := range b.nodes {
 		find(n)
-		for _, p := range n.parents {
+		for _, p := range append(n.parents[:len(n.parents):len(n.parents)], n.coLocated...) {
 			if a, c := find(n), find(p); a != c {
 				parent[a] = c
 			}
