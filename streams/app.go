@@ -59,6 +59,7 @@ type App struct {
 
 	producer *kgo.Client // outputs and changelogs
 	consumer *kgo.Client // the group member
+	global   *globalThread // global tables' stores and thread, nil without them
 
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -159,6 +160,9 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	if err := a.createInternalTopics(ctx); err != nil {
+		return err
+	}
+	if err := a.startGlobals(ctx); err != nil {
 		return err
 	}
 	copts := []kgo.Opt{
@@ -525,13 +529,20 @@ type Stats struct {
 	RecordsRestored int64
 	// TasksOpened is the number of times a task was opened (again after each rebalance).
 	TasksOpened int64
+	// GlobalRecordsApplied is the number of records of global tables' topics written to their
+	// local stores (at bootstrap and since).
+	GlobalRecordsApplied int64
 }
 
 // Stats returns the App's counters.
 func (a *App) Stats() Stats {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.mu.stats
+	s := a.mu.stats
+	a.mu.Unlock()
+	if a.global != nil {
+		s.GlobalRecordsApplied = a.global.applied.Load()
+	}
+	return s
 }
 
 // Done is closed when processing has stopped (Close, a cancelled Start context, or an error).
@@ -548,6 +559,7 @@ func (a *App) Close() error {
 		} else {
 			close(a.done)
 		}
+		a.global.close()
 		if a.consumer != nil {
 			a.consumer.CloseAllowingRebalance()
 		}

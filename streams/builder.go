@@ -105,6 +105,7 @@ type Builder struct {
 	stores    []*storeSpec
 	storeName map[string]bool
 	sources   map[string]*node // by topic
+	globals   []*globalSpec
 	index     int
 	errs      []error
 	built     bool
@@ -177,6 +178,8 @@ type Topology struct {
 	nodes  []*node
 	stores map[string]*storeSpec
 	subs   []*subtopology
+	// globals are the global tables, read by every instance outside the consumer group.
+	globals []*globalSpec
 }
 
 // subtopology is a connected part of the graph with its source topics and stores.
@@ -188,7 +191,7 @@ type subtopology struct {
 }
 
 func newTopology(b *Builder) *Topology {
-	t := &Topology{nodes: b.nodes, stores: map[string]*storeSpec{}}
+	t := &Topology{nodes: b.nodes, stores: map[string]*storeSpec{}, globals: b.globals}
 	for _, s := range b.stores {
 		t.stores[s.name] = s
 	}
