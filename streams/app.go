@@ -57,8 +57,8 @@ type App struct {
 	cfg  Config
 	log  *slog.Logger
 
-	producer *kgo.Client // outputs and changelogs
-	consumer *kgo.Client // the group member
+	producer *kgo.Client   // outputs and changelogs
+	consumer *kgo.Client   // the group member
 	global   *globalThread // global tables' stores and thread, nil without them
 
 	cancel    context.CancelFunc
