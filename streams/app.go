@@ -57,9 +57,11 @@ type App struct {
 	cfg  Config
 	log  *slog.Logger
 
-	producer *kgo.Client   // outputs and changelogs
-	consumer *kgo.Client   // the group member
-	global   *globalThread // global tables' stores and thread, nil without them
+	producer *kgo.Client // outputs and changelogs
+	consumer *kgo.Client // the group member
+
+	// global holds the global tables' stores and thread; nil without global tables.
+	global *globalThread
 
 	cancel    context.CancelFunc
 	done      chan struct{}
