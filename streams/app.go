@@ -71,6 +71,7 @@ type App struct {
 	subOf         map[string]*subtopology // sub-topology per full source topic name
 	sourceTopics  []string                // full names, sorted
 	repartitions  map[string]*subtopology // repartition topic → the sub-topology writing it
+	readerSized   map[string]*subtopology // internal topic sized by the sub-topology reading it
 	partitions    map[string]int32        // partition count per source topic, known after Start
 	subPartitions map[int]int32           // partition count per sub-topology, known after Start
 
@@ -118,14 +119,18 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	a.mu.tasks = map[taskID]*task{}
 	a.subOf = map[string]*subtopology{}
 	a.repartitions = map[string]*subtopology{}
+	a.readerSized = map[string]*subtopology{}
 	for _, st := range topology.subs {
 		for _, n := range st.sources {
 			topic := topicName(cfg.ApplicationID, n)
 			a.subOf[topic] = st
 			a.sourceTopics = append(a.sourceTopics, topic)
+			if n.sizedByReader {
+				a.readerSized[topic] = st
+			}
 		}
 		for _, n := range st.nodes {
-			if n.kind == sinkNode && n.internal {
+			if n.kind == sinkNode && n.internal && !n.sizedByReader {
 				a.repartitions[topicName(cfg.ApplicationID, n)] = st
 			}
 		}
@@ -208,7 +213,7 @@ func (a *App) start(ctx context.Context) error {
 func (a *App) checkTopics(ctx context.Context) error {
 	var external []string
 	for _, topic := range a.sourceTopics {
-		if a.repartitions[topic] == nil {
+		if a.repartitions[topic] == nil && a.readerSized[topic] == nil {
 			external = append(external, topic)
 		}
 	}
@@ -250,6 +255,7 @@ func (a *App) checkTopics(ctx context.Context) error {
 			if !known {
 				continue
 			}
+			a.sizeByReader(st)
 			if err := a.checkCoPartitioned(st); err != nil {
 				return err
 			}
@@ -293,6 +299,7 @@ func (a *App) createInternalTopics(ctx context.Context) error {
 		specs = append(specs, statestore.InternalTopic{Name: topic, Partitions: a.subPartitions[writer.id],
 			Configs: map[string]string{"cleanup.policy": "delete"}})
 	}
+	specs = append(specs, a.readerSizedTopics()...)
 	for i := range specs {
 		specs[i].ReplicationFactor = a.cfg.ReplicationFactor
 	}

@@ -78,8 +78,11 @@ type node struct {
 	// internal marks a topic the application owns (a repartition topic): its full name is
 	// <ApplicationID>-<topic>, known only when the App is made.
 	internal bool
-	parents  []*node
-	children []*node
+	// sizedByReader marks an internal topic whose partition count is that of the
+	// sub-topology reading it, not writing it (a foreign-key join's subscription topics).
+	sizedByReader bool
+	parents       []*node
+	children      []*node
 	// coLocated are nodes that must run in the same task as this one without forwarding to
 	// it: a join reads their stores (Kafka connects processors and state stores the same way).
 	coLocated []*node

@@ -59,7 +59,12 @@ func tableNode[K2, V2 any](b *Builder, name, store string, ks Serde[K2], vs Serd
 			typed := statestore.NewTyped(kv, ks, vs)
 			forward := next
 			next = func(r Record[K2, V2]) error {
-				var err error
+				// The store knows the result's previous value: it goes downstream as old.
+				old, found, err := typed.Get(r.Key)
+				if err != nil {
+					return fmt.Errorf("%s: store %s: %w", name, store, err)
+				}
+				r.old, r.hasOld = old, found
 				if r.nullValue {
 					err = typed.Delete(r.Key)
 				} else {
