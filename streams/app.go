@@ -532,15 +532,15 @@ func (a *App) Err() error {
 
 // Stats are counters of an App since New.
 type Stats struct {
+	// GlobalRecordsApplied is the number of records of global tables' topics written to their
+	// local stores (at bootstrap and since).
+	GlobalRecordsApplied int64
 	// RecordsProcessed is the number of input records processed (repartition topics included).
 	RecordsProcessed int64
 	// RecordsRestored is the number of changelog records applied while opening tasks' stores.
 	RecordsRestored int64
 	// TasksOpened is the number of times a task was opened (again after each rebalance).
 	TasksOpened int64
-	// GlobalRecordsApplied is the number of records of global tables' topics written to their
-	// local stores (at bootstrap and since).
-	GlobalRecordsApplied int64
 }
 
 // Stats returns the App's counters.
