@@ -80,3 +80,42 @@ func TestForeignKeyJoinFollowsProductUpdatesForeignKeyMovesAndDeletes(t *testing
 		"o4": {"null"},
 	})
 }
+
+func TestForeignKeyJoinKeepsSubscriptionsAcrossARestartWithWipedState(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	addr := tb.Addr()
+	createTopic(t, addr, "orders", 2)
+	createTopic(t, addr, "products", 1)
+	createTopic(t, addr, "order-lines", 1)
+	topology := func() *streams.Topology {
+		b := streams.NewBuilder()
+		orders := streams.Table(b, "orders", statestore.String{}, statestore.String{})
+		products := streams.Table(b, "products", statestore.String{}, statestore.String{}, streams.Materialized("products"))
+		streams.LeftJoinFK(orders, products, func(o string) string { return strings.SplitN(o, ":", 2)[0] },
+			func(o string, p *string) string { return o + "/" + orName(p) }, statestore.String{}, streams.Named("lines")).
+			ToStream().To("order-lines", nil, nil)
+		return build(t, b)
+	}
+	cfg := streams.Config{ApplicationID: "fkr", BootstrapServers: []string{addr}, StateDir: t.TempDir()}
+	app := startApp(t, topology(), cfg)
+	produceKV(t, addr, "products", put("p1", "widget"))
+	waitRecords(t, addr, "fkr-products-changelog", 1)
+	produceKV(t, addr, "orders", put("o1", "p1:1"))
+	expectPerKey(t, app, addr, "order-lines", map[string][]string{"o1": {"p1:1/widget"}})
+	if err := app.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	// A new instance with empty state restores the tables and the subscription store from
+	// their changelogs: o1's subscription to p1 survives, so a product update still reaches it.
+	cfg.StateDir = t.TempDir()
+	app = startApp(t, topology(), cfg)
+	produceKV(t, addr, "products", put("p1", "widget-v2"))
+	expectPerKey(t, app, addr, "order-lines", map[string][]string{"o1": {"p1:1/widget", "p1:1/widget-v2"}})
+	produceKV(t, addr, "orders", put("o2", "p1:2"))
+	expectPerKey(t, app, addr, "order-lines", map[string][]string{"o1": {"p1:1/widget", "p1:1/widget-v2"}, "o2": {"p1:2/widget-v2"}})
+	if app.Stats().RecordsRestored == 0 {
+		t.Fatal("the second instance restored nothing from the changelogs")
+	}
+}
