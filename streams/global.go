@@ -2,10 +2,12 @@ package streams
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,9 +44,10 @@ func (g *GlobalKTable[K, V]) StoreName() string { return g.spec.store }
 // Materialized names the store (default <topic>-STATE-STORE-<index>), kept under
 // <StateDir>/<ApplicationID>/global/.
 //
-// NB: the topic is its own changelog (Kafka does the same), and the local store is rebuilt from
-// the start of the topic at every Start: there is no local checkpoint of the global thread's
-// offsets yet, so a large global topic costs a full read per start.
+// NB: the topic is its own changelog, as in Kafka. Close records the offsets the local store
+// reflects in <StateDir>/<ApplicationID>/global/<store>/offsets.json, and the next Start
+// resumes from them; without that checkpoint, or when it does not fit the topic any more
+// (recreated, other partitions, offsets out of range), the store is rebuilt from the start.
 func GlobalTable[K, V any](b *Builder, topic string, keySerde Serde[K], valueSerde Serde[V], opts ...Option) *GlobalKTable[K, V] {
 	c := options(opts)
 	name := b.nextName("KTABLE-SOURCE", c.name)
@@ -129,10 +132,15 @@ type globalThread struct {
 	stores  map[string]*statestore.KeyValueStore // by store name
 	byTopic map[string]*statestore.KeyValueStore
 	applied atomic.Int64
-	failed  atomic.Pointer[error] // the error that stopped run
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	once    sync.Once
+	// next is the next offset to apply per partition; topicIDs identify the topics. Both are
+	// used by the goroutine applying records (Start, then run) and by close after run ends.
+	next     map[topicPartition]int64
+	topicIDs map[string]kadm.TopicID
+	dir      string
+	failed   atomic.Pointer[error] // the error that stopped run
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
 }
 
 // startGlobals opens and bootstraps the global stores, then starts the global thread. It does
@@ -146,26 +154,52 @@ func (a *App) startGlobals(ctx context.Context) error {
 	}
 	g := &globalThread{app: a, stores: map[string]*statestore.KeyValueStore{}, byTopic: map[string]*statestore.KeyValueStore{}}
 	a.global = g
+	g.dir = filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID, "global")
 	var topics []string
 	for _, spec := range a.topo.globals {
 		topics = append(topics, spec.topic)
 	}
-	ends, err := kadm.NewClient(a.producer).ListEndOffsets(ctx, topics...)
+	adm := kadm.NewClient(a.producer)
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("streams: global table topics %v: %w", topics, err)
+	}
+	for _, topic := range topics {
+		if d, ok := details[topic]; !ok || d.Err != nil {
+			return fmt.Errorf("streams: global table topic %q does not exist", topic)
+		}
+	}
+	starts, err := adm.ListStartOffsets(ctx, topics...)
 	if err == nil {
+		err = starts.Error()
+	}
+	ends, err2 := adm.ListEndOffsets(ctx, topics...)
+	if err == nil && err2 == nil {
 		err = ends.Error()
 	}
-	if err != nil {
+	if err = errors.Join(err, err2); err != nil {
 		return fmt.Errorf("streams: global table topics %v: %w", topics, err)
 	}
 	offsets := map[string]map[int32]kgo.Offset{}
 	remaining := map[topicPartition]int64{} // bootstrap: partitions not yet read to their end
+	g.next = map[topicPartition]int64{}
+	g.topicIDs = map[string]kadm.TopicID{}
+	dir := g.dir
 	for _, spec := range a.topo.globals {
-		if _, ok := ends[spec.topic]; !ok {
-			return fmt.Errorf("streams: global table topic %q does not exist", spec.topic)
+		id := details[spec.topic].ID
+		g.topicIDs[spec.topic] = id
+		from, ok := readGlobalCheckpoint(globalCheckpointPath(dir, spec.store), id, starts[spec.topic], ends[spec.topic])
+		if _, err := os.Stat(statestore.StoreDir(dir, spec.store, 0)); err != nil {
+			ok = false // a checkpoint without its store
 		}
-		dir := filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID, "global")
-		if err := os.RemoveAll(statestore.StoreDir(dir, spec.store, 0)); err != nil {
-			return fmt.Errorf("streams: global store %s: %w", spec.store, err)
+		if !ok {
+			if err := os.RemoveAll(filepath.Join(dir, spec.store)); err != nil {
+				return fmt.Errorf("streams: global store %s: %w", spec.store, err)
+			}
+			from = map[int32]int64{}
+			for p, start := range starts[spec.topic] {
+				from[p] = start.Offset
+			}
 		}
 		kv, err := statestore.Open(ctx, statestore.Options{StateDir: dir, Name: spec.store,
 			Logger: a.log.With("global", spec.store)})
@@ -174,10 +208,12 @@ func (a *App) startGlobals(ctx context.Context) error {
 		}
 		g.stores[spec.store], g.byTopic[spec.topic] = kv, kv
 		offsets[spec.topic] = map[int32]kgo.Offset{}
-		for p, end := range ends[spec.topic] {
-			offsets[spec.topic][p] = kgo.NewOffset().AtStart()
-			if end.Offset > 0 {
-				remaining[topicPartition{spec.topic, p}] = end.Offset
+		for p, off := range from {
+			tp := topicPartition{spec.topic, p}
+			offsets[spec.topic][p] = kgo.NewOffset().At(off)
+			g.next[tp] = off
+			if end := ends[spec.topic][p].Offset; end > off {
+				remaining[tp] = end
 			}
 		}
 	}
@@ -219,7 +255,11 @@ func (g *globalThread) apply(fetches kgo.Fetches) error {
 		}
 	})
 	fetches.EachRecord(func(r *kgo.Record) {
-		if err != nil || r.Key == nil {
+		if err != nil {
+			return
+		}
+		if r.Key == nil {
+			g.next[topicPartition{r.Topic, r.Partition}] = r.Offset + 1
 			return
 		}
 		kv := g.byTopic[r.Topic]
@@ -233,6 +273,7 @@ func (g *globalThread) apply(fetches kgo.Fetches) error {
 			err = fmt.Errorf("streams: global table %s: record %s/%d@%d: %w", kv.Name(), r.Topic, r.Partition, r.Offset, werr)
 			return
 		}
+		g.next[topicPartition{r.Topic, r.Partition}] = r.Offset + 1
 		g.applied.Add(1)
 	})
 	return err
@@ -269,6 +310,9 @@ func (g *globalThread) close() {
 		if g.client != nil {
 			g.client.Close()
 		}
+		if g.failed.Load() == nil && g.cancel != nil {
+			g.writeCheckpoints()
+		}
 		for name, kv := range g.stores {
 			if err := kv.Close(); err != nil {
 				g.app.log.Warn("close global store", "store", name, "err", err)
@@ -283,4 +327,59 @@ func (a *App) globalStore(name string) (*statestore.KeyValueStore, error) {
 		return nil, fmt.Errorf("global store %q is not open", name)
 	}
 	return a.global.stores[name], nil
+}
+
+// globalCheckpoint is the content of a global store's offsets.json.
+type globalCheckpoint struct {
+	TopicID string           `json:"topic_id"`
+	Offsets map[string]int64 `json:"offsets"` // next offset per partition
+}
+
+func globalCheckpointPath(dir, store string) string {
+	return filepath.Join(dir, store, "offsets.json")
+}
+
+// readGlobalCheckpoint returns the offsets to resume a global store from, and false when there
+// is no usable checkpoint: none, another topic ID, other partitions, or an offset outside a
+// partition's current range.
+func readGlobalCheckpoint(path string, id kadm.TopicID, starts, ends map[int32]kadm.ListedOffset) (map[int32]int64, bool) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	var cp globalCheckpoint
+	if json.Unmarshal(raw, &cp) != nil || cp.TopicID != id.String() || len(cp.Offsets) != len(ends) {
+		return nil, false
+	}
+	from := map[int32]int64{}
+	for p, end := range ends {
+		off, ok := cp.Offsets[strconv.Itoa(int(p))]
+		if !ok || off < starts[p].Offset || off > end.Offset {
+			return nil, false
+		}
+		from[p] = off
+	}
+	return from, true
+}
+
+// writeCheckpoints records, per global store, the offsets its content reflects.
+func (g *globalThread) writeCheckpoints() {
+	for _, spec := range g.app.topo.globals {
+		cp := globalCheckpoint{TopicID: g.topicIDs[spec.topic].String(), Offsets: map[string]int64{}}
+		for tp, off := range g.next {
+			if tp.topic == spec.topic {
+				cp.Offsets[strconv.Itoa(int(tp.partition))] = off
+			}
+		}
+		path := globalCheckpointPath(g.dir, spec.store)
+		raw, _ := json.Marshal(cp)
+		tmp := path + ".tmp"
+		err := os.WriteFile(tmp, raw, 0o644)
+		if err == nil {
+			err = os.Rename(tmp, path)
+		}
+		if err != nil {
+			g.app.log.Warn("global store checkpoint", "store", spec.store, "err", err)
+		}
+	}
 }
