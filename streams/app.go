@@ -135,6 +135,7 @@ func New(topology *Topology, cfg Config) (*App, error) {
 			}
 		}
 	}
+	a.sizeRepartitionsByExternalReaders()
 	sort.Strings(a.sourceTopics)
 	return a, nil
 }

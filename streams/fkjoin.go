@@ -409,14 +409,37 @@ func rawSink(b *Builder, name, topic string, parents ...*node) {
 func (a *App) sizeByReader(st *subtopology) {
 	var count int32
 	for _, n := range st.sources {
-		if !n.sizedByReader {
-			count = a.partitions[topicName(a.cfg.ApplicationID, n)]
+		if topic := topicName(a.cfg.ApplicationID, n); a.readerSized[topic] == nil {
+			count = a.partitions[topic]
 			break
 		}
 	}
 	for _, n := range st.sources {
-		if n.sizedByReader {
-			a.partitions[topicName(a.cfg.ApplicationID, n)] = count
+		if topic := topicName(a.cfg.ApplicationID, n); a.readerSized[topic] != nil {
+			a.partitions[topic] = count
+		}
+	}
+}
+
+// sizeRepartitionsByExternalReaders makes the repartition topics read by a sub-topology that
+// also reads a topic the application does not own take that topic's partition count instead
+// of their writer's, as Kafka Streams' co-partitioning enforcer does: a stream re-keyed from a
+// 3-partition topic can then join a 2-partition table.
+func (a *App) sizeRepartitionsByExternalReaders() {
+	for _, st := range a.topo.subs {
+		external := false
+		for _, n := range st.sources {
+			external = external || !n.internal
+		}
+		if !external {
+			continue
+		}
+		for _, n := range st.sources {
+			topic := topicName(a.cfg.ApplicationID, n)
+			if n.internal && a.repartitions[topic] != nil {
+				delete(a.repartitions, topic)
+				a.readerSized[topic] = st
+			}
 		}
 	}
 }

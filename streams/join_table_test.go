@@ -312,3 +312,35 @@ func TestStartFailsWhenJoinedTopicsAreNotCoPartitioned(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamReKeyedFromMorePartitionsJoinsATableThroughARepartitionTopicSizedLikeTheTable(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	addr := tb.Addr()
+	createTopic(t, addr, "orders", 3) // keyed by order id
+	createTopic(t, addr, "customers", 2)
+	createTopic(t, addr, "enriched", 1)
+	b := streams.NewBuilder()
+	orders := streams.Stream(b, "orders", statestore.String{}, statestore.String{})
+	byCustomer := streams.SelectKey(orders, func(_, o string) string { return strings.SplitN(o, ":", 2)[0] }, statestore.String{})
+	customers := streams.Table(b, "customers", statestore.String{}, statestore.String{}, streams.Materialized("customers"))
+	streams.JoinTable(byCustomer, customers, func(o, c string) string { return o + "@" + c }, statestore.String{}, streams.Named("by-customer")).
+		To("enriched", nil, nil)
+	app := startApp(t, build(t, b), streams.Config{ApplicationID: "rk", BootstrapServers: []string{addr}, StateDir: t.TempDir()})
+
+	details, err := kadm.NewClient(client(t, addr)).ListTopics(ctxT(t), "rk-by-customer-repartition")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(details["rk-by-customer-repartition"].Partitions); n != 2 {
+		t.Fatalf("repartition topic has %d partitions, want the table's 2", n)
+	}
+	produceKV(t, addr, "customers", put("c1", "alice"), put("c2", "bob"))
+	waitRecords(t, addr, "rk-customers-changelog", 2)
+	// Orders of one customer come from several partitions of "orders": one at a time, so that
+	// their order in the output is defined.
+	produceKV(t, addr, "orders", put("o1", "c1:book"), put("o2", "c2:ink"), put("o4", "c3:cup"))
+	expectPerKey(t, app, addr, "enriched", map[string][]string{"c1": {"c1:book@alice"}, "c2": {"c2:ink@bob"}})
+	produceKV(t, addr, "orders", put("o3", "c1:pen"))
+	expectPerKey(t, app, addr, "enriched", map[string][]string{"c1": {"c1:book@alice", "c1:pen@alice"}, "c2": {"c2:ink@bob"}})
+}
