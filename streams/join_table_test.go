@@ -344,3 +344,21 @@ func TestStreamReKeyedFromMorePartitionsJoinsATableThroughARepartitionTopicSized
 	produceKV(t, addr, "orders", put("o3", "c1:pen"))
 	expectPerKey(t, app, addr, "enriched", map[string][]string{"c1": {"c1:book@alice", "c1:pen@alice"}, "c2": {"c2:ink@bob"}})
 }
+
+func TestStreamToTableKeepsTheLatestValuePerKeyAndDeletesOnTombstones(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	addr := tb.Addr()
+	createTopic(t, addr, "status", 1)
+	createTopic(t, addr, "online", 1)
+	b := streams.NewBuilder()
+	streams.Stream(b, "status", statestore.String{}, statestore.String{}).
+		ToTable(streams.Materialized("status")).
+		Filter(func(_, s string) bool { return s == "online" }).
+		ToStream().To("online", nil, nil)
+	app := startApp(t, build(t, b), streams.Config{ApplicationID: "tt2", BootstrapServers: []string{addr}, StateDir: t.TempDir()})
+	produceKV(t, addr, "status", put("ann", "online"), put("bob", "away"), put("ann", "online"),
+		put("bob", "online"), put("ann", "away"), del("bob"), del("cid"))
+	expectPerKey(t, app, addr, "online", map[string][]string{"ann": {"online", "online", "null"}, "bob": {"online", "null"}})
+	waitRecords(t, addr, "tt2-status-changelog", 1)
+}

@@ -185,3 +185,29 @@ func MapTableValues[K, V, V2 any](t *KTable[K, V], f func(K, V) V2, valueSerde S
 	}
 	return out
 }
+
+// ToTable turns s into a KTable: each record is the new value of its key, a null value (a
+// tombstone) deletes it (Kafka's KStream#toTable). The table is materialized in the store named
+// by Materialized (default KSTREAM-TOTABLE-STATE-STORE-<index>), so s's serdes must be known;
+// when s's keys may have changed, it goes through a repartition topic first.
+func (s *KStream[K, V]) ToTable(opts ...Option) *KTable[K, V] {
+	c := options(opts)
+	if s.keyChanged {
+		s = s.repartition("")
+	}
+	b := s.b
+	name := b.nextName("KSTREAM-TOTABLE", c.name)
+	store := c.store
+	if store == "" {
+		store = fmt.Sprintf("KSTREAM-TOTABLE-STATE-STORE-%010d", b.index-1)
+	}
+	n := tableNode(b, name, store, s.keySerde, s.valueSerde, func(_ *task, next func(Record[K, V]) error) (any, error) {
+		return func(r Record[K, V]) error {
+			if r.nullKey {
+				return nil
+			}
+			return next(Record[K, V]{Key: r.Key, Value: r.Value, nullValue: r.nullValue, Timestamp: r.Timestamp, Headers: r.Headers})
+		}, nil
+	}, s.n)
+	return &KTable[K, V]{b: b, n: n, store: store, keySerde: s.keySerde, valueSerde: s.valueSerde}
+}
