@@ -42,8 +42,12 @@ func GroupTableBy[K, V, K2, V2 any](t *KTable[K, V], selector func(K, V) (K2, V2
 			if value, err = valueSerde.Serialize(v2); err != nil {
 				return nil, nil, fmt.Errorf("%s: serialize value: %w", sel.name, err)
 			}
+			// NB: nil stands for "absent" in a change; a serde's nil is an empty key or value.
 			if key == nil {
 				key = []byte{}
+			}
+			if value == nil {
+				value = []byte{}
 			}
 			return key, value, nil
 		}
