@@ -86,6 +86,9 @@ type App struct {
 	producer *kgo.Client // outputs and changelogs
 	consumer *kgo.Client // the group member
 
+	// global holds the global tables' stores and thread; nil without global tables.
+	global *globalThread
+
 	cancel    context.CancelFunc
 	done      chan struct{}
 	startOnce sync.Once
@@ -94,6 +97,7 @@ type App struct {
 	subOf         map[string]*subtopology // sub-topology per full source topic name
 	sourceTopics  []string                // full names, sorted
 	repartitions  map[string]*subtopology // repartition topic → the sub-topology writing it
+	readerSized   map[string]*subtopology // internal topic sized by the sub-topology reading it
 	partitions    map[string]int32        // partition count per source topic, known after Start
 	subPartitions map[int]int32           // partition count per sub-topology, known after Start
 
@@ -155,18 +159,23 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	a.mu.tasks = map[taskID]*task{}
 	a.subOf = map[string]*subtopology{}
 	a.repartitions = map[string]*subtopology{}
+	a.readerSized = map[string]*subtopology{}
 	for _, st := range topology.subs {
 		for _, n := range st.sources {
 			topic := topicName(cfg.ApplicationID, n)
 			a.subOf[topic] = st
 			a.sourceTopics = append(a.sourceTopics, topic)
+			if n.sizedByReader {
+				a.readerSized[topic] = st
+			}
 		}
 		for _, n := range st.nodes {
-			if n.kind == sinkNode && n.internal {
+			if n.kind == sinkNode && n.internal && !n.sizedByReader {
 				a.repartitions[topicName(cfg.ApplicationID, n)] = st
 			}
 		}
 	}
+	a.sizeRepartitionsByExternalReaders()
 	sort.Strings(a.sourceTopics)
 	return a, nil
 }
@@ -199,6 +208,9 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	if err := a.createInternalTopics(ctx); err != nil {
+		return err
+	}
+	if err := a.startGlobals(ctx); err != nil {
 		return err
 	}
 	copts := []kgo.Opt{
@@ -243,7 +255,7 @@ func (a *App) start(ctx context.Context) error {
 func (a *App) checkTopics(ctx context.Context) error {
 	var external []string
 	for _, topic := range a.sourceTopics {
-		if a.repartitions[topic] == nil {
+		if a.repartitions[topic] == nil && a.readerSized[topic] == nil {
 			external = append(external, topic)
 		}
 	}
@@ -285,6 +297,7 @@ func (a *App) checkTopics(ctx context.Context) error {
 			if !known {
 				continue
 			}
+			a.sizeByReader(st)
 			if err := a.checkCoPartitioned(st); err != nil {
 				return err
 			}
@@ -328,6 +341,7 @@ func (a *App) createInternalTopics(ctx context.Context) error {
 		specs = append(specs, statestore.InternalTopic{Name: topic, Partitions: a.subPartitions[writer.id],
 			Configs: map[string]string{"cleanup.policy": "delete"}})
 	}
+	specs = append(specs, a.readerSizedTopics()...)
 	for i := range specs {
 		specs[i].ReplicationFactor = a.cfg.ReplicationFactor
 	}
@@ -691,6 +705,9 @@ func (a *App) Err() error {
 
 // Stats are counters of an App since New.
 type Stats struct {
+	// GlobalRecordsApplied is the number of records of global tables' topics written to their
+	// local stores (at bootstrap and since).
+	GlobalRecordsApplied int64
 	// RecordsProcessed is the number of input records processed (repartition topics included).
 	RecordsProcessed int64
 	// RecordsRestored is the number of changelog records applied while opening tasks' stores.
@@ -710,9 +727,12 @@ type Stats struct {
 // Stats returns the App's counters.
 func (a *App) Stats() Stats {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	st := a.mu.stats
+	a.mu.Unlock()
 	st.DroppedRecords = a.droppedRecords.Load()
+	if a.global != nil {
+		st.GlobalRecordsApplied = a.global.applied.Load()
+	}
 	return st
 }
 
@@ -731,6 +751,7 @@ func (a *App) Close() error {
 		} else {
 			close(a.done)
 		}
+		a.global.close()
 		if a.consumer != nil {
 			a.consumer.CloseAllowingRebalance()
 		}

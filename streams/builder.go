@@ -20,9 +20,13 @@ type Record[K, V any] struct {
 	Value     V
 	Timestamp int64 // ms since the Unix epoch, as in Kafka
 	Headers   []Header
-	// tombstone marks a table update that deletes its key (a session merged away): sinks
-	// write it with a null value.
-	tombstone bool
+
+	// nullKey and nullValue mark a record read with a null key or value (Key or Value is then
+	// the zero value); a null value is a delete, a tombstone, and sinks write it as null.
+	// On a KTable's updates, old is the key's previous value when hasOld.
+	nullKey, nullValue bool
+	old                V
+	hasOld             bool
 }
 
 // Header is a record header.
@@ -75,9 +79,15 @@ type node struct {
 	// internal marks a topic the application owns (a repartition topic): its full name is
 	// <ApplicationID>-<topic>, known only when the App is made.
 	internal bool
-	parents  []*node
-	children []*node
-	stores   []string
+	// sizedByReader marks an internal topic whose partition count is that of the
+	// sub-topology reading it, not writing it (a foreign-key join's subscription topics).
+	sizedByReader bool
+	parents       []*node
+	children      []*node
+	// coLocated are nodes that must run in the same task as this one without forwarding to
+	// it: a join reads their stores (Kafka connects processors and state stores the same way).
+	coLocated []*node
+	stores    []string
 	// instantiate makes this node's instance for one task, given its children's instances
 	// (built first). For a source it returns a func(*kgo.Record) error; otherwise a
 	// func(Record[K, V]) error for the node's input types K and V.
@@ -105,6 +115,7 @@ type Builder struct {
 	stores    []*storeSpec
 	storeName map[string]bool
 	sources   map[string]*node // by topic
+	globals   []*globalSpec
 	index     int
 	errs      []error
 	built     bool
@@ -177,6 +188,8 @@ type Topology struct {
 	nodes  []*node
 	stores map[string]*storeSpec
 	subs   []*subtopology
+	// globals are the global tables, read by every instance outside the consumer group.
+	globals []*globalSpec
 }
 
 // subtopology is a connected part of the graph with its source topics and stores.
@@ -188,7 +201,7 @@ type subtopology struct {
 }
 
 func newTopology(b *Builder) *Topology {
-	t := &Topology{nodes: b.nodes, stores: map[string]*storeSpec{}}
+	t := &Topology{nodes: b.nodes, stores: map[string]*storeSpec{}, globals: b.globals}
 	for _, s := range b.stores {
 		t.stores[s.name] = s
 	}
@@ -206,7 +219,7 @@ func newTopology(b *Builder) *Topology {
 	}
 	for _, n := range b.nodes {
 		find(n)
-		for _, p := range n.parents {
+		for _, p := range append(n.parents[:len(n.parents):len(n.parents)], n.coLocated...) {
 			if a, c := find(n), find(p); a != c {
 				parent[a] = c
 			}

@@ -82,6 +82,23 @@
 // upstream is repartitioned first. (They are not named Join, LeftJoin and OuterJoin: Go has no
 // overloading, and those names belong to the stream-table and table-table joins.)
 //
+// # Tables and joins
+//
+// Table reads a topic as a KTable, the latest value per key, materialized in a store with its
+// own changelog. A table's updates carry the key's previous value, and a delete travels as a
+// tombstone (a record with a null value, which sinks write as such), so Filter, FilterNot,
+// MapTableValues, GroupTableBy aggregations and joins retract what they emitted before, as in
+// Kafka Streams. GlobalTable reads every partition of a topic on every instance, outside the
+// consumer group: Start returns once it is loaded, and a global thread keeps it current.
+//
+// Joins are functions: JoinTable and LeftJoinTable (stream-table, only the stream triggers),
+// JoinTables, LeftJoinTables and OuterJoinTables (table-table, a KTable updated by either
+// side), JoinGlobalTable and LeftJoinGlobalTable (with a key computed from the stream record),
+// and JoinFK and LeftJoinFK (a table joined to another by a foreign key extracted from its
+// values, through the internal topics <ApplicationID>-<name>-subscription-registration-topic
+// and -subscription-response-topic). A missing side reaches the joiner as nil. Joined topics,
+// except for global and foreign-key joins, must be co-partitioned; Start checks it.
+//
 // # Runtime
 //
 // New(topology, Config) makes an App; Start checks the source topics, creates the internal
@@ -90,7 +107,8 @@
 // sub-topology's source topics and of each of its stores. Topics read by one sub-topology must
 // therefore have equal partition counts (Start fails with ErrCoPartitioning otherwise;
 // stricter than Kafka Streams, which requires it only for joins), and repartition topics and
-// changelogs get the count of the sub-topology that writes them.
+// changelogs get the count of the sub-topology that writes them (a foreign-key join's
+// subscription topics get that of the sub-topology that reads them).
 //
 // Processing is at-least-once for outputs and exact for state. Records go through the task's
 // processors one at a time, and a task with records of several partitions in a fetch takes them

@@ -43,7 +43,7 @@ func addSource[K, V any](b *Builder, n *node, keySerde Serde[K], valueSerde Serd
 	n.instantiate = func(t *task, children []any) (any, error) {
 		next := fanout[K, V](children)
 		return func(kr *kgo.Record) error {
-			var r Record[K, V]
+			r := Record[K, V]{nullKey: kr.Key == nil, nullValue: kr.Value == nil}
 			var err error
 			if kr.Key != nil {
 				if r.Key, err = keySerde.Deserialize(kr.Key); err != nil {
@@ -161,11 +161,13 @@ func addSink[K, V any](s *KStream[K, V], n *node, keySerde Serde[K], valueSerde 
 		return func(r Record[K, V]) error {
 			kr := &kgo.Record{Topic: topic}
 			var err error
-			if kr.Key, err = keySerde.Serialize(r.Key); err != nil {
+			if r.nullKey {
+				kr.Key = nil
+			} else if kr.Key, err = keySerde.Serialize(r.Key); err != nil {
 				return fmt.Errorf("sink %s: serialize key: %w", n.name, err)
 			}
-			if r.tombstone {
-				kr.Value = nil
+			if r.nullValue {
+				kr.Value = nil // a tombstone stays one
 			} else if kr.Value, err = valueSerde.Serialize(r.Value); err != nil {
 				return fmt.Errorf("sink %s: serialize value: %w", n.name, err)
 			}

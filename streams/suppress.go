@@ -118,7 +118,7 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...Option) *KTable[K, V] {
 			// negative), so eviction reads it from the start and stops at the first open window.
 			bk := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(kb)), uint64(end))
 			bk = append(bk, kb...)
-			if r.tombstone {
+			if r.nullValue {
 				err = kv.Delete(bk)
 			} else {
 				var vb []byte

@@ -49,6 +49,8 @@ type KTable[K, V any] struct {
 	store      string
 	keySerde   Serde[K]
 	valueSerde Serde[V]
+	// getter reads the table's current value of a key in a task; nil means the store's.
+	getter func(t *task) (valueGetter[K, V], error)
 }
 
 // StoreName is the name of the table's state store ("" if it has none).
@@ -122,11 +124,12 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, opts []Optio
 			if err != nil {
 				return fmt.Errorf("%s: store %s: %w", name, store, err)
 			}
+			old := agg
 			agg = f(r.Key, r.Value, agg, found)
 			if err := typed.Put(r.Key, agg); err != nil {
 				return fmt.Errorf("%s: store %s: %w", name, store, err)
 			}
-			return next(Record[K, A]{Key: r.Key, Value: agg, Timestamp: r.Timestamp, Headers: r.Headers})
+			return next(Record[K, A]{Key: r.Key, Value: agg, Timestamp: r.Timestamp, Headers: r.Headers, old: old, hasOld: found})
 		}, nil
 	}
 	b.addNode(n, s.n)

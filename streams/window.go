@@ -458,7 +458,7 @@ func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpe
 						return fmt.Errorf("%s: store %s: %w", name, store, err)
 					}
 					out := Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: s.start, End: s.end},
-						Timestamp: s.end, Headers: r.Headers, tombstone: true}
+						Timestamp: s.end, Headers: r.Headers, nullValue: true}
 					if err := next(out); err != nil {
 						return err
 					}
