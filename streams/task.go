@@ -40,6 +40,8 @@ type task struct {
 	// already reflected in the state and are skipped.
 	position map[topicPartition]int64
 	closed   bool
+	// proc is the Processor API's and timestamps' state (processor.go), nil until used.
+	proc *processorState
 }
 
 // openTask opens (and restores) the task's stores, then instantiates its processors.
@@ -117,11 +119,18 @@ func (t *task) process(ctx context.Context, topic string, records []*kgo.Record)
 		if r.Offset < t.position[tp] {
 			skipped++
 		} else {
-			if err := src(r); err != nil {
+			err := t.beforeRecord(r)
+			if err == nil {
+				err = src(r)
+			}
+			if err != nil {
 				return processed, skipped, fmt.Errorf("streams: task %s: record %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
 			}
 			processed++
 			t.position[tp] = r.Offset + 1
+			if err := t.afterRecord(r); err != nil {
+				return processed, skipped, fmt.Errorf("streams: task %s: %w", t.id, err)
+			}
 		}
 		t.offsets[tp] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 		if t.needsCommit() {
@@ -205,6 +214,7 @@ func (t *task) close() {
 		return
 	}
 	t.closed = true
+	t.closeProcessors()
 	var errs []error
 	for _, kv := range t.stores {
 		errs = append(errs, kv.Close())
