@@ -68,7 +68,7 @@ type ProcessorContext[K, V any] interface {
 	// must be at least a millisecond.
 	Schedule(interval time.Duration, typ PunctuationType, fn Punctuator) (cancel func(), err error)
 	// StreamTime is the task's stream time: the largest timestamp of the records it has
-	// processed (ms), -1 before the first.
+	// processed (ms), the record being processed included; -1 before the first.
 	StreamTime() int64
 	// WallClockTime is the App's wall-clock time (Config.Clock) in ms since the Unix epoch.
 	WallClockTime() int64
@@ -298,27 +298,29 @@ func (t *task) processorState() *processorState {
 	return t.proc
 }
 
-// beforeRecord runs before a record goes through the task: its timestamp is extracted, and it
-// becomes the current record of RecordMetadata.
+// beforeRecord runs before a record goes through the task: its timestamp is extracted, stream
+// time advances to it (as in Kafka Streams, stream time includes the record being processed),
+// and it becomes the current record of RecordMetadata.
 func (t *task) beforeRecord(r *kgo.Record) error {
 	if err := t.extractTimestamp(r); err != nil {
 		return err
 	}
-	t.processorState().current = r
-	return nil
-}
-
-// afterRecord runs after a record went through the task: stream time advances to its
-// timestamp, and the stream-time punctuations that are due fire.
-//
-// NB: Kafka Streams punctuates after a batch of records; punctuating after each record, as
-// its TopologyTestDriver does, makes the punctuations independent of how records are fetched.
-func (t *task) afterRecord(r *kgo.Record) error {
 	ps := t.processorState()
-	ps.current = nil
 	if ts := r.Timestamp.UnixMilli(); ts > ps.streamTime {
 		ps.streamTime = ts
 	}
+	ps.current = r
+	return nil
+}
+
+// afterRecord runs after a record went through the task: the stream-time punctuations that
+// are due fire.
+//
+// NB: Kafka Streams punctuates after a batch of records; punctuating after each record, as
+// its TopologyTestDriver does, makes the punctuations independent of how records are fetched.
+func (t *task) afterRecord(*kgo.Record) error {
+	ps := t.processorState()
+	ps.current = nil
 	if len(ps.schedules) == 0 {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -96,6 +97,9 @@ func New(t testing.TB, topology *streams.Topology, opts Options) *Driver {
 	}
 	cfg.Clock = d.clock
 	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	if os.Getenv("GREGOR_TEST_LOG") != "" {
+		cfg.ClientOptions = append(cfg.ClientOptions, kgo.WithLogger(kgo.BasicLogger(testWriter{t}, kgo.LogLevelDebug, nil)))
+	}
 	d.cfg = cfg
 
 	for _, sd := range topology.Description().Subtopologies {
@@ -121,9 +125,8 @@ func New(t testing.TB, topology *streams.Topology, opts Options) *Driver {
 			t.Errorf("streamstest: the App stopped on an error: %v", err)
 		}
 	})
-	ctx, cancel := d.ctx()
-	defer cancel()
-	if err := app.Start(ctx); err != nil {
+	// NB: Start's context bounds the App's life, not only Start: Close stops it.
+	if err := app.Start(context.Background()); err != nil {
 		t.Fatalf("streamstest: start: %v", err)
 	}
 	return d
