@@ -117,12 +117,13 @@ func nodeNames(ns []*node) []string {
 // DescribeJSON returns the topology's description (see TopologyDescription) as indented JSON
 // ending with a newline.
 func (t *Topology) DescribeJSON() string {
-	b, err := json.MarshalIndent(t.Description(), "", "  ")
-	if err != nil {
-		// NB: the description holds only strings, ints and slices of them.
-		panic(fmt.Sprintf("streams: marshal topology description: %v", err))
-	}
-	return string(b) + "\n"
+	var sb strings.Builder
+	enc := json.NewEncoder(&sb)
+	enc.SetEscapeHTML(false) // keep <application.id> readable
+	enc.SetIndent("", "  ")
+	// NB: the description holds only strings, ints and slices of them: encoding cannot fail.
+	_ = enc.Encode(t.Description())
+	return sb.String()
 }
 
 // DescribeDOT returns the topology as a Graphviz DOT digraph (render it with
@@ -137,6 +138,7 @@ func (t *Topology) DescribeDOT() string {
 	var sb strings.Builder
 	sb.WriteString("digraph topology {\n")
 	sb.WriteString("  rankdir=TB;\n")
+	sb.WriteString("  graph [fontname=\"Helvetica\", fontsize=12];\n")
 	sb.WriteString("  node [fontname=\"Helvetica\", fontsize=10];\n")
 	var topics []string
 	addTopic := func(topic string) {
