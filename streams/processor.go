@@ -47,6 +47,7 @@ func (ProcessorFunc[K, V, K2, V2]) Close() error { return nil }
 
 // ProcessorContext is what a Processor's task offers it. Its methods must be called only from
 // the processor's Init, Process and Close and from its punctuators, on the task's goroutine.
+// Its errors do not name the processor: the App adds the name when they stop it.
 type ProcessorContext[K, V any] interface {
 	// Forward sends rec to every child of the processor. Its timestamp and headers are those
 	// given (copy the input's to keep them); they are written with it by sinks.
@@ -217,7 +218,7 @@ func (pc *processorContext[K, V]) fix(rec Record[K, V]) (Record[K, V], error) {
 		return rec, nil
 	}
 	if !pc.hasKey {
-		return rec, fmt.Errorf("processor %s (ProcessValues) cannot forward outside Process: there is no input record whose key to keep", pc.n.name)
+		return rec, errors.New("a ProcessValues processor cannot forward outside Process: there is no input record whose key to keep")
 	}
 	rec.Key = pc.key
 	return rec, nil
@@ -238,7 +239,7 @@ func (pc *processorContext[K, V]) ForwardTo(child string, rec Record[K, V]) erro
 		for _, c := range pc.n.children {
 			names = append(names, c.name)
 		}
-		return fmt.Errorf("processor %s has no child %q (children: [%s])", pc.n.name, child, strings.Join(names, ", "))
+		return fmt.Errorf("no child %q (children: [%s])", child, strings.Join(names, ", "))
 	}
 	rec, err := pc.fix(rec)
 	if err != nil {
@@ -249,7 +250,7 @@ func (pc *processorContext[K, V]) ForwardTo(child string, rec Record[K, V]) erro
 
 func (pc *processorContext[K, V]) KeyValueStore(name string) (*statestore.KeyValueStore, error) {
 	if !slices.Contains(pc.n.stores, name) {
-		return nil, fmt.Errorf("processor %s is not connected to store %q: pass streams.ConnectStores(%q) to Process", pc.n.name, name, name)
+		return nil, fmt.Errorf("not connected to store %q: pass streams.ConnectStores(%q) to Process", name, name)
 	}
 	return pc.t.store(name)
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,5 +239,149 @@ func TestWallClockPunctuationFiresWhileTheLoopWaitsForRecords(t *testing.T) {
 			t.Fatalf("no wall-clock punctuation (app error %v)", app.Err())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// upper upper-cases values and tries to change keys, which ProcessValues must not allow; it
+// counts its Close calls.
+type upper struct{ closed *atomic.Int32 }
+
+func (upper) Init(streams.ProcessorContext[string, string]) error { return nil }
+
+func (upper) Process(ctx streams.ProcessorContext[string, string], r streams.Record[string, string]) error {
+	return ctx.Forward(streams.Record[string, string]{Key: "changed-" + r.Key, Value: strings.ToUpper(r.Value), Timestamp: r.Timestamp})
+}
+
+func (u upper) Close() error { u.closed.Add(1); return nil }
+
+func TestProcessValuesKeepsKeysWithoutRepartitionAndClosesItsProcessors(t *testing.T) {
+	t.Parallel()
+	var closed atomic.Int32
+	b := streams.NewBuilder()
+	words := streams.Stream(b, "words", statestore.String{}, statestore.String{})
+	upped := streams.ProcessValues(words, func() streams.Processor[string, string, string, string] { return upper{&closed} }, statestore.String{})
+	upped.To("upper", nil, nil)
+	upped.GroupByKey().Count(streams.Materialized("per-key")).ToStream().To("counts", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(topo.Description().Subtopologies); n != 1 {
+		t.Fatalf("%d sub-topologies, want 1: keys are kept, so no repartition\n%s", n, topo.Describe())
+	}
+	d := streamstest.New(t, topo, streamstest.Options{})
+	in := streamstest.Input(d, "words", statestore.String{}, statestore.String{})
+	in.Pipe("k1", "a", 10)
+	in.Pipe("k2", "b", 20)
+	in.Pipe("k1", "c", 30)
+	assertRecords(t, "upper", show(streamstest.Output(d, "upper", statestore.String{}, statestore.String{}).ReadAll()),
+		[]string{"k1:A@10[]", "k2:B@20[]", "k1:C@30[]"})
+	assertRecords(t, "counts", show(streamstest.Output(d, "counts", statestore.String{}, statestore.Int64{}).ReadAll()),
+		[]string{"k1:1@10[]", "k2:1@20[]", "k1:2@30[]"})
+	if err := d.App().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := closed.Load(); n != 1 {
+		t.Fatalf("processor closed %d times, want once (one task)", n)
+	}
+}
+
+func TestProcessorMistakesStopTheAppWithAClearError(t *testing.T) {
+	t.Parallel()
+	type ctx = streams.ProcessorContext[string, string]
+	type rec = streams.Record[string, string]
+	for _, tc := range []struct {
+		name    string
+		stores  []string
+		init    func(ctx) error
+		process func(ctx, rec) error
+		values  bool // ProcessValues instead of Process
+		want    string
+	}{
+		{name: "store not connected", init: func(c ctx) error {
+			_, err := c.KeyValueStore("elsewhere")
+			return err
+		}, want: `KSTREAM-PROCESSOR-0000000001: init: not connected to store "elsewhere": pass streams.ConnectStores("elsewhere") to Process`},
+		{name: "unknown child", process: func(c ctx, r rec) error {
+			return c.ForwardTo("nobody", r)
+		}, want: `record in/0@0: processor KSTREAM-PROCESSOR-0000000001: no child "nobody" (children: [KSTREAM-SINK-0000000002])`},
+		{name: "interval below 1ms", init: func(c ctx) error {
+			_, err := c.Schedule(time.Microsecond, streams.StreamTime, func(int64) error { return nil })
+			return err
+		}, want: "KSTREAM-PROCESSOR-0000000001: init: punctuation interval 1µs: must be at least 1ms"},
+		{name: "fixed-key forward from a punctuation", values: true, init: func(c ctx) error {
+			_, err := c.Schedule(time.Millisecond, streams.StreamTime, func(ts int64) error {
+				return c.Forward(rec{Key: "k", Value: "v", Timestamp: ts})
+			})
+			return err
+		}, want: "of processor KSTREAM-PROCESSVALUES-0000000001 at 1000: a ProcessValues processor cannot forward outside Process"},
+		{name: "punctuator error", init: func(c ctx) error {
+			_, err := c.Schedule(time.Second, streams.StreamTime, func(int64) error { return errors.New("boom") })
+			return err
+		}, want: "punctuation (STREAM_TIME every 1000ms) of processor KSTREAM-PROCESSOR-0000000001 at 1000: boom"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tb := testbroker.Start(t)
+			createTopic(t, tb.Addr(), "in", 1)
+			createTopic(t, tb.Addr(), "out", 1)
+			supply := func() streams.Processor[string, string, string, string] {
+				return &funcs{init: tc.init, process: tc.process}
+			}
+			b := streams.NewBuilder()
+			in := streams.Stream(b, "in", statestore.String{}, statestore.String{})
+			if tc.values {
+				streams.ProcessValues(in, supply, statestore.String{}).To("out", nil, nil)
+			} else {
+				streams.Process(in, supply, statestore.String{}, statestore.String{}).To("out", nil, nil)
+			}
+			topo, err := b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			produce(t, tb.Addr(), &kgo.Record{Topic: "in", Key: []byte("k"), Value: []byte("v"), Timestamp: time.UnixMilli(1000)})
+			app := startApp(t, topo, streams.Config{ApplicationID: "oops", BootstrapServers: []string{tb.Addr()}})
+			select {
+			case <-app.Done():
+			case <-time.After(waitTimeout):
+				t.Fatal("the App did not stop")
+			}
+			if err := app.Err(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Err = %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// funcs is a Processor made of optional functions.
+type funcs struct {
+	init    func(streams.ProcessorContext[string, string]) error
+	process func(streams.ProcessorContext[string, string], streams.Record[string, string]) error
+}
+
+func (f *funcs) Init(ctx streams.ProcessorContext[string, string]) error {
+	if f.init == nil {
+		return nil
+	}
+	return f.init(ctx)
+}
+
+func (f *funcs) Process(ctx streams.ProcessorContext[string, string], r streams.Record[string, string]) error {
+	if f.process == nil {
+		return ctx.Forward(r)
+	}
+	return f.process(ctx, r)
+}
+
+func (f *funcs) Close() error { return nil }
+
+func TestAddStoreWithoutAProcessorFailsBuild(t *testing.T) {
+	b := streams.NewBuilder()
+	streams.AddStore(b, "orphan")
+	streams.Stream(b, "in", statestore.String{}, statestore.String{}).To("out", nil, nil)
+	_, err := b.Build()
+	want := `store "orphan" was added with AddStore but no processor is connected to it`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Build error = %v, want it to contain %q", err, want)
 	}
 }

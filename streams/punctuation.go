@@ -61,10 +61,10 @@ type schedule struct {
 // schedule adds a punctuation of processor to the task.
 func (t *task) schedule(processor string, interval time.Duration, typ PunctuationType, fn Punctuator) (func(), error) {
 	if interval < time.Millisecond {
-		return nil, fmt.Errorf("processor %s: punctuation interval %v: must be at least 1ms", processor, interval)
+		return nil, fmt.Errorf("punctuation interval %v: must be at least 1ms", interval)
 	}
 	if fn == nil {
-		return nil, fmt.Errorf("processor %s: nil punctuator", processor)
+		return nil, errors.New("nil punctuator")
 	}
 	s := &schedule{processor: processor, typ: typ, interval: interval.Milliseconds(), fn: fn}
 	switch typ {
@@ -73,7 +73,7 @@ func (t *task) schedule(processor string, interval time.Duration, typ Punctuatio
 	case WallClockTime:
 		s.next = t.app.clock().Now().UnixMilli() + s.interval
 	default:
-		return nil, fmt.Errorf("processor %s: unknown punctuation type %v", processor, typ)
+		return nil, fmt.Errorf("unknown punctuation type %v", typ)
 	}
 	ps := t.processorState()
 	ps.schedules = append(ps.schedules, s)
