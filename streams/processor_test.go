@@ -385,3 +385,42 @@ func TestAddStoreWithoutAProcessorFailsBuild(t *testing.T) {
 		t.Fatalf("Build error = %v, want it to contain %q", err, want)
 	}
 }
+
+func TestProcessorStoreIsRestoredFromItsChangelogInANewStateDir(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	opts := streamstest.Options{Broker: tb, Config: streams.Config{ApplicationID: "sums-app"}}
+	first := streamstest.New(t, summerTopology(t), opts)
+	events := streamstest.Input(first, "events", statestore.String{}, statestore.Int64{})
+	events.Pipe("a", 5, 1000)
+	events.Pipe("b", 7, 2000)
+	first.WaitProcessed()
+	if err := first.App().Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new instance with an empty state dir (New makes one) restores "sums" from
+	// sums-app-sums-changelog before it processes the next record.
+	second := streamstest.New(t, summerTopology(t), opts)
+	streamstest.Input(second, "events", statestore.String{}, statestore.Int64{}).Pipe("a", 1, 3000)
+	if got, want := streamstest.ReadStore(second, "sums", statestore.String{}, statestore.Int64{}), map[string]int64{"a": 6, "b": 7}; !mapsEqual(got, want) {
+		t.Fatalf("restored store sums = %v, want %v", got, want)
+	}
+	if restored := second.App().Stats().RecordsRestored; restored < 2 {
+		t.Fatalf("RecordsRestored = %d, want the 2 keys from the changelog", restored)
+	}
+}
+
+func TestLocalKeyValueStoresOfAnUnknownStoreFails(t *testing.T) {
+	app, err := streams.New(summerTopology(t), streams.Config{ApplicationID: "q", BootstrapServers: []string{"127.0.0.1:1"}, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if _, err := app.LocalKeyValueStores("nope"); err == nil || !strings.Contains(err.Error(), `no store "nope"`) {
+		t.Fatalf("LocalKeyValueStores(nope) error = %v, want it to name the store", err)
+	}
+	if stores, err := app.LocalKeyValueStores("sums"); err != nil || len(stores) != 0 {
+		t.Fatalf("LocalKeyValueStores(sums) before Start = %v, %v; want no partitions, no error", stores, err)
+	}
+}
