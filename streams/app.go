@@ -60,6 +60,13 @@ type Config struct {
 	ClientOptions []kgo.Opt
 	// Logger receives the App's logs; default slog.Default(). The App adds component=streams.
 	Logger *slog.Logger
+	// TimestampExtractor gives the timestamps of the records of every source topic that has
+	// none of its own (WithTimestampExtractor), as default.timestamp.extractor does; nil is
+	// RecordTimestamp. Repartition topics always use the records' own timestamps.
+	TimestampExtractor TimestampExtractor
+	// Clock is the wall-clock time of wall-clock punctuations (PunctuationType); nil is the
+	// system clock. Tests give a ManualClock.
+	Clock Clock
 }
 
 // DefaultCommitInterval is Kafka Streams' commit.interval.ms under at-least-once.
@@ -118,6 +125,8 @@ type App struct {
 	iq         iqState
 	// droppedRecords counts records dropped for closed windows (window_task.go).
 	droppedRecords atomic.Int64
+	// wake lets a ManualClock interrupt the loop's poll (punctuation.go).
+	wake wakeState
 }
 
 // New checks cfg and prepares an App for topology. It does not contact Kafka; Start does.
@@ -244,6 +253,7 @@ func (a *App) start(ctx context.Context) error {
 	context.AfterFunc(ctx, cancel)
 	a.mu.lastCommit = time.Now()
 	a.state.set(Rebalancing)
+	a.joinClock()
 	go a.run(runCtx)
 	a.log.Info("started", "topics", a.sourceTopics)
 	return nil
@@ -357,12 +367,16 @@ func (a *App) createInternalTopics(ctx context.Context) error {
 // run is the processing loop, the one goroutine that owns the tasks between rebalances.
 func (a *App) run(ctx context.Context) {
 	defer close(a.done)
+	defer a.leaveClock()
 	for {
 		a.mu.Lock()
 		wait := a.cfg.CommitInterval - time.Since(a.mu.lastCommit)
+		wait = min(wait, a.untilWallClockPunctuationLocked())
 		a.mu.Unlock()
 		pollCtx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+		a.armWakeup(cancel)
 		fetches := a.consumer.PollFetches(pollCtx)
+		a.disarmWakeup()
 		cancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			a.consumer.AllowRebalance()
@@ -378,6 +392,9 @@ func (a *App) run(ctx context.Context) {
 		err := a.openAssignedLocked(ctx)
 		if err == nil {
 			err = a.processLocked(ctx, fetches)
+		}
+		if err == nil {
+			err = a.punctuateWallClockLocked(ctx)
 		}
 		if err == nil && time.Since(a.mu.lastCommit) >= a.cfg.CommitInterval {
 			// NB: not ctx: Close cancels ctx, and must not abort a commit half-way.

@@ -3,6 +3,7 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,10 @@ type Option func(*opConfig)
 type opConfig struct {
 	name  string // processor name, "" for a generated one
 	store string // store name, "" for a generated one
+	// timestampExtractor is a source's (WithTimestampExtractor); stores are those a
+	// processor of the Processor API is connected to (ConnectStores).
+	timestampExtractor TimestampExtractor
+	stores             []string
 }
 
 // Named names the processor an operation creates, instead of a generated
@@ -94,6 +99,9 @@ type node struct {
 	instantiate func(t *task, children []any) (any, error)
 	// window is set on a windowed aggregation: when its windows close (see Suppress).
 	window *windowMeta
+	// timestampExtractor, on a source, gives its records' timestamps (timestamp.go); nil
+	// means Config.TimestampExtractor, or the record's own timestamp.
+	timestampExtractor TimestampExtractor
 }
 
 // storeSpec is a key-value store of the topology.
@@ -176,6 +184,7 @@ func (b *Builder) Build() (*Topology, error) {
 	if len(b.sources) == 0 {
 		b.errorf("topology has no source: call Stream first")
 	}
+	b.checkStoresConnected()
 	if err := errors.Join(b.errs...); err != nil {
 		return nil, err
 	}
@@ -225,6 +234,17 @@ func newTopology(b *Builder) *Topology {
 			}
 		}
 	}
+	// Processors sharing a store (ConnectStores) run in one task, as in Kafka Streams.
+	storeUser := map[string]*node{}
+	for _, n := range b.nodes {
+		for _, s := range n.stores {
+			if u, ok := storeUser[s]; !ok {
+				storeUser[s] = n
+			} else if a, c := find(n), find(u); a != c {
+				parent[a] = c
+			}
+		}
+	}
 	byRoot := map[*node]*subtopology{}
 	for _, n := range b.nodes {
 		r := find(n)
@@ -238,7 +258,11 @@ func newTopology(b *Builder) *Topology {
 		if n.kind == sourceNode {
 			st.sources = append(st.sources, n)
 		}
-		st.stores = append(st.stores, n.stores...)
+		for _, s := range n.stores {
+			if !slices.Contains(st.stores, s) {
+				st.stores = append(st.stores, s)
+			}
+		}
 	}
 	return t
 }

@@ -34,7 +34,25 @@
 // <ApplicationID>-<name>-repartition, partitioned by key with Kafka's murmur2 hash, and reads it
 // back. The topology splits into sub-topologies at those topics: its connected parts.
 //
-// Records carry their input's timestamp (ms) and headers to the outputs.
+// Records carry their input's timestamp (ms) and headers to the outputs. The timestamp is the
+// record's own in Kafka unless a TimestampExtractor says otherwise (WithTimestampExtractor on a
+// source, Config.TimestampExtractor for all): it drives the task's stream time and is what
+// sinks write. A negative timestamp fails the record with ErrInvalidTimestamp.
+//
+// Topology.Describe prints the sub-topologies in Kafka Streams' text format; DescribeJSON and
+// DescribeDOT (Graphviz) print the same TopologyDescription for tools and for pictures.
+//
+// # Processor API
+//
+// Under the DSL, Process and ProcessValues add a Processor written by hand: Init, Process for
+// each record, Close, one instance per task. Its ProcessorContext forwards records (to all
+// children or one), gives the key-value stores it is connected to (AddStore, ConnectStores:
+// LevelDB with a changelog, like the DSL's stores), the input record's topic, partition and
+// offset, and schedules punctuations on stream time or wall-clock time (PunctuationType). The
+// App bounds its wait for records by the next wall-clock punctuation, and Config.Clock (a
+// ManualClock in tests) replaces the system clock. App.LocalKeyValueStores reads the stores of
+// the running tasks. Package streamstest runs a topology against a real in-process broker for
+// tests.
 //
 // # Windows and stream-stream joins
 //
@@ -158,4 +176,6 @@
 // kgo. The first produce error is kept under App.produceMu, the state under state.mu, and the
 // open stores and the group's placement (for queries and the balancer) under iq.mu; each of
 // those is taken alone, after App.mu when both are held.
+// App.wake (through which a ManualClock interrupts the loop's poll) is taken alone too; a
+// ManualClock's lock may be taken under App.mu, never the other way round.
 package streams

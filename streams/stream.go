@@ -26,7 +26,8 @@ type KStream[K, V any] struct {
 // may be a source only once per topology.
 func Stream[K, V any](b *Builder, topic string, keySerde Serde[K], valueSerde Serde[V], opts ...Option) *KStream[K, V] {
 	c := options(opts)
-	return addSource(b, &node{kind: sourceNode, topic: topic, name: b.nextName("KSTREAM-SOURCE", c.name)}, keySerde, valueSerde)
+	return addSource(b, &node{kind: sourceNode, topic: topic, name: b.nextName("KSTREAM-SOURCE", c.name),
+		timestampExtractor: c.timestampExtractor}, keySerde, valueSerde)
 }
 
 // addSource makes n read its topic as a KStream.

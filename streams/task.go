@@ -46,6 +46,8 @@ type task struct {
 	windowStores  map[string]*statestore.WindowStore
 	sessionStores map[string]*statestore.SessionStore
 	streamTime    int64
+	// proc is the Processor API's and timestamps' state (processor.go), nil until used.
+	proc *processorState
 }
 
 // openTask opens (and restores) the task's stores, then instantiates its processors.
@@ -123,11 +125,17 @@ func (t *task) process(ctx context.Context, topic string, records []*kgo.Record)
 	src := t.sources[topic]
 	for _, r := range records {
 		tp := topicPartition{r.Topic, r.Partition}
-		t.advanceStreamTime(r.Timestamp.UnixMilli())
 		if r.Offset < t.position[tp] {
+			// NB: the restored state reflects it; stream time still moves past it.
+			t.advanceStreamTime(r.Timestamp.UnixMilli())
 			skipped++
 		} else {
-			if err := src(r); err != nil {
+			err := t.beforeRecord(r)
+			if err == nil {
+				t.advanceStreamTime(r.Timestamp.UnixMilli())
+				err = src(r)
+			}
+			if err != nil {
 				var derr *DeserializationError
 				if !errors.As(err, &derr) || t.app.cfg.DeserializationHandler(deserializationContext{t, r}, derr) != DeserializationContinue {
 					return processed, skipped, fmt.Errorf("streams: task %s: record %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
@@ -135,6 +143,9 @@ func (t *task) process(ctx context.Context, topic string, records []*kgo.Record)
 			}
 			processed++
 			t.position[tp] = r.Offset + 1
+			if err := t.afterRecord(r); err != nil {
+				return processed, skipped, fmt.Errorf("streams: task %s: %w", t.id, err)
+			}
 		}
 		t.offsets[tp] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 		if t.needsCommit() {
@@ -218,6 +229,7 @@ func (t *task) close() {
 		return
 	}
 	t.closed = true
+	t.closeProcessors()
 	var errs []error
 	for _, kv := range t.stores {
 		errs = append(errs, kv.Close())

@@ -57,17 +57,7 @@ func run(bootstrap []string, appID, input, output string, partitions int32, stat
 		return err
 	}
 
-	b := streams.NewBuilder()
-	lines := streams.Stream(b, input, statestore.String{}, statestore.String{})
-	words := streams.FlatMapValues(lines, func(_, line string) []string {
-		return strings.FieldsFunc(strings.ToLower(line), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	}, statestore.String{})
-	counts := streams.GroupBy(words, func(_, word string) string { return word }, statestore.String{}, streams.Named("words")).
-		Count(streams.Materialized("counts"))
-	// Counts are written as decimal text so that `gregor consume` prints them readably.
-	streams.MapValues(counts.ToStream(), func(_ string, n int64) string { return strconv.FormatInt(n, 10) }, statestore.String{}).
-		To(output, nil, nil)
-	topology, err := b.Build()
+	topology, err := buildTopology(input, output)
 	if err != nil {
 		return err
 	}
@@ -92,6 +82,23 @@ func run(bootstrap []string, appID, input, output string, partitions int32, stat
 	case <-app.Done():
 	}
 	return app.Close()
+}
+
+// buildTopology is the word count: lines of input are split into lowercase words, which are
+// counted in the store "counts" (after a repartition by word), and every new count is written
+// to output as decimal text.
+func buildTopology(input, output string) (*streams.Topology, error) {
+	b := streams.NewBuilder()
+	lines := streams.Stream(b, input, statestore.String{}, statestore.String{})
+	words := streams.FlatMapValues(lines, func(_, line string) []string {
+		return strings.FieldsFunc(strings.ToLower(line), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	}, statestore.String{})
+	counts := streams.GroupBy(words, func(_, word string) string { return word }, statestore.String{}, streams.Named("words")).
+		Count(streams.Materialized("counts"))
+	// Counts are written as decimal text so that `gregor consume` prints them readably.
+	streams.MapValues(counts.ToStream(), func(_ string, n int64) string { return strconv.FormatInt(n, 10) }, statestore.String{}).
+		To(output, nil, nil)
+	return b.Build()
 }
 
 // createTopics creates the input and output topics if they do not exist yet.
