@@ -279,3 +279,51 @@ func TestSinkBatchFailingMidwayLeavesTableAndOffsetsUnchanged(t *testing.T) {
 		t.Errorf("committed offset = %d after the failed batch, want none", o)
 	}
 }
+
+func TestSinkFailsOnLostConnectionAndRestartAfterPostgresIsBackLosesNothing(t *testing.T) {
+	pg := testpg.StartDedicated(t)
+	db := pg.NewDatabase(t)
+	// insert mode over a primary key: a record written twice would fail the task, so the test
+	// also shows the restart duplicates nothing.
+	pg.Exec(t, db, `CREATE TABLE readings (id bigint PRIMARY KEY, value text NOT NULL)`)
+	tb := testbroker.Start(t)
+	createTopic(t, tb, "readings")
+	batch := func(from, to int) []kv {
+		var out []kv
+		for i := from; i <= to; i++ {
+			out = append(out, kv{value: fmt.Sprintf(`{"id":%d,"value":"v%d"}`, i, i)})
+		}
+		return out
+	}
+	want := func(n int) []string {
+		var out []string
+		for i := 1; i <= n; i++ {
+			out = append(out, fmt.Sprintf("%d|v%d", i, i))
+		}
+		return out
+	}
+	q := `SELECT id, value FROM readings ORDER BY id`
+	w := startWorker(t, tb, "")
+	produce(t, tb, "readings", batch(1, 100)...)
+	createConnector(t, w, "readings-sink", sinkConfig(pg, db, "readings", "pk.mode", "record_value", "pk.fields", "id"))
+	waitRows(t, pg, db, q, want(100)...)
+
+	pg.Halt(t)
+	produce(t, tb, "readings", batch(101, 250)...)
+	trace := waitTaskFailed(t, w, "readings-sink")
+	t.Logf("trace: %s", trace)
+	if !strings.Contains(trace, "connection to postgres://") || !strings.Contains(trace, "lost") {
+		t.Errorf("trace %q does not name the lost connection", trace)
+	}
+
+	pg.Resume(t)
+	produce(t, tb, "readings", batch(251, 300)...)
+	if code, body := rest(t, w, "POST", "/connectors/readings-sink/tasks/0/restart", ""); code != 204 && code != 200 {
+		t.Fatalf("restart task: %d %s", code, body)
+	}
+	waitRows(t, pg, db, q, want(300)...)
+	if s := status(t, w, "readings-sink"); s.Tasks[0].State != "RUNNING" {
+		t.Errorf("task state after restart = %s (%s), want RUNNING", s.Tasks[0].State, s.Tasks[0].Trace)
+	}
+	eventually(t, 10*time.Second, "offset 300 committed", func() bool { return committed(t, tb, "readings-sink", "readings") == 300 })
+}
