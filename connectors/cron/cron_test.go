@@ -256,3 +256,80 @@ func TestCronBadScheduleIsA400NamingSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestCronSourceIntoPostgresSinkCopiesRowsWithTheirTypes runs the two connectors of issue 6 back
+// to back: rows become struct records with Connect schemas (logical types for date and timestamp),
+// and the sink recreates the table with the same column types and values.
+func TestCronSourceIntoPostgresSinkCopiesRowsWithTheirTypes(t *testing.T) {
+	pg := testpg.Start(t)
+	db := pg.NewDatabase(t)
+	pg.Exec(t, db, `CREATE TABLE src (id bigint PRIMARY KEY, name text, qty int, small smallint, price double precision,
+			born date, seen timestamp, flag boolean, data bytea)`,
+		`INSERT INTO src VALUES (1, 'a', 10, 1, 1.5, '1990-02-03', '2024-05-06 07:08:09.123', true, '\x00ff'),
+			(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+			(3, 'ünïcödé ''q''', -7, -2, -0.25, '2038-01-19', '1970-01-01 00:00:00', false, '')`)
+	tb := testbroker.Start(t)
+	w := startWorker(t, tb, filepath.Join(t.TempDir(), "connect.offsets"))
+	createConnector(t, w, "src-cron", cronConfig(pg, db, "table", "src", "mode", "incrementing", "incrementing.column.name", "id",
+		"topic", "copy", "value.converter.schemas.enable", "true"))
+	createConnector(t, w, "dst-sink", map[string]string{
+		"connector.class": "PostgresSink", "topics": "copy", "table.name.format": "dst",
+		"connection.url": pg.URL(db), "auto.create": "true", "insert.mode": "upsert", "pk.mode": "record_value", "pk.fields": "id",
+		"value.converter": connect.JSONConverterClass, "value.converter.schemas.enable": "true",
+	})
+	q := func(table string) string {
+		return `SELECT id, name, qty, small, price, born::text, seen::text, flag, encode(data, 'hex') FROM ` + table + ` ORDER BY id`
+	}
+	want := rowsOf(t, pg, db, q("src"))
+	if len(want) != 3 {
+		t.Fatalf("src rows = %q", want)
+	}
+	var got []string
+	eventually(t, 20*time.Second, "dst to equal src", func() bool {
+		got = rowsOf(t, pg, db, q("dst"))
+		return fmt.Sprint(got) == fmt.Sprint(want)
+	})
+	types := rowsOf(t, pg, db, `SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = 'dst' ORDER BY ordinal_position`)
+	wantTypes := "[id bigint name text qty integer small smallint price double precision born date seen timestamp without time zone flag boolean data bytea]"
+	if fmt.Sprint(types) != wantTypes {
+		t.Errorf("dst columns = %v, want %s", types, wantTypes)
+	}
+	// The records carry the Connect schema, with Kafka's logical types.
+	values := topicValues(t, tb, "copy")
+	t.Logf("first record: %s", values[0])
+	for _, want := range []string{`"name":"org.apache.kafka.connect.data.Timestamp"`, `"name":"org.apache.kafka.connect.data.Date"`, `"type":"int32"`, `"name":"src"`} {
+		if !strings.Contains(values[0], want) {
+			t.Errorf("record %s lacks %s", values[0], want)
+		}
+	}
+}
+
+// rowsOf renders a query's rows as "|"-joined values (NULL as ∅), failing the test on error.
+func rowsOf(t *testing.T, pg *testpg.Server, db, query string) []string {
+	t.Helper()
+	conn := pg.Connect(t, db)
+	rs, err := conn.Query(context.Background(), query)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return nil // not created yet
+		}
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		vals, err := rs.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = fmt.Sprint(v)
+			if v == nil {
+				parts[i] = "∅"
+			}
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	return out
+}
