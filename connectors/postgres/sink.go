@@ -212,8 +212,10 @@ func (*SinkConnector) Stop() error { return nil }
 // NewTask implements connect.SinkConnector.
 func (*SinkConnector) NewTask() connect.SinkTask { return &SinkTask{} }
 
-// SinkTask writes records to Postgres over one connection. Put, Flush and Stop are called from one
-// goroutine at a time (connect.SinkTask), so it needs no lock.
+// SinkTask writes records to Postgres over one connection. A Put that loses the connection fails
+// with a connect.RetriableError, and the next Put reconnects, so errors.retry.timeout rides out a
+// Postgres restart. Put, Flush and Stop are called from one goroutine at a time (connect.SinkTask),
+// so it needs no lock.
 type SinkTask struct {
 	cfg    *sinkConfig
 	conn   *pgx.Conn
@@ -234,13 +236,7 @@ func (t *SinkTask) Start(_ connect.SinkTaskContext, config map[string]string) er
 	t.logger = slog.Default().With("component", "postgres-sink", "connector", config[connect.ConfigName])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := Connect(ctx, config)
-	if err != nil {
-		return err
-	}
-	t.conn = conn
-	t.w = newWriter(conn, cfg, t.logger)
-	return nil
+	return t.connect(ctx)
 }
 
 // Put implements connect.SinkTask: the records are written in one transaction that has committed
@@ -261,7 +257,35 @@ func (t *SinkTask) Put(records []connect.SinkRecord) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	return t.w.write(ctx, changes)
+	if t.conn == nil || t.conn.IsClosed() {
+		// The connection was lost by an earlier Put that the worker is now retrying.
+		if err := t.connect(ctx); err != nil {
+			return &connect.RetriableError{Err: err}
+		}
+	}
+	err := t.w.write(ctx, changes)
+	if err != nil && t.conn.IsClosed() {
+		// NB: retriable, so errors.retry.timeout lets the worker put the batch again once Postgres
+		// is back (the transaction rolled back with the connection); with the default of 0 the
+		// task fails at once.
+		return &connect.RetriableError{Err: err}
+	}
+	return err
+}
+
+// connect (re)opens the connection, with an empty table cache.
+func (t *SinkTask) connect(ctx context.Context) error {
+	if t.conn != nil {
+		_ = t.conn.Close(ctx)
+		t.conn = nil
+	}
+	conn, err := Connect(ctx, t.cfg.conn)
+	if err != nil {
+		return err
+	}
+	t.conn = conn
+	t.w = newWriter(conn, t.cfg, t.logger)
+	return nil
 }
 
 // Flush implements connect.SinkTask. Every Put has already committed its transaction, and the

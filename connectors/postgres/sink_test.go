@@ -280,14 +280,17 @@ func TestSinkBatchFailingMidwayLeavesTableAndOffsetsUnchanged(t *testing.T) {
 	}
 }
 
+// With errors.retry.timeout set, a lost connection is retried instead: that connector catches up by
+// itself once Postgres is back.
 func TestSinkFailsOnLostConnectionAndRestartAfterPostgresIsBackLosesNothing(t *testing.T) {
 	pg := testpg.StartDedicated(t)
 	db := pg.NewDatabase(t)
 	// insert mode over a primary key: a record written twice would fail the task, so the test
 	// also shows the restart duplicates nothing.
-	pg.Exec(t, db, `CREATE TABLE readings (id bigint PRIMARY KEY, value text NOT NULL)`)
+	pg.Exec(t, db, `CREATE TABLE readings (id bigint PRIMARY KEY, value text NOT NULL)`,
+		`CREATE TABLE retried (id bigint PRIMARY KEY, value text NOT NULL)`)
 	tb := testbroker.Start(t)
-	createTopic(t, tb, "readings")
+	createTopic(t, tb, "readings", "retried")
 	batch := func(from, to int) []kv {
 		var out []kv
 		for i := from; i <= to; i++ {
@@ -307,16 +310,29 @@ func TestSinkFailsOnLostConnectionAndRestartAfterPostgresIsBackLosesNothing(t *t
 	produce(t, tb, "readings", batch(1, 100)...)
 	createConnector(t, w, "readings-sink", sinkConfig(pg, db, "readings", "pk.mode", "record_value", "pk.fields", "id"))
 	waitRows(t, pg, db, q, want(100)...)
+	// A second connector retries Puts that lost the connection (errors.retry.timeout).
+	produce(t, tb, "retried", batch(1, 10)...)
+	createConnector(t, w, "retried-sink", sinkConfig(pg, db, "retried", "pk.mode", "record_value", "pk.fields", "id",
+		"errors.retry.timeout", "60000", "errors.retry.delay.max.ms", "300"))
+	qRetried := `SELECT id, value FROM retried ORDER BY id`
+	waitRows(t, pg, db, qRetried, want(10)...)
 
 	pg.Halt(t)
 	produce(t, tb, "readings", batch(101, 250)...)
+	produce(t, tb, "retried", batch(11, 20)...)
 	trace := waitTaskFailed(t, w, "readings-sink")
 	t.Logf("trace: %s", trace)
 	if !strings.Contains(trace, "connection to postgres://") || !strings.Contains(trace, "lost") {
 		t.Errorf("trace %q does not name the lost connection", trace)
 	}
 
+	if s := status(t, w, "retried-sink"); s.Tasks[0].State != "RUNNING" {
+		t.Errorf("retrying task state = %s (%s), want RUNNING", s.Tasks[0].State, s.Tasks[0].Trace)
+	}
+
 	pg.Resume(t)
+	// The retrying connector catches up on its own.
+	waitRows(t, pg, db, qRetried, want(20)...)
 	produce(t, tb, "readings", batch(251, 300)...)
 	if code, body := rest(t, w, "POST", "/connectors/readings-sink/tasks/0/restart", ""); code != 204 && code != 200 {
 		t.Fatalf("restart task: %d %s", code, body)
