@@ -92,3 +92,17 @@ func TestBuildQueryFiltersByModeFromTheLastPosition(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseSchedule checks that no schedule text panics (robfig/cron panics on "CRON_TZ=X" alone)
+// and that an accepted schedule has a next fire.
+func FuzzParseSchedule(f *testing.F) {
+	for _, s := range []string{"@every 1s", "*/5 * * * * *", "CRON_TZ=UTC 0 3 * * *", "CRON_TZ=UTC", "TZ=", "@every -1s", "0 0 30 2 *"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		s, err := ParseSchedule(spec)
+		if err == nil && s.Next(time.Now()).IsZero() {
+			t.Errorf("%q accepted but never fires", spec)
+		}
+	})
+}
