@@ -81,7 +81,8 @@ func configDef() *connect.ConfigDef {
 	g := "Database"
 	d := connect.NewConfigDef().
 		Define(connect.ConfigKey{Name: postgres.ConfigConnectionURL, Type: connect.TypeConfigString, Default: "", Importance: connect.High, Group: g, OrderInGroup: 1, Width: connect.WidthLong,
-			Documentation: "JDBC URL (jdbc:postgresql://host:port/db), postgres:// URL or key=value DSN. Alternatively database.hostname and database.dbname."}).
+			Documentation: "JDBC URL (jdbc:postgresql://host:port/db), postgres:// URL or key=value DSN. Alternatively database.hostname and database.dbname.",
+			Validator:     postgres.URLValidator()}).
 		Define(connect.ConfigKey{Name: postgres.ConfigConnectionUser, Type: connect.TypeConfigString, Default: "", Importance: connect.High, Group: g, OrderInGroup: 2, Documentation: "Database user."}).
 		Define(connect.ConfigKey{Name: postgres.ConfigConnectionPassword, Type: connect.TypeConfigPassword, Default: "", Importance: connect.High, Group: g, OrderInGroup: 3, Documentation: "Database password."}).
 		Define(connect.ConfigKey{Name: postgres.ConfigDatabaseHostname, Type: connect.TypeConfigString, Default: "", Importance: connect.Low, Group: g, OrderInGroup: 4, Documentation: "Database host, when connection.url is not set."}).

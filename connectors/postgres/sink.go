@@ -31,6 +31,12 @@ import (
 // Table names come from table.name.format with ${topic} replaced: "a" is table a on the search
 // path, "s.a" is table a in schema s, and a name with more dots ("server.schema.table", Debezium's
 // topics) has its dots replaced by underscores. Identifiers are always quoted, so case is kept.
+//
+// auto.create takes column types from the Connect schema (Kafka's and Debezium's logical types
+// included) or, for schemaless JSON, from the first record's values: integers become bigint,
+// other numbers double precision, objects and arrays jsonb, null text. Records of one table are
+// expected to keep their shape; a value the column's type cannot take fails the batch with an
+// error naming the table and column.
 const (
 	SinkClass = "PostgresSink"
 
@@ -85,7 +91,8 @@ func sinkConfigDef() *connect.ConfigDef {
 	g := "Connection"
 	d := connect.NewConfigDef().
 		Define(connect.ConfigKey{Name: ConfigConnectionURL, Type: connect.TypeConfigString, Default: "", Importance: connect.High, Group: g, OrderInGroup: 1, Width: connect.WidthLong,
-			Documentation: "JDBC URL (jdbc:postgresql://host:port/db), postgres:// URL or key=value DSN of the target database. Alternatively set database.hostname and database.dbname."}).
+			Documentation: "JDBC URL (jdbc:postgresql://host:port/db), postgres:// URL or key=value DSN of the target database. Alternatively set database.hostname and database.dbname.",
+			Validator:     URLValidator()}).
 		Define(connect.ConfigKey{Name: ConfigConnectionUser, Type: connect.TypeConfigString, Default: "", Importance: connect.High, Group: g, OrderInGroup: 2, Documentation: "Database user (overrides the URL's)."}).
 		Define(connect.ConfigKey{Name: ConfigConnectionUsername, Type: connect.TypeConfigString, Default: "", Importance: connect.Low, Group: g, OrderInGroup: 3, Documentation: "Debezium's name for connection.user."}).
 		Define(connect.ConfigKey{Name: ConfigConnectionPassword, Type: connect.TypeConfigPassword, Default: "", Importance: connect.High, Group: g, OrderInGroup: 4, Documentation: "Database password (overrides the URL's)."}).

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gregor-streams/gregor/connect"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -184,6 +185,21 @@ func Redact(conn string) string {
 		parts = append(parts, f)
 	}
 	return strings.Join(parts, " ")
+}
+
+// URLValidator rejects a connection.url that ConnString cannot use (another database's JDBC URL,
+// a URL without host); an empty one is allowed, since database.* keys may name the database.
+func URLValidator() connect.Validator {
+	return connect.ValidatorFunc(func(_ string, v any) error {
+		s, _ := v.(string)
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		if _, err := ConnString(map[string]string{ConfigConnectionURL: s}); err != nil {
+			return errors.New(strings.TrimPrefix(err.Error(), "postgres: "+ConfigConnectionURL+": "))
+		}
+		return nil
+	})
 }
 
 // Connect opens one connection from a connector config, in UTC so timestamps without a time zone

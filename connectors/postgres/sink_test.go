@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -342,4 +343,31 @@ func TestSinkFailsOnLostConnectionAndRestartAfterPostgresIsBackLosesNothing(t *t
 		t.Errorf("task state after restart = %s (%s), want RUNNING", s.Tasks[0].State, s.Tasks[0].Trace)
 	}
 	eventually(t, 10*time.Second, "offset 300 committed", func() bool { return committed(t, tb, "readings-sink", "readings") == 300 })
+}
+
+func TestSinkConfigErrorsNameTheKey(t *testing.T) {
+	tb := testbroker.Start(t)
+	w := startWorker(t, tb, "")
+	code, body := rest(t, w, "POST", "/connectors", `{"name":"s","config":{"connector.class":"PostgresSink","topics":"t",`+
+		`"connection.url":"jdbc:mysql://h/d","insert.mode":"merge"}}`)
+	if code != http.StatusBadRequest || !strings.Contains(body, "connection.url") || !strings.Contains(body, "insert.mode") {
+		t.Errorf("bad url and insert.mode: %d %s, want 400 naming connection.url and insert.mode", code, body)
+	}
+	// Combinations are checked when the connector starts: it fails, saying what to change.
+	for name, extra := range map[string][]string{
+		"upsert-no-pk":    {"insert.mode", "upsert"},
+		"delete-no-key":   {"delete.enabled", "true", "pk.mode", "record_value"},
+		"kafka-pk-fields": {"pk.mode", "kafka", "pk.fields", "a"},
+	} {
+		cfg := map[string]string{"connector.class": "PostgresSink", "topics": "t", "connection.url": "postgres://127.0.0.1:1/d"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			cfg[extra[i]] = extra[i+1]
+		}
+		createConnector(t, w, name, cfg)
+		trace := waitTaskFailed(t, w, name)
+		t.Logf("%s: %s", name, trace)
+		if !strings.Contains(trace, extra[0]) && !strings.Contains(trace, extra[len(extra)-2]) {
+			t.Errorf("%s: trace %q does not name %s", name, trace, extra[0])
+		}
+	}
 }
