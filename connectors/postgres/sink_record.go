@@ -71,7 +71,7 @@ func (c *sinkConfig) toChange(r *connect.SinkRecord) (*change, error) {
 		switch op {
 		case "c", "r", "u":
 			if after == nil {
-				return nil, fmt.Errorf("Debezium event op=%s has no \"after\"", op)
+				return nil, fmt.Errorf("the Debezium event op=%s has no \"after\"", op)
 			}
 			value, valueSchema = after, afterSchema
 		case "d":
@@ -82,7 +82,7 @@ func (c *sinkConfig) toChange(r *connect.SinkRecord) (*change, error) {
 		case "t", "m": // truncate and message events change no row
 			return nil, nil
 		default:
-			return nil, fmt.Errorf("Debezium event has unknown op %q", op)
+			return nil, fmt.Errorf("the Debezium event has an unknown op %q", op)
 		}
 	}
 	if ch.kind == opDelete {

@@ -548,7 +548,7 @@ func encodeText(c *column, colType string) (*string, error) {
 			if b, ok := v.([]byte); ok {
 				scale, err := strconv.Atoi(c.schema.Parameters["scale"])
 				if err != nil {
-					return nil, fmt.Errorf("Decimal without a valid scale parameter: %q", c.schema.Parameters["scale"])
+					return nil, fmt.Errorf("a Decimal without a valid scale parameter: %q", c.schema.Parameters["scale"])
 				}
 				return str(decimalText(b, scale))
 			}
