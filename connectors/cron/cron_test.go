@@ -172,6 +172,23 @@ func TestCronIncrementingEmitsEachNewRowOnceAcrossAWorkerRestart(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	waitIDs(seq(1, 5))
 
+	// The stored offset: partition {"table": "items"}, offset at the last id with its run's fire time.
+	var stored struct {
+		Offsets []struct {
+			Partition map[string]any `json:"partition"`
+			Offset    map[string]any `json:"offset"`
+		} `json:"offsets"`
+	}
+	eventually(t, 10*time.Second, "offset of id 5 stored", func() bool {
+		_, body := rest(t, w, "GET", "/connectors/items-cron/offsets", "")
+		json.Unmarshal([]byte(body), &stored)
+		return len(stored.Offsets) == 1 && stored.Offsets[0].Offset["incrementing"] == float64(5)
+	})
+	if p, o := stored.Offsets[0].Partition, stored.Offsets[0].Offset; len(p) != 1 || p["table"] != "items" ||
+		o["last_fire"] == nil || time.Since(time.UnixMilli(int64(o["last_fire"].(float64)))) > time.Minute {
+		t.Errorf("stored offset = %v → %v, want {table: items} → {incrementing: 5, last_fire: a recent epoch ms}", p, o)
+	}
+
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
