@@ -268,7 +268,7 @@ func envelope(schema *connect.Schema, v any) (op string, after any, afterSchema 
 	if !isString {
 		return "", nil, nil, false
 	}
-	if _, isStruct := v.(*connect.Struct); !isStruct || !strings.HasSuffix(schema.Name, ".Envelope") {
+	if st, isStruct := v.(*connect.Struct); !isStruct || !strings.HasSuffix(st.Schema.Name, ".Envelope") {
 		// Without Debezium's schema name, insist on the envelope's shape: after is a record or null.
 		if afterCol.value != nil {
 			if _, rec := fieldsOf(afterCol.schema, afterCol.value); !rec {

@@ -547,7 +547,7 @@ func encodeText(c *column, colType string) (*string, error) {
 		case connectDecimal:
 			if b, ok := v.([]byte); ok {
 				scale, err := strconv.Atoi(c.schema.Parameters["scale"])
-				if err != nil {
+				if err != nil || scale < -maxDecimalScale || scale > maxDecimalScale {
 					return nil, fmt.Errorf("a Decimal without a valid scale parameter: %q", c.schema.Parameters["scale"])
 				}
 				return str(decimalText(b, scale))
@@ -595,6 +595,9 @@ func formatFloat(f float64, bits int) string {
 	}
 	return strconv.FormatFloat(f, 'g', -1, bits)
 }
+
+// maxDecimalScale bounds a Decimal's scale (Postgres keeps at most 16383 digits after the point).
+const maxDecimalScale = 16383
 
 // decimalText renders Connect's Decimal (big-endian two's complement unscaled value) as text.
 func decimalText(b []byte, scale int) string {
