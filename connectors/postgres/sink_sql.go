@@ -36,9 +36,14 @@ const (
 	dbzUUID          = "io.debezium.data.Uuid"
 )
 
-// tableInfo is what the writer knows of a table: its columns' SQL types (format_type).
+// tableInfo is what the writer knows of a table: its columns' SQL types (format_type), with their
+// modifiers (varchar(20)) in full and without in types, which the statements cast to.
+//
+// NB: values are cast to the type without modifier and reach the column by assignment, which
+// checks the modifier (an explicit cast to varchar(3) would silently truncate "toolong").
 type tableInfo struct {
 	types map[string]string
+	full  map[string]string
 }
 
 // writer turns changes into SQL over one connection. It caches table metadata; the cache is
@@ -105,7 +110,8 @@ type dataError struct {
 	kind   opKind
 	rows   int
 	names  []string
-	types  []string
+	types  []string // cast types
+	full   []string // column types with modifiers
 	arrays [][]*string
 	err    error
 }
@@ -116,20 +122,33 @@ func (e *dataError) Error() string {
 
 func (e *dataError) Unwrap() error { return e.err }
 
-// diagnose casts each column's values on their own to name the column whose value is invalid.
+// diagnose writes each column's values on their own into a scratch column of the same type (in a
+// transaction it rolls back) to name the column whose value is invalid.
 func (w *writer) diagnose(ctx context.Context, de *dataError) error {
 	var pe *pgconn.PgError
 	if !errors.As(de.err, &pe) || !strings.HasPrefix(pe.Code, "22") {
 		return de
 	}
 	for i, name := range de.names {
-		_, err := w.conn.Exec(ctx, "SELECT count(v::"+de.types[i]+") FROM unnest($1::text[]) AS v", de.arrays[i])
-		var ce *pgconn.PgError
-		if errors.As(err, &ce) && ce.Code == pe.Code {
-			return fmt.Errorf("postgres sink: %s of %d rows into table %s: column %q (%s): %w", de.kind, de.rows, de.table, name, de.types[i], de.err)
+		if w.failsAlone(ctx, de.full[i], de.types[i], de.arrays[i], pe.Code) {
+			return fmt.Errorf("postgres sink: %s of %d rows into table %s: column %q (%s): %w", de.kind, de.rows, de.table, name, de.full[i], de.err)
 		}
 	}
 	return de
+}
+
+func (w *writer) failsAlone(ctx context.Context, full, cast string, values []*string, code string) bool {
+	tx, err := w.conn.Begin(ctx)
+	if err != nil {
+		return false
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE gregor_sink_diagnosis (x "+full+") ON COMMIT DROP"); err != nil {
+		return false
+	}
+	_, err = tx.Exec(ctx, "INSERT INTO gregor_sink_diagnosis SELECT v::"+cast+" FROM unnest($1::text[]) AS v", values)
+	var ce *pgconn.PgError
+	return errors.As(err, &ce) && ce.Code == code
 }
 
 // writeGroup writes changes of one shape (kind, table, columns) with one statement.
@@ -152,9 +171,9 @@ func (w *writer) writeGroup(ctx context.Context, tx pgx.Tx, group []change) erro
 	for _, c := range first.cols {
 		names = append(names, c.name)
 	}
-	types := make([]string, len(names))
+	types, full := make([]string, len(names)), make([]string, len(names))
 	for i, n := range names {
-		types[i] = info.types[n]
+		types[i], full[i] = info.types[n], info.full[n]
 	}
 	rows := group
 	if first.kind != opInsert {
@@ -175,7 +194,7 @@ func (w *writer) writeGroup(ctx context.Context, tx pgx.Tx, group []change) erro
 			}
 			v, err := encodeText(c, types[i])
 			if err != nil {
-				return fmt.Errorf("postgres sink: table %s column %q (%s), record %s: %w", first.table, c.name, types[i], ch.at, err)
+				return fmt.Errorf("postgres sink: table %s column %q (%s), record %s: %w", first.table, c.name, full[i], ch.at, err)
 			}
 			arrays[i][r] = v
 		}
@@ -189,7 +208,7 @@ func (w *writer) writeGroup(ctx context.Context, tx pgx.Tx, group []change) erro
 		if w.conn.IsClosed() {
 			return w.failure(err, fmt.Sprintf("%s into table %s", first.kind, first.table))
 		}
-		return &dataError{table: first.table, kind: first.kind, rows: len(rows), names: names, types: types, arrays: arrays, err: describe(err)}
+		return &dataError{table: first.table, kind: first.kind, rows: len(rows), names: names, types: types, full: full, arrays: arrays, err: describe(err)}
 	}
 	return nil
 }
@@ -396,19 +415,19 @@ func loadTable(ctx context.Context, tx pgx.Tx, t tableName) (*tableInfo, error) 
 	if oid == nil {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+	rows, err := tx.Query(ctx, `SELECT attname, format_type(atttypid, NULL), format_type(atttypid, atttypmod) FROM pg_attribute
 		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, *oid)
 	if err != nil {
 		return nil, err
 	}
-	info := &tableInfo{types: map[string]string{}}
+	info := &tableInfo{types: map[string]string{}, full: map[string]string{}}
 	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
+		var name, typ, full string
+		if err := rows.Scan(&name, &typ, &full); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		info.types[name] = typ
+		info.types[name], info.full[name] = typ, full
 	}
 	return info, rows.Err()
 }

@@ -279,6 +279,22 @@ func TestSinkBatchFailingMidwayLeavesTableAndOffsetsUnchanged(t *testing.T) {
 	if o := committed(t, tb, "payments-sink", "payments"); o != -1 {
 		t.Errorf("committed offset = %d after the failed batch, want none", o)
 	}
+
+	// A value too long for varchar(3) fails too: it is never silently truncated.
+	pg.Exec(t, db, `CREATE TABLE currencies (code varchar(3) PRIMARY KEY, name text)`)
+	createTopic(t, tb, "currencies")
+	produce(t, tb, "currencies", kv{value: `{"code":"EUR","name":"euro"}`}, kv{value: `{"code":"DOLLAR","name":"dollar"}`})
+	createConnector(t, w, "currencies-sink", sinkConfig(pg, db, "currencies", "pk.mode", "record_value", "pk.fields", "code"))
+	trace = waitTaskFailed(t, w, "currencies-sink")
+	t.Logf("trace: %s", trace)
+	for _, want := range []string{`"currencies"`, `"code" (character varying(3))`, "too long"} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("trace %q does not name %s", trace, want)
+		}
+	}
+	if got := rows(t, pg, db, `SELECT count(*) FROM currencies`); got[0] != "0" {
+		t.Errorf("currencies has %s rows after the failed batch, want 0", got[0])
+	}
 }
 
 // With errors.retry.timeout set, a lost connection is retried instead: that connector catches up by
