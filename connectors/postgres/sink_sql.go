@@ -36,8 +36,8 @@ const (
 	dbzUUID          = "io.debezium.data.Uuid"
 )
 
-// tableInfo is what the writer knows of a table: its columns' SQL types (format_type), with their
-// modifiers (varchar(20)) in full and without in types, which the statements cast to.
+// tableInfo is what the writer knows of a table: its columns' types, in full (format_type with
+// modifiers, for messages) and as the modifier-less type the statements cast to (types).
 //
 // NB: values are cast to the type without modifier and reach the column by assignment, which
 // checks the modifier (an explicit cast to varchar(3) would silently truncate "toolong").
@@ -415,8 +415,11 @@ func loadTable(ctx context.Context, tx pgx.Tx, t tableName) (*tableInfo, error) 
 	if oid == nil {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT attname, format_type(atttypid, NULL), format_type(atttypid, atttypmod) FROM pg_attribute
-		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, *oid)
+	// NB: the cast type is the schema-qualified internal name (pg_catalog.bpchar): format_type's
+	// "character" without modifier would mean char(1) and truncate.
+	rows, err := tx.Query(ctx, `SELECT a.attname, format('%I.%I', n.nspname, t.typname), format_type(a.atttypid, a.atttypmod)
+		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace n ON n.oid = t.typnamespace
+		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, *oid)
 	if err != nil {
 		return nil, err
 	}
@@ -586,7 +589,7 @@ func encodeText(c *column, colType string) (*string, error) {
 	case float64:
 		return str(formatFloat(x, 64))
 	case []byte:
-		if colType == "bytea" {
+		if colType == "pg_catalog.bytea" || colType == "bytea" {
 			return str(`\x` + hex.EncodeToString(x))
 		}
 		return str(string(x))

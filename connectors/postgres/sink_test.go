@@ -281,9 +281,9 @@ func TestSinkBatchFailingMidwayLeavesTableAndOffsetsUnchanged(t *testing.T) {
 	}
 
 	// A value too long for varchar(3) fails too: it is never silently truncated.
-	pg.Exec(t, db, `CREATE TABLE currencies (code varchar(3) PRIMARY KEY, name text)`)
+	pg.Exec(t, db, `CREATE TABLE currencies (code varchar(3) PRIMARY KEY, name text, symbol char(2))`)
 	createTopic(t, tb, "currencies")
-	produce(t, tb, "currencies", kv{value: `{"code":"EUR","name":"euro"}`}, kv{value: `{"code":"DOLLAR","name":"dollar"}`})
+	produce(t, tb, "currencies", kv{value: `{"code":"EUR","name":"euro","symbol":"€"}`}, kv{value: `{"code":"DOLLAR","name":"dollar","symbol":"$"}`})
 	createConnector(t, w, "currencies-sink", sinkConfig(pg, db, "currencies", "pk.mode", "record_value", "pk.fields", "code"))
 	trace = waitTaskFailed(t, w, "currencies-sink")
 	t.Logf("trace: %s", trace)
@@ -295,6 +295,12 @@ func TestSinkBatchFailingMidwayLeavesTableAndOffsetsUnchanged(t *testing.T) {
 	if got := rows(t, pg, db, `SELECT count(*) FROM currencies`); got[0] != "0" {
 		t.Errorf("currencies has %s rows after the failed batch, want 0", got[0])
 	}
+	// Values that fit are written whole (char(n) is not cut to one character).
+	createTopic(t, tb, "currencies-ok")
+	produce(t, tb, "currencies-ok", kv{value: `{"code":"EUR","name":"euro","symbol":"€"}`}, kv{value: `{"code":"USD","name":"dollar","symbol":"US"}`})
+	createConnector(t, w, "currencies-ok", sinkConfig(pg, db, "currencies-ok", "pk.mode", "record_value", "pk.fields", "code",
+		"table.name.format", "currencies"))
+	waitRows(t, pg, db, `SELECT code, name, symbol FROM currencies ORDER BY code`, `EUR|euro|€ `, `USD|dollar|US`)
 }
 
 // With errors.retry.timeout set, a lost connection is retried instead: that connector catches up by
