@@ -88,6 +88,8 @@ func TestEncodeTextRendersLogicalTypesAsPostgresInput(t *testing.T) {
 		{column{value: 1.5}, "double precision", "1.5"},
 		{column{value: map[any]any{"a": []any{int64(1), "x"}}}, "jsonb", `{"a":[1,"x"]}`},
 		{column{value: true}, "boolean", "true"},
+		{column{value: []any{int64(1), nil, `a"b\c`, []any{"x"}}}, "pg_catalog._text", `{"1",NULL,"a\"b\\c",{"x"}}`},
+		{column{value: []any{int64(1)}}, "pg_catalog.jsonb", `[1]`},
 	} {
 		got, err := encodeText(&tc.col, tc.colType)
 		if err != nil || got == nil || *got != tc.want {

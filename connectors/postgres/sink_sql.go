@@ -593,7 +593,16 @@ func encodeText(c *column, colType string) (*string, error) {
 			return str(`\x` + hex.EncodeToString(x))
 		}
 		return str(string(x))
-	case map[any]any, map[string]any, []any, *connect.Struct:
+	case []any:
+		if isArrayType(colType) {
+			return arrayLiteral(c.schema, x)
+		}
+		data, err := json.Marshal(jsonable(x))
+		if err != nil {
+			return nil, err
+		}
+		return str(string(data))
+	case map[any]any, map[string]any, *connect.Struct:
 		data, err := json.Marshal(jsonable(x))
 		if err != nil {
 			return nil, err
@@ -602,6 +611,49 @@ func encodeText(c *column, colType string) (*string, error) {
 	default:
 		return nil, fmt.Errorf("cannot write a %T", v)
 	}
+}
+
+// isArrayType reports whether a cast type (schema.typname) is an array type, whose internal name
+// starts with an underscore (pg_catalog._int4).
+func isArrayType(colType string) bool {
+	return strings.HasPrefix(colType[strings.LastIndex(colType, ".")+1:], "_")
+}
+
+// arrayLiteral renders a Connect array as a Postgres array literal: {"1","x",NULL,{"2"}}.
+func arrayLiteral(schema *connect.Schema, elems []any) (*string, error) {
+	var es *connect.Schema
+	if schema != nil {
+		es = schema.ValueSchema
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, e := range elems {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if nested, ok := e.([]any); ok {
+			v, err := arrayLiteral(es, nested)
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString(*v)
+			continue
+		}
+		v, err := encodeText(&column{schema: es, value: e}, "")
+		if err != nil {
+			return nil, fmt.Errorf("array element %d: %w", i, err)
+		}
+		if v == nil {
+			b.WriteString("NULL")
+			continue
+		}
+		b.WriteByte('"')
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(*v))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	out := b.String()
+	return &out, nil
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.999999Z07:00") }

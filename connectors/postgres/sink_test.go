@@ -78,7 +78,7 @@ func TestSinkInsertsSchemaRecordsIntoAnAutoCreatedTable(t *testing.T) {
 func TestSinkUpsertByRecordKeyKeepsTheLastValuePerKey(t *testing.T) {
 	pg := testpg.Start(t)
 	db := pg.NewDatabase(t)
-	pg.Exec(t, db, `CREATE TABLE accounts (id bigint PRIMARY KEY, owner text, balance numeric(10,2))`,
+	pg.Exec(t, db, `CREATE TABLE accounts (id bigint PRIMARY KEY, owner text, balance numeric(10,2), tags text[], meta jsonb)`,
 		`INSERT INTO accounts VALUES (1, 'ann', 10), (9, 'zed', 99)`)
 	tb := testbroker.Start(t)
 	createTopic(t, tb, "accounts")
@@ -87,11 +87,12 @@ func TestSinkUpsertByRecordKeyKeepsTheLastValuePerKey(t *testing.T) {
 		kv{`{"id":1}`, `{"owner":"ann","balance":15.5}`},
 		kv{`{"id":2}`, `{"owner":"bob","balance":1}`},
 		kv{`{"id":2}`, `{"owner":"bob","balance":2}`},
-		kv{`{"id":2}`, `{"owner":"bobby","balance":3.25}`})
+		kv{`{"id":2}`, `{"owner":"bobby","balance":3.25,"tags":["vip","x,y"],"meta":{"since":2020}}`})
 	w := startWorker(t, tb, "")
 	createConnector(t, w, "accounts-sink", sinkConfig(pg, db, "accounts", "insert.mode", "upsert", "pk.mode", "record_key"))
 	waitRows(t, pg, db, `SELECT id, owner, balance::text FROM accounts ORDER BY id`,
 		`1|ann|15.50`, `2|bobby|3.25`, `9|zed|99.00`)
+	waitRows(t, pg, db, `SELECT tags::text, meta::text FROM accounts WHERE id = 2`, `{vip,"x,y"}|{"since": 2020}`)
 	produce(t, tb, "accounts", kv{`{"id":9}`, `{"owner":"zoe","balance":0}`})
 	waitRows(t, pg, db, `SELECT id, owner, balance::text FROM accounts ORDER BY id`,
 		`1|ann|15.50`, `2|bobby|3.25`, `9|zoe|0.00`)
