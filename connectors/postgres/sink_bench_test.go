@@ -57,13 +57,13 @@ func BenchmarkSinkPipeline(b *testing.B) {
 	const n = 100_000
 	pg := testpg.Start(b)
 	tb := testbroker.Start(b)
-	w := startWorker(b, tb, "")
-	cl := kafkaClient(b, tb)
+	w := sinkWorker(b, tb, "")
+	cl := sinkKafka(b, tb)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		db := pg.NewDatabase(b)
 		topic := fmt.Sprintf("pipeline-%d", i)
-		createTopic(b, tb, topic)
+		sinkTopics(b, tb, topic)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		for j := 0; j < n; j++ {
 			cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprintf(`{"id":%d}`, j)),
@@ -75,7 +75,7 @@ func BenchmarkSinkPipeline(b *testing.B) {
 		cancel()
 		conn := pg.Connect(b, db)
 		b.StartTimer()
-		createConnector(b, w, "sink-"+topic, sinkConfig(pg, db, topic, "auto.create", "true", "insert.mode", "upsert", "pk.mode", "record_key"))
+		sinkCreate(b, w, "sink-"+topic, sinkProps(pg, db, topic, "auto.create", "true", "insert.mode", "upsert", "pk.mode", "record_key"))
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
 			var count int

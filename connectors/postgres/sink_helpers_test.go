@@ -20,7 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func eventually(t testing.TB, timeout time.Duration, what string, fn func() bool) {
+func sinkEventually(t testing.TB, timeout time.Duration, what string, fn func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !fn() {
@@ -31,7 +31,7 @@ func eventually(t testing.TB, timeout time.Duration, what string, fn func() bool
 	}
 }
 
-func startWorker(t testing.TB, tb *testbroker.Broker, offsetsFile string) *connect.Runner {
+func sinkWorker(t testing.TB, tb *testbroker.Broker, offsetsFile string) *connect.Runner {
 	t.Helper()
 	if offsetsFile == "" {
 		offsetsFile = filepath.Join(t.TempDir(), "connect.offsets")
@@ -51,8 +51,8 @@ func startWorker(t testing.TB, tb *testbroker.Broker, offsetsFile string) *conne
 	return r
 }
 
-// rest sends a request to the worker and returns the status and body.
-func rest(t testing.TB, w *connect.Runner, method, path, body string) (int, string) {
+// sinkREST sends a request to the worker and returns the status and body.
+func sinkREST(t testing.TB, w *connect.Runner, method, path, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+w.Addr+path, strings.NewReader(body))
 	if err != nil {
@@ -68,9 +68,9 @@ func rest(t testing.TB, w *connect.Runner, method, path, body string) (int, stri
 	return resp.StatusCode, string(data)
 }
 
-// createConnector posts a connector with JSON converters without schemas unless config says
+// sinkCreate posts a connector with JSON converters without schemas unless config says
 // otherwise.
-func createConnector(t testing.TB, w *connect.Runner, name string, config map[string]string) {
+func sinkCreate(t testing.TB, w *connect.Runner, name string, config map[string]string) {
 	t.Helper()
 	full := map[string]string{
 		"key.converter":                  connect.JSONConverterClass,
@@ -82,37 +82,37 @@ func createConnector(t testing.TB, w *connect.Runner, name string, config map[st
 		full[k] = v
 	}
 	body, _ := json.Marshal(map[string]any{"name": name, "config": full})
-	if code, resp := rest(t, w, "POST", "/connectors", string(body)); code != http.StatusCreated {
+	if code, resp := sinkREST(t, w, "POST", "/connectors", string(body)); code != http.StatusCreated {
 		t.Fatalf("POST /connectors %s: %d %s", name, code, resp)
 	}
 }
 
-type taskStatus struct {
+type sinkTaskStatus struct {
 	State string `json:"state"`
 	Trace string `json:"trace"`
 }
 
-type connectorStatus struct {
-	Connector taskStatus   `json:"connector"`
-	Tasks     []taskStatus `json:"tasks"`
+type sinkConnectorStatus struct {
+	Connector sinkTaskStatus   `json:"connector"`
+	Tasks     []sinkTaskStatus `json:"tasks"`
 }
 
-func status(t testing.TB, w *connect.Runner, name string) connectorStatus {
+func sinkStatus(t testing.TB, w *connect.Runner, name string) sinkConnectorStatus {
 	t.Helper()
-	code, body := rest(t, w, "GET", "/connectors/"+name+"/status", "")
-	var s connectorStatus
+	code, body := sinkREST(t, w, "GET", "/connectors/"+name+"/status", "")
+	var s sinkConnectorStatus
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &s) != nil {
 		t.Fatalf("GET status of %s: %d %s", name, code, body)
 	}
 	return s
 }
 
-// waitTaskFailed waits for task 0 to be FAILED and returns its trace.
-func waitTaskFailed(t testing.TB, w *connect.Runner, name string) string {
+// sinkWaitFailed waits for task 0 to be FAILED and returns its trace.
+func sinkWaitFailed(t testing.TB, w *connect.Runner, name string) string {
 	t.Helper()
-	var s connectorStatus
-	eventually(t, 20*time.Second, name+" task 0 FAILED", func() bool {
-		s = status(t, w, name)
+	var s sinkConnectorStatus
+	sinkEventually(t, 20*time.Second, name+" task 0 FAILED", func() bool {
+		s = sinkStatus(t, w, name)
 		return s.Connector.State == "FAILED" || (len(s.Tasks) > 0 && s.Tasks[0].State == "FAILED")
 	})
 	if s.Connector.State == "FAILED" {
@@ -121,7 +121,7 @@ func waitTaskFailed(t testing.TB, w *connect.Runner, name string) string {
 	return s.Tasks[0].Trace
 }
 
-func kafkaClient(t testing.TB, tb *testbroker.Broker) *kgo.Client {
+func sinkKafka(t testing.TB, tb *testbroker.Broker) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -131,11 +131,11 @@ func kafkaClient(t testing.TB, tb *testbroker.Broker) *kgo.Client {
 	return cl
 }
 
-func createTopic(t testing.TB, tb *testbroker.Broker, topics ...string) {
+func sinkTopics(t testing.TB, tb *testbroker.Broker, topics ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := kadm.NewClient(kafkaClient(t, tb)).CreateTopics(ctx, 1, 1, nil, topics...)
+	resp, err := kadm.NewClient(sinkKafka(t, tb)).CreateTopics(ctx, 1, 1, nil, topics...)
 	if err == nil {
 		err = resp.Error()
 	}
@@ -144,22 +144,22 @@ func createTopic(t testing.TB, tb *testbroker.Broker, topics ...string) {
 	}
 }
 
-// kv is a record to produce; a value of "null" (without quotes in Go) is produced as a tombstone.
-type kv struct{ key, value string }
+// sinkKV is a record to produce; a value of sinkTombstone is produced as a tombstone.
+type sinkKV struct{ key, value string }
 
-const tombstone = "\x00tombstone"
+const sinkTombstone = "\x00tombstone"
 
-// produce writes records to topic 0 with one ProduceSync, so they arrive in one batch.
-func produce(t testing.TB, tb *testbroker.Broker, topic string, recs ...kv) {
+// sinkProduce writes records to topic 0 with one ProduceSync, so they arrive in one batch.
+func sinkProduce(t testing.TB, tb *testbroker.Broker, topic string, recs ...sinkKV) {
 	t.Helper()
-	cl := kafkaClient(t, tb)
+	cl := sinkKafka(t, tb)
 	var rs []*kgo.Record
 	for _, r := range recs {
 		kr := &kgo.Record{Topic: topic, Partition: 0}
 		if r.key != "" {
 			kr.Key = []byte(r.key)
 		}
-		if r.value != tombstone {
+		if r.value != sinkTombstone {
 			kr.Value = []byte(r.value)
 		}
 		rs = append(rs, kr)
@@ -171,12 +171,12 @@ func produce(t testing.TB, tb *testbroker.Broker, topic string, recs ...kv) {
 	}
 }
 
-// committed returns the connector group's committed offset of topic partition 0, or -1.
-func committed(t testing.TB, tb *testbroker.Broker, connector, topic string) int64 {
+// sinkCommitted returns the connector group's committed offset of topic partition 0, or -1.
+func sinkCommitted(t testing.TB, tb *testbroker.Broker, connector, topic string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	offs, err := kadm.NewClient(kafkaClient(t, tb)).FetchOffsets(ctx, "connect-"+connector)
+	offs, err := kadm.NewClient(sinkKafka(t, tb)).FetchOffsets(ctx, "connect-"+connector)
 	if err != nil {
 		t.Fatalf("fetch offsets of connect-%s: %v", connector, err)
 	}
@@ -186,23 +186,23 @@ func committed(t testing.TB, tb *testbroker.Broker, connector, topic string) int
 	return -1
 }
 
-// rows runs a query and renders each row as its values joined by "|" (NULL as "∅").
-func rows(t testing.TB, pg *testpg.Server, db, query string) []string {
+// sinkRows runs a query and renders each row as its values joined by "|" (NULL as "∅").
+func sinkRows(t testing.TB, pg *testpg.Server, db, query string) []string {
 	t.Helper()
-	out := tryRows(pg, db, query)
+	out := sinkTryRows(pg, db, query)
 	if len(out) == 1 && strings.HasPrefix(out[0], "error: ") {
 		t.Fatalf("%s: %s", query, out[0])
 	}
 	return out
 }
 
-// waitRows waits until query returns exactly want.
-func waitRows(t testing.TB, pg *testpg.Server, db, query string, want ...string) {
+// sinkWaitRows waits until query returns exactly want.
+func sinkWaitRows(t testing.TB, pg *testpg.Server, db, query string, want ...string) {
 	t.Helper()
 	var got []string
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got = tryRows(pg, db, query)
+		got = sinkTryRows(pg, db, query)
 		if strings.Join(got, "\n") == strings.Join(want, "\n") {
 			return
 		}
@@ -213,8 +213,8 @@ func waitRows(t testing.TB, pg *testpg.Server, db, query string, want ...string)
 	}
 }
 
-// tryRows is rows without failing: a missing table reads as no rows.
-func tryRows(pg *testpg.Server, db, query string) []string {
+// sinkTryRows is sinkRows without failing: a missing table reads as no rows.
+func sinkTryRows(pg *testpg.Server, db, query string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, pg.URL(db))
