@@ -19,8 +19,10 @@ import (
 
 	"github.com/gregor-streams/gregor/broker/config"
 	"github.com/gregor-streams/gregor/connect"
-	_ "github.com/gregor-streams/gregor/connect/transforms" // registers Kafka's single message transforms
-	_ "github.com/gregor-streams/gregor/connectors/file"    // registers FileStreamSource and FileStreamSink
+	_ "github.com/gregor-streams/gregor/connect/transforms"  // registers Kafka's single message transforms
+	_ "github.com/gregor-streams/gregor/connectors/cron"     // registers CronQuerySource
+	_ "github.com/gregor-streams/gregor/connectors/file"     // registers FileStreamSource and FileStreamSink
+	_ "github.com/gregor-streams/gregor/connectors/postgres" // registers PostgresSink
 )
 
 const connectUsage = `Usage: gregor connect <subcommand>
