@@ -77,8 +77,17 @@ func DecimalScale(s *Schema) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: Decimal schema's scale %q is not an integer", ErrDataInvalid, v)
 	}
+	// NB: decoding works through 10^scale; an absurd scale from a record's schema must not
+	// make the worker compute a number with billions of digits.
+	if n > MaxDecimalScale || n < -MaxDecimalScale {
+		return 0, fmt.Errorf("%w: Decimal schema's scale %d is outside ±%d", ErrDataInvalid, n, MaxDecimalScale)
+	}
 	return n, nil
 }
+
+// MaxDecimalScale bounds a Decimal's scale (PostgreSQL's numeric allows up to 16383 digits
+// after the point; Kafka's limit, Java's int, cannot be honoured by exact arithmetic).
+const MaxDecimalScale = 16383
 
 // pow10 returns 10^n for n >= 0.
 func pow10(n int) *big.Int {
