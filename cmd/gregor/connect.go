@@ -21,6 +21,8 @@ import (
 	"github.com/gregor-streams/gregor/connect"
 	_ "github.com/gregor-streams/gregor/connect/transforms" // registers Kafka's single message transforms
 	_ "github.com/gregor-streams/gregor/connectors/file"    // registers FileStreamSource and FileStreamSink
+
+	_ "github.com/gregor-streams/gregor/connectors/postgres" // registers PostgresCdcSource (Debezium's PostgresConnector)
 )
 
 const connectUsage = `Usage: gregor connect <subcommand>
