@@ -71,7 +71,7 @@ func sourceConfigDef() *connect.ConfigDef {
 		Documentation: "Name of the database to capture changes from.", Validator: connect.NonEmptyString()})
 	def(connect.ConfigKey{Name: ConfigTopicPrefix, Type: connect.TypeConfigString, Default: connect.NoDefault, Importance: connect.High,
 		Documentation: "Prefix of every topic the connector writes (<topic.prefix>.<schema>.<table>); also the source partition's server name.",
-		Validator: topicPrefixValidator()})
+		Validator:     topicPrefixValidator()})
 	def(connect.ConfigKey{Name: ConfigPluginName, Type: connect.TypeConfigString, Default: "pgoutput", Importance: connect.Medium,
 		Documentation: "Logical decoding plugin; only pgoutput (built into Postgres 10+) is supported.",
 		Validator: connect.ValidatorFunc(func(_ string, v any) error {
@@ -86,7 +86,7 @@ func sourceConfigDef() *connect.ConfigDef {
 		Documentation: "Name of the publication pgoutput streams.", Validator: identifierValidator()})
 	def(connect.ConfigKey{Name: ConfigPublicationMode, Type: connect.TypeConfigString, Default: PublicationAllTables, Importance: connect.Low,
 		Documentation: "all_tables creates the publication FOR ALL TABLES if missing; filtered creates or alters it to the captured tables; disabled requires it to exist.",
-		Validator: connect.OneOf(PublicationAllTables, PublicationFiltered, PublicationDisabled)})
+		Validator:     connect.OneOf(PublicationAllTables, PublicationFiltered, PublicationDisabled)})
 	def(connect.ConfigKey{Name: ConfigTableInclude, Type: connect.TypeConfigList, Default: "", Importance: connect.Medium,
 		Documentation: "Regular expressions matching the fully-qualified names (schema.table) of tables to capture.", Validator: regexListValidator()})
 	def(connect.ConfigKey{Name: ConfigTableExclude, Type: connect.TypeConfigList, Default: "", Importance: connect.Medium,
@@ -95,18 +95,18 @@ func sourceConfigDef() *connect.ConfigDef {
 		Documentation: "Regular expressions matching fully-qualified column names (schema.table.column) to leave out of change events.", Validator: regexListValidator()})
 	def(connect.ConfigKey{Name: ConfigSnapshotMode, Type: connect.TypeConfigString, Default: SnapshotInitial, Importance: connect.Low,
 		Documentation: "When to snapshot the captured tables: initial, no_data, initial_only, always, when_needed.",
-		Validator: connect.OneOf(SnapshotInitial, SnapshotNoData, SnapshotInitialOnly, SnapshotAlways, SnapshotWhenNeeded)})
+		Validator:     connect.OneOf(SnapshotInitial, SnapshotNoData, SnapshotInitialOnly, SnapshotAlways, SnapshotWhenNeeded)})
 	def(connect.ConfigKey{Name: ConfigHeartbeatInterval, Type: connect.TypeConfigInt, Default: "0", Importance: connect.Medium,
 		Documentation: "How often (ms) to emit a heartbeat record to __debezium-heartbeat.<topic.prefix> so the slot advances on an idle database; 0 disables.",
-		Validator: connect.AtLeast(0)})
+		Validator:     connect.AtLeast(0)})
 	def(connect.ConfigKey{Name: ConfigTombstones, Type: connect.TypeConfigBoolean, Default: "true", Importance: connect.Medium,
 		Documentation: "Whether a delete event is followed by a tombstone (same key, null value)."})
 	def(connect.ConfigKey{Name: ConfigDecimalHandling, Type: connect.TypeConfigString, Default: "precise", Importance: connect.Medium,
 		Documentation: "How numeric/decimal columns are represented: precise (Connect Decimal), double or string.",
-		Validator: connect.OneOf("precise", "double", "string")})
+		Validator:     connect.OneOf("precise", "double", "string")})
 	def(connect.ConfigKey{Name: ConfigTimePrecision, Type: connect.TypeConfigString, Default: "adaptive", Importance: connect.Medium,
 		Documentation: "How time values are represented: adaptive, adaptive_time_microseconds or connect.",
-		Validator: connect.OneOf("adaptive", "adaptive_time_microseconds", "connect")})
+		Validator:     connect.OneOf("adaptive", "adaptive_time_microseconds", "connect")})
 	return d
 }
 

@@ -50,11 +50,11 @@ type SourceTask struct {
 	logger    *slog.Logger
 	partition map[string]any
 
-	meta  *pgx.Conn       // catalog queries and the snapshot transaction; owned by the reader
-	repl  *pgconn.PgConn  // the replication connection; owned by the reader
-	items chan item       // reader → Poll
-	fail  chan struct{}   // closed when the reader failed
-	err   error           // the reader's error, set before fail is closed
+	meta  *pgx.Conn      // catalog queries and the snapshot transaction; owned by the reader
+	repl  *pgconn.PgConn // the replication connection; owned by the reader
+	items chan item      // reader → Poll
+	fail  chan struct{}  // closed when the reader failed
+	err   error          // the reader's error, set before fail is closed
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
 	once  sync.Once
