@@ -249,3 +249,5 @@ func str(v any) string {
 }
 
 var _ = strings.TrimSpace
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
