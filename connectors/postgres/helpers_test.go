@@ -137,10 +137,10 @@ func waitTaskState(t testing.TB, addr, name, state string, timeout time.Duration
 
 // event is a change event as a consumer sees it: the JSON converter's schema and payload parts.
 type event struct {
-	Topic  string
-	Offset int64
-	Key    map[string]any // key payload; nil for a null key
-	Value  map[string]any // value payload; nil for a tombstone
+	Topic            string
+	Offset           int64
+	Key              map[string]any // key payload; nil for a null key
+	Value            map[string]any // value payload; nil for a tombstone
 	KeyRaw, ValueRaw []byte
 }
 
