@@ -182,6 +182,14 @@ func (r *reader) snapshot(ctx context.Context, snapshotName string, tables []*ta
 	if err := flush(true); err != nil {
 		return err
 	}
+	if rows == 0 {
+		// NB: without a record no offset is stored, and a restart would take the snapshot again,
+		// turning changes streamed meanwhile into "r" events; a heartbeat records completion.
+		if err := r.send(ctx, item{rec: r.heartbeat(map[string]any{offsetLSN: int64(r.startLSN), offsetTsUsec: now.UnixMicro(),
+			offsetSnapshot: true, offsetLastSnapshot: true})}); err != nil {
+			return err
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return errConnection("snapshot", r.cfg, err)
 	}
@@ -256,19 +264,21 @@ func (r *reader) maybeHeartbeat(ctx context.Context) error {
 	}
 	r.lastHeartbeat = time.Now()
 	lsn := max(r.walEnd, r.lastDone)
+	// NB: serial -1: nothing of a transaction committing at lsn has been handed out.
+	rec := r.heartbeat(map[string]any{offsetLSN: int64(lsn), offsetLSNCommit: int64(lsn), offsetEventSerial: int64(-1),
+		offsetTxID: int64(r.xid), offsetTsUsec: time.Now().UnixMicro()})
+	return r.send(ctx, item{rec: rec, doneLSN: lsn})
+}
+
+// heartbeat builds a record for __debezium-heartbeat.<topic.prefix> carrying offset.
+func (r *reader) heartbeat(offset map[string]any) *connect.SourceRecord {
 	key := connect.NewStruct(heartbeatKeySchema)
 	_ = key.Put("serverName", r.cfg.topicPrefix)
 	value := connect.NewStruct(heartbeatValueSchema)
 	_ = value.Put("ts_ms", time.Now().UnixMilli())
-	rec := &connect.SourceRecord{
-		SourcePartition: r.t.partition,
-		// NB: serial -1: nothing of a transaction committing at lsn has been handed out.
-		SourceOffset: map[string]any{offsetLSN: int64(lsn), offsetLSNCommit: int64(lsn), offsetEventSerial: int64(-1),
-			offsetTxID: int64(r.xid), offsetTsUsec: time.Now().UnixMicro()},
+	return &connect.SourceRecord{SourcePartition: r.t.partition, SourceOffset: offset,
 		Topic:     "__debezium-heartbeat." + r.cfg.topicPrefix,
-		KeySchema: heartbeatKeySchema, Key: key, ValueSchema: heartbeatValueSchema, Value: value,
-	}
-	return r.send(ctx, item{rec: rec, doneLSN: lsn})
+		KeySchema: heartbeatKeySchema, Key: key, ValueSchema: heartbeatValueSchema, Value: value}
 }
 
 var (
