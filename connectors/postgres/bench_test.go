@@ -1,0 +1,154 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// arrivals consumes topics and records when each key id first arrived.
+type arrivals struct {
+	mu   sync.Mutex
+	at   map[string]map[int64]time.Time
+	stop func()
+	done chan struct{}
+}
+
+func watchArrivals(t *testing.T, tb *testbroker.Broker, topics ...string) *arrivals {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &arrivals{at: map[string]map[int64]time.Time{}, done: make(chan struct{})}
+	for _, tp := range topics {
+		a.at[tp] = map[int64]time.Time{}
+	}
+	a.stop = func() { cancel(); <-a.done; cl.Close() }
+	t.Cleanup(a.stop)
+	go func() {
+		defer close(a.done)
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			now := time.Now()
+			a.mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				var k struct {
+					Payload struct {
+						ID int64 `json:"id"`
+					} `json:"payload"`
+				}
+				if json.Unmarshal(r.Key, &k) == nil {
+					if _, dup := a.at[r.Topic][k.Payload.ID]; !dup {
+						a.at[r.Topic][k.Payload.ID] = now
+					}
+				}
+			})
+			a.mu.Unlock()
+		}
+	}()
+	return a
+}
+
+func (a *arrivals) count(topic string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.at[topic])
+}
+
+func (a *arrivals) waitCount(t *testing.T, topic string, n int, timeout time.Duration) time.Time {
+	t.Helper()
+	eventually(t, timeout, fmt.Sprintf("%d records on %s", n, topic), func() bool { return a.count(topic) >= n })
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var last time.Time
+	for _, at := range a.at[topic] {
+		if at.After(last) {
+			last = at
+		}
+	}
+	return last
+}
+
+// TestMeasureSnapshotStreamingAndLatency measures snapshot rows/s, streaming changes/s and
+// insert-to-topic latency at a steady 1,000 changes/s. It is a measurement, not a unit test: set
+// GREGOR_PGCDC_BENCH=1 to run it (figures in docs/benchmarks.md).
+func TestMeasureSnapshotStreamingAndLatency(t *testing.T) {
+	if os.Getenv("GREGOR_PGCDC_BENCH") == "" {
+		t.Skip("set GREGOR_PGCDC_BENCH=1 to measure")
+	}
+	const snapshotRows, streamRows, rate, latencySeconds = 100_000, 50_000, 1000, 15
+	pg := testpg.Start(t)
+	db := pg.NewDatabase(t)
+	pg.Exec(t, db,
+		`CREATE TABLE snap (id bigint PRIMARY KEY, name text, amount numeric(12,2), at timestamptz)`,
+		fmt.Sprintf(`INSERT INTO snap SELECT g, 'name-' || g, g * 1.25, now() FROM generate_series(1, %d) g`, snapshotRows),
+		`CREATE TABLE stream (id bigint PRIMARY KEY, name text, amount numeric(12,2), at timestamptz)`,
+		`CREATE TABLE lat (id bigint PRIMARY KEY, at timestamptz)`,
+	)
+	tb := testbroker.Start(t)
+	w := startWorker(t, tb, filepath.Join(t.TempDir(), "connect.offsets"))
+	arr := watchArrivals(t, tb, "b.public.snap", "b.public.stream", "b.public.lat")
+
+	start := time.Now()
+	createConnector(t, w.Addr, "bench", cdcConfig(pg, db, "b"))
+	last := arr.waitCount(t, "b.public.snap", snapshotRows, 5*time.Minute)
+	snapRate := float64(snapshotRows) / last.Sub(start).Seconds()
+	t.Logf("snapshot: %d rows in %v: %.0f rows/s", snapshotRows, last.Sub(start).Round(time.Millisecond), snapRate)
+
+	conn := pg.Connect(t, db)
+	ctx := context.Background()
+	start = time.Now()
+	for i := 0; i < streamRows; i += 1000 {
+		if _, err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO stream SELECT g, 'name-' || g, g * 1.25, now() FROM generate_series(%d, %d) g`, i+1, i+1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	committed := time.Since(start)
+	last = arr.waitCount(t, "b.public.stream", streamRows, 5*time.Minute)
+	streamRate := float64(streamRows) / last.Sub(start).Seconds()
+	t.Logf("streaming: %d inserts (100 transactions, committed in %v) on the topic after %v: %.0f changes/s",
+		streamRows, committed.Round(time.Millisecond), last.Sub(start).Round(time.Millisecond), streamRate)
+
+	n := rate * latencySeconds
+	sent := make([]time.Time, n+1)
+	start = time.Now()
+	for i := 1; i <= n; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * time.Second / rate)); d > 0 {
+			time.Sleep(d)
+		}
+		sent[i] = time.Now()
+		if _, err := conn.Exec(ctx, `INSERT INTO lat VALUES ($1, now())`, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	achieved := float64(n) / time.Since(start).Seconds()
+	arr.waitCount(t, "b.public.lat", n, time.Minute)
+	arr.mu.Lock()
+	lat := make([]time.Duration, 0, n)
+	for i := 1; i <= n; i++ {
+		lat = append(lat, arr.at["b.public.lat"][int64(i)].Sub(sent[i]))
+	}
+	arr.mu.Unlock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))].Round(100 * time.Microsecond) }
+	t.Logf("latency at %.0f changes/s (target %d/s, %d single-row transactions): p50 %v p90 %v p99 %v max %v",
+		achieved, rate, n, p(0.50), p(0.90), p(0.99), lat[len(lat)-1].Round(time.Millisecond))
+	t.Logf("machine: %d CPUs (GOMAXPROCS %d), %s/%s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	if p99 := p(0.99); p99 > 200*time.Millisecond {
+		t.Errorf("p99 latency %v is above the 200ms target", p99)
+	}
+}
