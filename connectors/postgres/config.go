@@ -32,6 +32,7 @@ const (
 	ConfigTombstones        = "tombstones.on.delete"
 	ConfigDecimalHandling   = "decimal.handling.mode"
 	ConfigTimePrecision     = "time.precision.mode"
+	ConfigSkippedOps        = "skipped.operations"
 )
 
 // Snapshot modes (snapshot.mode).
@@ -107,6 +108,19 @@ func sourceConfigDef() *connect.ConfigDef {
 	def(connect.ConfigKey{Name: ConfigTimePrecision, Type: connect.TypeConfigString, Default: "adaptive", Importance: connect.Medium,
 		Documentation: "How time values are represented: adaptive, adaptive_time_microseconds or connect.",
 		Validator:     connect.OneOf("adaptive", "adaptive_time_microseconds", "connect")})
+	def(connect.ConfigKey{Name: ConfigSkippedOps, Type: connect.TypeConfigList, Default: "t", Importance: connect.Low,
+		Documentation: "Operations not to emit: any of c (create), u (update), d (delete), t (truncate), or none. Truncate events have no key, which compacted topics refuse, so they are skipped by default.",
+		Validator: connect.ValidatorFunc(func(_ string, v any) error {
+			l, _ := v.([]string)
+			for _, op := range l {
+				switch op {
+				case "c", "u", "d", "t", "none":
+				default:
+					return fmt.Errorf("%q is not an operation: use c, u, d, t or none", op)
+				}
+			}
+			return nil
+		})})
 	return d
 }
 
@@ -162,6 +176,7 @@ type config struct {
 	tombstones                   bool
 	decimalMode                  string
 	timeMode                     string
+	skipped                      map[string]bool // operations not emitted (skipped.operations)
 }
 
 func parseConfig(raw map[string]string) (*config, error) {
@@ -197,6 +212,13 @@ func parseConfig(raw map[string]string) (*config, error) {
 		decimalMode: str(ConfigDecimalHandling), timeMode: str(ConfigTimePrecision),
 	}
 	c.tombstones, _ = v[ConfigTombstones].(bool)
+	c.skipped = map[string]bool{}
+	ops, _ := v[ConfigSkippedOps].([]string)
+	for _, op := range ops {
+		if op != "none" {
+			c.skipped[op] = true
+		}
+	}
 	return c, nil
 }
 

@@ -50,6 +50,10 @@ func (r *reader) run(ctx context.Context, snapshot bool, snapshotName string, ta
 		}
 		if r.cfg.snapshotMode == SnapshotInitialOnly {
 			r.t.logger.Info("snapshot done; snapshot.mode=initial_only, not streaming")
+			// NB: closing the replication connection drops the temporary slot.
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = r.t.repl.Close(cctx)
+			cancel()
 			<-ctx.Done()
 			return nil
 		}
@@ -426,6 +430,9 @@ func (r *reader) change(ctx context.Context, lsn pglogrepl.LSN, relID uint32, op
 		if after, err = tb.rowStruct(newCells); err != nil {
 			return err
 		}
+	}
+	if r.cfg.skipped[op] {
+		return nil
 	}
 	switch op {
 	case "t":

@@ -121,6 +121,13 @@ func (t *SourceTask) Start(tctx connect.SourceTaskContext, raw map[string]string
 			}
 		}
 	}
+	if cfg.snapshotMode == SnapshotInitialOnly && snapshotDone {
+		// Nothing left to do: the snapshot was taken and this mode does not stream.
+		t.logger.Info("snapshot already taken; snapshot.mode=initial_only, not streaming")
+		t.closeConns()
+		t.items, t.fail = make(chan item), make(chan struct{})
+		return nil
+	}
 	slot, err := waitSlotInactive(ctx, t.meta, cfg.slot, 15*time.Second)
 	if err != nil {
 		return err
@@ -145,6 +152,7 @@ func (t *SourceTask) Start(tctx connect.SourceTaskContext, raw map[string]string
 	}
 	if snapshot && slot != nil {
 		// An exported snapshot exists only while a slot is being created: start the slot afresh.
+		t.logger.Warn("dropping the replication slot to take a new snapshot", "slot", cfg.slot, "snapshot.mode", cfg.snapshotMode)
 		if _, err := t.meta.Exec(ctx, "SELECT pg_drop_replication_slot($1)", cfg.slot); err != nil {
 			return fmt.Errorf("dropping replication slot %s to take a new snapshot: %w", cfg.slot, err)
 		}
@@ -160,7 +168,9 @@ func (t *SourceTask) Start(tctx connect.SourceTaskContext, raw map[string]string
 		if snapshot {
 			action = "EXPORT_SNAPSHOT"
 		}
-		res, err := pglogrepl.CreateReplicationSlot(ctx, t.repl, cfg.slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{SnapshotAction: action, Mode: pglogrepl.LogicalReplication})
+		// NB: initial_only never streams, so its slot is temporary: it must not retain WAL afterwards.
+		res, err := pglogrepl.CreateReplicationSlot(ctx, t.repl, cfg.slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
+			SnapshotAction: action, Mode: pglogrepl.LogicalReplication, Temporary: cfg.snapshotMode == SnapshotInitialOnly})
 		if err != nil {
 			return fmt.Errorf("creating replication slot %s: %w", cfg.slot, err)
 		}
