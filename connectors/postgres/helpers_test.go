@@ -54,13 +54,17 @@ func workerProps(brokerAddr, offsetsFile string) map[string]string {
 	}
 }
 
-func startWorker(t testing.TB, tb *testbroker.Broker, offsetsFile string) *connect.Runner {
+func startWorker(t testing.TB, tb *testbroker.Broker, offsetsFile string, extra ...string) *connect.Runner {
 	t.Helper()
+	props := workerProps(tb.Addr(), offsetsFile)
+	for i := 0; i+1 < len(extra); i += 2 {
+		props[extra[i]] = extra[i+1]
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("GREGOR_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	r, err := connect.RunStandalone(context.Background(), workerProps(tb.Addr(), offsetsFile), connect.Options{Logger: logger})
+	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: logger})
 	if err != nil {
 		t.Fatalf("RunStandalone: %v", err)
 	}
