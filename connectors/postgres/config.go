@@ -229,7 +229,7 @@ func (c *config) connString(replication bool) string {
 		"host=" + q(c.host), "port=" + strconv.Itoa(c.port), "user=" + q(c.user), "dbname=" + q(c.dbname),
 		"sslmode=prefer", "connect_timeout=10",
 		// NB: the text forms we parse (dates, timestamps, floats) depend on these session settings.
-		"DateStyle=ISO", "TimeZone=UTC", "extra_float_digits=3", "IntervalStyle=iso_8601",
+		"DateStyle=ISO", "TimeZone=UTC", "extra_float_digits=3", "IntervalStyle=iso_8601", "bytea_output=hex",
 		"application_name=" + q("gregor-cdc-"+c.topicPrefix),
 	}
 	if c.password != "" {

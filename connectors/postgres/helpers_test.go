@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -156,14 +155,6 @@ func (e event) op() string {
 	return s
 }
 
-func (e event) field(image, col string) any {
-	m, _ := e.Value[image].(map[string]any)
-	if m == nil {
-		return nil
-	}
-	return m[col]
-}
-
 func decodeEnvelope(t testing.TB, raw []byte) map[string]any {
 	t.Helper()
 	if raw == nil {
@@ -251,7 +242,5 @@ func str(v any) string {
 	}
 	return fmt.Sprint(v)
 }
-
-var _ = strings.TrimSpace
 
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
