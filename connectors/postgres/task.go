@@ -107,21 +107,7 @@ func (t *SourceTask) Start(tctx connect.SourceTaskContext, raw map[string]string
 		return err
 	}
 
-	// Decide between snapshot and streaming from the stored offset and the slot.
-	resume := resumePoint{serial: -1}
-	snapshotDone := false
-	if offset != nil {
-		snap, _ := offset[offsetSnapshot].(bool)
-		last, _ := offset[offsetLastSnapshot].(bool)
-		snapshotDone = !snap || last
-		if c, ok := asInt64(offset[offsetLSNCommit]); ok && !snap {
-			resume.commitLSN = pglogrepl.LSN(c)
-			if s, ok := asInt64(offset[offsetEventSerial]); ok {
-				resume.serial = s
-			}
-		}
-	}
-	if cfg.snapshotMode == SnapshotInitialOnly && snapshotDone {
+	if cfg.snapshotMode == SnapshotInitialOnly && offsetSnapshotDone(offset) {
 		// Nothing left to do: the snapshot was taken and this mode does not stream.
 		t.logger.Info("snapshot already taken; snapshot.mode=initial_only, not streaming")
 		t.closeConns()
@@ -135,23 +121,12 @@ func (t *SourceTask) Start(tctx connect.SourceTaskContext, raw map[string]string
 	if slot != nil && (slot.plugin != "pgoutput" || slot.database != cfg.dbname) {
 		return fmt.Errorf("replication slot %s exists for plugin %q on database %q, not pgoutput on %s: choose another %s", cfg.slot, slot.plugin, slot.database, cfg.dbname, ConfigSlotName)
 	}
-	var snapshot bool
-	switch cfg.snapshotMode {
-	case SnapshotAlways:
-		snapshot = true
-	case SnapshotInitial, SnapshotInitialOnly:
-		snapshot = !snapshotDone
-	case SnapshotWhenNeeded:
-		snapshot = !snapshotDone || (offset != nil && slot == nil)
-	case SnapshotNoData:
-		snapshot = false
+	plan, err := planStart(cfg, offset, slot != nil)
+	if err != nil {
+		return err
 	}
-	if slot == nil && offset != nil && !snapshot && snapshotDone {
-		return fmt.Errorf("replication slot %s does not exist but server %s has a stored offset (lsn %v): the changes since then are gone; recreate the connector with a new %s, or set %s=%s to take a new snapshot",
-			cfg.slot, cfg.topicPrefix, offset[offsetLSN], ConfigTopicPrefix, ConfigSnapshotMode, SnapshotWhenNeeded)
-	}
-	if snapshot && slot != nil {
-		// An exported snapshot exists only while a slot is being created: start the slot afresh.
+	resume, snapshot := plan.resume, plan.snapshot
+	if plan.dropSlot {
 		t.logger.Warn("dropping the replication slot to take a new snapshot", "slot", cfg.slot, "snapshot.mode", cfg.snapshotMode)
 		if _, err := t.meta.Exec(ctx, "SELECT pg_drop_replication_slot($1)", cfg.slot); err != nil {
 			return fmt.Errorf("dropping replication slot %s to take a new snapshot: %w", cfg.slot, err)
@@ -201,6 +176,53 @@ func (t *SourceTask) Start(tctx connect.SourceTaskContext, raw map[string]string
 		}
 	}()
 	return nil
+}
+
+// startPlan is what a starting task does, given its stored offset and whether the slot exists.
+type startPlan struct {
+	snapshot bool        // take a snapshot before streaming
+	dropSlot bool        // drop the existing slot first (a snapshot needs a freshly created one)
+	resume   resumePoint // what the stored offset says was already written
+}
+
+// offsetSnapshotDone reports whether a stored offset says the snapshot finished (or was not taken).
+func offsetSnapshotDone(offset map[string]any) bool {
+	if offset == nil {
+		return false
+	}
+	snap, _ := offset[offsetSnapshot].(bool)
+	last, _ := offset[offsetLastSnapshot].(bool)
+	return !snap || last
+}
+
+// planStart decides between snapshot and streaming. It is pure so every case is table-tested.
+func planStart(cfg *config, offset map[string]any, slotExists bool) (startPlan, error) {
+	p := startPlan{resume: resumePoint{serial: -1}}
+	done := offsetSnapshotDone(offset)
+	if snap, _ := offset[offsetSnapshot].(bool); offset != nil && !snap {
+		if c, ok := asInt64(offset[offsetLSNCommit]); ok {
+			p.resume.commitLSN = pglogrepl.LSN(c)
+			if s, ok := asInt64(offset[offsetEventSerial]); ok {
+				p.resume.serial = s
+			}
+		}
+	}
+	switch cfg.snapshotMode {
+	case SnapshotAlways:
+		p.snapshot = true
+	case SnapshotInitial, SnapshotInitialOnly:
+		p.snapshot = !done
+	case SnapshotWhenNeeded:
+		p.snapshot = !done || !slotExists
+	case SnapshotNoData:
+		p.snapshot = false
+	}
+	if !slotExists && offset != nil && done && !p.snapshot {
+		return p, fmt.Errorf("replication slot %s does not exist but server %s has a stored offset (lsn %v): the changes since then are gone; recreate the connector with a new %s, or set %s=%s to take a new snapshot",
+			cfg.slot, cfg.topicPrefix, offset[offsetLSN], ConfigTopicPrefix, ConfigSnapshotMode, SnapshotWhenNeeded)
+	}
+	p.dropSlot = p.snapshot && slotExists
+	return p, nil
 }
 
 func asInt64(v any) (int64, bool) {
