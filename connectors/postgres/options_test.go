@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -93,4 +94,37 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestKeyChangeBecomesDeleteAndCreateAndTruncateIsOptIn: an update of the primary key is a delete
+// of the old key (with its tombstone) and a create of the new one, as in Debezium; truncate events
+// appear only when skipped.operations no longer lists t.
+func TestKeyChangeBecomesDeleteAndCreateAndTruncateIsOptIn(t *testing.T) {
+	pg := testpg.Start(t)
+	db := pg.NewDatabase(t)
+	pg.Exec(t, db, `CREATE TABLE k (id int PRIMARY KEY, v text)`)
+	tb := testbroker.Start(t)
+	w := startWorker(t, tb, filepath.Join(t.TempDir(), "connect.offsets"))
+	createConnector(t, w.Addr, "k", cdcConfig(pg, db, "k", "skipped.operations", "none"))
+	waitTaskState(t, w.Addr, "k", "RUNNING", 30*time.Second)
+	pg.Exec(t, db, `INSERT INTO k VALUES (1, 'a')`, `UPDATE k SET id = 2 WHERE id = 1`, `TRUNCATE k`)
+	c := newConsumer(t, tb, "k.public.k")
+	c.waitFor(30*time.Second, "5 events", func(ev []event) bool { return len(ev) >= 5 })
+	c.poll(300 * time.Millisecond)
+	var got []string
+	for _, e := range c.events {
+		got = append(got, fmt.Sprintf("%s:%d", e.op(), num(e.Key["id"])))
+	}
+	want := []string{"c:1", "d:1", "tombstone:1", "c:2", "t:-1"}
+	if !equalStrings(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	if len(c.events) == 5 {
+		if b, _ := c.events[1].Value["before"].(map[string]any); num(b["id"]) != 1 {
+			t.Errorf("delete of the old key has before %v", c.events[1].Value["before"])
+		}
+		if a, _ := c.events[3].Value["after"].(map[string]any); num(a["id"]) != 2 || a["v"] != "a" {
+			t.Errorf("create of the new key has after %v", c.events[3].Value["after"])
+		}
+	}
 }
