@@ -63,6 +63,14 @@ func (r *reader) run(ctx context.Context, snapshot bool, snapshotName string, ta
 
 // send hands an item to Poll, reporting the safe LSN to Postgres while it waits.
 func (r *reader) send(ctx context.Context, it item) error {
+	select {
+	case r.t.items <- it: // the common case: Poll keeps up
+		if it.doneLSN > r.lastDone {
+			r.lastDone = it.doneLSN
+		}
+		return nil
+	default:
+	}
 	for {
 		wait := time.Until(r.nextStatus)
 		if wait <= 0 {
@@ -90,7 +98,7 @@ func (r *reader) send(ctx context.Context, it item) error {
 // sendStatus reports the safe LSN as written, flushed and applied (a no-op before streaming).
 func (r *reader) sendStatus(ctx context.Context, force bool) error {
 	r.nextStatus = time.Now().Add(statusInterval)
-	if !r.streaming() {
+	if !r.isStreaming {
 		return nil
 	}
 	safe := pglogrepl.LSN(r.t.safeLSN.Load())
@@ -107,8 +115,6 @@ func (r *reader) sendStatus(ctx context.Context, force bool) error {
 	r.sentSafe, r.lastStatusSent = safe, time.Now()
 	return nil
 }
-
-func (r *reader) streaming() bool { return r.isStreaming }
 
 // snapshot reads every captured table in the exported snapshot and hands out op "r" events.
 func (r *reader) snapshot(ctx context.Context, snapshotName string, tables []*table) error {
