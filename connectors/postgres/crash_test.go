@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -136,10 +137,12 @@ type ledgerTxn struct {
 	lsnAfter pglogrepl.LSN
 }
 
-func (lw *ledgerWriter) run(ctx context.Context, conn *pgx.Conn, n int, pause time.Duration) error {
+// run commits transactions until stop is set (checked between transactions, so every
+// transaction the writer started is known to have committed).
+func (lw *ledgerWriter) run(ctx context.Context, conn *pgx.Conn, stop *atomic.Bool, pause time.Duration) error {
 	versions := map[int]int{}
 	deleted := map[int]bool{}
-	for i := 1; i <= n && ctx.Err() == nil; i++ {
+	for i := 1; !stop.Load(); i++ {
 		batch := &pgx.Batch{}
 		var evs []string
 		batch.Queue(`INSERT INTO ledger (id, v, note) VALUES ($1, 0, 'x')`, i)
@@ -217,7 +220,8 @@ func TestNoChangeIsLostWhenTheWorkerIsKilledFiveTimes(t *testing.T) {
 	wctx, stopWriter := context.WithCancel(context.Background())
 	defer stopWriter()
 	writerDone := make(chan error, 1)
-	go func() { writerDone <- lw.run(wctx, pg.Connect(t, db), 4000, 2*time.Millisecond) }()
+	var stopWriting atomic.Bool
+	go func() { writerDone <- lw.run(wctx, pg.Connect(t, db), &stopWriting, 2*time.Millisecond) }()
 
 	checked := 0
 	for kill := 1; kill <= 5; kill++ {
@@ -251,6 +255,9 @@ func TestNoChangeIsLostWhenTheWorkerIsKilledFiveTimes(t *testing.T) {
 		t.Logf("kill %d (Kafka down: %v): %d transactions committed, slot confirmed %v covering %d of them, %d distinct events on the topic", kill, kafkaDown, len(txns), confirmed, covered, len(onTopic))
 		cw = startChildWorker(t, spec)
 	}
+	// Changes keep coming after the last restart too.
+	time.Sleep(time.Second)
+	stopWriting.Store(true)
 	if checked == 0 {
 		t.Fatalf("no kill happened after the slot confirmed anything: the check above checked nothing")
 	}
