@@ -150,6 +150,17 @@ func TestInvalidConfigsGetClearMessages(t *testing.T) {
 		t.Errorf("create with plugin.name=decoderbufs: %d %s", resp.StatusCode, msg)
 	}
 
+	// The plugin is listed under Debezium's class name.
+	resp, err = http.Get("http://" + w.Addr + "/connector-plugins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugins, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(plugins), `"io.debezium.connector.postgresql.PostgresConnector"`) {
+		t.Errorf("GET /connector-plugins lacks the Postgres connector: %s", plugins)
+	}
+
 	// A captured table without a primary key fails the task naming the table.
 	createConnector(t, w.Addr, "nokey", cdcConfig(pg, db, "nk"))
 	st := waitTaskState(t, w.Addr, "nokey", "FAILED", 30*time.Second)
