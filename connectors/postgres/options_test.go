@@ -128,3 +128,31 @@ func TestKeyChangeBecomesDeleteAndCreateAndTruncateIsOptIn(t *testing.T) {
 		}
 	}
 }
+
+// TestInitialOnlySnapshotsThenStopsWithoutKeepingASlot: initial_only emits the snapshot, does not
+// stream, and leaves no slot behind to retain WAL.
+func TestInitialOnlySnapshotsThenStopsWithoutKeepingASlot(t *testing.T) {
+	pg := testpg.Start(t)
+	db := pg.NewDatabase(t)
+	pg.Exec(t, db, `CREATE TABLE io (id int PRIMARY KEY)`, `INSERT INTO io SELECT generate_series(1, 5)`)
+	tb := testbroker.Start(t)
+	w := startWorker(t, tb, filepath.Join(t.TempDir(), "connect.offsets"))
+	cfg := cdcConfig(pg, db, "io", "snapshot.mode", "initial_only")
+	createConnector(t, w.Addr, "io", cfg)
+	c := newConsumer(t, tb, "io.public.io")
+	c.waitFor(30*time.Second, "5 snapshot events", func(ev []event) bool { return len(ev) >= 5 })
+	check := pg.Connect(t, db)
+	eventually(t, 30*time.Second, "the temporary slot to be gone", func() bool {
+		var n int
+		_ = check.QueryRow(context.Background(), `SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1`, cfg["slot.name"]).Scan(&n)
+		return n == 0
+	})
+	pg.Exec(t, db, `INSERT INTO io VALUES (6)`)
+	c.poll(time.Second)
+	if len(c.events) != 5 {
+		t.Errorf("%d events, want the 5 snapshot events only", len(c.events))
+	}
+	if st := waitTaskState(t, w.Addr, "io", "RUNNING", 10*time.Second); st.Trace != "" {
+		t.Errorf("task trace %q", st.Trace)
+	}
+}
