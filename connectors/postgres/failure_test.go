@@ -192,6 +192,13 @@ func TestDroppedSlotIsReportedNotSilentlyResnapshotted(t *testing.T) {
 	waitIDs(c, 1, 1)
 	w.Close() // stores the offset
 
+	// Postgres releases the slot once it notices the replication connection closed.
+	check := pg.Connect(t, db)
+	eventually(t, 10*time.Second, "the slot to be released", func() bool {
+		var active bool
+		_ = check.QueryRow(context.Background(), `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, cfg["slot.name"]).Scan(&active)
+		return !active
+	})
 	pg.Exec(t, db, `SELECT pg_drop_replication_slot('`+cfg["slot.name"]+`')`)
 	w = startWorker(t, tb, offsets)
 	createConnector(t, w.Addr, "ds", cfg)
