@@ -173,10 +173,25 @@ func fromTwosComplement(b []byte) *big.Int {
 
 // LogicalToPrimitive converts a logical value to its primitive representation (Kafka's
 // fromLogical): *big.Rat → []byte, time.Time → int32 days, int32 millis of day or int64 millis.
-// Values of other schemas are returned unchanged.
+// Values of other schemas are returned unchanged, and so is a value already in its primitive
+// representation (a connector may build records that way, as Debezium's do).
 func LogicalToPrimitive(s *Schema, v any) (any, error) {
 	if v == nil || !s.IsLogical() {
 		return v, nil
+	}
+	switch x := v.(type) {
+	case []byte:
+		if s.Name == DecimalSchemaName {
+			return x, nil
+		}
+	case int32:
+		if s.Name == DateSchemaName || s.Name == TimeSchemaName {
+			return x, nil
+		}
+	case int64:
+		if s.Name == TimestampSchemaName {
+			return x, nil
+		}
 	}
 	switch s.Name {
 	case DecimalSchemaName:

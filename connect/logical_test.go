@@ -3,6 +3,7 @@ package connect_test
 import (
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,11 +146,11 @@ func TestLogicalValuesThatKafkaRejectsAreRejected(t *testing.T) {
 		value  any
 	}{
 		{"decimal finer than its scale", connect.DecimalSchema(2), rat("1.005")},
-		{"decimal that is not a *big.Rat", connect.DecimalSchema(2), []byte{1}},
+		{"decimal that is neither a *big.Rat nor bytes", connect.DecimalSchema(2), "1.00"},
 		{"date with a time of day", connect.DateSchema(), time.Date(2000, 1, 1, 0, 0, 1, 0, time.UTC)},
-		{"date as int32", connect.DateSchema(), int32(3)},
+		{"date as int64", connect.DateSchema(), int64(3)},
 		{"time on another day", connect.TimeSchema(), time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC)},
-		{"timestamp as int64", connect.TimestampSchema(), int64(5)},
+		{"timestamp as a string", connect.TimestampSchema(), "5"},
 	}
 	c := jsonConv(t, true)
 	for _, tc := range cases {
@@ -205,5 +206,33 @@ func TestJSONConverterWritesNumbersAndStringsAsJackson(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = back
+	}
+}
+
+// Unlike Kafka's ConnectSchema, a logical value may also be given in its primitive representation
+// (unscaled two's complement bytes, int32 days or millis, int64 millis), as connectors such as the
+// Postgres CDC source build them; it is written unchanged.
+func TestLogicalValuesInTheirPrimitiveRepresentationAreAccepted(t *testing.T) {
+	c := jsonConv(t, true)
+	for _, tc := range []struct {
+		schema *connect.Schema
+		value  any
+		want   string
+	}{
+		{connect.DecimalSchema(2), []byte{0x30, 0x39}, `"MDk="`},
+		{connect.DateSchema(), int32(3), `3`},
+		{connect.TimeSchema(), int32(1000), `1000`},
+		{connect.TimestampSchema(), int64(5), `5`},
+	} {
+		if err := connect.ValidateValue(tc.schema, tc.value); err != nil {
+			t.Errorf("%s: ValidateValue(%v) = %v", tc.schema.Name, tc.value, err)
+		}
+		out, err := c.FromConnect("t", tc.schema, tc.value)
+		if err != nil {
+			t.Fatalf("%s: FromConnect(%v) = %v", tc.schema.Name, tc.value, err)
+		}
+		if !strings.Contains(string(out), `"payload":`+tc.want) {
+			t.Errorf("%s: %s, want payload %s", tc.schema.Name, out, tc.want)
+		}
 	}
 }

@@ -22,7 +22,7 @@ import (
 	_ "github.com/gregor-streams/gregor/connect/transforms"  // registers Kafka's single message transforms
 	_ "github.com/gregor-streams/gregor/connectors/cron"     // registers CronQuerySource
 	_ "github.com/gregor-streams/gregor/connectors/file"     // registers FileStreamSource and FileStreamSink
-	_ "github.com/gregor-streams/gregor/connectors/postgres" // registers PostgresSink
+	_ "github.com/gregor-streams/gregor/connectors/postgres" // registers PostgresCdcSource and PostgresSink
 )
 
 const connectUsage = `Usage: gregor connect <subcommand>

@@ -52,7 +52,7 @@ func FuzzRecordToRow(f *testing.F) {
 				if err != nil || ch == nil {
 					continue
 				}
-				for _, cols := range [][]column{ch.keys, ch.cols} {
+				for _, cols := range [][]sinkColumn{ch.keys, ch.cols} {
 					for i := range cols {
 						_, _ = encodeText(&cols[i], sqlType(&cols[i]))
 					}

@@ -23,7 +23,7 @@ func (k opKind) String() string {
 }
 
 // column is one named value of a row; schema is nil for schemaless values.
-type column struct {
+type sinkColumn struct {
 	name   string
 	schema *connect.Schema
 	value  any
@@ -49,8 +49,8 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 type change struct {
 	table tableName
 	kind  opKind
-	keys  []column
-	cols  []column
+	keys  []sinkColumn
+	cols  []sinkColumn
 	// shape identifies the kind, table and column names: consecutive changes of one shape are
 	// written by one statement.
 	shape string
@@ -110,7 +110,7 @@ func (c *sinkConfig) toChange(r *connect.SinkRecord) (*change, error) {
 	case PKModeNone:
 		ch.cols = fields
 	case PKModeKafka:
-		ch.keys = []column{
+		ch.keys = []sinkColumn{
 			{name: "__connect_topic", schema: connect.StringSchema, value: r.Topic},
 			{name: "__connect_partition", schema: connect.Int32Schema, value: r.Partition},
 			{name: "__connect_offset", schema: connect.Int64Schema, value: r.Offset},
@@ -161,7 +161,7 @@ func (ch *change) finish() {
 }
 
 // keyColumns returns the primary key columns from the record key (pk.mode=record_key).
-func (c *sinkConfig) keyColumns(r *connect.SinkRecord) ([]column, error) {
+func (c *sinkConfig) keyColumns(r *connect.SinkRecord) ([]sinkColumn, error) {
 	if r.Key == nil {
 		return nil, fmt.Errorf("record key is null, but pk.mode=record_key needs it")
 	}
@@ -176,7 +176,7 @@ func (c *sinkConfig) keyColumns(r *connect.SinkRecord) ([]column, error) {
 		default:
 			return nil, fmt.Errorf("pk.fields names %d columns but the record key is a single %T", len(c.pkFields), r.Key)
 		}
-		return []column{{name: name, schema: r.KeySchema, value: r.Key}}, nil
+		return []sinkColumn{{name: name, schema: r.KeySchema, value: r.Key}}, nil
 	}
 	if len(c.pkFields) == 0 {
 		if len(fields) == 0 {
@@ -184,7 +184,7 @@ func (c *sinkConfig) keyColumns(r *connect.SinkRecord) ([]column, error) {
 		}
 		return fields, nil
 	}
-	out := make([]column, 0, len(c.pkFields))
+	out := make([]sinkColumn, 0, len(c.pkFields))
 	for _, name := range c.pkFields {
 		f := find(fields, name)
 		if f == nil {
@@ -211,12 +211,12 @@ func (c *sinkConfig) tableFor(topic string) tableName {
 
 // fieldsOf returns the fields of a struct or a JSON object in order (struct order; sorted names for
 // objects), or false for any other value.
-func fieldsOf(schema *connect.Schema, v any) ([]column, bool) {
+func fieldsOf(schema *connect.Schema, v any) ([]sinkColumn, bool) {
 	switch x := v.(type) {
 	case *connect.Struct:
-		out := make([]column, len(x.Schema.Fields))
+		out := make([]sinkColumn, len(x.Schema.Fields))
 		for i, f := range x.Schema.Fields {
-			out[i] = column{name: f.Name, schema: f.Schema, value: x.Get(f.Name)}
+			out[i] = sinkColumn{name: f.Name, schema: f.Schema, value: x.Get(f.Name)}
 		}
 		return out, true
 	case map[any]any:
@@ -233,9 +233,9 @@ func fieldsOf(schema *connect.Schema, v any) ([]column, bool) {
 		if schema != nil && schema.Type == connect.TypeMap {
 			vs = schema.ValueSchema
 		}
-		out := make([]column, len(names))
+		out := make([]sinkColumn, len(names))
 		for i, n := range names {
-			out[i] = column{name: n, schema: vs, value: x[n]}
+			out[i] = sinkColumn{name: n, schema: vs, value: x[n]}
 		}
 		return out, true
 	case map[string]any:
@@ -244,9 +244,9 @@ func fieldsOf(schema *connect.Schema, v any) ([]column, bool) {
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		out := make([]column, len(names))
+		out := make([]sinkColumn, len(names))
 		for i, n := range names {
-			out[i] = column{name: n, value: x[n]}
+			out[i] = sinkColumn{name: n, value: x[n]}
 		}
 		return out, true
 	}
@@ -279,7 +279,7 @@ func envelope(schema *connect.Schema, v any) (op string, after any, afterSchema 
 	return op, afterCol.value, afterCol.schema, true
 }
 
-func find(cols []column, name string) *column {
+func find(cols []sinkColumn, name string) *sinkColumn {
 	for i := range cols {
 		if cols[i].name == name {
 			return &cols[i]
@@ -288,8 +288,8 @@ func find(cols []column, name string) *column {
 	return nil
 }
 
-func without(cols, drop []column) []column {
-	out := make([]column, 0, len(cols))
+func without(cols, drop []sinkColumn) []sinkColumn {
+	out := make([]sinkColumn, 0, len(cols))
 	for _, c := range cols {
 		if find(drop, c.name) == nil {
 			out = append(out, c)

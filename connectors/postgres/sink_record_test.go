@@ -73,36 +73,36 @@ func TestToChangeMapsRecordsToRowChangesPerMode(t *testing.T) {
 func TestEncodeTextRendersLogicalTypesAsPostgresInput(t *testing.T) {
 	decimal := &connect.Schema{Type: connect.TypeBytes, Name: connectDecimal, Parameters: map[string]string{"scale": "2"}}
 	for _, tc := range []struct {
-		col     column
+		col     sinkColumn
 		colType string
 		want    string
 	}{
-		{column{schema: &connect.Schema{Type: connect.TypeInt64, Name: connectTimestamp}, value: int64(1714979289123)}, "timestamp", "2024-05-06 07:08:09.123Z"},
-		{column{schema: &connect.Schema{Type: connect.TypeInt64, Name: dbzMicroTS}, value: int64(1714979289123456)}, "timestamp", "2024-05-06 07:08:09.123456Z"},
-		{column{schema: &connect.Schema{Type: connect.TypeInt32, Name: connectDate}, value: int32(-1)}, "date", "1969-12-31"},
-		{column{schema: &connect.Schema{Type: connect.TypeInt32, Name: connectTime}, value: int32(3723004)}, "time", "01:02:03.004"},
-		{column{schema: decimal, value: []byte{0x30, 0x39}}, "numeric", "123.45"},
-		{column{schema: decimal, value: []byte{0xff, 0x85}}, "numeric", "-1.23"},
-		{column{schema: decimal, value: []byte{0x05}}, "numeric", "0.05"},
-		{column{value: []byte{0, 0xff}}, "bytea", `\x00ff`},
-		{column{value: 1.5}, "double precision", "1.5"},
-		{column{value: map[any]any{"a": []any{int64(1), "x"}}}, "jsonb", `{"a":[1,"x"]}`},
-		{column{value: true}, "boolean", "true"},
-		{column{value: []any{int64(1), nil, `a"b\c`, []any{"x"}}}, "pg_catalog._text", `{"1",NULL,"a\"b\\c",{"x"}}`},
-		{column{value: []any{int64(1)}}, "pg_catalog.jsonb", `[1]`},
+		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt64, Name: connectTimestamp}, value: int64(1714979289123)}, "timestamp", "2024-05-06 07:08:09.123Z"},
+		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt64, Name: dbzMicroTS}, value: int64(1714979289123456)}, "timestamp", "2024-05-06 07:08:09.123456Z"},
+		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt32, Name: connectDate}, value: int32(-1)}, "date", "1969-12-31"},
+		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt32, Name: connectTime}, value: int32(3723004)}, "time", "01:02:03.004"},
+		{sinkColumn{schema: decimal, value: []byte{0x30, 0x39}}, "numeric", "123.45"},
+		{sinkColumn{schema: decimal, value: []byte{0xff, 0x85}}, "numeric", "-1.23"},
+		{sinkColumn{schema: decimal, value: []byte{0x05}}, "numeric", "0.05"},
+		{sinkColumn{value: []byte{0, 0xff}}, "bytea", `\x00ff`},
+		{sinkColumn{value: 1.5}, "double precision", "1.5"},
+		{sinkColumn{value: map[any]any{"a": []any{int64(1), "x"}}}, "jsonb", `{"a":[1,"x"]}`},
+		{sinkColumn{value: true}, "boolean", "true"},
+		{sinkColumn{value: []any{int64(1), nil, `a"b\c`, []any{"x"}}}, "pg_catalog._text", `{"1",NULL,"a\"b\\c",{"x"}}`},
+		{sinkColumn{value: []any{int64(1)}}, "pg_catalog.jsonb", `[1]`},
 	} {
 		got, err := encodeText(&tc.col, tc.colType)
 		if err != nil || got == nil || *got != tc.want {
 			t.Errorf("encodeText(%v as %s) = %v, %v; want %s", tc.col.value, tc.colType, got, err, tc.want)
 		}
 	}
-	if got, err := encodeText(&column{}, "text"); got != nil || err != nil {
+	if got, err := encodeText(&sinkColumn{}, "text"); got != nil || err != nil {
 		t.Errorf("nil encodes as %v, %v; want NULL", got, err)
 	}
 }
 
 func TestBuildSQLWritesAGroupWithOneStatement(t *testing.T) {
-	ch := &change{table: tableName{name: "t"}, kind: opUpsert, keys: []column{{name: "id"}}, cols: []column{{name: "Name"}}}
+	ch := &change{table: tableName{name: "t"}, kind: opUpsert, keys: []sinkColumn{{name: "id"}}, cols: []sinkColumn{{name: "Name"}}}
 	names, types := []string{"id", "Name"}, []string{"bigint", "text"}
 	for kind, want := range map[opKind]string{
 		opInsert: `INSERT INTO "t" ("id", "Name") SELECT v.c1::bigint, v.c2::text FROM unnest($1::text[], $2::text[]) AS v(c1, c2)`,
@@ -114,7 +114,7 @@ func TestBuildSQLWritesAGroupWithOneStatement(t *testing.T) {
 			t.Errorf("%s:\n got %s\nwant %s", kind, got, want)
 		}
 	}
-	del := &change{table: tableName{schema: "s", name: `we"ird`}, kind: opDelete, keys: []column{{name: "a"}, {name: "b"}}}
+	del := &change{table: tableName{schema: "s", name: `we"ird`}, kind: opDelete, keys: []sinkColumn{{name: "a"}, {name: "b"}}}
 	want := `DELETE FROM "s"."we""ird" AS t USING unnest($1::text[], $2::text[]) AS v(c1, c2) WHERE t."a" = v.c1::integer AND t."b" = v.c2::text`
 	if got := buildSQL(del, []string{"a", "b"}, []string{"integer", "text"}); got != want {
 		t.Errorf("delete:\n got %s\nwant %s", got, want)

@@ -186,7 +186,7 @@ func (w *writer) writeGroup(ctx context.Context, tx pgx.Tx, group []change) erro
 	for r := range rows {
 		ch := &rows[r]
 		for i := range names {
-			var c *column
+			var c *sinkColumn
 			if i < len(ch.keys) {
 				c = &ch.keys[i]
 			} else {
@@ -377,8 +377,8 @@ func (w *writer) table(ctx context.Context, tx pgx.Tx, ch *change) (*tableInfo, 
 		}
 		w.tables[ch.table] = info
 	}
-	var missing []column
-	for _, cols := range [][]column{ch.keys, ch.cols} {
+	var missing []sinkColumn
+	for _, cols := range [][]sinkColumn{ch.keys, ch.cols} {
 		for _, c := range cols {
 			if _, ok := info.types[c.name]; !ok {
 				missing = append(missing, c)
@@ -472,7 +472,7 @@ func createTableSQL(ch *change) string {
 
 // sqlType is the column type auto.create and auto.evolve use for a value: from its Connect schema
 // (logical types first), or from the Go value of a schemaless one.
-func sqlType(c *column) string {
+func sqlType(c *sinkColumn) string {
 	if s := c.schema; s != nil {
 		switch s.Name {
 		case connectDecimal:
@@ -534,36 +534,43 @@ func sqlType(c *column) string {
 }
 
 // encodeText renders a value as Postgres's text input for a column of type colType (nil is NULL).
-func encodeText(c *column, colType string) (*string, error) {
+func encodeText(c *sinkColumn, colType string) (*string, error) {
 	v := c.value
 	if v == nil {
 		return nil, nil
+	}
+	// Logical values (*big.Rat, time.Time, as the JSON converter reads them) are encoded from
+	// their primitive representation, like values built that way by connectors.
+	if c.schema != nil && c.schema.IsLogical() {
+		if p, err := connect.LogicalToPrimitive(c.schema, v); err == nil {
+			v = p
+		}
 	}
 	str := func(s string) (*string, error) { return &s, nil }
 	if c.schema != nil && c.schema.Name != "" {
 		switch c.schema.Name {
 		case connectTimestamp, dbzTimestamp:
-			if ms, ok := asInt64(v); ok {
+			if ms, ok := sinkAsInt64(v); ok {
 				return str(formatTime(time.UnixMilli(ms)))
 			}
 		case dbzMicroTS:
-			if us, ok := asInt64(v); ok {
+			if us, ok := sinkAsInt64(v); ok {
 				return str(formatTime(time.UnixMicro(us)))
 			}
 		case dbzNanoTS:
-			if ns, ok := asInt64(v); ok {
+			if ns, ok := sinkAsInt64(v); ok {
 				return str(formatTime(time.Unix(0, ns)))
 			}
 		case connectDate, dbzDate:
-			if days, ok := asInt64(v); ok {
+			if days, ok := sinkAsInt64(v); ok {
 				return str(time.Unix(days*86400, 0).UTC().Format("2006-01-02"))
 			}
 		case connectTime, dbzTime:
-			if ms, ok := asInt64(v); ok {
+			if ms, ok := sinkAsInt64(v); ok {
 				return str(time.UnixMilli(ms).UTC().Format("15:04:05.999"))
 			}
 		case dbzMicroTime:
-			if us, ok := asInt64(v); ok {
+			if us, ok := sinkAsInt64(v); ok {
 				return str(time.UnixMicro(us).UTC().Format("15:04:05.999999"))
 			}
 		case connectDecimal:
@@ -582,7 +589,7 @@ func encodeText(c *column, colType string) (*string, error) {
 	case bool:
 		return str(strconv.FormatBool(x))
 	case int8, int16, int32, int64, int:
-		i, _ := asInt64(x)
+		i, _ := sinkAsInt64(x)
 		return str(strconv.FormatInt(i, 10))
 	case float32:
 		return str(formatFloat(float64(x), 32))
@@ -639,7 +646,7 @@ func arrayLiteral(schema *connect.Schema, elems []any) (*string, error) {
 			b.WriteString(*v)
 			continue
 		}
-		v, err := encodeText(&column{schema: es, value: e}, "")
+		v, err := encodeText(&sinkColumn{schema: es, value: e}, "")
 		if err != nil {
 			return nil, fmt.Errorf("array element %d: %w", i, err)
 		}
@@ -695,7 +702,7 @@ func decimalText(b []byte, scale int) string {
 	return s
 }
 
-func asInt64(v any) (int64, bool) {
+func sinkAsInt64(v any) (int64, bool) {
 	switch x := v.(type) {
 	case int8:
 		return int64(x), true
