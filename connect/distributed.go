@@ -1482,16 +1482,3 @@ func (d *Distributed) ResetActiveTopics(name string) error {
 	}
 	return d.statusLog.readToEnd(ctx)
 }
-
-// assignmentSummary lists what runs here, for tests and logs.
-func (d *Distributed) assignmentSummary() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []string
-	out = append(out, d.mu.assignment.Connectors...)
-	for _, t := range d.mu.assignment.Tasks {
-		out = append(out, t.Connector+"-"+strconv.Itoa(t.Task))
-	}
-	sort.Strings(out)
-	return out
-}
