@@ -178,9 +178,9 @@ func (d *Distributed) joinAndSync(ctx context.Context) (time.Duration, error) {
 	d.mu.memberID, d.mu.generation = member, join.Generation
 	d.mu.Unlock()
 
-	sync := kmsg.NewPtrSyncGroupRequest()
-	sync.Group, sync.Generation, sync.MemberID = d.cfg.GroupID, join.Generation, member
-	sync.ProtocolType, sync.Protocol = kmsg.StringPtr("connect"), kmsg.StringPtr(connectProtocol)
+	syncReq := kmsg.NewPtrSyncGroupRequest()
+	syncReq.Group, syncReq.Generation, syncReq.MemberID = d.cfg.GroupID, join.Generation, member
+	syncReq.ProtocolType, syncReq.Protocol = kmsg.StringPtr("connect"), kmsg.StringPtr(connectProtocol)
 	summary := ""
 	if leader {
 		assignments, sum, err := d.assign(ctx, join)
@@ -191,10 +191,10 @@ func (d *Distributed) joinAndSync(ctx context.Context) (time.Duration, error) {
 		for id, a := range assignments {
 			sa := kmsg.NewSyncGroupRequestGroupAssignment()
 			sa.MemberID, sa.MemberAssignment = id, a
-			sync.GroupAssignment = append(sync.GroupAssignment, sa)
+			syncReq.GroupAssignment = append(syncReq.GroupAssignment, sa)
 		}
 	}
-	resp, err := sync.RequestWith(ctx, d.group)
+	resp, err := syncReq.RequestWith(ctx, d.group)
 	if err != nil {
 		return 0, fmt.Errorf("sync group %s: %w", d.cfg.GroupID, err)
 	}
