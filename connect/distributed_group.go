@@ -127,11 +127,20 @@ func (d *Distributed) heartbeatLoop(ctx context.Context) {
 
 // joinAndSync runs one rebalance: JoinGroup, the leader's assignment, SyncGroup, then applies the
 // assignment. It returns how long until the leader must rebalance again to hand out held work.
-func (d *Distributed) joinAndSync(ctx context.Context) (time.Duration, error) {
+func (d *Distributed) joinAndSync(ctx context.Context) (delay time.Duration, err error) {
+	// NB: the request to rejoin is consumed now, so one that arrives during this rebalance (a
+	// heartbeat that sees the next one starting) is not lost; a failed rebalance asks again.
 	d.mu.Lock()
-	d.mu.joined, d.mu.synced = false, false
+	d.mu.joined, d.mu.synced, d.mu.needJoin = false, false, false
 	member := d.mu.memberID
 	d.mu.Unlock()
+	defer func() {
+		if err != nil {
+			d.mu.Lock()
+			d.mu.needJoin = true
+			d.mu.Unlock()
+		}
+	}()
 	meta, err := json.Marshal(memberMetadata{URL: d.url, ConfigOffset: d.configLog.position(), Owned: d.owned()})
 	if err != nil {
 		return 0, err
@@ -233,7 +242,6 @@ func (d *Distributed) joinAndSync(ctx context.Context) (time.Duration, error) {
 		d.mu.assignor.LostDeadline = time.UnixMilli(sa.LostDeadline)
 	}
 	revoked := !sa.Assignment.Revoked.empty()
-	d.mu.needJoin = false
 	d.mu.Unlock()
 	if leader {
 		d.lastAssigned = summary
