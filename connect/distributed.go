@@ -148,6 +148,7 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 		return nil, err
 	}
 	d.offsets = newKafkaOffsetStore()
+	d.offsets.timeout = cfg.OffsetFlushTimeout
 	var err error
 	if d.offsets.log, err = openTopicLog(cfg.BootstrapServers, cfg.OffsetTopic, d.logger, func(r *kgo.Record) { d.offsets.apply(r, d.logger) }); err != nil {
 		return nil, err
