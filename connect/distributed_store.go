@@ -20,7 +20,9 @@ import (
 // Reads come from the tailed topic; a reader that needs what other workers wrote calls ReadToEnd.
 type KafkaOffsetStore struct {
 	log *topicLog
-	mu  struct {
+	// timeout bounds a Put (offset.flush.timeout.ms).
+	timeout time.Duration
+	mu      struct {
 		sync.Mutex
 		// offsets maps connector → canonical partition JSON → entry.
 		offsets map[string]map[string]PartitionOffset
@@ -28,7 +30,7 @@ type KafkaOffsetStore struct {
 }
 
 func newKafkaOffsetStore() *KafkaOffsetStore {
-	s := &KafkaOffsetStore{}
+	s := &KafkaOffsetStore{timeout: 30 * time.Second}
 	s.mu.offsets = map[string]map[string]PartitionOffset{}
 	return s
 }
@@ -111,7 +113,7 @@ func (s *KafkaOffsetStore) Put(connector string, offsets []PartitionOffset) erro
 		}
 		records = append(records, &kgo.Record{Key: key, Value: value})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	return s.log.send(ctx, records...)
 }

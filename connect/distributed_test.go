@@ -361,9 +361,9 @@ func joinPhantom(t *testing.T, tb *testbroker.Broker, group string, rebalanceTim
 		} else if e != nil {
 			t.Fatalf("phantom join: %v", e)
 		}
-		sync := kmsg.NewPtrSyncGroupRequest()
-		sync.Group, sync.Generation, sync.MemberID = group, resp.Generation, resp.MemberID
-		sresp, err := sync.RequestWith(ctx, cl)
+		syncReq := kmsg.NewPtrSyncGroupRequest()
+		syncReq.Group, syncReq.Generation, syncReq.MemberID = group, resp.Generation, resp.MemberID
+		sresp, err := syncReq.RequestWith(ctx, cl)
 		if err != nil || kerr.ErrorForCode(sresp.ErrorCode) != nil {
 			t.Fatalf("phantom sync: %v %v", err, sresp)
 		}
