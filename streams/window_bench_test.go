@@ -69,3 +69,62 @@ func BenchmarkWindowedCount(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStreamStreamLeftJoin measures a left join within 10s windows of two topics of
+// GREGOR_BENCH_RECORDS/2 records each over 10,000 keys on 6 partitions, timestamps advancing
+// 1ms per record: a third of the left records find a partner, the rest wait in the shared
+// store until their window closes. Run with
+//
+//	go test -run=NONE -bench=StreamStreamLeftJoin -benchtime=1x ./streams/
+func BenchmarkStreamStreamLeftJoin(b *testing.B) {
+	n := benchRecords(b) / 2
+	tb := testbroker.Start(b)
+	adm := kadm.NewClient(benchClient(b, tb.Addr()))
+	if _, err := adm.CreateTopics(b.Context(), benchPartitions, 1, nil, "bench-left", "bench-right", "bench-joined"); err != nil {
+		b.Fatal(err)
+	}
+	cl := benchClient(b, tb.Addr())
+	benchProduce(b, cl, n, func(i int) *kgo.Record {
+		return &kgo.Record{Topic: "bench-left", Key: benchKey(i), Value: []byte("l"), Timestamp: time.UnixMilli(int64(i))}
+	})
+	benchProduce(b, cl, n, func(i int) *kgo.Record {
+		// Right keys are the left keys of every third record, 5ms later.
+		return &kgo.Record{Topic: "bench-right", Key: benchKey(i - i%3), Value: []byte("r"), Timestamp: time.UnixMilli(int64(i + 5))}
+	})
+	for b.Loop() {
+		sb := streams.NewBuilder()
+		left := streams.Stream(sb, "bench-left", statestore.Bytes{}, statestore.Bytes{})
+		right := streams.Stream(sb, "bench-right", statestore.Bytes{}, statestore.Bytes{})
+		streams.LeftJoinStreams(left, right, func(l []byte, r *[]byte) []byte {
+			if r == nil {
+				return l
+			}
+			return append(append([]byte(nil), l...), *r...)
+		}, streams.JoinWindows(10*time.Second), statestore.Bytes{}).To("bench-joined", nil, nil)
+		topo, err := sb.Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		app, err := streams.New(topo, streams.Config{ApplicationID: "bench-join",
+			BootstrapServers: []string{tb.Addr()}, StateDir: b.TempDir(), CommitInterval: time.Second,
+			Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := app.Start(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		for app.Stats().RecordsProcessed < int64(2*n) {
+			if app.Err() != nil {
+				b.Fatal(app.Err())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		if err := app.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(2*n)/elapsed.Seconds(), "records/s")
+	}
+}
