@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
@@ -208,4 +209,20 @@ func TestSessionStoreRestoresFromItsChangelog(t *testing.T) {
 	if n, _ := restored.Store().ApproximateCount(); n != 140 {
 		t.Fatalf("restored store holds %d entries, want 140 (expired sessions dropped after restore)", n)
 	}
+}
+
+// FuzzSessionKey feeds arbitrary bytes, as a changelog could, to the session key decoder and
+// the session index: errors, never panics, and what decodes re-encodes to the same bytes.
+func FuzzSessionKey(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("k\x00\x00\x00\x00\x00\x00\x01\xf4\x00\x00\x00\x00\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if k, start, end, err := SplitSessionKey(b); err == nil {
+			if e := SessionKey(k, start, end); string(e) != string(b) {
+				t.Fatalf("session key %x → %x [%d,%d] → %x", b, k, start, end, e)
+			}
+		}
+		var batch leveldb.Batch
+		indexSession(&batch, b, len(b)%2 == 0)
+	})
 }

@@ -3,6 +3,7 @@ package streams
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gregor-streams/gregor/statestore"
@@ -181,12 +182,26 @@ type streamJoiner[K, V1, V2, VR any] struct {
 	rightSerde            Serde[V2]
 	leftStore, rightStore string
 	sharedStore           string // "" for an inner join
+
+	// mu guards the hand-over of the state made for a task by one side's processor to the
+	// other side's. NB: a task instantiates all its processors in one go, so the two sides of
+	// one task are normally opened one after the other; if Apps sharing the topology interleave,
+	// the sides get separate states, which only costs the shared floor's optimisation.
+	mu struct {
+		sync.Mutex
+		lastTask     *task
+		lastJoinTask *joinTask
+	}
 }
 
-// joinTask is a join's stores in one task.
+// joinTask is a join's state in one task, shared by both sides.
 type joinTask struct {
 	left, right *statestore.WindowStore
 	shared      *statestore.KeyValueStore // nil for an inner join
+	// sharedFloor is a timestamp below which the shared store holds nothing. NB: emitClosed
+	// deletes from the head of the store, and a LevelDB iterator steps over deleted keys until
+	// compaction drops them; starting at the floor keeps it from rescanning them all.
+	sharedFloor int64
 }
 
 const (
@@ -195,6 +210,11 @@ const (
 )
 
 func (j *streamJoiner[K, V1, V2, VR]) open(t *task) (*joinTask, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.mu.lastTask == t {
+		return j.mu.lastJoinTask, nil
+	}
 	var jt joinTask
 	var err error
 	if jt.left, err = t.windowStore(j.leftStore); err != nil {
@@ -208,6 +228,7 @@ func (j *streamJoiner[K, V1, V2, VR]) open(t *task) (*joinTask, error) {
 			return nil, err
 		}
 	}
+	j.mu.lastTask, j.mu.lastJoinTask = t, &jt
 	return &jt, nil
 }
 
@@ -348,7 +369,9 @@ func (j *streamJoiner[K, V1, V2, VR]) emitClosed(t *task, jt *joinTask, next fun
 	type waiting struct{ key, values []byte }
 	var closed []waiting
 	minLookBack := min(j.windows.before, j.windows.after)
-	it := jt.shared.All()
+	// Records put from now on have ts >= stream time - after (left) or - before (right).
+	floor := max(0, t.streamTime-max(j.windows.before, j.windows.after))
+	it := jt.shared.Range(sharedJoinKey(jt.sharedFloor, 0, nil), nil)
 	for it.Next() {
 		k := it.Key()
 		if len(k) < 9 {
@@ -360,6 +383,7 @@ func (j *streamJoiner[K, V1, V2, VR]) emitClosed(t *task, jt *joinTask, next fun
 			lookBack = j.windows.before
 		}
 		if ts+lookBack+j.windows.grace >= t.streamTime {
+			floor = min(floor, ts)
 			if ts+minLookBack+j.windows.grace >= t.streamTime {
 				break // every later record's window is open too
 			}
@@ -370,6 +394,7 @@ func (j *streamJoiner[K, V1, V2, VR]) emitClosed(t *task, jt *joinTask, next fun
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("%s: store %s: %w", j.name, j.sharedStore, err)
 	}
+	jt.sharedFloor = max(jt.sharedFloor, floor)
 	for _, w := range closed {
 		ts, side := int64(binary.BigEndian.Uint64(w.key)), w.key[8]
 		key, err := j.keySerde.Deserialize(w.key[9:])

@@ -193,3 +193,44 @@ func TestStreamStreamJoinOfTopicsWithDifferentPartitionCountsFailsAtStart(t *tes
 		}
 	}
 }
+
+func TestLeftJoinStreamsEmitsARecordWaitingFromBeforeARestart(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	for _, topic := range []string{"l-events", "r-events", "lj-out"} {
+		createTopic(t, tb.Addr(), topic, 1)
+	}
+	topo := func() *streams.Topology {
+		b := streams.NewBuilder()
+		left := streams.Stream(b, "l-events", statestore.String{}, statestore.String{})
+		right := streams.Stream(b, "r-events", statestore.String{}, statestore.String{})
+		streams.LeftJoinStreams(left, right, func(l string, r *string) string { return l + "+" + orNull(r) },
+			streams.JoinWindows(10*time.Second), statestore.String{}, streams.Materialized("lj")).
+			To("lj-out", nil, nil)
+		topo, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return topo
+	}
+	cfg := streams.Config{ApplicationID: "lj-restart", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir()}
+	produce(t, tb.Addr(), at("l-events", "B", "b1", 2_000), at("l-events", "A", "a1", 3_000))
+	app := startApp(t, topo(), cfg)
+	waitProcessed(t, app, 2)
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A new instance with empty local state restores the waiting records from the changelogs:
+	// a1 still joins a right record within its window, b1 is emitted unjoined when its window
+	// closes.
+	cfg.StateDir = t.TempDir()
+	app = startApp(t, topo(), cfg)
+	produce(t, tb.Addr(), at("r-events", "A", "x1", 9_000))
+	waitProcessed(t, app, 1)
+	produce(t, tb.Addr(), at("l-events", "Z", "z", 60_000))
+	got := readExactly(t, app, tb.Addr(), "lj-out", 2, formatString)
+	slices.Sort(got)
+	if want := []string{"A=a1+x1@9000", "B=b1+null@2000"}; !slices.Equal(got, want) {
+		t.Fatalf("left join across a restart\n got %v\nwant %v", got, want)
+	}
+}

@@ -66,17 +66,29 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...Option) *KTable[K, V] {
 		}
 		next := fanout[K, V](children)
 		type pending struct{ key, value []byte }
+		// floor is a window end below which the buffer holds nothing: every window that ended
+		// before it was closed and evicted, and no record for a closed window arrives.
+		// NB: eviction deletes from the head of the buffer, and a LevelDB iterator steps over
+		// deleted keys until compaction drops them; starting at the floor rather than at the
+		// first key keeps eviction from rescanning every window ever evicted.
+		floor := int64(0)
 		evict := func() error {
 			if tk.streamTime < 0 {
 				return nil
 			}
 			var closed []pending
-			it := kv.All()
+			it := kv.Range(binary.BigEndian.AppendUint64(nil, uint64(floor)), nil)
 			for it.Next() {
 				k := it.Key()
-				if len(k) < 8 || !meta.closed(int64(binary.BigEndian.Uint64(k)), tk.streamTime) {
+				if len(k) < 8 {
+					continue
+				}
+				end := int64(binary.BigEndian.Uint64(k))
+				if !meta.closed(end, tk.streamTime) {
+					floor = max(floor, end)
 					break
 				}
+				floor = max(floor, end)
 				closed = append(closed, pending{append([]byte(nil), k...), append([]byte(nil), it.Value()...)})
 			}
 			if err := it.Close(); err != nil {

@@ -346,7 +346,9 @@ func windowedAggregate[K, V, A any](w *WindowedKStream[K, V], prefix string, opt
 }
 
 // timeWindowProcessor aggregates each record into every time window that contains it and is
-// still open, and forwards each updated window.
+// still open, and forwards each updated window, timestamped with the largest timestamp of the
+// window's records (as Kafka 3.x). A window's stored value is that timestamp (8 bytes
+// big-endian) followed by the serialised aggregate, as in Kafka's timestamped window store.
 func timeWindowProcessor[K, V, A any](name, store string, ws TimeWindows, keySerde Serde[K], aggSerde Serde[A],
 	f func(k K, v V, agg A, found bool) A) func(t *task, children []any) (any, error) {
 	return func(t *task, children []any) (any, error) {
@@ -376,21 +378,27 @@ func timeWindowProcessor[K, V, A any](name, store string, ws TimeWindows, keySer
 				if err != nil {
 					return fmt.Errorf("%s: store %s: %w", name, store, err)
 				}
+				outTs := r.Timestamp
 				if found {
-					if agg, err = aggSerde.Deserialize(old); err != nil {
+					if len(old) < 8 {
+						return fmt.Errorf("%s: store %s: corrupt window value of %d bytes", name, store, len(old))
+					}
+					if agg, err = aggSerde.Deserialize(old[8:]); err != nil {
 						return fmt.Errorf("%s: store %s: deserialize aggregate: %w", name, store, err)
 					}
+					outTs = max(outTs, int64(binary.BigEndian.Uint64(old)))
 				}
 				agg = f(r.Key, r.Value, agg, found)
 				ab, err := aggSerde.Serialize(agg)
 				if err != nil {
 					return fmt.Errorf("%s: serialize aggregate: %w", name, err)
 				}
-				if err := wst.Put(kb, start, ab); err != nil {
+				v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(ab)), uint64(outTs))
+				if err := wst.Put(kb, start, append(v, ab...)); err != nil {
 					return fmt.Errorf("%s: store %s: %w", name, store, err)
 				}
 				out := Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: start, End: end},
-					Value: agg, Timestamp: r.Timestamp, Headers: r.Headers}
+					Value: agg, Timestamp: outTs, Headers: r.Headers}
 				if err := next(out); err != nil {
 					return err
 				}

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -81,24 +82,7 @@ func run(c config) error {
 		return err
 	}
 
-	b := streams.NewBuilder()
-	views := streams.Stream(b, c.input, statestore.String{}, statestore.String{})
-	windows := streams.TumblingWindows(c.size).Grace(c.grace)
-	counts := streams.WindowedBy(views.GroupByKey(), windows).Count(streams.Materialized("counts"))
-	if c.final {
-		counts = counts.Suppress(streams.UntilWindowCloses(streams.Unbounded()), streams.Materialized("final-counts"))
-	}
-	updates := counts.ToStream()
-	updates.ForEach(func(w streams.Windowed[string], n int64) {
-		fmt.Printf("%s  [%s, %s)  count=%d\n", w.Key, clock(w.Start), clock(w.End), n)
-	})
-	// The output is keyed by "key@start" (start in RFC 3339) so that `gregor consume
-	// --print-key` prints it readably; a Java consumer could instead read the windowed key
-	// bytes written by streams.TimeWindowedSerde.
-	streams.Map(updates, func(w streams.Windowed[string], n int64) (string, string) {
-		return w.Key + "@" + time.UnixMilli(w.Start).UTC().Format(time.RFC3339), strconv.FormatInt(n, 10)
-	}, statestore.String{}, statestore.String{}).To(c.output, nil, nil)
-	topology, err := b.Build()
+	topology, err := buildTopology(c, os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -126,6 +110,29 @@ func run(c config) error {
 	err = app.Close()
 	slog.Info("stopped", "records", app.Stats().RecordsProcessed, "dropped_late", app.Stats().DroppedRecords)
 	return err
+}
+
+// buildTopology counts c.input's records per key and window, printing each count to out and
+// writing it to c.output.
+func buildTopology(c config, out io.Writer) (*streams.Topology, error) {
+	b := streams.NewBuilder()
+	views := streams.Stream(b, c.input, statestore.String{}, statestore.String{})
+	windows := streams.TumblingWindows(c.size).Grace(c.grace)
+	counts := streams.WindowedBy(views.GroupByKey(), windows).Count(streams.Materialized("counts"))
+	if c.final {
+		counts = counts.Suppress(streams.UntilWindowCloses(streams.Unbounded()), streams.Materialized("final-counts"))
+	}
+	updates := counts.ToStream()
+	updates.ForEach(func(w streams.Windowed[string], n int64) {
+		fmt.Fprintf(out, "%s  [%s, %s)  count=%d\n", w.Key, clock(w.Start), clock(w.End), n)
+	})
+	// The output is keyed by "key@start" (start in RFC 3339) so that `gregor consume
+	// --print-key` prints it readably; a Java consumer could instead read the windowed key
+	// bytes written by streams.TimeWindowedSerde.
+	streams.Map(updates, func(w streams.Windowed[string], n int64) (string, string) {
+		return w.Key + "@" + time.UnixMilli(w.Start).UTC().Format(time.RFC3339), strconv.FormatInt(n, 10)
+	}, statestore.String{}, statestore.String{}).To(c.output, nil, nil)
+	return b.Build()
 }
 
 // clock formats a window bound (ms since the epoch) as a UTC time of day.
