@@ -80,8 +80,6 @@ type App struct {
 	done      chan struct{}
 	startOnce sync.Once
 	closeOnce sync.Once
-	// wake lets a ManualClock interrupt the loop's poll (punctuation.go).
-	wake wakeState
 
 	subOf         map[string]*subtopology // sub-topology per full source topic name
 	sourceTopics  []string                // full names, sorted
@@ -102,6 +100,8 @@ type App struct {
 	}
 	produceMu  sync.Mutex
 	produceErr error
+	// wake lets a ManualClock interrupt the loop's poll (punctuation.go).
+	wake wakeState
 }
 
 // New checks cfg and prepares an App for topology. It does not contact Kafka; Start does.
@@ -212,6 +212,7 @@ func (a *App) start(ctx context.Context) error {
 	a.cancel = cancel
 	context.AfterFunc(ctx, cancel)
 	a.mu.lastCommit = time.Now()
+	a.joinClock()
 	go a.run(runCtx)
 	a.log.Info("started", "topics", a.sourceTopics)
 	return nil
@@ -323,7 +324,6 @@ func (a *App) createInternalTopics(ctx context.Context) error {
 // run is the processing loop, the one goroutine that owns the tasks between rebalances.
 func (a *App) run(ctx context.Context) {
 	defer close(a.done)
-	a.joinClock()
 	defer a.leaveClock()
 	for {
 		a.mu.Lock()
@@ -347,14 +347,14 @@ func (a *App) run(ctx context.Context) {
 		})
 		a.mu.Lock()
 		err := a.processLocked(ctx, fetches)
+		if err == nil {
+			err = a.punctuateWallClockLocked(ctx)
+		}
 		if err == nil && time.Since(a.mu.lastCommit) >= a.cfg.CommitInterval {
 			// NB: not ctx: Close cancels ctx, and must not abort a commit half-way.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 			err = a.commitLocked(cctx, a.allTasksLocked())
 			cancel()
-		}
-		if err == nil {
-			err = a.punctuateWallClockLocked(ctx)
 		}
 		cancelled := err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled)
 		if err != nil && !cancelled {

@@ -54,9 +54,6 @@
 // the running tasks. Package streamstest runs a topology against a real in-process broker for
 // tests.
 //
-// Locking: App.wake, through which a ManualClock interrupts the loop's poll, is taken alone; a
-// ManualClock's lock may be taken under App.mu, never the other way round.
-//
 // # Runtime
 //
 // New(topology, Config) makes an App; Start checks the source topics, creates the internal
@@ -85,7 +82,9 @@
 // callbacks run on kgo's goroutines. The consumer blocks rebalances while a poll is being
 // processed (kgo.BlockRebalanceOnPoll), so callbacks and processing never overlap; App.mu
 // guards the tasks anyway, and is the only lock held while calling stores or kgo. The first
-// produce error is kept under App.produceMu, taken alone.
+// produce error is kept under App.produceMu, taken alone. App.wake (through which a
+// ManualClock interrupts the loop's poll) is taken alone too; a ManualClock's lock may be taken
+// under App.mu, never the other way round.
 //
 // The consumer uses the eager range assignor: with equal partition counts it gives one member
 // the same partition numbers of every topic, keeping a task's inputs together, and every

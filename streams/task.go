@@ -119,10 +119,11 @@ func (t *task) process(ctx context.Context, topic string, records []*kgo.Record)
 		if r.Offset < t.position[tp] {
 			skipped++
 		} else {
-			if err := t.beforeRecord(r); err != nil {
-				return processed, skipped, fmt.Errorf("streams: task %s: record %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
+			err := t.beforeRecord(r)
+			if err == nil {
+				err = src(r)
 			}
-			if err := src(r); err != nil {
+			if err != nil {
 				return processed, skipped, fmt.Errorf("streams: task %s: record %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
 			}
 			processed++
