@@ -280,10 +280,13 @@ func (pc *processorContext[K, V]) ApplicationID() string { return pc.t.app.cfg.A
 // extractor of each source topic. Like the task, it is used by one goroutine at a time.
 type processorState struct {
 	extractors map[string]TimestampExtractor // by full topic name; nil: the record's timestamp
-	current    *kgo.Record                   // being processed; nil between records
-	streamTime int64                         // largest timestamp processed, -1 before the first
-	schedules  []*schedule
-	closers    []namedCloser // in Init order
+	// lastTopic and lastExtractor cache the extractors entry of the previous record.
+	lastTopic     string
+	lastExtractor TimestampExtractor
+	current       *kgo.Record // being processed; nil between records
+	streamTime    int64       // largest timestamp processed, -1 before the first
+	schedules     []*schedule
+	closers       []namedCloser // in Init order
 }
 
 type namedCloser struct {

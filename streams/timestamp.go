@@ -54,10 +54,16 @@ func WithTimestampExtractor(f TimestampExtractor) Option {
 // (Kafka Streams does the same since KAFKA-4785).
 func (t *task) extractTimestamp(r *kgo.Record) error {
 	ps := t.processorState()
-	ext, ok := ps.extractors[r.Topic]
-	if !ok {
-		ext = t.app.timestampExtractorFor(r.Topic)
-		ps.extractors[r.Topic] = ext
+	// NB: records come in runs of one partition, so the last topic's extractor is usually
+	// the one: that saves a map lookup per record.
+	ext := ps.lastExtractor
+	if r.Topic != ps.lastTopic {
+		var ok bool
+		if ext, ok = ps.extractors[r.Topic]; !ok {
+			ext = t.app.timestampExtractorFor(r.Topic)
+			ps.extractors[r.Topic] = ext
+		}
+		ps.lastTopic, ps.lastExtractor = r.Topic, ext
 	}
 	if ext == nil {
 		if r.Timestamp.UnixMilli() < 0 {
