@@ -103,11 +103,13 @@
 // # Tables and joins
 //
 // Table reads a topic as a KTable, the latest value per key, materialized in a store with its
-// own changelog. A table's updates carry the key's previous value, and a delete travels as a
+// own changelog; KStream.ToTable does the same for a stream, and Cogroup aggregates several
+// grouped streams into one table. A table's updates carry the key's previous value, and a delete travels as a
 // tombstone (a record with a null value, which sinks write as such), so Filter, FilterNot,
 // MapTableValues, GroupTableBy aggregations and joins retract what they emitted before, as in
 // Kafka Streams. GlobalTable reads every partition of a topic on every instance, outside the
-// consumer group: Start returns once it is loaded, and a global thread keeps it current.
+// consumer group: Start returns once it is loaded (from the offsets checkpointed by the last
+// Close, or from the start), and a global thread keeps it current.
 //
 // Joins are functions: JoinTable and LeftJoinTable (stream-table, only the stream triggers),
 // JoinTables, LeftJoinTables and OuterJoinTables (table-table, a KTable updated by either

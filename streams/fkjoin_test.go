@@ -1,13 +1,18 @@
 package streams_test
 
 import (
+	"context"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestForeignKeyJoinFollowsProductUpdatesForeignKeyMovesAndDeletes(t *testing.T) {
@@ -117,5 +122,134 @@ func TestForeignKeyJoinKeepsSubscriptionsAcrossARestartWithWipedState(t *testing
 	expectPerKey(t, app, addr, "order-lines", map[string][]string{"o1": {"p1:1/widget", "p1:1/widget-v2"}, "o2": {"p1:2/widget-v2"}})
 	if app.Stats().RecordsRestored == 0 {
 		t.Fatal("the second instance restored nothing from the changelogs")
+	}
+}
+
+// TestForeignKeyJoinConvergesUnderConcurrentUpdatesOnBothSides produces random updates to
+// both tables at once, without waiting for results, so that subscriptions, responses and
+// product updates race across partitions; the latest result per order must still be the join
+// of the final tables.
+func TestForeignKeyJoinConvergesUnderConcurrentUpdatesOnBothSides(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	addr := tb.Addr()
+	createTopic(t, addr, "orders", 3)
+	createTopic(t, addr, "products", 2)
+	createTopic(t, addr, "lines", 2)
+	createTopic(t, addr, "lines-left", 2)
+	productOf := func(order string) string { return strings.SplitN(order, ":", 2)[0] }
+	b := streams.NewBuilder()
+	orders := streams.Table(b, "orders", statestore.String{}, statestore.String{})
+	products := streams.Table(b, "products", statestore.String{}, statestore.String{})
+	streams.JoinFK(orders, products, productOf, func(o, p string) string { return o + "/" + p }, statestore.String{}).
+		ToStream().To("lines", nil, nil)
+	streams.LeftJoinFK(orders, products, productOf, func(o string, p *string) string { return o + "/" + orName(p) }, statestore.String{}).
+		ToStream().To("lines-left", nil, nil)
+	app := startApp(t, build(t, b), streams.Config{ApplicationID: "fkc", BootstrapServers: []string{addr}, StateDir: t.TempDir()})
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	orderRows, productRows := map[string]string{}, map[string]string{}
+	var batch []kv
+	var topics []string
+	for i := range 1200 {
+		if rng.IntN(3) == 0 {
+			p := fmt.Sprintf("p%d", rng.IntN(12))
+			if rng.IntN(6) == 0 {
+				delete(productRows, p)
+				batch, topics = append(batch, del(p)), append(topics, "products")
+			} else {
+				productRows[p] = fmt.Sprintf("v%d", i)
+				batch, topics = append(batch, put(p, productRows[p])), append(topics, "products")
+			}
+			continue
+		}
+		o := fmt.Sprintf("o%d", rng.IntN(60))
+		if rng.IntN(8) == 0 {
+			delete(orderRows, o)
+			batch, topics = append(batch, del(o)), append(topics, "orders")
+		} else {
+			orderRows[o] = fmt.Sprintf("p%d:%d", rng.IntN(12), i)
+			batch, topics = append(batch, put(o, orderRows[o])), append(topics, "orders")
+		}
+	}
+	// One producer keeps the records of each partition in order.
+	var recs []*kgo.Record
+	for i, r := range batch {
+		kr := &kgo.Record{Topic: topics[i], Key: []byte(r.key)}
+		if r.value != nil {
+			kr.Value = []byte(*r.value)
+		}
+		recs = append(recs, kr)
+	}
+	// Small batches from one producer: records of each partition stay in order, and the App
+	// processes some while others are produced.
+	cl := client(t, addr)
+	for len(recs) > 0 {
+		n := min(len(recs), 20)
+		if err := cl.ProduceSync(ctxT(t), recs[:n]...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		recs = recs[n:]
+	}
+
+	// The final join, per order; an order without a result may have no record or a tombstone.
+	inner, left := map[string]string{}, map[string]string{}
+	for o, row := range orderRows {
+		p, ok := productRows[productOf(row)]
+		left[o] = row + "/" + orName(ptrIf(p, ok))
+		if ok {
+			inner[o] = row + "/" + p
+		}
+	}
+	for topic, want := range map[string]map[string]string{"lines": inner, "lines-left": left} {
+		waitLatest(t, app, addr, topic, want)
+	}
+}
+
+func ptrIf(s string, ok bool) *string {
+	if !ok {
+		return nil
+	}
+	return &s
+}
+
+// waitLatest reads topic until the latest value of each key of want is the wanted one and every
+// other key is absent or deleted ("null").
+func waitLatest(t *testing.T, app *streams.App, addr, topic string, want map[string]string) {
+	t.Helper()
+	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[string]string{}
+	deadline := time.Now().Add(2 * waitTimeout)
+	for {
+		diff := ""
+		for k, v := range want {
+			if got[k] != v {
+				diff = fmt.Sprintf("key %s: got %q, want %q", k, got[k], v)
+				break
+			}
+		}
+		for k, v := range got {
+			if _, ok := want[k]; !ok && v != "null" && diff == "" {
+				diff = fmt.Sprintf("key %s: got %q, want no result", k, v)
+			}
+		}
+		if diff == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s", topic, diff)
+		}
+		if app.Err() != nil {
+			t.Fatalf("app failed: %v", app.Err())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			v := "null"
+			if r.Value != nil {
+				v = string(r.Value)
+			}
+			got[string(r.Key)] = v
+		})
+		cancel()
 	}
 }
