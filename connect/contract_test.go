@@ -308,6 +308,9 @@ func TestRESTLoggersMatchKafkaShapes(t *testing.T) {
 			t.Errorf("GET /admin/loggers: %v (all: %s)", diffs, mustJSON(all))
 		}
 	}
+	if got := c.expect(200, "GET", "/admin/loggers/", ""); !reflect.DeepEqual(got, any(all)) {
+		t.Errorf("GET /admin/loggers/ = %s, want the same as without the slash: %s", mustJSON(got), mustJSON(all))
+	}
 	c.check(200, "GET", "/admin/loggers/connect.rest", "", obj{"level": "INFO", "last_modified": nil})
 	c.check(404, "GET", "/admin/loggers/com.example.Nope", "", errorBody(404, "Logger com.example.Nope not found."))
 
