@@ -402,3 +402,22 @@ func TestRESTBadInputNamesTheFieldAndCreatesNothing(t *testing.T) {
 func newTextLogger(levels *connect.Loggers, out io.Writer) *slog.Logger {
 	return slog.New(levels.Handler(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
 }
+
+// A worker given a logger at DEBUG keeps logging at DEBUG: its loggers start at the handler's level.
+func TestWorkerLoggersStartAtTheGivenHandlersLevel(t *testing.T) {
+	tb := testbroker.Start(t)
+	props := map[string]string{
+		"bootstrap.servers":            tb.Addr(),
+		"listeners":                    "http://127.0.0.1:0",
+		"offset.storage.file.filename": t.TempDir() + "/connect.offsets",
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	c := restClient{t: t, base: "http://" + w.Addr}
+	c.check(200, "GET", "/admin/loggers/root", "", obj{"level": "DEBUG", "last_modified": nil})
+	c.check(200, "GET", "/admin/loggers/connect", "", obj{"level": "DEBUG", "last_modified": nil})
+}
