@@ -179,6 +179,23 @@ func TestRESTContractMatchesKafkaShapes(t *testing.T) {
 			"group": nil, "width": "NONE", "display_name": "count", "dependents": arr(), "order": -1.0},
 	))
 	c.check(404, "GET", "/connector-plugins/com.example.Nope/config", "", errorBody(404, containing("com.example.Nope")))
+	// Converters are described too (Kafka 3.2+): JsonConverter's keys with their groups and order.
+	bothStr := kind{"a string", func(v any) bool { _, ok := v.(string); return ok }}
+	c.check(200, "GET", "/connector-plugins/org.apache.kafka.connect.json.JsonConverter/config", "", arr(
+		obj{"name": "converter.type", "type": "STRING", "required": true, "default_value": nil, "importance": "LOW", "documentation": bothStr,
+			"group": nil, "width": "NONE", "display_name": "converter.type", "dependents": arr(), "order": -1.0},
+		obj{"name": "schemas.enable", "type": "BOOLEAN", "required": false, "default_value": "true", "importance": "HIGH", "documentation": bothStr,
+			"group": "Schemas", "width": "MEDIUM", "display_name": "Enable Schemas", "dependents": arr(), "order": 0.0},
+		obj{"name": "schemas.cache.size", "type": "INT", "required": false, "default_value": "1000", "importance": "HIGH", "documentation": bothStr,
+			"group": "Schemas", "width": "MEDIUM", "display_name": "Schema Cache Size", "dependents": arr(), "order": 1.0},
+		obj{"name": "decimal.format", "type": "STRING", "required": false, "default_value": "BASE64", "importance": "LOW", "documentation": bothStr,
+			"group": "Serialization", "width": "MEDIUM", "display_name": "Decimal Format", "dependents": arr(), "order": 0.0},
+		obj{"name": "replace.null.with.default", "type": "BOOLEAN", "required": false, "default_value": "true", "importance": "LOW", "documentation": bothStr,
+			"group": "Serialization", "width": "MEDIUM", "display_name": "Replace null with default", "dependents": arr(), "order": 1.0},
+	))
+	if got := c.expect(200, "GET", "/connector-plugins/StringConverter/config", "").([]any); len(got) != 2 || field(got[0], "name") != "converter.encoding" {
+		t.Errorf("StringConverter config = %s", mustJSON(got))
+	}
 
 	// Validate: Kafka's ConfigInfos; every key appears with its definition and value.
 	vr := c.check(200, "PUT", "/connector-plugins/CountSource/config/validate", `{"connector.class":"CountSource","name":"v","topic":"t","count":"x"}`, obj{
@@ -308,6 +325,9 @@ func TestRESTLoggersMatchKafkaShapes(t *testing.T) {
 			t.Errorf("GET /admin/loggers: %v (all: %s)", diffs, mustJSON(all))
 		}
 	}
+	if got := c.expect(200, "GET", "/admin/loggers/", ""); !reflect.DeepEqual(got, any(all)) {
+		t.Errorf("GET /admin/loggers/ = %s, want the same as without the slash: %s", mustJSON(got), mustJSON(all))
+	}
 	c.check(200, "GET", "/admin/loggers/connect.rest", "", obj{"level": "INFO", "last_modified": nil})
 	c.check(404, "GET", "/admin/loggers/com.example.Nope", "", errorBody(404, "Logger com.example.Nope not found."))
 
@@ -398,4 +418,23 @@ func TestRESTBadInputNamesTheFieldAndCreatesNothing(t *testing.T) {
 
 func newTextLogger(levels *connect.Loggers, out io.Writer) *slog.Logger {
 	return slog.New(levels.Handler(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
+}
+
+// A worker given a logger at DEBUG keeps logging at DEBUG: its loggers start at the handler's level.
+func TestWorkerLoggersStartAtTheGivenHandlersLevel(t *testing.T) {
+	tb := testbroker.Start(t)
+	props := map[string]string{
+		"bootstrap.servers":            tb.Addr(),
+		"listeners":                    "http://127.0.0.1:0",
+		"offset.storage.file.filename": t.TempDir() + "/connect.offsets",
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	c := restClient{t: t, base: "http://" + w.Addr}
+	c.check(200, "GET", "/admin/loggers/root", "", obj{"level": "DEBUG", "last_modified": nil})
+	c.check(200, "GET", "/admin/loggers/connect", "", obj{"level": "DEBUG", "last_modified": nil})
 }

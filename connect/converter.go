@@ -54,6 +54,40 @@ func NewConverter(class string, config map[string]string, isKey bool) (Converter
 	return c, nil
 }
 
+// ConverterConfigDef returns the config keys of a built-in converter (Kafka's class or short name),
+// as GET /connector-plugins/{converter}/config lists them.
+func ConverterConfigDef(class string) (*ConfigDef, bool) {
+	converterType := ConfigKey{Name: "converter.type", Type: TypeConfigString, Default: NoDefault, Importance: Low,
+		Documentation: "Whether the converter is used for keys, values or headers; the worker sets it.", Validator: OneOf("key", "value", "header")}
+	switch class {
+	case JSONConverterClass, "JsonConverter":
+		return NewConfigDef().
+			Define(converterType).
+			Define(ConfigKey{Name: "schemas.enable", Type: TypeConfigBoolean, Default: "true", Importance: High, Group: "Schemas", OrderInGroup: 0, Width: WidthMedium,
+				DisplayName: "Enable Schemas", Documentation: "Write and expect the {\"schema\", \"payload\"} envelope around every key or value."}).
+			Define(ConfigKey{Name: "schemas.cache.size", Type: TypeConfigInt, Default: "1000", Importance: High, Group: "Schemas", OrderInGroup: 1, Width: WidthMedium,
+				DisplayName: "Schema Cache Size", Documentation: "Accepted for compatibility; this converter caches the last schema it saw.", Validator: AtLeast(0)}).
+			Define(ConfigKey{Name: "decimal.format", Type: TypeConfigString, Default: "BASE64", Importance: Low, Group: "Serialization", OrderInGroup: 0, Width: WidthMedium,
+				DisplayName: "Decimal Format", Documentation: "How Decimal values are written: BASE64 (the unscaled value's bytes) or NUMERIC (a JSON number); case-insensitive.",
+				Validator: ValidatorFunc(func(_ string, v any) error {
+					if s, _ := v.(string); !strings.EqualFold(s, "BASE64") && !strings.EqualFold(s, "NUMERIC") {
+						return fmt.Errorf("String must be one of (case insensitive): BASE64, NUMERIC")
+					}
+					return nil
+				})}).
+			Define(ConfigKey{Name: "replace.null.with.default", Type: TypeConfigBoolean, Default: "true", Importance: Low, Group: "Serialization", OrderInGroup: 1, Width: WidthMedium,
+				DisplayName: "Replace null with default", Documentation: "Whether a null field that has a default value is written and read as that default (true) or as null (false)."}), true
+	case StringConverterClass, "StringConverter":
+		return NewConfigDef().
+			Define(ConfigKey{Name: "converter.encoding", Type: TypeConfigString, Default: "UTF-8", Importance: High, Group: "Converter", OrderInGroup: 0, Width: WidthMedium,
+				DisplayName: "Encoding", Documentation: "The character encoding of strings; only UTF-8 is supported.", Validator: OneOf("UTF-8", "UTF8")}).
+			Define(converterType), true
+	case ByteArrayConverterClass, "ByteArrayConverter":
+		return NewConfigDef().Define(converterType), true
+	}
+	return nil, false
+}
+
 // StringConverter writes values as UTF-8 strings (any non-string via fmt) and reads them as
 // optional strings.
 type StringConverter struct{}
@@ -134,6 +168,9 @@ type JSONConverter struct {
 	SchemasEnable bool
 	// DecimalNumeric writes Decimal values as JSON numbers (decimal.format=NUMERIC).
 	DecimalNumeric bool
+	// KeepNullOverDefault is replace.null.with.default=false: a null in an optional field with a
+	// default stays null instead of becoming the default, writing and reading.
+	KeepNullOverDefault bool
 
 	lastSchema     *Schema // cache of the last schema rendered, see FromConnect
 	lastSchemaJSON []byte
@@ -141,8 +178,10 @@ type JSONConverter struct {
 	lastParsedJSON []byte
 }
 
-// Configure implements Converter: schemas.enable (default true) and decimal.format (BASE64 or
-// NUMERIC, default BASE64).
+func (c *JSONConverter) replaceNull() bool { return !c.KeepNullOverDefault }
+
+// Configure implements Converter: schemas.enable (default true), decimal.format (BASE64 or
+// NUMERIC, default BASE64) and replace.null.with.default (default true).
 func (c *JSONConverter) Configure(config map[string]string, _ bool) error {
 	c.SchemasEnable = true
 	if v, ok := config["schemas.enable"]; ok {
@@ -151,6 +190,14 @@ func (c *JSONConverter) Configure(config map[string]string, _ bool) error {
 			return fmt.Errorf("schemas.enable: %q is not a boolean", v)
 		}
 		c.SchemasEnable = b
+	}
+	c.KeepNullOverDefault = false
+	if v, ok := config["replace.null.with.default"]; ok {
+		r, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("replace.null.with.default: %q is not a boolean", v)
+		}
+		c.KeepNullOverDefault = !r
 	}
 	c.DecimalNumeric = false
 	if v, ok := config["decimal.format"]; ok {
@@ -245,7 +292,7 @@ func (c *JSONConverter) ToConnect(_ string, data []byte) (*Schema, any, error) {
 		}
 		c.lastParsed, c.lastParsedJSON = schema, append(c.lastParsedJSON[:0], rawSchema...)
 	}
-	value, err := fromJSONValue(schema, payload)
+	value, err := fromJSONValue(schema, payload, !c.replaceNull())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -468,7 +515,7 @@ func (c *JSONConverter) appendValue(b []byte, schema *Schema, value any) ([]byte
 	if value == nil {
 		switch {
 		case schema == nil:
-		case schema.Default != nil:
+		case schema.Default != nil && c.replaceNull():
 			return c.appendValue(b, schema, schema.Default)
 		case !schema.Optional:
 			return nil, fmt.Errorf("%w: conversion error: null value for field that is required and has no default value", ErrDataInvalid)
@@ -848,7 +895,7 @@ func SchemaFromJSON(v any) (*Schema, error) {
 		}
 	}
 	if d, ok := m["default"]; ok && d != nil {
-		if s.Default, err = fromJSONValue(s, d); err != nil {
+		if s.Default, err = fromJSONValue(s, d, false); err != nil {
 			return nil, fmt.Errorf("default: %w", err)
 		}
 	}
@@ -943,10 +990,11 @@ func jsonNumber(v any) (string, bool) {
 	return "", false
 }
 
-// fromJSONValue converts a decoded JSON payload to the Connect value of schema.
-func fromJSONValue(schema *Schema, v any) (any, error) {
+// fromJSONValue converts a decoded JSON payload to the Connect value of schema. A null becomes the
+// schema's default unless keepNull (replace.null.with.default=false) and the schema is optional.
+func fromJSONValue(schema *Schema, v any, keepNull bool) (any, error) {
 	if v == nil {
-		if schema.Default != nil {
+		if schema.Default != nil && !keepNull {
 			return schema.Default, nil
 		}
 		if !schema.Optional {
@@ -964,14 +1012,14 @@ func fromJSONValue(schema *Schema, v any) (any, error) {
 			return d, nil
 		}
 	}
-	prim, err := fromJSONPrimitive(schema, v)
+	prim, err := fromJSONPrimitive(schema, v, keepNull)
 	if err != nil {
 		return nil, err
 	}
 	return PrimitiveToLogical(schema, prim)
 }
 
-func fromJSONPrimitive(schema *Schema, v any) (any, error) {
+func fromJSONPrimitive(schema *Schema, v any, keepNull bool) (any, error) {
 	bad := func() (any, error) {
 		return nil, fmt.Errorf("%w: JSON value %v is not a valid %s", ErrDataInvalid, v, schema.Type)
 	}
@@ -1037,7 +1085,7 @@ func fromJSONPrimitive(schema *Schema, v any) (any, error) {
 		if a, ok := v.([]any); ok {
 			out := make([]any, len(a))
 			for i, e := range a {
-				c, err := fromJSONValue(schema.ValueSchema, e)
+				c, err := fromJSONValue(schema.ValueSchema, e, keepNull)
 				if err != nil {
 					return nil, err
 				}
@@ -1053,7 +1101,7 @@ func fromJSONPrimitive(schema *Schema, v any) (any, error) {
 				return bad()
 			}
 			for k, e := range m {
-				c, err := fromJSONValue(schema.ValueSchema, e)
+				c, err := fromJSONValue(schema.ValueSchema, e, keepNull)
 				if err != nil {
 					return nil, err
 				}
@@ -1066,7 +1114,7 @@ func fromJSONPrimitive(schema *Schema, v any) (any, error) {
 				if !ok || len(pair) != 2 {
 					return bad()
 				}
-				k, err := fromJSONValue(schema.KeySchema, pair[0])
+				k, err := fromJSONValue(schema.KeySchema, pair[0], keepNull)
 				if err != nil {
 					return nil, err
 				}
@@ -1075,7 +1123,7 @@ func fromJSONPrimitive(schema *Schema, v any) (any, error) {
 					// NB: Go map keys must be comparable; Kafka allows these keys but we cannot hold them.
 					return nil, fmt.Errorf("%w: %s map keys are not supported", ErrDataInvalid, schema.KeySchema.Type)
 				}
-				e, err := fromJSONValue(schema.ValueSchema, pair[1])
+				e, err := fromJSONValue(schema.ValueSchema, pair[1], keepNull)
 				if err != nil {
 					return nil, err
 				}
@@ -1087,7 +1135,7 @@ func fromJSONPrimitive(schema *Schema, v any) (any, error) {
 		if m, ok := v.(map[string]any); ok {
 			st := NewStruct(schema)
 			for _, f := range schema.Fields {
-				c, err := fromJSONValue(f.Schema, m[f.Name])
+				c, err := fromJSONValue(f.Schema, m[f.Name], keepNull)
 				if err != nil {
 					return nil, fmt.Errorf("field %q: %w", f.Name, err)
 				}

@@ -236,3 +236,37 @@ func TestLogicalValuesInTheirPrimitiveRepresentationAreAccepted(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONConverterReplaceNullWithDefault(t *testing.T) {
+	field := &connect.Schema{Type: connect.TypeInt32, Optional: true, Default: int32(7)}
+	schema := connect.NewStructSchema("s").Field("n", field).Build()
+	v := connect.NewStruct(schema) // n is null
+	const schemaJSON = `{"schema":{"type":"struct","fields":[{"type":"int32","optional":true,"default":7,"field":"n"}],"optional":false,"name":"s"},"payload":`
+	for _, tc := range []struct {
+		config   map[string]string
+		wantJSON string
+		wantBack any
+	}{
+		{nil, schemaJSON + `{"n":7}}`, int32(7)},
+		{map[string]string{"replace.null.with.default": "false"}, schemaJSON + `{"n":null}}`, nil},
+	} {
+		c, err := connect.NewConverter(connect.JSONConverterClass, tc.config, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.FromConnect("t", schema, v)
+		if err != nil || string(got) != tc.wantJSON {
+			t.Fatalf("%v: got %s %v, want %s", tc.config, got, err, tc.wantJSON)
+		}
+		_, back, err := c.ToConnect("t", []byte(schemaJSON+`{"n":null}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := back.(*connect.Struct).Get("n"); n != tc.wantBack {
+			t.Errorf("%v: read null as %#v, want %#v", tc.config, n, tc.wantBack)
+		}
+	}
+	if _, err := connect.NewConverter(connect.JSONConverterClass, map[string]string{"replace.null.with.default": "maybe"}, false); err == nil {
+		t.Error("replace.null.with.default=maybe accepted")
+	}
+}

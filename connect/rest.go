@@ -668,6 +668,15 @@ func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) pluginConfig(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.h().Registry().Lookup(r.PathValue("plugin"))
+	if def, isConverter := ConverterConfigDef(r.PathValue("plugin")); !ok && isConverter {
+		// NB: since Kafka 3.2 this endpoint describes converters too (KIP-769).
+		out := []ConfigKeyInfo{}
+		for _, k := range def.Keys() {
+			out = append(out, k.Info())
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("Unknown plugin %s.", r.PathValue("plugin")))
 		return

@@ -33,7 +33,16 @@ func (o Options) withLoggers() Options {
 		o.Logger = slog.Default()
 	}
 	if o.Loggers == nil {
-		o.Loggers = NewLoggers(slog.LevelInfo)
+		// NB: start at the most verbose level the given handler keeps, so wrapping it changes
+		// nothing until /admin/loggers is used (a handler at DEBUG keeps showing DEBUG).
+		root := slog.LevelInfo
+		for _, l := range []slog.Level{slog.LevelDebug - 4, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
+			if o.Logger.Handler().Enabled(context.Background(), l) {
+				root = l
+				break
+			}
+		}
+		o.Loggers = NewLoggers(root)
 		o.Logger = slog.New(o.Loggers.Handler(o.Logger.Handler()))
 	}
 	return o

@@ -108,7 +108,7 @@ func waitSameContent(t *testing.T, src, dst string) {
 	t.Helper()
 	want, _ := os.ReadFile(src)
 	var got []byte
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // generous: -race on a loaded 2-core machine
 	for {
 		got, _ = os.ReadFile(dst)
 		if bytes.Equal(got, want) {
