@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/util"
@@ -309,14 +310,14 @@ func (s *KeyValueStore) findLastMarker(ctx context.Context, from, highWatermark 
 		last := int64(-1)
 		var lastPos []byte
 		after := map[string]bool{}
-		err := s.scanChangelog(ctx, lo, hi, func(r *kgo.Record) {
+		err := s.scanChangelog(ctx, lo, hi, 100*time.Millisecond, func(r *kgo.Record) {
 			if isMarker(r) {
 				last, lastPos = r.Offset, r.Value
 				clear(after)
 				return
 			}
 			after[string(r.Key)] = true
-		})
+		}, nil)
 		if err != nil {
 			return 0, nil, nil, false, err
 		}

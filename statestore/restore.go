@@ -198,32 +198,14 @@ func rate(n int64, d time.Duration) float64 {
 
 // consumeChangelog applies changelog records at offsets [from, highWatermark) to LevelDB in
 // batches, each written together with the checkpoint of its last record, and returns how many
-// records it applied.
+// records it applied. Position markers are read past, not applied.
 func (s *KeyValueStore) consumeChangelog(ctx context.Context, from, highWatermark int64) (int64, error) {
-	opts := []kgo.Opt{}
-	if seeds, ok := s.client.OptValue(kgo.SeedBrokers).([]string); ok {
-		opts = append(opts, kgo.SeedBrokers(seeds...))
-	}
-	opts = append(opts, s.opts.RestoreOptions...)
-	opts = append(opts,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-			s.topic: {s.partition: kgo.NewOffset().At(from)},
-		}),
-		kgo.FetchMaxWait(500*time.Millisecond),
-	)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return 0, fmt.Errorf("restore consumer: %w", err)
-	}
-	defer cl.Close()
-
 	var (
 		applied    int64
 		batch      leveldb.Batch
 		lastOffset = from - 1
 		begin      = time.Now()
 		lastLog    = begin
-		lastRecord = begin
 		total      = highWatermark - from
 	)
 	flush := func() error {
@@ -237,56 +219,28 @@ func (s *KeyValueStore) consumeChangelog(ctx context.Context, from, highWatermar
 		batch.Reset()
 		return nil
 	}
-	for lastOffset < highWatermark-1 {
-		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
-		fetches := cl.PollFetches(pollCtx)
-		cancel()
-		if err := ctx.Err(); err != nil {
-			return applied, err
+	apply := func(r *kgo.Record) {
+		lastOffset = r.Offset
+		if isMarker(r) {
+			return
 		}
-		var ferr error
-		fetches.EachError(func(_ string, _ int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && ferr == nil {
-				ferr = err
-			}
-		})
-		if ferr != nil {
-			return applied, fmt.Errorf("fetch: %w", ferr)
+		if r.Value == nil {
+			batch.Delete(dataKey(r.Key))
+		} else {
+			batch.Put(dataKey(r.Key), r.Value)
 		}
-		got := false
-		fetches.EachRecord(func(r *kgo.Record) {
-			if r.Offset >= highWatermark || r.Offset <= lastOffset {
-				return
-			}
-			got = true
-			lastOffset = r.Offset
-			if isMarker(r) {
-				return
-			}
-			if r.Value == nil {
-				batch.Delete(dataKey(r.Key))
-			} else {
-				batch.Put(dataKey(r.Key), r.Value)
-			}
-			if s.index != nil {
-				s.index(&batch, r.Key, r.Value == nil)
-			}
-			applied++
-		})
-		if batch.Len() >= s.opts.RestoreBatchRecords || (lastOffset >= highWatermark-1 && batch.Len() > 0) {
+		if s.index != nil {
+			s.index(&batch, r.Key, r.Value == nil)
+		}
+		applied++
+	}
+	afterPoll := func() error {
+		if batch.Len() >= s.opts.RestoreBatchRecords {
 			if err := flush(); err != nil {
-				return applied, err
+				return err
 			}
 		}
-		now := time.Now()
-		if got {
-			lastRecord = now
-		} else if now.Sub(lastRecord) > s.opts.RestoreIdleTimeout {
-			flush()
-			return applied, fmt.Errorf("no changelog record for %s at offset %d of high watermark %d",
-				s.opts.RestoreIdleTimeout, lastOffset+1, highWatermark)
-		}
-		if now.Sub(lastLog) >= s.opts.RestoreProgressInterval {
+		if now := time.Now(); now.Sub(lastLog) >= s.opts.RestoreProgressInterval {
 			lastLog = now
 			done := lastOffset + 1 - from
 			r := rate(done, now.Sub(begin))
@@ -298,12 +252,20 @@ func (s *KeyValueStore) consumeChangelog(ctx context.Context, from, highWatermar
 				"offset", lastOffset, "high_watermark", highWatermark, "rate_per_sec", int64(r),
 				"eta", eta.Round(time.Second))
 		}
+		return nil
 	}
-	return applied, flush()
+	err := s.scanChangelog(ctx, from, highWatermark, 500*time.Millisecond, apply, afterPoll)
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
+	return applied, err
 }
 
 // scanChangelog calls fn for each changelog record at offsets [from, to), in order.
-func (s *KeyValueStore) scanChangelog(ctx context.Context, from, to int64, fn func(*kgo.Record)) error {
+// After each poll it calls afterPoll, if set; an error from it stops the scan. It fails when no
+// record arrives for RestoreIdleTimeout.
+func (s *KeyValueStore) scanChangelog(ctx context.Context, from, to int64, fetchMaxWait time.Duration,
+	fn func(*kgo.Record), afterPoll func() error) error {
 	if from >= to {
 		return nil
 	}
@@ -316,11 +278,11 @@ func (s *KeyValueStore) scanChangelog(ctx context.Context, from, to int64, fn fu
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
 			s.topic: {s.partition: kgo.NewOffset().At(from)},
 		}),
-		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxWait(fetchMaxWait),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return fmt.Errorf("scan consumer: %w", err)
+		return fmt.Errorf("changelog consumer: %w", err)
 	}
 	defer cl.Close()
 	next := from
@@ -350,10 +312,15 @@ func (s *KeyValueStore) scanChangelog(ctx context.Context, from, to int64, fn fu
 			next = r.Offset + 1
 			fn(r)
 		})
+		if afterPoll != nil {
+			if err := afterPoll(); err != nil {
+				return err
+			}
+		}
 		if got {
 			lastRecord = time.Now()
 		} else if time.Since(lastRecord) > s.opts.RestoreIdleTimeout {
-			return fmt.Errorf("no changelog record for %s at offset %d (scanning to %d)", s.opts.RestoreIdleTimeout, next, to)
+			return fmt.Errorf("no changelog record for %s at offset %d of high watermark %d", s.opts.RestoreIdleTimeout, next, to)
 		}
 	}
 	return nil
