@@ -50,8 +50,8 @@
 // LevelDB with a changelog, like the DSL's stores), the input record's topic, partition and
 // offset, and schedules punctuations on stream time or wall-clock time (PunctuationType). The
 // App bounds its wait for records by the next wall-clock punctuation, and Config.Clock (a
-// ManualClock in tests) replaces the system clock. App.LocalKeyValueStores reads the stores of
-// the running tasks. Package streamstest runs a topology against a real in-process broker for
+// ManualClock in tests) replaces the system clock. App.Store reads the stores of the running
+// tasks (see Task assignment and interactive queries). Package streamstest runs a topology against a real in-process broker for
 // tests.
 //
 // # Windows and stream-stream joins

@@ -267,7 +267,7 @@ func (pc *processorContext[K, V]) Schedule(interval time.Duration, typ Punctuati
 	return pc.t.schedule(pc.n.name, interval, typ, fn)
 }
 
-func (pc *processorContext[K, V]) StreamTime() int64 { return pc.t.processorState().streamTime }
+func (pc *processorContext[K, V]) StreamTime() int64 { return pc.t.streamTime }
 
 func (pc *processorContext[K, V]) WallClockTime() int64 { return pc.t.app.clock().Now().UnixMilli() }
 
@@ -284,7 +284,6 @@ type processorState struct {
 	lastTopic     string
 	lastExtractor TimestampExtractor
 	current       *kgo.Record // being processed; nil between records
-	streamTime    int64       // largest timestamp processed, -1 before the first
 	schedules     []*schedule
 	closers       []namedCloser // in Init order
 }
@@ -297,7 +296,7 @@ type namedCloser struct {
 // processorState returns the task's processor state, making it on first use.
 func (t *task) processorState() *processorState {
 	if t.proc == nil {
-		t.proc = &processorState{extractors: map[string]TimestampExtractor{}, streamTime: -1}
+		t.proc = &processorState{extractors: map[string]TimestampExtractor{}}
 	}
 	return t.proc
 }
@@ -310,9 +309,7 @@ func (t *task) beforeRecord(r *kgo.Record) error {
 		return err
 	}
 	ps := t.processorState()
-	if ts := r.Timestamp.UnixMilli(); ts > ps.streamTime {
-		ps.streamTime = ts
-	}
+	// NB: the task's stream time (task.streamTime) advances right after, with the windows'.
 	ps.current = r
 	return nil
 }
@@ -328,7 +325,7 @@ func (t *task) afterRecord(*kgo.Record) error {
 	if len(ps.schedules) == 0 {
 		return nil
 	}
-	_, err := t.punctuate(StreamTime, ps.streamTime)
+	_, err := t.punctuate(StreamTime, t.streamTime)
 	return err
 }
 

@@ -411,16 +411,21 @@ func TestProcessorStoreIsRestoredFromItsChangelogInANewStateDir(t *testing.T) {
 	}
 }
 
-func TestLocalKeyValueStoresOfAnUnknownStoreFails(t *testing.T) {
+func TestQueryingAnUnknownStoreFailsNamingIt(t *testing.T) {
 	app, err := streams.New(summerTopology(t), streams.Config{ApplicationID: "q", BootstrapServers: []string{"127.0.0.1:1"}, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer app.Close()
-	if _, err := app.LocalKeyValueStores("nope"); err == nil || !strings.Contains(err.Error(), `no store "nope"`) {
-		t.Fatalf("LocalKeyValueStores(nope) error = %v, want it to name the store", err)
+	if _, err := app.Store("nope"); err == nil || !strings.Contains(err.Error(), `no store "nope"`) {
+		t.Fatalf("Store(nope) error = %v, want it to name the store", err)
 	}
-	if stores, err := app.LocalKeyValueStores("sums"); err != nil || len(stores) != 0 {
-		t.Fatalf("LocalKeyValueStores(sums) before Start = %v, %v; want no partitions, no error", stores, err)
+	s, err := app.Store("sums")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := s.All(func(_, _ []byte) bool { n++; return true }); err != nil || n != 0 {
+		t.Fatalf("Store(sums).All before Start: %d entries, %v; want none, no error", n, err)
 	}
 }

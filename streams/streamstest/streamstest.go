@@ -277,19 +277,16 @@ func (d *Driver) processed() (bool, string) {
 func (d *Driver) Store(name string) map[string][]byte {
 	d.t.Helper()
 	d.WaitProcessed()
-	stores, err := d.app.LocalKeyValueStores(name)
+	s, err := d.app.Store(name)
 	if err != nil {
 		d.t.Fatalf("streamstest: %v", err)
 	}
 	out := map[string][]byte{}
-	for p, kv := range stores {
-		it := kv.All()
-		for it.Next() {
-			out[string(it.Key())] = slices.Clone(it.Value())
-		}
-		if err := it.Close(); err != nil {
-			d.t.Fatalf("streamstest: read store %s partition %d: %v", name, p, err)
-		}
+	if err := s.All(func(k, v []byte) bool {
+		out[string(k)] = slices.Clone(v)
+		return true
+	}); err != nil {
+		d.t.Fatalf("streamstest: read store %s: %v", name, err)
 	}
 	return out
 }
