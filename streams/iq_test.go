@@ -94,9 +94,13 @@ func TestInteractiveQueriesAnswerEveryKeyFromAnyInstance(t *testing.T) {
 	waitForMembers(t, tb.Addr(), "iq", 2)
 	readLatest(t, nil, tb.Addr(), "word-counts", statestore.Int64{}, want)
 
-	md := metadata(t, epA)
-	if len(md.Hosts) != 2 || len(md.Hosts[epA])+len(md.Hosts[epB]) != 6 {
-		t.Fatalf("metadata hosts %v, want 6 tasks over %s and %s", md.Hosts, epA, epB)
+	// NB: the group may be stable a moment before A has read its SyncGroup answer.
+	deadline := time.Now().Add(waitTimeout)
+	for md := metadata(t, epA); len(md.Hosts) != 2 || len(md.Hosts[epA])+len(md.Hosts[epB]) != 6; md = metadata(t, epA) {
+		if time.Now().After(deadline) {
+			t.Fatalf("metadata hosts %v, want 6 tasks over %s and %s", md.Hosts, epA, epB)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	// Every word, asked of instance A, comes back with its count: directly when A runs the
 	// word's task, through a redirect to B otherwise.
@@ -187,8 +191,16 @@ func TestARejoiningInstanceGetsItsTasksBackAndRestoresOnlyTheTail(t *testing.T) 
 	b = startApp(t, wordCount(t), cfg(epB, dirB))
 	mountB(b)
 	waitForMembers(t, tb.Addr(), "sticky", 2)
-	after := metadata(t, epB).Hosts[epB]
-	slices.Sort(after)
+	var after []string
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		after = metadata(t, epB).Hosts[epB]
+		slices.Sort(after)
+		if slices.Equal(before, after) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !slices.Equal(before, after) {
 		t.Fatalf("B ran %v before leaving and %v after rejoining: want the same tasks (its state is on disk)", before, after)
 	}
