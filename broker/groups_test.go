@@ -2,9 +2,7 @@ package broker_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,37 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testnet"
 )
-
-// severableDialer lets a test cut a client off the network, as if its process were killed.
-type severableDialer struct {
-	mu    sync.Mutex
-	dead  bool
-	conns []net.Conn
-}
-
-func (d *severableDialer) dial(ctx context.Context, network, host string) (net.Conn, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.dead {
-		return nil, errors.New("severed")
-	}
-	var nd net.Dialer
-	c, err := nd.DialContext(ctx, network, host)
-	if err == nil {
-		d.conns = append(d.conns, c)
-	}
-	return c, err
-}
-
-func (d *severableDialer) sever() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.dead = true
-	for _, c := range d.conns {
-		c.Close()
-	}
-}
 
 // ownership checks that no partition is owned by two live members at once.
 type ownership struct {
@@ -86,7 +55,7 @@ func (o *ownership) kill(member string) {
 type groupMember struct {
 	name   string
 	cl     *kgo.Client
-	dialer *severableDialer
+	dialer *testnet.Dialer
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -95,13 +64,13 @@ type groupMember struct {
 // every value it processes.
 func startMember(t *testing.T, addr, group, topic, name string, own *ownership, seen *sync.Map, opts ...kgo.Opt) *groupMember {
 	t.Helper()
-	m := &groupMember{name: name, dialer: &severableDialer{}, done: make(chan struct{})}
+	m := &groupMember{name: name, dialer: &testnet.Dialer{}, done: make(chan struct{})}
 	base := []kgo.Opt{
 		kgo.SeedBrokers(addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.SessionTimeout(1500 * time.Millisecond), kgo.HeartbeatInterval(150 * time.Millisecond),
 		kgo.AutoCommitInterval(100 * time.Millisecond),
-		kgo.Dialer(m.dialer.dial), kgo.ClientID(name),
+		kgo.Dialer(m.dialer.Dial), kgo.ClientID(name),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { own.assigned(name, a[topic]) }),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, r map[string][]int32) {
 			cl.CommitMarkedOffsets(ctx)
@@ -140,7 +109,7 @@ func (m *groupMember) leave() {
 
 // kill cuts a member off the network without leaving: the broker must notice by session timeout.
 func (m *groupMember) kill() {
-	m.dialer.sever()
+	m.dialer.Sever()
 	m.cancel()
 	<-m.done
 	go m.cl.Close() // its LeaveGroup cannot reach the broker any more

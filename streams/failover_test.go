@@ -2,52 +2,19 @@ package streams_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testnet"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// severableDialer cuts every client of an App off the network at once, as if its process were
-// killed: no LeaveGroup, no last commit, no last flush.
-type severableDialer struct {
-	mu    sync.Mutex
-	dead  bool
-	conns []net.Conn
-}
-
-func (d *severableDialer) dial(ctx context.Context, network, host string) (net.Conn, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.dead {
-		return nil, errors.New("severed")
-	}
-	var nd net.Dialer
-	c, err := nd.DialContext(ctx, network, host)
-	if err == nil {
-		d.conns = append(d.conns, c)
-	}
-	return c, err
-}
-
-func (d *severableDialer) sever() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.dead = true
-	for _, c := range d.conns {
-		c.Close()
-	}
-}
 
 // TestFailoverRestoresTheDeadInstancesTasksAndCountsExactly runs two instances of a count on a
 // 6-partition topic, kills one mid-stream, and checks that the survivor takes its tasks,
@@ -97,8 +64,8 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 		return topo
 	}
 	groupOpts := []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
-	victimDialer := &severableDialer{}
-	victimOpts := append([]kgo.Opt{kgo.Dialer(victimDialer.dial), kgo.RecordDeliveryTimeout(3 * time.Second)}, groupOpts...)
+	victimDialer := &testnet.Dialer{}
+	victimOpts := append([]kgo.Opt{kgo.Dialer(victimDialer.Dial), kgo.RecordDeliveryTimeout(3 * time.Second)}, groupOpts...)
 	victim, err := streams.New(topology(), streams.Config{ApplicationID: "fo", BootstrapServers: []string{tb.Addr()},
 		StateDir: t.TempDir(), CommitInterval: victimCommitInterval, CacheMaxEntries: victimCache, ClientOptions: victimOpts,
 		// NB: the victim outlives the test (it is abandoned, as a killed process would be):
@@ -136,7 +103,7 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 		time.Sleep(30 * time.Millisecond)
 	}
 	processedBeforeKill := victim.Stats().RecordsProcessed
-	victimDialer.sever()
+	victimDialer.Sever()
 	go victim.Close() // it cannot reach the broker any more; nothing waits for it
 	for i := total / 3; i < total; i += 500 {
 		produceChunk(i, 500)
