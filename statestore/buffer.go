@@ -35,6 +35,8 @@ var (
 type writeBuffer struct {
 	dirty      map[string][]byte
 	committing map[string][]byte
+	// lastPosition is the position of the last Commit (or of the restore).
+	lastPosition []byte
 }
 
 func (s *KeyValueStore) bufferedGet(key []byte) ([]byte, bool, bool) {
@@ -109,7 +111,8 @@ func (s *KeyValueStore) Commit(ctx context.Context, position []byte) error {
 	s.buf.dirty = nil
 	s.buf.committing = pending
 	s.cache.mu.Unlock()
-	if len(pending) == 0 && position == nil {
+	// NB: an idle store whose position has not moved needs no new marker.
+	if len(pending) == 0 && (position == nil || bytes.Equal(position, s.buf.lastPosition)) {
 		s.cache.mu.Lock()
 		s.buf.committing = nil
 		s.cache.mu.Unlock()
@@ -172,6 +175,9 @@ func (s *KeyValueStore) Commit(ctx context.Context, position []byte) error {
 	s.mu.Unlock()
 	s.cache.mu.Lock()
 	s.buf.committing = nil
+	if position != nil {
+		s.buf.lastPosition = append(s.buf.lastPosition[:0], position...)
+	}
 	s.cache.mu.Unlock()
 	return nil
 }

@@ -144,3 +144,29 @@ func TestUncommittedBufferedWritesNeverReachLocalState(t *testing.T) {
 		t.Fatal("NeedsCommit false with more pending keys than WriteCacheEntries")
 	}
 }
+
+func TestAnIdleCommitAtTheSamePositionWritesNothing(t *testing.T) {
+	tb := testbroker.Start(t)
+	cl := newProducer(t, tb.Addr())
+	ctx := ctxT(t)
+	s := openBuffered(t, cl, t.TempDir())
+	mustPut(t, s, "a", "1")
+	if err := s.Commit(ctx, []byte("p1")); err != nil {
+		t.Fatal(err)
+	}
+	written := s.Stats().ChangelogRecords // the update and the marker
+	for range 3 {
+		if err := s.Commit(ctx, []byte("p1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Stats().ChangelogRecords; got != written {
+		t.Fatalf("idle commits wrote %d changelog records, want none", got-written)
+	}
+	if err := s.Commit(ctx, []byte("p2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats().ChangelogRecords; got != written+1 {
+		t.Fatalf("a moved position wrote %d records, want one marker", got-written)
+	}
+}

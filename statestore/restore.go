@@ -150,6 +150,7 @@ func (s *KeyValueStore) restore(ctx context.Context) error {
 		return err
 	}
 	if position != nil {
+		s.buf.lastPosition = append([]byte(nil), position...)
 		var b leveldb.Batch
 		b.Put(metaPosition, position)
 		b.Put(metaUsesMarkers, []byte{1})
