@@ -164,7 +164,7 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 		d.statusLog.close()
 		return nil, err
 	}
-	if d.group, err = kgo.NewClient(d.clientOpts(kgo.ClientID("connect-"+workerID))...); err != nil {
+	if d.group, err = kgo.NewClient(d.clientOpts(kgo.ClientID("connect-" + workerID))...); err != nil {
 		d.closeLogs()
 		return nil, err
 	}

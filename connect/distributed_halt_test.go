@@ -355,7 +355,9 @@ func TestDistributedWorkerLoggersFollowAdminLoggers(t *testing.T) {
 	}
 	// A second worker makes the first rejoin, which it logs at INFO, now filtered out.
 	other := startHiddenWorker(t, hb, testRegistry(t), "log-cluster", dialBroker, nil)
-	eventually(t, 15*time.Second, "both workers in the group", func() bool { return r.Herder.Joined() && other.Herder.Joined() && (r.Herder.IsLeader() || other.Herder.IsLeader()) })
+	eventually(t, 15*time.Second, "both workers in the group", func() bool {
+		return r.Herder.Joined() && other.Herder.Joined() && (r.Herder.IsLeader() || other.Herder.IsLeader())
+	})
 	if n := joins(); n != 1 {
 		t.Fatalf("the worker logged %d \"joined group\" lines at level WARN, want only the first", n)
 	}

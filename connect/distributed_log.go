@@ -42,7 +42,7 @@ func openTopicLog(base []kgo.Opt, topic string, logger *slog.Logger, apply func(
 	opts := append(append(base[:len(base):len(base)],
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(200 * time.Millisecond), // config changes reach every worker quickly
+		kgo.FetchMaxWait(200*time.Millisecond), // config changes reach every worker quickly
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(0),
 	), extra...)

@@ -280,7 +280,9 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 		return err
 	}
 	task := conn.NewTask()
-	if err := t.act(func() error { return task.Start(sourceTaskContext{store: t.s.offsets, connector: t.connector}, t.config) }); err != nil {
+	if err := t.act(func() error {
+		return task.Start(sourceTaskContext{store: t.s.offsets, connector: t.connector}, t.config)
+	}); err != nil {
 		if errors.Is(err, errHalted) {
 			return err
 		}
