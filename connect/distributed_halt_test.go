@@ -355,8 +355,13 @@ func TestDistributedWorkerLoggersFollowAdminLoggers(t *testing.T) {
 	}
 	// A second worker makes the first rejoin, which it logs at INFO, now filtered out.
 	other := startHiddenWorker(t, hb, testRegistry(t), "log-cluster", dialBroker, nil)
-	eventually(t, 15*time.Second, "both workers in the group", func() bool {
-		return r.Herder.Joined() && other.Herder.Joined() && (r.Herder.IsLeader() || other.Herder.IsLeader())
+	adm := kadm.NewClient(hb.client(t))
+	eventually(t, 15*time.Second, "both workers synced in one generation", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		groups, err := adm.DescribeGroups(ctx, "log-cluster")
+		g := groups["log-cluster"]
+		return err == nil && g.State == "Stable" && len(g.Members) == 2 && r.Herder.Joined() && other.Herder.Joined()
 	})
 	if n := joins(); n != 1 {
 		t.Fatalf("the worker logged %d \"joined group\" lines at level WARN, want only the first", n)
