@@ -230,7 +230,7 @@ func (d *Distributed) closeLogs() {
 // Close stops every connector and task here (committing their offsets), leaves the group so the
 // others take the work over at once, and closes the worker's clients. Idempotent.
 func (d *Distributed) Close() error {
-	d.shutdown(false)
+	d.shutdown(true)
 	return nil
 }
 
