@@ -122,8 +122,9 @@ func (r *DistributedRunner) Close() error {
 	return err
 }
 
-// Halt stops the worker as a crash would: REST goes away and the group is not told (see
-// Distributed.Halt). A later Close does nothing more.
+// Halt stops the worker as a crash would: REST goes away, the tasks flush and commit nothing more,
+// every Kafka connection drops at once and the group is not told (see Distributed.Halt). A later
+// Close does nothing more.
 func (r *DistributedRunner) Halt() {
 	r.Server.Close()
 	r.Herder.Halt()
