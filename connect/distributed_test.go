@@ -131,11 +131,11 @@ func readFile(path string) string {
 	return string(b)
 }
 
-func TestDistributedWorkerTakesOverTheTasksOfAHardStoppedLeaderAndCopiesExactly(t *testing.T) {
+func TestDistributedWorkerTakesOverTheTasksOfACrashedLeaderAndCopiesEveryLineAtLeastOnce(t *testing.T) {
 	testFailover(t, true)
 }
 
-func TestDistributedLeaderTakesOverTheTasksOfAHardStoppedFollowerAndCopiesExactly(t *testing.T) {
+func TestDistributedLeaderTakesOverTheTasksOfACrashedFollowerAndCopiesEveryLineAtLeastOnce(t *testing.T) {
 	testFailover(t, false)
 }
 
@@ -193,10 +193,15 @@ func testFailover(t *testing.T, haltLeader bool) {
 	}
 
 	// Lines keep coming, before, during and after the crash.
+	// NB: the crash comes when the input reaches a count, not when the output does: the output
+	// grows at the sink's flushes, which would time the crash just after one.
 	const total = 600
+	var appended atomic.Int64
 	appending := make(chan error, 1)
-	go func() { appending <- appendLines(in, 50, total, 2*time.Millisecond) }()
-	eventually(t, 20*time.Second, "150 lines copied", func() bool { return strings.Count(readFile(out), "\n") >= 150 })
+	go func() { appending <- appendLines(in, 50, total, 2*time.Millisecond, &appended) }()
+	eventually(t, 20*time.Second, "350 lines appended and 150 copied", func() bool {
+		return appended.Load() >= 350 && strings.Count(readFile(out), "\n") >= 150
+	})
 
 	a.Halt()
 	halted := time.Now()
@@ -269,7 +274,7 @@ func testFailover(t *testing.T, haltLeader bool) {
 		t.Errorf("output (%d lines) is not the topic up to some record, then the topic again from offset %d, the sink offset committed at the crash", len(got), sinkAt)
 	}
 	t.Logf("2-core VM: the %s task of the crashed worker (work before the crash on %v) ran on %s %v after the crash (session %v + delay %v); "+
-		"durable at the crash: source line %d, sink offset %d; repeated: %d records in the topic, %d lines in the output",
+		"durable at the crash: source line %d, sink offset %d; repeated: %d lines produced again by the source, %d records written again by the sink",
 		onA, before, b.WorkerID, moved.Round(time.Millisecond), sessionTimeout, rebalanceDelay, srcAt, sinkAt, x-srcAt, f-sinkAt)
 	// The last heartbeat came at most one heartbeat interval (300ms) before the crash.
 	if earliest := sessionTimeout - 300*time.Millisecond + rebalanceDelay; moved < earliest {
@@ -280,8 +285,8 @@ func testFailover(t *testing.T, haltLeader bool) {
 	}
 }
 
-// appendLines appends lines from..to-1 to path, one every pause.
-func appendLines(path string, from, to int, pause time.Duration) error {
+// appendLines appends lines from..to-1 to path, one every pause, counting them in appended.
+func appendLines(path string, from, to int, pause time.Duration, appended *atomic.Int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -291,6 +296,7 @@ func appendLines(path string, from, to int, pause time.Duration) error {
 		if _, err := fmt.Fprintf(f, "line %04d\n", i); err != nil {
 			return err
 		}
+		appended.Store(int64(i + 1))
 		time.Sleep(pause)
 	}
 	return nil
