@@ -157,7 +157,7 @@ func RunStandaloneWithConfigFile(ctx context.Context, props map[string]string, o
 	if err != nil {
 		return nil, nil, err
 	}
-	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers)
+	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers, opts.Dialer)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -71,6 +71,7 @@ type Distributed struct {
 	statusLog *topicLog
 	group     *kgo.Client
 	http      *http.Client
+	conns     *connTracker // every connection to Kafka of every client here; Halt severs them
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -134,7 +135,8 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 	}
 	d := &Distributed{cfg: cfg, registry: opts.Registry, logger: opts.Logger.With("component", "connect", "worker", workerID),
 		workerID: workerID, url: "http://" + workerID, http: &http.Client{Timeout: 60 * time.Second},
-		wake: make(chan struct{}, 1), running: map[string]*distConnector{}, tasks: map[ConnectorTaskID]*distTask{}}
+		wake: make(chan struct{}, 1), running: map[string]*distConnector{}, tasks: map[ConnectorTaskID]*distTask{},
+		conns: newConnTracker(opts.Dialer)}
 	d.mu.config = newClusterConfig()
 	d.mu.statuses = map[string]statusRecord{}
 	d.mu.reconfig = map[string]bool{}
@@ -150,19 +152,19 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 	d.offsets = newKafkaOffsetStore()
 	d.offsets.timeout = cfg.OffsetFlushTimeout
 	var err error
-	if d.offsets.log, err = openTopicLog(cfg.BootstrapServers, cfg.OffsetTopic, d.logger, func(r *kgo.Record) { d.offsets.apply(r, d.logger) }); err != nil {
+	if d.offsets.log, err = openTopicLog(d.clientOpts(), cfg.OffsetTopic, d.logger, func(r *kgo.Record) { d.offsets.apply(r, d.logger) }); err != nil {
 		return nil, err
 	}
-	if d.statusLog, err = openTopicLog(cfg.BootstrapServers, cfg.StatusTopic, d.logger, d.applyStatus); err != nil {
+	if d.statusLog, err = openTopicLog(d.clientOpts(), cfg.StatusTopic, d.logger, d.applyStatus); err != nil {
 		d.offsets.log.close()
 		return nil, err
 	}
-	if d.configLog, err = openTopicLog(cfg.BootstrapServers, cfg.ConfigTopic, d.logger, d.applyConfig); err != nil {
+	if d.configLog, err = openTopicLog(d.clientOpts(), cfg.ConfigTopic, d.logger, d.applyConfig); err != nil {
 		d.offsets.log.close()
 		d.statusLog.close()
 		return nil, err
 	}
-	if d.group, err = kgo.NewClient(kgo.SeedBrokers(cfg.BootstrapServers...), kgo.ClientID("connect-"+workerID)); err != nil {
+	if d.group, err = kgo.NewClient(d.clientOpts(kgo.ClientID("connect-" + workerID))...); err != nil {
 		d.closeLogs()
 		return nil, err
 	}
@@ -175,7 +177,7 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 			return nil, err
 		}
 	}
-	d.env = &Standalone{cfg: cfg.WorkerConfig, registry: opts.Registry, logger: d.logger, workerID: workerID, offsets: d.offsets}
+	d.env = &Standalone{cfg: cfg.WorkerConfig, registry: opts.Registry, logger: d.logger, workerID: workerID, offsets: d.offsets, dial: d.conns.Dial}
 	d.env.mu.connectors = map[string]*connectorState{}
 
 	runCtx, stop := context.WithCancel(context.Background())
@@ -187,7 +189,7 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 }
 
 func (d *Distributed) ensureTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(d.cfg.BootstrapServers...))
+	cl, err := kgo.NewClient(d.clientOpts()...)
 	if err != nil {
 		return err
 	}
@@ -211,6 +213,12 @@ func (d *Distributed) ensureTopics(ctx context.Context) error {
 	return nil
 }
 
+// clientOpts are the options of every Kafka client the worker makes: its connections go through
+// d.conns.
+func (d *Distributed) clientOpts(extra ...kgo.Opt) []kgo.Opt {
+	return clientOpts(d.cfg.BootstrapServers, d.conns.Dial, extra...)
+}
+
 func (d *Distributed) closeLogs() {
 	for _, l := range []*topicLog{d.configLog, d.statusLog, d.offsets.log} {
 		if l != nil {
@@ -226,13 +234,21 @@ func (d *Distributed) Close() error {
 	return nil
 }
 
-// Halt stops the worker the way a crash does: it neither leaves the group nor writes statuses, so
-// the other workers notice only when its session times out. Its tasks are stopped (committing what
-// Kafka acknowledged, as a task that dies between two flushes would have done at the last flush).
-// Meant for failover tests and drills; a later Close does nothing.
+// Halt stops the worker the way a crash does. From the moment it is called, no task here calls
+// into its connector's task again (no Put, Flush, Commit or Stop), writes a record, stores a source
+// offset or commits a consumer offset; then every connection of every Kafka client of the worker
+// is dropped at once (through Options.Dialer, if set) and no new one is opened, so nothing buffered
+// is delivered either. The worker neither leaves its group nor writes statuses: the other workers
+// notice only when its session times out, and take its tasks over from the last offsets they
+// stored, at least once. Its goroutines end within bounded time (a task stuck in a call that
+// ignores its context is abandoned after haltTaskTimeout). Meant for failover tests and drills; a
+// later Close does nothing.
 func (d *Distributed) Halt() {
 	d.shutdown(false)
 }
+
+// haltTaskTimeout bounds how long Halt waits for each task goroutine to end.
+const haltTaskTimeout = 5 * time.Second
 
 func (d *Distributed) shutdown(graceful bool) {
 	d.once.Do(func() {
@@ -240,30 +256,50 @@ func (d *Distributed) shutdown(graceful bool) {
 		d.mu.closed = true
 		d.mu.Unlock()
 		if !graceful {
-			// NB: closing the group client first stops heartbeats at once, like a dead process.
-			d.group.Close()
+			// NB: tasks are stopped before the connections drop, so none writes on the way out
+			// (the file sink would write what it buffered); only then is the network cut, which
+			// also stops heartbeats at once.
+			d.env.haltTasks()
+			d.conns.sever()
 		}
 		d.cancel()
 		d.wg.Wait()
-		d.stopAll()
+		d.stopAll(graceful)
 		if graceful {
 			d.leaveGroup()
-			d.group.Close()
 		}
+		d.group.Close()
 		d.closeLogs()
 	})
 }
 
-// stopAll stops every connector and task running here. NB: unlike Kafka it writes no UNASSIGNED
-// status: the next owner's status replaces this worker's anyway.
-func (d *Distributed) stopAll() {
+// stopAll stops every connector and task running here; after a halt it waits for each task at
+// most haltTaskTimeout. NB: unlike Kafka it writes no UNASSIGNED status: the next owner's status
+// replaces this worker's anyway.
+func (d *Distributed) stopAll(graceful bool) {
 	var runners []*distTask
 	for id, t := range d.tasks {
 		runners = append(runners, t)
 		delete(d.tasks, id)
 	}
-	stopTasks(runners)
+	if graceful {
+		stopTasks(runners)
+	} else {
+		var wg sync.WaitGroup
+		for _, t := range runners {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if !t.runner.stopWithin(haltTaskTimeout) {
+					d.logger.Warn("abandoning a task of the halted worker that did not end", "connector", t.runner.connector, "task", t.runner.id)
+				}
+			}()
+		}
+		wg.Wait()
+	}
 	for name, c := range d.running {
+		// NB: connector instances are stopped even after a halt, to release what they hold; a
+		// connector's Stop writes no data (its tasks do).
 		d.stopConnectorInstance(c)
 		delete(d.running, name)
 	}
@@ -768,7 +804,7 @@ func (d *Distributed) ConnectorOffsets(ctx context.Context, name string) ([]Part
 		return nil, err
 	}
 	if d.pluginType(c) == PluginSink {
-		return sinkOffsets(ctx, d.cfg.BootstrapServers, name)
+		return sinkOffsets(ctx, d.clientOpts(), name)
 	}
 	if err := d.offsets.ReadToEnd(ctx); err != nil {
 		return nil, err
@@ -801,7 +837,7 @@ func (d *Distributed) AlterConnectorOffsets(ctx context.Context, name string, of
 		return "", err
 	}
 	if typ == PluginSink {
-		return offsetsAlteredMessage, alterSinkOffsets(ctx, d.cfg.BootstrapServers, name, offsets)
+		return offsetsAlteredMessage, alterSinkOffsets(ctx, d.clientOpts(), name, offsets)
 	}
 	if err := checkSourceOffsets(offsets); err != nil {
 		return "", err
@@ -819,7 +855,7 @@ func (d *Distributed) ResetConnectorOffsets(ctx context.Context, name string) (s
 		return "", err
 	}
 	if typ == PluginSink {
-		return offsetsResetMessage, resetSinkOffsets(ctx, d.cfg.BootstrapServers, name)
+		return offsetsResetMessage, resetSinkOffsets(ctx, d.clientOpts(), name)
 	}
 	if err := d.offsets.ReadToEnd(ctx); err != nil {
 		return "", err

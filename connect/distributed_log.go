@@ -37,15 +37,15 @@ type topicLog struct {
 }
 
 // openTopicLog starts tailing topic. Close stops it.
-func openTopicLog(seeds []string, topic string, logger *slog.Logger, apply func(*kgo.Record), extra ...kgo.Opt) (*topicLog, error) {
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(seeds...),
+// base holds the bootstrap servers and the dialer.
+func openTopicLog(base []kgo.Opt, topic string, logger *slog.Logger, apply func(*kgo.Record), extra ...kgo.Opt) (*topicLog, error) {
+	opts := append(append(base[:len(base):len(base)],
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(200 * time.Millisecond), // config changes reach every worker quickly
+		kgo.FetchMaxWait(200*time.Millisecond), // config changes reach every worker quickly
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(0),
-	}, extra...)
+	), extra...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: %w", topic, err)

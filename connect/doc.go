@@ -17,10 +17,15 @@
 // work with Assign (a pure function) and takes every REST write (distributed.go). connect never imports
 // broker/ or connectors/, and reaches Kafka only through franz-go. Lock order: Standalone.mu, then a
 // task runner's mu; task goroutines never take Standalone.mu, so the herder may wait for them while
-// holding it. Transforms and predicates (Kafka's SMTs) live in connect/transforms, which registers
+// holding it. A task runner takes Standalone.halt (for reading) around each call into its task and
+// each write or commit, after a sink's callMu and before nothing else. Transforms and predicates (Kafka's SMTs) live in connect/transforms, which registers
 // itself through RegisterTransforms (a binary imports it for that side effect, as it does
 // connectors); without it, a config naming transforms is rejected rather than silently ignored.
-// errors.* (tolerance, retries, logging, the sink dead-letter queue) is in errors.go.
+// errors.* (tolerance, retries, logging, the sink dead-letter queue) is in errors.go. Every
+// connection to Kafka of every client a worker makes goes through Options.Dialer when it is set
+// (dialer.go); Distributed.Halt crashes a distributed worker in-process for failover tests and
+// drills: its tasks stop mid-flight without flushing or committing, and all its connections drop
+// at once.
 //
 // Data follows Kafka Connect's model (data.go): a *Schema and a Go value per key and value, with
 // Kafka's logical types Decimal (*big.Rat), Date, Time and Timestamp (time.Time) in logical.go;

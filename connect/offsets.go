@@ -273,12 +273,12 @@ func jsonInt(v any) (int64, bool) {
 
 // alterSinkOffsets commits or deletes a sink connector's group offsets. The group must be empty
 // (its tasks stopped), as Kafka requires.
-func alterSinkOffsets(ctx context.Context, seeds []string, connector string, offsets []PartitionOffset) error {
+func alterSinkOffsets(ctx context.Context, opts []kgo.Opt, connector string, offsets []PartitionOffset) error {
 	reqs, err := parseSinkOffsets(offsets)
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
@@ -316,8 +316,8 @@ func alterSinkOffsets(ctx context.Context, seeds []string, connector string, off
 }
 
 // resetSinkOffsets deletes a sink connector's consumer group, as Kafka does.
-func resetSinkOffsets(ctx context.Context, seeds []string, connector string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+func resetSinkOffsets(ctx context.Context, opts []kgo.Opt, connector string) error {
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
@@ -334,8 +334,8 @@ func resetSinkOffsets(ctx context.Context, seeds []string, connector string) err
 }
 
 // sinkOffsets reads a sink connector's committed group offsets in REST shape.
-func sinkOffsets(ctx context.Context, seeds []string, connector string) ([]PartitionOffset, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+func sinkOffsets(ctx context.Context, opts []kgo.Opt, connector string) ([]PartitionOffset, error) {
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +375,7 @@ func (s *Standalone) AlterConnectorOffsets(ctx context.Context, name string, off
 		return "", err
 	}
 	if typ == PluginSink {
-		return offsetsAlteredMessage, alterSinkOffsets(ctx, s.cfg.BootstrapServers, name, offsets)
+		return offsetsAlteredMessage, alterSinkOffsets(ctx, s.clientOpts(), name, offsets)
 	}
 	if err := checkSourceOffsets(offsets); err != nil {
 		return "", err
@@ -390,7 +390,7 @@ func (s *Standalone) ResetConnectorOffsets(ctx context.Context, name string) (st
 		return "", err
 	}
 	if typ == PluginSink {
-		return offsetsResetMessage, resetSinkOffsets(ctx, s.cfg.BootstrapServers, name)
+		return offsetsResetMessage, resetSinkOffsets(ctx, s.clientOpts(), name)
 	}
 	all, err := s.offsets.All(name)
 	if err != nil {

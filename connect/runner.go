@@ -25,7 +25,7 @@ func RunStandalone(ctx context.Context, props map[string]string, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers)
+	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers, opts.Dialer)
 	if err != nil {
 		return nil, err
 	}
@@ -58,8 +58,8 @@ func (r *Runner) Close() error {
 	return err
 }
 
-func fetchClusterID(ctx context.Context, seeds []string) (string, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+func fetchClusterID(ctx context.Context, seeds []string, dial Dialer) (string, error) {
+	cl, err := kgo.NewClient(clientOpts(seeds, dial)...)
 	if err != nil {
 		return "", err
 	}
@@ -89,11 +89,13 @@ func RunDistributed(ctx context.Context, props map[string]string, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers)
+	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers, opts.Dialer)
 	if err != nil {
 		return nil, err
 	}
+	opts = opts.withLoggers()
 	srv := NewServer(nil, clusterID, opts.Logger)
+	srv.loggers = opts.Loggers
 	addr, err := srv.Listen(cfg.Listeners)
 	if err != nil {
 		return nil, err
@@ -120,8 +122,9 @@ func (r *DistributedRunner) Close() error {
 	return err
 }
 
-// Halt stops the worker as a crash would: REST goes away and the group is not told (see
-// Distributed.Halt). A later Close does nothing more.
+// Halt stops the worker as a crash would: REST goes away, the tasks flush and commit nothing more,
+// every Kafka connection drops at once and the group is not told (see Distributed.Halt). A later
+// Close does nothing more.
 func (r *DistributedRunner) Halt() {
 	r.Server.Close()
 	r.Herder.Halt()

@@ -25,6 +25,9 @@ type Options struct {
 	// creates one at INFO and wraps Logger's handler with it; if set, Logger should already be built
 	// on Loggers.Handler (and its inner handler accept every level, so DEBUG can be turned on).
 	Loggers *Loggers
+	// Dialer, if set, opens every connection to Kafka of every client the worker makes (see
+	// Dialer); nil dials directly.
+	Dialer Dialer
 }
 
 // withLoggers fills in Logger and Loggers.
@@ -58,6 +61,14 @@ type Standalone struct {
 	logger   *slog.Logger
 	workerID string
 	offsets  OffsetStore
+	dial     Dialer // Options.Dialer, or a distributed worker's connection tracker
+
+	// halt is taken for reading around every call into a task and every write or commit a task
+	// runner makes; Distributed.Halt takes it for writing once, to stop all of them at once.
+	halt struct {
+		sync.RWMutex
+		halted bool
+	}
 
 	wg sync.WaitGroup // connector-context callbacks
 	mu struct {
@@ -124,9 +135,22 @@ func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Standalone{cfg: cfg, registry: opts.Registry, logger: opts.Logger.With("component", "connect"), workerID: opts.WorkerID, offsets: offsets}
+	s := &Standalone{cfg: cfg, registry: opts.Registry, logger: opts.Logger.With("component", "connect"), workerID: opts.WorkerID, offsets: offsets, dial: opts.Dialer}
 	s.mu.connectors = map[string]*connectorState{}
 	return s, nil
+}
+
+// haltTasks stops every task runner of the worker from calling into its task, writing, storing
+// offsets or committing, and waits for such a call under way to return. Irreversible.
+func (s *Standalone) haltTasks() {
+	s.halt.Lock()
+	s.halt.halted = true
+	s.halt.Unlock()
+}
+
+// clientOpts are the options of every Kafka client the worker's tasks make.
+func (s *Standalone) clientOpts(extra ...kgo.Opt) []kgo.Opt {
+	return clientOpts(s.cfg.BootstrapServers, s.dial, extra...)
 }
 
 // WorkerID implements Herder.
@@ -525,7 +549,7 @@ func (s *Standalone) ConnectorOffsets(ctx context.Context, name string) ([]Parti
 		}
 		return out, err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.cfg.BootstrapServers...))
+	cl, err := kgo.NewClient(s.clientOpts()...)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,9 @@ func (t *taskRunner) start() {
 		} else {
 			err = t.runSink(ctx)
 		}
+		if errors.Is(err, errHalted) {
+			return // NB: a halted worker reports nothing, as a dead process would not
+		}
 		if err != nil && ctx.Err() == nil {
 			t.logger.Error("task failed", "err", err)
 			t.setState(StateFailed, err.Error())
@@ -71,6 +74,76 @@ func (t *taskRunner) start() {
 func (t *taskRunner) stop() {
 	t.cancel()
 	<-t.done
+}
+
+// stopWithin is stop for a halted worker: it gives up waiting after timeout (a task stuck in a
+// call that ignores its context) and reports whether the task goroutine ended.
+func (t *taskRunner) stopWithin(timeout time.Duration) bool {
+	t.cancel()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-t.done:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// errHalted is what a task runner's calls into its task, writes and commits return once its
+// worker was halted.
+var errHalted = errors.New("connect: worker halted")
+
+// act runs fn, a call into the task or a write or commit made for it, unless the worker was
+// halted. A halt waits for a running fn to return, so once it returns nothing more happens.
+func (t *taskRunner) act(fn func() error) error {
+	t.s.halt.RLock()
+	defer t.s.halt.RUnlock()
+	if t.s.halt.halted {
+		return errHalted
+	}
+	return fn()
+}
+
+// tryAct is act for callbacks on a client's goroutines: it skips fn instead of waiting while a
+// halt is under way. NB: waiting could deadlock, as act's caller may itself wait for the callback
+// (a Flush waits for every produce promise).
+func (t *taskRunner) tryAct(fn func()) {
+	if !t.s.halt.TryRLock() {
+		return
+	}
+	defer t.s.halt.RUnlock()
+	if !t.s.halt.halted {
+		fn()
+	}
+}
+
+// halted reports whether the worker was halted.
+func (t *taskRunner) halted() bool {
+	t.s.halt.RLock()
+	defer t.s.halt.RUnlock()
+	return t.s.halt.halted
+}
+
+// closeClient closes a task's Kafka client. After a halt, a consumer leaves no group (its
+// partitions move once its session expires, as after a crash): the leave request could only fail
+// on the severed connections, and the client would retry it for long.
+func (t *taskRunner) closeClient(cl *kgo.Client) {
+	if t.halted() {
+		cl.AllowRebalance() // NB: a leave waits for the last poll's rebalance block to be released
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = cl.LeaveGroupContext(ctx)
+	}
+	cl.Close()
+}
+
+// stopTask calls the task's Stop unless the worker was halted: a crash does not stop a task, and
+// a Stop may write (the file sink writes what it buffered).
+func (t *taskRunner) stopTask(stop func() error) {
+	if err := t.act(stop); err != nil && !errors.Is(err, errHalted) {
+		t.logger.Warn("task stop", "err", err)
+	}
 }
 
 func (t *taskRunner) setPaused(p bool) {
@@ -163,8 +236,7 @@ func (t *taskRunner) converters() (key, value Converter, err error) {
 }
 
 func (t *taskRunner) clientOpts(extra ...kgo.Opt) []kgo.Opt {
-	return append([]kgo.Opt{kgo.SeedBrokers(t.s.cfg.BootstrapServers...),
-		kgo.ClientID(fmt.Sprintf("connector-%s-%d", t.connector, t.id))}, extra...)
+	return t.s.clientOpts(append([]kgo.Opt{kgo.ClientID(fmt.Sprintf("connector-%s-%d", t.connector, t.id))}, extra...)...)
 }
 
 // sleepCtx sleeps for d or until ctx ends or the pause flag changes.
@@ -208,19 +280,20 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 		return err
 	}
 	task := conn.NewTask()
-	if err := task.Start(sourceTaskContext{store: t.s.offsets, connector: t.connector}, t.config); err != nil {
+	if err := t.act(func() error {
+		return task.Start(sourceTaskContext{store: t.s.offsets, connector: t.connector}, t.config)
+	}); err != nil {
+		if errors.Is(err, errHalted) {
+			return err
+		}
 		return fmt.Errorf("task start: %w", err)
 	}
-	defer func() {
-		if err := task.Stop(); err != nil {
-			t.logger.Warn("task stop", "err", err)
-		}
-	}()
+	defer t.stopTask(task.Stop)
 	client, err := kgo.NewClient(t.clientOpts(kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(2*time.Millisecond))...)
 	if err != nil {
 		return err
 	}
-	defer client.Close()
+	defer t.closeClient(client)
 	committer, _ := task.(SourceTaskCommitter)
 	// NB: records are produced under their own context so a stop does not fail records already in
 	// flight (their offsets would then be replayed); it is cancelled only if the final flush overruns
@@ -237,7 +310,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 	}
 	pending := map[string]PartitionOffset{} // offsets of produced, not yet stored records
 	produced := 0                           // records produced since the last commit
-	commit := func() error {
+	commitNow := func() error {
 		if produced == 0 {
 			return nil
 		}
@@ -270,6 +343,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 		}
 		return nil
 	}
+	commit := func() error { return t.act(commitNow) }
 
 	seenTopics := map[string]bool{}
 	var lastKey string
@@ -339,21 +413,28 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 			}
 			rec := r
 			produced++
-			client.Produce(produceCtx, kr, func(kr *kgo.Record, err error) {
-				if err != nil {
-					produceErr.Lock()
-					if produceErr.err == nil {
-						produceErr.err = err
+			if err := t.act(func() error {
+				client.Produce(produceCtx, kr, func(kr *kgo.Record, err error) {
+					if err != nil {
+						produceErr.Lock()
+						if produceErr.err == nil {
+							produceErr.err = err
+						}
+						produceErr.Unlock()
+						return
 					}
-					produceErr.Unlock()
-					return
-				}
-				if committer != nil {
-					if err := committer.CommitRecord(rec, RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset}); err != nil {
-						t.logger.Warn("commit record", "err", err)
+					if committer != nil {
+						t.tryAct(func() {
+							if err := committer.CommitRecord(rec, RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset}); err != nil {
+								t.logger.Warn("commit record", "err", err)
+							}
+						})
 					}
-				}
-			})
+				})
+				return nil
+			}); err != nil {
+				return err
+			}
 			if r.SourcePartition != nil {
 				// NB: consecutive records usually share a partition; skip re-keying them.
 				if lastKey == "" || !samePartition(lastPartition, r.SourcePartition) {
@@ -447,21 +528,20 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	defer eh.close()
 	task := conn.NewTask()
 	tctx := &sinkTaskContext{assignment: map[TopicPartition]bool{}}
-	if err := task.Start(tctx, t.config); err != nil {
+	if err := t.act(func() error { return task.Start(tctx, t.config) }); err != nil {
+		if errors.Is(err, errHalted) {
+			return err
+		}
 		return fmt.Errorf("task start: %w", err)
 	}
-	defer func() {
-		if err := task.Stop(); err != nil {
-			t.logger.Warn("task stop", "err", err)
-		}
-	}()
+	defer t.stopTask(task.Stop)
 
 	// callMu serializes calls into the task and the offsets map between this goroutine and the
 	// group's rebalance callbacks. It is never held across PollRecords or AllowRebalance.
 	var callMu sync.Mutex
 	current := map[TopicPartition]int64{} // next offset to consume, per partition put so far
 	var client *kgo.Client
-	commitLocked := func(cctx context.Context) error {
+	commitNowLocked := func(cctx context.Context) error {
 		if len(current) == 0 {
 			return nil
 		}
@@ -494,6 +574,9 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 		}
 		return nil
 	}
+	commitLocked := func(cctx context.Context) error {
+		return t.act(func() error { return commitNowLocked(cctx) })
+	}
 
 	topics := splitList(t.config[ConfigTopics])
 	opts := t.clientOpts(
@@ -510,7 +593,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(func(cctx context.Context, _ *kgo.Client, m map[string][]int32) {
 			callMu.Lock()
 			defer callMu.Unlock()
-			if err := commitLocked(cctx); err != nil {
+			if err := commitLocked(cctx); err != nil && !errors.Is(err, errHalted) {
 				t.logger.Warn("commit on revoke failed", "err", err)
 			}
 			for topic, ps := range m {
@@ -533,6 +616,11 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	)
 	if d := t.s.cfg.ConsumerSessionTimeout; d > 0 {
 		opts = append(opts, kgo.SessionTimeout(d))
+		// NB: the consumer heartbeats every 3s (Kafka's heartbeat.interval.ms); a session shorter
+		// than three heartbeats would expire between them, so heartbeats then come thrice a session.
+		if hb := d / 3; hb < 3*time.Second {
+			opts = append(opts, kgo.HeartbeatInterval(hb))
+		}
 	}
 	if re := strings.TrimSpace(t.config[ConfigTopicsRegex]); re != "" {
 		if _, err := regexp.Compile(re); err != nil {
@@ -546,7 +634,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer client.Close()
+	defer t.closeClient(client)
 	t.setState(StateRunning, "")
 
 	lastCommit := time.Now()
@@ -635,11 +723,14 @@ func (t *taskRunner) putLocked(ctx context.Context, task SinkTask, fetches kgo.F
 	if convErr != nil {
 		return convErr
 	}
-	if err := eh.flushDLQ(ctx); err != nil {
+	if err := t.act(func() error { return eh.flushDLQ(ctx) }); err != nil {
 		return err
 	}
 	if len(records) > 0 {
-		if err := eh.retryPut(ctx, func() error { return task.Put(records) }); err != nil {
+		if err := eh.retryPut(ctx, func() error { return t.act(func() error { return task.Put(records) }) }); err != nil {
+			if errors.Is(err, errHalted) {
+				return err
+			}
 			return fmt.Errorf("put: %w", err)
 		}
 	}

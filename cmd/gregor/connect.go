@@ -115,8 +115,10 @@ func runConnectDistributed(ctx context.Context, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	r, err := connect.RunDistributed(ctx, props, connect.Options{Logger: logger})
+	// The text handler takes every level; the worker's loggers (GET/PUT /admin/loggers) filter.
+	loggers := connect.NewLoggers(slog.LevelInfo)
+	logger := slog.New(loggers.Handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
+	r, err := connect.RunDistributed(ctx, props, connect.Options{Logger: logger, Loggers: loggers})
 	if err != nil {
 		return err
 	}
