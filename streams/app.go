@@ -101,6 +101,10 @@ type App struct {
 	startOnce sync.Once
 	closeOnce sync.Once
 
+	// closing is set by Close before it cancels the loop, so that the loop tells Close from
+	// the end of the context given to Start.
+	closing atomic.Bool
+
 	subOf         map[string]*subtopology // sub-topology per full source topic name
 	sourceTopics  []string                // full names, sorted
 	repartitions  map[string]*subtopology // repartition topic → the sub-topology writing it
@@ -193,6 +197,11 @@ func New(topology *Topology, cfg Config) (*App, error) {
 // have the same partition count), creates the internal topics, joins the group and starts
 // processing in the background. Processing stops when ctx is cancelled, on a processing error
 // (see Err), or on Close; in all cases Close must be called to release the clients.
+//
+// ctx bounds the App's whole life, not only its start: when it ends, the App commits what it
+// processed, closes its tasks, leaves the group (so that the other instances take its
+// partitions over at once), moves to PendingShutdown and closes Done. A timeout meant for the
+// start alone belongs on a context that only wraps the start.
 func (a *App) Start(ctx context.Context) error {
 	err := errors.New("streams: Start called twice")
 	a.startOnce.Do(func() { err = a.start(ctx) })
@@ -254,7 +263,7 @@ func (a *App) start(ctx context.Context) error {
 	a.mu.lastCommit = time.Now()
 	a.state.set(Rebalancing)
 	a.joinClock()
-	go a.run(runCtx)
+	go a.run(runCtx, ctx)
 	a.log.Info("started", "topics", a.sourceTopics)
 	return nil
 }
@@ -364,8 +373,9 @@ func (a *App) createInternalTopics(ctx context.Context) error {
 	return nil
 }
 
-// run is the processing loop, the one goroutine that owns the tasks between rebalances.
-func (a *App) run(ctx context.Context) {
+// run is the processing loop, the one goroutine that owns the tasks between rebalances. ctx
+// ends with Close or with startCtx, the context given to Start.
+func (a *App) run(ctx, startCtx context.Context) {
 	defer close(a.done)
 	defer a.leaveClock()
 	for {
@@ -380,7 +390,7 @@ func (a *App) run(ctx context.Context) {
 		cancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			a.consumer.AllowRebalance()
-			a.shutdown()
+			a.stop(startCtx)
 			return
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
@@ -409,8 +419,9 @@ func (a *App) run(ctx context.Context) {
 		a.mu.Unlock()
 		a.consumer.AllowRebalance()
 		if cancelled {
-			// Close interrupted a restore: not a failure. What was processed is committed.
-			a.shutdown()
+			// Close (or the end of startCtx) interrupted a restore: not a failure. What was
+			// processed is committed.
+			a.stop(startCtx)
 			return
 		}
 		if err != nil {
@@ -681,6 +692,32 @@ func (a *App) closeTasksLocked(tasks []*task) {
 	}
 }
 
+// stop is the loop's exit on cancellation. When Close cancelled it, Close does the rest
+// (leaving the group, closing the clients). When startCtx ended instead, nobody may call Close
+// for a long while, so the App also leaves the group at once.
+//
+// NB: a member that stops polling but keeps heartbeating keeps its partitions: kgo, unlike
+// Kafka's consumer, does not leave the group when max.poll.interval.ms passes without a poll.
+// Before the App left here, an App started with a context with a deadline went quiet when
+// the deadline passed, still RUNNING and still owning its partitions, and the records that
+// arrived after that were processed by no one until Close.
+func (a *App) stop(startCtx context.Context) {
+	fromStart := startCtx.Err() != nil && !a.closing.Load()
+	if fromStart {
+		a.log.Info("stopping: the context given to Start is done; committing and leaving the group", "cause", context.Cause(startCtx))
+		a.state.set(PendingShutdown)
+	}
+	a.shutdown()
+	if !fromStart {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := a.consumer.LeaveGroupContext(ctx); err != nil {
+		a.log.Warn("leaving the group after the context given to Start ended", "err", err)
+	}
+}
+
 // shutdown is the loop's exit on cancellation: a last commit, then the tasks close.
 func (a *App) shutdown() {
 	a.mu.Lock()
@@ -761,6 +798,7 @@ func (a *App) Done() <-chan struct{} { return a.done }
 // stopped processing, if any. Idempotent.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
+		a.closing.Store(true)
 		a.state.set(PendingShutdown)
 		if a.cancel != nil {
 			a.cancel()

@@ -12,7 +12,8 @@ const (
 	Rebalancing
 	// Running: tasks assigned and processing.
 	Running
-	// PendingShutdown: Close was called; committing and closing.
+	// PendingShutdown: Close was called, or the context given to Start ended; committing and
+	// closing. Close still has to be called to release the clients.
 	PendingShutdown
 	// NotRunning: closed.
 	NotRunning

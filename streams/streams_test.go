@@ -71,7 +71,10 @@ func startApp(t *testing.T, topo *streams.Topology, cfg streams.Config) *streams
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { app.Close() })
-	if err := app.Start(ctxT(t)); err != nil {
+	// NB: Start's context bounds the App's whole life, not just its start: an App started
+	// with ctxT would stop processing waitTimeout after it started, silently, in the middle
+	// of any test that runs longer (the "consumer stall" of the FK-join and failover tests).
+	if err := app.Start(t.Context()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	return app
