@@ -689,8 +689,9 @@ func (d *Distributed) PutConnectorConfig(name string, config map[string]string, 
 	return d.infoLocked(name, c), !exists, nil
 }
 
-// DeleteConnector implements Herder. Source offsets stay in the offset topic, as in Kafka.
-func (d *Distributed) DeleteConnector(name string) error {
+// lockForWrite takes d.mu for a write to connector name: it fails (with d.mu released) when this
+// worker cannot write now or there is no such connector, and returns with d.mu held otherwise.
+func (d *Distributed) lockForWrite(name string) error {
 	d.mu.Lock()
 	if err := d.checkWritableLocked(); err != nil {
 		d.mu.Unlock()
@@ -698,6 +699,14 @@ func (d *Distributed) DeleteConnector(name string) error {
 	}
 	if _, err := d.getLocked(name); err != nil {
 		d.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// DeleteConnector implements Herder. Source offsets stay in the offset topic, as in Kafka.
+func (d *Distributed) DeleteConnector(name string) error {
+	if err := d.lockForWrite(name); err != nil {
 		return err
 	}
 	tasks := len(d.mu.config.tasks[name])
@@ -717,13 +726,7 @@ func (d *Distributed) DeleteConnector(name string) error {
 // SetTargetState implements Herder. Stopping also writes an empty task set, as Kafka does, so a
 // stopped connector keeps no tasks anywhere.
 func (d *Distributed) SetTargetState(name string, target TargetState) error {
-	d.mu.Lock()
-	if err := d.checkWritableLocked(); err != nil {
-		d.mu.Unlock()
-		return err
-	}
-	if _, err := d.getLocked(name); err != nil {
-		d.mu.Unlock()
+	if err := d.lockForWrite(name); err != nil {
 		return err
 	}
 	d.mu.Unlock()
@@ -738,13 +741,7 @@ func (d *Distributed) SetTargetState(name string, target TargetState) error {
 // RestartConnector implements Herder: a restart-connector-<name> record tells the workers that run
 // the connector and its tasks.
 func (d *Distributed) RestartConnector(name string, includeTasks, onlyFailed bool) error {
-	d.mu.Lock()
-	if err := d.checkWritableLocked(); err != nil {
-		d.mu.Unlock()
-		return err
-	}
-	if _, err := d.getLocked(name); err != nil {
-		d.mu.Unlock()
+	if err := d.lockForWrite(name); err != nil {
 		return err
 	}
 	stopped := d.mu.config.target(name) == TargetStopped
@@ -888,13 +885,7 @@ func (d *Distributed) ActiveTopics(name string) ([]string, error) {
 
 // ResetActiveTopics implements Herder: tombstones for the connector's active topics (leader only).
 func (d *Distributed) ResetActiveTopics(name string) error {
-	d.mu.Lock()
-	if err := d.checkWritableLocked(); err != nil {
-		d.mu.Unlock()
-		return err
-	}
-	if _, err := d.getLocked(name); err != nil {
-		d.mu.Unlock()
+	if err := d.lockForWrite(name); err != nil {
 		return err
 	}
 	var records []*kgo.Record
