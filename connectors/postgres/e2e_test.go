@@ -1,0 +1,453 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/gregor-streams/gregor/connect/transforms" // RegexRouter on the sink
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// e2eTable is a table captured in database A and replicated into database B.
+type e2eTable struct {
+	name string   // table name in public, in both databases
+	pk   []string // primary key columns, in key order
+	cols []string // every column, primary key first
+}
+
+// dump renders every row ordered by primary key, each column as its text form (so numeric scale,
+// timestamp microseconds and text are compared exactly) joined by "|", NULL as "∅".
+func (tbl *e2eTable) dump(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	sel := make([]string, len(tbl.cols))
+	for i, c := range tbl.cols {
+		sel[i] = c + "::text"
+	}
+	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s ORDER BY %s",
+		strings.Join(sel, ", "), tbl.name, strings.Join(tbl.pk, ", ")))
+	if err != nil {
+		return nil, fmt.Errorf("dump of %s: %w", tbl.name, err)
+	}
+	defer rows.Close()
+	var out []string
+	vals := make([]*string, len(tbl.cols))
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	parts := make([]string, len(vals))
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("dump of %s: %w", tbl.name, err)
+		}
+		for i, v := range vals {
+			if v == nil {
+				parts[i] = "∅"
+			} else {
+				parts[i] = *v
+			}
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dump of %s: %w", tbl.name, err)
+	}
+	return out, nil
+}
+
+// firstDifference describes where two dumps part, for a failure message.
+func firstDifference(a, b []string) string {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return fmt.Sprintf("row %d: A %q, B %q", i, a[i], b[i])
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("A has %d rows, B %d", len(a), len(b))
+	}
+	return "none"
+}
+
+// e2eKeys is the set of primary keys a table holds in A, for picking rows to update or delete.
+type e2eKeys struct {
+	list  [][]any
+	index map[string]int
+}
+
+func newE2EKeys() *e2eKeys { return &e2eKeys{index: map[string]int{}} }
+
+func (k *e2eKeys) add(key ...any) {
+	k.index[fmt.Sprint(key...)] = len(k.list)
+	k.list = append(k.list, key)
+}
+
+func (k *e2eKeys) remove(key ...any) {
+	id := fmt.Sprint(key...)
+	i, ok := k.index[id]
+	if !ok {
+		return
+	}
+	last := len(k.list) - 1
+	k.list[i] = k.list[last]
+	k.index[fmt.Sprint(k.list[i]...)] = i
+	k.list = k.list[:last]
+	delete(k.index, id)
+}
+
+func (k *e2eKeys) pick(r *rand.Rand) []any { return k.list[r.Intn(len(k.list))] }
+
+// e2eGen produces random row values of the shapes a user's tables hold: texts with quotes,
+// backslashes and non-ASCII letters, numerics of every sign and magnitude at the column's scale
+// and beyond it for unconstrained numeric, timestamps with microseconds on both sides of 1970.
+type e2eGen struct{ r *rand.Rand }
+
+var e2eTexts = []string{"", "plain", "O'Brien", `back\slash`, `"quoted"`, "tab\there", "line\nbreak", "ünïcödé ✓", "日本語", "emoji 🚀", "  padded  ", "NULL", "a,b;c"}
+
+func (g e2eGen) text() string {
+	if g.r.Intn(3) == 0 {
+		return fmt.Sprintf("%s-%d", e2eTexts[g.r.Intn(len(e2eTexts))], g.r.Intn(1_000_000))
+	}
+	return e2eTexts[g.r.Intn(len(e2eTexts))]
+}
+
+func (g e2eGen) nullableText() any {
+	if g.r.Intn(5) == 0 {
+		return nil
+	}
+	return g.text()
+}
+
+// decimal renders a value with exactly scale digits after the point and at most intDigits before.
+func (g e2eGen) decimal(intDigits, scale int) string {
+	var whole int64
+	switch g.r.Intn(6) {
+	case 0:
+		whole = 0
+	case 1: // the largest magnitude the column takes
+		whole = pow10(intDigits) - 1
+	default:
+		whole = g.r.Int63n(pow10(g.r.Intn(intDigits) + 1))
+	}
+	frac := ""
+	if scale > 0 {
+		frac = fmt.Sprintf(".%0*d", scale, g.r.Int63n(pow10(scale)))
+	}
+	sign := ""
+	if g.r.Intn(3) == 0 {
+		sign = "-"
+	}
+	return fmt.Sprintf("%s%d%s", sign, whole, frac)
+}
+
+func pow10(n int) int64 {
+	p := int64(1)
+	for range n {
+		p *= 10
+	}
+	return p
+}
+
+// timestamp renders an instant between 1950 and 2100 with microseconds, at a random UTC offset.
+func (g e2eGen) timestamp() string {
+	lo, hi := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	us := lo + g.r.Int63n(hi-lo)
+	if g.r.Intn(4) == 0 {
+		us -= us % 1_000_000 // whole seconds too
+	}
+	zone := time.FixedZone("", (g.r.Intn(27)-12)*3600)
+	return time.UnixMicro(us).In(zone).Format("2006-01-02 15:04:05.999999-07:00")
+}
+
+func (g e2eGen) nullable(v string) any {
+	if g.r.Intn(6) == 0 {
+		return nil
+	}
+	return v
+}
+
+// TestCDCThroughTheBrokerIntoTheSinkKeepsTwoDatabasesEqual is issue 6's acceptance: one standalone
+// worker runs PostgresCdcSource on database A (a snapshot of existing rows, then streaming) and
+// PostgresSink on database B (upsert by record key, deletes, auto.create, topics.regex, the table
+// from the topic's last segment via RegexRouter). After 10,000 mixed changes in transactions over
+// two tables (numeric with and without scale, timestamptz, text, boolean, NULLs; one table with a
+// composite primary key, some of whose keys are updated) the tables of A and B are equal row for
+// row, and stay equal once the sink has committed the ends of the CDC topics.
+func TestCDCThroughTheBrokerIntoTheSinkKeepsTwoDatabasesEqual(t *testing.T) {
+	const (
+		seedRows     = 1_000 // per table, before the connector starts: the snapshot
+		changes      = 10_000
+		maxPerTxn    = 20
+		convergeWait = 60 * time.Second
+	)
+	pg := testpg.Start(t)
+	dbA, dbB := pg.NewDatabase(t), pg.NewDatabase(t)
+	pg.Exec(t, dbA,
+		`CREATE TABLE accounts (
+			id bigint PRIMARY KEY,
+			owner text NOT NULL,
+			balance numeric(12,2) NOT NULL,
+			active boolean NOT NULL,
+			opened_at timestamptz NOT NULL,
+			note text)`,
+		`CREATE TABLE stock (
+			warehouse text NOT NULL,
+			sku integer NOT NULL,
+			qty integer NOT NULL,
+			price numeric(10,3),
+			weight numeric,
+			discontinued boolean,
+			checked_at timestamptz,
+			label text,
+			PRIMARY KEY (warehouse, sku))`,
+	)
+	accounts := &e2eTable{name: "accounts", pk: []string{"id"}, cols: []string{"id", "owner", "balance", "active", "opened_at", "note"}}
+	stock := &e2eTable{name: "stock", pk: []string{"warehouse", "sku"}, cols: []string{"warehouse", "sku", "qty", "price", "weight", "discontinued", "checked_at", "label"}}
+	tables := []*e2eTable{accounts, stock}
+
+	g := e2eGen{r: rand.New(rand.NewSource(6))}
+	warehouses := []string{"north", "south", "east", "west", "Zürich", "o'hare"}
+	accountKeys, stockKeys := newE2EKeys(), newE2EKeys()
+	nextID, nextSku := int64(0), 0
+	insertAccount := func(b *pgx.Batch) {
+		nextID++
+		b.Queue(`INSERT INTO accounts VALUES ($1, $2, $3::numeric, $4, $5::timestamptz, $6)`,
+			nextID, g.text(), g.decimal(10, 2), g.r.Intn(2) == 0, g.timestamp(), g.nullableText())
+		accountKeys.add(nextID)
+	}
+	insertStock := func(b *pgx.Batch) {
+		nextSku++
+		w := warehouses[g.r.Intn(len(warehouses))]
+		b.Queue(`INSERT INTO stock VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6, $7::timestamptz, $8)`,
+			w, nextSku, g.r.Intn(100_000)-50, g.nullable(g.decimal(7, 3)), g.nullable(g.decimal(g.r.Intn(15)+1, g.r.Intn(8))),
+			[]any{nil, true, false}[g.r.Intn(3)], g.nullable(g.timestamp()), g.nullableText())
+		stockKeys.add(w, nextSku)
+	}
+	// change queues one random insert, update or delete into b.
+	keyChanges := 0
+	change := func(b *pgx.Batch) {
+		if g.r.Intn(2) == 0 {
+			op := g.r.Intn(100)
+			switch {
+			case op < 40 || len(accountKeys.list) < 10:
+				insertAccount(b)
+			case op < 85:
+				k := accountKeys.pick(g.r)
+				switch g.r.Intn(3) {
+				case 0:
+					b.Queue(`UPDATE accounts SET balance = $2::numeric, opened_at = $3::timestamptz WHERE id = $1`, k[0], g.decimal(10, 2), g.timestamp())
+				case 1:
+					b.Queue(`UPDATE accounts SET active = NOT active, note = $2 WHERE id = $1`, k[0], g.nullableText())
+				default:
+					b.Queue(`UPDATE accounts SET owner = $2, balance = -balance WHERE id = $1`, k[0], g.text())
+				}
+			default:
+				k := accountKeys.pick(g.r)
+				b.Queue(`DELETE FROM accounts WHERE id = $1`, k[0])
+				accountKeys.remove(k...)
+			}
+			return
+		}
+		op := g.r.Intn(100)
+		switch {
+		case op < 40 || len(stockKeys.list) < 10:
+			insertStock(b)
+		case op < 85:
+			k := stockKeys.pick(g.r)
+			switch g.r.Intn(20) {
+			case 0: // a primary key change: Debezium's delete of the old key and create of the new
+				nextSku++
+				b.Queue(`UPDATE stock SET sku = $3 WHERE warehouse = $1 AND sku = $2`, k[0], k[1], nextSku)
+				stockKeys.remove(k...)
+				stockKeys.add(k[0], nextSku)
+				keyChanges++
+			case 1, 2, 3, 4, 5, 6:
+				b.Queue(`UPDATE stock SET qty = qty + $3, checked_at = $4::timestamptz WHERE warehouse = $1 AND sku = $2`,
+					k[0], k[1], g.r.Intn(21)-10, g.nullable(g.timestamp()))
+			default:
+				b.Queue(`UPDATE stock SET price = $3::numeric, weight = $4::numeric, discontinued = $5, label = $6 WHERE warehouse = $1 AND sku = $2`,
+					k[0], k[1], g.nullable(g.decimal(7, 3)), g.nullable(g.decimal(g.r.Intn(15)+1, g.r.Intn(8))),
+					[]any{nil, true, false}[g.r.Intn(3)], g.nullableText())
+			}
+		default:
+			k := stockKeys.pick(g.r)
+			b.Queue(`DELETE FROM stock WHERE warehouse = $1 AND sku = $2`, k...)
+			stockKeys.remove(k...)
+		}
+	}
+
+	ctx := context.Background()
+	connA, connB := pg.Connect(t, dbA), pg.Connect(t, dbB)
+	// commit runs a batch as one transaction.
+	commit := func(b *pgx.Batch) {
+		t.Helper()
+		tx, err := connA.Begin(ctx)
+		if err != nil {
+			t.Fatalf("begin in A: %v", err)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			t.Fatalf("transaction in A: %v", err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("commit in A: %v", err)
+		}
+	}
+	seed := &pgx.Batch{}
+	for range seedRows {
+		insertAccount(seed)
+		insertStock(seed)
+	}
+	commit(seed)
+
+	tb := testbroker.Start(t)
+	// NB: the sink subscribes by topics.regex before the CDC topics exist; like Kafka's consumer,
+	// it sees new topics at its next metadata refresh, every 5 minutes unless told otherwise.
+	w := startWorker(t, tb, filepath.Join(t.TempDir(), "connect.offsets"), "consumer.metadata.max.age.ms", "1000")
+	start := time.Now()
+	createConnector(t, w.Addr, "e2e-cdc", cdcConfig(pg, dbA, "e2e"))
+	createConnector(t, w.Addr, "e2e-sink", map[string]string{
+		"connector.class":              "io.debezium.connector.jdbc.JdbcSinkConnector",
+		"connection.url":               fmt.Sprintf("jdbc:postgresql://%s:%d/%s", pg.Host, pg.Port, dbB),
+		"connection.user":              pg.User,
+		"topics.regex":                 `e2e\.public\..+`,
+		"insert.mode":                  "upsert",
+		"pk.mode":                      "record_key",
+		"delete.enabled":               "true",
+		"auto.create":                  "true",
+		"table.name.format":            "${topic}",
+		"transforms":                   "table",
+		"transforms.table.type":        "org.apache.kafka.connect.transforms.RegexRouter",
+		"transforms.table.regex":       `[^.]+\.[^.]+\.([^.]+)`,
+		"transforms.table.replacement": "$1",
+	})
+
+	// The changes start while the snapshot runs; each transaction holds 1 to maxPerTxn of them.
+	txns := 0
+	for done := 0; done < changes; txns++ {
+		b := &pgx.Batch{}
+		n := min(1+g.r.Intn(maxPerTxn), changes-done)
+		for range n {
+			change(b)
+		}
+		commit(b)
+		done += n
+	}
+	written := time.Now()
+	if keyChanges == 0 {
+		t.Fatal("the change mix has no primary key change")
+	}
+
+	var lastA, lastB map[string][]string
+	equal := func() bool {
+		lastA, lastB = map[string][]string{}, map[string][]string{}
+		for _, tbl := range tables {
+			a, err := tbl.dump(ctx, connA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lastA[tbl.name] = a
+			b, err := tbl.dump(ctx, connB)
+			if err != nil {
+				lastB[tbl.name] = []string{err.Error()} // not created yet
+				return false
+			}
+			lastB[tbl.name] = b
+			if strings.Join(a, "\n") != strings.Join(b, "\n") {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(convergeWait)
+	for !equal() {
+		for _, name := range []string{"e2e-cdc", "e2e-sink"} {
+			if st, tasks := connectorStatus(t, w.Addr, name); st == "FAILED" || (len(tasks) > 0 && tasks[0].State == "FAILED") {
+				t.Fatalf("connector %s failed: %s %+v", name, st, tasks)
+			}
+		}
+		if time.Now().After(deadline) {
+			for _, tbl := range tables {
+				t.Errorf("table %s: first difference: %s", tbl.name, firstDifference(lastA[tbl.name], lastB[tbl.name]))
+			}
+			t.Fatalf("A and B still differ %v after the last change was committed", convergeWait)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	converged := time.Now()
+
+	// Nothing is still on its way that could change B again: the sink has committed every record
+	// of the CDC topics. Then B is compared once more.
+	adm := kadm.NewClient(sinkKafka(t, tb))
+	topics := []string{"e2e.public.accounts", "e2e.public.stock"}
+	var behind string
+	caughtUp := func() bool {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		ends, err := adm.ListEndOffsets(actx, topics...)
+		if err != nil {
+			behind = err.Error()
+			return false
+		}
+		committed, err := adm.FetchOffsets(actx, "connect-e2e-sink")
+		if err != nil {
+			behind = err.Error()
+			return false
+		}
+		behind = ""
+		ends.Each(func(o kadm.ListedOffset) {
+			if c, ok := committed.Lookup(o.Topic, o.Partition); !ok || c.At != o.Offset {
+				behind += fmt.Sprintf(" %s-%d committed %d of %d;", o.Topic, o.Partition, c.At, o.Offset)
+			}
+		})
+		return len(ends) == len(topics) && behind == ""
+	}
+	for deadline := time.Now().Add(30 * time.Second); !caughtUp(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sink has not committed the ends of the CDC topics after 30s:%s", behind)
+		}
+	}
+	if !equal() {
+		for _, tbl := range tables {
+			t.Errorf("table %s: first difference: %s", tbl.name, firstDifference(lastA[tbl.name], lastB[tbl.name]))
+		}
+		t.Fatal("A and B differ after the sink committed everything")
+	}
+	rowsA := len(lastA[accounts.name]) + len(lastA[stock.name])
+	total := 2*seedRows + changes
+	t.Logf("A and B equal: %d rows (%d accounts, %d stock); %d snapshot rows + %d changes in %d transactions (%d key changes)",
+		rowsA, len(lastA[accounts.name]), len(lastA[stock.name]), 2*seedRows, changes, txns, keyChanges)
+	t.Logf("writing A took %v; B equal %v after the last commit; end to end %v: %.0f rows/s",
+		written.Sub(start).Round(time.Millisecond), converged.Sub(written).Round(time.Millisecond),
+		converged.Sub(start).Round(time.Millisecond), float64(total)/converged.Sub(start).Seconds())
+
+	// What auto.create made of the columns: the Debezium logical types kept their Postgres types.
+	var types []string
+	rows, err := connB.Query(ctx, `SELECT table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns
+		WHERE table_schema = 'public' AND table_name IN ('accounts', 'stock') ORDER BY table_name, ordinal_position`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, s)
+	}
+	rows.Close()
+	wantTypes := []string{
+		"accounts.id bigint", "accounts.owner text", "accounts.balance numeric", "accounts.active boolean",
+		"accounts.opened_at timestamp with time zone", "accounts.note text",
+		"stock.warehouse text", "stock.sku integer", "stock.qty integer", "stock.price numeric", "stock.weight numeric",
+		"stock.discontinued boolean", "stock.checked_at timestamp with time zone", "stock.label text",
+	}
+	if strings.Join(types, ", ") != strings.Join(wantTypes, ", ") {
+		t.Errorf("B's columns:\n got %v\nwant %v", types, wantTypes)
+	}
+}
