@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand"
 	"path/filepath"
 	"strings"
@@ -187,6 +188,40 @@ func (g e2eGen) document() any {
 	return string(out)
 }
 
+// localTimestamp renders a timestamp without time zone between 1950 and 2100, with microseconds.
+func (g e2eGen) localTimestamp() string {
+	lo, hi := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	return time.UnixMicro(lo + g.r.Int63n(hi-lo)).UTC().Format("2006-01-02 15:04:05.999999")
+}
+
+// json renders a small JSON object with nesting, unicode and numbers.
+func (g e2eGen) json() string {
+	return fmt.Sprintf(`{"n": %d, "s": %q, "a": [1.5, true, null], "o": {"k": "ü"}}`, g.r.Intn(1000), g.text())
+}
+
+func (g e2eGen) uuid() string {
+	b := make([]byte, 16)
+	g.r.Read(b)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// float is NULL or a double of any magnitude and sign.
+func (g e2eGen) float() any {
+	if g.r.Intn(6) == 0 {
+		return nil
+	}
+	return (g.r.Float64() - 0.5) * math.Pow(10, float64(g.r.Intn(40)-20))
+}
+
+func (g e2eGen) bytes() any {
+	if g.r.Intn(6) == 0 {
+		return nil
+	}
+	b := make([]byte, g.r.Intn(40))
+	g.r.Read(b)
+	return b
+}
+
 func (g e2eGen) nullable(v string) any {
 	if g.r.Intn(6) == 0 {
 		return nil
@@ -232,12 +267,19 @@ func newE2EWorkload(t testing.TB, pg *testpg.Server, db string, seed int64) *e2e
 			discontinued boolean,
 			checked_at timestamptz,
 			label text,
+			tags jsonb,
+			lot uuid,
+			made_on date,
+			received_at timestamp,
+			ratio double precision,
+			code bytea,
 			PRIMARY KEY (warehouse, sku))`,
 	)
 	return &e2eWorkload{
 		t: t, conn: pg.Connect(t, db), g: e2eGen{r: rand.New(rand.NewSource(seed))},
-		accounts:    &e2eTable{name: "accounts", pk: []string{"id"}, cols: []string{"id", "owner", "balance", "active", "opened_at", "note", "document"}},
-		stock:       &e2eTable{name: "stock", pk: []string{"warehouse", "sku"}, cols: []string{"warehouse", "sku", "qty", "price", "weight", "discontinued", "checked_at", "label"}},
+		accounts: &e2eTable{name: "accounts", pk: []string{"id"}, cols: []string{"id", "owner", "balance", "active", "opened_at", "note", "document"}},
+		stock: &e2eTable{name: "stock", pk: []string{"warehouse", "sku"}, cols: []string{"warehouse", "sku", "qty", "price", "weight", "discontinued", "checked_at", "label",
+			"tags", "lot", "made_on", "received_at", "ratio", "code"}},
 		accountKeys: newE2EKeys(), stockKeys: newE2EKeys(),
 	}
 }
@@ -256,9 +298,11 @@ func (w *e2eWorkload) insertStock(b *pgx.Batch) {
 	g := w.g
 	w.nextSku++
 	wh := e2eWarehouses[g.r.Intn(len(e2eWarehouses))]
-	b.Queue(`INSERT INTO stock VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6, $7::timestamptz, $8)`,
+	b.Queue(`INSERT INTO stock VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6, $7::timestamptz, $8,
+		$9::jsonb, $10::uuid, $11::date, $12::timestamp, $13, $14)`,
 		wh, w.nextSku, g.r.Intn(100_000)-50, g.nullable(g.decimal(7, 3)), g.nullable(g.decimal(g.r.Intn(15)+1, g.r.Intn(8))),
-		[]any{nil, true, false}[g.r.Intn(3)], g.nullable(g.timestamp()), g.nullableText())
+		[]any{nil, true, false}[g.r.Intn(3)], g.nullable(g.timestamp()), g.nullableText(),
+		g.nullable(g.json()), g.nullable(g.uuid()), g.nullable(g.localTimestamp()[:10]), g.nullable(g.localTimestamp()), g.float(), g.bytes())
 	w.stockKeys.add(wh, w.nextSku)
 }
 
@@ -308,9 +352,12 @@ func (w *e2eWorkload) change(b *pgx.Batch) {
 			b.Queue(`UPDATE stock SET qty = qty + $3, checked_at = $4::timestamptz WHERE warehouse = $1 AND sku = $2`,
 				k[0], k[1], g.r.Intn(21)-10, g.nullable(g.timestamp()))
 		default:
-			b.Queue(`UPDATE stock SET price = $3::numeric, weight = $4::numeric, discontinued = $5, label = $6 WHERE warehouse = $1 AND sku = $2`,
+			b.Queue(`UPDATE stock SET price = $3::numeric, weight = $4::numeric, discontinued = $5, label = $6,
+				tags = $7::jsonb, lot = $8::uuid, made_on = $9::date, received_at = $10::timestamp, ratio = $11, code = $12
+				WHERE warehouse = $1 AND sku = $2`,
 				k[0], k[1], g.nullable(g.decimal(7, 3)), g.nullable(g.decimal(g.r.Intn(15)+1, g.r.Intn(8))),
-				[]any{nil, true, false}[g.r.Intn(3)], g.nullableText())
+				[]any{nil, true, false}[g.r.Intn(3)], g.nullableText(),
+				g.nullable(g.json()), g.nullable(g.uuid()), g.nullable(g.localTimestamp()[:10]), g.nullable(g.localTimestamp()), g.float(), g.bytes())
 		}
 	default:
 		k := w.stockKeys.pick(g.r)
@@ -477,7 +524,8 @@ func e2eWaitEqual(t testing.TB, w *e2eWorkload, connB *pgx.Conn, tb *testbroker.
 // worker runs PostgresCdcSource on database A (a snapshot of existing rows, then streaming) and
 // PostgresSink on database B (upsert by record key, deletes, auto.create, topics.regex, the table
 // from the topic's last segment via RegexRouter). After 10,000 mixed changes in transactions over
-// two tables (numeric with and without scale, timestamptz, text, boolean, NULLs; one table with a
+// two tables (numeric with and without scale, timestamptz, text incl. TOASTed documents, boolean,
+// jsonb, uuid, date, timestamp, double precision, bytea, NULLs; one table with a
 // composite primary key, some of whose keys are updated) the tables of A and B are equal row for
 // row, and stay equal once the sink has committed the ends of the CDC topics.
 func TestCDCThroughTheBrokerIntoTheSinkKeepsTwoDatabasesEqual(t *testing.T) {
@@ -533,6 +581,8 @@ func TestCDCThroughTheBrokerIntoTheSinkKeepsTwoDatabasesEqual(t *testing.T) {
 		"accounts.opened_at timestamp with time zone", "accounts.note text", "accounts.document text",
 		"stock.warehouse text", "stock.sku integer", "stock.qty integer", "stock.price numeric", "stock.weight numeric",
 		"stock.discontinued boolean", "stock.checked_at timestamp with time zone", "stock.label text",
+		"stock.tags jsonb", "stock.lot uuid", "stock.made_on date", "stock.received_at timestamp without time zone",
+		"stock.ratio double precision", "stock.code bytea",
 	}
 	if strings.Join(types, ", ") != strings.Join(wantTypes, ", ") {
 		t.Errorf("B's columns:\n got %v\nwant %v", types, wantTypes)
