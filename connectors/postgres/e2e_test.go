@@ -620,3 +620,56 @@ func TestCDCToSinkConvergesAcrossAWorkerRestart(t *testing.T) {
 	t.Logf("A and B equal after a restart: %d accounts, %d stock rows after 600 snapshot rows and %d changes (%d key changes)",
 		len(rowsA["accounts"]), len(rowsA["stock"]), w.total, w.keyChanges)
 }
+
+// TestUnchangedToastedValueComesFromTheOldRowUnderReplicaIdentityFull: an update that leaves a
+// TOASTed column alone carries the column's value in "after" when the table has REPLICA IDENTITY
+// FULL, and Debezium's placeholder otherwise (pgoutput does not send the value).
+func TestUnchangedToastedValueComesFromTheOldRowUnderReplicaIdentityFull(t *testing.T) {
+	pg := testpg.Start(t)
+	db := pg.NewDatabase(t)
+	pg.Exec(t, db,
+		`CREATE TABLE full_docs (id int PRIMARY KEY, n int, doc text)`,
+		`ALTER TABLE full_docs REPLICA IDENTITY FULL`,
+		`CREATE TABLE plain_docs (id int PRIMARY KEY, n int, doc text)`,
+	)
+	g := e2eGen{r: rand.New(rand.NewSource(1))}
+	var doc string
+	for doc == "" {
+		doc, _ = g.document().(string)
+	}
+	conn := pg.Connect(t, db)
+	for _, table := range []string{"full_docs", "plain_docs"} {
+		if _, err := conn.Exec(context.Background(), `INSERT INTO `+table+` VALUES (1, 0, $1)`, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb := testbroker.Start(t)
+	w := startWorker(t, tb, filepath.Join(t.TempDir(), "connect.offsets"))
+	createConnector(t, w.Addr, "toast", cdcConfig(pg, db, "toast"))
+	waitTaskState(t, w.Addr, "toast", "RUNNING", 30*time.Second)
+	pg.Exec(t, db, `UPDATE full_docs SET n = 1 WHERE id = 1`, `UPDATE plain_docs SET n = 1 WHERE id = 1`)
+	c := newConsumer(t, tb, "toast.public.full_docs", "toast.public.plain_docs")
+	c.waitFor(30*time.Second, "both updates", func(ev []event) bool {
+		n := 0
+		for _, e := range ev {
+			if e.op() == "u" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	for _, e := range c.events {
+		if e.op() != "u" {
+			continue
+		}
+		after, _ := e.Value["after"].(map[string]any)
+		got, _ := after["doc"].(string)
+		want := doc
+		if e.Topic == "toast.public.plain_docs" {
+			want = "__debezium_unavailable_value"
+		}
+		if got != want {
+			t.Errorf("%s: update's after.doc is %d chars %.40q…, want %d chars %.40q…", e.Topic, len(got), got, len(want), want)
+		}
+	}
+}
