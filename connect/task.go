@@ -622,6 +622,11 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 			opts = append(opts, kgo.HeartbeatInterval(hb))
 		}
 	}
+	if d := t.s.cfg.ConsumerMetadataMaxAge; d > 0 {
+		// NB: the client refuses a max age below its min age (default 5s, floor 10ms).
+		d = max(d, 10*time.Millisecond)
+		opts = append(opts, kgo.MetadataMaxAge(d), kgo.MetadataMinAge(min(d, 5*time.Second)))
+	}
 	if re := strings.TrimSpace(t.config[ConfigTopicsRegex]); re != "" {
 		if _, err := regexp.Compile(re); err != nil {
 			return fmt.Errorf("topics.regex: %w", err)

@@ -27,6 +27,10 @@ type WorkerConfig struct {
 	// timeout (0: the client's default, 45s as Kafka's): how long a crashed worker's sink tasks keep
 	// their partitions before the group moves them.
 	ConsumerSessionTimeout time.Duration
+	// ConsumerMetadataMaxAge is consumer.metadata.max.age.ms (0: the client's default, 5 min as
+	// Kafka's): how often sink consumers refresh metadata, so how soon a topics.regex sink sees a
+	// topic created after it started.
+	ConsumerMetadataMaxAge time.Duration
 	// Props are all the properties as given.
 	Props map[string]string
 }
@@ -83,7 +87,7 @@ func parseCommonWorkerConfig(props map[string]string) (WorkerConfig, error) {
 	for _, d := range []struct {
 		key string
 		dst *time.Duration
-	}{{"offset.flush.interval.ms", &c.OffsetFlushInterval}, {"offset.flush.timeout.ms", &c.OffsetFlushTimeout}, {"consumer.session.timeout.ms", &c.ConsumerSessionTimeout}} {
+	}{{"offset.flush.interval.ms", &c.OffsetFlushInterval}, {"offset.flush.timeout.ms", &c.OffsetFlushTimeout}, {"consumer.session.timeout.ms", &c.ConsumerSessionTimeout}, {"consumer.metadata.max.age.ms", &c.ConsumerMetadataMaxAge}} {
 		if v, ok := props[d.key]; ok {
 			ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil || ms <= 0 {

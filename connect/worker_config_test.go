@@ -42,3 +42,17 @@ func TestWorkerConfigDefaultsAndErrorsNameTheKey(t *testing.T) {
 		t.Errorf("ListenAddr = %q, %v", a, err)
 	}
 }
+
+func TestWorkerConfigConsumerMetadataMaxAgeIsMillisecondsAndErrorsNameTheKey(t *testing.T) {
+	c, err := connect.ParseWorkerConfig(map[string]string{"offset.storage.file.filename": "/tmp/o", "consumer.metadata.max.age.ms": "1500"})
+	if err != nil || c.ConsumerMetadataMaxAge != 1500*time.Millisecond {
+		t.Fatalf("ConsumerMetadataMaxAge = %v, %v; want 1.5s", c.ConsumerMetadataMaxAge, err)
+	}
+	if c, _ := connect.ParseWorkerConfig(map[string]string{"offset.storage.file.filename": "/tmp/o"}); c.ConsumerMetadataMaxAge != 0 {
+		t.Errorf("default ConsumerMetadataMaxAge = %v, want 0 (the client's)", c.ConsumerMetadataMaxAge)
+	}
+	_, err = connect.ParseWorkerConfig(map[string]string{"offset.storage.file.filename": "/tmp/o", "consumer.metadata.max.age.ms": "often"})
+	if !errors.Is(err, connect.ErrInvalidConfig) || !strings.Contains(err.Error(), "consumer.metadata.max.age.ms") {
+		t.Errorf("err = %v, want one naming consumer.metadata.max.age.ms", err)
+	}
+}

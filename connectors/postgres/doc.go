@@ -25,7 +25,9 @@
 // Limits. Tables need a primary key (the task fails naming the table otherwise). Types outside
 // the mapped set (integers, numeric, floats, text, boolean, date/time/timestamp/timestamptz, uuid,
 // json/jsonb, bytea and one-dimensional arrays of these) are emitted as their text form. Schema
-// changes take effect at the next relation message pgoutput sends.
+// changes take effect at the next relation message pgoutput sends. pgoutput leaves an unchanged
+// TOASTed value out of an update: with REPLICA IDENTITY FULL the task takes it from the old row,
+// otherwise a text column carries Debezium's placeholder __debezium_unavailable_value.
 //
 // Locking: the task has no mutex; SourceTask.safeLSN is an atomic written by Commit (task
 // goroutine) and read by the reader, and the reader's failure is published by closing a channel.

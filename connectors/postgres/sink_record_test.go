@@ -96,6 +96,31 @@ func TestEncodeTextRendersLogicalTypesAsPostgresInput(t *testing.T) {
 			t.Errorf("encodeText(%v as %s) = %v, %v; want %s", tc.col.value, tc.colType, got, err, tc.want)
 		}
 	}
+	// Debezium's VariableScaleDecimal (unconstrained numeric): each value carries its scale.
+	vsd := &connect.Schema{Type: connect.TypeStruct, Name: dbzVarDecimal, Fields: []connect.Field{
+		{Name: "scale", Index: 0, Schema: &connect.Schema{Type: connect.TypeInt32}},
+		{Name: "value", Index: 1, Schema: &connect.Schema{Type: connect.TypeBytes}},
+	}}
+	for _, tc := range []struct {
+		scale int32
+		value []byte
+		want  string
+	}{{3, []byte{0x01, 0xe2, 0xe1}, "123.617"}, {0, []byte{0xff, 0x85}, "-123"}, {5, []byte{0x07}, "0.00007"}} {
+		st := connect.NewStruct(vsd)
+		if err := st.Put("scale", tc.scale); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put("value", tc.value); err != nil {
+			t.Fatal(err)
+		}
+		col := sinkColumn{schema: vsd, value: st}
+		if got, err := encodeText(&col, "pg_catalog.numeric"); err != nil || got == nil || *got != tc.want {
+			t.Errorf("VariableScaleDecimal(scale %d, %x) = %v, %v; want %s", tc.scale, tc.value, got, err, tc.want)
+		}
+		if typ := sqlType(&col); typ != "numeric" {
+			t.Errorf("auto.create type of a VariableScaleDecimal is %s, want numeric", typ)
+		}
+	}
 	if got, err := encodeText(&sinkColumn{}, "text"); got != nil || err != nil {
 		t.Errorf("nil encodes as %v, %v; want NULL", got, err)
 	}

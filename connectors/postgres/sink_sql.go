@@ -34,6 +34,7 @@ const (
 	dbzMicroTime     = "io.debezium.time.MicroTime"
 	dbzJSON          = "io.debezium.data.Json"
 	dbzUUID          = "io.debezium.data.Uuid"
+	dbzVarDecimal    = "io.debezium.data.VariableScaleDecimal"
 )
 
 // tableInfo is what the writer knows of a table: its columns' types, in full (format_type with
@@ -475,7 +476,7 @@ func createTableSQL(ch *change) string {
 func sqlType(c *sinkColumn) string {
 	if s := c.schema; s != nil {
 		switch s.Name {
-		case connectDecimal:
+		case connectDecimal, dbzVarDecimal:
 			return "numeric"
 		case connectDate, dbzDate:
 			return "date"
@@ -580,6 +581,16 @@ func encodeText(c *sinkColumn, colType string) (*string, error) {
 					return nil, fmt.Errorf("a Decimal without a valid scale parameter: %q", c.schema.Parameters["scale"])
 				}
 				return str(decimalText(b, scale))
+			}
+		case dbzVarDecimal:
+			// Debezium's unconstrained numeric: a struct of the value's own scale and unscaled bytes.
+			if st, ok := v.(*connect.Struct); ok {
+				scale, okScale := st.Get("scale").(int32)
+				b, okValue := st.Get("value").([]byte)
+				if !okScale || !okValue || scale < -maxDecimalScale || scale > maxDecimalScale {
+					return nil, fmt.Errorf("a VariableScaleDecimal without a valid scale and value: %v", jsonable(st))
+				}
+				return str(decimalText(b, int(scale)))
 			}
 		}
 	}

@@ -425,6 +425,15 @@ func (r *reader) change(ctx context.Context, lsn pglogrepl.LSN, relID uint32, op
 		recs = append(recs, rec)
 	}
 	oldCells, newCells := tupleCells(oldTuple), tupleCells(newTuple)
+	if oldType == 'O' && len(oldCells) == len(newCells) {
+		// NB: pgoutput leaves an unchanged TOASTed value out of the new row ('u'); with REPLICA
+		// IDENTITY FULL the old row carries it in full, so after gets the value, not the placeholder.
+		for i := range newCells {
+			if newCells[i].kind == 'u' && oldCells[i].kind != 'u' {
+				newCells[i] = oldCells[i]
+			}
+		}
+	}
 	var before, after *connect.Struct
 	var err error
 	if oldCells != nil {
