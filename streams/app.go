@@ -425,6 +425,15 @@ func (a *App) run(ctx, startCtx context.Context) {
 			return
 		}
 		if err != nil {
+			// NB: an App stopped by an error leaves the group at once, as a Kafka Streams client
+			// does when its thread dies, so that other instances take over its tasks instead of
+			// waiting for Close (kgo has no max.poll.interval.ms to evict a member that stopped
+			// polling but still heartbeats).
+			lctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+			if lerr := a.consumer.LeaveGroupContext(lctx); lerr != nil {
+				a.log.Warn("leaving the group after an error", "err", lerr)
+			}
+			cancel()
 			return
 		}
 	}

@@ -398,6 +398,21 @@ func TestPoisonRecordStopsTheAppNamingTopicPartitionOffset(t *testing.T) {
 	if err := app.Err(); err == nil || !strings.Contains(err.Error(), "numbers/0@1") {
 		t.Fatalf("Err = %v, want it to name numbers/0@1", err)
 	}
+	// The stopped App left the group (before Close), so other instances could take over.
+	adm := kadm.NewClient(client(t, tb.Addr()))
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		described, err := adm.DescribeGroups(ctxT(t), "poison")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := described["poison"]; len(g.Members) == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("an App stopped by an error still holds its partitions: group %s has member %s", g.State, g.Members[0].MemberID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // testWriter sends logs to the test log, shown only for failing tests (or with -v).
