@@ -44,6 +44,11 @@ type Config struct {
 	// topic, partition and offset; LogAndContinue skips it; SendToDeadLetterTopic(topic) copies
 	// it to a dead-letter topic with error headers and skips it.
 	DeserializationHandler DeserializationHandler
+	// ProcessingGuarantee is Kafka Streams' processing.guarantee: "at_least_once" (the
+	// default, also ""). Outputs are at least once; key-value state is exact across crashes
+	// (see the package doc). "exactly_once_v2" needs transactions, which Gregor does not have
+	// yet: New rejects it rather than silently giving less.
+	ProcessingGuarantee string
 	// NumWorkers is how many tasks process records at the same time, each on its own goroutine
 	// (num.stream.threads, within one group member). Default 1. With more than one, the
 	// functions given to the DSL may run concurrently for different tasks.
@@ -71,6 +76,9 @@ type Config struct {
 
 // DefaultCommitInterval is Kafka Streams' commit.interval.ms under at-least-once.
 const DefaultCommitInterval = 30 * time.Second
+
+// AtLeastOnce is the processing.guarantee the App provides.
+const AtLeastOnce = "at_least_once"
 
 // DefaultCacheMaxEntries is the default Config.CacheMaxEntries.
 const DefaultCacheMaxEntries = 10000
@@ -149,6 +157,14 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	}
 	if cfg.DeserializationHandler == nil {
 		cfg.DeserializationHandler = LogAndFail
+	}
+	switch cfg.ProcessingGuarantee {
+	case "", AtLeastOnce:
+		cfg.ProcessingGuarantee = AtLeastOnce
+	case "exactly_once", "exactly_once_beta", "exactly_once_v2":
+		return nil, fmt.Errorf("streams: Config.ProcessingGuarantee %q is not supported yet (it needs transactions); use %q", cfg.ProcessingGuarantee, AtLeastOnce)
+	default:
+		return nil, fmt.Errorf("streams: Config.ProcessingGuarantee %q is not one of %q, \"exactly_once_v2\"", cfg.ProcessingGuarantee, AtLeastOnce)
 	}
 	if cfg.NumWorkers <= 0 {
 		cfg.NumWorkers = 1

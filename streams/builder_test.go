@@ -101,3 +101,24 @@ func TestBuildErrorsNameTheProblem(t *testing.T) {
 		})
 	}
 }
+
+func TestUnsupportedProcessingGuaranteeIsRejectedByName(t *testing.T) {
+	b := streams.NewBuilder()
+	streams.Stream(b, "in", statestore.String{}, statestore.String{}).To("out", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for guarantee, want := range map[string]string{
+		"exactly_once_v2": `"exactly_once_v2" is not supported yet`,
+		"at_most_once":    `"at_most_once" is not one of`,
+	} {
+		_, err := streams.New(topo, streams.Config{ApplicationID: "g", BootstrapServers: []string{"127.0.0.1:1"}, ProcessingGuarantee: guarantee})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ProcessingGuarantee %q: New error %v, want it to say %s", guarantee, err, want)
+		}
+	}
+	if _, err := streams.New(topo, streams.Config{ApplicationID: "g", BootstrapServers: []string{"127.0.0.1:1"}, ProcessingGuarantee: streams.AtLeastOnce}); err != nil {
+		t.Errorf("at_least_once rejected: %v", err)
+	}
+}
