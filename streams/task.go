@@ -169,32 +169,40 @@ func (t *task) needsCommit() bool {
 	return false
 }
 
-// encodePosition is the task's position as stored in its stores' markers:
-// {"<topic>": {"<partition>": nextOffset}}.
+// taskPosition is what a task's stores' position markers hold: the next input offset per
+// partition ({"<topic>": {"<partition>": nextOffset}}) and the task's stream time.
+type taskPosition struct {
+	Offsets    map[string]map[string]int64 `json:"offsets"`
+	StreamTime int64                       `json:"stream_time"`
+}
+
+// encodePosition is the task's position as stored in its stores' markers.
 func (t *task) encodePosition() []byte {
-	m := map[string]map[string]int64{}
+	pos := taskPosition{Offsets: map[string]map[string]int64{}, StreamTime: t.streamTime}
 	for tp, off := range t.position {
-		if m[tp.topic] == nil {
-			m[tp.topic] = map[string]int64{}
+		if pos.Offsets[tp.topic] == nil {
+			pos.Offsets[tp.topic] = map[string]int64{}
 		}
-		m[tp.topic][strconv.Itoa(int(tp.partition))] = off
+		pos.Offsets[tp.topic][strconv.Itoa(int(tp.partition))] = off
 	}
-	b, _ := json.Marshal(m)
+	b, _ := json.Marshal(pos)
 	return b
 }
 
-// restorePosition lowers (or sets) the task's position to the one kv was restored at: with
-// several stores the task resumes from the earliest, so no store misses an input.
+// restorePosition lowers (or sets) the task's position and stream time to those kv was
+// restored at: with several stores the task resumes from the earliest, so no store misses an
+// input (and stream time moves forward again over the inputs it skips).
 func (t *task) restorePosition(kv *statestore.KeyValueStore) error {
 	raw := kv.RestoredPosition()
 	if raw == nil {
 		return nil
 	}
-	var m map[string]map[string]int64
-	if err := json.Unmarshal(raw, &m); err != nil {
+	var pos taskPosition
+	if err := json.Unmarshal(raw, &pos); err != nil {
 		return fmt.Errorf("corrupt position %q: %w", raw, err)
 	}
-	for topic, parts := range m {
+	first := len(t.position) == 0
+	for topic, parts := range pos.Offsets {
 		for p, off := range parts {
 			n, err := strconv.Atoi(p)
 			if err != nil {
@@ -205,6 +213,9 @@ func (t *task) restorePosition(kv *statestore.KeyValueStore) error {
 				t.position[tp] = off
 			}
 		}
+	}
+	if first || pos.StreamTime < t.streamTime {
+		t.streamTime = pos.StreamTime
 	}
 	return nil
 }

@@ -197,9 +197,12 @@ func TestSuppressedHoppingAggregateEmitsOneFinalResultPerWindowAcrossARestart(t 
 		t.Fatal(err)
 	}
 
-	// A new instance with empty local state restores the pending windows from the changelogs.
+	// A new instance with empty local state restores the pending windows from the changelogs,
+	// and the stream time (12500) from the buffer's position marker: a late record for the
+	// closed window [0,10000) is dropped, not added to a window whose result is out.
 	cfg.StateDir = t.TempDir()
 	app = startApp(t, topo(), cfg)
+	produce(t, tb.Addr(), atInt64("amounts", "k", 50, 2_000))
 	produce(t, tb.Addr(), atInt64("amounts", "j", 1000, 30_000)) // closes every window ending by 28000
 	got = readExactly(t, app, tb.Addr(), "final-sums", 5, formatWindowed(keys))
 	want := []string{
@@ -214,6 +217,9 @@ func TestSuppressedHoppingAggregateEmitsOneFinalResultPerWindowAcrossARestart(t 
 	}
 	if n := app.Stats().RecordsRestored; n == 0 {
 		t.Fatal("second instance restored nothing: the buffer did not come from the changelog")
+	}
+	if n := app.Stats().DroppedRecords; n != 1 {
+		t.Fatalf("DroppedRecords = %d after the restart, want 1 (the late record at 2000)", n)
 	}
 }
 
