@@ -71,10 +71,10 @@
 // Grace, the grace period is 0 (Kafka 3.x's ...WithNoGrace constructors).
 //
 // Time is event time: a task's stream time is the largest record timestamp it has processed
-// (kept in the position markers of its key-value stores, so it survives a restart when the task has
-// one, as a Suppress buffer is). A time window closes when stream time reaches its end + grace, a sliding window when stream time
-// passes its end + grace, a session [start, end] when stream time passes end + gap + grace. A
-// record for a closed window is dropped, logged at debug level and counted in
+// (kept in the position markers of its key-value stores, so it survives a restart when the task
+// has one, as a Suppress buffer is). A time window closes when stream time reaches its end +
+// grace, a sliding window when stream time passes its end + grace, a session [start, end] when
+// stream time passes end + gap + grace. A record for a closed window is dropped, logged at debug level and counted in
 // Stats.DroppedRecords. Until then every record updates its windows and the table emits each
 // update; Suppress(UntilWindowCloses(Unbounded())) emits instead one final result per window when
 // it closes, from a buffer kept in a store with a changelog.
