@@ -326,32 +326,16 @@ func (s *SessionStore) expire() error {
 	if s.kv.closed.Load() {
 		return ErrClosed
 	}
-	it := s.kv.db.NewIterator(&util.Range{
-		Start: sessionIndexKey(nil, 0, from)[:9],
-		Limit: sessionIndexKey(nil, 0, cutoff)[:9],
-	}, nil)
-	defer it.Release()
-	var b leveldb.Batch
-	for it.Next() {
-		ik := it.Key()
+	r := &util.Range{Start: sessionIndexKey(nil, 0, from)[:9], Limit: sessionIndexKey(nil, 0, cutoff)[:9]}
+	err := s.kv.deleteIndexed(r, func(ik []byte) []byte {
 		if len(ik) < 17 {
-			continue
+			return nil
 		}
 		end := int64(binary.BigEndian.Uint64(ik[1:9]))
 		start := int64(binary.BigEndian.Uint64(ik[9:17]))
-		b.Delete(dataKey(SessionKey(ik[17:], start, end)))
-		b.Delete(append([]byte(nil), ik...))
-		if b.Len() >= 10000 {
-			if err := s.kv.db.Write(&b, nil); err != nil {
-				return fmt.Errorf("statestore: session store %s: expire: %w", s.kv.Name(), err)
-			}
-			b.Reset()
-		}
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("statestore: session store %s: expire: %w", s.kv.Name(), err)
-	}
-	if err := s.kv.db.Write(&b, nil); err != nil {
+		return dataKey(SessionKey(ik[17:], start, end))
+	})
+	if err != nil {
 		return fmt.Errorf("statestore: session store %s: expire: %w", s.kv.Name(), err)
 	}
 	return nil

@@ -299,25 +299,12 @@ func (w *WindowStore) expire() error {
 	if w.kv.closed.Load() {
 		return ErrClosed
 	}
-	it := w.kv.db.NewIterator(&util.Range{Start: timeIndexKey(nil, from), Limit: timeIndexKey(nil, cutoff)}, nil)
-	defer it.Release()
-	var b leveldb.Batch
-	for it.Next() {
-		ik := it.Key()
+	r := &util.Range{Start: timeIndexKey(nil, from), Limit: timeIndexKey(nil, cutoff)}
+	err := w.kv.deleteIndexed(r, func(ik []byte) []byte {
 		start := int64(binary.BigEndian.Uint64(ik[1:9]))
-		b.Delete(dataKey(WindowKey(ik[9:], start)))
-		b.Delete(append([]byte(nil), ik...))
-		if b.Len() >= 10000 {
-			if err := w.kv.db.Write(&b, nil); err != nil {
-				return fmt.Errorf("statestore: window store %s: expire: %w", w.kv.Name(), err)
-			}
-			b.Reset()
-		}
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("statestore: window store %s: expire: %w", w.kv.Name(), err)
-	}
-	if err := w.kv.db.Write(&b, nil); err != nil {
+		return dataKey(WindowKey(ik[9:], start))
+	})
+	if err != nil {
 		return fmt.Errorf("statestore: window store %s: expire: %w", w.kv.Name(), err)
 	}
 	return nil
@@ -328,3 +315,27 @@ func (w *WindowStore) Flush(ctx context.Context) error { return w.kv.Flush(ctx) 
 
 // Close is KeyValueStore.Close.
 func (w *WindowStore) Close() error { return w.kv.Close() }
+
+// deleteIndexed deletes, locally and without changelog tombstones, every index entry in r and
+// the data entry dataKeyOf names for it (nil: only the index entry), in batches.
+func (s *KeyValueStore) deleteIndexed(r *util.Range, dataKeyOf func(indexKey []byte) []byte) error {
+	it := s.db.NewIterator(r, nil)
+	defer it.Release()
+	var b leveldb.Batch
+	for it.Next() {
+		if dk := dataKeyOf(it.Key()); dk != nil {
+			b.Delete(dk)
+		}
+		b.Delete(append([]byte(nil), it.Key()...))
+		if b.Len() >= 10000 {
+			if err := s.db.Write(&b, nil); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	return s.db.Write(&b, nil)
+}
