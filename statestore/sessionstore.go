@@ -3,7 +3,6 @@ package statestore
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
-	"github.com/syndtr/goleveldb/leveldb/iterator"
 	"github.com/syndtr/goleveldb/leveldb/util"
 )
 
@@ -241,71 +239,40 @@ func (i *keySessionIterator) Close() error  { return i.it.Close() }
 func (s *SessionStore) FindSessionsByEnd(earliestEnd, latestEnd int64) SessionIterator {
 	earliestEnd = max(earliestEnd, 0)
 	if s.kv.closed.Load() {
-		return &sessionIndexIterator{err: ErrClosed}
+		return &sessionIndexIterator{indexScan: indexScan{err: ErrClosed}}
 	}
 	r := &util.Range{Start: sessionIndexKey(nil, 0, earliestEnd)[:9], Limit: []byte{nsSessionIndex + 1}}
 	if latestEnd < math.MaxInt64 {
 		r.Limit = sessionIndexKey(nil, 0, latestEnd+1)[:9]
 	}
-	return &sessionIndexIterator{s: s, it: s.kv.db.NewIterator(r, nil)}
+	return &sessionIndexIterator{s: s, indexScan: indexScan{it: s.kv.db.NewIterator(r, nil)}}
 }
 
+// sessionIndexIterator walks a session store's end index and reads each session's value.
 type sessionIndexIterator struct {
+	indexScan
 	s          *SessionStore
-	it         iterator.Iterator
 	key        []byte
-	value      []byte
 	start, end int64
-	err        error
-	closed     bool
 }
 
 func (i *sessionIndexIterator) Next() bool {
-	if i.it == nil || i.closed || i.err != nil {
-		return false
-	}
-	for i.it.Next() {
-		ik := i.it.Key()
+	return i.next(i.s.kv, func(ik []byte) []byte {
 		if len(ik) < 17 {
-			continue
+			return nil
 		}
 		i.end = int64(binary.BigEndian.Uint64(ik[1:9]))
 		i.start = int64(binary.BigEndian.Uint64(ik[9:17]))
 		i.key = ik[17:]
 		if i.s.expired(i.end) {
-			continue
+			return nil
 		}
-		v, err := i.s.kv.db.Get(dataKey(SessionKey(i.key, i.start, i.end)), nil)
-		if errors.Is(err, leveldb.ErrNotFound) {
-			continue // removed between index and data reads
-		}
-		if err != nil {
-			i.err = err
-			return false
-		}
-		i.value = v
-		return true
-	}
-	return false
+		return dataKey(SessionKey(i.key, i.start, i.end))
+	})
 }
-func (i *sessionIndexIterator) Key() []byte   { return i.key }
-func (i *sessionIndexIterator) Value() []byte { return i.value }
-func (i *sessionIndexIterator) Start() int64  { return i.start }
-func (i *sessionIndexIterator) End() int64    { return i.end }
-func (i *sessionIndexIterator) Err() error {
-	if i.err != nil || i.it == nil {
-		return i.err
-	}
-	return i.it.Error()
-}
-func (i *sessionIndexIterator) Close() error {
-	err := i.Err()
-	if !i.closed && i.it != nil {
-		i.it.Release()
-	}
-	i.closed = true
-	return err
-}
+func (i *sessionIndexIterator) Key() []byte  { return i.key }
+func (i *sessionIndexIterator) Start() int64 { return i.start }
+func (i *sessionIndexIterator) End() int64   { return i.end }
 
 // expire removes, locally and without changelog tombstones, every session that ends before
 // observed - retention.

@@ -219,37 +219,57 @@ func (i *keyWindowIterator) Close() error       { return i.it.Close() }
 func (w *WindowStore) FetchAll(timeFrom, timeTo int64) WindowIterator {
 	timeFrom = max(timeFrom, 0)
 	if w.kv.closed.Load() {
-		return &indexIterator{err: ErrClosed}
+		return &indexIterator{indexScan: indexScan{err: ErrClosed}}
 	}
 	r := &util.Range{Start: timeIndexKey(nil, timeFrom), Limit: []byte{nsTimeIndex + 1}}
 	if timeTo < math.MaxInt64 {
 		r.Limit = timeIndexKey(nil, timeTo+1)
 	}
-	return &indexIterator{w: w, it: w.kv.db.NewIterator(r, nil)}
+	return &indexIterator{w: w, indexScan: indexScan{it: w.kv.db.NewIterator(r, nil)}}
 }
 
+// indexIterator walks a window store's time index and reads each window's value.
 type indexIterator struct {
-	w      *WindowStore
+	indexScan
+	w     *WindowStore
+	key   []byte
+	start int64
+}
+
+func (i *indexIterator) Next() bool {
+	return i.next(i.w.kv, func(ik []byte) []byte {
+		i.start = int64(binary.BigEndian.Uint64(ik[1:9]))
+		i.key = ik[9:]
+		if i.w.expired(i.start) {
+			return nil
+		}
+		return dataKey(WindowKey(i.key, i.start))
+	})
+}
+func (i *indexIterator) Key() []byte        { return i.key }
+func (i *indexIterator) WindowStart() int64 { return i.start }
+
+// indexScan is the part of an index iterator that walks index entries and reads, for each, the
+// data entry it names. The embedding iterator decodes the index key.
+type indexScan struct {
 	it     iterator.Iterator
-	key    []byte
 	value  []byte
-	start  int64
 	err    error
 	closed bool
 }
 
-func (i *indexIterator) Next() bool {
+// next moves to the next index entry whose data entry exists; dataKeyOf decodes an index key
+// into the data key to read, or nil to skip the entry (expired, malformed).
+func (i *indexScan) next(kv *KeyValueStore, dataKeyOf func(indexKey []byte) []byte) bool {
 	if i.it == nil || i.closed || i.err != nil {
 		return false
 	}
 	for i.it.Next() {
-		ik := i.it.Key()
-		i.start = int64(binary.BigEndian.Uint64(ik[1:9]))
-		i.key = ik[9:]
-		if i.w.expired(i.start) {
+		dk := dataKeyOf(i.it.Key())
+		if dk == nil {
 			continue
 		}
-		v, err := i.w.kv.db.Get(dataKey(WindowKey(i.key, i.start)), nil)
+		v, err := kv.db.Get(dk, nil)
 		if errors.Is(err, leveldb.ErrNotFound) {
 			continue // deleted between index and data reads
 		}
@@ -262,16 +282,17 @@ func (i *indexIterator) Next() bool {
 	}
 	return false
 }
-func (i *indexIterator) Key() []byte        { return i.key }
-func (i *indexIterator) Value() []byte      { return i.value }
-func (i *indexIterator) WindowStart() int64 { return i.start }
-func (i *indexIterator) Err() error {
+
+func (i *indexScan) Value() []byte { return i.value }
+
+func (i *indexScan) Err() error {
 	if i.err != nil || i.it == nil {
 		return i.err
 	}
 	return i.it.Error()
 }
-func (i *indexIterator) Close() error {
+
+func (i *indexScan) Close() error {
 	err := i.Err()
 	if !i.closed && i.it != nil {
 		i.it.Release()
