@@ -227,13 +227,22 @@ func (l *Log) Clean(now time.Time) (CleanStats, error) {
 	st.SegmentsRead = len(p.segs)
 
 	maxBytes := min(cfg.SegmentBytes, math.MaxInt32)
+	allSwapped := true
 	for _, g := range groupSegments(p.segs, p.end, maxBytes) {
 		if l.closed.Load() {
 			return st, ErrClosed
 		}
-		if err := l.cleanGroup(g, &cfg, nowMs, logStart, latest, &scratch, &st); err != nil {
+		swapped, err := l.cleanGroup(g, &cfg, nowMs, logStart, latest, &scratch, &st)
+		if err != nil {
 			return st, l.cleanFailed(g.segs, err)
 		}
+		allSwapped = allSwapped && swapped
+	}
+	if !allSwapped {
+		// NB: retention removed part of a group under the pass, so the rest of that group was
+		// not rewritten; it must stay dirty, or its duplicates would never be cleaned.
+		st.Duration = time.Since(started)
+		return st, nil
 	}
 
 	l.firstDirtyOffset.Store(p.end)
@@ -293,20 +302,20 @@ func groupSegments(segs []*segment, end int64, maxBytes int64) []segmentGroup {
 	return out
 }
 
-// cleanGroup rewrites one group of segments into a .cleaned file and swaps it in. Caller holds
-// cleanMu.
-func (l *Log) cleanGroup(g segmentGroup, cfg *Config, nowMs, logStart int64, latest *offsetMap, scratch *cleanScratch, st *CleanStats) (err error) {
+// cleanGroup rewrites one group of segments into a .cleaned file and swaps it in; it reports
+// false if the group changed under it (retention) and was left alone. Caller holds cleanMu.
+func (l *Log) cleanGroup(g segmentGroup, cfg *Config, nowMs, logStart int64, latest *offsetMap, scratch *cleanScratch, st *CleanStats) (swapped bool, err error) {
 	base := g.segs[0].baseOffset
 	out := newSegment(l.dir, base)
 	cleanedPath := out.path(logSuffix) + cleanedSuffix
 	swapPath := out.path(logSuffix) + swapSuffix
 	f, err := l.fs.OpenFile(cleanedPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("clean: create %s: %w", filepath.Base(cleanedPath), err)
+		return false, fmt.Errorf("clean: create %s: %w", filepath.Base(cleanedPath), err)
 	}
-	swapped := false
+	fileHandedOver := false
 	defer func() {
-		if !swapped {
+		if !fileHandedOver {
 			_ = f.Close()
 			_ = l.fs.Remove(cleanedPath)
 		}
@@ -367,7 +376,7 @@ func (l *Log) cleanGroup(g segmentGroup, cfg *Config, nowMs, logStart int64, lat
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("clean: segment %s: %w", s.name(), err)
+			return false, fmt.Errorf("clean: segment %s: %w", s.name(), err)
 		}
 		if keptTombstones {
 			if !cleanedBefore {
@@ -377,30 +386,30 @@ func (l *Log) cleanGroup(g segmentGroup, cfg *Config, nowMs, logStart int64, lat
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return fmt.Errorf("clean: write %s: %w", filepath.Base(cleanedPath), err)
+		return false, fmt.Errorf("clean: write %s: %w", filepath.Base(cleanedPath), err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("clean: fsync %s: %w", filepath.Base(cleanedPath), err)
+		return false, fmt.Errorf("clean: fsync %s: %w", filepath.Base(cleanedPath), err)
 	}
 	if pos > math.MaxUint32 {
-		return fmt.Errorf("clean: group at %d rewrote to %d bytes", base, pos)
+		return false, fmt.Errorf("clean: group at %d rewrote to %d bytes", base, pos)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("clean: close %s: %w", filepath.Base(cleanedPath), err)
+		return false, fmt.Errorf("clean: close %s: %w", filepath.Base(cleanedPath), err)
 	}
-	swapped = true // f is closed; the deferred cleanup must not close it again
+	fileHandedOver = true // f is closed; the deferred cleanup must not close it again
 	if err := l.fs.Rename(cleanedPath, swapPath); err != nil {
 		_ = l.fs.Remove(cleanedPath)
-		return fmt.Errorf("clean: rename %s: %w", filepath.Base(cleanedPath), err)
+		return false, fmt.Errorf("clean: rename %s: %w", filepath.Base(cleanedPath), err)
 	}
 	out.size.Store(pos)
 	out.nextOffset = g.end
 	if err := out.writeIndexesAs(l.fs, cleanedSuffix); err != nil {
 		_ = l.fs.Remove(swapPath)
-		return fmt.Errorf("clean: %w", err)
+		return false, fmt.Errorf("clean: %w", err)
 	}
 	if ok, err := l.swapIn(g, out, swapPath); err != nil || !ok {
-		return err
+		return false, err
 	}
 	for _, s := range g.segs {
 		delete(l.tombstoneSince, s.baseOffset)
@@ -410,7 +419,7 @@ func (l *Log) cleanGroup(g segmentGroup, cfg *Config, nowMs, logStart int64, lat
 	}
 	st.SegmentsWritten++
 	st.BytesWritten += pos
-	return nil
+	return true, nil
 }
 
 // swapIn replaces the group's segments with out, whose data is in swapPath. It reports false
