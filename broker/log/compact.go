@@ -302,6 +302,10 @@ func groupSegments(segs []*segment, end int64, maxBytes int64) []segmentGroup {
 	return out
 }
 
+// testHookBeforeSwap, if set (by tests only), runs after a group is rewritten and before it is
+// swapped in: the window in which retention can change the log under the cleaner.
+var testHookBeforeSwap func(g segmentGroup)
+
 // cleanGroup rewrites one group of segments into a .cleaned file and swaps it in; it reports
 // false if the group changed under it (retention) and was left alone. Caller holds cleanMu.
 func (l *Log) cleanGroup(g segmentGroup, cfg *Config, nowMs, logStart int64, latest *offsetMap, scratch *cleanScratch, st *CleanStats) (swapped bool, err error) {
@@ -407,6 +411,9 @@ func (l *Log) cleanGroup(g segmentGroup, cfg *Config, nowMs, logStart int64, lat
 	if err := out.writeIndexesAs(l.fs, cleanedSuffix); err != nil {
 		_ = l.fs.Remove(swapPath)
 		return false, fmt.Errorf("clean: %w", err)
+	}
+	if testHookBeforeSwap != nil {
+		testHookBeforeSwap(g)
 	}
 	if ok, err := l.swapIn(g, out, swapPath); err != nil || !ok {
 		return false, err

@@ -648,3 +648,43 @@ func TestCleanRacingRetentionKeepsTheLogReadable(t *testing.T) {
 		}
 	}
 }
+
+// A pass that loses a group to retention (its first segment deleted between the rewrite and the
+// swap) must leave the group's other segments dirty, so the next pass still removes their
+// duplicate keys.
+func TestCleanThatLosesAGroupToRetentionLeavesTheRestDirty(t *testing.T) {
+	clock := &fakeClock{}
+	cfg := compactConfig()
+	cfg.Delete = true
+	l := openLog(t, t.TempDir(), cfg, Options{Now: clock.Now})
+	latest := map[string]latestWrite{}
+	seq := 0
+	for range 4 { // small segments: one cleaning group
+		writeUpdates(t, l, clock, 200, 20, 10, &seq, latest)
+		rollForTest(t, l)
+	}
+	testHookBeforeSwap = func(g segmentGroup) {
+		testHookBeforeSwap = nil
+		if len(g.segs) < 2 {
+			t.Errorf("group of %d segments, want several for this test", len(g.segs))
+			return
+		}
+		if _, err := l.DeleteRecordsBefore(g.segs[1].baseOffset); err != nil {
+			t.Errorf("DeleteRecordsBefore: %v", err)
+		}
+	}
+	t.Cleanup(func() { testHookBeforeSwap = nil })
+	if st, err := l.Clean(clock.Now()); err != nil || !st.Cleaned {
+		t.Fatalf("first Clean = %+v, %v", st, err)
+	}
+	if _, err := l.Clean(clock.Now()); err != nil {
+		t.Fatalf("second Clean: %v", err)
+	}
+	seen := map[string]int64{}
+	for _, r := range scanAll(t, l) {
+		if prev, dup := seen[r.key]; dup {
+			t.Fatalf("key %q at offsets %d and %d after the second clean", r.key, prev, r.offset)
+		}
+		seen[r.key] = r.offset
+	}
+}
