@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -111,6 +112,14 @@ type OffsetReader interface {
 }
 
 // SourceTaskContext is given to a source task when it starts.
+// ContextLogger is implemented by the worker's connector and task contexts: Logger is the
+// worker's logger with the connector (and task) as attributes, which connectors should log
+// through (so that /admin/loggers and the worker's handler apply). Check for it with a type
+// assertion; a context without it means slog.Default().
+type ContextLogger interface {
+	Logger() *slog.Logger
+}
+
 type SourceTaskContext interface {
 	OffsetReader() OffsetReader
 }

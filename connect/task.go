@@ -259,7 +259,10 @@ const (
 type sourceTaskContext struct {
 	store     OffsetStore
 	connector string
+	logger    *slog.Logger
 }
+
+func (c sourceTaskContext) Logger() *slog.Logger { return c.logger }
 
 func (c sourceTaskContext) OffsetReader() OffsetReader { return c }
 
@@ -281,7 +284,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 	}
 	task := conn.NewTask()
 	if err := t.act(func() error {
-		return task.Start(sourceTaskContext{store: t.s.offsets, connector: t.connector}, t.config)
+		return task.Start(sourceTaskContext{store: t.s.offsets, connector: t.connector, logger: t.logger}, t.config)
 	}); err != nil {
 		if errors.Is(err, errHalted) {
 			return err
@@ -484,7 +487,10 @@ func (t *taskRunner) toKafka(r SourceRecord, keyConv, valueConv Converter) (*kgo
 type sinkTaskContext struct {
 	mu         sync.Mutex
 	assignment map[TopicPartition]bool
+	logger     *slog.Logger
 }
+
+func (c *sinkTaskContext) Logger() *slog.Logger { return c.logger }
 
 func (c *sinkTaskContext) Assignment() []TopicPartition {
 	c.mu.Lock()
@@ -527,7 +533,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	}
 	defer eh.close()
 	task := conn.NewTask()
-	tctx := &sinkTaskContext{assignment: map[TopicPartition]bool{}}
+	tctx := &sinkTaskContext{assignment: map[TopicPartition]bool{}, logger: t.logger}
 	if err := t.act(func() error { return task.Start(tctx, t.config) }); err != nil {
 		if errors.Is(err, errHalted) {
 			return err

@@ -234,13 +234,13 @@ type SinkTask struct {
 const opTimeout = 5 * time.Minute
 
 // Start implements connect.SinkTask: it parses the config and connects.
-func (t *SinkTask) Start(_ connect.SinkTaskContext, config map[string]string) error {
+func (t *SinkTask) Start(tctx connect.SinkTaskContext, config map[string]string) error {
 	cfg, err := parseSinkConfig(config)
 	if err != nil {
 		return err
 	}
 	t.cfg = cfg
-	t.logger = slog.Default().With("component", "postgres-sink", "connector", config[connect.ConfigName])
+	t.logger = taskLogger(tctx).With("component", "postgres-sink")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return t.connect(ctx)
@@ -309,4 +309,13 @@ func (t *SinkTask) Stop() error {
 	err := t.conn.Close(ctx)
 	t.conn = nil
 	return err
+}
+
+// taskLogger is the worker's logger for the task (it names the connector and task), or
+// slog.Default() when the context has none.
+func taskLogger(ctx any) *slog.Logger {
+	if cl, ok := ctx.(connect.ContextLogger); ok && cl.Logger() != nil {
+		return cl.Logger()
+	}
+	return slog.Default()
 }

@@ -70,7 +70,7 @@ func (t *SourceTask) Start(tctx connect.SourceTaskContext, raw map[string]string
 		return err
 	}
 	t.cfg = cfg
-	t.logger = slog.Default().With("component", "postgres-cdc", "connector", raw[connect.ConfigName], "server", cfg.topicPrefix)
+	t.logger = taskLogger(tctx).With("component", "postgres-cdc", "server", cfg.topicPrefix)
 	t.partition = map[string]any{"server": cfg.topicPrefix}
 	offset, err := tctx.OffsetReader().Offset(t.partition)
 	if err != nil {
