@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
@@ -29,45 +27,20 @@ const nsSessionIndex byte = 's'
 //
 // The retention must cover inactivity gap plus grace. All methods are safe for concurrent use.
 type SessionStore struct {
-	kv        *KeyValueStore
-	retention int64 // milliseconds
-
-	mu struct {
-		sync.Mutex
-		// observed is the largest session end put or restored, -1 if none.
-		observed int64
-		// expiredBefore: every session ending before it has been removed.
-		expiredBefore int64
-	}
-	droppedExpired atomic.Int64
+	// timeIndexed gives Store (keys are SessionKeys), ObservedTime, DroppedExpired, Flush, Close.
+	*timeIndexed
 }
 
 // OpenSessionStore opens a session store with the given retention; see Open for opts. With
 // opts.ChangelogPartitions > 0 the changelog is created with WindowedChangelogTopicSpec.
 func OpenSessionStore(ctx context.Context, opts Options, retention time.Duration) (*SessionStore, error) {
-	if retention <= 0 {
-		return nil, fmt.Errorf("statestore: session store %s: retention %s must be positive", opts.Name, retention)
-	}
-	spec := func(topic string, partitions int32) InternalTopic {
-		return WindowedChangelogTopicSpec(topic, partitions, retention)
-	}
-	kv, err := open(ctx, opts, spec, indexSession)
+	ti, err := openTimeIndexed(ctx, "session store", opts, retention, indexSession, nsSessionIndex, 17)
 	if err != nil {
 		return nil, err
 	}
-	s := &SessionStore{kv: kv, retention: retention.Milliseconds()}
-	s.mu.observed = -1
-	it := kv.db.NewIterator(util.BytesPrefix([]byte{nsSessionIndex}), nil)
-	if it.Last() && len(it.Key()) >= 17 {
-		s.mu.observed = int64(binary.BigEndian.Uint64(it.Key()[1:9]))
-	}
-	it.Release()
-	if err := it.Error(); err != nil {
-		kv.Close()
-		return nil, fmt.Errorf("statestore: session store %s: read end-time index: %w", opts.Name, err)
-	}
+	s := &SessionStore{timeIndexed: ti}
 	if err := s.expire(); err != nil {
-		kv.Close()
+		ti.kv.Close()
 		return nil, err
 	}
 	return s, nil
@@ -116,36 +89,16 @@ func indexSession(b *leveldb.Batch, sessionKey []byte, tombstone bool) {
 	}
 }
 
-// Store is the underlying key-value store (keys are SessionKeys).
-func (s *SessionStore) Store() *KeyValueStore { return s.kv }
-
-// ObservedTime is the largest session end put or restored, -1 if none.
-func (s *SessionStore) ObservedTime() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mu.observed
-}
-
-// DroppedExpired counts puts dropped because their session had already expired.
-func (s *SessionStore) DroppedExpired() int64 { return s.droppedExpired.Load() }
-
 // Put stores value for key's session [start, end] (ms, 0 <= start <= end). A put of a session
 // that has already expired is dropped and counted (DroppedExpired), not an error.
 func (s *SessionStore) Put(key []byte, start, end int64, value []byte) error {
 	if start < 0 || end < start {
 		return fmt.Errorf("statestore: session store %s: invalid session [%d, %d]", s.kv.Name(), start, end)
 	}
-	s.mu.Lock()
-	if s.mu.observed >= 0 && end < s.mu.observed-s.retention {
-		s.mu.Unlock()
-		s.droppedExpired.Add(1)
+	drop, advanced := s.admit(end)
+	if drop {
 		return nil
 	}
-	advanced := end > s.mu.observed
-	if advanced {
-		s.mu.observed = end
-	}
-	s.mu.Unlock()
 	if err := s.kv.Put(SessionKey(key, start, end), value); err != nil {
 		return err
 	}
@@ -166,12 +119,6 @@ func (s *SessionStore) FetchSession(key []byte, start, end int64) ([]byte, bool,
 		return nil, false, nil
 	}
 	return s.kv.Get(SessionKey(key, start, end))
-}
-
-func (s *SessionStore) expired(end int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return end < s.mu.expiredBefore
 }
 
 // SessionIterator walks sessions. Key and Value are valid until the next call to Next. The
@@ -277,24 +224,9 @@ func (i *sessionIndexIterator) End() int64   { return i.end }
 // expire removes, locally and without changelog tombstones, every session that ends before
 // observed - retention.
 func (s *SessionStore) expire() error {
-	s.mu.Lock()
-	if s.mu.observed < 0 {
-		s.mu.Unlock()
-		return nil
-	}
-	from, cutoff := s.mu.expiredBefore, s.mu.observed-s.retention
-	if cutoff <= from {
-		s.mu.Unlock()
-		return nil
-	}
-	s.mu.expiredBefore = cutoff
-	s.mu.Unlock()
-
-	if s.kv.closed.Load() {
-		return ErrClosed
-	}
-	r := &util.Range{Start: sessionIndexKey(nil, 0, from)[:9], Limit: sessionIndexKey(nil, 0, cutoff)[:9]}
-	err := s.kv.deleteIndexed(r, func(ik []byte) []byte {
+	return s.expireWith(func(from, cutoff int64) *util.Range {
+		return &util.Range{Start: sessionIndexKey(nil, 0, from)[:9], Limit: sessionIndexKey(nil, 0, cutoff)[:9]}
+	}, func(ik []byte) []byte {
 		if len(ik) < 17 {
 			return nil
 		}
@@ -302,14 +234,4 @@ func (s *SessionStore) expire() error {
 		start := int64(binary.BigEndian.Uint64(ik[9:17]))
 		return dataKey(SessionKey(ik[17:], start, end))
 	})
-	if err != nil {
-		return fmt.Errorf("statestore: session store %s: expire: %w", s.kv.Name(), err)
-	}
-	return nil
 }
-
-// Flush is KeyValueStore.Flush.
-func (s *SessionStore) Flush(ctx context.Context) error { return s.kv.Flush(ctx) }
-
-// Close is KeyValueStore.Close.
-func (s *SessionStore) Close() error { return s.kv.Close() }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
@@ -30,45 +28,20 @@ const nsTimeIndex byte = 't'
 //
 // The retention must cover window size plus grace. All methods are safe for concurrent use.
 type WindowStore struct {
-	kv        *KeyValueStore
-	retention int64 // milliseconds
-
-	mu struct {
-		sync.Mutex
-		// observed is the largest window start put or restored, -1 if none.
-		observed int64
-		// expiredBefore: every window starting before it has been removed.
-		expiredBefore int64
-	}
-	droppedExpired atomic.Int64
+	// timeIndexed gives Store (keys are WindowKeys), ObservedTime, DroppedExpired, Flush, Close.
+	*timeIndexed
 }
 
 // OpenWindowStore opens a window store with the given retention; see Open for opts. With
 // opts.ChangelogPartitions > 0 the changelog is created with WindowedChangelogTopicSpec.
 func OpenWindowStore(ctx context.Context, opts Options, retention time.Duration) (*WindowStore, error) {
-	if retention <= 0 {
-		return nil, fmt.Errorf("statestore: window store %s: retention %s must be positive", opts.Name, retention)
-	}
-	spec := func(topic string, partitions int32) InternalTopic {
-		return WindowedChangelogTopicSpec(topic, partitions, retention)
-	}
-	kv, err := open(ctx, opts, spec, indexWindow)
+	ti, err := openTimeIndexed(ctx, "window store", opts, retention, indexWindow, nsTimeIndex, 9)
 	if err != nil {
 		return nil, err
 	}
-	w := &WindowStore{kv: kv, retention: retention.Milliseconds()}
-	w.mu.observed = -1
-	it := kv.db.NewIterator(util.BytesPrefix([]byte{nsTimeIndex}), nil)
-	if it.Last() && len(it.Key()) >= 9 {
-		w.mu.observed = int64(binary.BigEndian.Uint64(it.Key()[1:9]))
-	}
-	it.Release()
-	if err := it.Error(); err != nil {
-		kv.Close()
-		return nil, fmt.Errorf("statestore: window store %s: read time index: %w", opts.Name, err)
-	}
+	w := &WindowStore{timeIndexed: ti}
 	if err := w.expire(); err != nil {
-		kv.Close()
+		ti.kv.Close()
 		return nil, err
 	}
 	return w, nil
@@ -109,36 +82,16 @@ func indexWindow(b *leveldb.Batch, windowKey []byte, tombstone bool) {
 	}
 }
 
-// Store is the underlying key-value store (keys are WindowKeys).
-func (w *WindowStore) Store() *KeyValueStore { return w.kv }
-
-// ObservedTime is the largest window start put or restored, -1 if none.
-func (w *WindowStore) ObservedTime() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.mu.observed
-}
-
-// DroppedExpired counts puts dropped because their window had already expired.
-func (w *WindowStore) DroppedExpired() int64 { return w.droppedExpired.Load() }
-
 // Put stores value for key in the window starting at windowStart (ms, non-negative). A put
 // into an expired window is dropped and counted (DroppedExpired), not an error.
 func (w *WindowStore) Put(key []byte, windowStart int64, value []byte) error {
 	if windowStart < 0 {
 		return fmt.Errorf("statestore: window store %s: negative window start %d", w.kv.Name(), windowStart)
 	}
-	w.mu.Lock()
-	if w.mu.observed >= 0 && windowStart < w.mu.observed-w.retention {
-		w.mu.Unlock()
-		w.droppedExpired.Add(1)
+	drop, advanced := w.admit(windowStart)
+	if drop {
 		return nil
 	}
-	advanced := windowStart > w.mu.observed
-	if advanced {
-		w.mu.observed = windowStart
-	}
-	w.mu.Unlock()
 	if err := w.kv.Put(WindowKey(key, windowStart), value); err != nil {
 		return err
 	}
@@ -159,12 +112,6 @@ func (w *WindowStore) Get(key []byte, windowStart int64) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	return w.kv.Get(WindowKey(key, windowStart))
-}
-
-func (w *WindowStore) expired(windowStart int64) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return windowStart < w.mu.expiredBefore
 }
 
 // WindowIterator walks windows. Key and Value are valid until the next call to Next. The caller
@@ -304,38 +251,13 @@ func (i *indexScan) Close() error {
 // expire removes, locally and without changelog tombstones, every window that starts before
 // observed - retention.
 func (w *WindowStore) expire() error {
-	w.mu.Lock()
-	if w.mu.observed < 0 {
-		w.mu.Unlock()
-		return nil
-	}
-	from, cutoff := w.mu.expiredBefore, w.mu.observed-w.retention
-	if cutoff <= from {
-		w.mu.Unlock()
-		return nil
-	}
-	w.mu.expiredBefore = cutoff
-	w.mu.Unlock()
-
-	if w.kv.closed.Load() {
-		return ErrClosed
-	}
-	r := &util.Range{Start: timeIndexKey(nil, from), Limit: timeIndexKey(nil, cutoff)}
-	err := w.kv.deleteIndexed(r, func(ik []byte) []byte {
+	return w.expireWith(func(from, cutoff int64) *util.Range {
+		return &util.Range{Start: timeIndexKey(nil, from), Limit: timeIndexKey(nil, cutoff)}
+	}, func(ik []byte) []byte {
 		start := int64(binary.BigEndian.Uint64(ik[1:9]))
 		return dataKey(WindowKey(ik[9:], start))
 	})
-	if err != nil {
-		return fmt.Errorf("statestore: window store %s: expire: %w", w.kv.Name(), err)
-	}
-	return nil
 }
-
-// Flush is KeyValueStore.Flush.
-func (w *WindowStore) Flush(ctx context.Context) error { return w.kv.Flush(ctx) }
-
-// Close is KeyValueStore.Close.
-func (w *WindowStore) Close() error { return w.kv.Close() }
 
 // deleteIndexed deletes, locally and without changelog tombstones, every index entry in r and
 // the data entry dataKeyOf names for it (nil: only the index entry), in batches.
