@@ -99,6 +99,8 @@ type Controller struct {
 	rng *mrand.Rand
 
 	active bool
+	// activeEpoch is the quorum epoch this controller leads in while active.
+	activeEpoch int32
 	// committed is the image of the committed log; working is committed plus the records this controller
 	// proposed that have not committed yet (equal to committed while standing by).
 	committed *metadata.Image
@@ -198,6 +200,9 @@ func (c *Controller) ApplyCommitted(offset int64, epoch int32, recs []metadata.R
 		c.working = c.committed
 		return nil
 	}
+	if epoch != c.activeEpoch {
+		return fmt.Errorf("%w: batch at offset %d from epoch %d while active in epoch %d", ErrDiverged, offset, epoch, c.activeEpoch)
+	}
 	if len(recs) > c.pending {
 		return fmt.Errorf("%w: %d records committed at offset %d, %d proposed", ErrDiverged, len(recs), offset, c.pending)
 	}
@@ -219,18 +224,36 @@ func (c *Controller) session(id int32) *brokerSession {
 	return s
 }
 
-// BecomeActive makes the controller active at now. Call it once the committed log has been replayed up
-// to the start of this controller's leadership (for etcd raft: once the leader's first entry of its term
-// has been applied), so that the working image is the whole committed state. Every registered broker's
-// session starts at now.
-func (c *Controller) BecomeActive(now time.Time) {
+// BecomeActive makes the controller active in quorum epoch (Raft term) epoch at now. Call it once every
+// batch committed before this leadership has been applied, so that the working image is the whole
+// committed state: with broker/quorum, propose a batch holding one NoOpRecord on becoming leader and call
+// BecomeActive when that batch comes back committed. Every registered broker's session starts at now.
+func (c *Controller) BecomeActive(now time.Time, epoch int32) {
 	c.active = true
+	c.activeEpoch = epoch
 	c.working = c.committed
 	c.pending = 0
 	c.lastRebalance = now
 	for _, b := range c.committed.Brokers() {
 		s := c.session(b.ID)
 		s.lastContact = now
+	}
+}
+
+// LoadSnapshot replaces the controller's state with img (a snapshot: the newest checkpoint at start, or
+// one the quorum leader sent). An active controller resigns first: its proposals are moot.
+func (c *Controller) LoadSnapshot(img *metadata.Image) {
+	if c.active {
+		c.Resign()
+	}
+	c.committed, c.working = img, img
+	c.committedDelta = metadata.NewDelta(img)
+	for _, b := range img.Brokers() {
+		s := c.session(b.ID)
+		s.registeredAt = img.Offset()
+		if b.InControlledShutdown {
+			s.shutdownAt = img.Offset()
+		}
 	}
 }
 

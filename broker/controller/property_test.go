@@ -121,7 +121,7 @@ func randomRun(t *testing.T, seed uint64, steps int) {
 	cfg.LeaderImbalanceCheckInterval = 20 * time.Second
 	c := New(cfg, metadata.Empty())
 	now := time.Unix(1000, 0)
-	c.BecomeActive(now)
+	c.BecomeActive(now, 1)
 	var (
 		offset  int64
 		held    [][]metadata.Record
@@ -235,7 +235,7 @@ func randomRun(t *testing.T, seed uint64, steps int) {
 					t.Fatal(err)
 				}
 			}
-			next.BecomeActive(now)
+			next.BecomeActive(now, 1)
 			c = next
 			prevWorking = c.Image()
 		default:

@@ -122,7 +122,7 @@ func newHarness(t *testing.T) *harness {
 		return metadata.Uuid{15: h.nextID}
 	}
 	h.c = New(cfg, metadata.Empty())
-	h.c.BecomeActive(h.now)
+	h.c.BecomeActive(h.now, 1)
 	return h
 }
 
@@ -187,6 +187,16 @@ func (h *harness) run(cmd string) string {
 		}
 		h.now = h.now.Add(d)
 		return fmt.Sprintf("now +%s", h.now.Sub(time.Unix(1000, 0)))
+	case "cluster":
+		// cluster n=N registers brokers 1..N and unfences them (quietly).
+		for id := int32(1); id <= int32(a.num("n", 3)); id++ {
+			for _, c := range []string{"register id=%d", "heartbeat id=%d"} {
+				if out := h.run(fmt.Sprintf(c, id)); strings.Contains(out, "ErrorCode") {
+					return out
+				}
+			}
+		}
+		return fmt.Sprintf("alive brokers %v", h.c.Image().AliveBrokers())
 	case "commit":
 		return h.commitHeld()
 	case "show":

@@ -206,3 +206,26 @@ func DecodeRecord(b []byte) (Record, error) {
 	}
 	return rec, nil
 }
+
+// EncodeRecords encodes a batch, one byte slice per record: the shape the quorum proposes and
+// delivers (quorum.Node.Propose, quorum.Committed.Records).
+func EncodeRecords(recs []Record) [][]byte {
+	out := make([][]byte, len(recs))
+	for i, r := range recs {
+		out[i] = EncodeRecord(r)
+	}
+	return out
+}
+
+// DecodeRecords decodes a batch encoded by EncodeRecords.
+func DecodeRecords(raw [][]byte) ([]Record, error) {
+	out := make([]Record, len(raw))
+	for i, b := range raw {
+		r, err := DecodeRecord(b)
+		if err != nil {
+			return nil, fmt.Errorf("record %d of %d: %w", i, len(raw), err)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
