@@ -39,7 +39,7 @@ type change struct {
 }
 
 func newChange(t *metadata.Topic, p *metadata.Partition) change {
-	return change{topic: t, part: p, remove: -1, recovery: metadata.NoLeaderRecoveryChange}
+	return change{topic: t, part: p, remove: -1, election: electOnline, recovery: metadata.NoLeaderRecoveryChange}
 }
 
 // acceptableLeader: registered, unfenced, not shutting down, and not the broker being removed.

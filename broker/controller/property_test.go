@@ -99,7 +99,7 @@ type committedBatch struct {
 // invariants, epoch monotonicity, and at the end that a standby replaying the committed log and a
 // snapshot round trip both rebuild the same image.
 func TestRandomOperationsKeepInvariants(t *testing.T) {
-	seeds := 40
+	seeds := 16
 	steps := 400
 	if testing.Short() {
 		seeds = 8

@@ -102,14 +102,13 @@ func TestScripts(t *testing.T) {
 
 // harness drives a Controller the way the quorum will: handle, then commit the batch at the next offset.
 type harness struct {
-	t       *testing.T
-	c       *Controller
-	now     time.Time
-	offset  int64
-	held    [][]metadata.Record
-	nextID  byte
-	names   map[metadata.Uuid]string
-	checkOK bool
+	t      *testing.T
+	c      *Controller
+	now    time.Time
+	offset int64
+	held   [][]metadata.Record
+	nextID byte
+	names  map[metadata.Uuid]string
 }
 
 func newHarness(t *testing.T) *harness {

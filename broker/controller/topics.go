@@ -33,6 +33,21 @@ func validTopicName(name string) error {
 
 func strp(s string) *string { return &s }
 
+// collidingTopic returns an existing topic whose name equals name once '.' is read as '_' (Kafka refuses
+// such pairs: their metric names would clash), or "".
+func (c *Controller) collidingTopic(name string) string {
+	if !strings.ContainsAny(name, "._") {
+		return ""
+	}
+	norm := strings.ReplaceAll(name, ".", "_")
+	for _, t := range c.img().Topics() {
+		if t.Name != name && strings.ReplaceAll(t.Name, ".", "_") == norm {
+			return t.Name
+		}
+	}
+	return ""
+}
+
 // internalErr is the code helpers return with an error that is not Kafka-level (a generated record the
 // image refused: a bug); the whole request then fails and nothing of it is kept.
 const internalErr int16 = -100
@@ -141,6 +156,9 @@ func (c *Controller) createTopic(t *kmsg.CreateTopicsRequestTopic, rt *kmsg.Crea
 	}
 	if c.img().Topic(t.Topic) != nil {
 		return kerr.TopicAlreadyExists.Code, fmt.Errorf("topic %q already exists", t.Topic)
+	}
+	if other := c.collidingTopic(t.Topic); other != "" {
+		return kerr.InvalidTopicException.Code, fmt.Errorf("topic %q collides with existing topic %q ('.' and '_' are the same in metric names)", t.Topic, other)
 	}
 	if code, err := validateTopicConfigs(t.Configs); err != nil {
 		return code, err

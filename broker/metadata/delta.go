@@ -24,10 +24,10 @@ type Delta struct {
 	base *Image
 	next *Image
 
-	ownBrokers, ownTopics, ownConfigs, ownFeatures bool
-	ownedTopics                                    map[Uuid]bool
-	ownedPartitions                                map[TopicPartition]bool
-	ownedConfigs                                   map[ConfigResource]bool
+	ownBrokers, ownTopics, ownTopicIDs, ownConfigs, ownFeatures bool
+	ownedTopics                                                 map[Uuid]bool
+	ownedPartitions                                             map[TopicPartition]bool
+	ownedConfigs                                                map[ConfigResource]bool
 
 	changedBrokers    map[int32]bool
 	createdTopics     map[Uuid]bool
@@ -152,11 +152,17 @@ func (d *Delta) changeBroker(id int32, epoch int64, fenced, shutdown int8) error
 	return nil
 }
 
-func (d *Delta) ownTopicMaps() {
+// ownTopicMaps copies the topic map (and, with names, the name index) before the first write to it.
+// NB: copying is O(topics) once per delta; the name index is copied only when names change, so the
+// common batch (partition changes) pays for one map. A persistent map would make it O(log topics).
+func (d *Delta) ownTopicMaps(names bool) {
 	if !d.ownTopics {
 		d.next.topics = maps.Clone(d.next.topics)
-		d.next.topicIDs = maps.Clone(d.next.topicIDs)
 		d.ownTopics = true
+	}
+	if names && !d.ownTopicIDs {
+		d.next.topicIDs = maps.Clone(d.next.topicIDs)
+		d.ownTopicIDs = true
 	}
 }
 
@@ -170,7 +176,7 @@ func (d *Delta) createTopic(r *TopicRecord) error {
 	if _, ok := d.next.topics[r.TopicID]; ok {
 		return fmt.Errorf("%w: topic ID %s already exists", ErrInconsistent, r.TopicID)
 	}
-	d.ownTopicMaps()
+	d.ownTopicMaps(true)
 	d.next.topics[r.TopicID] = &Topic{Name: r.Name, ID: r.TopicID, partitions: map[int32]*Partition{}}
 	d.next.topicIDs[r.Name] = r.TopicID
 	d.ownedTopics[r.TopicID] = true
@@ -187,7 +193,7 @@ func (d *Delta) writableTopic(id Uuid) (*Topic, error) {
 	if d.ownedTopics[id] {
 		return t, nil
 	}
-	d.ownTopicMaps()
+	d.ownTopicMaps(false)
 	c := &Topic{Name: t.Name, ID: t.ID, partitions: maps.Clone(t.partitions)}
 	d.next.topics[id] = c
 	d.ownedTopics[id] = true
@@ -199,7 +205,7 @@ func (d *Delta) removeTopic(id Uuid) error {
 	if t == nil {
 		return fmt.Errorf("%w: cannot remove unknown topic ID %s", ErrInconsistent, id)
 	}
-	d.ownTopicMaps()
+	d.ownTopicMaps(true)
 	delete(d.next.topics, id)
 	delete(d.next.topicIDs, t.Name)
 	if base := d.base.topics[id]; base != nil {

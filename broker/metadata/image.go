@@ -16,6 +16,16 @@ type Broker struct {
 	InControlledShutdown bool
 }
 
+// EndPoint returns the broker's endpoint for a listener name (e.g. "PLAINTEXT").
+func (b *Broker) EndPoint(listener string) (EndPoint, bool) {
+	for _, e := range b.EndPoints {
+		if e.Name == listener {
+			return e, true
+		}
+	}
+	return EndPoint{}, false
+}
+
 // Usable reports whether the broker may lead or join an ISR: unfenced and not shutting down.
 func (b *Broker) Usable() bool { return !b.Fenced && !b.InControlledShutdown }
 
