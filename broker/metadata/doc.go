@@ -36,7 +36,9 @@
 // # Publisher
 //
 // The metadata loader (one goroutine: it reads committed batches from the quorum, replays them into its
-// Delta and applies) calls Publisher.Publish with each image. Subscribers — request handlers, partitions,
+// Delta and applies) calls Publisher.Publish with each image. Loader is that loader: ApplyBatch takes a
+// committed batch as broker/quorum delivers it (index, term, encoded records) and publishes it whole or
+// not at all; LoadSnapshot publishes a snapshot with Diff from the previous image. Subscribers — request handlers, partitions,
 // group coordinators — receive every image after they subscribed, in order, synchronously on the loader's
 // goroutine; Changes.Local(brokerID) tells a broker which partitions it now leads, follows or must delete.
 // Publisher.Current returns the latest image lock-free. Callbacks must be quick and must not call back
