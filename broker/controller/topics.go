@@ -289,16 +289,23 @@ func (c *Controller) deleteTopics(req *kmsg.DeleteTopicsRequest) (kmsg.Response,
 func (c *Controller) createPartitions(req *kmsg.CreatePartitionsRequest) (kmsg.Response, error) {
 	resp := kmsg.NewPtrCreatePartitionsResponse()
 	counts := map[string]int{}
+	total := 0
 	for _, t := range req.Topics {
 		counts[t.Topic]++
+		if cur := c.img().Topic(t.Topic); cur != nil && int(t.Count) > cur.NumPartitions() {
+			total += int(t.Count) - cur.NumPartitions()
+		}
 	}
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
 		code, err := int16(0), error(nil)
-		if counts[t.Topic] > 1 {
+		switch {
+		case counts[t.Topic] > 1:
 			code, err = kerr.InvalidRequest.Code, fmt.Errorf("duplicate topic name %q in the request", t.Topic)
-		} else {
+		case total > maxPartitionsPerRequest:
+			code, err = kerr.PolicyViolation.Code, fmt.Errorf("excessively large number of partitions per request (%d > %d)", total, maxPartitionsPerRequest)
+		default:
 			code, err = c.createPartitionsOf(&t, req.ValidateOnly)
 			if code == internalErr {
 				return nil, err
@@ -327,7 +334,10 @@ func (c *Controller) createPartitionsOf(t *kmsg.CreatePartitionsRequestTopic, va
 	case t.Count-cur > maxPartitionsPerRequest:
 		return kerr.PolicyViolation.Code, fmt.Errorf("excessively large number of partitions per request (%d > %d)", t.Count-cur, maxPartitionsPerRequest)
 	}
-	rf := len(topic.Partition(0).Replicas)
+	rf := int(c.cfg.DefaultReplicationFactor)
+	if ps := topic.Partitions(); len(ps) > 0 {
+		rf = len(ps[0].Replicas)
+	}
 	var assignment [][]int32
 	if t.Assignment != nil {
 		if len(t.Assignment) != int(t.Count-cur) {
