@@ -17,25 +17,13 @@ func benchController(b *testing.B, topics, partitions int) (*Controller, time.Ti
 	c := New(cfg, metadata.Empty())
 	now := time.Unix(0, 0)
 	c.BecomeActive(now, 1)
-	offset := int64(0)
-	do := func(req kmsg.Request) {
-		res, err := c.Handle(now, req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(res.Records) > 0 {
-			offset++
-			if err := c.ApplyCommitted(offset, 1, res.Records); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	do := func(req kmsg.Request) { handleAndCommit(b, c, now, req) }
 	for id := int32(1); id <= 3; id++ {
 		r := kmsg.NewPtrBrokerRegistrationRequest()
 		r.BrokerID, r.IncarnationID = id, [16]byte{byte(id)}
 		do(r)
 		h := kmsg.NewPtrBrokerHeartbeatRequest()
-		h.BrokerID, h.BrokerEpoch, h.CurrentMetadataOffset = id, c.Image().Broker(id).Epoch, offset
+		h.BrokerID, h.BrokerEpoch, h.CurrentMetadataOffset = id, c.Image().Broker(id).Epoch, c.Committed().Offset()
 		do(h)
 	}
 	for t := range topics {
@@ -46,6 +34,19 @@ func benchController(b *testing.B, topics, partitions int) (*Controller, time.Ti
 		do(r)
 	}
 	return c, now
+}
+
+// handleAndCommit handles req and commits its records at the next offset.
+func handleAndCommit(b *testing.B, c *Controller, now time.Time, req kmsg.Request) {
+	res, err := c.Handle(now, req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(res.Records) > 0 {
+		if err := c.ApplyCommitted(c.Committed().Offset()+1, 1, res.Records); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkHeartbeat is the controller's steady load: heartbeats from unfenced brokers that change
@@ -69,30 +70,18 @@ func BenchmarkHeartbeat(b *testing.B) {
 // every ISR, a third of the partitions elect a new leader), commit, then register and unfence it again.
 func BenchmarkFenceAndRecover(b *testing.B) {
 	c, now := benchController(b, 100, 10)
-	offset := c.Committed().Offset()
-	commit := func(res Result, err error) {
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(res.Records) > 0 {
-			offset++
-			if err := c.ApplyCommitted(offset, 1, res.Records); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		f := kmsg.NewPtrBrokerHeartbeatRequest()
 		f.BrokerID, f.BrokerEpoch, f.WantFence = 1, c.Image().Broker(1).Epoch, true
-		commit(c.Handle(now, f))
+		handleAndCommit(b, c, now, f)
 		r := kmsg.NewPtrBrokerRegistrationRequest()
 		r.BrokerID, r.IncarnationID = 1, [16]byte{byte(i), byte(i >> 8), 1}
-		commit(c.Handle(now, r))
+		handleAndCommit(b, c, now, r)
 		h := kmsg.NewPtrBrokerHeartbeatRequest()
-		h.BrokerID, h.BrokerEpoch, h.CurrentMetadataOffset = 1, c.Image().Broker(1).Epoch, offset
-		commit(c.Handle(now, h))
+		h.BrokerID, h.BrokerEpoch, h.CurrentMetadataOffset = 1, c.Image().Broker(1).Epoch, c.Committed().Offset()
+		handleAndCommit(b, c, now, h)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "failovers/s")
 }

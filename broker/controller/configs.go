@@ -41,21 +41,32 @@ func validateConfigValue(res metadata.ConfigResource, key, value string) error {
 	return nil
 }
 
+// configOutcome emits a resource's records (unless validateOnly), or turns its error into the reply's
+// code and message. A non-nil third result is internal: the request fails.
+func (c *Controller) configOutcome(recs []metadata.Record, code int16, err error, validateOnly bool) (int16, *string, error) {
+	if err != nil {
+		return code, strp(err.Error()), nil
+	}
+	if !validateOnly {
+		for _, rec := range recs {
+			if err := c.emit(rec); err != nil {
+				return 0, nil, err
+			}
+		}
+	}
+	return 0, nil, nil
+}
+
 func (c *Controller) incrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsRequest) (kmsg.Response, error) {
 	resp := kmsg.NewPtrIncrementalAlterConfigsResponse()
 	for _, r := range req.Resources {
 		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
 		recs, code, err := c.incrementalRecords(r)
-		if err != nil {
-			rr.ErrorCode = code
-			rr.ErrorMessage = strp(err.Error())
-		} else if !req.ValidateOnly {
-			for _, rec := range recs {
-				if err := c.emit(rec); err != nil {
-					return nil, err
-				}
-			}
+		var internal error
+		rr.ErrorCode, rr.ErrorMessage, internal = c.configOutcome(recs, code, err, req.ValidateOnly)
+		if internal != nil {
+			return nil, internal
 		}
 		resp.Resources = append(resp.Resources, rr)
 	}
@@ -138,15 +149,10 @@ func (c *Controller) alterConfigs(req *kmsg.AlterConfigsRequest) (kmsg.Response,
 		rr := kmsg.NewAlterConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
 		recs, code, err := c.replaceRecords(r)
-		if err != nil {
-			rr.ErrorCode = code
-			rr.ErrorMessage = strp(err.Error())
-		} else if !req.ValidateOnly {
-			for _, rec := range recs {
-				if err := c.emit(rec); err != nil {
-					return nil, err
-				}
-			}
+		var internal error
+		rr.ErrorCode, rr.ErrorMessage, internal = c.configOutcome(recs, code, err, req.ValidateOnly)
+		if internal != nil {
+			return nil, internal
 		}
 		resp.Resources = append(resp.Resources, rr)
 	}

@@ -109,17 +109,8 @@ func (d *Delta) changes(img *Image) *Changes {
 	for _, t := range d.deletedTopics {
 		ch.DeletedTopics = append(ch.DeletedTopics, t)
 	}
-	byName := func(a, b *Topic) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	}
-	slices.SortFunc(ch.CreatedTopics, byName)
-	slices.SortFunc(ch.DeletedTopics, byName)
+	slices.SortFunc(ch.CreatedTopics, compareTopics)
+	slices.SortFunc(ch.DeletedTopics, compareTopics)
 	for tp := range d.changedPartitions {
 		pc := PartitionChange{TopicID: tp.TopicID, Partition: tp.Partition}
 		if t := d.base.topics[tp.TopicID]; t != nil {
@@ -135,29 +126,10 @@ func (d *Delta) changes(img *Image) *Changes {
 		}
 		ch.Partitions = append(ch.Partitions, pc)
 	}
-	slices.SortFunc(ch.Partitions, func(a, b PartitionChange) int {
-		switch {
-		case a.TopicName < b.TopicName:
-			return -1
-		case a.TopicName > b.TopicName:
-			return 1
-		}
-		return int(a.Partition) - int(b.Partition)
-	})
+	slices.SortFunc(ch.Partitions, comparePartitionChanges)
 	for r := range d.changedConfigs {
 		ch.Configs = append(ch.Configs, r)
 	}
-	slices.SortFunc(ch.Configs, func(a, b ConfigResource) int {
-		if a.Type != b.Type {
-			return int(a.Type) - int(b.Type)
-		}
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ch.Configs, compareResources)
 	return ch
 }

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 )
@@ -73,7 +74,7 @@ func (t *Topic) Partitions() []*Partition {
 	for _, p := range t.partitions {
 		ps = append(ps, p)
 	}
-	slices.SortFunc(ps, func(a, b *Partition) int { return int(a.ID) - int(b.ID) })
+	slices.SortFunc(ps, func(a, b *Partition) int { return cmp.Compare(a.ID, b.ID) })
 	return ps
 }
 
@@ -153,7 +154,7 @@ func (img *Image) Brokers() []*Broker {
 	for _, b := range img.brokers {
 		bs = append(bs, b)
 	}
-	slices.SortFunc(bs, func(a, b *Broker) int { return int(a.ID) - int(b.ID) })
+	slices.SortFunc(bs, func(a, b *Broker) int { return cmp.Compare(a.ID, b.ID) })
 	return bs
 }
 
@@ -207,15 +208,7 @@ func (img *Image) Topics() []*Topic {
 	for _, t := range img.topics {
 		ts = append(ts, t)
 	}
-	slices.SortFunc(ts, func(a, b *Topic) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ts, compareTopics)
 	return ts
 }
 
@@ -278,17 +271,6 @@ func (img *Image) ConfigResources() []ConfigResource {
 	for r := range img.configs {
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b ConfigResource) int {
-		if a.Type != b.Type {
-			return int(a.Type) - int(b.Type)
-		}
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, compareResources)
 	return out
 }

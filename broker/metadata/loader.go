@@ -90,15 +90,7 @@ func Diff(prev, next *Image) *Changes {
 			ch.Partitions = append(ch.Partitions, PartitionChange{TopicID: t.ID, TopicName: t.Name, Partition: p.ID, Prev: p})
 		}
 	}
-	slices.SortFunc(ch.Partitions, func(a, b PartitionChange) int {
-		switch {
-		case a.TopicName < b.TopicName:
-			return -1
-		case a.TopicName > b.TopicName:
-			return 1
-		}
-		return int(a.Partition) - int(b.Partition)
-	})
+	slices.SortFunc(ch.Partitions, comparePartitionChanges)
 	seen := map[ConfigResource]bool{}
 	for _, img := range []*Image{prev, next} {
 		for r := range img.configs {
@@ -108,17 +100,6 @@ func Diff(prev, next *Image) *Changes {
 			seen[r] = true
 		}
 	}
-	slices.SortFunc(ch.Configs, func(a, b ConfigResource) int {
-		if a.Type != b.Type {
-			return int(a.Type) - int(b.Type)
-		}
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ch.Configs, compareResources)
 	return ch
 }
