@@ -230,10 +230,19 @@ func randomRun(t *testing.T, seed uint64, steps int) {
 			held = nil
 			c.Resign()
 			next := New(cfg, metadata.Empty())
-			for _, b := range log {
-				if err := next.ApplyCommitted(b.offset, 1, b.recs); err != nil {
+			if rng.IntN(2) == 0 {
+				for _, b := range log {
+					if err := next.ApplyCommitted(b.offset, 1, b.recs); err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else {
+				// The new controller starts from a snapshot of the committed image instead.
+				img, err := metadata.ReadSnapshot(metadata.AppendSnapshot(nil, c.Committed()))
+				if err != nil {
 					t.Fatal(err)
 				}
+				next.LoadSnapshot(img)
 			}
 			next.BecomeActive(now, 1)
 			c = next
