@@ -60,14 +60,13 @@ func (c *Controller) alterPartition(req *kmsg.AlterPartitionRequest) (kmsg.Respo
 					return nil, err
 				}
 			}
-			if op.ErrorCode == 0 || op.ErrorCode == kerr.InvalidUpdateVersion.Code || op.ErrorCode == kerr.FencedLeaderEpoch.Code {
-				// The leader learns the current state (Kafka answers it with the error codes too, so a
-				// stale leader can catch up from the reply).
-				if cur := c.img().TopicByID(topic.ID).Partition(rp.Partition); cur != nil {
-					op.LeaderID, op.LeaderEpoch, op.PartitionEpoch = cur.Leader, cur.LeaderEpoch, cur.PartitionEpoch
-					op.ISR = slices.Clone(cur.Isr)
-					op.LeaderRecoveryState = cur.LeaderRecoveryState
-				}
+			if op.ErrorCode == 0 {
+				// The leader learns the state it now leads with (a completed reassignment may have moved
+				// leadership away already). Like Kafka, a rejected partition carries only its error.
+				cur := c.img().TopicByID(topic.ID).Partition(rp.Partition)
+				op.LeaderID, op.LeaderEpoch, op.PartitionEpoch = cur.Leader, cur.LeaderEpoch, cur.PartitionEpoch
+				op.ISR = slices.Clone(cur.Isr)
+				op.LeaderRecoveryState = cur.LeaderRecoveryState
 			}
 			out.Partitions = append(out.Partitions, op)
 		}
