@@ -139,13 +139,23 @@ func (c *Controller) unfence(b *metadata.Broker) error {
 	return c.electLeaderless()
 }
 
-// fence takes broker id out of every ISR and leadership, then marks it fenced.
-func (c *Controller) fence(id int32) error {
-	if err := c.removeFromAll(id); err != nil {
-		return err
+// fence marks brokers fenced, then takes each out of every ISR and leadership. NB: all the fence records
+// come first, so that a partition losing several brokers at once elects none of them (Kafka fences one
+// stale broker per pass for the same reason); brokers apply a batch as a whole, so the order inside it
+// is invisible to them.
+func (c *Controller) fence(ids ...int32) error {
+	for _, id := range ids {
+		b := c.img().Broker(id)
+		if err := c.emit(&metadata.BrokerRegistrationChangeRecord{BrokerID: id, BrokerEpoch: b.Epoch, Fenced: 1}); err != nil {
+			return err
+		}
 	}
-	b := c.img().Broker(id)
-	return c.emit(&metadata.BrokerRegistrationChangeRecord{BrokerID: id, BrokerEpoch: b.Epoch, Fenced: 1})
+	for _, id := range ids {
+		if err := c.removeFromAll(id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // enterControlledShutdown marks the broker shutting down and moves its leadership and ISR memberships
@@ -160,6 +170,7 @@ func (c *Controller) enterControlledShutdown(b *metadata.Broker) error {
 
 // fenceExpired fences every unfenced broker whose last heartbeat is older than the session timeout.
 func (c *Controller) fenceExpired(now time.Time) error {
+	var expired []int32
 	for _, b := range c.img().Brokers() {
 		if b.Fenced {
 			continue
@@ -170,10 +181,8 @@ func (c *Controller) fenceExpired(now time.Time) error {
 			continue
 		}
 		if now.Sub(s.lastContact) >= c.cfg.SessionTimeout {
-			if err := c.fence(b.ID); err != nil {
-				return err
-			}
+			expired = append(expired, b.ID)
 		}
 	}
-	return nil
+	return c.fence(expired...)
 }
