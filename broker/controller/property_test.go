@@ -248,8 +248,18 @@ func randomRun(t *testing.T, seed uint64, steps int) {
 			c = next
 			prevWorking = c.Image()
 		default:
+			if rng.IntN(2) == 0 {
+				// The proposer merged the queued batches into one (allowed: order is kept).
+				var merged []metadata.Record
+				for _, recs := range held {
+					merged = append(merged, recs...)
+				}
+				held = [][]metadata.Record{merged}
+			}
 			for _, recs := range held {
-				commit(recs)
+				if len(recs) > 0 {
+					commit(recs)
+				}
 			}
 			held = nil
 		}
