@@ -62,7 +62,8 @@ type Partition struct {
 }
 
 // New returns the partition topic-index whose local log is log, on broker localID, before any
-// assignment (RoleNone). Its high watermark starts at the log's.
+// assignment (RoleNone), with the high watermark the broker recovered (Kafka's
+// replication-offset-checkpoint), published to the log.
 func New(topic string, index int32, localID int32, log Log, highWatermark int64, cfg Config, opts Options) *Partition {
 	p := &Partition{topic: topic, index: index, log: log, propose: opts.Propose, now: opts.Now, logger: opts.Logger}
 	if p.now == nil {
@@ -74,6 +75,9 @@ func New(topic string, index int32, localID int32, log Log, highWatermark int64,
 	p.logger = p.logger.With("component", "partition", "topic", topic, "partition", index)
 	p.mu.state = NewState(localID, cfg, log.LogStartOffset(), log.LogEndOffset(), highWatermark)
 	p.mu.acks = map[uint64]*Ack{}
+	// NB: the log cannot move its high watermark back; one it started above this (broker/log
+	// starts it at the log end on Open) stays until the broker loads it from a checkpoint.
+	log.SetHighWatermark(p.mu.state.highWatermark)
 	return p
 }
 
