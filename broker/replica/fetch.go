@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -85,12 +86,20 @@ func (f *Fetcher) fetch(ps []followed) {
 func (f *Fetcher) apply(p followed, rp *kmsg.FetchResponseTopicPartition) {
 	batches := batchesFrom(rp.RecordBatches, p.fetchOffset)
 	err := p.part.Follow(p.leaderEpoch, func() (int64, error) {
-		if len(batches) > 0 {
-			if _, err := p.log.AppendAsFollower(batches); err != nil {
-				return p.log.LogEndOffset(), err
+		if len(batches) == 0 {
+			return p.log.LogEndOffset(), nil
+		}
+		_, err := p.log.AppendAsFollower(batches)
+		if base := int64(binary.BigEndian.Uint64(batches)); errors.Is(err, plog.ErrUnexpectedAppendOffset) &&
+			p.log.LogEndOffset() == p.log.LogStartOffset() && base < p.log.LogEndOffset() {
+			// NB: as Kafka's Partition does: the leader's log start offset falls inside its first
+			// batch (DeleteRecords), and our log is empty at that offset. Start the log at the
+			// batch's base instead; the leader's log start offset is followed after.
+			if err = p.log.TruncateFullyAndStartAt(base); err == nil {
+				_, err = p.log.AppendAsFollower(batches)
 			}
 		}
-		return p.log.LogEndOffset(), nil
+		return p.log.LogEndOffset(), err
 	})
 	switch {
 	case err != nil && isNotFollowing(err):
