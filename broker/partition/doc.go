@@ -42,9 +42,9 @@
 // first assigns one here (after opening its log). When the metadata publisher delivers a new image,
 // the broker, for each changed partition, calls ApplyAssignment and acts on the Transition:
 //
-//   - To leader (new epoch): stop any fetcher for it (replica.Manager.Unfollow) before applying, so
-//     no fetched batch lands after the epoch start; group coordinators load __consumer_offsets
-//     partitions that became led here.
+//   - To leader (new epoch): replica.Manager.Unfollow (a fetch still in flight cannot append:
+//     Follow fences it by role and epoch); group coordinators load __consumer_offsets partitions
+//     that became led here.
 //   - To follower (new epoch or new leader): replica.Manager.Follow(partition, leader, epoch) —
 //     the fetcher for that leader truncates by epoch first, then fetches.
 //   - To none: Unfollow, then close or delete the log as the image says.
