@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // Log is what a Partition needs of its local log (*broker/log.Log implements it). All methods are
@@ -393,5 +392,3 @@ func (p *Partition) Offsets() (highWatermark, logEndOffset int64) {
 	defer p.mu.Unlock()
 	return p.mu.state.highWatermark, p.mu.state.logEndOffset
 }
-
-var _ = kerr.RequestTimedOut

@@ -15,7 +15,7 @@ import (
 // least min.insync.replicas; every committed ISR member has everything below it; an acks=all produce succeeds only when every committed ISR member has
 // it and the ISR is at least min.insync.replicas; every waiter completes exactly once.
 func TestPropertyHighWatermarkAndAcks(t *testing.T) {
-	seeds := 400
+	seeds := 150
 	if testing.Short() {
 		seeds = 50
 	}
