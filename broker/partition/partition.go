@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
 )
 
 // Log is what a Partition needs of its local log (*broker/log.Log implements it). All methods are
