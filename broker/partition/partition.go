@@ -186,9 +186,10 @@ func (p *Partition) FollowerFetch(replicaID int32, fetchOffset int64, currentLea
 		p.mu.Unlock()
 		return FollowerView{}, err
 	}
+	st.LogStartOffsetMoved(p.log.LogStartOffset())
 	act, err := st.FollowerFetched(replicaID, fetchOffset, p.nowMs())
 	p.applyLocked(act)
-	v := FollowerView{HighWatermark: st.highWatermark, LogStartOffset: p.log.LogStartOffset(), LogEndOffset: st.logEndOffset}
+	v := FollowerView{HighWatermark: st.highWatermark, LogStartOffset: st.logStartOffset, LogEndOffset: st.logEndOffset}
 	p.mu.Unlock()
 	p.sendProposal(act.Propose)
 	return v, err
@@ -229,6 +230,7 @@ func (p *Partition) Follow(leaderEpoch int32, fn func() (logEndOffset int64, err
 	if err != nil {
 		leo = p.log.LogEndOffset()
 	}
+	p.mu.state.LogStartOffsetMoved(p.log.LogStartOffset())
 	p.applyLocked(p.mu.state.FollowerAppended(leo))
 	p.mu.Unlock()
 	return err
@@ -257,10 +259,20 @@ type Snapshot struct {
 	MaximalISR       []int32
 	PendingISR       []int32 // the proposal in flight, nil if none
 	HighWatermark    int64
+	LogStartOffset   int64
 	LogEndOffset     int64
 	EpochStartOffset int64
+	Followers        []FollowerProgress // leader only, by replica id
 	AckWaiters       int
 	FetchWaiters     int
+}
+
+// FollowerProgress is the leader's view of one follower (times in Unix ms, 0 if never).
+type FollowerProgress struct {
+	ReplicaID      int32
+	LogEndOffset   int64 // -1 until it fetched in this leader epoch
+	LastFetchMs    int64
+	LastCaughtUpMs int64
 }
 
 // Snapshot returns a copy of the partition's state.
@@ -271,8 +283,14 @@ func (p *Partition) Snapshot() Snapshot {
 	s := Snapshot{
 		Role: st.role, Leader: st.leader, LeaderEpoch: st.leaderEpoch, PartitionEpoch: st.partitionEpoch,
 		Replicas: slices.Clone(st.replicas), ISR: slices.Clone(st.isr), MaximalISR: slices.Clone(st.MaximalISR()),
-		HighWatermark: st.highWatermark, LogEndOffset: st.logEndOffset, EpochStartOffset: st.epochStartOffset,
-		AckWaiters: len(st.acks), FetchWaiters: len(p.mu.watchers),
+		HighWatermark: st.highWatermark, LogStartOffset: st.logStartOffset, LogEndOffset: st.logEndOffset,
+		EpochStartOffset: st.epochStartOffset, AckWaiters: len(st.acks), FetchWaiters: len(p.mu.watchers),
+	}
+	for _, id := range st.replicas {
+		if f := st.followers[id]; f != nil {
+			s.Followers = append(s.Followers, FollowerProgress{ReplicaID: id, LogEndOffset: f.logEndOffset,
+				LastFetchMs: f.lastFetchMs, LastCaughtUpMs: f.lastCaughtUpMs})
+		}
 	}
 	if st.pending != nil {
 		s.PendingISR = slices.Clone(st.pending.NewISR)

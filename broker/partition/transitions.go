@@ -34,9 +34,15 @@ func (s *State) ApplyAssignment(a Assignment, nowMs int64) (Actions, error) {
 		act.Completed = s.failAcks(kerr.NotLeaderForPartition)
 		s.role, s.followers, s.epochStartOffset = RoleNone, nil, -1
 	case a.Leader == s.localID:
-		if !wasLeader || newEpoch {
+		switch {
+		case !wasLeader:
 			s.becomeLeader(nowMs)
-		} else {
+		case newEpoch:
+			// Still the leader, in a new epoch: the followers' progress stands (Kafka's
+			// resetReplicaState for a leader that was already leader); the epoch starts here.
+			s.epochStartOffset = s.logEndOffset
+			s.syncFollowers(nowMs)
+		default:
 			s.syncFollowers(nowMs)
 		}
 		act.merge(s.leaderProgress(nowMs))
@@ -291,9 +297,10 @@ func (s *State) FollowerHighWatermark(leaderHighWatermark int64) Actions {
 	return Actions{HighWatermarkChanged: true, HighWatermark: hw, Wake: true}
 }
 
-// LogStartOffsetMoved records the local log start offset (retention, DeleteRecords).
+// LogStartOffsetMoved records the local log start offset (retention, DeleteRecords, a follower
+// starting over), as the log reports it.
 func (s *State) LogStartOffsetMoved(logStartOffset int64) {
-	s.logStartOffset = max(s.logStartOffset, logStartOffset)
+	s.logStartOffset = logStartOffset
 }
 
 // observeLog takes the log's offsets as they are when the driver holds the partition exclusively
