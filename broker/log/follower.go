@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 )
 
@@ -61,7 +62,18 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendResult, error) {
 	now := l.now()
 	last := hs[len(hs)-1].LastOffset()
 	active := l.active()
-	if l.shouldRoll(active, &cfg, int64(len(batches)), last, now) {
+	switch {
+	case last-active.baseOffset > math.MaxUint32:
+		// NB: a gap in the leader's offsets (compaction) beyond what the active segment's relative
+		// offsets hold: start a segment at the first batch, as Kafka rolls at the batch's offset.
+		if last-hs[0].BaseOffset > math.MaxUint32 {
+			return res, fmt.Errorf("%w: batches at %d..%d span more than a segment can index", ErrCorruptMessage, hs[0].BaseOffset, last)
+		}
+		var err error
+		if active, err = l.rollAtLocked(hs[0].BaseOffset); err != nil {
+			return res, err
+		}
+	case l.shouldRoll(active, &cfg, int64(len(batches)), last, now):
 		var err error
 		if active, err = l.rollLocked(); err != nil {
 			return res, err
@@ -276,4 +288,26 @@ func (l *Log) reloadProducerStateLocked(leo int64) error {
 		names = append(names, e.Name())
 	}
 	return l.loadProducerState(names, l.segmentsSnapshot(), leo)
+}
+
+// rollAtLocked seals the active segment and starts one at baseOffset (beyond the log end offset:
+// the leader's next batch after a gap). Caller holds appendMu.
+func (l *Log) rollAtLocked(baseOffset int64) (*segment, error) {
+	old := l.active()
+	if err := old.log.Sync(); err != nil {
+		return nil, fmt.Errorf("segment %s: fsync on roll: %w", old.name(), err)
+	}
+	if err := old.writeIndexes(l.fs); err != nil {
+		return nil, fmt.Errorf("segment %s: roll: %w", old.name(), err)
+	}
+	s, err := createSegment(l.fs, l.dir, baseOffset)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.mu.segments = append(l.mu.segments, s)
+	l.mu.Unlock()
+	l.unflushed = 0
+	l.writeSnapshotLocked(l.logEndOffset.Load())
+	return s, nil
 }

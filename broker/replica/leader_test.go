@@ -37,6 +37,11 @@ type leaderServer struct {
 
 func startLeader(t *testing.T, id int32, l *plog.Log, part *partition.Partition) *leaderServer {
 	t.Helper()
+	return startLeaderB(t, id, l, part)
+}
+
+func startLeaderB(t testing.TB, id int32, l *plog.Log, part *partition.Partition) *leaderServer {
+	t.Helper()
 	ls := &leaderServer{id: id, log: l, part: part}
 	srv := server.New(server.Config{Logger: quiet()}, ls)
 	addr, err := srv.ListenAndServe(context.Background(), "127.0.0.1:0")
@@ -196,6 +201,11 @@ func (ls *leaderServer) fetch(c *server.Conn, r *kmsg.FetchRequest) *kmsg.FetchR
 
 // dialer returns a Manager dial function reaching broker id at addr through one kgo client.
 func dialer(t *testing.T, addr string) func(int32) (Client, error) {
+	t.Helper()
+	return dialerB(t, addr)
+}
+
+func dialerB(t testing.TB, addr string) func(int32) (Client, error) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.WithLogger(nil))
 	if err != nil {
