@@ -123,13 +123,10 @@ func (f *Fetcher) apply(p followed, rp *kmsg.FetchResponseTopicPartition) {
 	// The leader's log start offset moved (retention, DeleteRecords): follow it, up to our high
 	// watermark as Kafka does.
 	if start := min(rp.LogStartOffset, p.log.HighWatermark()); start > p.log.LogStartOffset() {
-		err := p.part.Follow(p.leaderEpoch, func() (int64, error) {
+		f.write(p, func() error {
 			_, err := p.log.DeleteRecordsBefore(start)
-			return p.log.LogEndOffset(), err
+			return err
 		})
-		if err != nil && !isNotFollowing(err) {
-			f.log.Warn("cannot follow the leader's log start offset", "partition", p.tp.String(), "offset", start, "err", err)
-		}
 	}
 }
 
@@ -142,10 +139,10 @@ func (f *Fetcher) outOfRange(p followed) {
 		f.backoff(p, err)
 		return
 	}
-	var fn func() (int64, error)
+	var fn func() error
 	if leaderEnd < p.log.LogEndOffset() {
 		f.log.Warn("leader's log end is below ours; truncating to it", "partition", p.tp.String(), "leaderEndOffset", leaderEnd)
-		fn = func() (int64, error) { return p.log.LogEndOffset(), p.log.TruncateTo(leaderEnd) }
+		fn = func() error { return p.log.TruncateTo(leaderEnd) }
 	} else {
 		leaderStart, err := f.listOffset(p, -2)
 		if err != nil {
@@ -158,18 +155,9 @@ func (f *Fetcher) outOfRange(p followed) {
 		}
 		f.log.Info("fetch offset below the leader's log start; starting over there", "partition", p.tp.String(),
 			"fetchOffset", p.fetchOffset, "leaderLogStartOffset", leaderStart)
-		fn = func() (int64, error) { return leaderStart, p.log.TruncateFullyAndStartAt(leaderStart) }
+		fn = func() error { return p.log.TruncateFullyAndStartAt(leaderStart) }
 	}
-	err = p.part.Follow(p.leaderEpoch, func() (int64, error) {
-		_, err := fn()
-		return p.log.LogEndOffset(), err
-	})
-	switch {
-	case err != nil && isNotFollowing(err):
-		f.drop(p)
-	case err != nil:
-		f.backoff(p, err)
-	default:
+	if f.write(p, fn) {
 		leo := p.log.LogEndOffset()
 		f.update(p, func(cur *followed) { cur.fetchOffset = leo })
 	}

@@ -322,16 +322,7 @@ func (f *Fetcher) truncate(ps []followed) {
 			continue
 		}
 		offset, done := truncation(rp.LeaderEpoch, rp.EndOffset, p.log.LogEndOffset(), p.log.HighWatermark(), p.log.EndOffsetForEpoch)
-		err := p.part.Follow(p.leaderEpoch, func() (int64, error) {
-			err := p.log.TruncateTo(offset)
-			return p.log.LogEndOffset(), err
-		})
-		switch {
-		case err != nil && isNotFollowing(err):
-			f.drop(p)
-		case err != nil:
-			f.backoff(p, err)
-		case done:
+		if f.write(p, func() error { return p.log.TruncateTo(offset) }) && done {
 			f.log.Info("truncated by leader epoch", "partition", p.tp.String(), "epoch", p.leaderEpoch,
 				"leaderEpoch", rp.LeaderEpoch, "leaderEndOffset", rp.EndOffset, "logEndOffset", p.log.LogEndOffset())
 			f.truncated(p, p.log.LogEndOffset())
@@ -369,3 +360,21 @@ func batchesFrom(records []byte, offset int64) []byte {
 }
 
 func isNotFollowing(err error) bool { return errors.Is(err, partition.ErrNotFollowing) }
+
+// write runs a log write for p through Partition.Follow. It reports success; otherwise it has
+// dropped p (no longer following at its epoch) or backed it off.
+func (f *Fetcher) write(p followed, fn func() error) bool {
+	err := p.part.Follow(p.leaderEpoch, func() (int64, error) {
+		err := fn()
+		return p.log.LogEndOffset(), err
+	})
+	switch {
+	case err != nil && isNotFollowing(err):
+		f.drop(p)
+		return false
+	case err != nil:
+		f.backoff(p, err)
+		return false
+	}
+	return true
+}
