@@ -17,7 +17,8 @@ import (
 )
 
 // Log is the follower's local log (*broker/log.Log implements it). All methods are safe for
-// concurrent use; the fetcher is the only writer while the partition follows.
+// concurrent use; the fetcher is the only writer while the partition follows. Implementations
+// are compared with == (use pointers).
 type Log interface {
 	LogStartOffset() int64
 	LogEndOffset() int64
@@ -34,7 +35,8 @@ type Log interface {
 	DeleteRecordsBefore(offset int64) (int64, error)
 }
 
-// Partition is the replica state a fetcher reports to (*broker/partition.Partition implements it).
+// Partition is the replica state a fetcher reports to (*broker/partition.Partition implements
+// it). Implementations are compared with == (use pointers).
 type Partition interface {
 	// Follow runs fn (an append or a truncation) only while the partition follows at leaderEpoch,
 	// and takes the log end offset fn returns; otherwise it returns an error wrapping
@@ -138,9 +140,14 @@ func NewFetcher(leaderID int32, client Client, cfg Config) *Fetcher {
 
 // Add makes the fetcher replicate tp at leaderEpoch into log, reporting to part. It first
 // truncates by leader epoch (OffsetForLeaderEpoch), then fetches from the log end. Adding a
-// partition again (a new epoch) restarts it with truncation.
+// partition again at a new epoch restarts it with truncation; at the same epoch it changes
+// nothing (a metadata image delivered twice).
 func (f *Fetcher) Add(tp TopicPartition, leaderEpoch int32, part Partition, log Log) {
 	f.mu.Lock()
+	if cur := f.mu.parts[tp]; cur != nil && cur.leaderEpoch == leaderEpoch && cur.part == part && cur.log == log {
+		f.mu.Unlock()
+		return
+	}
 	f.mu.parts[tp] = &followed{tp: tp, leaderEpoch: leaderEpoch, part: part, log: log, truncating: true}
 	f.mu.Unlock()
 	f.poke()

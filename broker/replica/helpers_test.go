@@ -17,7 +17,10 @@ import (
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // batch returns a v2 record batch with one record per value, at base offset 0.
-func batch(values ...string) []byte {
+func batch(values ...string) []byte { return idempotentBatch(-1, -1, -1, values...) }
+
+// idempotentBatch is batch from producer id pid (epoch, first sequence seq); pid -1 for none.
+func idempotentBatch(pid int64, epoch int16, seq int32, values ...string) []byte {
 	var recs []byte
 	for i, v := range values {
 		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Value: []byte(v)}
@@ -26,7 +29,7 @@ func batch(values ...string) []byte {
 	}
 	n := len(values)
 	rb := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, LastOffsetDelta: int32(n - 1), FirstTimestamp: 1000,
-		MaxTimestamp: 1000 + int64(n-1), ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: int32(n), Records: recs}
+		MaxTimestamp: 1000 + int64(n-1), ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, NumRecords: int32(n), Records: recs}
 	b := rb.AppendTo(nil)
 	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"encoding/binary"
 	"errors"
 	"slices"
 	"testing"
@@ -91,4 +92,46 @@ func TestFollowerLogKeepsLeaderOffsetsAndTruncatesAcrossSegmentsDurably(t *testi
 		t.Fatalf("after TruncateFullyAndStartAt(30): start %d end %d epoch %d segments %d",
 			f.LogStartOffset(), f.LogEndOffset(), f.LatestEpoch(), f.NumSegments())
 	}
+}
+
+// Idempotent-producer state travels with the log: a follower that replicated a producer's batches
+// (and truncated the ones the leader never had) de-duplicates that producer's retry once it leads,
+// and accepts its next sequence.
+func TestFollowerLogCarriesProducerStateAcrossTruncation(t *testing.T) {
+	const pid = 42
+	leader := openLog(t, "")
+	if _, err := leader.Append(idempotentBatch(pid, 0, 0, "s0", "s1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.Append(idempotentBatch(pid, 0, 2, "s2"), 1); err != nil {
+		t.Fatal(err)
+	}
+	f := openLog(t, "")
+	followerCopy(t, leader, f)
+	// A stale tail the follower had, from the same producer (sequence 3), later truncated away.
+	if _, err := f.AppendAsFollower(func() []byte {
+		b := idempotentBatch(pid, 0, 3, "stale")
+		return rebase(b, 3, 1)
+	}()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.TruncateTo(3); err != nil {
+		t.Fatal(err)
+	}
+	// Leading now: the retry of sequence 2 is a duplicate at its original offset; sequence 3 is new.
+	res, err := f.Append(idempotentBatch(pid, 0, 2, "s2"), 2)
+	if err != nil || !res.Duplicate || res.BaseOffset != 2 {
+		t.Fatalf("retry of sequence 2: %+v, %v; want a duplicate at offset 2", res, err)
+	}
+	res, err = f.Append(idempotentBatch(pid, 0, 3, "s3"), 2)
+	if err != nil || res.Duplicate || res.BaseOffset != 3 {
+		t.Fatalf("sequence 3 after truncation: %+v, %v; want appended at 3", res, err)
+	}
+}
+
+// rebase sets a batch's base offset and partition leader epoch, as a leader stores it.
+func rebase(b []byte, base int64, epoch int32) []byte {
+	binary.BigEndian.PutUint64(b, uint64(base))
+	binary.BigEndian.PutUint32(b[12:], uint32(epoch))
+	return b
 }
