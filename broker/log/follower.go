@@ -311,3 +311,12 @@ func (l *Log) rollAtLocked(baseOffset int64) (*segment, error) {
 	l.writeSnapshotLocked(l.logEndOffset.Load())
 	return s, nil
 }
+
+// RestoreHighWatermark sets the high watermark to hw, clamped to [LogStartOffset, LogEndOffset],
+// even below the current one: Open starts it at the log end offset, which in a cluster may hold
+// records no quorum has; the broker restores the checkpointed high watermark before serving.
+func (l *Log) RestoreHighWatermark(hw int64) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.highWatermark.Store(max(min(hw, l.logEndOffset.Load()), l.logStartOffset.Load()))
+}

@@ -21,6 +21,12 @@ type Log interface {
 	AssignEpochStartOffset(epoch int32, offset int64) error
 }
 
+// highWatermarkRestorer is a Log that can set its high watermark below the current one, once,
+// when the partition is created (*broker/log.Log implements it).
+type highWatermarkRestorer interface {
+	RestoreHighWatermark(hw int64)
+}
+
 // Options are a Partition's dependencies besides its log.
 type Options struct {
 	// Propose sends an AlterPartition proposal to the controller. It is called without any lock
@@ -73,9 +79,13 @@ func New(topic string, index int32, localID int32, log Log, highWatermark int64,
 	p.logger = p.logger.With("component", "partition", "topic", topic, "partition", index)
 	p.mu.state = NewState(localID, cfg, log.LogStartOffset(), log.LogEndOffset(), highWatermark)
 	p.mu.acks = map[uint64]*Ack{}
-	// NB: the log cannot move its high watermark back; one it started above this (broker/log
-	// starts it at the log end on Open) stays until the broker loads it from a checkpoint.
-	log.SetHighWatermark(p.mu.state.highWatermark)
+	// NB: broker/log starts its high watermark at the log end on Open, which may include records
+	// no quorum has; a log that can take it back gets the recovered one.
+	if r, ok := log.(highWatermarkRestorer); ok {
+		r.RestoreHighWatermark(p.mu.state.highWatermark)
+	} else {
+		log.SetHighWatermark(p.mu.state.highWatermark)
+	}
 	return p
 }
 

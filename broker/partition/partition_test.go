@@ -206,6 +206,18 @@ func TestBecomingLeaderCheckpointsTheEpochStartOffset(t *testing.T) {
 	}
 }
 
+func TestNewPartitionRestoresTheRecoveredHighWatermarkToTheLog(t *testing.T) {
+	l := openTestLog(t)
+	if _, err := l.Append(testBatch(5, "v"), 1); err != nil {
+		t.Fatal(err)
+	}
+	l.SetHighWatermark(5) // as Open leaves it: at the log end
+	New("t", 0, 1, l, 2, Config{}, Options{Logger: quiet()})
+	if hw := l.HighWatermark(); hw != 2 {
+		t.Fatalf("log high watermark %d, want the recovered 2: consumers would read records no quorum has", hw)
+	}
+}
+
 func TestFetchWaiterIsWokenOnlyByItsOwnPartitions(t *testing.T) {
 	la, lb := openTestLog(t), openTestLog(t)
 	a, _ := newLeader(t, la, 1, []int32{1}, nil)
