@@ -3,6 +3,7 @@ package partition
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
@@ -302,3 +303,76 @@ func (m *memLog) LogStartOffset() int64                     { return 0 }
 func (m *memLog) LogEndOffset() int64                       { return m.leo.Load() }
 func (m *memLog) SetHighWatermark(hw int64)                 { m.hw.Store(hw) }
 func (m *memLog) AssignEpochStartOffset(int32, int64) error { return nil }
+
+// Producers and followers at once on one partition (run with -race): every acks=all produce
+// completes successfully, never before both followers have its batch, and the high watermark
+// ends at the log end.
+func TestConcurrentProducersAndFollowers(t *testing.T) {
+	l := openTestLog(t)
+	p, _ := newLeader(t, l, 3, []int32{1, 2, 3}, nil)
+	var fetched [4]atomic.Int64 // by replica id: the offset each follower has fetched up to
+	stop := make(chan struct{})
+	done := make(chan error, 2)
+	for _, id := range []int32{2, 3} {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				_, leo := p.Offsets()
+				fetched[id].Store(leo)
+				if _, err := p.FollowerFetch(id, leo, 3); err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+	}
+	const producers, each = 4, 100
+	errs := make(chan error, producers)
+	for range producers {
+		go func() {
+			for range each {
+				var end int64
+				ack, err := p.AppendAsLeader(-1, func(epoch int32) (int64, error) {
+					var err error
+					end, err = appendTo(l, 2)(epoch)
+					return end, err
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := ack.Wait(10*time.Second, nil); err != nil {
+					errs <- err
+					return
+				}
+				if f2, f3 := fetched[2].Load(), fetched[3].Load(); f2 < end || f3 < end {
+					errs <- fmt.Errorf("produce ending at %d acknowledged with followers at %d and %d", end, f2, f3)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range producers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every produce was acknowledged only once the high watermark passed it, and the high
+	// watermark never passed what both followers had fetched.
+	s := p.Snapshot()
+	if s.LogEndOffset != producers*each*2 || s.HighWatermark > min(fetched[2].Load(), fetched[3].Load()) {
+		t.Fatalf("log end %d, high watermark %d, followers at %d and %d", s.LogEndOffset, s.HighWatermark, fetched[2].Load(), fetched[3].Load())
+	}
+}
