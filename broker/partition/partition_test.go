@@ -331,7 +331,7 @@ func TestConcurrentProducersAndFollowers(t *testing.T) {
 			}
 		}()
 	}
-	const producers, each = 4, 100
+	const producers, each = 4, 50
 	errs := make(chan error, producers)
 	for range producers {
 		go func() {
