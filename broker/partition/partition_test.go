@@ -315,23 +315,30 @@ func TestConcurrentProducersAndFollowers(t *testing.T) {
 	done := make(chan error, 2)
 	for _, id := range []int32{2, 3} {
 		go func() {
+			// A long-polling follower: fetch up to the log end, then wait for the partition to move.
+			w := NewFetchWaiter()
 			for {
-				select {
-				case <-stop:
-					done <- nil
-					return
-				default:
-				}
 				_, leo := p.Offsets()
 				fetched[id].Store(leo)
-				if _, err := p.FollowerFetch(id, leo, 3); err != nil {
+				v, err := p.FollowerFetch(id, leo, 3)
+				if err != nil {
 					done <- err
+					return
+				}
+				// NB: what this follower has read is leo; an append since wakes it at once.
+				p.Watch(w, v.HighWatermark, leo)
+				select {
+				case <-w.C():
+					p.Unwatch(w)
+				case <-stop:
+					p.Unwatch(w)
+					done <- nil
 					return
 				}
 			}
 		}()
 	}
-	const producers, each = 4, 50
+	const producers, each = 4, 100
 	errs := make(chan error, producers)
 	for range producers {
 		go func() {
