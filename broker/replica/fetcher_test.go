@@ -238,3 +238,62 @@ func TestAcksAllCompletesThroughFollowerReplication(t *testing.T) {
 		return nil
 	})
 }
+
+// Failover as the broker will drive it: a follower of A at epoch 1 is told (metadata image) that
+// B leads epoch 2; the manager moves the partition to a fetcher for B, closes A's, and the
+// follower truncates by epoch and catches up from B.
+func TestManagerMovesAPartitionToItsNewLeader(t *testing.T) {
+	const a, b, c = 1, 2, 3
+	la, lb, lc := openLog(t, ""), openLog(t, ""), openLog(t, "")
+	appendAt(t, la, 1, "m0")
+	appendAt(t, la, 1, "lost") // never reached B: truncated away on C
+	appendAt(t, lb, 1, "m0")
+	pa := leaderOf(t, a, 1, la, 1, a, b, c)
+	sa := startLeader(t, a, la, pa)
+	pc := follower(t, c, a, 1, lc, a, b, c)
+
+	dials := map[int32]func(int32) (Client, error){a: dialer(t, sa.addr)}
+	m := NewManager(Config{ReplicaID: c, MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond, Logger: quiet()},
+		func(id int32) (Client, error) { return dials[id](id) })
+	defer m.Close()
+	if err := m.Follow(tp, a, 1, pc, lc); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got, _ := tryReadLog(t, lc); len(got) != 2 {
+			return fmt.Errorf("C has %v", got)
+		}
+		return nil
+	})
+
+	// A fails; B leads epoch 2 and takes m1.
+	pb := leaderOf(t, b, 2, lb, 1, a, b, c)
+	if _, err := pb.AppendAsLeader(1, func(epoch int32) (int64, error) {
+		res, err := lb.Append(batch("m1"), epoch)
+		return res.LastOffset + 1, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sb := startLeader(t, b, lb, pb)
+	dials[b] = dialer(t, sb.addr)
+	if _, err := pc.ApplyAssignment(partition.Assignment{Leader: b, LeaderEpoch: 2, PartitionEpoch: 2, Replicas: []int32{a, b, c}, ISR: []int32{b, c}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Follow(tp, b, 2, pc, lc); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Fetchers(); n != 1 {
+		t.Fatalf("%d fetchers after the move, want 1 (A's closed)", n)
+	}
+	want := []record{{0, 1, "m0"}, {1, 2, "m1"}}
+	testutil.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		got, err := tryReadLog(t, lc)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("C has %v, want %v", got, want)
+		}
+		return nil
+	})
+}
