@@ -123,6 +123,10 @@ func (p *Partition) ApplyAssignment(a Assignment) (Transition, error) {
 			return tr, fmt.Errorf("partition %s-%d: leader epoch %d start: %w", p.topic, p.index, tr.LeaderEpoch, err)
 		}
 	}
+	if tr.From != tr.To || tr.NewEpoch {
+		p.logger.Info("replica role changed", "from", tr.From.String(), "to", tr.To.String(), "leader", tr.Leader,
+			"leaderEpoch", tr.LeaderEpoch, "epochStartOffset", startOffset)
+	}
 	p.sendProposal(act.Propose)
 	return tr, nil
 }
