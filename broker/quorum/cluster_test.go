@@ -1,0 +1,245 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gregor-streams/gregor/internal/testutil"
+)
+
+func TestThreeVotersElectALeaderAndApplyProposalsInOrderExactlyOnce(t *testing.T) {
+	c := startCluster(t, 3, false, nil)
+	leader := c.waitLeader()
+
+	// Concurrent proposers on the leader: each Propose returns the batch's offset once committed.
+	const proposers, perProposer = 4, 15
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	offsets := map[uint64]string{}
+	for p := range proposers {
+		wg.Go(func() {
+			for i := range perProposer {
+				rec := fmt.Sprintf("p%d-%d", p, i)
+				off, err := c.nodes[leader].node.Propose(context.Background(), [][]byte{[]byte(rec), []byte(rec + "-b")})
+				if err != nil {
+					t.Errorf("propose %s: %v", rec, err)
+					return
+				}
+				mu.Lock()
+				if prev, dup := offsets[off]; dup {
+					t.Errorf("offset %d returned for %s and %s", off, prev, rec)
+				}
+				offsets[off] = rec
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+
+	want := c.nodes[leader].applier.State()
+	if len(want) != 2*proposers*perProposer {
+		t.Fatalf("leader applied %d records, want %d", len(want), 2*proposers*perProposer)
+	}
+	if d := countDuplicates(want); d != 0 {
+		t.Fatalf("%d duplicates on the leader", d)
+	}
+	// A batch is applied whole: each record is followed by its "-b" sibling.
+	for i := 0; i < len(want); i += 2 {
+		if want[i+1] != want[i]+"-b" {
+			t.Fatalf("batch split at %d: %q then %q", i, want[i], want[i+1])
+		}
+	}
+	c.waitConverged(want)
+
+	st := c.nodes[leader].node.Status()
+	if st.LeaderID != leader || st.LeaderEpoch == 0 || st.HighWatermark < int64(len(offsets))+1 {
+		t.Fatalf("leader status %+v", st)
+	}
+	testutil.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		st := c.nodes[leader].node.Status()
+		for _, v := range st.Voters {
+			if v.LogEndOffset != st.HighWatermark || v.LastFetchTimestamp.IsZero() || v.LastCaughtUpTimestamp.IsZero() {
+				return fmt.Errorf("voter %+v not caught up to high watermark %d", v, st.HighWatermark)
+			}
+		}
+		return nil
+	})
+	follower := c.nodes[leader%3+1].node
+	if _, err := follower.Propose(context.Background(), [][]byte{[]byte("x")}); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("propose on a follower: %v, want ErrNotLeader", err)
+	} else if nl := (*NotLeaderError)(nil); !errors.As(err, &nl) || nl.LeaderID != leader {
+		t.Fatalf("propose on a follower: %v, want the leader %d as a hint", err, leader)
+	}
+}
+
+func TestLeaderKilledNewLeaderIsElectedAndProposalsContinue(t *testing.T) {
+	c := startCluster(t, 3, false, nil)
+	var want []string
+	for i := range 10 {
+		r := fmt.Sprintf("before-%d", i)
+		c.propose(r)
+		want = append(want, r)
+	}
+	old := c.waitLeader()
+	killed := time.Now()
+	c.stopNode(old)
+	newLeader := c.waitLeader()
+	took := time.Since(killed)
+	if newLeader == old {
+		t.Fatalf("killed leader %d still leads", old)
+	}
+	t.Logf("leader %d killed; node %d leads after %v (election timeout %v)", old, newLeader, took, 10*testTick)
+	for i := range 10 {
+		r := fmt.Sprintf("after-%d", i)
+		c.propose(r)
+		want = append(want, r)
+	}
+	c.waitConverged(want)
+
+	// The killed node comes back on its directory, replays its log and catches up.
+	c.startNode(old, nil)
+	c.waitConverged(want)
+	c.propose("rejoined")
+	c.waitConverged(append(want, "rejoined"))
+}
+
+func TestRestartedNodeReplaysSnapshotAndLogAndCatchesUp(t *testing.T) {
+	c := startCluster(t, 3, true, func(cfg *Config) {
+		cfg.SnapshotAfterBatches = 10
+		cfg.SegmentBytes = 512
+		cfg.SnapshotCatchUpEntries = 5
+	})
+	var want []string
+	for i := range 35 {
+		r := fmt.Sprintf("r-%d", i)
+		c.propose(r)
+		want = append(want, r)
+	}
+	c.waitConverged(want)
+	leader := c.waitLeader()
+	follower := leader%3 + 1
+	testutil.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if s := c.nodes[follower].node.Status().SnapshotIndex; s < 30 {
+			return fmt.Errorf("follower snapshot at %d", s)
+		}
+		return nil
+	})
+	c.stopNode(follower)
+	segs, cps := countFiles(t, c.nodes[follower].dir)
+	if cps != 1 {
+		t.Fatalf("%d checkpoint files after snapshots, want 1 (older ones deleted)", cps)
+	}
+	for i := range 20 {
+		r := fmt.Sprintf("while-down-%d", i)
+		c.propose(r)
+		want = append(want, r)
+	}
+	c.startNode(follower, nil)
+	c.waitConverged(want)
+	a := c.nodes[follower].applier
+	a.mu.Lock()
+	restored := a.restored
+	a.mu.Unlock()
+	if restored == 0 {
+		t.Fatalf("restarted node did not start from its snapshot")
+	}
+	t.Logf("follower had %d segments and %d checkpoint on disk; restored %d snapshot(s)", segs, cps, restored)
+	if segs > 10 {
+		t.Fatalf("%d segments left: the log is not truncated after snapshots", segs)
+	}
+}
+
+func TestCutOffLeaderCannotCommitAndRejoinsWithoutDivergence(t *testing.T) {
+	c := startCluster(t, 3, false, nil)
+	var want []string
+	for i := range 5 {
+		r := fmt.Sprintf("a-%d", i)
+		c.propose(r)
+		want = append(want, r)
+	}
+	old := c.waitLeader()
+	c.nodes[old].sw.Cut()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	_, err := c.nodes[old].node.Propose(ctx, [][]byte{[]byte("cut-off")})
+	cancel()
+	if err == nil {
+		t.Fatalf("a leader cut off from the quorum committed a proposal")
+	}
+	t.Logf("cut-off leader's proposal: %v", err)
+
+	var others []int32
+	for id := range c.nodes {
+		if id != old {
+			others = append(others, id)
+		}
+	}
+	newLeader := c.waitLeader(others...)
+	for i := range 5 {
+		r := fmt.Sprintf("b-%d", i)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := c.nodes[newLeader].node.Propose(ctx, [][]byte{[]byte(r)}); err != nil {
+			t.Fatalf("majority side: %v", err)
+		}
+		cancel()
+		want = append(want, r)
+	}
+	c.nodes[old].sw.Heal()
+	c.waitLeader()
+	c.propose("healed")
+	want = append(want, "healed")
+	c.waitConverged(want)
+}
+
+func TestSingleVoterQuorumCommitsAndReplaysAfterRestart(t *testing.T) {
+	c := startCluster(t, 1, false, nil)
+	var want []string
+	for i := range 5 {
+		r := fmt.Sprintf("s-%d", i)
+		if off := c.propose(r); off == 0 {
+			t.Fatalf("offset 0")
+		}
+		want = append(want, r)
+	}
+	c.waitConverged(want)
+	c.stopNode(1)
+	c.startNode(1, nil)
+	c.waitConverged(want)
+	c.propose("after-restart")
+	c.waitConverged(append(want, "after-restart"))
+}
+
+func TestLeadershipTransferMovesTheLeaderAndRedirectsProposals(t *testing.T) {
+	c := startCluster(t, 3, false, nil)
+	c.propose("x")
+	old := c.waitLeader()
+	target := old%3 + 1
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.nodes[old].node.TransferLeadership(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.waitLeader(); l != target {
+		t.Fatalf("leader %d after transfer to %d", l, target)
+	}
+	_, err := c.nodes[old].node.Propose(ctx, [][]byte{[]byte("on-old")})
+	var nl *NotLeaderError
+	if !errors.As(err, &nl) || nl.LeaderID != target {
+		t.Fatalf("propose on the old leader: %v, want NotLeaderError naming %d", err, target)
+	}
+	if _, err := c.nodes[target].node.Propose(ctx, [][]byte{[]byte("on-new")}); err != nil {
+		t.Fatal(err)
+	}
+	// Transfer to "any": controlled shutdown of the new leader.
+	if err := c.nodes[target].node.TransferLeadership(ctx, NoLeader); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.waitLeader(); l == target {
+		t.Fatalf("node %d still leads after transferring to any voter", l)
+	}
+	c.waitConverged([]string{"x", "on-new"})
+}
