@@ -135,4 +135,3 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	return cfg, nil
 }
-

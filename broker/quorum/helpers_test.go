@@ -1,7 +1,6 @@
 package quorum
 
 import (
-
 	"context"
 	"errors"
 	"fmt"
@@ -387,8 +386,6 @@ func countDuplicates(state []string) int {
 	}
 	return dups
 }
-
-
 
 // countFiles counts entry log segments and checkpoint files in dir.
 func countFiles(t testing.TB, dir string) (segments, checkpoints int) {
