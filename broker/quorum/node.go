@@ -340,6 +340,9 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) stoppedErr() error {
+	if err := n.Err(); err != nil {
+		return err
+	}
 	select {
 	case <-n.loopDone:
 		return n.stoppedOr(ErrClosed)

@@ -1,0 +1,217 @@
+package quorum
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/gregor-streams/gregor/internal/testutil"
+)
+
+// faultFS fails writes to entry log segments with ENOSPC once armed, after writing half of the
+// buffer: a full disk in the middle of a Ready batch.
+type faultFS struct {
+	FS
+	mu    sync.Mutex
+	armed bool
+	hits  int
+}
+
+func (f *faultFS) arm(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed = on
+}
+
+func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{File: file, fs: f}, nil
+}
+
+type faultFile struct {
+	File
+	fs *faultFS
+}
+
+func (f *faultFile) Write(b []byte) (int, error) {
+	f.fs.mu.Lock()
+	fail := f.fs.armed && strings.HasSuffix(f.Name(), segmentSuffix)
+	if fail {
+		f.fs.hits++
+	}
+	f.fs.mu.Unlock()
+	if fail {
+		n, _ := f.File.Write(b[:len(b)/2])
+		return n, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+	}
+	return f.File.Write(b)
+}
+
+func TestENOSPCDuringAppendStopsTheLeaderWithoutApplyingOrReplicating(t *testing.T) {
+	faults := map[int32]*faultFS{1: {FS: OSFS()}, 2: {FS: OSFS()}, 3: {FS: OSFS()}}
+	c := startCluster(t, 3, false, func(cfg *Config) { cfg.FS = faults[cfg.NodeID] })
+	want := []string{"before"}
+	c.propose("before")
+	c.waitConverged(want)
+	leader := c.waitLeader()
+	faults[leader].arm(true)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := c.nodes[leader].node.Propose(ctx, [][]byte{[]byte("doomed")})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("propose with a full disk: %v, want ENOSPC", err)
+	}
+	if err := c.nodes[leader].node.Err(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("node error %v, want ENOSPC", err)
+	}
+	if _, err := c.nodes[leader].node.Propose(ctx, [][]byte{[]byte("after-failure")}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("propose on a failed node: %v, want its ENOSPC", err)
+	}
+
+	// The others elect a leader and go on without the unpersisted entry.
+	var others []int32
+	for id := range c.nodes {
+		if id != leader {
+			others = append(others, id)
+		}
+	}
+	newLeader := c.waitLeader(others...)
+	if _, err := c.nodes[newLeader].node.Propose(ctx, [][]byte{[]byte("survivors")}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "survivors")
+	c.stopNode(leader)
+	c.waitConverged(want)
+
+	// With space again, the failed node truncates its torn tail and rejoins without the entry.
+	faults[leader].arm(false)
+	c.startNode(leader, nil)
+	c.propose("rejoined")
+	c.waitConverged(append(want, "rejoined"))
+}
+
+func lastSegment(t *testing.T, dir string) string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no segments in %s: %v", dir, err)
+	}
+	sort.Strings(names)
+	return names[len(names)-1]
+}
+
+func appendBytes(t *testing.T, name string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTornTailIsTruncatedAtStart(t *testing.T) {
+	badCRC := appendFrame(nil, &pb.Entry{Index: new(uint64(99)), Term: new(uint64(1)), Type: pb.EntryNormal.Enum(), Data: []byte("torn")})
+	badCRC[len(badCRC)-1] ^= 0xff
+	cutShort := appendFrame(nil, &pb.Entry{Index: new(uint64(99)), Term: new(uint64(1)), Type: pb.EntryNormal.Enum(), Data: []byte("cut short")})
+	cutShort = cutShort[:len(cutShort)-3]
+	for name, tail := range map[string][]byte{
+		"half a header":     {0, 0},
+		"frame cut short":   cutShort,
+		"frame failing CRC": badCRC,
+		"length past EOF":   binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 1000), 0),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := startCluster(t, 1, false, nil)
+			want := []string{"a", "b", "c"}
+			for _, r := range want {
+				c.propose(r)
+			}
+			c.waitConverged(want)
+			c.stopNode(1)
+			seg := lastSegment(t, c.nodes[1].dir)
+			before, _ := os.Stat(seg)
+			appendBytes(t, seg, tail)
+
+			c.startNode(1, nil)
+			c.waitConverged(want)
+			after, _ := os.Stat(seg)
+			if after.Size() < before.Size() || after.Size() >= before.Size()+int64(len(tail)) {
+				t.Fatalf("segment is %d bytes after recovery; %d before the torn write of %d", after.Size(), before.Size(), len(tail))
+			}
+			c.propose("d")
+			c.waitConverged(append(want, "d"))
+		})
+	}
+}
+
+func TestCorruptionBeforeTheTailRefusesToStart(t *testing.T) {
+	c := startCluster(t, 1, false, func(cfg *Config) { cfg.SegmentBytes = 64 })
+	for i := range 10 {
+		c.propose(fmt.Sprintf("record-%d", i))
+	}
+	c.stopNode(1)
+	names, _ := filepath.Glob(filepath.Join(c.nodes[1].dir, "*"+segmentSuffix))
+	sort.Strings(names)
+	if len(names) < 3 {
+		t.Fatalf("%d segments, want several", len(names))
+	}
+	b, err := os.ReadFile(names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff
+	if err := os.WriteFile(names[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(c.config(c.nodes[1], nil))
+	if !errors.Is(err, errCorruptSegment) {
+		t.Fatalf("start on a log corrupt before its tail: %v, want errCorruptSegment", err)
+	}
+}
+
+func TestSecondNodeOnTheSameDirectoryIsRefused(t *testing.T) {
+	c := startCluster(t, 1, false, nil)
+	_, err := Start(c.config(c.nodes[1], nil))
+	if err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("second Start on one directory: %v", err)
+	}
+}
+
+func TestQuorumStateIsKafkasFileAndSurvivesRestart(t *testing.T) {
+	c := startCluster(t, 1, false, nil)
+	c.propose("x")
+	term := c.nodes[1].node.Term()
+	c.stopNode(1)
+	b, err := os.ReadFile(filepath.Join(c.nodes[1].dir, stateFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), fmt.Sprintf(`"leaderEpoch":%d`, term)) || !strings.Contains(string(b), `"votedId":1`) {
+		t.Fatalf("%s = %s, want leader epoch %d and the vote for node 1", stateFileName, b, term)
+	}
+	c.startNode(1, nil)
+	testutil.CheckFor(t, electionBound, 10*time.Millisecond, func() error {
+		if got := c.nodes[1].node.Term(); got <= term {
+			return fmt.Errorf("term %d after restart, want > %d", got, term)
+		}
+		return nil
+	})
+}
