@@ -151,9 +151,13 @@ func (a *applier) apply(c Committed) {
 			a.state = append(a.state, string(r))
 		}
 	}
-	image := encodeImage(a.state)
+	due := a.snapshots && c.SnapshotDue
+	var image []byte
+	if due {
+		image = encodeImage(a.state)
+	}
 	a.mu.Unlock()
-	if a.snapshots && c.SnapshotDue {
+	if due {
 		if err := a.node.Snapshot(c.Index, image); err == nil {
 			a.mu.Lock()
 			a.taken++
