@@ -40,10 +40,14 @@ func TestThreeVotersElectALeaderAndApplyProposalsInOrderExactlyOnce(t *testing.T
 	}
 	wg.Wait()
 
-	want := c.nodes[leader].applier.State()
-	if len(want) != 2*proposers*perProposer {
-		t.Fatalf("leader applied %d records, want %d", len(want), 2*proposers*perProposer)
-	}
+	// Propose returns once the batch is handed to the applier; the applier takes it just after.
+	var want []string
+	testutil.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if want = c.nodes[leader].applier.State(); len(want) != 2*proposers*perProposer {
+			return fmt.Errorf("leader applied %d records, want %d", len(want), 2*proposers*perProposer)
+		}
+		return nil
+	})
 	if d := countDuplicates(want); d != 0 {
 		t.Fatalf("%d duplicates on the leader", d)
 	}

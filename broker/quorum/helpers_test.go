@@ -110,7 +110,8 @@ type applier struct {
 	done      chan struct{}
 
 	mu        sync.Mutex
-	state     []string // every record applied, in order
+	state     []string          // every record applied, in order
+	indexOf   map[string]uint64 // the index each record was delivered at (not for restored ones)
 	lastIndex uint64
 	anomalies []string
 	restored  int // snapshots received
@@ -118,7 +119,7 @@ type applier struct {
 }
 
 func startApplier(n *Node, snapshots bool) *applier {
-	a := &applier{node: n, snapshots: snapshots, done: make(chan struct{})}
+	a := &applier{node: n, snapshots: snapshots, done: make(chan struct{}), indexOf: map[string]uint64{}}
 	go func() {
 		defer close(a.done)
 		for c := range n.Committed() {
@@ -149,6 +150,7 @@ func (a *applier) apply(c Committed) {
 	} else {
 		for _, r := range c.Records {
 			a.state = append(a.state, string(r))
+			a.indexOf[string(r)] = c.Index
 		}
 	}
 	due := a.snapshots && c.SnapshotDue
@@ -193,6 +195,7 @@ type testNode struct {
 }
 
 type testCluster struct {
+	mu     sync.Mutex // guards testNode.node against a concurrent leaderNode
 	t      testing.TB
 	voters []Voter
 	nodes  map[int32]*testNode
@@ -255,8 +258,10 @@ func (c *testCluster) startNode(id int32, ln net.Listener) {
 	if err != nil {
 		c.t.Fatalf("node %d: start: %v", id, err)
 	}
+	c.mu.Lock()
 	tn.node = n
 	tn.applier = startApplier(n, c.snaps)
+	c.mu.Unlock()
 }
 
 // stopNode closes a node abruptly (no leadership transfer) and waits for its applier to finish.
@@ -270,7 +275,9 @@ func (c *testCluster) stopNode(id int32) {
 		c.t.Errorf("node %d: close: %v", id, err)
 	}
 	<-tn.applier.done
+	c.mu.Lock()
 	tn.node = nil
+	c.mu.Unlock()
 }
 
 func (c *testCluster) closeAll() {
@@ -407,4 +414,16 @@ func countFiles(t testing.TB, dir string) (segments, checkpoints int) {
 		}
 	}
 	return segments, checkpoints
+}
+
+// leaderNode is the running node that believes it leads, or nil; safe from any goroutine.
+func (c *testCluster) leaderNode() *Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, tn := range c.nodes {
+		if tn.node != nil && tn.node.Leader() == tn.id {
+			return tn.node
+		}
+	}
+	return nil
 }
