@@ -230,6 +230,18 @@ func TestLeadershipTransferMovesTheLeaderAndRedirectsProposals(t *testing.T) {
 	if l := c.waitLeader(); l != target {
 		t.Fatalf("leader %d after transfer to %d", l, target)
 	}
+	// Every applier hears of the change on Committed, in order with the batches.
+	testutil.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		for _, tn := range c.running() {
+			tn.applier.mu.Lock()
+			leaders := append([]int32(nil), tn.applier.leaders...)
+			tn.applier.mu.Unlock()
+			if len(leaders) == 0 || leaders[len(leaders)-1] != target {
+				return fmt.Errorf("node %d saw leader changes %v, want the last to be %d", tn.id, leaders, target)
+			}
+		}
+		return nil
+	})
 	_, err := c.nodes[old].node.Propose(ctx, [][]byte{[]byte("on-old")})
 	var nl *NotLeaderError
 	if !errors.As(err, &nl) || nl.LeaderID != target {

@@ -114,8 +114,9 @@ type applier struct {
 	indexOf   map[string]uint64 // the index each record was delivered at (not for restored ones)
 	lastIndex uint64
 	anomalies []string
-	restored  int // snapshots received
-	taken     int // snapshots taken
+	restored  int     // snapshots received
+	leaders   []int32 // leader changes seen, in order
+	taken     int     // snapshots taken
 }
 
 func startApplier(n *Node, snapshots bool) *applier {
@@ -140,6 +141,14 @@ func decodeImage(b []byte) []string {
 
 func (a *applier) apply(c Committed) {
 	a.mu.Lock()
+	if c.LeaderChange {
+		if c.Index < a.lastIndex {
+			a.anomalies = append(a.anomalies, fmt.Sprintf("leader change at index %d after %d", c.Index, a.lastIndex))
+		}
+		a.leaders = append(a.leaders, c.LeaderID)
+		a.mu.Unlock()
+		return
+	}
 	if c.Index <= a.lastIndex {
 		a.anomalies = append(a.anomalies, fmt.Sprintf("index %d delivered after %d", c.Index, a.lastIndex))
 	}

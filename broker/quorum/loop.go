@@ -58,7 +58,7 @@ func (n *Node) handleReady(rd *raft.Ready) error {
 	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
 		n.hardState = rd.HardState
 	}
-	n.noteState(rd)
+	leaderChanged := n.noteState(rd)
 	n.transport.send(rd.Messages)
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		md := rd.Snapshot.GetMetadata()
@@ -75,20 +75,28 @@ func (n *Node) handleReady(rd *raft.Ready) error {
 			return err
 		}
 	}
+	if leaderChanged {
+		n.mu.Lock()
+		c := Committed{LeaderChange: true, LeaderID: nodeID(n.mu.leader), Term: n.mu.term, Index: n.appliedIndex.Load()}
+		n.mu.Unlock()
+		if !n.deliver(c) {
+			return errStopping
+		}
+	}
 	n.rn.Advance()
 	return nil
 }
 
-// noteState publishes leader and term changes; proposals in flight on a leader that lost
-// leadership fail with NotLeaderError{Unknown: true}.
-func (n *Node) noteState(rd *raft.Ready) {
+// noteState publishes leader and term changes and reports whether the leader changed; proposals
+// in flight on a leader that lost leadership fail with NotLeaderError{Unknown: true}.
+func (n *Node) noteState(rd *raft.Ready) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
 		n.mu.term = rd.HardState.GetTerm()
 	}
 	if rd.SoftState == nil {
-		return
+		return false
 	}
 	was := n.mu.leader
 	lead := rd.SoftState.Lead
@@ -104,6 +112,7 @@ func (n *Node) noteState(rd *raft.Ready) {
 		n.logger.Info("quorum leader elected: this node", "term", n.mu.term)
 		clear(n.mu.lastCaughtUp)
 	}
+	return was != lead
 }
 
 func (n *Node) apply(e *pb.Entry) error {

@@ -31,6 +31,12 @@ type Committed struct {
 	// follower too far behind.
 	IsSnapshot bool
 	Image      []byte
+	// LeaderChange means: not a log entry, but a change of leader, delivered in order with the
+	// batches (KRaft's handleLeaderChange). LeaderID is the new leader (NoLeader during an election),
+	// Term the current term, Index the last index delivered before it. On the node that became
+	// leader, batches committed under earlier leaders may still follow.
+	LeaderChange bool
+	LeaderID     int32
 	// SnapshotDue is set once the bytes (or batches) applied since the last snapshot passed the
 	// configured threshold; the applier answers with Snapshot(Index, image) when it can.
 	SnapshotDue bool
@@ -174,7 +180,7 @@ func Start(c Config) (*Node, error) {
 func (n *Node) ID() int32 { return n.cfg.NodeID }
 
 // Committed delivers the log to the applier: first the newest snapshot (if any), then every
-// committed batch in order. It must be drained: the node does not run ahead of its applier (a
+// committed batch in order, with leader changes in between. It must be drained: the node does not run ahead of its applier (a
 // full channel stalls the Ready loop, heartbeats included). It is closed when the node stops.
 func (n *Node) Committed() <-chan Committed { return n.committed }
 
