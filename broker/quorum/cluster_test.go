@@ -215,6 +215,18 @@ func TestSingleVoterQuorumCommitsAndReplaysAfterRestart(t *testing.T) {
 	c.waitConverged(want)
 	c.propose("after-restart")
 	c.waitConverged(append(want, "after-restart"))
+
+	n := c.nodes[1].node
+	if _, err := n.Propose(context.Background(), [][]byte{make([]byte, DefaultMaxBatchBytes)}); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("propose over the batch limit: %v, want ErrBatchTooLarge", err)
+	}
+	first, second := n.Close(), n.Close()
+	if first != nil || second != nil {
+		t.Fatalf("Close twice = %v, %v", first, second)
+	}
+	if _, err := n.Propose(context.Background(), [][]byte{[]byte("closed")}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("propose after Close: %v, want ErrClosed", err)
+	}
 }
 
 func TestLeadershipTransferMovesTheLeaderAndRedirectsProposals(t *testing.T) {

@@ -21,7 +21,11 @@ const (
 	DefaultSegmentBytes           = 8 << 20
 	DefaultSnapshotCatchUpEntries = 1000
 	DefaultMaxMessageBytes        = 128 << 20
-	DefaultCommittedBuffer        = 256
+	// DefaultMaxBatchBytes bounds one proposal, as KRaft bounds a record batch (8 MiB).
+	DefaultMaxBatchBytes = 8 << 20
+	// DefaultSnapshotInterval is metadata.log.max.snapshot.interval.ms (1 hour).
+	DefaultSnapshotInterval = time.Hour
+	DefaultCommittedBuffer  = 256
 )
 
 // MetadataDirName is the metadata partition's directory inside a log dir.
@@ -58,13 +62,19 @@ type Config struct {
 	// SnapshotAfterBytes sets Committed.SnapshotDue once this many bytes of batches were applied
 	// since the last snapshot (metadata.log.max.record.bytes.between.snapshots).
 	SnapshotAfterBytes int64
+	// SnapshotInterval sets SnapshotDue once this long has passed since the last snapshot and
+	// something was applied since (metadata.log.max.snapshot.interval.ms).
+	SnapshotInterval time.Duration
 	// SnapshotAfterBatches, if positive, also sets SnapshotDue after this many batches.
 	SnapshotAfterBatches int64
 	// SnapshotCatchUpEntries entries are kept in memory behind a snapshot, so a follower slightly
 	// behind catches up from the log instead of receiving the whole snapshot.
 	SnapshotCatchUpEntries uint64
-	// MaxMessageBytes bounds one message between voters (a snapshot travels as one message).
+	// MaxMessageBytes bounds one message between voters (a snapshot travels as one message, so it
+	// bounds the image too).
 	MaxMessageBytes int
+	// MaxBatchBytes bounds the records of one Propose call (encoded).
+	MaxBatchBytes int
 	// CommittedBuffer is the capacity of the Committed channel.
 	CommittedBuffer int
 }
@@ -129,6 +139,15 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.SnapshotInterval <= 0 {
+		cfg.SnapshotInterval = DefaultSnapshotInterval
+	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if cfg.MaxBatchBytes > cfg.MaxMessageBytes/2 || cfg.MaxBatchBytes > maxEntryDataBytes {
+		return cfg, fmt.Errorf("quorum: a batch of up to %d bytes could not be replicated in messages of %d bytes", cfg.MaxBatchBytes, cfg.MaxMessageBytes)
 	}
 	if cfg.CommittedBuffer <= 0 {
 		cfg.CommittedBuffer = DefaultCommittedBuffer

@@ -15,6 +15,8 @@ var (
 	ErrNotLeader = errors.New("quorum: not the leader")
 	// ErrSnapshotStale is returned by Snapshot for an index at or below the newest snapshot.
 	ErrSnapshotStale = errors.New("quorum: snapshot not newer than the last one")
+	// ErrBatchTooLarge is returned by Propose for records over Config.MaxBatchBytes.
+	ErrBatchTooLarge = errors.New("quorum: batch too large")
 	// ErrTransferFailed is returned when leadership did not move in time.
 	ErrTransferFailed = errors.New("quorum: leadership transfer did not complete")
 )

@@ -65,7 +65,7 @@ func (n *Node) handleReady(rd *raft.Ready) error {
 		n.confState = proto.Clone(md.GetConfState()).(*pb.ConfState)
 		n.snapshotIndex.Store(md.GetIndex())
 		n.appliedIndex.Store(md.GetIndex())
-		n.bytesSince, n.batchesSince = 0, 0
+		n.bytesSince, n.batchesSince, n.lastSnapshot = 0, 0, time.Now()
 		if !n.deliver(Committed{Index: md.GetIndex(), Term: md.GetTerm(), IsSnapshot: true, Image: rd.Snapshot.GetData()}) {
 			return errStopping
 		}
@@ -140,7 +140,8 @@ func (n *Node) apply(e *pb.Entry) error {
 		n.bytesSince += int64(len(e.GetData()))
 		n.batchesSince++
 		due := n.bytesSince >= n.cfg.SnapshotAfterBytes ||
-			n.cfg.SnapshotAfterBatches > 0 && n.batchesSince >= n.cfg.SnapshotAfterBatches
+			n.cfg.SnapshotAfterBatches > 0 && n.batchesSince >= n.cfg.SnapshotAfterBatches ||
+			time.Since(n.lastSnapshot) >= n.cfg.SnapshotInterval
 		n.appliedIndex.Store(e.GetIndex())
 		if !n.deliver(Committed{Index: e.GetIndex(), Term: e.GetTerm(), Records: records, SnapshotDue: due}) {
 			return errStopping
@@ -188,7 +189,7 @@ func (n *Node) handleSnapshot(req snapshotRequest) {
 	md, err := n.storage.snapshot(req.index, n.confState, req.data, n.cfg.SnapshotCatchUpEntries)
 	if md != nil {
 		n.snapshotIndex.Store(md.GetIndex())
-		n.bytesSince, n.batchesSince = 0, 0
+		n.bytesSince, n.batchesSince, n.lastSnapshot = 0, 0, time.Now()
 		n.logger.Info("quorum snapshot written", "index", md.GetIndex(), "term", md.GetTerm(), "bytes", len(req.data))
 	}
 	req.done <- err

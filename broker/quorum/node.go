@@ -78,6 +78,7 @@ type Node struct {
 	hardState     *pb.HardState
 	bytesSince    int64
 	batchesSince  int64
+	lastSnapshot  time.Time // when the last snapshot was taken (or the node started)
 	appliedIndex  atomic.Uint64
 	snapshotIndex atomic.Uint64
 
@@ -109,18 +110,19 @@ func Start(c Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:         cfg,
-		id:          raftID(cfg.NodeID),
-		logger:      cfg.Logger,
-		incarnation: rand.Uint64(),
-		lock:        lock,
-		storage:     st,
-		committed:   make(chan Committed, cfg.CommittedBuffer),
-		snapshots:   make(chan snapshotRequest),
-		stop:        make(chan struct{}),
-		loopDone:    make(chan struct{}),
-		confState:   &pb.ConfState{},
-		hardState:   st.hardState,
+		cfg:          cfg,
+		id:           raftID(cfg.NodeID),
+		logger:       cfg.Logger,
+		incarnation:  rand.Uint64(),
+		lock:         lock,
+		storage:      st,
+		committed:    make(chan Committed, cfg.CommittedBuffer),
+		snapshots:    make(chan snapshotRequest),
+		stop:         make(chan struct{}),
+		loopDone:     make(chan struct{}),
+		confState:    &pb.ConfState{},
+		hardState:    st.hardState,
+		lastSnapshot: time.Now(),
 	}
 	n.mu.pending = map[uint64]chan proposalResult{}
 	n.mu.lastContact = map[uint64]time.Time{}
@@ -231,6 +233,10 @@ func (n *Node) Propose(ctx context.Context, records [][]byte) (uint64, error) {
 		n.mu.Unlock()
 	}
 	data := encodeBatch(proposalID{n.incarnation, seq}, records)
+	if len(data) > n.cfg.MaxBatchBytes {
+		unregister()
+		return 0, fmt.Errorf("%w: %d bytes, at most %d", ErrBatchTooLarge, len(data), n.cfg.MaxBatchBytes)
+	}
 	if err := n.rn.Propose(ctx, data); err != nil {
 		unregister()
 		switch {

@@ -238,8 +238,8 @@ func (s *storage) checkpoints() ([]string, error) {
 }
 
 // loadNewestCheckpoint returns the newest checkpoint that reads back whole, or nil if there is none.
-// A damaged newer checkpoint falls back to an older one (the log still covers what lies between,
-// since segments are only deleted once a checkpoint past them is durable).
+// A damaged newest checkpoint falls back to an older one if one is left (a crash between writing a
+// checkpoint and deleting the older ones leaves two).
 func (s *storage) loadNewestCheckpoint() (*pb.Snapshot, error) {
 	names, err := s.checkpoints()
 	if err != nil {
