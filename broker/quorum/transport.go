@@ -202,7 +202,8 @@ func (t *transport) writeConn(p *peer, conn net.Conn) error {
 			var hdr [4]byte
 			binary.BigEndian.PutUint32(hdr[:], uint32(len(buf)))
 			_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if _, err := w.Write(hdr[:]); err == nil {
+			_, err = w.Write(hdr[:])
+			if err == nil {
 				_, err = w.Write(buf)
 			}
 			if err != nil {

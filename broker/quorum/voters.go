@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 Kafka's messages for controller.quorum.voters, verbatim: users and tools match them
+
 package quorum
 
 import (
