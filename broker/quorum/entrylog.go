@@ -118,7 +118,7 @@ func (l *entryLog) replaySegment(name string, last bool, visit func(*pb.Entry) e
 		return 0, 0, fmt.Errorf("metadata log: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
+	r := bufio.NewReaderSize(reader(f), 64<<10)
 	var pos int64
 	var hdr [frameHeaderBytes]byte
 	for {

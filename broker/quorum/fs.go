@@ -2,52 +2,25 @@ package quorum
 
 import (
 	"io"
+	"math"
 	"os"
+
+	brokerlog "github.com/gregor-streams/gregor/broker/log"
 )
 
-// File is an open file of the metadata directory. Write appends for files opened with O_APPEND.
-type File interface {
-	io.Reader
-	io.ReaderAt
-	io.Writer
-	io.Closer
-	Sync() error
-	Truncate(size int64) error
-	Stat() (os.FileInfo, error)
-	Name() string
-}
-
 // FS is the filesystem the quorum's storage does all its I/O through, so tests can inject a torn
-// write or ENOSPC (pebble's vfs in spirit). Paths are OS paths. A directory is synced by opening it
-// read-only and calling Sync on the result.
-//
-// NB: the same method set as broker/log's FS, so one implementation (and one fault injector) can
-// serve both once the broker wires them together.
-type FS interface {
-	OpenFile(name string, flag int, perm os.FileMode) (File, error)
-	Remove(name string) error
-	Rename(oldpath, newpath string) error
-	ReadDir(dir string) ([]os.DirEntry, error)
-	MkdirAll(dir string, perm os.FileMode) error
-}
+// write or ENOSPC (pebble's vfs in spirit). It is broker/log's, so the broker hands one FS (and one
+// fault injector) to both. A directory is synced by opening it read-only and calling Sync.
+type FS = brokerlog.FS
+
+// File is an open file of the metadata directory.
+type File = brokerlog.File
 
 // OSFS is the operating system's filesystem.
-func OSFS() FS { return osFS{} }
+func OSFS() FS { return brokerlog.OSFS() }
 
-type osFS struct{}
-
-func (osFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
-	f, err := os.OpenFile(name, flag, perm)
-	if err != nil {
-		// NB: a nil interface, not a typed nil *os.File.
-		return nil, err
-	}
-	return f, nil
-}
-func (osFS) Remove(name string) error                    { return os.Remove(name) }
-func (osFS) Rename(oldpath, newpath string) error        { return os.Rename(oldpath, newpath) }
-func (osFS) ReadDir(dir string) ([]os.DirEntry, error)   { return os.ReadDir(dir) }
-func (osFS) MkdirAll(dir string, perm os.FileMode) error { return os.MkdirAll(dir, perm) }
+// reader reads f from the start (File has ReadAt, not Read).
+func reader(f File) io.Reader { return io.NewSectionReader(f, 0, math.MaxInt64) }
 
 // syncDir makes a rename or a file creation in dir durable.
 func syncDir(fs FS, dir string) error {
@@ -70,18 +43,15 @@ func writeFileAtomic(fs FS, dir, name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		fs.Remove(tmp)
-		return err
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		fs.Remove(tmp)
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		fs.Remove(tmp)
+	if err != nil {
+		_ = fs.Remove(tmp)
 		return err
 	}
 	if err := fs.Rename(tmp, name); err != nil {
@@ -97,5 +67,5 @@ func readFile(fs FS, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	return io.ReadAll(reader(f))
 }
