@@ -436,3 +436,14 @@ func (c *testCluster) leaderNode() *Node {
 	}
 	return nil
 }
+
+// othersThan lists the voters other than id.
+func (c *testCluster) othersThan(id int32) []int32 {
+	var others []int32
+	for _, v := range c.voters {
+		if v.ID != id {
+			others = append(others, v.ID)
+		}
+	}
+	return others
+}

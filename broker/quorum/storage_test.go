@@ -84,13 +84,7 @@ func TestENOSPCDuringAppendStopsTheLeaderWithoutApplyingOrReplicating(t *testing
 	}
 
 	// The others elect a leader and go on without the unpersisted entry.
-	var others []int32
-	for id := range c.nodes {
-		if id != leader {
-			others = append(others, id)
-		}
-	}
-	newLeader := c.waitLeader(others...)
+	newLeader := c.waitLeader(c.othersThan(leader)...)
 	if _, err := c.nodes[newLeader].node.Propose(ctx, [][]byte{[]byte("survivors")}); err != nil {
 		t.Fatal(err)
 	}
