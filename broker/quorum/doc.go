@@ -36,6 +36,9 @@
 // raft reads a MemoryStorage mirror of the log after the last compaction, so memory is bounded by
 // snapshots (plus SnapshotCatchUpEntries kept for followers slightly behind).
 //
+// Readers that are not voters (brokers, observers) follow the log with LatestSnapshot and
+// ReadCommitted, served from the same mirror: the metadata partition Kafka's brokers fetch.
+//
 // Peers talk over one outbound TCP connection per peer on the controller listener (frames of a
 // length and a protobuf raftpb.Message), reconnecting with backoff; a full queue or a broken
 // connection drops messages, which raft retransmits.

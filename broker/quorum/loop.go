@@ -57,6 +57,7 @@ func (n *Node) handleReady(rd *raft.Ready) error {
 	}
 	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
 		n.hardState = rd.HardState
+		n.commitIndex.Store(rd.HardState.GetCommit())
 	}
 	leaderChanged := n.noteState(rd)
 	n.transport.send(rd.Messages)

@@ -80,6 +80,7 @@ type Node struct {
 	batchesSince  int64
 	lastSnapshot  time.Time // when the last snapshot was taken (or the node started)
 	appliedIndex  atomic.Uint64
+	commitIndex   atomic.Uint64 // the commit index as persisted-or-mirrored by the loop
 	snapshotIndex atomic.Uint64
 
 	mu struct {
@@ -129,6 +130,7 @@ func Start(c Config) (*Node, error) {
 	n.mu.lastCaughtUp = map[uint64]time.Time{}
 	if n.hardState != nil {
 		n.mu.term = n.hardState.GetTerm()
+		n.commitIndex.Store(n.hardState.GetCommit())
 	}
 	var applied uint64
 	if meta := st.snapshotMeta; meta != nil {
