@@ -1,10 +1,12 @@
 package quorum
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 )
 
@@ -87,6 +89,8 @@ func (c *Config) withDefaults() (Config, error) {
 	if len(cfg.Voters) == 0 {
 		return cfg, fmt.Errorf("quorum: no voters: %s is empty", VotersConfig)
 	}
+	// NB: sorted, so every voter bootstraps the same conf-change entries whatever the order given.
+	cfg.Voters = slices.SortedFunc(slices.Values(cfg.Voters), func(a, b Voter) int { return cmp.Compare(a.ID, b.ID) })
 	seen := map[int32]bool{}
 	found := false
 	for _, v := range cfg.Voters {

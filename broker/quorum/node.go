@@ -96,7 +96,13 @@ type Node struct {
 
 // Start opens (or creates) the metadata directory, recovers the log, and starts the voter. A node
 // whose directory is empty bootstraps the quorum with Voters; one with state restarts from it.
-func Start(c Config) (*Node, error) {
+// The node owns cfg.Listener from here on, also when Start fails.
+func Start(c Config) (_ *Node, err error) {
+	defer func() {
+		if err != nil && c.Listener != nil {
+			c.Listener.Close()
+		}
+	}()
 	cfg, err := c.withDefaults()
 	if err != nil {
 		return nil, err
@@ -184,8 +190,9 @@ func Start(c Config) (*Node, error) {
 func (n *Node) ID() int32 { return n.cfg.NodeID }
 
 // Committed delivers the log to the applier: first the newest snapshot (if any), then every
-// committed batch in order, with leader changes in between. It must be drained: the node does not run ahead of its applier (a
-// full channel stalls the Ready loop, heartbeats included). It is closed when the node stops.
+// committed batch in order, with leader changes in between. It must be drained: the node does not
+// run ahead of its applier (a full channel stalls the Ready loop, heartbeats included). It is
+// closed when the node stops.
 func (n *Node) Committed() <-chan Committed { return n.committed }
 
 // Leader is the current leader's node.id, or NoLeader.
