@@ -96,7 +96,7 @@ func TestLeaderKilledNewLeaderIsElectedAndProposalsContinue(t *testing.T) {
 	if newLeader == old {
 		t.Fatalf("killed leader %d still leads", old)
 	}
-	t.Logf("leader %d killed; node %d leads after %v (election timeout %v)", old, newLeader, took, 10*testTick)
+	t.Logf("leader %d killed; node %d leads after %v (election timeout %v)", old, newLeader, took, 20*testTick)
 	for i := range 10 {
 		r := fmt.Sprintf("after-%d", i)
 		c.propose(r)

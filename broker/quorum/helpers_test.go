@@ -17,9 +17,9 @@ import (
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
-// Test timing: 25 ms ticks, elections after 250-500 ms of silence.
+// Test timing: 20 ms ticks, elections after 400-800 ms of silence (tolerant of a loaded CI machine).
 const (
-	testTick      = 25 * time.Millisecond
+	testTick      = 20 * time.Millisecond
 	electionBound = 10 * time.Second
 )
 
@@ -243,7 +243,7 @@ func (c *testCluster) config(tn *testNode, ln net.Listener) Config {
 		Dial:          tn.sw.Dial,
 		Logger:        testLogger(c.t),
 		TickInterval:  testTick,
-		ElectionTicks: 10,
+		ElectionTicks: 20,
 	}
 	if ln != nil {
 		cfg.Listener = switchListener{ln, tn.sw}

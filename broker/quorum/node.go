@@ -146,15 +146,18 @@ func Start(c Config) (_ *Node, err error) {
 		n.appliedIndex.Store(applied)
 	}
 	rc := &raft.Config{
-		ID:                        n.id,
-		ElectionTick:              cfg.ElectionTicks,
-		HeartbeatTick:             cfg.HeartbeatTicks,
-		Storage:                   st.mem,
-		Applied:                   applied,
+		ID:            n.id,
+		ElectionTick:  cfg.ElectionTicks,
+		HeartbeatTick: cfg.HeartbeatTicks,
+		Storage:       st.mem,
+		Applied:       applied,
+		// NB: with the peer queue these bound what waits in memory for one peer: at most 64
+		// appends and 16 MiB of entries in flight, however slow the peer.
 		MaxSizePerMsg:             1 << 20,
+		MaxInflightMsgs:           64,
+		MaxInflightBytes:          16 << 20,
 		MaxCommittedSizePerReady:  8 << 20,
 		MaxUncommittedEntriesSize: 64 << 20,
-		MaxInflightMsgs:           256,
 		CheckQuorum:               true,
 		PreVote:                   true,
 		// NB: only the leader appends (KRaft's active controller); a follower refuses a proposal
