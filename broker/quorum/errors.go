@@ -17,6 +17,9 @@ var (
 	ErrSnapshotStale = errors.New("quorum: snapshot not newer than the last one")
 	// ErrBatchTooLarge is returned by Propose for records over Config.MaxBatchBytes.
 	ErrBatchTooLarge = errors.New("quorum: batch too large")
+	// ErrProposalDropped is returned by Propose when the leader refused the proposal for now (a
+	// leadership transfer in progress, or too many uncommitted bytes); it did not commit: retry.
+	ErrProposalDropped = errors.New("quorum: proposal dropped by the leader (leadership transfer in progress, or too much uncommitted data)")
 	// ErrTransferFailed is returned when leadership did not move in time.
 	ErrTransferFailed = errors.New("quorum: leadership transfer did not complete")
 )

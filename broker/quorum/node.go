@@ -253,8 +253,10 @@ func (n *Node) Propose(ctx context.Context, records [][]byte) (uint64, error) {
 		unregister()
 		switch {
 		case errors.Is(err, raft.ErrProposalDropped):
-			// Not the leader any more, a transfer in progress, or too many uncommitted bytes.
-			return 0, &NotLeaderError{LeaderID: n.Leader()}
+			if leader := n.Leader(); leader != n.cfg.NodeID {
+				return 0, &NotLeaderError{LeaderID: leader}
+			}
+			return 0, ErrProposalDropped
 		case errors.Is(err, raft.ErrStopped):
 			return 0, n.stoppedOr(ErrClosed)
 		}

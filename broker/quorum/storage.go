@@ -73,9 +73,10 @@ func openStorage(fsys FS, dir string, segmentBytes int64) (*storage, error) {
 		s.snapshotData = snap.GetData()
 	}
 	var entries []*pb.Entry
-	sawEntries := false
+	sawEntries, onlyBootstrap := false, true
 	s.log, err = openEntryLog(fsys, dir, segmentBytes, func(e *pb.Entry) error {
 		sawEntries = true
+		onlyBootstrap = onlyBootstrap && e.GetTerm() == 1 && e.GetType() == pb.EntryConfChange
 		i := e.GetIndex()
 		if i <= snapIndex {
 			return nil
@@ -89,6 +90,18 @@ func openStorage(fsys FS, dir string, segmentBytes int64) (*storage, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if snap == nil && hs == nil && sawEntries {
+		// The first Ready writes the bootstrap conf changes, then quorum-state, then sends. With
+		// only those entries and no quorum-state, the node stopped inside that first Ready, before
+		// anything left it: bootstrap again. Anything else without quorum-state is lost state.
+		if !onlyBootstrap {
+			return nil, fmt.Errorf("metadata log %s holds entries but %s is missing: the vote and epoch are lost, refusing to start", dir, stateFileName)
+		}
+		if err := s.log.reset(); err != nil {
+			return nil, err
+		}
+		entries, sawEntries = nil, false
 	}
 	s.fresh = snap == nil && hs == nil && !sawEntries
 	if snap != nil {

@@ -209,3 +209,45 @@ func TestQuorumStateIsKafkasFileAndSurvivesRestart(t *testing.T) {
 		return nil
 	})
 }
+
+func TestMissingQuorumStateRefusesToStartUnlessOnlyBootstrapWasWritten(t *testing.T) {
+	c := startCluster(t, 1, false, nil)
+	c.propose("x")
+	c.stopNode(1)
+	state := filepath.Join(c.nodes[1].dir, stateFileName)
+	if err := os.Remove(state); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(c.config(c.nodes[1], nil)); err == nil || !strings.Contains(err.Error(), "quorum-state is missing") {
+		t.Fatalf("start without quorum-state over a log with data: %v", err)
+	}
+
+	// A node stopped inside its first Ready: the bootstrap entries are written, quorum-state not.
+	dir := filepath.Join(t.TempDir(), MetadataDirName)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	for i := uint64(1); i <= 3; i++ {
+		b = appendFrame(b, &pb.Entry{Index: new(i), Term: new(uint64(1)), Type: pb.EntryConfChange.Enum(), Data: nil})
+	}
+	if err := os.WriteFile(filepath.Join(dir, "00000000000000000001.log"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	voters, _ := ParseVoters("1@127.0.0.1:1")
+	n, err := Start(Config{NodeID: 1, Voters: voters, Dir: dir, Logger: testLogger(t), TickInterval: testTick})
+	if err != nil {
+		t.Fatalf("start after a crash inside the first Ready: %v", err)
+	}
+	a := startApplier(n, false)
+	defer func() { n.Close(); <-a.done }()
+	testutil.CheckFor(t, electionBound, 10*time.Millisecond, func() error {
+		if n.Leader() != 1 {
+			return fmt.Errorf("no leader")
+		}
+		return nil
+	})
+	if _, err := n.Propose(context.Background(), [][]byte{[]byte("y")}); err != nil {
+		t.Fatal(err)
+	}
+}
