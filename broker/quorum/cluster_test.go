@@ -325,3 +325,35 @@ func TestAReaderRebuildsTheStateFromTheSnapshotAndTheCommittedLog(t *testing.T) 
 		t.Fatalf("reader rebuilt %d records, want %d (first difference at %d)", len(state), len(want), firstDiff(state, want))
 	}
 }
+
+// With PreVote, a follower cut off for several election timeouts does not bump the term, so on
+// rejoining it does not depose the healthy leader (KIP-996's point).
+func TestACutOffFollowerRejoinsWithoutDeposingTheLeader(t *testing.T) {
+	c := startCluster(t, 3, false, nil)
+	c.propose("a")
+	leader := c.waitLeader()
+	term := c.nodes[leader].node.Term()
+	follower := leader%3 + 1
+	c.nodes[follower].sw.Cut()
+	// Long enough for several elections on the cut-off follower: it hears no leader.
+	testutil.CheckFor(t, electionBound, 10*time.Millisecond, func() error {
+		if l := c.nodes[follower].node.Leader(); l != NoLeader {
+			return fmt.Errorf("cut-off follower still follows %d", l)
+		}
+		return nil
+	})
+	time.Sleep(3 * 40 * testTick) // NB: let it try (and fail) to campaign for three election timeouts.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.nodes[leader].node.Propose(ctx, [][]byte{[]byte("b")}); err != nil {
+		t.Fatalf("the majority side: %v", err)
+	}
+	c.nodes[follower].sw.Heal()
+	c.waitConverged([]string{"a", "b"})
+	if l := c.waitLeader(); l != leader {
+		t.Fatalf("leader changed from %d to %d when the follower rejoined", leader, l)
+	}
+	if got := c.nodes[leader].node.Term(); got != term {
+		t.Fatalf("term moved from %d to %d when the follower rejoined", term, got)
+	}
+}
