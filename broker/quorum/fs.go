@@ -4,6 +4,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 
 	brokerlog "github.com/gregor-streams/gregor/broker/log"
 )
@@ -24,6 +25,10 @@ func reader(f File) io.Reader { return io.NewSectionReader(f, 0, math.MaxInt64) 
 
 // syncDir makes a rename or a file creation in dir durable.
 func syncDir(fs FS, dir string) error {
+	if runtime.GOOS == "windows" {
+		// NB: Windows cannot fsync a directory handle; NTFS journals the rename itself.
+		return nil
+	}
 	d, err := fs.OpenFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return err

@@ -185,6 +185,8 @@ func (n *Node) handleSnapshot(req snapshotRequest) {
 		req.done <- fmt.Errorf("%w: index %d, last snapshot at %d", ErrSnapshotStale, req.index, last)
 		return
 	}
+	// NB: the checkpoint is written on this goroutine, so a large image delays ticks and messages
+	// for as long as its fsync takes; metadata images are megabytes, well inside an election timeout.
 	// NB: the voter set is static (bootstrapped, never changed), so the current ConfState is the
 	// one as of any applied index.
 	md, err := n.storage.snapshot(req.index, n.confState, req.data, n.cfg.SnapshotCatchUpEntries)
