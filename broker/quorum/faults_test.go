@@ -160,6 +160,8 @@ func errorKind(err error) string {
 		return "timeout"
 	case errors.Is(err, ErrClosed):
 		return "closed"
+	case errors.Is(err, ErrProposalDropped):
+		return "dropped-during-transfer"
 	}
 	return err.Error()
 }
