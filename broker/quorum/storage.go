@@ -335,11 +335,18 @@ func (s *storage) mirror(rd *raft.Ready) error {
 // in-memory log is compacted keeping catchUp entries for slow followers, and segments and older
 // checkpoints wholly below the compaction point are deleted.
 func (s *storage) snapshot(index uint64, cs *pb.ConfState, data []byte, catchUp uint64) (*pb.SnapshotMetadata, error) {
-	snap, err := s.mem.CreateSnapshot(index, cs, data)
+	term, err := s.mem.Term(index)
 	if err != nil {
+		return nil, fmt.Errorf("metadata snapshot at %d: %w", index, err)
+	}
+	// NB: the checkpoint is durable before raft's storage knows the snapshot: a failed write (a
+	// full disk) leaves nothing behind, and the same snapshot can be retried.
+	md := &pb.SnapshotMetadata{Index: new(index), Term: new(term), ConfState: cs}
+	if err := s.writeCheckpoint(&pb.Snapshot{Metadata: md, Data: data}); err != nil {
 		return nil, err
 	}
-	if err := s.writeCheckpoint(snap); err != nil {
+	snap, err := s.mem.CreateSnapshot(index, cs, data)
+	if err != nil {
 		return nil, err
 	}
 	s.snapshotMeta = snap.GetMetadata()

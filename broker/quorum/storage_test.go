@@ -19,19 +19,32 @@ import (
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
-// faultFS fails writes to entry log segments with ENOSPC once armed, after writing half of the
-// buffer: a full disk in the middle of a Ready batch.
+// faultFS injects disk failures once armed: writes to files whose name ends in suffix (entry log
+// segments unless set) write half the buffer and fail with ENOSPC, a full disk in the middle of a
+// batch; with failSync, their Sync fails with EIO instead (fsyncgate: the page cache may have
+// dropped the data).
 type faultFS struct {
 	FS
-	mu    sync.Mutex
-	armed bool
-	hits  int
+	mu       sync.Mutex
+	armed    bool
+	suffix   string
+	failSync bool
 }
 
 func (f *faultFS) arm(on bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.armed = on
+}
+
+func (f *faultFS) hits(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	suffix := f.suffix
+	if suffix == "" {
+		suffix = segmentSuffix
+	}
+	return f.armed && strings.HasSuffix(name, suffix)
 }
 
 func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
@@ -48,17 +61,18 @@ type faultFile struct {
 }
 
 func (f *faultFile) Write(b []byte) (int, error) {
-	f.fs.mu.Lock()
-	fail := f.fs.armed && strings.HasSuffix(f.Name(), segmentSuffix)
-	if fail {
-		f.fs.hits++
-	}
-	f.fs.mu.Unlock()
-	if fail {
+	if f.fs.hits(f.Name()) && !f.fs.failSync {
 		n, _ := f.File.Write(b[:len(b)/2])
 		return n, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
 	}
 	return f.File.Write(b)
+}
+
+func (f *faultFile) Sync() error {
+	if f.fs.hits(f.Name()) && f.fs.failSync {
+		return &os.PathError{Op: "fsync", Path: f.Name(), Err: syscall.EIO}
+	}
+	return f.File.Sync()
 }
 
 func TestENOSPCDuringAppendStopsTheLeaderWithoutApplyingOrReplicating(t *testing.T) {
@@ -250,4 +264,59 @@ func TestMissingQuorumStateRefusesToStartUnlessOnlyBootstrapWasWritten(t *testin
 	if _, err := n.Propose(context.Background(), [][]byte{[]byte("y")}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestFsyncFailureStopsTheNodeForGood(t *testing.T) {
+	fault := &faultFS{FS: OSFS(), failSync: true}
+	c := startCluster(t, 1, false, func(cfg *Config) { cfg.FS = fault })
+	c.propose("a")
+	fault.arm(true)
+	n := c.nodes[1].node
+	if _, err := n.Propose(context.Background(), [][]byte{[]byte("unsynced")}); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("propose with a failing fsync: %v, want EIO", err)
+	}
+	// NB: no retry after a failed fsync (the kernel may have dropped the dirty pages): the node
+	// stays stopped even once the disk is healthy again.
+	fault.arm(false)
+	if _, err := n.Propose(context.Background(), [][]byte{[]byte("later")}); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("propose after the failed fsync: %v, want the node's EIO", err)
+	}
+	c.stopNode(1)
+	c.startNode(1, nil)
+	c.propose("after-restart")
+	// The unsynced entry was written (only its fsync failed): after a restart it may be in the log,
+	// uncommitted, and a single voter commits it with its next entry. Either way nothing is lost.
+	testutil.CheckFor(t, electionBound, 10*time.Millisecond, func() error {
+		got := c.nodes[1].applier.State()
+		if len(got) < 2 || got[0] != "a" || got[len(got)-1] != "after-restart" {
+			return fmt.Errorf("applied %v", got)
+		}
+		return nil
+	})
+}
+
+func TestFullDiskDuringASnapshotFailsTheSnapshotOnly(t *testing.T) {
+	fault := &faultFS{FS: OSFS(), suffix: checkpointSuffix + ".tmp"}
+	c := startCluster(t, 1, false, func(cfg *Config) { cfg.FS = fault })
+	off := c.propose("a")
+	fault.arm(true)
+	n := c.nodes[1].node
+	testutil.CheckFor(t, electionBound, 10*time.Millisecond, func() error {
+		if len(c.nodes[1].applier.State()) != 1 {
+			return fmt.Errorf("not applied yet")
+		}
+		return nil
+	})
+	if err := n.Snapshot(off, []byte("a")); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("snapshot on a full disk: %v, want ENOSPC", err)
+	}
+	if _, cps := countFiles(t, c.nodes[1].dir); cps != 0 {
+		t.Fatalf("%d checkpoint files after a failed snapshot", cps)
+	}
+	fault.arm(false)
+	if err := n.Snapshot(off, []byte("a")); err != nil {
+		t.Fatalf("the same snapshot once there is space: %v", err)
+	}
+	c.propose("b")
+	c.waitConverged([]string{"a", "b"})
 }
