@@ -299,6 +299,21 @@ func TestAReaderRebuildsTheStateFromTheSnapshotAndTheCommittedLog(t *testing.T) 
 		return nil
 	})
 
+	// A long-polling reader wakes up when the next batch commits, and times out when none does.
+	hw := uint64(leader.Status().HighWatermark)
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if err := leader.WaitCommitted(short, hw); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitCommitted past the high watermark with nothing proposed: %v", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- leader.WaitCommitted(context.Background(), hw) }()
+	c.propose("last")
+	want = append(want, "last")
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+
 	// A reader that is not a voter: snapshot, then the log after it, in small reads.
 	snap, ok := leader.LatestSnapshot()
 	if !ok {

@@ -57,7 +57,13 @@ func (n *Node) handleReady(rd *raft.Ready) error {
 	}
 	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
 		n.hardState = rd.HardState
-		n.commitIndex.Store(rd.HardState.GetCommit())
+		if commit := rd.HardState.GetCommit(); commit > n.commitIndex.Load() {
+			n.commitIndex.Store(commit)
+			n.mu.Lock()
+			close(n.mu.commitAdvanced)
+			n.mu.commitAdvanced = make(chan struct{})
+			n.mu.Unlock()
+		}
 	}
 	leaderChanged := n.noteState(rd)
 	n.transport.send(rd.Messages)

@@ -91,6 +91,8 @@ type Node struct {
 		err          error // the storage failure that stopped the node
 		lastContact  map[uint64]time.Time
 		lastCaughtUp map[uint64]time.Time
+		// commitAdvanced is closed (and replaced) whenever the commit index moves: WaitCommitted.
+		commitAdvanced chan struct{}
 	}
 }
 
@@ -134,6 +136,7 @@ func Start(c Config) (_ *Node, err error) {
 	n.mu.pending = map[uint64]chan proposalResult{}
 	n.mu.lastContact = map[uint64]time.Time{}
 	n.mu.lastCaughtUp = map[uint64]time.Time{}
+	n.mu.commitAdvanced = make(chan struct{})
 	if n.hardState != nil {
 		n.mu.term = n.hardState.GetTerm()
 		n.commitIndex.Store(n.hardState.GetCommit())

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"context"
 	"errors"
 
 	"go.etcd.io/raft/v3"
@@ -46,6 +47,28 @@ func (n *Node) ReadCommitted(from, maxBytes uint64) ([]Committed, error) {
 		}
 		// Only conf changes or a leader's empty entries in this range: look further.
 		from = ents[len(ents)-1].GetIndex() + 1
+	}
+}
+
+// WaitCommitted waits until index is committed (the high watermark is past it), for a reader
+// long-polling the log (a Fetch with MaxWaitMs). It returns ctx's error if ctx ends first, and
+// ErrClosed (or the storage failure) if the node stops.
+func (n *Node) WaitCommitted(ctx context.Context, index uint64) error {
+	for {
+		n.mu.Lock()
+		advanced := n.mu.commitAdvanced
+		n.mu.Unlock()
+		// NB: the channel is taken before the check; the loop stores the index before closing it.
+		if n.commitIndex.Load() >= index {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.loopDone:
+			return n.stoppedOr(ErrClosed)
+		}
 	}
 }
 
