@@ -16,18 +16,23 @@ const (
 	DefaultSnapshotAfterBytes = 20 << 20
 	// DefaultTickInterval times elections and heartbeats; with DefaultElectionTicks it gives
 	// controller.quorum.election.timeout.ms's default of 1000 ms.
-	DefaultTickInterval  = 100 * time.Millisecond
+	DefaultTickInterval = 100 * time.Millisecond
+	// DefaultElectionTicks is the election timeout in ticks (randomized up to twice that).
 	DefaultElectionTicks = 10
 	// DefaultHeartbeatTicks sends heartbeats every tick.
-	DefaultHeartbeatTicks         = 1
-	DefaultSegmentBytes           = 8 << 20
+	DefaultHeartbeatTicks = 1
+	// DefaultSegmentBytes rolls the entry log every 8 MiB.
+	DefaultSegmentBytes = 8 << 20
+	// DefaultSnapshotCatchUpEntries entries stay behind a snapshot for followers slightly behind.
 	DefaultSnapshotCatchUpEntries = 1000
-	DefaultMaxMessageBytes        = 128 << 20
+	// DefaultMaxMessageBytes bounds one message between voters.
+	DefaultMaxMessageBytes = 128 << 20
 	// DefaultMaxBatchBytes bounds one proposal, as KRaft bounds a record batch (8 MiB).
 	DefaultMaxBatchBytes = 8 << 20
 	// DefaultSnapshotInterval is metadata.log.max.snapshot.interval.ms (1 hour).
 	DefaultSnapshotInterval = time.Hour
-	DefaultCommittedBuffer  = 256
+	// DefaultCommittedBuffer is the capacity of the Committed channel.
+	DefaultCommittedBuffer = 256
 )
 
 // MetadataDirName is the metadata partition's directory inside a log dir.

@@ -48,7 +48,7 @@
 //
 // # Locks
 //
-// Node.mu guards leader, term, the pending proposals and the contact times; it is never held while
-// calling raft, the storage or the transport. transport.mu guards the listener and inbound
+// Node.mu guards leader, term, the pending proposals, the contact times and the commit wake-up
+// channel; it is never held while calling raft, the storage or the transport, nor while blocking. transport.mu guards the listener and inbound
 // connections. Neither is taken while the other is held.
 package quorum

@@ -23,8 +23,8 @@ type Committed struct {
 	// Index is the raft index (the batch's offset); Term is the leader epoch that wrote it.
 	Index uint64
 	Term  uint64
-	// Records is the batch proposed in one Propose call, applied atomically. The slices are the
-	// applier's to keep; nothing else references them.
+	// Records is the batch proposed in one Propose call, applied atomically. The slices share
+	// memory with the log (and ReadCommitted's readers): keep them, never modify them.
 	Records [][]byte
 	// IsSnapshot means: replace your whole state with Image, which is the state as of Index. It
 	// comes first after a restart (the newest checkpoint) and when the leader sends a snapshot to a

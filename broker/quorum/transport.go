@@ -29,6 +29,7 @@ const (
 	backoffMax        = time.Second
 	dialTimeout       = time.Second
 	writeTimeout      = 5 * time.Second
+	handshakeTimeout  = 10 * time.Second
 )
 
 // transport carries raft messages between voters: one outbound TCP connection per peer, each a
@@ -273,10 +274,13 @@ func (t *transport) serveConn(conn net.Conn) {
 	}()
 	r := bufio.NewReaderSize(conn, 64<<10)
 	var magic [4]byte
+	// NB: a connection that never says who it is must not hold a goroutine forever.
+	_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
 	if _, err := io.ReadFull(r, magic[:]); err != nil || string(magic[:]) != transportMagic {
 		t.logger.Warn("quorum listener refused a connection that is not a quorum peer", "remote", conn.RemoteAddr())
 		return
 	}
+	_ = conn.SetReadDeadline(time.Time{})
 	var hdr [4]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
