@@ -1,11 +1,14 @@
 package connect
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ConfigType is a config key's type, spelled as Kafka's ConfigDef.Type in REST responses.
@@ -368,6 +371,36 @@ func NonEmptyString() Validator {
 	return ValidatorFunc(func(_ string, v any) error {
 		if s, _ := v.(string); s == "" {
 			return fmt.Errorf("string must be non-empty")
+		}
+		return nil
+	})
+}
+
+// ConnectorName validates a connector name as Kafka's name key does (non-empty, no ISO control
+// characters) and also refuses "." and "..", which no REST path could address: a path segment "."
+// or ".." is path navigation, never a name.
+func ConnectorName() Validator {
+	return ValidatorFunc(func(_ string, v any) error {
+		s, _ := v.(string)
+		switch s {
+		case "":
+			return errors.New("string may not be empty")
+		case ".", "..":
+			return fmt.Errorf("a connector may not be named %q (it could not be addressed in a URL path)", s)
+		}
+		if !utf8.ValidString(s) {
+			// NB: JSON (and so every status and listing) would show it with U+FFFD, and two such
+			// names could not be told apart.
+			return errors.New("string must be valid UTF-8")
+		}
+		var found []string
+		for _, r := range s {
+			if unicode.IsControl(r) {
+				found = append(found, strconv.Itoa(int(r)))
+			}
+		}
+		if len(found) > 0 {
+			return fmt.Errorf("string may not contain control characters but had these code points: %s", strings.Join(found, ", "))
 		}
 		return nil
 	})

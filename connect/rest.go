@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -279,6 +280,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", s.validate)
 	inner := jsonMuxErrors(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.recoverPanic(w, r)
+		if msg := uncleanPath(r.URL); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
 		if s.h() == nil {
 			writeError(w, http.StatusServiceUnavailable, "Worker is starting")
 			return
@@ -288,6 +294,49 @@ func (s *Server) Handler() http.Handler {
 		}
 		inner.ServeHTTP(w, r)
 	})
+}
+
+// uncleanPath explains why a request path is refused, or returns "". NB: http.ServeMux answers a
+// path with "." or ".." segments or empty segments with a redirect to its cleaned form, so
+// PUT /connectors/../connectors/x/config would be redirected to (and by most clients re-sent as)
+// PUT /connectors/x/config. The API addresses resources by name, never by navigation: such a path
+// is a client error (400), not a redirect. Both the decoded and the escaped path are checked, so
+// %2E%2E is refused too.
+func uncleanPath(u *url.URL) string {
+	for _, p := range []string{u.Path, u.EscapedPath()} {
+		segs := strings.Split(p, "/")
+		for i, seg := range segs {
+			last := i == len(segs)-1
+			switch {
+			case i == 0 && seg == "":
+			case seg == "." || seg == "..":
+				return fmt.Sprintf("request path %q: a path segment may not be %q", u.Path, seg)
+			case seg == "" && !last:
+				return fmt.Sprintf("request path %q has an empty segment", u.Path)
+			}
+		}
+	}
+	if !strings.HasPrefix(u.Path, "/") {
+		return fmt.Sprintf("request path %q must start with /", u.Path)
+	}
+	return ""
+}
+
+// recoverPanic answers a handler's panic with a 500 instead of dropping the connection, and logs
+// it with its stack. A panic is a bug: herders validate a request completely before changing any
+// state, so a panic part-way leaves none behind.
+func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	s.logger.Error("REST handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+	// NB: if the handler had already written a status, this adds to a broken response; the client
+	// sees a truncated body either way.
+	writeError(w, http.StatusInternalServerError, fmt.Sprintf("internal error serving %s %s: %v", r.Method, r.URL.Path, v))
 }
 
 // leaderForwarder is a herder whose writes must reach one leader worker (distributed mode).

@@ -237,7 +237,7 @@ func (s *Standalone) PutConnectorConfig(name string, config map[string]string, a
 	}
 	config[ConfigName] = name
 	infos, plugin := s.registry.ValidateConnectorConfig(config)
-	if infos.ErrorCount > 0 {
+	if infos.ErrorCount > 0 || plugin == nil {
 		return ConnectorInfo{}, false, &ValidationError{Infos: infos}
 	}
 	if initial == "" {
