@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
 
+	"github.com/gregor-streams/gregor/internal/dirlock"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -61,7 +63,8 @@ type Standalone struct {
 	logger   *slog.Logger
 	workerID string
 	offsets  OffsetStore
-	dial     Dialer // Options.Dialer, or a distributed worker's connection tracker
+	dial     Dialer        // Options.Dialer, or a distributed worker's connection tracker
+	dirLock  *dirlock.Lock // the offset file's directory; nil in a distributed worker's environment
 
 	// halt is taken for reading around every call into a task and every write or commit a task
 	// runner makes; Distributed.Halt takes it for writing once, to stop all of them at once.
@@ -131,11 +134,19 @@ func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// NB: the offset file's directory has one owner, as a broker's log.dirs do: a second worker on
+	// it would overwrite the first one's offsets with its own. The lock is taken before the file is
+	// read and refuses the second worker naming the holder's PID.
+	lock, err := dirlock.Acquire(filepath.Dir(cfg.OffsetStorageFile))
+	if err != nil {
+		return nil, fmt.Errorf("connect: offset.storage.file.filename %s: %w", cfg.OffsetStorageFile, err)
+	}
 	offsets, err := OpenFileOffsetStore(cfg.OffsetStorageFile)
 	if err != nil {
+		_ = lock.Release()
 		return nil, err
 	}
-	s := &Standalone{cfg: cfg, registry: opts.Registry, logger: opts.Logger.With("component", "connect"), workerID: opts.WorkerID, offsets: offsets, dial: opts.Dialer}
+	s := &Standalone{cfg: cfg, registry: opts.Registry, logger: opts.Logger.With("component", "connect"), workerID: opts.WorkerID, offsets: offsets, dial: opts.Dialer, dirLock: lock}
 	s.mu.connectors = map[string]*connectorState{}
 	return s, nil
 }
@@ -175,7 +186,7 @@ func (s *Standalone) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	return nil
+	return s.dirLock.Release()
 }
 
 // Connectors implements Herder.
