@@ -65,7 +65,7 @@ type Distributed struct {
 	workerID string
 	url      string
 
-	env       *Standalone // NB: the task runners' environment (worker config, offset store, logger)
+	worker    *Worker // runs the connectors and tasks assigned here
 	offsets   *KafkaOffsetStore
 	configLog *topicLog
 	statusLog *topicLog
@@ -177,8 +177,7 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 			return nil, err
 		}
 	}
-	d.env = &Standalone{cfg: cfg.WorkerConfig, registry: opts.Registry, logger: d.logger, workerID: workerID, offsets: d.offsets, dial: d.conns.Dial}
-	d.env.mu.connectors = map[string]*connectorState{}
+	d.worker = newWorker(cfg.WorkerConfig, opts.Registry, d.logger, workerID, d.offsets, d.conns.Dial)
 
 	runCtx, stop := context.WithCancel(context.Background())
 	d.cancel = stop
@@ -259,7 +258,7 @@ func (d *Distributed) shutdown(graceful bool) {
 			// NB: tasks are stopped before the connections drop, so none writes on the way out
 			// (the file sink would write what it buffered); only then is the network cut, which
 			// also stops heartbeats at once.
-			d.env.haltTasks()
+			d.worker.Halt()
 			d.conns.sever()
 		}
 		d.cancel()

@@ -375,12 +375,12 @@ func (s *Standalone) AlterConnectorOffsets(ctx context.Context, name string, off
 		return "", err
 	}
 	if typ == PluginSink {
-		return offsetsAlteredMessage, alterSinkOffsets(ctx, s.clientOpts(), name, offsets)
+		return offsetsAlteredMessage, alterSinkOffsets(ctx, s.worker.clientOpts(), name, offsets)
 	}
 	if err := checkSourceOffsets(offsets); err != nil {
 		return "", err
 	}
-	return offsetsAlteredMessage, s.offsets.Put(name, offsets)
+	return offsetsAlteredMessage, s.worker.offsets.Put(name, offsets)
 }
 
 // ResetConnectorOffsets implements Herder: DELETE /connectors/{name}/offsets on a stopped connector.
@@ -390,16 +390,16 @@ func (s *Standalone) ResetConnectorOffsets(ctx context.Context, name string) (st
 		return "", err
 	}
 	if typ == PluginSink {
-		return offsetsResetMessage, resetSinkOffsets(ctx, s.clientOpts(), name)
+		return offsetsResetMessage, resetSinkOffsets(ctx, s.worker.clientOpts(), name)
 	}
-	all, err := s.offsets.All(name)
+	all, err := s.worker.offsets.All(name)
 	if err != nil {
 		return "", err
 	}
 	for i := range all {
 		all[i].Offset = nil
 	}
-	return offsetsResetMessage, s.offsets.Put(name, all)
+	return offsetsResetMessage, s.worker.offsets.Put(name, all)
 }
 
 // stoppedType returns the plugin type of a connector that is stopped, or why it cannot be modified.

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
 
 	"github.com/gregor-streams/gregor/internal/dirlock"
@@ -58,20 +57,9 @@ func (o Options) withLoggers() Options {
 //
 // Lock order: Standalone.mu, then a task runner's mu. Task goroutines never take Standalone.mu.
 type Standalone struct {
-	cfg      WorkerConfig
-	registry *Registry
-	logger   *slog.Logger
-	workerID string
-	offsets  OffsetStore
-	dial     Dialer        // Options.Dialer, or a distributed worker's connection tracker
-	dirLock  *dirlock.Lock // the offset file's directory; nil in a distributed worker's environment
-
-	// halt is taken for reading around every call into a task and every write or commit a task
-	// runner makes; Distributed.Halt takes it for writing once, to stop all of them at once.
-	halt struct {
-		sync.RWMutex
-		halted bool
-	}
+	worker  *Worker
+	logger  *slog.Logger
+	dirLock *dirlock.Lock // the offset file's directory
 
 	wg sync.WaitGroup // connector-context callbacks
 	mu struct {
@@ -146,32 +134,20 @@ func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 		_ = lock.Release()
 		return nil, err
 	}
-	s := &Standalone{cfg: cfg, registry: opts.Registry, logger: opts.Logger.With("component", "connect"), workerID: opts.WorkerID, offsets: offsets, dial: opts.Dialer, dirLock: lock}
+	logger := opts.Logger.With("component", "connect")
+	s := &Standalone{worker: newWorker(cfg, opts.Registry, logger, opts.WorkerID, offsets, opts.Dialer), logger: logger, dirLock: lock}
 	s.mu.connectors = map[string]*connectorState{}
 	return s, nil
 }
 
-// haltTasks stops every task runner of the worker from calling into its task, writing, storing
-// offsets or committing, and waits for such a call under way to return. Irreversible.
-func (s *Standalone) haltTasks() {
-	s.halt.Lock()
-	s.halt.halted = true
-	s.halt.Unlock()
-}
-
-// clientOpts are the options of every Kafka client the worker's tasks make.
-func (s *Standalone) clientOpts(extra ...kgo.Opt) []kgo.Opt {
-	return clientOpts(s.cfg.BootstrapServers, s.dial, extra...)
-}
-
 // WorkerID implements Herder.
-func (s *Standalone) WorkerID() string { return s.workerID }
+func (s *Standalone) WorkerID() string { return s.worker.ID() }
 
 // Registry implements Herder.
-func (s *Standalone) Registry() *Registry { return s.registry }
+func (s *Standalone) Registry() *Registry { return s.worker.Registry() }
 
 // Offsets returns the offset store.
-func (s *Standalone) Offsets() OffsetStore { return s.offsets }
+func (s *Standalone) Offsets() OffsetStore { return s.worker.Offsets() }
 
 // Close stops every connector and task (committing what they have) and waits for them. Idempotent.
 func (s *Standalone) Close() error {
@@ -247,7 +223,7 @@ func (s *Standalone) PutConnectorConfig(name string, config map[string]string, a
 		config = map[string]string{}
 	}
 	config[ConfigName] = name
-	infos, plugin := s.registry.ValidateConnectorConfig(config)
+	infos, plugin := s.worker.registry.ValidateConnectorConfig(config)
 	if infos.ErrorCount > 0 || plugin == nil {
 		return ConnectorInfo{}, false, &ValidationError{Infos: infos}
 	}
@@ -295,12 +271,12 @@ func (s *Standalone) ConnectorStatus(name string) (ConnectorStatus, error) {
 	if err != nil {
 		return ConnectorStatus{}, err
 	}
-	st := ConnectorStatus{Name: name, Connector: ConnectorState{State: c.state, WorkerID: s.workerID, Trace: c.trace}, Tasks: []TaskState{}, Type: c.plugin.Type}
+	st := ConnectorStatus{Name: name, Connector: ConnectorState{State: c.state, WorkerID: s.worker.id, Trace: c.trace}, Tasks: []TaskState{}, Type: c.plugin.Type}
 	for i, t := range c.tasks {
 		if t == nil {
 			continue
 		}
-		st.Tasks = append(st.Tasks, t.status(i, s.workerID))
+		st.Tasks = append(st.Tasks, t.status(i, s.worker.id))
 	}
 	return st, nil
 }
@@ -331,7 +307,7 @@ func (s *Standalone) TaskStatus(name string, task int) (TaskState, error) {
 	if task < 0 || task >= len(c.tasks) || c.tasks[task] == nil {
 		return TaskState{}, fmt.Errorf("%w: Task %s-%d not found", ErrNotFound, name, task)
 	}
-	return c.tasks[task].status(task, s.workerID), nil
+	return c.tasks[task].status(task, s.worker.id), nil
 }
 
 // RestartConnector implements Herder.
@@ -432,13 +408,13 @@ func (s *Standalone) startConnectorLocked(c *connectorState) {
 }
 
 func (s *Standalone) startConnectorInstanceLocked(c *connectorState) {
-	conn := c.plugin.New()
-	ctx := &connectorContext{s: s, name: c.name, conn: conn}
-	if err := conn.Start(ctx, maps.Clone(c.config)); err != nil {
+	ctx := &connectorContext{s: s, name: c.name}
+	conn, err := s.worker.startConnector(c.name, c.plugin, c.config, ctx)
+	if err != nil {
 		c.state, c.trace = StateFailed, err.Error()
-		s.logger.Error("connector failed to start", "connector", c.name, "err", err)
 		return
 	}
+	ctx.conn = conn
 	c.conn, c.state, c.trace = conn, stateFor(c.target), ""
 }
 
@@ -446,50 +422,33 @@ func (s *Standalone) stopConnectorInstanceLocked(c *connectorState) {
 	if c.conn == nil {
 		return
 	}
-	if err := c.conn.Stop(); err != nil {
-		s.logger.Warn("connector stop failed", "connector", c.name, "err", err)
-	}
+	s.worker.stopConnector(c.name, c.conn)
 	c.conn = nil
 	c.state = StateUnassigned
 }
 
 // reconfigureTasksLocked asks the connector for task configs and (re)starts every task.
 func (s *Standalone) reconfigureTasksLocked(c *connectorState) {
-	maxTasks := 1
-	if v, err := strconv.Atoi(c.config[ConfigTasksMax]); err == nil && v > 0 {
-		maxTasks = v
-	}
-	configs, err := c.conn.TaskConfigs(maxTasks)
+	configs, err := s.worker.taskConfigs(c.conn, c.config)
 	if err != nil {
 		c.state, c.trace = StateFailed, err.Error()
 		return
 	}
-	if len(configs) > maxTasks {
-		configs = configs[:maxTasks]
-	}
 	s.stopTasksLocked(c)
-	c.taskConfigs = make([]map[string]string, len(configs))
+	c.taskConfigs = configs
 	c.tasks = make([]*taskRunner, len(configs))
-	for i, tc := range configs {
-		// NB: task configs carry the connector's keys too, as Kafka's do, so tasks see converters.
-		full := maps.Clone(c.config)
-		maps.Copy(full, tc)
-		c.taskConfigs[i] = full
-		c.tasks[i] = s.newTask(c, i)
+	for i := range configs {
+		c.tasks[i] = s.newTaskLocked(c, i)
 	}
 }
 
-func (s *Standalone) newTask(c *connectorState, id int) *taskRunner {
-	t := newTaskRunner(s, c.name, id, c.plugin, c.taskConfigs[id])
-	t.topics = c.topics
-	t.setPaused(c.target == TargetPaused)
-	t.start()
-	return t
+func (s *Standalone) newTaskLocked(c *connectorState, id int) *taskRunner {
+	return s.worker.startTask(c.name, id, c.plugin, c.taskConfigs[id], c.topics, c.target == TargetPaused)
 }
 
 func (s *Standalone) restartTaskLocked(c *connectorState, id int) {
 	c.tasks[id].stop()
-	c.tasks[id] = s.newTask(c, id)
+	c.tasks[id] = s.newTaskLocked(c, id)
 }
 
 func (s *Standalone) stopTasksLocked(c *connectorState) {
@@ -554,13 +513,13 @@ func (s *Standalone) ConnectorOffsets(ctx context.Context, name string) ([]Parti
 		return nil, err
 	}
 	if typ == PluginSource {
-		out, err := s.offsets.All(name)
+		out, err := s.worker.offsets.All(name)
 		if out == nil {
 			out = []PartitionOffset{}
 		}
 		return out, err
 	}
-	cl, err := kgo.NewClient(s.clientOpts()...)
+	cl, err := kgo.NewClient(s.worker.clientOpts()...)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 // taskRunner owns one task's goroutine: a source loop (poll → convert → produce → flush offsets) or
 // a sink loop (consume → convert → put → flush → commit).
 type taskRunner struct {
-	s         *Standalone
+	w         *Worker
 	connector string
 	id        int
 	plugin    *Plugin
@@ -37,9 +37,9 @@ type taskRunner struct {
 	}
 }
 
-func newTaskRunner(s *Standalone, connector string, id int, plugin *Plugin, config map[string]string) *taskRunner {
-	t := &taskRunner{s: s, connector: connector, id: id, plugin: plugin, config: config,
-		logger: s.logger.With("connector", connector, "task", id),
+func newTaskRunner(w *Worker, connector string, id int, plugin *Plugin, config map[string]string) *taskRunner {
+	t := &taskRunner{w: w, connector: connector, id: id, plugin: plugin, config: config,
+		logger: w.logger.With("connector", connector, "task", id),
 		done:   make(chan struct{}), wake: make(chan struct{}, 1)}
 	t.mu.state = StateUnassigned
 	return t
@@ -97,9 +97,9 @@ var errHalted = errors.New("connect: worker halted")
 // act runs fn, a call into the task or a write or commit made for it, unless the worker was
 // halted. A halt waits for a running fn to return, so once it returns nothing more happens.
 func (t *taskRunner) act(fn func() error) error {
-	t.s.halt.RLock()
-	defer t.s.halt.RUnlock()
-	if t.s.halt.halted {
+	t.w.halt.RLock()
+	defer t.w.halt.RUnlock()
+	if t.w.halt.halted {
 		return errHalted
 	}
 	return fn()
@@ -109,20 +109,20 @@ func (t *taskRunner) act(fn func() error) error {
 // halt is under way. NB: waiting could deadlock, as act's caller may itself wait for the callback
 // (a Flush waits for every produce promise).
 func (t *taskRunner) tryAct(fn func()) {
-	if !t.s.halt.TryRLock() {
+	if !t.w.halt.TryRLock() {
 		return
 	}
-	defer t.s.halt.RUnlock()
-	if !t.s.halt.halted {
+	defer t.w.halt.RUnlock()
+	if !t.w.halt.halted {
 		fn()
 	}
 }
 
 // halted reports whether the worker was halted.
 func (t *taskRunner) halted() bool {
-	t.s.halt.RLock()
-	defer t.s.halt.RUnlock()
-	return t.s.halt.halted
+	t.w.halt.RLock()
+	defer t.w.halt.RUnlock()
+	return t.w.halt.halted
 }
 
 // closeClient closes a task's Kafka client. After a halt, a consumer leaves no group (its
@@ -228,15 +228,15 @@ func (t *taskRunner) converters() (key, value Converter, err error) {
 		}
 		return c, nil
 	}
-	if key, err = build(ConfigKeyConverter, t.s.cfg.KeyConverter, t.s.cfg.KeyConverterConfig, true); err != nil {
+	if key, err = build(ConfigKeyConverter, t.w.cfg.KeyConverter, t.w.cfg.KeyConverterConfig, true); err != nil {
 		return nil, nil, err
 	}
-	value, err = build(ConfigValueConverter, t.s.cfg.ValueConverter, t.s.cfg.ValueConverterConfig, false)
+	value, err = build(ConfigValueConverter, t.w.cfg.ValueConverter, t.w.cfg.ValueConverterConfig, false)
 	return key, value, err
 }
 
 func (t *taskRunner) clientOpts(extra ...kgo.Opt) []kgo.Opt {
-	return t.s.clientOpts(append([]kgo.Opt{kgo.ClientID(fmt.Sprintf("connector-%s-%d", t.connector, t.id))}, extra...)...)
+	return t.w.clientOpts(append([]kgo.Opt{kgo.ClientID(fmt.Sprintf("connector-%s-%d", t.connector, t.id))}, extra...)...)
 }
 
 // sleepCtx sleeps for d or until ctx ends or the pause flag changes.
@@ -284,7 +284,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 	}
 	task := conn.NewTask()
 	if err := t.act(func() error {
-		return task.Start(sourceTaskContext{store: t.s.offsets, connector: t.connector, logger: t.logger}, t.config)
+		return task.Start(sourceTaskContext{store: t.w.offsets, connector: t.connector, logger: t.logger}, t.config)
 	}); err != nil {
 		if errors.Is(err, errHalted) {
 			return err
@@ -303,7 +303,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 	// offset.flush.timeout.ms, which also unblocks a Produce stuck on a full buffer.
 	produceCtx, cancelProduce := context.WithCancel(context.Background())
 	defer cancelProduce()
-	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(t.s.cfg.OffsetFlushTimeout, cancelProduce) })
+	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(t.w.cfg.OffsetFlushTimeout, cancelProduce) })
 	defer stopAfter()
 	t.setState(StateRunning, "")
 
@@ -317,7 +317,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 		if produced == 0 {
 			return nil
 		}
-		fctx, cancel := context.WithTimeout(context.Background(), t.s.cfg.OffsetFlushTimeout)
+		fctx, cancel := context.WithTimeout(context.Background(), t.w.cfg.OffsetFlushTimeout)
 		defer cancel()
 		if err := client.Flush(fctx); err != nil {
 			t.logger.Warn("offset flush timed out; will retry", "err", err)
@@ -337,7 +337,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 		for _, po := range pending {
 			batch = append(batch, po)
 		}
-		if err := t.s.offsets.Put(t.connector, batch); err != nil {
+		if err := t.w.offsets.Put(t.connector, batch); err != nil {
 			return err
 		}
 		clear(pending)
@@ -446,7 +446,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 				pending[lastKey] = PartitionOffset{Partition: r.SourcePartition, Offset: r.SourceOffset}
 			}
 		}
-		if time.Since(lastCommit) >= t.s.cfg.OffsetFlushInterval {
+		if time.Since(lastCommit) >= t.w.cfg.OffsetFlushInterval {
 			if err := commit(); err != nil {
 				return err
 			}
@@ -620,7 +620,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 			tctx.update(m, false)
 		}),
 	)
-	if d := t.s.cfg.ConsumerSessionTimeout; d > 0 {
+	if d := t.w.cfg.ConsumerSessionTimeout; d > 0 {
 		opts = append(opts, kgo.SessionTimeout(d))
 		// NB: the consumer heartbeats every 3s (Kafka's heartbeat.interval.ms); a session shorter
 		// than three heartbeats would expire between them, so heartbeats then come thrice a session.
@@ -628,7 +628,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 			opts = append(opts, kgo.HeartbeatInterval(hb))
 		}
 	}
-	if d := t.s.cfg.ConsumerMetadataMaxAge; d > 0 {
+	if d := t.w.cfg.ConsumerMetadataMaxAge; d > 0 {
 		// NB: the client refuses a max age below its min age (default 5s, floor 10ms).
 		d = max(d, 10*time.Millisecond)
 		opts = append(opts, kgo.MetadataMaxAge(d), kgo.MetadataMinAge(min(d, 5*time.Second)))
@@ -671,7 +671,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 		}
 		callMu.Lock()
 		err := t.putLocked(ctx, task, fetches, keyConv, valueConv, xform, eh, current)
-		if err == nil && time.Since(lastCommit) >= t.s.cfg.OffsetFlushInterval {
+		if err == nil && time.Since(lastCommit) >= t.w.cfg.OffsetFlushInterval {
 			err = commitLocked(ctx)
 			lastCommit = time.Now()
 		}
@@ -683,7 +683,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	}
 	callMu.Lock()
 	defer callMu.Unlock()
-	cctx, cancel := context.WithTimeout(context.Background(), t.s.cfg.OffsetFlushTimeout)
+	cctx, cancel := context.WithTimeout(context.Background(), t.w.cfg.OffsetFlushTimeout)
 	defer cancel()
 	return commitLocked(cctx)
 }

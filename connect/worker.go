@@ -1,0 +1,120 @@
+package connect
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Worker runs connector instances and tasks for a herder: it owns what running them needs (the
+// worker config with its converters and flush timings, the source offset store, the Kafka dialer,
+// the logger) and the halt gate every task runner passes through. It decides nothing: which
+// connectors and tasks run here, and with which configs, is the herder's job (Standalone runs
+// everything; Distributed runs what the group's leader assigned). Both herders use it through the
+// methods below and never reach into a task runner's environment otherwise.
+type Worker struct {
+	cfg      WorkerConfig
+	registry *Registry
+	logger   *slog.Logger
+	id       string
+	offsets  OffsetStore
+	dial     Dialer // Options.Dialer, or a distributed worker's connection tracker
+
+	// halt is taken for reading around every call into a task and every write or commit a task
+	// runner makes; Halt takes it for writing once, to stop all of them at once.
+	halt struct {
+		sync.RWMutex
+		halted bool
+	}
+}
+
+// newWorker returns a worker whose tasks store source offsets in offsets and dial Kafka with dial
+// (nil dials directly). id is the worker ID statuses report.
+func newWorker(cfg WorkerConfig, registry *Registry, logger *slog.Logger, id string, offsets OffsetStore, dial Dialer) *Worker {
+	return &Worker{cfg: cfg, registry: registry, logger: logger, id: id, offsets: offsets, dial: dial}
+}
+
+// ID is the worker ID statuses report.
+func (w *Worker) ID() string { return w.id }
+
+// Registry is the plugins the worker can run.
+func (w *Worker) Registry() *Registry { return w.registry }
+
+// Offsets is the source offset store.
+func (w *Worker) Offsets() OffsetStore { return w.offsets }
+
+// Halt stops every task runner of the worker from calling into its task, writing, storing offsets
+// or committing, and waits for such a call under way to return. Irreversible.
+func (w *Worker) Halt() {
+	w.halt.Lock()
+	w.halt.halted = true
+	w.halt.Unlock()
+}
+
+// clientOpts are the options of every Kafka client the worker makes.
+func (w *Worker) clientOpts(extra ...kgo.Opt) []kgo.Opt {
+	return clientOpts(w.cfg.BootstrapServers, w.dial, extra...)
+}
+
+// startConnector creates an instance of plugin and starts it with a copy of config; ctx is the
+// herder's connector context. A failed (or panicking) Start returns the error to report as the
+// connector's trace, and no instance.
+func (w *Worker) startConnector(name string, plugin *Plugin, config map[string]string, ctx ConnectorContext) (conn Connector, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			conn, err = nil, fmt.Errorf("connector %s panicked while starting: %v", name, v)
+		}
+		if err != nil {
+			w.logger.Error("connector failed to start", "connector", name, "err", err)
+		}
+	}()
+	conn = plugin.New()
+	if err := conn.Start(ctx, maps.Clone(config)); err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
+// stopConnector stops a running connector instance; a failure is logged, as Kafka does.
+func (w *Worker) stopConnector(name string, conn Connector) {
+	if err := conn.Stop(); err != nil {
+		w.logger.Warn("connector stop failed", "connector", name, "err", err)
+	}
+}
+
+// taskConfigs asks a running connector for at most tasks.max task configs and returns each one
+// merged over the connector's config. NB: task configs carry the connector's keys too, as Kafka's
+// do, so tasks see converters.
+func (w *Worker) taskConfigs(conn Connector, connectorConfig map[string]string) ([]map[string]string, error) {
+	maxTasks := 1
+	if v, err := strconv.Atoi(connectorConfig[ConfigTasksMax]); err == nil && v > 0 {
+		maxTasks = v
+	}
+	configs, err := conn.TaskConfigs(maxTasks)
+	if err != nil {
+		return nil, err
+	}
+	if len(configs) > maxTasks {
+		configs = configs[:maxTasks]
+	}
+	full := make([]map[string]string, len(configs))
+	for i, tc := range configs {
+		full[i] = maps.Clone(connectorConfig)
+		maps.Copy(full[i], tc)
+	}
+	return full, nil
+}
+
+// startTask starts task id of connector with its full config; topics collects the connector's
+// active topics. The caller stops the returned runner.
+func (w *Worker) startTask(connector string, id int, plugin *Plugin, config map[string]string, topics *topicSet, paused bool) *taskRunner {
+	t := newTaskRunner(w, connector, id, plugin, config)
+	t.topics = topics
+	t.setPaused(paused)
+	t.start()
+	return t
+}
