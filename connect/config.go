@@ -434,3 +434,13 @@ func OneOf(values ...string) Validator {
 		return fmt.Errorf("string must be one of: %s", strings.Join(sorted, ", "))
 	})
 }
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -117,4 +118,33 @@ func (w *Worker) startTask(connector string, id int, plugin *Plugin, config map[
 	t.setPaused(paused)
 	t.start()
 	return t
+}
+
+// topicSet is a connector's active topics. Its own lock comes after every other in the lock order.
+type topicSet struct {
+	mu     sync.Mutex
+	topics map[string]bool
+}
+
+func (ts *topicSet) add(topic string) {
+	ts.mu.Lock()
+	ts.topics[topic] = true
+	ts.mu.Unlock()
+}
+
+func (ts *topicSet) list() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := make([]string, 0, len(ts.topics))
+	for t := range ts.topics {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (ts *topicSet) reset() {
+	ts.mu.Lock()
+	clear(ts.topics)
+	ts.mu.Unlock()
 }

@@ -10,47 +10,7 @@ import (
 	"sync"
 
 	"github.com/gregor-streams/gregor/internal/dirlock"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// Options tune a worker.
-type Options struct {
-	// Registry defaults to DefaultRegistry.
-	Registry *Registry
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
-	// WorkerID is reported in statuses; RunStandalone sets it to the REST listener's host:port.
-	WorkerID string
-	// Loggers holds the per-component levels /admin/loggers reads and sets. If nil, RunStandalone
-	// creates one at INFO and wraps Logger's handler with it; if set, Logger should already be built
-	// on Loggers.Handler (and its inner handler accept every level, so DEBUG can be turned on).
-	Loggers *Loggers
-	// Dialer, if set, opens every connection to Kafka of every client the worker makes (see
-	// Dialer); nil dials directly.
-	Dialer Dialer
-}
-
-// withLoggers fills in Logger and Loggers.
-func (o Options) withLoggers() Options {
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.Loggers == nil {
-		// NB: start at the most verbose level the given handler keeps, so wrapping it changes
-		// nothing until /admin/loggers is used (a handler at DEBUG keeps showing DEBUG).
-		root := slog.LevelInfo
-		for _, l := range []slog.Level{slog.LevelDebug - 4, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
-			if o.Logger.Handler().Enabled(context.Background(), l) {
-				root = l
-				break
-			}
-		}
-		o.Loggers = NewLoggers(root)
-		o.Logger = slog.New(o.Loggers.Handler(o.Logger.Handler()))
-	}
-	return o
-}
 
 // Standalone is the standalone herder: it runs every connector and task in this process, keeps
 // connector configs in memory and source offsets in offset.storage.file.filename.
@@ -83,35 +43,6 @@ type connectorState struct {
 	tasks       []*taskRunner // nil entries when stopped
 
 	topics *topicSet // shared with the task runners
-}
-
-// topicSet is a connector's active topics. Its own lock comes after every other in the lock order.
-type topicSet struct {
-	mu     sync.Mutex
-	topics map[string]bool
-}
-
-func (ts *topicSet) add(topic string) {
-	ts.mu.Lock()
-	ts.topics[topic] = true
-	ts.mu.Unlock()
-}
-
-func (ts *topicSet) list() []string {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	out := make([]string, 0, len(ts.topics))
-	for t := range ts.topics {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (ts *topicSet) reset() {
-	ts.mu.Lock()
-	clear(ts.topics)
-	ts.mu.Unlock()
 }
 
 // NewStandalone opens the offset store and returns a herder with no connectors.
@@ -519,26 +450,7 @@ func (s *Standalone) ConnectorOffsets(ctx context.Context, name string) ([]Parti
 		}
 		return out, err
 	}
-	cl, err := kgo.NewClient(s.worker.clientOpts()...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, "connect-"+name)
-	if err != nil {
-		return nil, fmt.Errorf("fetching offsets of group connect-%s: %w", name, err)
-	}
-	out := []PartitionOffset{}
-	for _, o := range resp.Sorted() {
-		if o.Err != nil {
-			return nil, fmt.Errorf("fetching offsets of group connect-%s: %w", name, o.Err)
-		}
-		out = append(out, PartitionOffset{
-			Partition: map[string]any{"kafka_topic": o.Topic, "kafka_partition": int64(o.Partition)},
-			Offset:    map[string]any{"kafka_offset": o.At},
-		})
-	}
-	return out, nil
+	return sinkOffsets(ctx, s.worker.clientOpts(), name)
 }
 
 // ActiveTopics implements Herder.
