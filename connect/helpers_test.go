@@ -10,23 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 )
-
-// eventually polls fn every 20ms until it returns true or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // startWorker starts a standalone worker against tb with a fast offset flush.
 func startWorker(t *testing.T, tb *testbroker.Broker, reg *connect.Registry, offsetsFile string) *connect.Runner {

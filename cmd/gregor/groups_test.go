@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -256,12 +258,15 @@ func TestGroupsActiveGroupIsDescribedWithMembersAndRefusesResetDeleteAndSubscrib
 	defer closeMember()
 	// NB: polling is what makes kgo join the group; the bounded poll
 	// returns once records arrive or the context ends.
-	eventually(t, 20*time.Second, "the held member to be assigned both partitions", func() bool {
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		pollCtx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		member.PollFetches(pollCtx)
 		cancel()
 		rows := describeRows(t, bs, "readers", "--members")
-		return len(rows) == 1 && rows[0][4] == "2"
+		if !(len(rows) == 1 && rows[0][4] == "2") {
+			return errors.New("the held member to be assigned both partitions")
+		}
+		return nil
 	})
 
 	rows := describeRows(t, bs, "readers", "--members")
@@ -310,9 +315,12 @@ func TestGroupsActiveGroupIsDescribedWithMembersAndRefusesResetDeleteAndSubscrib
 	}
 
 	closeMember()
-	eventually(t, 10*time.Second, "the group to become Empty once its member left", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		rows := describeRows(t, bs, "readers", "--state")
-		return len(rows) == 1 && rows[0][4] == "Empty"
+		if !(len(rows) == 1 && rows[0][4] == "Empty") {
+			return errors.New("the group to become Empty once its member left")
+		}
+		return nil
 	})
 	mustGregor(t, "", "groups", "reset-offsets", "--group", "readers", "--topic", "orders", "--to-earliest", "--execute", "-b", bs)
 	if got := offsetsOf(describeRows(t, bs, "readers")); got != "orders/0=0 orders/1=0" {

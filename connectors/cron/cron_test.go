@@ -3,6 +3,7 @@ package cron_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,20 +18,10 @@ import (
 	_ "github.com/gregor-streams/gregor/connectors/cron"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-func eventually(t *testing.T, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
 
 func startWorker(t *testing.T, tb *testbroker.Broker, offsetsFile string) *connect.Runner {
 	t.Helper()
@@ -150,9 +141,12 @@ func TestCronIncrementingEmitsEachNewRowOnceAcrossAWorkerRestart(t *testing.T) {
 	waitIDs := func(want []int) {
 		t.Helper()
 		var got []int
-		eventually(t, 20*time.Second, fmt.Sprintf("ids %v on the topic", want), func() bool {
+		testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
 			got = ids(t, topicValues(t, tb, "items"))
-			return len(got) >= len(want)
+			if len(got) < len(want) {
+				return fmt.Errorf("ids %v on the topic", want)
+			}
+			return nil
 		})
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("topic ids = %v, want %v", got, want)
@@ -179,10 +173,13 @@ func TestCronIncrementingEmitsEachNewRowOnceAcrossAWorkerRestart(t *testing.T) {
 			Offset    map[string]any `json:"offset"`
 		} `json:"offsets"`
 	}
-	eventually(t, 10*time.Second, "offset of id 5 stored", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 25*time.Millisecond, func() error {
 		_, body := rest(t, w, "GET", "/connectors/items-cron/offsets", "")
 		json.Unmarshal([]byte(body), &stored)
-		return len(stored.Offsets) == 1 && stored.Offsets[0].Offset["incrementing"] == float64(5)
+		if !(len(stored.Offsets) == 1 && stored.Offsets[0].Offset["incrementing"] == float64(5)) {
+			return errors.New("offset of id 5 stored")
+		}
+		return nil
 	})
 	if p, o := stored.Offsets[0].Partition, stored.Offsets[0].Offset; len(p) != 1 || p["table"] != "items" ||
 		o["last_fire"] == nil || time.Since(time.UnixMilli(int64(o["last_fire"].(float64)))) > time.Minute {
@@ -212,11 +209,22 @@ func TestCronTimestampIncrementingAndBulkModes(t *testing.T) {
 		"schedule", "* * * * * *"))
 	createConnector(t, w, "orders-bulk", cronConfig(pg, db, "table", "public.orders", "topic", "orders-bulk", "mode", "bulk",
 		"schedule", "CRON_TZ=Europe/Berlin */2 * * * * *"))
-	eventually(t, 20*time.Second, "3 rows on orders", func() bool { return len(topicValues(t, tb, "orders")) == 3 })
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
+		if len(topicValues(t, tb, "orders")) != 3 {
+			return errors.New("3 rows on orders")
+		}
+		return nil
+	})
 	// An update stamped at the same time as an emitted row but with a higher id, and one later.
 	pg.Exec(t, db, `INSERT INTO orders VALUES (4, 'new', '2024-01-02T00:00:00Z')`, `UPDATE orders SET status = 'paid', updated_at = now() WHERE id = 1`)
 	var got []string
-	eventually(t, 20*time.Second, "5 records on orders", func() bool { got = topicValues(t, tb, "orders"); return len(got) >= 5 })
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
+		got = topicValues(t, tb, "orders")
+		if len(got) < 5 {
+			return errors.New("5 records on orders")
+		}
+		return nil
+	})
 	time.Sleep(1500 * time.Millisecond)
 	got = topicValues(t, tb, "orders")
 	if gotIDs := ids(t, got); fmt.Sprint(gotIDs) != "[1 1 2 3 4]" {
@@ -226,7 +234,12 @@ func TestCronTimestampIncrementingAndBulkModes(t *testing.T) {
 		t.Errorf("last record %s is not the update to paid", got[4])
 	}
 	// Bulk re-reads the whole table each run: after two runs at least twice its rows.
-	eventually(t, 20*time.Second, "two bulk runs", func() bool { return len(topicValues(t, tb, "orders-bulk")) >= 8 })
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
+		if len(topicValues(t, tb, "orders-bulk")) < 8 {
+			return errors.New("two bulk runs")
+		}
+		return nil
+	})
 }
 
 func TestCronFailingQueryFailsTheTaskWithTheSQLError(t *testing.T) {
@@ -238,10 +251,13 @@ func TestCronFailingQueryFailsTheTaskWithTheSQLError(t *testing.T) {
 	var s struct {
 		Tasks []struct{ State, Trace string } `json:"tasks"`
 	}
-	eventually(t, 20*time.Second, "task FAILED", func() bool {
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
 		_, body := rest(t, w, "GET", "/connectors/bad-query/status", "")
 		json.Unmarshal([]byte(body), &s)
-		return len(s.Tasks) > 0 && s.Tasks[0].State == "FAILED"
+		if !(len(s.Tasks) > 0 && s.Tasks[0].State == "FAILED") {
+			return errors.New("task FAILED")
+		}
+		return nil
 	})
 	t.Logf("trace: %s", s.Tasks[0].Trace)
 	if !strings.Contains(s.Tasks[0].Trace, `relation "no_such_table" does not exist`) || !strings.Contains(s.Tasks[0].Trace, "42P01") {
@@ -302,9 +318,12 @@ func TestCronSourceIntoPostgresSinkCopiesRowsWithTheirTypes(t *testing.T) {
 		t.Fatalf("src rows = %q", want)
 	}
 	var got []string
-	eventually(t, 20*time.Second, "dst to equal src", func() bool {
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
 		got = rowsOf(t, pg, db, q("dst"))
-		return fmt.Sprint(got) == fmt.Sprint(want)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return errors.New("dst to equal src")
+		}
+		return nil
 	})
 	types := rowsOf(t, pg, db, `SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = 'dst' ORDER BY ordinal_position`)
 	wantTypes := "[id bigint name text qty integer small smallint price double precision born date seen timestamp without time zone flag boolean data bytea]"

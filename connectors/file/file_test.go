@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,20 +18,10 @@ import (
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-func eventually(t *testing.T, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func startWorker(t *testing.T, tb *testbroker.Broker, offsetsFile string) *connect.Runner {
 	t.Helper()
@@ -193,9 +184,12 @@ func TestRestartResumesFromStoredOffsets(t *testing.T) {
 	w = startWorker(t, tb, offsets)
 	createPipeline(t, w, src, dst, "lines")
 	want := append(lines(0, 3000), lines(2000, 1100)...)
-	eventually(t, 15*time.Second, "sink to hold the replayed range", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		got, _ := os.ReadFile(dst)
-		return len(got) >= len(want)
+		if len(got) < len(want) {
+			return errors.New("sink to hold the replayed range")
+		}
+		return nil
 	})
 	got, _ := os.ReadFile(dst)
 	if !bytes.Equal(got, want) {

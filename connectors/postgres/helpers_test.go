@@ -16,6 +16,7 @@ import (
 	_ "github.com/gregor-streams/gregor/connectors/postgres"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -27,17 +28,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testpg.StopShared()
 	os.Exit(code)
-}
-
-func eventually(t testing.TB, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 func workerProps(brokerAddr, offsetsFile string) map[string]string {
@@ -127,13 +117,16 @@ func connectorStatus(t testing.TB, addr, name string) (connState string, tasks [
 func waitTaskState(t testing.TB, addr, name, state string, timeout time.Duration) taskStatus {
 	t.Helper()
 	var last taskStatus
-	eventually(t, timeout, fmt.Sprintf("task of %s to be %s (last %+v)", name, state, &last), func() bool {
+	testutil.CheckFor(t, timeout, 25*time.Millisecond, func() error {
 		_, tasks := connectorStatus(t, addr, name)
 		if len(tasks) == 0 {
-			return false
+			return fmt.Errorf("task of %s to be %s (last %+v)", name, state, &last)
 		}
 		last = tasks[0]
-		return last.State == state
+		if last.State != state {
+			return fmt.Errorf("task of %s to be %s (last %+v)", name, state, &last)
+		}
+		return nil
 	})
 	return last
 }
