@@ -102,18 +102,19 @@ func workersOf(c restClient, name string) (ids []string, running bool) {
 // connector causes), and asserts the final status.
 func writeRetrying(c restClient, code int, method, path, body string) any {
 	c.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		got, v := c.do(method, path, body)
-		if got == 409 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-			continue
+	var v any
+	testutil.CheckFor(c.t, 15*time.Second, 50*time.Millisecond, func() error {
+		var got int
+		got, v = c.do(method, path, body)
+		if got == 409 {
+			return fmt.Errorf("%s %s: status 409, want %d; body %v", method, path, code, v)
 		}
 		if got != code {
 			c.t.Fatalf("%s %s: status %d, want %d; body %v", method, path, got, code, v)
 		}
-		return v
-	}
+		return nil
+	})
+	return v
 }
 
 func writeLines(t *testing.T, path string, from, to int) {

@@ -18,6 +18,7 @@ import (
 	_ "github.com/gregor-streams/gregor/connect/transforms"
 	_ "github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -126,30 +127,21 @@ func TestFileSourceRoutedAndHoistedThenExtractedBySink(t *testing.T) {
 		}
 	}
 
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		out, _ := os.ReadFile(dst)
-		if bytes.Equal(out, want.Bytes()) {
-			break
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if out, _ := os.ReadFile(dst); !bytes.Equal(out, want.Bytes()) {
+			return fmt.Errorf("sink file = %q, want %q", out, want.Bytes())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sink file = %q, want %q", out, want.Bytes())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 
 	adm := kadm.NewClient(cl)
-	deadline = time.Now().Add(15 * time.Second)
-	for {
+	testutil.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
 		offs, err := adm.FetchOffsets(context.Background(), "connect-dropper")
-		if o, ok := offs.Lookup("routed-lines", 0); err == nil && ok && o.At == 50 {
-			break
+		if o, ok := offs.Lookup("routed-lines", 0); err != nil || !ok || o.At != 50 {
+			return fmt.Errorf("dropper offsets = %v %v, want routed-lines/0 at 50", offs, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dropper offsets = %v %v, want routed-lines/0 at 50", offs, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if data, _ := os.ReadFile(filepath.Join(dir, "dropped.txt")); len(data) != 0 {
 		t.Fatalf("dropper wrote %q", data)
 	}
@@ -204,17 +196,12 @@ func TestSourceOffsetsAdvancePastDroppedRecords(t *testing.T) {
 		t.Fatalf("create: %d %s", code, body)
 	}
 	want := fmt.Sprintf(`"position":%d`, len(data))
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		_, body := request(t, "GET", base+"/connectors/drop-src/offsets", "")
-		if strings.Contains(body, want) {
-			break
+	testutil.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+		if _, body := request(t, "GET", base+"/connectors/drop-src/offsets", ""); !strings.Contains(body, want) {
+			return fmt.Errorf("offsets = %s, want %s", body, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("offsets = %s, want %s", body, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestPluginListIncludesTransformsAndPredicates checks GET /connector-plugins?connectorsOnly=false

@@ -120,6 +120,36 @@ func ids(t *testing.T, values []string) []int {
 	return out
 }
 
+// waitForLaterRun waits until a connector whose query contains match has run it again and finished:
+// pg_stat_activity shows its session idle after a query that started later than any before the
+// call. What that run emitted was handed to Kafka as its query returned, so a test can then check
+// that later runs emitted nothing, without sleeping.
+func waitForLaterRun(t *testing.T, pg *testpg.Server, db, match string) {
+	t.Helper()
+	conn := pg.Connect(t, db)
+	defer conn.Close(context.Background())
+	latest := func(idleOnly bool) time.Time {
+		var ts *time.Time
+		err := conn.QueryRow(context.Background(), `SELECT max(query_start) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'
+			AND (NOT $2 OR state = 'idle')`, match, idleOnly).Scan(&ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts == nil {
+			return time.Time{}
+		}
+		return *ts
+	}
+	before := latest(false)
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
+		if !latest(true).After(before) {
+			return fmt.Errorf("no run of a query with %q has finished since %v", match, before)
+		}
+		return nil
+	})
+}
+
 func seq(from, to int) []int {
 	var out []int
 	for i := from; i <= to; i++ {
@@ -163,7 +193,7 @@ func TestCronIncrementingEmitsEachNewRowOnceAcrossAWorkerRestart(t *testing.T) {
 	pg.Exec(t, db, `INSERT INTO items (name) VALUES ('item4'), ('item5')`)
 	waitIDs(seq(1, 5))
 	// Later runs find nothing new and emit nothing.
-	time.Sleep(2500 * time.Millisecond)
+	waitForLaterRun(t, pg, db, "items")
 	waitIDs(seq(1, 5))
 
 	// The stored offset: partition {"table": "items"}, offset at the last id with its run's fire time.
@@ -193,7 +223,7 @@ func TestCronIncrementingEmitsEachNewRowOnceAcrossAWorkerRestart(t *testing.T) {
 	w = startWorker(t, tb, offsets)
 	createConnector(t, w, "items-cron", cfg)
 	waitIDs(seq(1, 7))
-	time.Sleep(2500 * time.Millisecond)
+	waitForLaterRun(t, pg, db, "items")
 	waitIDs(seq(1, 7))
 }
 
@@ -225,7 +255,8 @@ func TestCronTimestampIncrementingAndBulkModes(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(1500 * time.Millisecond)
+	// Later runs of the timestamp+incrementing query emit nothing more.
+	waitForLaterRun(t, pg, db, "updated_at")
 	got = topicValues(t, tb, "orders")
 	if gotIDs := ids(t, got); fmt.Sprint(gotIDs) != "[1 1 2 3 4]" {
 		t.Fatalf("orders ids = %v (%q), want [1 1 2 3 4]", gotIDs, got)

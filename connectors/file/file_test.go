@@ -98,20 +98,19 @@ func appendFile(t *testing.T, path string, data []byte) {
 func waitSameContent(t *testing.T, src, dst string) {
 	t.Helper()
 	want, _ := os.ReadFile(src)
-	var got []byte
-	deadline := time.Now().Add(60 * time.Second) // generous: -race on a loaded 2-core machine
-	for {
-		got, _ = os.ReadFile(dst)
+	// Generous: -race on a loaded 2-core machine.
+	testutil.CheckFor(t, 60*time.Second, 20*time.Millisecond, func() error {
+		got, _ := os.ReadFile(dst)
 		if bytes.Equal(got, want) {
-			return
+			return nil
 		}
-		if len(got) > len(want) || time.Now().After(deadline) {
-			break
+		err := fmt.Errorf("sink has %d bytes (%d lines), source %d bytes (%d lines); equal prefix: %v",
+			len(got), bytes.Count(got, []byte("\n")), len(want), bytes.Count(want, []byte("\n")), bytes.HasPrefix(want, got))
+		if len(got) > len(want) {
+			t.Fatal(err) // more than the source: waiting cannot help
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("sink has %d bytes (%d lines), source %d bytes (%d lines); equal prefix: %v",
-		len(got), bytes.Count(got, []byte("\n")), len(want), bytes.Count(want, []byte("\n")), bytes.HasPrefix(want, got))
+		return err
+	})
 }
 
 func createPipeline(t *testing.T, w *connect.Runner, src, dst, topic string) {

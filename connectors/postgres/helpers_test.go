@@ -204,13 +204,14 @@ func (c *consumer) poll(wait time.Duration) int {
 // waitFor polls until pred holds for the events so far, or fails after timeout.
 func (c *consumer) waitFor(timeout time.Duration, what string, pred func([]event) bool) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !pred(c.events) {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %v waiting for %s (have %d events: %v)", timeout, what, len(c.events), c.byTop)
+	// NB: the check itself waits in poll (up to 200ms for records), so the interval is short.
+	testutil.CheckFor(c.t, timeout, time.Millisecond, func() error {
+		if pred(c.events) {
+			return nil
 		}
 		c.poll(200 * time.Millisecond)
-	}
+		return fmt.Errorf("%s (have %d events: %v)", what, len(c.events), c.byTop)
+	})
 }
 
 // num converts a JSON number payload field to int64 (or -1 if absent).
