@@ -3,6 +3,7 @@ package connect
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -131,9 +132,7 @@ func (s *FileOffsetStore) Put(connector string, offsets []PartitionOffset) error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := map[string]PartitionOffset{}
-	for k, v := range s.mu.offsets[connector] {
-		old[k] = v
-	}
+	maps.Copy(old, s.mu.offsets[connector])
 	for _, po := range offsets {
 		s.putLocked(connector, po)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/connectors/postgres"
+	"github.com/gregor-streams/gregor/internal/pgsql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -302,17 +303,11 @@ func (t *Task) Stop() error {
 func buildQuery(c *config, inc *int64, ts *time.Time) (string, []any) {
 	var b strings.Builder
 	if c.table != "" {
-		b.WriteString("SELECT * FROM ")
-		for i, part := range strings.Split(c.table, ".") {
-			if i > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(quoteIdent(part))
-		}
+		b.WriteString("SELECT * FROM " + pgsql.QuoteIdent(strings.Split(c.table, ".")...))
 	} else {
 		b.WriteString("SELECT * FROM (" + strings.TrimRight(strings.TrimSpace(c.query), ";") + ") AS cron_query")
 	}
-	ic, tc := quoteIdent(c.incCol), quoteIdent(c.tsCol)
+	ic, tc := pgsql.QuoteIdent(c.incCol), pgsql.QuoteIdent(c.tsCol)
 	var args []any
 	switch c.mode {
 	case ModeIncrementing:
@@ -344,34 +339,6 @@ func buildQuery(c *config, inc *int64, ts *time.Time) (string, []any) {
 	return b.String(), args
 }
 
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// Postgres type OIDs the source maps to Connect types.
-const (
-	oidBool        = 16
-	oidBytea       = 17
-	oidName        = 19
-	oidInt8        = 20
-	oidInt2        = 21
-	oidInt4        = 23
-	oidText        = 25
-	oidFloat4      = 700
-	oidFloat8      = 701
-	oidBPChar      = 1042
-	oidVarchar     = 1043
-	oidDate        = 1082
-	oidTime        = 1083
-	oidTimestamp   = 1114
-	oidTimestamptz = 1184
-)
-
-// Kafka's logical type names.
-const (
-	timestampName = "org.apache.kafka.connect.data.Timestamp"
-	dateName      = "org.apache.kafka.connect.data.Date"
-	timeName      = "org.apache.kafka.connect.data.Time"
-)
-
 // columnType maps a column to an optional Connect schema and a converter of pgx's decoded value.
 func columnType(oid uint32) (*connect.Schema, func(any) (any, error)) {
 	opt := func(t connect.Type, name string) *connect.Schema {
@@ -379,14 +346,14 @@ func columnType(oid uint32) (*connect.Schema, func(any) (any, error)) {
 	}
 	same := func(v any) (any, error) { return v, nil }
 	switch oid {
-	case oidBool, oidInt8, oidInt2, oidInt4, oidFloat4, oidFloat8, oidBytea:
-		t := map[uint32]connect.Type{oidBool: connect.TypeBoolean, oidInt8: connect.TypeInt64, oidInt2: connect.TypeInt16,
-			oidInt4: connect.TypeInt32, oidFloat4: connect.TypeFloat32, oidFloat8: connect.TypeFloat64, oidBytea: connect.TypeBytes}[oid]
+	case pgsql.OIDBool, pgsql.OIDInt8, pgsql.OIDInt2, pgsql.OIDInt4, pgsql.OIDFloat4, pgsql.OIDFloat8, pgsql.OIDBytea:
+		t := map[uint32]connect.Type{pgsql.OIDBool: connect.TypeBoolean, pgsql.OIDInt8: connect.TypeInt64, pgsql.OIDInt2: connect.TypeInt16,
+			pgsql.OIDInt4: connect.TypeInt32, pgsql.OIDFloat4: connect.TypeFloat32, pgsql.OIDFloat8: connect.TypeFloat64, pgsql.OIDBytea: connect.TypeBytes}[oid]
 		return opt(t, ""), same
-	case oidText, oidVarchar, oidBPChar, oidName:
+	case pgsql.OIDText, pgsql.OIDVarchar, pgsql.OIDBPChar, pgsql.OIDName:
 		return opt(connect.TypeString, ""), same
-	case oidTimestamp, oidTimestamptz:
-		return opt(connect.TypeInt64, timestampName), func(v any) (any, error) {
+	case pgsql.OIDTimestamp, pgsql.OIDTimestamptz:
+		return opt(connect.TypeInt64, connect.TimestampSchemaName), func(v any) (any, error) {
 			if v == nil {
 				return nil, nil
 			}
@@ -396,8 +363,8 @@ func columnType(oid uint32) (*connect.Schema, func(any) (any, error)) {
 			}
 			return tm.UnixMilli(), nil
 		}
-	case oidDate:
-		return opt(connect.TypeInt32, dateName), func(v any) (any, error) {
+	case pgsql.OIDDate:
+		return opt(connect.TypeInt32, connect.DateSchemaName), func(v any) (any, error) {
 			if v == nil {
 				return nil, nil
 			}
@@ -407,8 +374,8 @@ func columnType(oid uint32) (*connect.Schema, func(any) (any, error)) {
 			}
 			return int32(tm.Unix() / 86400), nil
 		}
-	case oidTime:
-		return opt(connect.TypeInt32, timeName), func(v any) (any, error) {
+	case pgsql.OIDTime:
+		return opt(connect.TypeInt32, connect.TimeSchemaName), func(v any) (any, error) {
 			if v == nil {
 				return nil, nil
 			}
