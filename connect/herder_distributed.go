@@ -144,18 +144,16 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 	if err := d.ensureTopics(ctx); err != nil {
 		return nil, err
 	}
-	d.offsets = newKafkaOffsetStore()
-	d.offsets.timeout = cfg.OffsetFlushTimeout
 	var err error
-	if d.offsets.log, err = openTopicLog(d.clientOpts(), cfg.OffsetTopic, d.logger, func(r *kgo.Record) { d.offsets.apply(r, d.logger) }); err != nil {
+	if d.offsets, err = openKafkaOffsetStore(d.clientOpts(), cfg.OffsetTopic, cfg.OffsetFlushTimeout, d.logger); err != nil {
 		return nil, err
 	}
 	if d.statusLog, err = openTopicLog(d.clientOpts(), cfg.StatusTopic, d.logger, d.applyStatus); err != nil {
-		d.offsets.log.close()
+		d.offsets.close()
 		return nil, err
 	}
 	if d.configLog, err = openTopicLog(d.clientOpts(), cfg.ConfigTopic, d.logger, d.applyConfig); err != nil {
-		d.offsets.log.close()
+		d.offsets.close()
 		d.statusLog.close()
 		return nil, err
 	}
@@ -214,10 +212,13 @@ func (d *Distributed) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 }
 
 func (d *Distributed) closeLogs() {
-	for _, l := range []*topicLog{d.configLog, d.statusLog, d.offsets.log} {
+	for _, l := range []*topicLog{d.configLog, d.statusLog} {
 		if l != nil {
 			l.close()
 		}
+	}
+	if d.offsets != nil {
+		d.offsets.close()
 	}
 }
 
@@ -397,9 +398,7 @@ func (d *Distributed) applyActiveTopicLocked(key string, value []byte) {
 		delete(d.mu.active[connector], topic)
 		delete(d.mu.published[connector], topic)
 		if ts := d.mu.topics[connector]; ts != nil {
-			ts.mu.Lock()
-			delete(ts.topics, topic)
-			ts.mu.Unlock()
+			ts.remove(topic)
 		}
 		return
 	}

@@ -161,7 +161,7 @@ func (d *Distributed) topicSet(connector string) *topicSet {
 	defer d.mu.Unlock()
 	ts := d.mu.topics[connector]
 	if ts == nil {
-		ts = &topicSet{topics: map[string]bool{}}
+		ts = newTopicSet()
 		d.mu.topics[connector] = ts
 	}
 	return ts

@@ -174,7 +174,7 @@ func (s *Standalone) PutConnectorConfig(name string, config map[string]string, a
 		s.stopConnectorLocked(c)
 		c.config, c.plugin = config, plugin
 	} else {
-		c = &connectorState{name: name, config: config, plugin: plugin, target: initial, topics: &topicSet{topics: map[string]bool{}}}
+		c = &connectorState{name: name, config: config, plugin: plugin, target: initial, topics: newTopicSet()}
 		s.mu.connectors[name] = c
 	}
 	s.startConnectorLocked(c)

@@ -20,8 +20,10 @@ var Version = "0.1.0-gregor"
 
 // Server serves Kafka Connect's REST API for a Herder.
 type Server struct {
-	mu        sync.RWMutex
-	herder    Herder // set once before serving requests that need it
+	mu struct {
+		sync.RWMutex
+		herder Herder // set once before serving requests that need it
+	}
 	logger    *slog.Logger
 	clusterID string
 	loggers   *Loggers // set before serving; /admin/loggers
@@ -36,21 +38,22 @@ func NewServer(h Herder, clusterID string, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{herder: h, logger: logger.With("component", "connect.rest"), clusterID: clusterID, loggers: NewLoggers(slog.LevelInfo), done: make(chan struct{})}
+	s := &Server{logger: logger.With("component", "connect.rest"), clusterID: clusterID, loggers: NewLoggers(slog.LevelInfo), done: make(chan struct{})}
+	s.mu.herder = h
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
 
 func (s *Server) setHerder(h Herder) {
 	s.mu.Lock()
-	s.herder = h
+	s.mu.herder = h
 	s.mu.Unlock()
 }
 
 func (s *Server) h() Herder {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.herder
+	return s.mu.herder
 }
 
 // ListenAddr turns a listeners value (http://host:port, first of a comma list) into host:port.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -122,29 +122,41 @@ func (w *Worker) startTask(connector string, id int, plugin *Plugin, config map[
 
 // topicSet is a connector's active topics. Its own lock comes after every other in the lock order.
 type topicSet struct {
-	mu     sync.Mutex
-	topics map[string]bool
+	mu struct {
+		sync.Mutex
+		topics map[string]bool
+	}
+}
+
+func newTopicSet() *topicSet {
+	ts := &topicSet{}
+	ts.mu.topics = map[string]bool{}
+	return ts
 }
 
 func (ts *topicSet) add(topic string) {
 	ts.mu.Lock()
-	ts.topics[topic] = true
+	ts.mu.topics[topic] = true
+	ts.mu.Unlock()
+}
+
+func (ts *topicSet) remove(topic string) {
+	ts.mu.Lock()
+	delete(ts.mu.topics, topic)
 	ts.mu.Unlock()
 }
 
 func (ts *topicSet) list() []string {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	out := make([]string, 0, len(ts.topics))
-	for t := range ts.topics {
-		out = append(out, t)
-	}
-	sort.Strings(out)
+	// NB: never nil: REST shows an empty list as [], not null.
+	out := slices.AppendSeq(make([]string, 0, len(ts.mu.topics)), maps.Keys(ts.mu.topics))
+	slices.Sort(out)
 	return out
 }
 
 func (ts *topicSet) reset() {
 	ts.mu.Lock()
-	clear(ts.topics)
+	clear(ts.mu.topics)
 	ts.mu.Unlock()
 }

@@ -13,10 +13,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// sinkTaskContext is a sink task's view of its runner: the partitions assigned to it, which the
+// consumer's rebalance callbacks update while the task may read them.
 type sinkTaskContext struct {
-	mu         sync.Mutex
-	assignment map[TopicPartition]bool
-	logger     *slog.Logger
+	logger *slog.Logger
+	mu     struct {
+		sync.Mutex
+		assignment map[TopicPartition]bool
+	}
 }
 
 func (c *sinkTaskContext) Logger() *slog.Logger { return c.logger }
@@ -24,8 +28,8 @@ func (c *sinkTaskContext) Logger() *slog.Logger { return c.logger }
 func (c *sinkTaskContext) Assignment() []TopicPartition {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]TopicPartition, 0, len(c.assignment))
-	for tp := range c.assignment {
+	out := make([]TopicPartition, 0, len(c.mu.assignment))
+	for tp := range c.mu.assignment {
 		out = append(out, tp)
 	}
 	return out
@@ -37,9 +41,9 @@ func (c *sinkTaskContext) update(m map[string][]int32, add bool) {
 	for topic, ps := range m {
 		for _, p := range ps {
 			if add {
-				c.assignment[TopicPartition{topic, p}] = true
+				c.mu.assignment[TopicPartition{topic, p}] = true
 			} else {
-				delete(c.assignment, TopicPartition{topic, p})
+				delete(c.mu.assignment, TopicPartition{topic, p})
 			}
 		}
 	}
@@ -62,7 +66,8 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 	}
 	defer eh.close()
 	task := conn.NewTask()
-	tctx := &sinkTaskContext{assignment: map[TopicPartition]bool{}, logger: t.logger}
+	tctx := &sinkTaskContext{logger: t.logger}
+	tctx.mu.assignment = map[TopicPartition]bool{}
 	if err := t.act(func() error { return task.Start(tctx, t.config) }); err != nil {
 		if errors.Is(err, errHalted) {
 			return err
