@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	_ "github.com/gregor-streams/gregor/connect/transforms"
 	_ "github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testconnect"
 	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,18 +25,7 @@ import (
 
 func startWorker(t *testing.T, tb *testbroker.Broker) *connect.Runner {
 	t.Helper()
-	props := map[string]string{
-		"bootstrap.servers":            tb.Addr(),
-		"listeners":                    "http://127.0.0.1:0",
-		"offset.storage.file.filename": filepath.Join(t.TempDir(), "connect.offsets"),
-		"offset.flush.interval.ms":     "100",
-	}
-	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("RunStandalone: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return testconnect.StartStandalone(t, tb.Addr(), nil, "", nil)
 }
 
 func request(t *testing.T, method, url, body string) (int, string) {

@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testconnect"
 	"github.com/gregor-streams/gregor/internal/testpg"
 	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/jackc/pgx/v5"
@@ -24,22 +23,7 @@ import (
 
 func sinkWorker(t testing.TB, tb *testbroker.Broker, offsetsFile string) *connect.Runner {
 	t.Helper()
-	if offsetsFile == "" {
-		offsetsFile = filepath.Join(t.TempDir(), "connect.offsets")
-	}
-	props := map[string]string{
-		"bootstrap.servers":            tb.Addr(),
-		"listeners":                    "http://127.0.0.1:0",
-		"offset.storage.file.filename": offsetsFile,
-		"offset.flush.interval.ms":     "100",
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: logger})
-	if err != nil {
-		t.Fatalf("RunStandalone: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return testconnect.StartStandalone(t, tb.Addr(), nil, offsetsFile, nil)
 }
 
 // sinkREST sends a request to the worker and returns the status and body.
