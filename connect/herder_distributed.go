@@ -254,7 +254,7 @@ func (d *Distributed) shutdown(graceful bool) {
 			// NB: tasks are stopped before the connections drop, so none writes on the way out
 			// (the file sink would write what it buffered); only then is the network cut, which
 			// also stops heartbeats at once.
-			d.worker.Halt()
+			d.worker.HaltTasks()
 			d.conns.sever()
 		}
 		d.cancel()

@@ -26,7 +26,7 @@ type Worker struct {
 	dial     Dialer // Options.Dialer, or a distributed worker's connection tracker
 
 	// halt is taken for reading around every call into a task and every write or commit a task
-	// runner makes; Halt takes it for writing once, to stop all of them at once.
+	// runner makes; HaltTasks takes it for writing once, to stop all of them at once.
 	halt struct {
 		sync.RWMutex
 		halted bool
@@ -48,9 +48,9 @@ func (w *Worker) Registry() *Registry { return w.registry }
 // Offsets is the source offset store.
 func (w *Worker) Offsets() OffsetStore { return w.offsets }
 
-// Halt stops every task runner of the worker from calling into its task, writing, storing offsets
+// HaltTasks stops every task runner of the worker from calling into its task, writing, storing offsets
 // or committing, and waits for such a call under way to return. Irreversible.
-func (w *Worker) Halt() {
+func (w *Worker) HaltTasks() {
 	w.halt.Lock()
 	w.halt.halted = true
 	w.halt.Unlock()

@@ -50,9 +50,9 @@ func (sc *scheduler) ran(fire, now time.Time) {
 // maxIdleWait bounds how long an idle Poll blocks, so pauses and offset flushes stay prompt.
 const maxIdleWait = 200 * time.Millisecond
 
-// Task runs the query on schedule over one connection. The worker calls Start, Poll and Stop from
-// one goroutine, so it needs no lock.
-type Task struct {
+// SourceTask runs the query on schedule over one connection. The worker calls Start, Poll and
+// Stop from one goroutine, so it needs no lock.
+type SourceTask struct {
 	cfg    *config
 	conn   *pgx.Conn
 	sched  *scheduler
@@ -79,7 +79,7 @@ type run struct {
 }
 
 // Start implements connect.SourceTask: it reads the stored offset and connects.
-func (t *Task) Start(ctx connect.SourceTaskContext, raw map[string]string) error {
+func (t *SourceTask) Start(ctx connect.SourceTaskContext, raw map[string]string) error {
 	cfg, err := parseConfig(raw)
 	if err != nil {
 		return err
@@ -103,7 +103,7 @@ func (t *Task) Start(ctx connect.SourceTaskContext, raw map[string]string) error
 }
 
 // restore reads a stored offset (JSON numbers come back as int64, or float64 from other writers).
-func (t *Task) restore(off map[string]any) error {
+func (t *SourceTask) restore(off map[string]any) error {
 	if off == nil {
 		return nil
 	}
@@ -147,7 +147,7 @@ func (t *Task) restore(off map[string]any) error {
 
 // Poll implements connect.SourceTask: between runs it waits (briefly) for the next fire; during a
 // run it hands out up to batch.max.rows rows.
-func (t *Task) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
+func (t *SourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
 	if t.run == nil {
 		now := time.Now()
 		if !t.sched.due(now) {
@@ -187,7 +187,7 @@ func (t *Task) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
 	return records, nil
 }
 
-func (t *Task) startRun(fire time.Time) error {
+func (t *SourceTask) startRun(fire time.Time) error {
 	sql, args := buildQuery(t.cfg, t.inc, t.ts)
 	rows, err := t.conn.Query(t.ctx, sql, args...)
 	if err != nil {
@@ -223,7 +223,7 @@ func (t *Task) startRun(fire time.Time) error {
 	return nil
 }
 
-func (t *Task) queryError(sql string, err error) error {
+func (t *SourceTask) queryError(sql string, err error) error {
 	if t.conn.IsClosed() {
 		return fmt.Errorf("cron query source: connection lost while running %q: %w", sql, err)
 	}
@@ -235,7 +235,7 @@ func (t *Task) queryError(sql string, err error) error {
 }
 
 // record converts the current row and advances the task's position past it.
-func (t *Task) record(r *run) (connect.SourceRecord, error) {
+func (t *SourceTask) record(r *run) (connect.SourceRecord, error) {
 	vals, err := r.rows.Values()
 	if err != nil {
 		return connect.SourceRecord{}, t.queryError(r.sql, err)
@@ -281,7 +281,7 @@ func (t *Task) record(r *run) (connect.SourceRecord, error) {
 
 // Stop implements connect.SourceTask: it abandons a run in progress and closes the connection.
 // Idempotent.
-func (t *Task) Stop() error {
+func (t *SourceTask) Stop() error {
 	if t.cancel != nil {
 		t.cancel()
 	}
