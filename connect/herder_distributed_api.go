@@ -207,17 +207,9 @@ func jsonRecord(key string, v any) *kgo.Record {
 
 // PutConnectorConfig implements Herder. Only the leader writes; the REST server forwards here.
 func (d *Distributed) PutConnectorConfig(name string, config map[string]string, allowReplace bool, initial TargetState) (ConnectorInfo, bool, error) {
-	config = maps.Clone(config)
-	if config == nil {
-		config = map[string]string{}
-	}
-	config[ConfigName] = name
-	infos, _ := d.registry.ValidateConnectorConfig(config)
-	if infos.ErrorCount > 0 {
-		return ConnectorInfo{}, false, &ValidationError{Infos: infos}
-	}
-	if initial == "" {
-		initial = TargetStarted
+	config, _, initial, err := checkConnectorPut(d.registry, name, config, initial)
+	if err != nil {
+		return ConnectorInfo{}, false, err
 	}
 	d.mu.Lock()
 	if err := d.checkWritableLocked(); err != nil {

@@ -149,17 +149,9 @@ func (s *Standalone) ConnectorConfig(name string) (map[string]string, error) {
 // PutConnectorConfig implements Herder. Validation happens before anything changes, so an invalid
 // config leaves no trace.
 func (s *Standalone) PutConnectorConfig(name string, config map[string]string, allowReplace bool, initial TargetState) (ConnectorInfo, bool, error) {
-	config = maps.Clone(config)
-	if config == nil {
-		config = map[string]string{}
-	}
-	config[ConfigName] = name
-	infos, plugin := s.worker.registry.ValidateConnectorConfig(config)
-	if infos.ErrorCount > 0 || plugin == nil {
-		return ConnectorInfo{}, false, &ValidationError{Infos: infos}
-	}
-	if initial == "" {
-		initial = TargetStarted
+	config, plugin, initial, err := checkConnectorPut(s.worker.registry, name, config, initial)
+	if err != nil {
+		return ConnectorInfo{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
