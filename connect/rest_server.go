@@ -35,10 +35,15 @@ type Server struct {
 
 // NewServer returns a server for h. clusterID is reported by GET / as kafka_cluster_id.
 func NewServer(h Herder, clusterID string, logger *slog.Logger) *Server {
+	return newServer(h, clusterID, logger, NewLoggers(slog.LevelInfo))
+}
+
+// newServer is NewServer whose /admin/loggers reads and sets loggers (the worker's).
+func newServer(h Herder, clusterID string, logger *slog.Logger, loggers *Loggers) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{logger: logger.With("component", "connect.rest"), clusterID: clusterID, loggers: NewLoggers(slog.LevelInfo), done: make(chan struct{})}
+	s := &Server{logger: logger.With("component", "connect.rest"), clusterID: clusterID, loggers: loggers, done: make(chan struct{})}
 	s.mu.herder = h
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return s

@@ -60,8 +60,7 @@ func startServer(ctx context.Context, cfg WorkerConfig, opts Options) (*Server, 
 		return nil, "", opts, err
 	}
 	opts = opts.withLoggers()
-	srv := NewServer(nil, clusterID, opts.Logger)
-	srv.loggers = opts.Loggers
+	srv := newServer(nil, clusterID, opts.Logger, opts.Loggers)
 	addr, err := srv.Listen(cfg.Listeners)
 	if err != nil {
 		return nil, "", opts, err
