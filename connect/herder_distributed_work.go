@@ -219,7 +219,7 @@ func (d *Distributed) stopConnectorInstance(c *distConnector) {
 // NB: Kafka routes this write through the leader; here the connector's owner writes it, which is
 // safe because one worker owns a connector at a time and the commit record makes the set atomic.
 func (d *Distributed) generateTaskConfigs(ctx context.Context, c *distConnector, committed []map[string]string) {
-	full, err := d.worker.taskConfigs(c.conn, c.config)
+	full, err := d.worker.taskConfigs(c.name, c.conn, c.config)
 	if err != nil {
 		c.state, c.trace = StateFailed, err.Error()
 		d.writeStatus(ctx, statusConnectorKey(c.name), c.state, c.trace)

@@ -352,7 +352,7 @@ func (s *Standalone) stopConnectorInstanceLocked(c *connectorState) {
 
 // reconfigureTasksLocked asks the connector for task configs and (re)starts every task.
 func (s *Standalone) reconfigureTasksLocked(c *connectorState) {
-	configs, err := s.worker.taskConfigs(c.conn, c.config)
+	configs, err := s.worker.taskConfigs(c.name, c.conn, c.config)
 	if err != nil {
 		c.state, c.trace = StateFailed, err.Error()
 		return

@@ -61,20 +61,28 @@ func (w *Worker) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	return clientOpts(w.cfg.BootstrapServers, w.dial, extra...)
 }
 
+// callConnector runs a call into a connector plugin, turning a panic (a plugin's bug) into an
+// error, as Kafka's worker catches any Throwable from a connector.
+func callConnector(name, what string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("connector %s panicked in %s: %v", name, what, v)
+		}
+	}()
+	return fn()
+}
+
 // startConnector creates an instance of plugin and starts it with a copy of config; ctx is the
 // herder's connector context. A failed (or panicking) Start returns the error to report as the
 // connector's trace, and no instance.
-func (w *Worker) startConnector(name string, plugin *Plugin, config map[string]string, ctx ConnectorContext) (conn Connector, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			conn, err = nil, fmt.Errorf("connector %s panicked while starting: %v", name, v)
-		}
-		if err != nil {
-			w.logger.Error("connector failed to start", "connector", name, "err", err)
-		}
-	}()
-	conn = plugin.New()
-	if err := conn.Start(ctx, maps.Clone(config)); err != nil {
+func (w *Worker) startConnector(name string, plugin *Plugin, config map[string]string, ctx ConnectorContext) (Connector, error) {
+	var conn Connector
+	err := callConnector(name, "Start", func() error {
+		conn = plugin.New()
+		return conn.Start(ctx, maps.Clone(config))
+	})
+	if err != nil {
+		w.logger.Error("connector failed to start", "connector", name, "err", err)
 		return nil, err
 	}
 	return conn, nil
@@ -82,7 +90,7 @@ func (w *Worker) startConnector(name string, plugin *Plugin, config map[string]s
 
 // stopConnector stops a running connector instance; a failure is logged, as Kafka does.
 func (w *Worker) stopConnector(name string, conn Connector) {
-	if err := conn.Stop(); err != nil {
+	if err := callConnector(name, "Stop", conn.Stop); err != nil {
 		w.logger.Warn("connector stop failed", "connector", name, "err", err)
 	}
 }
@@ -90,12 +98,16 @@ func (w *Worker) stopConnector(name string, conn Connector) {
 // taskConfigs asks a running connector for at most tasks.max task configs and returns each one
 // merged over the connector's config. NB: task configs carry the connector's keys too, as Kafka's
 // do, so tasks see converters.
-func (w *Worker) taskConfigs(conn Connector, connectorConfig map[string]string) ([]map[string]string, error) {
+func (w *Worker) taskConfigs(name string, conn Connector, connectorConfig map[string]string) ([]map[string]string, error) {
 	maxTasks := 1
 	if v, err := strconv.Atoi(connectorConfig[ConfigTasksMax]); err == nil && v > 0 {
 		maxTasks = v
 	}
-	configs, err := conn.TaskConfigs(maxTasks)
+	var configs []map[string]string
+	err := callConnector(name, "TaskConfigs", func() (err error) {
+		configs, err = conn.TaskConfigs(maxTasks)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -49,12 +50,7 @@ func (t *taskRunner) start() {
 	t.cancel = cancel
 	go func() {
 		defer close(t.done)
-		var err error
-		if t.plugin.Type == PluginSource {
-			err = t.runSource(ctx)
-		} else {
-			err = t.runSink(ctx)
-		}
+		err := t.run(ctx)
 		if errors.Is(err, errHalted) {
 			return // NB: a halted worker reports nothing, as a dead process would not
 		}
@@ -67,6 +63,22 @@ func (t *taskRunner) start() {
 			t.logger.Warn("task error while stopping", "err", err)
 		}
 	}()
+}
+
+// run runs the task's loop. A panic in the task (a plugin's bug) fails the task, as Kafka fails a
+// task on any Throwable, instead of ending the worker's process: the loop's deferred cleanups
+// (closing its clients) have run by the time it is recovered here.
+func (t *taskRunner) run(ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			t.logger.Error("task panicked", "panic", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("task %s-%d panicked: %v", t.connector, t.id, v)
+		}
+	}()
+	if t.plugin.Type == PluginSource {
+		return t.runSource(ctx)
+	}
+	return t.runSink(ctx)
 }
 
 // stop cancels the task and waits for it to commit and exit. Idempotent.
