@@ -19,6 +19,7 @@ test-deps:
 # as soon as it exists.
 fuzz:
 	$(GO) test -run=NONE -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME) ./broker/server/
+	$(GO) test -run=NONE -fuzz='^FuzzRESTAPI$$' -fuzztime=$(FUZZTIME) ./connect/
 	@if grep -qs '^func FuzzAppend(' broker/log/*_test.go; then \
 		echo '$(GO) test -run=NONE -fuzz=^FuzzAppend$$ -fuzztime=$(FUZZTIME) ./broker/log/'; \
 		$(GO) test -run=NONE -fuzz='^FuzzAppend$$' -fuzztime=$(FUZZTIME) ./broker/log/; \

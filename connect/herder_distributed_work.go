@@ -150,10 +150,7 @@ func (d *Distributed) reconcile(ctx context.Context) {
 			cancel()
 			startedSource = true
 		}
-		r := newTaskRunner(d.env, id.Connector, id.Task, plugin, committed[id.Task])
-		r.topics = d.topicSet(id.Connector)
-		r.setPaused(target(id.Connector) == TargetPaused)
-		r.start()
+		r := d.worker.startTask(id.Connector, id.Task, plugin, committed[id.Task], d.topicSet(id.Connector), target(id.Connector) == TargetPaused)
 		d.tasks[id] = &distTask{runner: r, config: committed[id.Task]}
 	}
 	d.publishTaskStatuses(ctx)
@@ -164,7 +161,7 @@ func (d *Distributed) topicSet(connector string) *topicSet {
 	defer d.mu.Unlock()
 	ts := d.mu.topics[connector]
 	if ts == nil {
-		ts = &topicSet{topics: map[string]bool{}}
+		ts = newTopicSet()
 		d.mu.topics[connector] = ts
 	}
 	return ts
@@ -198,10 +195,9 @@ func (d *Distributed) startConnectorInstance(ctx context.Context, c *distConnect
 		return
 	}
 	c.plugin = plugin
-	conn := plugin.New()
-	if err := conn.Start(&distConnectorContext{d: d, name: c.name}, maps.Clone(c.config)); err != nil {
+	conn, err := d.worker.startConnector(c.name, plugin, c.config, &distConnectorContext{d: d, name: c.name})
+	if err != nil {
 		c.state, c.trace = StateFailed, err.Error()
-		d.logger.Error("connector failed to start", "connector", c.name, "err", err)
 		d.writeStatus(ctx, statusConnectorKey(c.name), c.state, c.trace)
 		return
 	}
@@ -214,9 +210,7 @@ func (d *Distributed) stopConnectorInstance(c *distConnector) {
 	if c.conn == nil {
 		return
 	}
-	if err := c.conn.Stop(); err != nil {
-		d.logger.Warn("connector stop failed", "connector", c.name, "err", err)
-	}
+	d.worker.stopConnector(c.name, c.conn)
 	c.conn = nil
 }
 
@@ -225,23 +219,11 @@ func (d *Distributed) stopConnectorInstance(c *distConnector) {
 // NB: Kafka routes this write through the leader; here the connector's owner writes it, which is
 // safe because one worker owns a connector at a time and the commit record makes the set atomic.
 func (d *Distributed) generateTaskConfigs(ctx context.Context, c *distConnector, committed []map[string]string) {
-	maxTasks := 1
-	if v, err := strconv.Atoi(c.config[ConfigTasksMax]); err == nil && v > 0 {
-		maxTasks = v
-	}
-	configs, err := c.conn.TaskConfigs(maxTasks)
+	full, err := d.worker.taskConfigs(c.name, c.conn, c.config)
 	if err != nil {
 		c.state, c.trace = StateFailed, err.Error()
 		d.writeStatus(ctx, statusConnectorKey(c.name), c.state, c.trace)
 		return
-	}
-	if len(configs) > maxTasks {
-		configs = configs[:maxTasks]
-	}
-	full := make([]map[string]string, len(configs))
-	for i, tc := range configs {
-		full[i] = maps.Clone(c.config)
-		maps.Copy(full[i], tc)
 	}
 	same := len(full) == len(committed)
 	for i := 0; same && i < len(full); i++ {

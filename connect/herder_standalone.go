@@ -5,70 +5,21 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/gregor-streams/gregor/internal/dirlock"
 )
-
-// Options tune a worker.
-type Options struct {
-	// Registry defaults to DefaultRegistry.
-	Registry *Registry
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
-	// WorkerID is reported in statuses; RunStandalone sets it to the REST listener's host:port.
-	WorkerID string
-	// Loggers holds the per-component levels /admin/loggers reads and sets. If nil, RunStandalone
-	// creates one at INFO and wraps Logger's handler with it; if set, Logger should already be built
-	// on Loggers.Handler (and its inner handler accept every level, so DEBUG can be turned on).
-	Loggers *Loggers
-	// Dialer, if set, opens every connection to Kafka of every client the worker makes (see
-	// Dialer); nil dials directly.
-	Dialer Dialer
-}
-
-// withLoggers fills in Logger and Loggers.
-func (o Options) withLoggers() Options {
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.Loggers == nil {
-		// NB: start at the most verbose level the given handler keeps, so wrapping it changes
-		// nothing until /admin/loggers is used (a handler at DEBUG keeps showing DEBUG).
-		root := slog.LevelInfo
-		for _, l := range []slog.Level{slog.LevelDebug - 4, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
-			if o.Logger.Handler().Enabled(context.Background(), l) {
-				root = l
-				break
-			}
-		}
-		o.Loggers = NewLoggers(root)
-		o.Logger = slog.New(o.Loggers.Handler(o.Logger.Handler()))
-	}
-	return o
-}
 
 // Standalone is the standalone herder: it runs every connector and task in this process, keeps
 // connector configs in memory and source offsets in offset.storage.file.filename.
 //
 // Lock order: Standalone.mu, then a task runner's mu. Task goroutines never take Standalone.mu.
 type Standalone struct {
-	cfg      WorkerConfig
-	registry *Registry
-	logger   *slog.Logger
-	workerID string
-	offsets  OffsetStore
-	dial     Dialer // Options.Dialer, or a distributed worker's connection tracker
-
-	// halt is taken for reading around every call into a task and every write or commit a task
-	// runner makes; Distributed.Halt takes it for writing once, to stop all of them at once.
-	halt struct {
-		sync.RWMutex
-		halted bool
-	}
+	worker  *Worker
+	logger  *slog.Logger
+	dirLock *dirlock.Lock // the offset file's directory
 
 	wg sync.WaitGroup // connector-context callbacks
 	mu struct {
@@ -94,35 +45,6 @@ type connectorState struct {
 	topics *topicSet // shared with the task runners
 }
 
-// topicSet is a connector's active topics. Its own lock comes after every other in the lock order.
-type topicSet struct {
-	mu     sync.Mutex
-	topics map[string]bool
-}
-
-func (ts *topicSet) add(topic string) {
-	ts.mu.Lock()
-	ts.topics[topic] = true
-	ts.mu.Unlock()
-}
-
-func (ts *topicSet) list() []string {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	out := make([]string, 0, len(ts.topics))
-	for t := range ts.topics {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (ts *topicSet) reset() {
-	ts.mu.Lock()
-	clear(ts.topics)
-	ts.mu.Unlock()
-}
-
 // NewStandalone opens the offset store and returns a herder with no connectors.
 func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 	if opts.Registry == nil {
@@ -131,36 +53,32 @@ func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// NB: the offset file's directory has one owner, as a broker's log.dirs do: a second worker on
+	// it would overwrite the first one's offsets with its own. The lock is taken before the file is
+	// read and refuses the second worker naming the holder's PID.
+	lock, err := dirlock.Acquire(filepath.Dir(cfg.OffsetStorageFile))
+	if err != nil {
+		return nil, fmt.Errorf("connect: offset.storage.file.filename %s: %w", cfg.OffsetStorageFile, err)
+	}
 	offsets, err := OpenFileOffsetStore(cfg.OffsetStorageFile)
 	if err != nil {
+		_ = lock.Release()
 		return nil, err
 	}
-	s := &Standalone{cfg: cfg, registry: opts.Registry, logger: opts.Logger.With("component", "connect"), workerID: opts.WorkerID, offsets: offsets, dial: opts.Dialer}
+	logger := opts.Logger.With("component", "connect")
+	s := &Standalone{worker: newWorker(cfg, opts.Registry, logger, opts.WorkerID, offsets, opts.Dialer), logger: logger, dirLock: lock}
 	s.mu.connectors = map[string]*connectorState{}
 	return s, nil
 }
 
-// haltTasks stops every task runner of the worker from calling into its task, writing, storing
-// offsets or committing, and waits for such a call under way to return. Irreversible.
-func (s *Standalone) haltTasks() {
-	s.halt.Lock()
-	s.halt.halted = true
-	s.halt.Unlock()
-}
-
-// clientOpts are the options of every Kafka client the worker's tasks make.
-func (s *Standalone) clientOpts(extra ...kgo.Opt) []kgo.Opt {
-	return clientOpts(s.cfg.BootstrapServers, s.dial, extra...)
-}
-
 // WorkerID implements Herder.
-func (s *Standalone) WorkerID() string { return s.workerID }
+func (s *Standalone) WorkerID() string { return s.worker.ID() }
 
 // Registry implements Herder.
-func (s *Standalone) Registry() *Registry { return s.registry }
+func (s *Standalone) Registry() *Registry { return s.worker.Registry() }
 
 // Offsets returns the offset store.
-func (s *Standalone) Offsets() OffsetStore { return s.offsets }
+func (s *Standalone) Offsets() OffsetStore { return s.worker.Offsets() }
 
 // Close stops every connector and task (committing what they have) and waits for them. Idempotent.
 func (s *Standalone) Close() error {
@@ -175,7 +93,7 @@ func (s *Standalone) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	return nil
+	return s.dirLock.Release()
 }
 
 // Connectors implements Herder.
@@ -231,17 +149,9 @@ func (s *Standalone) ConnectorConfig(name string) (map[string]string, error) {
 // PutConnectorConfig implements Herder. Validation happens before anything changes, so an invalid
 // config leaves no trace.
 func (s *Standalone) PutConnectorConfig(name string, config map[string]string, allowReplace bool, initial TargetState) (ConnectorInfo, bool, error) {
-	config = maps.Clone(config)
-	if config == nil {
-		config = map[string]string{}
-	}
-	config[ConfigName] = name
-	infos, plugin := s.registry.ValidateConnectorConfig(config)
-	if infos.ErrorCount > 0 {
-		return ConnectorInfo{}, false, &ValidationError{Infos: infos}
-	}
-	if initial == "" {
-		initial = TargetStarted
+	config, plugin, initial, err := checkConnectorPut(s.worker.registry, name, config, initial)
+	if err != nil {
+		return ConnectorInfo{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -256,7 +166,7 @@ func (s *Standalone) PutConnectorConfig(name string, config map[string]string, a
 		s.stopConnectorLocked(c)
 		c.config, c.plugin = config, plugin
 	} else {
-		c = &connectorState{name: name, config: config, plugin: plugin, target: initial, topics: &topicSet{topics: map[string]bool{}}}
+		c = &connectorState{name: name, config: config, plugin: plugin, target: initial, topics: newTopicSet()}
 		s.mu.connectors[name] = c
 	}
 	s.startConnectorLocked(c)
@@ -284,12 +194,12 @@ func (s *Standalone) ConnectorStatus(name string) (ConnectorStatus, error) {
 	if err != nil {
 		return ConnectorStatus{}, err
 	}
-	st := ConnectorStatus{Name: name, Connector: ConnectorState{State: c.state, WorkerID: s.workerID, Trace: c.trace}, Tasks: []TaskState{}, Type: c.plugin.Type}
+	st := ConnectorStatus{Name: name, Connector: ConnectorState{State: c.state, WorkerID: s.worker.id, Trace: c.trace}, Tasks: []TaskState{}, Type: c.plugin.Type}
 	for i, t := range c.tasks {
 		if t == nil {
 			continue
 		}
-		st.Tasks = append(st.Tasks, t.status(i, s.workerID))
+		st.Tasks = append(st.Tasks, t.status(i, s.worker.id))
 	}
 	return st, nil
 }
@@ -320,7 +230,7 @@ func (s *Standalone) TaskStatus(name string, task int) (TaskState, error) {
 	if task < 0 || task >= len(c.tasks) || c.tasks[task] == nil {
 		return TaskState{}, fmt.Errorf("%w: Task %s-%d not found", ErrNotFound, name, task)
 	}
-	return c.tasks[task].status(task, s.workerID), nil
+	return c.tasks[task].status(task, s.worker.id), nil
 }
 
 // RestartConnector implements Herder.
@@ -421,13 +331,13 @@ func (s *Standalone) startConnectorLocked(c *connectorState) {
 }
 
 func (s *Standalone) startConnectorInstanceLocked(c *connectorState) {
-	conn := c.plugin.New()
-	ctx := &connectorContext{s: s, name: c.name, conn: conn}
-	if err := conn.Start(ctx, maps.Clone(c.config)); err != nil {
+	ctx := &connectorContext{s: s, name: c.name}
+	conn, err := s.worker.startConnector(c.name, c.plugin, c.config, ctx)
+	if err != nil {
 		c.state, c.trace = StateFailed, err.Error()
-		s.logger.Error("connector failed to start", "connector", c.name, "err", err)
 		return
 	}
+	ctx.conn = conn
 	c.conn, c.state, c.trace = conn, stateFor(c.target), ""
 }
 
@@ -435,50 +345,33 @@ func (s *Standalone) stopConnectorInstanceLocked(c *connectorState) {
 	if c.conn == nil {
 		return
 	}
-	if err := c.conn.Stop(); err != nil {
-		s.logger.Warn("connector stop failed", "connector", c.name, "err", err)
-	}
+	s.worker.stopConnector(c.name, c.conn)
 	c.conn = nil
 	c.state = StateUnassigned
 }
 
 // reconfigureTasksLocked asks the connector for task configs and (re)starts every task.
 func (s *Standalone) reconfigureTasksLocked(c *connectorState) {
-	maxTasks := 1
-	if v, err := strconv.Atoi(c.config[ConfigTasksMax]); err == nil && v > 0 {
-		maxTasks = v
-	}
-	configs, err := c.conn.TaskConfigs(maxTasks)
+	configs, err := s.worker.taskConfigs(c.name, c.conn, c.config)
 	if err != nil {
 		c.state, c.trace = StateFailed, err.Error()
 		return
 	}
-	if len(configs) > maxTasks {
-		configs = configs[:maxTasks]
-	}
 	s.stopTasksLocked(c)
-	c.taskConfigs = make([]map[string]string, len(configs))
+	c.taskConfigs = configs
 	c.tasks = make([]*taskRunner, len(configs))
-	for i, tc := range configs {
-		// NB: task configs carry the connector's keys too, as Kafka's do, so tasks see converters.
-		full := maps.Clone(c.config)
-		maps.Copy(full, tc)
-		c.taskConfigs[i] = full
-		c.tasks[i] = s.newTask(c, i)
+	for i := range configs {
+		c.tasks[i] = s.newTaskLocked(c, i)
 	}
 }
 
-func (s *Standalone) newTask(c *connectorState, id int) *taskRunner {
-	t := newTaskRunner(s, c.name, id, c.plugin, c.taskConfigs[id])
-	t.topics = c.topics
-	t.setPaused(c.target == TargetPaused)
-	t.start()
-	return t
+func (s *Standalone) newTaskLocked(c *connectorState, id int) *taskRunner {
+	return s.worker.startTask(c.name, id, c.plugin, c.taskConfigs[id], c.topics, c.target == TargetPaused)
 }
 
 func (s *Standalone) restartTaskLocked(c *connectorState, id int) {
 	c.tasks[id].stop()
-	c.tasks[id] = s.newTask(c, id)
+	c.tasks[id] = s.newTaskLocked(c, id)
 }
 
 func (s *Standalone) stopTasksLocked(c *connectorState) {
@@ -543,32 +436,13 @@ func (s *Standalone) ConnectorOffsets(ctx context.Context, name string) ([]Parti
 		return nil, err
 	}
 	if typ == PluginSource {
-		out, err := s.offsets.All(name)
+		out, err := s.worker.offsets.All(name)
 		if out == nil {
 			out = []PartitionOffset{}
 		}
 		return out, err
 	}
-	cl, err := kgo.NewClient(s.clientOpts()...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, "connect-"+name)
-	if err != nil {
-		return nil, fmt.Errorf("fetching offsets of group connect-%s: %w", name, err)
-	}
-	out := []PartitionOffset{}
-	for _, o := range resp.Sorted() {
-		if o.Err != nil {
-			return nil, fmt.Errorf("fetching offsets of group connect-%s: %w", name, o.Err)
-		}
-		out = append(out, PartitionOffset{
-			Partition: map[string]any{"kafka_topic": o.Topic, "kafka_partition": int64(o.Partition)},
-			Offset:    map[string]any{"kafka_offset": o.At},
-		})
-	}
-	return out, nil
+	return sinkOffsets(ctx, s.worker.clientOpts(), name)
 }
 
 // ActiveTopics implements Herder.

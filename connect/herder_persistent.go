@@ -157,14 +157,7 @@ func RunStandaloneWithConfigFile(ctx context.Context, props map[string]string, o
 	if err != nil {
 		return nil, nil, err
 	}
-	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers, opts.Dialer)
-	if err != nil {
-		return nil, nil, err
-	}
-	opts = opts.withLoggers()
-	srv := NewServer(nil, clusterID, opts.Logger)
-	srv.loggers = opts.Loggers
-	addr, err := srv.Listen(cfg.Listeners)
+	srv, addr, opts, err := startServer(ctx, cfg, opts)
 	if err != nil {
 		return nil, nil, err
 	}

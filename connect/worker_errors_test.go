@@ -14,6 +14,7 @@ import (
 	"github.com/gregor-streams/gregor/connect"
 	_ "github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -65,9 +66,12 @@ func TestSinkToleratesBadRecordsAndWritesThemToTheDLQ(t *testing.T) {
 	for i := 0; i < n; i += 2 {
 		fmt.Fprintf(&want, "ok-%d\n", i)
 	}
-	eventually(t, 15*time.Second, "sink file with the valid records", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		out, _ := os.ReadFile(dst)
-		return string(out) == want.String()
+		if string(out) != want.String() {
+			return errors.New("sink file with the valid records")
+		}
+		return nil
 	})
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.ConsumeTopics("mixed-dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -123,10 +127,13 @@ func TestSinkToleratesBadRecordsAndWritesThemToTheDLQ(t *testing.T) {
 	// The task stays up, and commits past the bad records.
 	waitState(t, c, "tolerant", "RUNNING", "RUNNING")
 	adm := kadm.NewClient(cl)
-	eventually(t, 15*time.Second, "committed offsets at the end", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		offs, err := adm.FetchOffsets(context.Background(), "connect-tolerant")
 		o, ok := offs.Lookup("mixed", 0)
-		return err == nil && ok && o.At == n
+		if !(err == nil && ok && o.At == n) {
+			return errors.New("committed offsets at the end")
+		}
+		return nil
 	})
 }
 
@@ -137,9 +144,12 @@ func TestSinkWithoutToleranceFailsOnTheFirstBadRecord(t *testing.T) {
 	c := restClient{t: t, base: "http://" + w.Addr}
 	dst := filepath.Join(t.TempDir(), "out.txt")
 	c.expect(201, "POST", "/connectors", fmt.Sprintf(`{"name":"strict","config":{"connector.class":"FileStreamSink","file":%q,"topics":"mixed",%s}}`, dst, schemalessJSON))
-	eventually(t, 15*time.Second, "task FAILED", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		_, tasks := statusOf(c, "strict")
-		return len(tasks) == 1 && tasks[0] == "FAILED"
+		if !(len(tasks) == 1 && tasks[0] == "FAILED") {
+			return errors.New("task FAILED")
+		}
+		return nil
 	})
 	ts := c.expect(200, "GET", "/connectors/strict/tasks/0/status", "")
 	tr, _ := field(ts, "trace").(string)
@@ -226,7 +236,12 @@ func TestRetriablePutIsRetriedWithinTheRetryTimeout(t *testing.T) {
 	putFailures.Store(3)
 	c.expect(201, "POST", "/connectors", `{"name":"retry","config":{"connector.class":"com.example.RetrySinkConnector","topics":"in",
 		"key.converter":"org.apache.kafka.connect.storage.StringConverter","value.converter":"org.apache.kafka.connect.converters.ByteArrayConverter","errors.retry.timeout":"10000","errors.retry.delay.max.ms":"20"}}`)
-	eventually(t, 10*time.Second, "records put after retries", func() bool { return putRecords.Load() == 2 })
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if putRecords.Load() != 2 {
+			return errors.New("records put after retries")
+		}
+		return nil
+	})
 	waitState(t, c, "retry", "RUNNING", "RUNNING")
 
 	// Without errors.retry.timeout the first retriable failure fails the task.
@@ -248,8 +263,11 @@ func TestSourceConversionTolerance(t *testing.T) {
 	c := restClient{t: t, base: "http://" + w.Addr}
 	c.expect(201, "POST", "/connectors", `{"name":"skip","config":{"connector.class":"CountSource","topic":"counts","count":"5",
 		"value.converter":"org.apache.kafka.connect.converters.ByteArrayConverter","errors.tolerance":"all","errors.log.enable":"true"}}`)
-	eventually(t, 10*time.Second, "source offset past the skipped records", func() bool {
-		return strings.Contains(mustJSON(c.expect(200, "GET", "/connectors/skip/offsets", "")), `"next":5`)
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if !strings.Contains(mustJSON(c.expect(200, "GET", "/connectors/skip/offsets", "")), `"next":5`) {
+			return errors.New("source offset past the skipped records")
+		}
+		return nil
 	})
 	waitState(t, c, "skip", "RUNNING", "RUNNING")
 

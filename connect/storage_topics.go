@@ -118,6 +118,21 @@ func (s *KafkaOffsetStore) Put(connector string, offsets []PartitionOffset) erro
 	return s.log.send(ctx, records...)
 }
 
+// openKafkaOffsetStore opens the store over topic, whose records it reads in the background; a Put
+// waits up to timeout (offset.flush.timeout.ms) for Kafka.
+func openKafkaOffsetStore(opts []kgo.Opt, topic string, timeout time.Duration, logger *slog.Logger) (*KafkaOffsetStore, error) {
+	s := newKafkaOffsetStore()
+	s.timeout = timeout
+	var err error
+	if s.log, err = openTopicLog(opts, topic, logger, func(r *kgo.Record) { s.apply(r, logger) }); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// close stops reading the offset topic.
+func (s *KafkaOffsetStore) close() { s.log.close() }
+
 // ReadToEnd waits until every offset written before the call is visible to Get.
 func (s *KafkaOffsetStore) ReadToEnd(ctx context.Context) error { return s.log.readToEnd(ctx) }
 

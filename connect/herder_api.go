@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 )
 
@@ -121,3 +122,22 @@ type Herder interface {
 }
 
 var errClosed = errors.New("connect: worker closed")
+
+// checkConnectorPut is what both herders do first for PutConnectorConfig, before anything changes:
+// it returns a copy of config with name set, its plugin, and the initial target state (RUNNING if
+// unset), or a *ValidationError. A validated config always names an installed plugin.
+func checkConnectorPut(registry *Registry, name string, config map[string]string, initial TargetState) (map[string]string, *Plugin, TargetState, error) {
+	config = maps.Clone(config)
+	if config == nil {
+		config = map[string]string{}
+	}
+	config[ConfigName] = name
+	infos, plugin := registry.ValidateConnectorConfig(config)
+	if infos.ErrorCount > 0 || plugin == nil {
+		return nil, nil, "", &ValidationError{Infos: infos}
+	}
+	if initial == "" {
+		initial = TargetStarted
+	}
+	return config, plugin, initial, nil
+}

@@ -3,6 +3,7 @@ package connect_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -238,10 +240,20 @@ func TestDistributedHaltedWorkerNeitherFlushesNorCommitsWhatItHeld(t *testing.T)
 			group := "halt-" + strings.ToLower(tc.name)
 			w := startHiddenWorker(t, hb, reg, group, dialer.dial, map[string]string{"offset.flush.interval.ms": "60000"})
 			c := restOf(t, w)
-			eventually(t, 15*time.Second, "the worker in its group", w.Herder.Joined)
+			testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+				if !w.Herder.Joined() {
+					return errors.New("the worker in its group")
+				}
+				return nil
+			})
 			writeRetrying(c, 201, "POST", "/connectors", `{"name":"counter","config":{"connector.class":"CountSource","topic":"held","count":"5"}}`)
 			writeRetrying(c, 201, "POST", "/connectors", `{"name":"recorder","config":{"connector.class":"com.example.RecordingSink","topics":"held"}}`)
-			eventually(t, 20*time.Second, "the sink to be given the 5 records", func() bool { return calls.put.Load() == 5 })
+			testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+				if calls.put.Load() != 5 {
+					return errors.New("the sink to be given the 5 records")
+				}
+				return nil
+			})
 			if n := calls.flush.Load(); n != 0 {
 				t.Fatalf("the sink was flushed %d times before the stop; offset.flush.interval.ms is a minute", n)
 			}
@@ -345,7 +357,12 @@ func TestDistributedWorkerLoggersFollowAdminLoggers(t *testing.T) {
 	t.Cleanup(func() { r.Close() })
 	c := restOf(t, r)
 	joins := func() int { return strings.Count(out.String(), "msg=\"joined group\"") }
-	eventually(t, 15*time.Second, "the worker's INFO line on joining", func() bool { return joins() == 1 })
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if joins() != 1 {
+			return errors.New("the worker's INFO line on joining")
+		}
+		return nil
+	})
 
 	if got := mustJSON(c.expect(200, "PUT", "/admin/loggers/connect", `{"level":"WARN"}`)); !strings.Contains(got, `"connect"`) {
 		t.Fatalf("PUT /admin/loggers/connect changed %s", got)
@@ -356,12 +373,15 @@ func TestDistributedWorkerLoggersFollowAdminLoggers(t *testing.T) {
 	// A second worker makes the first rejoin, which it logs at INFO, now filtered out.
 	other := startHiddenWorker(t, hb, testRegistry(t), "log-cluster", dialBroker, nil)
 	adm := kadm.NewClient(hb.client(t))
-	eventually(t, 15*time.Second, "both workers synced in one generation", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		groups, err := adm.DescribeGroups(ctx, "log-cluster")
 		g := groups["log-cluster"]
-		return err == nil && g.State == "Stable" && len(g.Members) == 2 && r.Herder.Joined() && other.Herder.Joined()
+		if !(err == nil && g.State == "Stable" && len(g.Members) == 2 && r.Herder.Joined() && other.Herder.Joined()) {
+			return errors.New("both workers synced in one generation")
+		}
+		return nil
 	})
 	if n := joins(); n != 1 {
 		t.Fatalf("the worker logged %d \"joined group\" lines at level WARN, want only the first", n)
@@ -369,5 +389,10 @@ func TestDistributedWorkerLoggersFollowAdminLoggers(t *testing.T) {
 
 	c.expect(200, "PUT", "/admin/loggers/connect", `{"level":"DEBUG"}`)
 	other.Close() // leaves the group: the first worker rejoins alone
-	eventually(t, 15*time.Second, "the rejoin logged once the level is DEBUG", func() bool { return joins() >= 2 })
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if joins() < 2 {
+			return errors.New("the rejoin logged once the level is DEBUG")
+		}
+		return nil
+	})
 }

@@ -368,9 +368,9 @@ func (h *errorHandler) retryPut(ctx context.Context, put func() error) error {
 
 // converterClass names the converter that ran a stage, for __connect.errors.class.name.
 func (t *taskRunner) converterClass(isKey bool) string {
-	prop, class := ConfigValueConverter, t.s.cfg.ValueConverter
+	prop, class := ConfigValueConverter, t.w.cfg.ValueConverter
 	if isKey {
-		prop, class = ConfigKeyConverter, t.s.cfg.KeyConverter
+		prop, class = ConfigKeyConverter, t.w.cfg.KeyConverter
 	}
 	if c := strings.TrimSpace(t.config[prop]); c != "" {
 		class = c

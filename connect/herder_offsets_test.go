@@ -2,6 +2,7 @@ package connect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 const notStoppedMessage = "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/%s/stop' endpoint"
@@ -57,8 +59,11 @@ func offsetsContract(t *testing.T, tb *testbroker.Broker, c restClient, prefix s
 	stored := func(next int) string {
 		return `{"offsets":[{"offset":{"next":` + fmt.Sprint(next) + `},"partition":{"source":"count"}}]}`
 	}
-	eventually(t, 15*time.Second, "the source offset next=5", func() bool {
-		return mustJSON(c.expect(200, "GET", "/connectors/"+src+"/offsets", "")) == stored(5)
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if mustJSON(c.expect(200, "GET", "/connectors/"+src+"/offsets", "")) != stored(5) {
+			return errors.New("the source offset next=5")
+		}
+		return nil
 	})
 	for _, m := range []string{"PATCH", "DELETE"} {
 		v := writeRetrying(c, 400, m, "/connectors/"+src+"/offsets", `{"offsets":[{"partition":{"source":"count"},"offset":{"next":0}}]}`)
@@ -67,10 +72,13 @@ func offsetsContract(t *testing.T, tb *testbroker.Broker, c restClient, prefix s
 		}
 	}
 	writeRetrying(c, 204, "PUT", "/connectors/"+src+"/stop", "")
-	eventually(t, 15*time.Second, "the source connector STOPPED without tasks", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		_, v := c.do("GET", "/connectors/"+src+"/status", "")
 		tasks, _ := field(v, "tasks").([]any)
-		return field(v, "connector", "state") == "STOPPED" && len(tasks) == 0
+		if !(field(v, "connector", "state") == "STOPPED" && len(tasks) == 0) {
+			return errors.New("the source connector STOPPED without tasks")
+		}
+		return nil
 	})
 	writeRetrying(c, 400, "PATCH", "/connectors/"+src+"/offsets", `{"offsets":[]}`)
 	v := writeRetrying(c, 200, "PATCH", "/connectors/"+src+"/offsets", `{"offsets":[{"partition":{"source":"count"},"offset":{"next":2}}]}`)
@@ -90,8 +98,11 @@ func offsetsContract(t *testing.T, tb *testbroker.Broker, c restClient, prefix s
 	// Resumed from an altered offset, the task produces only what comes after it.
 	writeRetrying(c, 200, "PATCH", "/connectors/"+src+"/offsets", `{"offsets":[{"partition":{"source":"count"},"offset":{"next":3}}]}`)
 	writeRetrying(c, 202, "PUT", "/connectors/"+src+"/resume", "")
-	eventually(t, 15*time.Second, "the resumed source back at next=5", func() bool {
-		return mustJSON(c.expect(200, "GET", "/connectors/"+src+"/offsets", "")) == stored(5)
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if mustJSON(c.expect(200, "GET", "/connectors/"+src+"/offsets", "")) != stored(5) {
+			return errors.New("the resumed source back at next=5")
+		}
+		return nil
 	})
 	if n := countRecords(t, tb, srcTopic); n != 7 {
 		t.Fatalf("%s has %d records, want 5 + the 2 after the altered offset", srcTopic, n)
@@ -103,8 +114,11 @@ func offsetsContract(t *testing.T, tb *testbroker.Broker, c restClient, prefix s
 	committed := func(o int) string {
 		return `{"offsets":[{"offset":{"kafka_offset":` + fmt.Sprint(o) + `},"partition":{"kafka_partition":0,"kafka_topic":"` + sinkTopic + `"}}]}`
 	}
-	eventually(t, 15*time.Second, "the sink committed offset 4", func() bool {
-		return mustJSON(c.expect(200, "GET", "/connectors/"+sink+"/offsets", "")) == committed(4)
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if mustJSON(c.expect(200, "GET", "/connectors/"+sink+"/offsets", "")) != committed(4) {
+			return errors.New("the sink committed offset 4")
+		}
+		return nil
 	})
 	v = writeRetrying(c, 400, "PATCH", "/connectors/"+sink+"/offsets", `{"offsets":[{"partition":{"kafka_topic":"`+sinkTopic+`","kafka_partition":0},"offset":{"kafka_offset":1}}]}`)
 	if got, want := field(v, "message"), fmt.Sprintf(notStoppedMessage, sink); got != want {
@@ -116,9 +130,12 @@ func offsetsContract(t *testing.T, tb *testbroker.Broker, c restClient, prefix s
 		t.Fatalf("bad sink partition: message %q", msg)
 	}
 	// The stopped sink's consumer may take a moment to leave its group; Kafka answers 500 meanwhile.
-	eventually(t, 15*time.Second, "a PATCH of the stopped sink's offset", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		code, _ := c.do("PATCH", "/connectors/"+sink+"/offsets", `{"offsets":[{"partition":{"kafka_topic":"`+sinkTopic+`","kafka_partition":0},"offset":{"kafka_offset":1}}]}`)
-		return code == 200
+		if code != 200 {
+			return errors.New("a PATCH of the stopped sink's offset")
+		}
+		return nil
 	})
 	if got := mustJSON(c.expect(200, "GET", "/connectors/"+sink+"/offsets", "")); got != committed(1) {
 		t.Fatalf("sink offsets after PATCH: %s, want %s", got, committed(1))
@@ -146,7 +163,12 @@ func TestDistributedOffsetsCanBeAlteredAndResetOnlyWhenStopped(t *testing.T) {
 	reg := testRegistry(t)
 	a := startDistWorker(t, tb, reg, "offsets-cluster")
 	b := startDistWorker(t, tb, reg, "offsets-cluster")
-	eventually(t, 15*time.Second, "both workers in the group", func() bool { return a.Herder.Joined() && b.Herder.Joined() })
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if !(a.Herder.Joined() && b.Herder.Joined()) {
+			return errors.New("both workers in the group")
+		}
+		return nil
+	})
 	// Through the follower: every write is forwarded to the leader.
 	follower := b
 	if b.Herder.IsLeader() {

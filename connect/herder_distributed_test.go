@@ -2,6 +2,7 @@ package connect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -100,18 +102,19 @@ func workersOf(c restClient, name string) (ids []string, running bool) {
 // connector causes), and asserts the final status.
 func writeRetrying(c restClient, code int, method, path, body string) any {
 	c.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		got, v := c.do(method, path, body)
-		if got == 409 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-			continue
+	var v any
+	testutil.CheckFor(c.t, 15*time.Second, 50*time.Millisecond, func() error {
+		var got int
+		got, v = c.do(method, path, body)
+		if got == 409 {
+			return fmt.Errorf("%s %s: status 409, want %d; body %v", method, path, code, v)
 		}
 		if got != code {
 			c.t.Fatalf("%s %s: status %d, want %d; body %v", method, path, got, code, v)
 		}
-		return v
-	}
+		return nil
+	})
+	return v
 }
 
 func writeLines(t *testing.T, path string, from, to int) {
@@ -155,7 +158,12 @@ func testFailover(t *testing.T, haltLeader bool) {
 	dialA, dialB := &watchingDialer{}, &watchingDialer{}
 	a := startHiddenWorker(t, hb, nil, "copy-cluster", dialA.dial, props)
 	b := startHiddenWorker(t, hb, nil, "copy-cluster", dialB.dial, props)
-	eventually(t, 15*time.Second, "both workers in the group", func() bool { return a.Herder.Joined() && b.Herder.Joined() })
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if !(a.Herder.Joined() && b.Herder.Joined()) {
+			return errors.New("both workers in the group")
+		}
+		return nil
+	})
 	if a.Herder.IsLeader() != haltLeader {
 		a, b, dialA, dialB = b, a, dialB, dialA
 	}
@@ -176,18 +184,26 @@ func testFailover(t *testing.T, haltLeader bool) {
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter"}}))
 
 	var src, sink []string
-	eventually(t, 20*time.Second, "both connectors and their tasks running, the two tasks on different workers", func() bool {
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		var ok1, ok2 bool
 		src, ok1 = workersOf(cb, "copy-src")
 		sink, ok2 = workersOf(cb, "copy-sink")
-		return ok1 && ok2 && len(src) == 2 && len(sink) == 2 && src[1] != sink[1]
+		if !(ok1 && ok2 && len(src) == 2 && len(sink) == 2 && src[1] != sink[1]) {
+			return errors.New("both connectors and their tasks running, the two tasks on different workers")
+		}
+		return nil
 	})
 	before := append(slices.Clone(src), sink...)
 	onA := "source"
 	if sink[1] == a.WorkerID {
 		onA = "sink"
 	}
-	eventually(t, 20*time.Second, "the first 50 lines copied", func() bool { return readFile(out) == readFile(in) })
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if readFile(out) != readFile(in) {
+			return errors.New("the first 50 lines copied")
+		}
+		return nil
+	})
 	if ids, _ := workersOf(ca, "copy-src"); len(ids) == 0 {
 		t.Fatal("worker A does not see the connectors created through worker B")
 	}
@@ -199,8 +215,11 @@ func testFailover(t *testing.T, haltLeader bool) {
 	var appended atomic.Int64
 	appending := make(chan error, 1)
 	go func() { appending <- appendLines(in, 50, total, 2*time.Millisecond, &appended) }()
-	eventually(t, 20*time.Second, "350 lines appended and 150 copied", func() bool {
-		return appended.Load() >= 350 && strings.Count(readFile(out), "\n") >= 150
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if !(appended.Load() >= 350 && strings.Count(readFile(out), "\n") >= 150) {
+			return errors.New("350 lines appended and 150 copied")
+		}
+		return nil
 	})
 
 	a.Halt()
@@ -215,15 +234,18 @@ func testFailover(t *testing.T, haltLeader bool) {
 		t.Fatal(err)
 	}
 
-	eventually(t, sessionTimeout+rebalanceDelay+15*time.Second, "every connector and task running on worker B", func() bool {
+	testutil.CheckFor(t, sessionTimeout+rebalanceDelay+15*time.Second, 20*time.Millisecond, func() error {
 		src, ok1 := workersOf(cb, "copy-src")
 		sink, ok2 := workersOf(cb, "copy-sink")
 		for _, id := range append(src, sink...) {
 			if id != b.WorkerID {
-				return false
+				return errors.New("every connector and task running on worker B")
 			}
 		}
-		return ok1 && ok2
+		if !(ok1 && ok2) {
+			return errors.New("every connector and task running on worker B")
+		}
+		return nil
 	})
 	moved := time.Since(halted)
 	if _, dialedByB := dialB.counts(); dialedByB == 0 {
@@ -235,13 +257,16 @@ func testFailover(t *testing.T, haltLeader bool) {
 		lines[i] = fmt.Sprintf("line %04d", i)
 	}
 	outLines := func() []string { return strings.Split(strings.TrimSuffix(readFile(out), "\n"), "\n") }
-	eventually(t, 30*time.Second, "every line copied", func() bool {
+	testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		got := outLines()
 		seen := map[string]bool{}
 		for _, l := range got {
 			seen[l] = true
 		}
-		return len(seen) >= total && got[len(got)-1] == lines[total-1]
+		if !(len(seen) >= total && got[len(got)-1] == lines[total-1]) {
+			return errors.New("every line copied")
+		}
+		return nil
 	})
 	got, topic := outLines(), hb.values(t, "copy-lines")
 
@@ -335,7 +360,12 @@ func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t
 	reg := testRegistry(t)
 	a := startDistWorker(t, tb, reg, "cfg-cluster")
 	b := startDistWorker(t, tb, reg, "cfg-cluster")
-	eventually(t, 15*time.Second, "a leader", func() bool { return a.Herder.IsLeader() || b.Herder.IsLeader() })
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if !(a.Herder.IsLeader() || b.Herder.IsLeader()) {
+			return errors.New("a leader")
+		}
+		return nil
+	})
 	leader, follower := a, b
 	if b.Herder.IsLeader() {
 		leader, follower = b, a
@@ -344,17 +374,23 @@ func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t
 
 	// A create on the follower is forwarded to the leader and visible everywhere.
 	var created any
-	eventually(t, 15*time.Second, "a create through the follower", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		code, v := cf.do("POST", "/connectors", `{"name":"counter","config":{"connector.class":"CountSource","topic":"cfg-count","count":"2"}}`)
 		created = v
-		return code == 201
+		if code != 201 {
+			return errors.New("a create through the follower")
+		}
+		return nil
 	})
 	if field(created, "name") != "counter" {
 		t.Fatalf("forwarded create answered %v", created)
 	}
-	eventually(t, 10*time.Second, "the leader to see the connector", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		code, _ := cl.do("GET", "/connectors/counter", "")
-		return code == 200
+		if code != 200 {
+			return errors.New("the leader to see the connector")
+		}
+		return nil
 	})
 
 	// A config change on one worker reaches the other.
@@ -362,21 +398,36 @@ func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t
 		writer, reader restClient
 		count          string
 	}{{cl, cf, "7"}, {cf, cl, "9"}} {
-		eventually(t, 10*time.Second, "a config update", func() bool {
+		testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 			code, _ := step.writer.do("PUT", "/connectors/counter/config", `{"connector.class":"CountSource","topic":"cfg-count","count":"`+step.count+`"}`)
-			return code == 200
+			if code != 200 {
+				return errors.New("a config update")
+			}
+			return nil
 		})
-		eventually(t, 10*time.Second, "count="+step.count+" on the other worker", func() bool {
+		testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 			code, v := step.reader.do("GET", "/connectors/counter/config", "")
-			return code == 200 && field(v, "count") == step.count
+			if !(code == 200 && field(v, "count") == step.count) {
+				return errors.New("count=" + step.count + " on the other worker")
+			}
+			return nil
 		})
 	}
 	// The tasks follow the new config: the count source produces 9 records in all.
-	eventually(t, 15*time.Second, "the task to run", func() bool { _, ok := workersOf(cl, "counter"); return ok })
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		_, ok := workersOf(cl, "counter")
+		if !ok {
+			return errors.New("the task to run")
+		}
+		return nil
+	})
 
 	// The internal topics hold Kafka Connect's record formats.
-	eventually(t, 10*time.Second, "the offset of the count source stored", func() bool {
-		return strings.Contains(mustJSON(cl.expect(200, "GET", "/connectors/counter/offsets", "")), `"next":9`)
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if !strings.Contains(mustJSON(cl.expect(200, "GET", "/connectors/counter/offsets", "")), `"next":9`) {
+			return errors.New("the offset of the count source stored")
+		}
+		return nil
 	})
 	records := topicRecords(t, tb, "cfg-cluster-configs")
 	for key, shape := range map[string]string{
@@ -401,37 +452,55 @@ func TestDistributedConfigChangesReachEveryWorkerAndFollowerWritesAreForwarded(t
 
 	// Active topics are tracked cluster-wide in the status topic.
 	for _, c := range []restClient{cl, cf} {
-		eventually(t, 10*time.Second, "the active topic on every worker", func() bool {
-			return mustJSON(c.expect(200, "GET", "/connectors/counter/topics", "")) == `{"counter":{"topics":["cfg-count"]}}`
+		testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			if mustJSON(c.expect(200, "GET", "/connectors/counter/topics", "")) != `{"counter":{"topics":["cfg-count"]}}` {
+				return errors.New("the active topic on every worker")
+			}
+			return nil
 		})
 	}
 	writeRetrying(cf, 202, "PUT", "/connectors/counter/topics/reset", "")
 	for _, c := range []restClient{cl, cf} {
-		eventually(t, 10*time.Second, "no active topic after a reset", func() bool {
-			return mustJSON(c.expect(200, "GET", "/connectors/counter/topics", "")) == `{"counter":{"topics":[]}}`
+		testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			if mustJSON(c.expect(200, "GET", "/connectors/counter/topics", "")) != `{"counter":{"topics":[]}}` {
+				return errors.New("no active topic after a reset")
+			}
+			return nil
 		})
 	}
 
 	// Pause and delete through the follower.
-	eventually(t, 10*time.Second, "a pause through the follower", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		code, _ := cf.do("PUT", "/connectors/counter/pause", "")
-		return code == 202
+		if code != 202 {
+			return errors.New("a pause through the follower")
+		}
+		return nil
 	})
-	eventually(t, 10*time.Second, "the connector PAUSED", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		_, v := cl.do("GET", "/connectors/counter/status", "")
-		return field(v, "connector", "state") == "PAUSED"
+		if field(v, "connector", "state") != "PAUSED" {
+			return errors.New("the connector PAUSED")
+		}
+		return nil
 	})
 	if got := topicRecords(t, tb, "cfg-cluster-configs")["target-state-counter"]; got != `{"state":"PAUSED","state.v2":"PAUSED"}` {
 		t.Errorf("config topic target-state-counter = %s", got)
 	}
-	eventually(t, 10*time.Second, "a delete through the follower", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		code, _ := cf.do("DELETE", "/connectors/counter", "")
-		return code == 204
+		if code != 204 {
+			return errors.New("a delete through the follower")
+		}
+		return nil
 	})
 	for _, c := range []restClient{cl, cf} {
-		eventually(t, 10*time.Second, "the connector gone on every worker", func() bool {
+		testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 			code, _ := c.do("GET", "/connectors/counter", "")
-			return code == 404
+			if code != 404 {
+				return errors.New("the connector gone on every worker")
+			}
+			return nil
 		})
 	}
 }
@@ -501,27 +570,41 @@ func TestDistributedWritesDuringARebalanceAnswer409(t *testing.T) {
 	reg := testRegistry(t)
 	a := startDistWorker(t, tb, reg, "busy-cluster")
 	b := startDistWorker(t, tb, reg, "busy-cluster")
-	eventually(t, 15*time.Second, "a leader", func() bool { return a.Herder.IsLeader() || b.Herder.IsLeader() })
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if !(a.Herder.IsLeader() || b.Herder.IsLeader()) {
+			return errors.New("a leader")
+		}
+		return nil
+	})
 	joinPhantom(t, tb, "busy-cluster", 4*time.Second)
 	ca := restOf(t, a)
-	eventually(t, 15*time.Second, "the group to settle with the phantom", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		code, _ := ca.do("POST", "/connectors", `{"name":"first","config":{"connector.class":"CountSource","topic":"busy"}}`)
-		return code == 201
+		if code != 201 {
+			return errors.New("the group to settle with the phantom")
+		}
+		return nil
 	})
 	// The new connector makes the leader rebalance; the phantom never rejoins, so the rebalance
 	// lasts until its rebalance timeout, and writes meanwhile get Kafka's 409.
 	var conflict any
-	eventually(t, 3*time.Second, "a 409 during the rebalance", func() bool {
+	testutil.CheckFor(t, 3*time.Second, 20*time.Millisecond, func() error {
 		code, v := ca.do("POST", "/connectors", `{"name":"second","config":{"connector.class":"CountSource","topic":"busy"}}`)
 		conflict = v
-		return code == 409
+		if code != 409 {
+			return errors.New("a 409 during the rebalance")
+		}
+		return nil
 	})
 	if field(conflict, "error_code") != float64(409) || !strings.Contains(fmt.Sprint(field(conflict, "message")), "rebalance") {
 		t.Fatalf("409 body %v", conflict)
 	}
-	eventually(t, 15*time.Second, "writes to succeed once the rebalance is over", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		code, _ := ca.do("POST", "/connectors", `{"name":"second","config":{"connector.class":"CountSource","topic":"busy"}}`)
-		return code == 201
+		if code != 201 {
+			return errors.New("writes to succeed once the rebalance is over")
+		}
+		return nil
 	})
 }
 
@@ -562,16 +645,24 @@ func TestDistributedJoiningWorkerGetsAShareAndOnlyMovedTasksRestart(t *testing.T
 	}
 	a := startDistWorker(t, tb, reg, "coop-cluster")
 	ca := restOf(t, a)
-	eventually(t, 15*time.Second, "worker A in the group", a.Herder.Joined)
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if !a.Herder.Joined() {
+			return errors.New("worker A in the group")
+		}
+		return nil
+	})
 	writeRetrying(ca, 201, "POST", "/connectors", `{"name":"fan","config":{"connector.class":"com.example.StartCountSink","topics":"coop-in","tasks.max":"4"}}`)
-	eventually(t, 15*time.Second, "four tasks running on A", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		ids, ok := workersOf(ca, "fan")
-		return ok && len(ids) == 5 && !slices.ContainsFunc(ids, func(id string) bool { return id != a.WorkerID })
+		if !(ok && len(ids) == 5 && !slices.ContainsFunc(ids, func(id string) bool { return id != a.WorkerID })) {
+			return errors.New("four tasks running on A")
+		}
+		return nil
 	})
 
 	b := startDistWorker(t, tb, reg, "coop-cluster")
 	var ids []string
-	eventually(t, 20*time.Second, "two of the four tasks moved to B", func() bool {
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		var ok bool
 		ids, ok = workersOf(ca, "fan")
 		onB := 0
@@ -580,7 +671,10 @@ func TestDistributedJoiningWorkerGetsAShareAndOnlyMovedTasksRestart(t *testing.T
 				onB++
 			}
 		}
-		return ok && onB == 2
+		if !(ok && onB == 2) {
+			return errors.New("two of the four tasks moved to B")
+		}
+		return nil
 	})
 	for i, id := range ids[1:] {
 		n, _ := starts.Load(fmt.Sprint(i))
@@ -609,16 +703,21 @@ func TestDistributedJoiningWorkerGetsAShareAndOnlyMovedTasksRestart(t *testing.T
 			asked = restOf(t, b) // ask the other worker: the request must travel
 		}
 		writeRetrying(asked, 204, "POST", fmt.Sprintf("/connectors/fan/tasks/%d/restart", i), "")
-		eventually(t, 10*time.Second, fmt.Sprintf("task %d restarted", i), func() bool { return count(i) == before[i]+1 })
+		testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			if count(i) != before[i]+1 {
+				return fmt.Errorf("task %d restarted", i)
+			}
+			return nil
+		})
 	}
 	writeRetrying(restOf(t, b), 202, "POST", "/connectors/fan/restart?includeTasks=true", "")
-	eventually(t, 10*time.Second, "every task restarted once more", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		for i := range 4 {
 			if count(i) != before[i]+2 {
-				return false
+				return errors.New("every task restarted once more")
 			}
 		}
-		return true
+		return nil
 	})
 }
 

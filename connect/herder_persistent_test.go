@@ -4,10 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/dirlock"
 )
 
 func newOfflineStandalone(t *testing.T) *connect.Standalone {
@@ -72,4 +74,29 @@ func TestPersistentHerderRejectsACorruptFile(t *testing.T) {
 	if _, _, err := connect.NewPersistentHerder(newOfflineStandalone(t), path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("corrupt file: %v, want an error naming %s", err, path)
 	}
+}
+
+func TestSecondStandaloneWorkerOnTheSameOffsetDirectoryIsRefusedNamingTheHolder(t *testing.T) {
+	dir := t.TempDir()
+	props := map[string]string{"bootstrap.servers": "127.0.0.1:1", "offset.storage.file.filename": filepath.Join(dir, "offsets.json")}
+	cfg, err := connect.ParseWorkerConfig(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := connect.NewStandalone(cfg, connect.Options{Registry: connect.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = connect.NewStandalone(cfg, connect.Options{Registry: connect.NewRegistry()})
+	if !errors.Is(err, dirlock.ErrLocked) || !strings.Contains(err.Error(), "process "+strconv.Itoa(os.Getpid())) || !strings.Contains(err.Error(), "offset.storage.file.filename") {
+		t.Fatalf("second worker on %s: err = %v, want dirlock.ErrLocked naming pid %d and the setting", dir, err, os.Getpid())
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := connect.NewStandalone(cfg, connect.Options{Registry: connect.NewRegistry()})
+	if err != nil {
+		t.Fatalf("a worker after the first closed: %v", err)
+	}
+	again.Close()
 }
