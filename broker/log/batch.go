@@ -182,16 +182,13 @@ func validateBatch(b []byte, cfg *Config, sum Checksum) (BatchHeader, error) {
 	switch {
 	case h.Compression() == 0:
 		return h, walkRecords(records, h.NumRecords, cfg.Compact, nil)
-	case cfg.Compact:
-		raw, err := decompress(h.Compression(), records)
-		if err != nil {
-			return h, fmt.Errorf("%w: %v", ErrInvalidRecord, err)
-		}
-		return h, walkRecords(raw, h.NumRecords, true, nil)
 	case h.Compression() > 4:
 		return h, fmt.Errorf("%w: unknown compression codec %d", ErrInvalidRecord, h.Compression())
 	}
-	return h, nil
+	// NB: as Kafka does, a compressed batch is decompressed and walked on every topic: a payload
+	// that does not decompress to exactly its records would otherwise be stored, and every
+	// consumer reaching it would be stuck there.
+	return h, walkCompressed(&h, records, cfg.Compact, decompressedLimit(cfg))
 }
 
 // walkRecords checks that records holds exactly n well-formed v2 records with offset deltas
