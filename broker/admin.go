@@ -224,6 +224,15 @@ func (b *Broker) deleteTopic(name string) ([16]byte, error) {
 			b.log.Warn("deleting partition directory failed", "topic", name, "partition", p.index, "err", err)
 		}
 	}
+	if err != nil {
+		// On a full disk the deletion itself frees the space the registry needs: try again.
+		b.mu.Lock()
+		err = b.saveMetaLocked()
+		b.mu.Unlock()
+		if err != nil {
+			b.log.Error("persisting topic metadata failed after deleting the topic's partitions", "topic", name, "err", err)
+		}
+	}
 	b.log.Info("deleted topic", "topic", name)
 	return t.id, nil
 }

@@ -119,9 +119,13 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		b.topics[t.name] = t
 		b.byID[t.id] = t
 	}
-	if err := b.saveMetaLocked(); err != nil {
-		b.closeLogs()
-		return nil, err
+	// NB: the registry is rewritten only when it must record a new cluster ID, so a broker whose
+	// disk is full still starts: the operator can then delete a topic to free space.
+	if m.ClusterID != b.clusterID {
+		if err := b.saveMetaLocked(); err != nil {
+			b.closeLogs()
+			return nil, err
+		}
 	}
 	if err := b.openGroupCoordinator(); err != nil {
 		b.closeLogs()

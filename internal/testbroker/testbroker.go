@@ -12,6 +12,7 @@ import (
 
 	"github.com/gregor-streams/gregor/broker"
 	"github.com/gregor-streams/gregor/broker/config"
+	plog "github.com/gregor-streams/gregor/broker/log"
 )
 
 // Broker is a running in-process broker.
@@ -20,6 +21,7 @@ type Broker struct {
 	dir  string
 	sets []string
 	addr string
+	fs   plog.FS
 	b    *broker.Broker
 }
 
@@ -33,6 +35,10 @@ func Set(key, value string) Option {
 
 // Dir runs the broker on an existing data directory instead of a fresh temp dir.
 func Dir(dir string) Option { return func(b *Broker) { b.dir = dir } }
+
+// FS runs the broker's disk I/O through fs (fault injection: a torn write, ENOSPC), as
+// broker.Options.FS.
+func FS(fs plog.FS) Option { return func(b *Broker) { b.fs = fs } }
 
 // Start starts a broker and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Broker {
@@ -68,7 +74,7 @@ func (tb *Broker) start(listen string) {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{tb.t}, &slog.HandlerOptions{Level: level}))
-	b, err := broker.New(cfg, broker.Options{Logger: logger})
+	b, err := broker.New(cfg, broker.Options{Logger: logger, FS: tb.fs})
 	if err != nil {
 		tb.t.Fatalf("testbroker: %v", err)
 	}
