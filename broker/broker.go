@@ -17,6 +17,7 @@ import (
 	"github.com/gregor-streams/gregor/broker/config"
 	plog "github.com/gregor-streams/gregor/broker/log"
 	"github.com/gregor-streams/gregor/broker/server"
+	"github.com/gregor-streams/gregor/internal/dirlock"
 )
 
 var uuidEncoding = base64.RawURLEncoding
@@ -52,6 +53,9 @@ type Broker struct {
 
 	groups *groupDriver
 
+	// dirLocks hold every log dir (Kafka's .lock) from New to Close: one process per directory.
+	dirLocks []*dirlock.Lock
+
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -75,13 +79,19 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		dataCh: make(chan struct{}),
 		stop:   make(chan struct{}),
 	}
+	// NB: the locks come first, before any file of a log dir is read or written: a second broker
+	// on the same directories must fail here, not after it has opened (and recovered) the logs.
 	for _, d := range cfg.LogDirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		l, err := dirlock.Acquire(d)
+		if err != nil {
+			b.releaseDirs()
 			return nil, fmt.Errorf("log.dirs: %w", err)
 		}
+		b.dirLocks = append(b.dirLocks, l)
 	}
 	m, err := b.loadMeta()
 	if err != nil {
+		b.releaseDirs()
 		return nil, err
 	}
 	b.clusterID = m.ClusterID
@@ -101,6 +111,7 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		id, err := parseUUID(mt.ID)
 		if err != nil {
 			b.closeLogs()
+			b.releaseDirs()
 			return nil, fmt.Errorf("%s: topic %s: %w", b.metaPath(), mt.Name, err)
 		}
 		t := &topic{name: mt.Name, id: id, configs: mt.Configs}
@@ -111,6 +122,7 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 			part, err := b.openPartition(t, p)
 			if err != nil {
 				b.closeLogs()
+				b.releaseDirs()
 				return nil, err
 			}
 			t.partitions = append(t.partitions, part)
@@ -124,11 +136,13 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	if m.ClusterID != b.clusterID {
 		if err := b.saveMetaLocked(); err != nil {
 			b.closeLogs()
+			b.releaseDirs()
 			return nil, err
 		}
 	}
 	if err := b.openGroupCoordinator(); err != nil {
 		b.closeLogs()
+		b.releaseDirs()
 		return nil, err
 	}
 	b.log.Info("loaded logs", "topics", len(b.topics), "partitions", len(b.allPartitions()), "recovered_from_disk", nparts, "took", time.Since(start).Round(time.Millisecond))
@@ -213,6 +227,7 @@ func (b *Broker) Close() error {
 		if err := b.closeLogs(); err != nil && b.closeErr == nil {
 			b.closeErr = err
 		}
+		b.releaseDirs()
 		b.log.Info("broker stopped")
 	})
 	return b.closeErr
@@ -230,6 +245,16 @@ func (b *Broker) closeLogs() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// releaseDirs gives up the log dirs' locks, last of all: after every log file is closed.
+func (b *Broker) releaseDirs() {
+	for _, l := range b.dirLocks {
+		if err := l.Release(); err != nil {
+			b.log.Warn("releasing log dir lock failed", "dir", l.Dir(), "err", err)
+		}
+	}
+	b.dirLocks = nil
 }
 
 // allPartitions snapshots every partition (for background loops).
