@@ -46,6 +46,10 @@ type Broker struct {
 	byID            map[[16]byte]*topic
 	nextProducerID  int64
 	producerIDLimit int64 // persisted: IDs below it may have been handed out
+	// creating and pendingPartitions reserve the names and partition counts of topics and
+	// partitions being created outside mu (see createTopic).
+	creating          map[string]bool
+	pendingPartitions int
 
 	// dataCh is closed and replaced whenever records are appended, to wake long-polling fetches.
 	dataMu sync.Mutex
@@ -70,14 +74,16 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	if opts.FS == nil {
 		opts.FS = plog.OSFS()
 	}
+	logger := opts.Logger.With("component", "broker", "node_id", cfg.NodeID)
 	b := &Broker{
-		cfg:    cfg,
-		log:    opts.Logger.With("component", "broker", "node_id", cfg.NodeID),
-		fs:     opts.FS,
-		topics: map[string]*topic{},
-		byID:   map[[16]byte]*topic{},
-		dataCh: make(chan struct{}),
-		stop:   make(chan struct{}),
+		cfg:      cfg,
+		log:      logger,
+		fs:       opts.FS,
+		topics:   map[string]*topic{},
+		byID:     map[[16]byte]*topic{},
+		creating: map[string]bool{},
+		dataCh:   make(chan struct{}),
+		stop:     make(chan struct{}),
 	}
 	// NB: the locks come first, before any file of a log dir is read or written: a second broker
 	// on the same directories must fail here, not after it has opened (and recovered) the logs.

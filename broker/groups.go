@@ -52,7 +52,7 @@ func (b *Broker) openGroupCoordinator() error {
 			"cleanup.policy": "compact",
 			"segment.bytes":  strconv.FormatInt(b.cfg.OffsetsTopicSegmentBytes, 10),
 		}
-		if _, err := b.createTopic(offsetsTopic, n, cfgs, false); err != nil {
+		if _, err := b.createTopic(offsetsTopic, n, cfgs, false, nil); err != nil {
 			return fmt.Errorf("create %s: %w", offsetsTopic, err)
 		}
 	} else {

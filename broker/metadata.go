@@ -62,7 +62,7 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 			continue
 		}
 		if t, _ := b.lookup(name, 0); t == nil && autoCreate {
-			if _, err := b.createTopic(name, b.cfg.NumPartitions, nil, false); err != nil {
+			if _, err := b.createTopic(name, b.cfg.NumPartitions, nil, false, nil); err != nil {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.Topic = rt.Topic
 				mt.ErrorCode = codeFor(err)

@@ -23,6 +23,7 @@ type topic struct {
 	id         [16]byte
 	configs    map[string]string
 	partitions []*partition
+	growing    bool // a CreatePartitions is adding partitions (outside Broker.mu)
 }
 
 // partition is one partition of a topic.
