@@ -71,7 +71,7 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 	b.topics[name] = t
 	b.byID[t.id] = t
 	if err := b.saveMetaLocked(); err != nil {
-		b.log.Error("persisting topic metadata failed", "err", err)
+		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	return t, nil
 }
@@ -238,7 +238,7 @@ func (b *Broker) deleteTopic(name string) ([16]byte, error) {
 	err := b.saveMetaLocked()
 	b.mu.Unlock()
 	if err != nil {
-		b.log.Error("persisting topic metadata failed", "err", err)
+		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	for _, p := range t.partitions {
 		if err := p.log.Delete(); err != nil {
@@ -310,7 +310,7 @@ func (b *Broker) createPartitions(rt kmsg.CreatePartitionsRequestTopic, validate
 	}
 	t.partitions = append(t.partitions, parts...)
 	if err := b.saveMetaLocked(); err != nil {
-		b.log.Error("persisting topic metadata failed", "err", err)
+		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	b.log.Info("added partitions", "topic", t.name, "partitions", len(t.partitions))
 	return nil
@@ -486,7 +486,7 @@ func (b *Broker) setTopicConfigs(name string, overrides map[string]string, valid
 		p.log.SetConfig(lc)
 	}
 	if err := b.saveMetaLocked(); err != nil {
-		b.log.Error("persisting topic metadata failed", "err", err)
+		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	b.log.Info("altered topic configs", "topic", name, "configs", overrides)
 	return nil
@@ -678,7 +678,7 @@ func (b *Broker) handleInitProducerID(r *kmsg.InitProducerIDRequest) *kmsg.InitP
 	id, err := b.allocateProducerID()
 	if err != nil {
 		resp.ErrorCode = kerr.KafkaStorageError.Code
-		b.log.Error("allocating producer id failed", "err", err)
+		b.repeats.Error("allocating producer id failed", "err", err)
 		return resp
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0

@@ -33,6 +33,8 @@ type Broker struct {
 	cfg *config.Broker
 	log *slog.Logger
 	fs  plog.FS
+	// repeats logs failures that can repeat per request or per partition pass (rate-limited).
+	repeats *repeatLog
 
 	clusterID string
 	srv       *server.Server
@@ -78,6 +80,7 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	b := &Broker{
 		cfg:      cfg,
 		log:      logger,
+		repeats:  newRepeatLog(logger, repeatLogEvery, time.Now),
 		fs:       opts.FS,
 		topics:   map[string]*topic{},
 		byID:     map[[16]byte]*topic{},
@@ -288,7 +291,7 @@ func (b *Broker) retentionLoop() {
 		for _, p := range b.allPartitions() {
 			n, err := p.log.EnforceRetention()
 			if err != nil && !errors.Is(err, plog.ErrClosed) {
-				b.log.Warn("retention failed", "topic", p.topic.name, "partition", p.index, "err", err)
+				b.repeats.Warn("retention failed", "topic", p.topic.name, "partition", p.index, "err", err)
 			} else if n > 0 {
 				b.log.Info("retention deleted segments", "topic", p.topic.name, "partition", p.index, "segments", n, "log_start_offset", p.log.LogStartOffset())
 			}
@@ -315,7 +318,7 @@ func (b *Broker) flushLoop() {
 				if now.Sub(last[p.log]) >= time.Duration(ms)*time.Millisecond {
 					last[p.log] = now
 					if err := p.log.Flush(); err != nil && !errors.Is(err, plog.ErrClosed) {
-						b.log.Warn("flush failed", "topic", p.topic.name, "partition", p.index, "err", err)
+						b.repeats.Warn("flush failed", "topic", p.topic.name, "partition", p.index, "err", err)
 					}
 				}
 			}

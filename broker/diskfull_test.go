@@ -1,10 +1,13 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
 	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	plog "github.com/gregor-streams/gregor/broker/log"
 	"github.com/gregor-streams/gregor/internal/testbroker"
@@ -139,3 +143,38 @@ func TestBrokerStartsOnAFullDiskServesReadsAndDeletesATopicToFreeSpace(t *testin
 	}
 }
 
+// syncBuffer is a bytes.Buffer safe for the broker's concurrent log writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestProducerIDAllocationFailingOnEveryRequestLogsOnce(t *testing.T) {
+	disk := &fullDiskFS{FS: plog.OSFS()}
+	var logs syncBuffer
+	tb := testbroker.Start(t, testbroker.FS(disk), testbroker.Logs(&logs))
+	rc := dialRaw(t, tb.Addr())
+	disk.full.Store(true)
+	defer disk.full.Store(false)
+	for i := 0; i < 2000; i++ { // past the block of 1,000 IDs reserved at start, if any
+		resp := rc.do(kmsg.NewPtrInitProducerIDRequest()).(*kmsg.InitProducerIDResponse)
+		if resp.ErrorCode != 0 && resp.ErrorCode != kerr.KafkaStorageError.Code {
+			t.Fatalf("InitProducerID on a full disk: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+	}
+	if n := strings.Count(logs.String(), "allocating producer id failed"); n < 1 || n > 2 {
+		t.Fatalf("%d lines for one repeating failure, want 1 (2 if the test straddled the interval)", n)
+	}
+}

@@ -5,6 +5,7 @@ package testbroker
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -22,6 +23,7 @@ type Broker struct {
 	sets []string
 	addr string
 	fs   plog.FS
+	logs io.Writer
 	b    *broker.Broker
 }
 
@@ -39,6 +41,10 @@ func Dir(dir string) Option { return func(b *Broker) { b.dir = dir } }
 // FS runs the broker's disk I/O through fs (fault injection: a torn write, ENOSPC), as
 // broker.Options.FS.
 func FS(fs plog.FS) Option { return func(b *Broker) { b.fs = fs } }
+
+// Logs also writes the broker's log lines (warnings and errors, text format) to w, for tests
+// that count them. w must be safe for concurrent use.
+func Logs(w io.Writer) Option { return func(b *Broker) { b.logs = w } }
 
 // Start starts a broker and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Broker {
@@ -73,7 +79,11 @@ func (tb *Broker) start(listen string) {
 	if os.Getenv("GREGOR_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(testWriter{tb.t}, &slog.HandlerOptions{Level: level}))
+	var out io.Writer = testWriter{tb.t}
+	if tb.logs != nil {
+		out = io.MultiWriter(out, tb.logs)
+	}
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	b, err := broker.New(cfg, broker.Options{Logger: logger, FS: tb.fs})
 	if err != nil {
 		tb.t.Fatalf("testbroker: %v", err)
