@@ -1010,7 +1010,9 @@ func (l *Log) Close() error {
 			errs = append(errs, fmt.Errorf("segment %s: fsync: %w", s.name(), err))
 		}
 	}
-	if leo, n := l.logEndOffset.Load(), len(l.snapshots); leo != l.logStartOffset.Load() && (n == 0 || l.snapshots[n-1] != leo) {
+	leo, n := l.logEndOffset.Load(), len(l.snapshots)
+	empty := leo == l.logStartOffset.Load() && len(l.producers.producers) == 0
+	if !empty && (n == 0 || l.snapshots[n-1] != leo) {
 		if err := l.writeSnapshotLocked(leo); err != nil {
 			errs = append(errs, err)
 		}
