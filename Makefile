@@ -16,9 +16,10 @@ test-deps:
 	bash scripts/test-deps.sh
 
 # Short fuzz runs; the seed corpora also run in every `go test`. FuzzAppend (broker/log) joins in
-# as soon as it exists.
+# as soon as it exists. FuzzProduceBatch feeds produced batches under every codec to the log.
 fuzz:
 	$(GO) test -run=NONE -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME) ./broker/server/
+	$(GO) test -run=NONE -fuzz='^FuzzProduceBatch$$' -fuzztime=$(FUZZTIME) ./broker/log/
 	@if grep -qs '^func FuzzAppend(' broker/log/*_test.go; then \
 		echo '$(GO) test -run=NONE -fuzz=^FuzzAppend$$ -fuzztime=$(FUZZTIME) ./broker/log/'; \
 		$(GO) test -run=NONE -fuzz='^FuzzAppend$$' -fuzztime=$(FUZZTIME) ./broker/log/; \
