@@ -119,14 +119,8 @@ func (rr *recordReader) walk(h *BatchHeader, requireKey bool) error {
 	logAppendTime := h.Attributes&attrLogAppendTime != 0
 	for i := int32(0); i < h.NumRecords; i++ {
 		tsDelta, offDelta, hasKey, err := rr.record()
-		if err != nil {
-			return fmt.Errorf("%w: record %d: %v", ErrInvalidRecord, i, err)
-		}
-		if offDelta != int64(i) {
-			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalidRecord, i, offDelta)
-		}
-		if requireKey && !hasKey {
-			return fmt.Errorf("%w: record %d has a null key on a compacted topic", ErrInvalidRecord, i)
+		if err != nil || offDelta != int64(i) || requireKey && !hasKey {
+			return recordError(i, offDelta, err)
 		}
 		if !logAppendTime {
 			if err := checkTimestamp(h, tsDelta); err != nil {
