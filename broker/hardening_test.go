@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // bystander is a well-behaved client producing to its own topic while a test abuses the broker:
@@ -55,10 +57,12 @@ func (bs *bystander) stop(t *testing.T) {
 	t.Helper()
 	// At least one produce lands after the abuse, not only before it.
 	before := bs.ok.Load()
-	deadline := time.Now().Add(10 * time.Second)
-	for bs.ok.Load() == before && bs.failed.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	_ = testutil.Poll(10*time.Second, 5*time.Millisecond, func() error {
+		if bs.ok.Load() == before && bs.failed.Load() == 0 {
+			return fmt.Errorf("no produce since")
+		}
+		return nil
+	})
 	bs.cancel()
 	bs.wg.Wait()
 	if n := bs.failed.Load(); n > 0 {
