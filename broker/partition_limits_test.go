@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -174,5 +175,78 @@ func TestCreatePartitionsFailingHalfwayRollsBackAndTheBrokerRestartsHealthy(t *t
 	}
 	if got := createPartitionsRaw(t, rc, "three", 5); got.ErrorCode != 0 {
 		t.Fatalf("a reasonable raise after restart: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+}
+
+// pausingMkdirFS holds the first new directory whose name has prefix until release is closed.
+type pausingMkdirFS struct {
+	plog.FS
+	prefix  string
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (f *pausingMkdirFS) MkdirAll(dir string, perm os.FileMode) error {
+	if strings.HasPrefix(filepath.Base(dir), f.prefix) && f.armed.CompareAndSwap(true, false) {
+		close(f.entered)
+		<-f.release
+	}
+	return f.FS.MkdirAll(dir, perm)
+}
+
+func TestCreatingPartitionsDoesNotStopMetadataOrProduceForOtherTopics(t *testing.T) {
+	fsys := &pausingMkdirFS{FS: plog.OSFS(), prefix: "grow-", entered: make(chan struct{}), release: make(chan struct{})}
+	tb := testbroker.Start(t, testbroker.FS(fsys))
+	rc := dialRaw(t, tb.Addr())
+	createTopicRaw(t, rc, "grow", 1, nil)
+	createTopicRaw(t, rc, "other", 1, nil)
+
+	fsys.armed.Store(true)
+	grower := dialRaw(t, tb.Addr())
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	req.Version, req.TimeoutMillis = 3, 30_000
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = "grow", 3
+	req.Topics = append(req.Topics, rt)
+	corr := grower.send(req)
+	select {
+	case <-fsys.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the CreatePartitions request never reached the disk")
+	}
+	released := false
+	defer func() {
+		if !released {
+			close(fsys.release)
+		}
+	}()
+
+	// The creation is stuck on the disk: other topics are served meanwhile.
+	if got := partitionCount(t, rc, "other"); got != 1 {
+		t.Fatalf("metadata during the creation: %d partitions of other", got)
+	}
+	if got := produceRaw(t, rc, "other", -1, recordBatch(-1, -1, -1, time.Now().UnixMilli(), record("k", "v"))); got.ErrorCode != 0 {
+		t.Fatalf("produce during the creation: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	if got := partitionCount(t, rc, "grow"); got != 1 {
+		t.Fatalf("grow shows %d partitions before its new ones exist, want 1", got)
+	}
+	// A second raise of the same topic meanwhile is refused, not interleaved.
+	if got := createPartitionsRaw(t, rc, "grow", 4); got.ErrorCode != kerr.InvalidPartitions.Code {
+		t.Fatalf("a concurrent raise: %v, want INVALID_PARTITIONS", kerr.ErrorForCode(got.ErrorCode))
+	}
+
+	close(fsys.release)
+	released = true
+	resp, err := grower.recv(req, corr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("the raise: %v", kerr.ErrorForCode(code))
+	}
+	if got := partitionCount(t, rc, "grow"); got != 3 {
+		t.Fatalf("grow has %d partitions after the raise, want 3", got)
 	}
 }
