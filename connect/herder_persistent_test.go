@@ -76,7 +76,7 @@ func TestPersistentHerderRejectsACorruptFile(t *testing.T) {
 	}
 }
 
-func TestSecondStandaloneWorkerOnTheSameOffsetDirectoryIsRefusedNamingTheHolder(t *testing.T) {
+func TestSecondStandaloneWorkerOnTheSameOffsetFileIsRefusedNamingTheHolder(t *testing.T) {
 	dir := t.TempDir()
 	props := map[string]string{"bootstrap.servers": "127.0.0.1:1", "offset.storage.file.filename": filepath.Join(dir, "offsets.json")}
 	cfg, err := connect.ParseWorkerConfig(props)
@@ -98,5 +98,15 @@ func TestSecondStandaloneWorkerOnTheSameOffsetDirectoryIsRefusedNamingTheHolder(
 	if err != nil {
 		t.Fatalf("a worker after the first closed: %v", err)
 	}
+	// A worker whose offset file merely shares the directory is not refused.
+	otherCfg, err := connect.ParseWorkerConfig(map[string]string{"bootstrap.servers": "127.0.0.1:1", "offset.storage.file.filename": filepath.Join(dir, "other.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := connect.NewStandalone(otherCfg, connect.Options{Registry: connect.NewRegistry()})
+	if err != nil {
+		t.Fatalf("a worker with another offset file in the same directory: %v", err)
+	}
+	_ = other.Close()
 	again.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -17,9 +18,9 @@ import (
 //
 // Lock order: Standalone.mu, then a task runner's mu. Task goroutines never take Standalone.mu.
 type Standalone struct {
-	worker  *Worker
-	logger  *slog.Logger
-	dirLock *dirlock.Lock // the offset file's directory
+	worker     *Worker
+	logger     *slog.Logger
+	offsetLock *dirlock.Lock // the offset file is this worker's alone
 
 	wg sync.WaitGroup // connector-context callbacks
 	mu struct {
@@ -53,10 +54,14 @@ func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	// NB: the offset file's directory has one owner, as a broker's log.dirs do: a second worker on
-	// it would overwrite the first one's offsets with its own. The lock is taken before the file is
-	// read and refuses the second worker naming the holder's PID.
-	lock, err := dirlock.Acquire(filepath.Dir(cfg.OffsetStorageFile))
+	// NB: the offset file has one owner, as a broker's log.dirs do: a second worker on it would
+	// overwrite the first one's offsets with its own. The lock (`<file>.lock`, so workers whose
+	// files merely share a directory such as /tmp do not refuse each other) is taken before the
+	// file is read and refuses the second worker naming the holder's PID.
+	if err := os.MkdirAll(filepath.Dir(cfg.OffsetStorageFile), 0o755); err != nil {
+		return nil, fmt.Errorf("connect: offset.storage.file.filename %s: %w", cfg.OffsetStorageFile, err)
+	}
+	lock, err := dirlock.AcquireFile(cfg.OffsetStorageFile)
 	if err != nil {
 		return nil, fmt.Errorf("connect: offset.storage.file.filename %s: %w", cfg.OffsetStorageFile, err)
 	}
@@ -66,7 +71,7 @@ func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 		return nil, err
 	}
 	logger := opts.Logger.With("component", "connect")
-	s := &Standalone{worker: newWorker(cfg, opts.Registry, logger, opts.WorkerID, offsets, opts.Dialer), logger: logger, dirLock: lock}
+	s := &Standalone{worker: newWorker(cfg, opts.Registry, logger, opts.WorkerID, offsets, opts.Dialer), logger: logger, offsetLock: lock}
 	s.mu.connectors = map[string]*connectorState{}
 	return s, nil
 }
@@ -93,7 +98,7 @@ func (s *Standalone) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	return s.dirLock.Release()
+	return s.offsetLock.Release()
 }
 
 // Connectors implements Herder.

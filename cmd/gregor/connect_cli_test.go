@@ -230,14 +230,14 @@ func TestDevStartsBrokerAndConnect(t *testing.T) {
 		done <- cmdDev(ctx, []string{"--data", dataDir, "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0"})
 	}()
 	// NB: the Connect worker starts last, after the broker serves; the lock on its offset
-	// directory says it has started.
+	// file (offsets.json.lock) says it has started.
 	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		select {
 		case err := <-done:
 			t.Fatalf("gregor dev stopped before it was cancelled: %v", err)
 		default:
 		}
-		_, err := os.Stat(filepath.Join(dataDir, "connect", ".lock"))
+		_, err := os.Stat(filepath.Join(dataDir, "connect", "offsets.json.lock"))
 		return err
 	})
 	cancel()
