@@ -254,4 +254,3 @@ func (s *Server) getMode(w http.ResponseWriter, r *http.Request) {
 		return map[string]string{"mode": s.effectiveMode(subject)}, nil
 	})(w, r)
 }
-

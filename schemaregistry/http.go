@@ -15,10 +15,10 @@ import (
 const ContentType = "application/vnd.schemaregistry.v1+json"
 
 var acceptedContentTypes = map[string]bool{
-	ContentType:                            true,
+	ContentType:                           true,
 	"application/vnd.schemaregistry+json": true,
-	"application/json":                     true,
-	"application/octet-stream":             true,
+	"application/json":                    true,
+	"application/octet-stream":            true,
 }
 
 // Handler is the registry's REST API, Confluent's paths.
