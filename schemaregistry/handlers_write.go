@@ -284,6 +284,9 @@ func (s *Server) deleteVersion(r *http.Request, _ []byte) (any, error) {
 				"Subject '%s' Version %d was not deleted first before being permanently deleted", subject, target.version)
 		}
 		rec = record{key: schemaKey(subject, target.version)}
+		if err := s.store.write(r.Context(), s.idWatermark()); err != nil {
+			return nil, errStore(err)
+		}
 	} else {
 		if target.deleted {
 			return nil, errorf(http.StatusNotFound, codeVersionSoftDeleted,
@@ -295,6 +298,12 @@ func (s *Server) deleteVersion(r *http.Request, _ []byte) (any, error) {
 		return nil, errStore(err)
 	}
 	return target.version, nil
+}
+
+// idWatermark is the NOOP record that keeps the highest id handed out taken, written before a
+// permanent delete's tombstones.
+func (s *Server) idWatermark() record {
+	return record{subjectKey(keyNoop, ""), mustJSON(noopValue{MaxID: s.state.nextID() - 1})}
 }
 
 // deletedValue is a version's SCHEMA record value marked deleted.
@@ -324,6 +333,7 @@ func (s *Server) deleteSubject(r *http.Request, _ []byte) (any, error) {
 			return nil, errorf(http.StatusNotFound, codeSubjectNotSoftDeleted,
 				"Subject '%s' was not deleted first before being permanently deleted", subject)
 		}
+		records = append(records, s.idWatermark())
 		for _, v := range all {
 			records = append(records, record{key: schemaKey(subject, v.version)})
 			deleted = append(deleted, v.version)

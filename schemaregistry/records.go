@@ -55,6 +55,13 @@ type deleteSubjectValue struct {
 	Version int    `json:"version,omitempty"`
 }
 
+// noopValue is the value Gregor gives a NOOP record when a permanent delete removes the schema
+// with the highest id: the id stays taken after compaction drops that schema's record, so ids are
+// never reused. Confluent ignores NOOP records.
+type noopValue struct {
+	MaxID int `json:"maxId"`
+}
+
 // Reference names another registered schema that a schema imports.
 type Reference struct {
 	Name    string `json:"name"`

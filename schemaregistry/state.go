@@ -128,6 +128,12 @@ func (s *state) apply(offset int64, key, value []byte) error {
 			}
 		}
 	case keyNoop:
+		if value != nil {
+			var v noopValue
+			if err := json.Unmarshal(value, &v); err == nil {
+				s.mu.maxID = max(s.mu.maxID, v.MaxID)
+			}
+		}
 	default:
 		return fmt.Errorf("_schemas offset %d: unknown keytype %q", offset, k.KeyType)
 	}
