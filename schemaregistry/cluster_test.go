@@ -98,4 +98,3 @@ func TestRestartKeepsSchemasAndIds(t *testing.T) {
 		t.Fatalf("a new schema after restart reused an id: %d %s", st, body)
 	}
 }
-
