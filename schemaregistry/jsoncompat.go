@@ -206,4 +206,3 @@ func (c *jsonChecker) checkProperties(r, w map[string]any, path string) {
 		}
 	}
 }
-
