@@ -217,7 +217,7 @@ func TestDevStartsBrokerAndConnect(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- cmdDev(ctx, []string{"--data", t.TempDir(), "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0"})
+		done <- cmdDev(ctx, []string{"--data", t.TempDir(), "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0"})
 	}()
 	time.Sleep(2 * time.Second)
 	cancel()

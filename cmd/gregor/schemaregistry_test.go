@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gregor-streams/gregor/internal/testutil"
+)
+
+// syncBuffer is a bytes.Buffer a running command writes while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestSchemaRegistryCommandServesTheRegistry(t *testing.T) {
+	bootstrap := startTestCluster(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- dispatch(ctx, []string{"schema-registry", "--listen", "127.0.0.1:0", "-b", bootstrap, "--log-level", "warn"},
+			strings.NewReader(""), &stdout, &stderr)
+	}()
+	urlPattern := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
+	var url string
+	testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		m := urlPattern.FindStringSubmatch(stdout.String())
+		if m == nil {
+			return fmt.Errorf("no URL printed yet; stderr: %s", stderr.String())
+		}
+		url = m[1]
+		return nil
+	})
+	resp, err := http.Post(url+"/subjects/cli-value/versions", "application/vnd.schemaregistry.v1+json",
+		strings.NewReader(`{"schema":"\"string\""}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"id":1}` {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("schema-registry exited with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("schema-registry did not stop")
+	}
+}
+
+func TestServerConfigSchemaRegistryKeysAreTakenOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.properties")
+	if err := os.WriteFile(path, []byte("log.dirs=/tmp/x\nschema.registry.listener=http://127.0.0.1:18081\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rest, started, err := serverSchemaRegistry(t.Context(), path, []string{"schema.registry.group.id=g", "num.partitions=3"}, nil)
+	if err != nil || started == nil {
+		t.Fatalf("split: %v", err)
+	}
+	if strings.Join(rest, ",") != "log.dirs=/tmp/x,num.partitions=3" {
+		t.Fatalf("broker settings: %v", rest)
+	}
+	if _, _, err := serverSchemaRegistry(t.Context(), "", []string{"schema.registry.nope=1"}, nil); err == nil {
+		t.Fatal("an unknown schema.registry key was accepted")
+	}
+}
