@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -89,5 +90,41 @@ func TestServerConfigSchemaRegistryKeysAreTakenOut(t *testing.T) {
 	}
 	if _, _, err := serverSchemaRegistry(t.Context(), "", []string{"schema.registry.nope=1"}, nil); err == nil {
 		t.Fatal("an unknown schema.registry key was accepted")
+	}
+}
+
+func TestServerServesTheRegistryOnItsListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	registryAddr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- cmdServer(ctx, []string{"--log-level", "warn", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "log.dirs=" + t.TempDir(),
+			"--set", "schema.registry.listener=http://" + registryAddr})
+	}()
+	testutil.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		resp, err := http.Get("http://" + registryAddr + "/schemas/types")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "AVRO") {
+			return fmt.Errorf("%d %s", resp.StatusCode, body)
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("gregor server: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("gregor server did not stop")
 	}
 }
