@@ -73,7 +73,7 @@ func TestRegistryRESTAPIFollowsConfluent(t *testing.T) {
 			t.Fatalf("version %s: %d %s", v, st, body)
 		}
 	}
-	st, body = call(t, "GET", u+"/subjects/users-value/versions/1/schema", "", "")
+	_, body = call(t, "GET", u+"/subjects/users-value/versions/1/schema", "", "")
 	if body != userV1 {
 		t.Fatalf("raw schema: %s", body)
 	}
@@ -81,11 +81,11 @@ func TestRegistryRESTAPIFollowsConfluent(t *testing.T) {
 	if st != 200 || !strings.Contains(body, "email") {
 		t.Fatalf("by id: %d %s", st, body)
 	}
-	st, body = call(t, "GET", u+"/schemas/ids/1/subjects", "", "")
+	_, body = call(t, "GET", u+"/schemas/ids/1/subjects", "", "")
 	if body != `["other-value","users-value"]` {
 		t.Fatalf("subjects of id: %s", body)
 	}
-	st, body = call(t, "GET", u+"/schemas/ids/1/versions", "", "")
+	_, body = call(t, "GET", u+"/schemas/ids/1/versions", "", "")
 	if body != `[{"subject":"other-value","version":1},{"subject":"users-value","version":1}]` {
 		t.Fatalf("versions of id: %s", body)
 	}
@@ -93,7 +93,7 @@ func TestRegistryRESTAPIFollowsConfluent(t *testing.T) {
 	if st != 200 || !strings.Contains(body, `"version":2`) {
 		t.Fatalf("lookup: %d %s", st, body)
 	}
-	st, body = call(t, "GET", u+"/schemas/types", "", "")
+	_, body = call(t, "GET", u+"/schemas/types", "", "")
 	if body != `["JSON","PROTOBUF","AVRO"]` {
 		t.Fatalf("types: %s", body)
 	}
@@ -138,7 +138,7 @@ func TestRegistryRESTAPIFollowsConfluent(t *testing.T) {
 	}
 
 	// Config and mode.
-	st, body = call(t, "GET", u+"/config", "", "")
+	_, body = call(t, "GET", u+"/config", "", "")
 	if body != `{"compatibilityLevel":"BACKWARD"}` {
 		t.Fatalf("config: %s", body)
 	}

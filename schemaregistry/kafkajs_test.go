@@ -39,12 +39,12 @@ func TestKafkajsConfluentSchemaRegistryClient(t *testing.T) {
 	}
 	var out struct {
 		ID1, ID1Again, ID2, Latest, ByVersion, BySchema, JSONID, ProtoID int
-		Frame                                                             []int
-		Decoded                                                           map[string]any
-		JSONDecoded                                                       map[string]any
-		ProtoDecoded                                                      map[string]any
-		Incompatible                                                      json.RawMessage
-		SoftDelete, HardDelete                                            struct {
+		Frame                                                            []int
+		Decoded                                                          map[string]any
+		JSONDecoded                                                      map[string]any
+		ProtoDecoded                                                     map[string]any
+		Incompatible                                                     json.RawMessage
+		SoftDelete, HardDelete                                           struct {
 			Status int
 			Body   []int
 		}

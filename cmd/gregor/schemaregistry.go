@@ -102,7 +102,6 @@ func withSchemaRegistry(ctx context.Context, listen string, topic, group string,
 // remaining broker settings as overrides and a hook that serves the registry when
 // schema.registry.listener is set.
 func serverSchemaRegistry(ctx context.Context, path string, sets []string, inner brokerStarted) ([]string, brokerStarted, error) {
-	props := map[string]string{}
 	var order []string
 	if path != "" {
 		f, err := os.Open(path)
@@ -110,7 +109,8 @@ func serverSchemaRegistry(ctx context.Context, path string, sets []string, inner
 			return nil, nil, err
 		}
 		defer f.Close()
-		if props, err = config.ReadProperties(f); err != nil {
+		props, err := config.ReadProperties(f)
+		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		for k := range props {
