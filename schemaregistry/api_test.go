@@ -93,6 +93,9 @@ func TestRegistryRESTAPIFollowsConfluent(t *testing.T) {
 	if st != 200 || !strings.Contains(body, `"version":2`) {
 		t.Fatalf("lookup: %d %s", st, body)
 	}
+	if _, body = call(t, "GET", u+"/contexts", "", ""); body != `["."]` {
+		t.Fatalf("contexts: %s", body)
+	}
 	_, body = call(t, "GET", u+"/schemas/types", "", "")
 	if body != `["JSON","PROTOBUF","AVRO"]` {
 		t.Fatalf("types: %s", body)

@@ -38,6 +38,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /schemas/types", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, []string{TypeJSON, TypeProtobuf, TypeAvro})
 	})
+	mux.HandleFunc("GET /contexts", func(w http.ResponseWriter, r *http.Request) {
+		// NB: schema contexts are not implemented: everything lives in the default context ".".
+		writeJSON(w, http.StatusOK, []string{"."})
+	})
 	mux.HandleFunc("GET /schemas/ids/{id}", s.getSchemaByID)
 	mux.HandleFunc("GET /schemas/ids/{id}/schema", s.getSchemaByIDRaw)
 	mux.HandleFunc("GET /schemas/ids/{id}/subjects", s.getSubjectsByID)
