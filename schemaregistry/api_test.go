@@ -215,6 +215,14 @@ func TestRegistryRESTAPIFollowsConfluent(t *testing.T) {
 	if st != 200 || body != fmt.Sprintf(`{"id":%d}`, 4) {
 		t.Fatalf("after deletes: %d %s", st, body)
 	}
+	// A subject name with a slash and spaces, URL-encoded as clients send it.
+	st, body = call(t, "POST", u+"/subjects/team%2Forders%20v1/versions", ct, schemaBody("", `"long"`))
+	if st != 200 {
+		t.Fatalf("encoded subject: %d %s", st, body)
+	}
+	if _, body = call(t, "GET", u+"/subjects?subjectPrefix=team", "", ""); body != `["team/orders v1"]` {
+		t.Fatalf("encoded subject listed as %s", body)
+	}
 	if st, _ = call(t, "GET", u+"/", "", ""); st != http.StatusOK {
 		t.Fatalf("root: %d", st)
 	}

@@ -40,7 +40,7 @@ func TestImportModeKeepsGivenIdsAndVersions(t *testing.T) {
 }
 
 // TestNotEligibleInstanceNeverBecomesPrimary: with leader eligibility off an instance only
-// forwards, even when it is the group's leader.
+// forwards writes to the eligible one.
 func TestNotEligibleInstanceNeverBecomesPrimary(t *testing.T) {
 	b, eligible := startBrokerAndRegistry(t)
 	follower := startRegistry(t, b.Addr(), func(c *Config) { c.NotLeaderEligible = true })
