@@ -141,7 +141,7 @@ func (s *Server) register(r *http.Request, body []byte) (any, error) {
 	live := s.state.versionsOf(subject, false)
 	for _, v := range live {
 		def := s.state.schemaByID(v.id)
-		if def != nil && contentKey(def.schemaType, def.schema, def.references) == c.key &&
+		if def != nil && def.key == c.key &&
 			(c.req.Metadata == nil || bytes.Equal(c.req.Metadata, v.metadata)) &&
 			(c.req.RuleSet == nil || bytes.Equal(c.req.RuleSet, v.ruleSet)) {
 			return map[string]int{"id": v.id}, nil
@@ -152,7 +152,7 @@ func (s *Server) register(r *http.Request, body []byte) (any, error) {
 		if c.req.ID <= 0 {
 			return nil, errorf(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Subject %s is in import mode: an id is required", subject)
 		}
-		if def := s.state.schemaByID(c.req.ID); def != nil && contentKey(def.schemaType, def.schema, def.references) != c.key {
+		if def := s.state.schemaByID(c.req.ID); def != nil && def.key != c.key {
 			return nil, errorf(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Overwrite new schema with id %d is not permitted.", c.req.ID)
 		}
 		id = c.req.ID
@@ -197,7 +197,7 @@ func (s *Server) lookupSchema(r *http.Request, body []byte) (any, error) {
 	}
 	for i := len(vs) - 1; i >= 0; i-- {
 		def := s.state.schemaByID(vs[i].id)
-		if def != nil && contentKey(def.schemaType, def.schema, def.references) == c.key {
+		if def != nil && def.key == c.key {
 			return s.render(vs[i])
 		}
 	}

@@ -14,6 +14,7 @@ type schemaDef struct {
 	schemaType string
 	schema     string
 	references []Reference
+	key        string // contentKey, computed once
 }
 
 // version is one version of one subject.
@@ -52,12 +53,12 @@ func newState() *state {
 	return s
 }
 
-// contentKey identifies a schema's content: same type, same canonical text, same references.
+// contentKey identifies a schema's content: same type, same normalised text, same references.
 func contentKey(schemaType, schema string, refs []Reference) string {
 	if schemaType == "" {
 		schemaType = TypeAvro
 	}
-	return schemaType + "\x00" + schema + "\x00" + string(mustJSON(refs))
+	return schemaType + "\x00" + normalizeForComparison(schemaType, schema) + "\x00" + string(mustJSON(refs))
 }
 
 // apply applies one `_schemas` record at offset. A record it cannot read is skipped with an error
@@ -145,8 +146,9 @@ func (s *state) putVersionLocked(v schemaValue) {
 		v.SchemaType = TypeAvro
 	}
 	if _, ok := s.mu.ids[v.ID]; !ok {
-		s.mu.ids[v.ID] = &schemaDef{id: v.ID, schemaType: v.SchemaType, schema: v.Schema, references: v.References}
-		s.mu.byContent[contentKey(v.SchemaType, v.Schema, v.References)] = v.ID
+		key := contentKey(v.SchemaType, v.Schema, v.References)
+		s.mu.ids[v.ID] = &schemaDef{id: v.ID, schemaType: v.SchemaType, schema: v.Schema, references: v.References, key: key}
+		s.mu.byContent[key] = v.ID
 	}
 	s.mu.maxID = max(s.mu.maxID, v.ID)
 	versions := s.mu.subjects[v.Subject]
@@ -178,7 +180,7 @@ func (s *state) removeVersionLocked(subject string, n int) {
 	// NB: maxID is kept, so the primary never hands out a hard-deleted schema's id again while
 	// this process lives.
 	if def, ok := s.mu.ids[ver.id]; ok {
-		delete(s.mu.byContent, contentKey(def.schemaType, def.schema, def.references))
+		delete(s.mu.byContent, def.key)
 		delete(s.mu.ids, ver.id)
 	}
 }
