@@ -105,6 +105,13 @@ func (s *Server) write(h handler, forward bool) http.HandlerFunc {
 				writeError(w, errStore(err))
 				return
 			}
+			// NB: a rebalance may have moved the primary while this write waited for the lock or
+			// caught up; deciding anyway could hand out an id the new primary also hands out.
+			if _, self, _ := s.elector.primary(); !self {
+				writeError(w, errorf(http.StatusInternalServerError, codeUnknownLeader,
+					"This instance stopped being the primary while handling the write; retry"))
+				return
+			}
 		}
 		v, err := h(r, body)
 		if err != nil {
