@@ -66,31 +66,33 @@ func splitList(s string) []string {
 type brokerStarted = func(*broker.Broker, *slog.Logger) (func() error, error)
 
 // withSchemaRegistry wraps a runBroker hook so the node also serves a registry on listen (none when
-// empty), against the node's own listener, stopped before the broker.
+// empty), against the node's own listener. The registry starts before inner (so its line prints
+// above `gregor dev`'s banner) and stops after inner's stop, before the broker.
 func withSchemaRegistry(ctx context.Context, listen string, topic, group string, inner brokerStarted) brokerStarted {
 	return func(b *broker.Broker, logger *slog.Logger) (func() error, error) {
+		closeRegistry := func() error { return nil }
+		if listen != "" {
+			listen = strings.TrimPrefix(strings.TrimPrefix(listen, "http://"), "HTTP://")
+			s, err := schemaregistry.Start(ctx, schemaregistry.Config{BootstrapServers: []string{b.Addr()}, Listen: listen,
+				Topic: topic, GroupID: group, Logger: logger})
+			if err != nil {
+				return nil, fmt.Errorf("schema registry on %s (--schema-registry-listen or schema.registry.listener moves it; empty disables it): %w", listen, err)
+			}
+			closeRegistry = s.Close
+			fmt.Fprintf(os.Stdout, "Schema registry on %s (Confluent Schema Registry REST; schemas in topic %s)\n", s.URL(), topic)
+		}
 		stop := func() error { return nil }
 		if inner != nil {
 			var err error
 			if stop, err = inner(b, logger); err != nil {
+				_ = closeRegistry()
 				return nil, err
 			}
 		}
-		if listen == "" {
-			return stop, nil
-		}
-		listen = strings.TrimPrefix(strings.TrimPrefix(listen, "http://"), "HTTP://")
-		s, err := schemaregistry.Start(ctx, schemaregistry.Config{BootstrapServers: []string{b.Addr()}, Listen: listen,
-			Topic: topic, GroupID: group, Logger: logger})
-		if err != nil {
-			_ = stop()
-			return nil, fmt.Errorf("schema registry on %s (--schema-registry-listen or schema.registry.listener moves it; empty disables it): %w", listen, err)
-		}
-		fmt.Fprintf(os.Stdout, "  schema registry   %s   (Confluent Schema Registry REST; schemas in topic %s)\n", s.URL(), topic)
 		return func() error {
-			err := s.Close()
-			if serr := stop(); err == nil {
-				err = serr
+			err := stop()
+			if rerr := closeRegistry(); err == nil {
+				err = rerr
 			}
 			return err
 		}, nil
