@@ -39,6 +39,10 @@ type Broker struct {
 	MinInsyncReplicas         int
 	ClusterID                 string
 
+	// Partition bounds (see docs/operations.md, "Resource limits").
+	MaxBrokerPartitions          int64 // max.broker.partitions (KIP-578): partitions this broker may hold
+	ControllerMaxRecordsPerBatch int64 // controller.max.records.per.batch: new partitions one request may add
+
 	OffsetsTopicPartitions        int32
 	OffsetsTopicSegmentBytes      int64
 	OffsetsRetentionMinutes       int64
@@ -192,6 +196,8 @@ var brokerKeys = map[string]brokerKey{
 	"group.max.session.timeout.ms":        intKey("1800000", func(b *Broker, n int64) { b.GroupMaxSessionTimeoutMs = n }, 0),
 	"group.initial.rebalance.delay.ms":    intKey("3000", func(b *Broker, n int64) { b.GroupInitialRebalanceDelayMs = n }, 0),
 	"group.max.size":                      intKey("2147483647", func(b *Broker, n int64) { b.GroupMaxSize = int(n) }, 1),
+	"max.broker.partitions":               intKey("2147483647", func(b *Broker, n int64) { b.MaxBrokerPartitions = n }, 1),
+	"controller.max.records.per.batch":    intKey("10000", func(b *Broker, n int64) { b.ControllerMaxRecordsPerBatch = n }, 1),
 	"cluster.id":                          {def: "", apply: func(b *Broker, v string) error { b.ClusterID = strings.TrimSpace(v); return nil }},
 }
 

@@ -1,0 +1,84 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+)
+
+// ErrOffsetCompacted is returned by ReadCommitted for an index the log no longer holds: the reader
+// starts again from LatestSnapshot (KRaft's Fetch answering with a snapshot id to fetch).
+var ErrOffsetCompacted = errors.New("quorum: offset below the log start; read the snapshot first")
+
+// ReadCommitted returns the committed batches at index from or later, in order, up to about
+// maxBytes of entries (at least one batch if any is committed past from), and nothing once from is
+// past the high watermark. It serves readers that follow the metadata log without being voters
+// (brokers and observers, KRaft's Fetch on __cluster_metadata-0). Record slices are shared with the
+// log: read them, never modify them. Safe for concurrent use with everything else.
+func (n *Node) ReadCommitted(from, maxBytes uint64) ([]Committed, error) {
+	from = max(from, 1)
+	for {
+		commit := n.commitIndex.Load()
+		if from > commit {
+			return nil, nil
+		}
+		ents, err := n.storage.mem.Entries(from, commit+1, maxBytes)
+		if errors.Is(err, raft.ErrCompacted) {
+			return nil, ErrOffsetCompacted
+		}
+		if err != nil {
+			return nil, err
+		}
+		var out []Committed
+		for _, e := range ents {
+			if e.GetType() != pb.EntryNormal || len(e.GetData()) == 0 {
+				continue
+			}
+			_, records, err := decodeBatch(e.GetData())
+			if err != nil {
+				return out, err
+			}
+			out = append(out, Committed{Index: e.GetIndex(), Term: e.GetTerm(), Records: records})
+		}
+		if len(out) > 0 || len(ents) == 0 {
+			return out, nil
+		}
+		// Only conf changes or a leader's empty entries in this range: look further.
+		from = ents[len(ents)-1].GetIndex() + 1
+	}
+}
+
+// WaitCommitted waits until index is committed (the high watermark is past it), for a reader
+// long-polling the log (a Fetch with MaxWaitMs). It returns ctx's error if ctx ends first, and
+// ErrClosed (or the storage failure) if the node stops.
+func (n *Node) WaitCommitted(ctx context.Context, index uint64) error {
+	for {
+		n.mu.Lock()
+		advanced := n.mu.commitAdvanced
+		n.mu.Unlock()
+		// NB: the channel is taken before the check; the loop stores the index before closing it.
+		if n.commitIndex.Load() >= index {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.loopDone:
+			return n.stoppedOr(ErrClosed)
+		}
+	}
+}
+
+// LatestSnapshot returns the newest snapshot (IsSnapshot set, Image the applier's image as of
+// Index), or false if none was taken yet. The image is shared: read it, never modify it.
+func (n *Node) LatestSnapshot() (Committed, bool) {
+	snap, err := n.storage.mem.Snapshot()
+	if err != nil || raft.IsEmptySnap(snap) {
+		return Committed{}, false
+	}
+	md := snap.GetMetadata()
+	return Committed{Index: md.GetIndex(), Term: md.GetTerm(), IsSnapshot: true, Image: snap.GetData()}, true
+}
