@@ -68,7 +68,36 @@ func (ks *kafkaStore) createTopic(ctx context.Context) error {
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("schema registry: create topic %s: %w", ks.topic, err)
 	}
+	if err != nil {
+		ks.checkExistingTopic(ctx)
+	}
 	return nil
+}
+
+// checkExistingTopic warns, as Confluent's registry refuses to start, when an existing schemas
+// topic is not compacted (schemas would expire) or has more than one partition (order is lost).
+func (ks *kafkaStore) checkExistingTopic(ctx context.Context) {
+	details, err := ks.admin.ListTopics(ctx, ks.topic)
+	if err == nil {
+		if d, ok := details[ks.topic]; ok && d.Err == nil && len(d.Partitions) != 1 {
+			ks.logger.Warn("the schemas topic should have exactly one partition; only partition 0 is read",
+				"topic", ks.topic, "partitions", len(d.Partitions))
+		}
+	}
+	configs, err := ks.admin.DescribeTopicConfigs(ctx, ks.topic)
+	if err != nil {
+		return
+	}
+	rc, err := configs.On(ks.topic, nil)
+	if err != nil {
+		return
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && c.MaybeValue() != "compact" {
+			ks.logger.Warn("the schemas topic is not compacted: schemas may be deleted by retention",
+				"topic", ks.topic, "cleanup.policy", c.MaybeValue())
+		}
+	}
 }
 
 func (ks *kafkaStore) readLoop() {
