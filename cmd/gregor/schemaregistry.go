@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,9 +20,12 @@ const defaultSchemaRegistryListen = "127.0.0.1:8081"
 
 // runSchemaRegistry runs `gregor schema-registry`: a registry instance against any Kafka-compatible
 // cluster until interrupted. Several instances with one --group-id and --topic elect a primary.
+// Like Confluent's schema-registry-start, it takes a schema-registry.properties file (positional
+// or --config); flags given explicitly override it.
 func runSchemaRegistry(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("schema-registry", "gregor schema-registry [--listen host:port] [--bootstrap-server B] [--topic _schemas] [--group-id schema-registry] [--advertised-url URL]")
+	fs := newFlagSet("schema-registry", "gregor schema-registry [schema-registry.properties] [--listen host:port] [--bootstrap-server B] [--topic _schemas] [--group-id schema-registry] [--advertised-url URL]")
 	bootstrap := addBootstrapFlag(fs)
+	configPath := fs.String("config", "", "Confluent schema-registry.properties (listeners, kafkastore.bootstrap.servers, kafkastore.topic, schema.registry.group.id, leader.eligibility, host.name)")
 	listen := fs.String("listen", defaultSchemaRegistryListen, "REST address (host:port)")
 	topic := fs.String("topic", "_schemas", "the compacted topic schemas live in (kafkastore.topic)")
 	group := fs.String("group-id", "schema-registry", "group the instances elect their primary in (schema.registry.group.id)")
@@ -32,24 +36,79 @@ func runSchemaRegistry(ctx context.Context, args []string, _ io.Reader, stdout, 
 	if err != nil {
 		return err
 	}
+	if len(positional) == 1 && *configPath == "" {
+		*configPath, positional = positional[0], nil
+	}
 	if err := noPositional(positional); err != nil {
 		return err
+	}
+	cfg := schemaregistry.Config{BootstrapServers: splitList(*bootstrap), Listen: *listen, Topic: *topic, GroupID: *group,
+		AdvertisedURL: *advertised, NotLeaderEligible: *notEligible}
+	if *configPath != "" {
+		explicit := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+		if err := applyRegistryProperties(*configPath, explicit, &cfg); err != nil {
+			return err
+		}
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageErrorf("--log-level: %v", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
-	s, err := schemaregistry.Start(ctx, schemaregistry.Config{
-		BootstrapServers: splitList(*bootstrap), Listen: *listen, Topic: *topic, GroupID: *group,
-		AdvertisedURL: *advertised, NotLeaderEligible: *notEligible, Logger: logger,
-	})
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	s, err := schemaregistry.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Schema registry on %s (topic %s, bootstrap %s)\n", s.URL(), *topic, *bootstrap)
+	fmt.Fprintf(stdout, "Schema registry on %s (topic %s, bootstrap %s)\n", s.URL(), cfg.Topic, strings.Join(cfg.BootstrapServers, ","))
 	<-ctx.Done()
 	return s.Close()
+}
+
+// applyRegistryProperties reads Confluent's schema-registry.properties names into cfg, except where
+// the matching flag was given explicitly.
+func applyRegistryProperties(path string, explicit map[string]bool, cfg *schemaregistry.Config) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	props, err := config.ReadProperties(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	stripScheme := func(v string) string {
+		if _, rest, ok := strings.Cut(v, "://"); ok {
+			return rest
+		}
+		return v
+	}
+	if v, ok := props["listeners"]; ok && !explicit["listen"] {
+		cfg.Listen = stripScheme(splitList(v)[0])
+	}
+	if v, ok := props["kafkastore.bootstrap.servers"]; ok && !explicit["bootstrap-server"] && !explicit["b"] {
+		cfg.BootstrapServers = nil
+		for _, s := range splitList(v) {
+			cfg.BootstrapServers = append(cfg.BootstrapServers, stripScheme(s))
+		}
+	}
+	if v, ok := props["kafkastore.topic"]; ok && !explicit["topic"] {
+		cfg.Topic = v
+	}
+	if v, ok := props["schema.registry.group.id"]; ok && !explicit["group-id"] {
+		cfg.GroupID = v
+	}
+	for _, k := range []string{"leader.eligibility", "master.eligibility"} {
+		if v, ok := props[k]; ok && !explicit["not-leader-eligible"] {
+			cfg.NotLeaderEligible = strings.EqualFold(v, "false")
+		}
+	}
+	if host, ok := props["host.name"]; ok && !explicit["advertised-url"] {
+		if _, port, ok := strings.Cut(cfg.Listen, ":"); ok {
+			cfg.AdvertisedURL = "http://" + host + ":" + port
+		}
+	}
+	return nil
 }
 
 func splitList(s string) []string {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testutil"
+	"github.com/gregor-streams/gregor/schemaregistry"
 )
 
 // syncBuffer is a bytes.Buffer a running command writes while the test reads.
@@ -126,5 +127,22 @@ func TestServerServesTheRegistryOnItsListener(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("gregor server did not stop")
+	}
+}
+
+func TestSchemaRegistryReadsConfluentProperties(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "schema-registry.properties")
+	props := "listeners=http://0.0.0.0:18081\nkafkastore.bootstrap.servers=PLAINTEXT://k1:9092,PLAINTEXT://k2:9092\n" +
+		"kafkastore.topic=_schemas_eu\nschema.registry.group.id=eu\nleader.eligibility=false\nhost.name=sr1.example\n"
+	if err := os.WriteFile(path, []byte(props), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cfg schemaregistry.Config
+	if err := applyRegistryProperties(path, map[string]bool{"topic": true}, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "0.0.0.0:18081" || strings.Join(cfg.BootstrapServers, ",") != "k1:9092,k2:9092" || cfg.Topic != "" ||
+		cfg.GroupID != "eu" || !cfg.NotLeaderEligible || cfg.AdvertisedURL != "http://sr1.example:18081" {
+		t.Fatalf("config: %+v", cfg)
 	}
 }
