@@ -46,6 +46,7 @@ var commands = []command{
 	{"consume", "print records from a topic to stdout", runConsume},
 	{"groups", "list, describe and delete consumer groups; reset and delete their offsets", runGroups},
 	{"connect", "run a standalone or distributed Connect worker, or manage connectors through its REST API", runConnect},
+	{"schema-registry", "run a Confluent-compatible Schema Registry against a cluster", runSchemaRegistry},
 	{"perf", "producer, consumer and end-to-end performance tests", runPerf},
 }
 
