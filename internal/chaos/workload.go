@@ -69,7 +69,7 @@ type Run struct {
 	stopProducing context.CancelFunc // ends the producers' loops
 	failPending   context.CancelFunc // fails records still unacknowledged (after a flush timed out)
 	wg            sync.WaitGroup     // producers
-	reader *reader
+	reader        *reader
 
 	acked, failed atomic.Int64
 	mu            struct {
