@@ -24,12 +24,16 @@ const (
 	Pause Fault = "pause"
 	// Cut: sever the node's connections and refuse new ones, then heal.
 	Cut Fault = "cut"
-	// Blackhole: hold the node's traffic both ways without closing (a partition), then heal.
+	// Blackhole: hold the traffic to and from the node's listeners both ways without closing,
+	// then heal.
 	Blackhole Fault = "blackhole"
+	// Isolate: Blackhole, plus the connections the node opened to its peers (a full partition
+	// of the node; the same as Blackhole on a single node), then rejoin.
+	Isolate Fault = "isolate"
 )
 
 // AllFaults lists every fault kind.
-var AllFaults = []Fault{Kill, Term, Pause, Cut, Blackhole}
+var AllFaults = []Fault{Kill, Term, Pause, Cut, Blackhole, Isolate}
 
 // ParseFaults parses a comma-separated list of fault kinds.
 func ParseFaults(s string) ([]Fault, error) {
@@ -40,7 +44,7 @@ func ParseFaults(s string) ([]Fault, error) {
 			continue
 		}
 		switch Fault(f) {
-		case Kill, Term, Pause, Cut, Blackhole:
+		case Kill, Term, Pause, Cut, Blackhole, Isolate:
 			out = append(out, Fault(f))
 		default:
 			return nil, fmt.Errorf("chaos: unknown fault %q (want some of %v)", f, AllFaults)
@@ -106,7 +110,7 @@ func Inject(ctx context.Context, c *testcluster.Cluster, run *Run, s Schedule, l
 		kind := s.Kinds[i%len(s.Kinds)]
 		n := c.Nodes[rng.IntN(len(c.Nodes))]
 		start := time.Now()
-		undo, err := apply(n, kind)
+		undo, err := apply(c, n, kind)
 		if err != nil {
 			return counts, fmt.Errorf("fault %d (%s node %d): %w", i+1, kind, n.ID, err)
 		}
@@ -136,7 +140,7 @@ func Inject(ctx context.Context, c *testcluster.Cluster, run *Run, s Schedule, l
 }
 
 // apply starts fault kind on n and returns what undoes it.
-func apply(n *testcluster.Node, kind Fault) (undo func() error, err error) {
+func apply(c *testcluster.Cluster, n *testcluster.Node, kind Fault) (undo func() error, err error) {
 	switch kind {
 	case Kill:
 		return n.Start, n.Kill()
@@ -150,6 +154,9 @@ func apply(n *testcluster.Node, kind Fault) (undo func() error, err error) {
 	case Blackhole:
 		n.SetNetwork(testcluster.Blackhole)
 		return func() error { n.Heal(); return nil }, nil
+	case Isolate:
+		c.Isolate(n, testcluster.Blackhole)
+		return func() error { c.Rejoin(n); return nil }, nil
 	}
 	return nil, fmt.Errorf("chaos: unknown fault %q", kind)
 }

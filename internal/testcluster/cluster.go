@@ -99,6 +99,41 @@ func (c *Cluster) Voters() string {
 	return strings.Join(vs, ",")
 }
 
+// Isolate partitions node n from everyone in mode m (Cut or a Blackhole): its own proxies, and
+// on every other node's proxies the connections n opened itself (told apart by the process
+// owning the socket, Linux only; elsewhere only n's own proxies change).
+func (c *Cluster) Isolate(n *Node, m Mode) {
+	n.SetNetwork(m)
+	for _, peer := range c.Nodes {
+		if peer != n {
+			peer.Proxy.SetSourceMode(n.Index, m)
+			if peer.ControllerProxy != nil {
+				peer.ControllerProxy.SetSourceMode(n.Index, m)
+			}
+		}
+	}
+}
+
+// Rejoin undoes Isolate: n's network is open both ways again.
+func (c *Cluster) Rejoin(n *Node) { c.Isolate(n, Open) }
+
+// sourceOf tells which node opened conn (its index), or NoSource.
+func (c *Cluster) sourceOf(conn net.Conn) int {
+	var pids []int
+	for _, n := range c.Nodes {
+		if pid := n.pid.Load(); pid != 0 {
+			pids = append(pids, int(pid))
+		}
+	}
+	owner := connOwner(conn, pids)
+	for _, n := range c.Nodes {
+		if owner != 0 && int(n.pid.Load()) == owner {
+			return n.Index
+		}
+	}
+	return NoSource
+}
+
 // Start lays out and starts a cluster, waits until every node listens, and stops it all when the
 // test ends. It fails the test if a node does not start.
 func Start(t testing.TB, opts ...Option) *Cluster {
@@ -129,12 +164,12 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 			bin:     bin,
 		}
 		c.Nodes = append(c.Nodes, n)
-		if n.Proxy, err = NewProxy(hostPort(n.Port)); err != nil {
+		if n.Proxy, err = newProxy(hostPort(n.Port), c.sourceOf); err != nil {
 			t.Fatal(err)
 		}
 		if s.controllers {
 			n.ControllerPort = ports[2*i+1]
-			if n.ControllerProxy, err = NewProxy(hostPort(n.ControllerPort)); err != nil {
+			if n.ControllerProxy, err = newProxy(hostPort(n.ControllerPort), c.sourceOf); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -202,21 +202,41 @@ func TestKRaftLayoutGivesEveryNodeAControllerProxyAndTheVoters(t *testing.T) {
 			}
 		}
 		// The controller listener is bound and reachable through its proxy.
-		testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-			conn, err := net.Dial("tcp", n.ControllerProxy.Addr())
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
+		conn, err := net.DialTimeout("tcp", n.ControllerProxy.Addr(), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 			if n.ControllerProxy.Conns() == 0 {
 				return errors.New("controller proxy did not reach the node")
 			}
 			return nil
 		})
+		conn.Close()
 		n.Cut()
 		if n.ControllerProxy.Mode() != Cut || n.Proxy.Mode() != Cut {
 			t.Fatalf("Cut left proxies %v / %v", n.Proxy.Mode(), n.ControllerProxy.Mode())
 		}
 		n.Heal()
+	}
+
+	// Isolating node 1 blackholes its own proxies and, on node 2's, the connections node 1 opens.
+	n1, n2 := c.Nodes[0], c.Nodes[1]
+	c.Isolate(n1, Blackhole)
+	for _, p := range []*Proxy{n1.Proxy, n1.ControllerProxy} {
+		if p.Mode() != Blackhole {
+			t.Fatalf("isolated node's proxy in mode %v", p.Mode())
+		}
+	}
+	for _, p := range []*Proxy{n2.Proxy, n2.ControllerProxy} {
+		if p.Mode() != Open || p.SourceMode(n1.Index) != Blackhole || p.SourceMode(NoSource) != Open {
+			t.Fatalf("peer proxy: mode %v, node 1's connections %v, clients' %v", p.Mode(), p.SourceMode(n1.Index), p.SourceMode(NoSource))
+		}
+	}
+	c.Rejoin(n1)
+	for _, p := range []*Proxy{n1.Proxy, n1.ControllerProxy, n2.Proxy, n2.ControllerProxy} {
+		if p.Mode() != Open || p.SourceMode(n1.Index) != Open {
+			t.Fatalf("after Rejoin a proxy is in mode %v, node 1's connections %v", p.Mode(), p.SourceMode(n1.Index))
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,9 @@ type Node struct {
 
 	bin  string   // the gregor binary
 	args []string // `server --set ...`, fixed once the cluster is laid out
+	// pid is the running process's ID, 0 when none; read without mu by the proxies telling
+	// connections apart (they must not wait for a node that is starting).
+	pid atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -111,7 +115,8 @@ func (n *Node) Start() error {
 		return fmt.Errorf("testcluster: node %d: %w", n.ID, err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	n.pid.Store(int64(cmd.Process.Pid))
+	go func() { cmd.Wait(); n.pid.Store(0); close(done) }()
 	n.mu.cmd, n.mu.done, n.mu.paused = cmd, done, false
 
 	want := "addr=127.0.0.1:" + strconv.Itoa(n.Port)

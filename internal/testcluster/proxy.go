@@ -57,32 +57,43 @@ func (m Mode) holds(toNode bool) bool {
 type Proxy struct {
 	ln     net.Listener
 	target string
+	source func(net.Conn) int // nil: every connection is from NoSource
 	wg     sync.WaitGroup
 
 	mu struct {
 		sync.Mutex
-		cond   *sync.Cond // broadcast when mode, conns or closed change
-		mode   Mode
-		conns  map[*proxyConn]struct{}
-		closed bool
+		cond        *sync.Cond // broadcast when modes, conns or closed change
+		mode        Mode
+		sourceModes map[int]Mode // per source, applied while mode is Open
+		conns       map[*proxyConn]struct{}
+		closed      bool
 	}
 }
+
+// NoSource is the source of a connection not opened by a known node (a test's client).
+const NoSource = -1
 
 // proxyConn is one client connection and its connection to the node.
 type proxyConn struct {
 	client, node net.Conn
+	source       int
 	closed       bool // guarded by Proxy.mu
 }
 
 // NewProxy listens on 127.0.0.1:0 and forwards every connection to target.
-func NewProxy(target string) (*Proxy, error) {
+func NewProxy(target string) (*Proxy, error) { return newProxy(target, nil) }
+
+// newProxy is NewProxy with a function telling which source (a node index, or NoSource) opened
+// an accepted connection, for SetSourceMode.
+func newProxy(target string, source func(net.Conn) int) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("testcluster: proxy for %s: %w", target, err)
 	}
-	p := &Proxy{ln: ln, target: target}
+	p := &Proxy{ln: ln, target: target, source: source}
 	p.mu.cond = sync.NewCond(&p.mu.Mutex)
 	p.mu.conns = map[*proxyConn]struct{}{}
+	p.mu.sourceModes = map[int]Mode{}
 	p.wg.Add(1)
 	go p.acceptLoop()
 	return p, nil
@@ -101,13 +112,47 @@ func (p *Proxy) Mode() Mode {
 	return p.mu.mode
 }
 
-// SetMode switches the proxy's mode. Switching to Cut severs every open connection.
+// SetMode switches the proxy's mode for every connection. Switching to Cut severs every open
+// connection. While the mode is Open, each source's mode (SetSourceMode) applies.
 func (p *Proxy) SetMode(m Mode) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mu.mode = m
-	if m == Cut {
-		for c := range p.mu.conns {
+	p.applyLocked()
+}
+
+// SetSourceMode switches the mode of the connections opened by one source (a node's index, as
+// the cluster's proxies tell them apart; see Cluster.Isolate).
+func (p *Proxy) SetSourceMode(source int, m Mode) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m == Open {
+		delete(p.mu.sourceModes, source)
+	} else {
+		p.mu.sourceModes[source] = m
+	}
+	p.applyLocked()
+}
+
+// SourceMode returns the mode of one source's connections.
+func (p *Proxy) SourceMode(source int) Mode {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.modeForLocked(source)
+}
+
+// modeForLocked is the mode applying to source's connections.
+func (p *Proxy) modeForLocked(source int) Mode {
+	if p.mu.mode != Open {
+		return p.mu.mode
+	}
+	return p.mu.sourceModes[source]
+}
+
+// applyLocked severs the connections whose mode is now Cut and wakes held pipes.
+func (p *Proxy) applyLocked() {
+	for c := range p.mu.conns {
+		if p.modeForLocked(c.source) == Cut {
 			p.closeConnLocked(c, true)
 		}
 	}
@@ -146,15 +191,8 @@ func (p *Proxy) acceptLoop() {
 		if err != nil {
 			return // closed
 		}
-		p.mu.Lock()
-		closed, mode := p.mu.closed, p.mu.mode
-		p.mu.Unlock()
-		if closed || mode == Cut {
-			reset(client)
-			continue
-		}
-		// NB: dial outside the lock and the accept loop, so a slow or stopped node does not hold
-		// up other connections.
+		// NB: identify, dial and decide outside the lock and the accept loop, so a slow or stopped
+		// node does not hold up other connections.
 		p.wg.Add(1)
 		go p.serve(client)
 	}
@@ -162,14 +200,25 @@ func (p *Proxy) acceptLoop() {
 
 func (p *Proxy) serve(client net.Conn) {
 	defer p.wg.Done()
+	source := NoSource
+	if p.source != nil {
+		source = p.source(client)
+	}
+	p.mu.Lock()
+	refuse := p.mu.closed || p.modeForLocked(source) == Cut
+	p.mu.Unlock()
+	if refuse {
+		reset(client)
+		return
+	}
 	node, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		reset(client) // the node is down: the client sees a refused-like reset
 		return
 	}
-	c := &proxyConn{client: client, node: node}
+	c := &proxyConn{client: client, node: node, source: source}
 	p.mu.Lock()
-	if p.mu.closed || p.mu.mode == Cut {
+	if p.mu.closed || p.modeForLocked(source) == Cut {
 		p.closeConnLocked(c, true)
 		p.mu.Unlock()
 		return
@@ -193,7 +242,7 @@ func (p *Proxy) pipe(c *proxyConn, src, dst net.Conn, toNode bool) {
 		// NB: the end of a connection waits for the hold to lift too: a partitioned node sees
 		// neither the bytes nor the FIN of a client that gave up on it.
 		p.mu.Lock()
-		for !c.closed && p.mu.mode.holds(toNode) {
+		for !c.closed && p.modeForLocked(c.source).holds(toNode) {
 			p.mu.cond.Wait()
 		}
 		closed := c.closed
