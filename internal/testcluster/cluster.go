@@ -154,21 +154,26 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// NB: the node list is complete before the first proxy exists: proxies read it (sourceOf)
+	// from their own goroutines.
 	for i := range s.nodes {
-		n := &Node{
+		c.Nodes = append(c.Nodes, &Node{
 			Index:   i,
 			ID:      int32(i + 1),
 			Dir:     filepath.Join(root, fmt.Sprintf("node-%d", i+1)),
 			LogPath: filepath.Join(root, fmt.Sprintf("node-%d.log", i+1)),
 			Port:    ports[2*i],
 			bin:     bin,
+		})
+		if s.controllers {
+			c.Nodes[i].ControllerPort = ports[2*i+1]
 		}
-		c.Nodes = append(c.Nodes, n)
+	}
+	for _, n := range c.Nodes {
 		if n.Proxy, err = newProxy(hostPort(n.Port), c.sourceOf); err != nil {
 			t.Fatal(err)
 		}
-		if s.controllers {
-			n.ControllerPort = ports[2*i+1]
+		if n.ControllerPort != 0 {
 			if n.ControllerProxy, err = newProxy(hostPort(n.ControllerPort), c.sourceOf); err != nil {
 				t.Fatal(err)
 			}
