@@ -26,7 +26,8 @@ var binary struct {
 const binDirPrefix = "gregor-testcluster-"
 
 // Binary returns the path of a gregor binary: $GREGOR_BINARY if set, else one built with
-// `go build` from this module, once per test process (about a second with a warm build cache).
+// `go build` from this module (with -race when the test runs with it), once per test process
+// (about a second with a warm build cache).
 //
 // NB: the build goes to os.TempDir()/gregor-testcluster-<pid>, not to a test's TempDir, because
 // it is shared by every test of the process and no test outlives the others. Directories left by
@@ -44,7 +45,13 @@ func Binary() (string, error) {
 			return
 		}
 		path := filepath.Join(dir, "gregor")
-		cmd := exec.Command(goTool(), "build", "-o", path, "github.com/gregor-streams/gregor/cmd/gregor")
+		args := []string{"build", "-o", path}
+		if raceEnabled {
+			// NB: with the test's own flags, `go test -race ./...` reuses the packages it
+			// compiled for the broker's tests, and a data race in a node shows in its log.
+			args = append(args, "-race")
+		}
+		cmd := exec.Command(goTool(), append(args, "github.com/gregor-streams/gregor/cmd/gregor")...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binary.err = fmt.Errorf("testcluster: go build ./cmd/gregor: %w\n%s", err, out)
 			return

@@ -12,8 +12,10 @@
 package testcluster
 
 import (
+	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -235,8 +237,8 @@ func (c *Cluster) config(s *settings, n *Node) []string {
 	return cfg
 }
 
-// close kills every node still running, closes the proxies and, if the test failed, prints the
-// tail of every node's log.
+// close kills every node still running, closes the proxies, fails the test if a node built with
+// -race reported a data race and, if the test failed, prints the tail of every node's log.
 func (c *Cluster) close(t testing.TB) {
 	for _, n := range c.Nodes {
 		n.mu.Lock()
@@ -251,6 +253,11 @@ func (c *Cluster) close(t testing.TB) {
 		}
 		if n.ControllerProxy != nil {
 			n.ControllerProxy.Close()
+		}
+	}
+	for _, n := range c.Nodes {
+		if b, err := os.ReadFile(n.LogPath); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+			t.Errorf("testcluster: node %d reported a data race (its log follows)", n.ID)
 		}
 	}
 	if t.Failed() {
