@@ -78,7 +78,7 @@ func runChaos(t *testing.T, nodes int, w Workload, s Schedule) (FaultCounts, Res
 // TestShortChaosOnOneNodeFindsNoAnomalies is the CI version of `make chaos`: each fault kind once
 // on a single node while idempotent acks=all producers write and a reader polls; then no anomaly.
 func TestShortChaosOnOneNodeFindsNoAnomalies(t *testing.T) {
-	runChaos(t, 1, Workload{Partitions: 3, Rate: 500}, Schedule{
+	runChaos(t, 1, Workload{Partitions: 3, Rate: 500, ReaderRestart: 3 * time.Second}, Schedule{
 		Faults:   6,
 		Kinds:    []Fault{Kill, Term, Pause, Cut, Blackhole, Isolate},
 		Down:     500 * time.Millisecond,
@@ -106,6 +106,8 @@ func TestChaos(t *testing.T) {
 		Partitions: int32(envInt(t, "GREGOR_CHAOS_PARTITIONS", 6)),
 		Producers:  envInt(t, "GREGOR_CHAOS_PRODUCERS", 2),
 		Rate:       envInt(t, "GREGOR_CHAOS_RATE", 1000),
+		// The reader restarts its client (resuming where it was) every 10 s.
+		ReaderRestart: envDuration(t, "GREGOR_CHAOS_READER_RESTART", 10*time.Second),
 	}
 	runChaos(t, envInt(t, "GREGOR_CHAOS_NODES", 1), w, Schedule{
 		Faults:   faults,

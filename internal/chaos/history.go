@@ -51,8 +51,9 @@ type Failure struct {
 	Err       string
 }
 
-// Read is one record a reader saw. Session numbers a reader's client: offsets are expected to
-// rise within a session, not across sessions.
+// Read is one record a reader saw. Session numbers a reader that starts from the beginning:
+// offsets are expected to rise within a session, not across sessions. A reader that restarts its
+// client and resumes after its last record stays in its session.
 type Read struct {
 	Session   int
 	Partition int32

@@ -31,6 +31,9 @@ type Workload struct {
 	Producers   int
 	Rate        int
 	MaxBuffered int
+	// ReaderRestart, if set, restarts the reader's client that often; the new client resumes
+	// after the last record polled.
+	ReaderRestart time.Duration
 	// CatchUp [30s] bounds the wait for the reader to reach the end after the writes stop;
 	// FinalRead [60s] bounds the final full read.
 	CatchUp, FinalRead time.Duration
@@ -192,17 +195,21 @@ func (r *Run) record(v Value, rec *kgo.Record, err error) {
 // Stats is a snapshot of a run's counters.
 type Stats struct {
 	Acked, Failed, Polled int64
-	// ReaderErrors counts fetch errors the reader's client reported (it retries them).
-	ReaderErrors int64
+	// ReaderErrors counts fetch errors the reader's client reported (it retries them);
+	// ReaderRestarts counts the reader's client restarts.
+	ReaderErrors, ReaderRestarts int64
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("acked %d, failed %d, polled %d", s.Acked, s.Failed, s.Polled)
+	return fmt.Sprintf("acked %d, failed %d, polled %d (reader restarts %d, fetch errors %d)", s.Acked, s.Failed, s.Polled, s.ReaderRestarts, s.ReaderErrors)
 }
 
 // Stats returns the run's counters so far.
 func (r *Run) Stats() Stats {
-	return Stats{Acked: r.acked.Load(), Failed: r.failed.Load(), Polled: r.reader.polled.Load(), ReaderErrors: r.reader.errors.Load()}
+	return Stats{
+		Acked: r.acked.Load(), Failed: r.failed.Load(), Polled: r.reader.polled.Load(),
+		ReaderErrors: r.reader.errors.Load(), ReaderRestarts: r.reader.restarts.Load(),
+	}
 }
 
 // Stop stops the writes (waiting up to a minute for outstanding acknowledgements; what is still
@@ -275,17 +282,9 @@ func endOffsets(w Workload) (map[int32]int64, error) {
 	return ends, nil
 }
 
-func partitionsFromStart(w Workload) kgo.Opt {
-	offsets := map[int32]kgo.Offset{}
-	for p := range w.Partitions {
-		offsets[p] = kgo.NewOffset().AtStart()
-	}
-	return kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.Topic: offsets})
-}
-
 // finalRead reads every partition from the start up to ends, within w.FinalRead.
 func finalRead(w Workload, ends map[int32]int64) ([]Read, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(w.Bootstrap...), partitionsFromStart(w), kgo.FetchMaxWait(500*time.Millisecond))
+	cl, err := kgo.NewClient(readerOpts(w, nil)...)
 	if err != nil {
 		return nil, fmt.Errorf("chaos: final read: %w", err)
 	}
