@@ -45,7 +45,8 @@ build:
 	$(GO) build -o gregor ./cmd/gregor
 
 # Jepsen-style fault run (not in CI; docs/chaos.md): idempotent acks=all producers and a reader
-# while CHAOS_FAULTS faults (kill -9, SIGTERM, SIGSTOP, network cut, blackhole; one node at a time)
+# while CHAOS_FAULTS faults (kill -9, SIGTERM, SIGSTOP, network cut, blackhole, isolation; one
+# node at a time)
 # hit the nodes, then every anomaly count. Any GREGOR_CHAOS_* variable in the environment (NODES,
 # KINDS, DOWN, INTERVAL, RATE, PARTITIONS, PRODUCERS, READER_RESTART, SEED, RECOVER) reaches it.
 CHAOS_FAULTS ?= 60
