@@ -45,10 +45,10 @@ build:
 	$(GO) build -o gregor ./cmd/gregor
 
 # Jepsen-style fault run (not in CI; docs/chaos.md): idempotent acks=all producers and a reader
-# while CHAOS_FAULTS faults (kill -9, SIGTERM, SIGSTOP, network cut, blackhole, isolation; one
-# node at a time)
-# hit the nodes, then every anomaly count. Any GREGOR_CHAOS_* variable in the environment (NODES,
-# KINDS, DOWN, INTERVAL, RATE, PARTITIONS, PRODUCERS, READER_RESTART, SEED, RECOVER) reaches it.
+# while CHAOS_FAULTS faults (kill -9, SIGTERM, SIGSTOP, network cut, blackhole, isolation) hit the
+# nodes one at a time, then every anomaly count. Any GREGOR_CHAOS_* variable in the environment
+# (NODES, KINDS, DOWN, INTERVAL, RATE, PARTITIONS, PRODUCERS, READER_RESTART, SEED, RECOVER)
+# reaches the test.
 CHAOS_FAULTS ?= 60
 CHAOS_TIMEOUT ?= 2h
 chaos:
