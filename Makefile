@@ -4,7 +4,7 @@ GO ?= go
 FUZZTIME ?= 20s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test test-deps fuzz lint bench build
+.PHONY: test test-deps fuzz lint bench build chaos
 
 # The whole suite under the race detector (about a minute on 2 cores), then a short fuzz of the
 # request decoder. scripts/test-deps.sh first installs kcat and kafkajs for broker/compat.
@@ -40,3 +40,16 @@ bench:
 
 build:
 	$(GO) build -o gregor ./cmd/gregor
+
+# Jepsen-style fault run (not in CI; docs/chaos.md): idempotent acks=all producers and a reader
+# while CHAOS_FAULTS faults (kill -9, SIGTERM, SIGSTOP, network cut, blackhole, isolation) hit the
+# nodes one at a time, then every anomaly count. Any GREGOR_CHAOS_* variable in the environment
+# (NODES, KINDS, DOWN, INTERVAL, RATE, PARTITIONS, PRODUCERS, READER_RESTART, SEED, RECOVER)
+# reaches the test.
+CHAOS_FAULTS ?= 60
+CHAOS_TIMEOUT ?= 2h
+chaos:
+	$(GO) build -o .chaos-gregor ./cmd/gregor
+	GREGOR_BINARY=$(CURDIR)/.chaos-gregor GREGOR_CHAOS_FAULTS=$(CHAOS_FAULTS) \
+		$(GO) test -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaos$$' ./internal/chaos/; \
+		status=$$?; rm -f .chaos-gregor; exit $$status
