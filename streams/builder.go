@@ -98,7 +98,7 @@ type node struct {
 	// func(Record[K, V]) error for the node's input types K and V.
 	instantiate func(t *task, children []any) (any, error)
 	// window is set on a windowed aggregation: when its windows close (see Suppress).
-	window *windowMeta
+	window windowRule
 	// timestampExtractor, on a source, gives its records' timestamps (timestamp.go); nil
 	// means Config.TimestampExtractor, or the record's own timestamp.
 	timestampExtractor TimestampExtractor

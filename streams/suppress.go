@@ -50,7 +50,7 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...Option) *KTable[K, V] {
 	if store == "" {
 		store = fmt.Sprintf("KTABLE-SUPPRESS-STATE-STORE-%010d", b.index-1)
 	}
-	meta := findWindowMeta(t.n)
+	meta := findWindowRule(t.n)
 	switch {
 	case !s.untilWindowCloses:
 		b.errorf("Suppress %s: only UntilWindowCloses is supported", name)

@@ -27,7 +27,7 @@ var suppressWindowsLimit = []byte{0x80}
 type suppressBuffer struct {
 	name, store string
 	kv          *statestore.KeyValueStore
-	rule        *windowMeta
+	rule        windowRule
 	// floor is a window end at or below the end of every buffered window. Eviction raises it
 	// to the first open window; a put of an earlier window (an in-grace out-of-order record
 	// opening it after later windows were buffered) lowers it.
@@ -41,7 +41,7 @@ type suppressBuffer struct {
 }
 
 // openSuppressBuffer reads the buffer's persisted emission time.
-func openSuppressBuffer(name, store string, kv *statestore.KeyValueStore, rule *windowMeta) (*suppressBuffer, error) {
+func openSuppressBuffer(name, store string, kv *statestore.KeyValueStore, rule windowRule) (*suppressBuffer, error) {
 	b := &suppressBuffer{name: name, store: store, kv: kv, rule: rule, emittedThrough: -1}
 	v, found, err := kv.Get(suppressEmittedKey)
 	switch {
@@ -58,7 +58,7 @@ func openSuppressBuffer(name, store string, kv *statestore.KeyValueStore, rule *
 // finalized reports whether the window ending at end has closed, at the task's stream time
 // or at the buffer's last emission (which survives a restart that stream time may not).
 func (b *suppressBuffer) finalized(end, streamTime int64) bool {
-	return b.rule.closed(end, max(streamTime, b.emittedThrough))
+	return windowClosed(b.rule, end, max(streamTime, b.emittedThrough))
 }
 
 // put buffers the latest update of a window (a tombstone deletes it: a merged-away session).
@@ -95,7 +95,7 @@ func (b *suppressBuffer) evict(streamTime int64, emit func(key, value []byte) er
 		}
 		end := int64(binary.BigEndian.Uint64(k))
 		b.floor = max(b.floor, end)
-		if !b.rule.closed(end, streamTime) {
+		if !windowClosed(b.rule, end, streamTime) {
 			break
 		}
 		closed = append(closed, pending{append([]byte(nil), k...), append([]byte(nil), it.Value()...)})

@@ -98,6 +98,7 @@ func (s SessionWindowedSerde[K]) Deserialize(b []byte) (Windowed[K], error) {
 // hopping windows), SlidingWindowSpec (SlidingWindows) or SessionWindowSpec (SessionWindows).
 // Pass it to WindowedBy.
 type Windows interface {
+	windowRule
 	// gracePeriod is how long after its end a window still accepts records.
 	gracePeriod() int64
 	// invalid describes what is wrong with the windows, "" if nothing.
@@ -311,30 +312,23 @@ func windowedAggregate[K, V, A any](w *WindowedKStream[K, V], prefix string, opt
 	table := &KTable[Windowed[K], A]{b: b, n: n, store: store, valueSerde: aggSerde}
 	switch ws := w.w.(type) {
 	case TimeWindows:
-		n.window = &windowMeta{closeDelay: ws.grace}
+		n.window = ws
 		table.keySerde = TimeWindowedSerde[K]{Key: keySerde, WindowSize: ws.Size()}
 		n.instantiate = timeWindowProcessor(name, store, ws, keySerde, aggSerde, f)
 		b.addNode(n, s.n)
-		// NB: Kafka's default retention of a windowed aggregation's store: size + grace.
-		b.addWindowedStore(store, name, windowStore, ws.size+ws.grace)
+		b.addWindowedStore(store, name, windowStore, ws.retention())
 	case SlidingWindowSpec:
-		// A window [start, end] (end inclusive) closes when stream time passes end + grace.
-		n.window = &windowMeta{closeDelay: ws.grace + 1}
+		n.window = ws
 		table.keySerde = TimeWindowedSerde[K]{Key: keySerde, WindowSize: ws.TimeDifference()}
 		n.instantiate = slidingWindowProcessor(name, store, ws, keySerde, aggSerde, f)
 		b.addNode(n, s.n)
-		// NB: a record looks back at windows starting up to 2 time differences before it, and
-		// a record within grace is up to grace + difference behind stream time: 3 differences
-		// + grace keep every window a record can meet (Kafka keeps 2 differences + grace, in
-		// coarse segments).
-		b.addWindowedStore(store, name, windowStore, 3*ws.diff+ws.grace+1)
+		b.addWindowedStore(store, name, windowStore, ws.retention())
 	case SessionWindowSpec:
-		// A session [start, end] closes when stream time passes end + gap + grace.
-		n.window = &windowMeta{closeDelay: ws.gap + ws.grace + 1}
+		n.window = ws
 		table.keySerde = SessionWindowedSerde[K]{Key: keySerde}
 		n.instantiate = sessionWindowProcessor(name, store, ws, keySerde, aggSerde, f, merge)
 		b.addNode(n, s.n)
-		b.addWindowedStore(store, name, sessionStore, ws.gap+ws.grace)
+		b.addWindowedStore(store, name, sessionStore, ws.retention())
 	default:
 		if w.w != nil {
 			b.errorf("%s: unsupported windows %T", name, w.w)
@@ -366,10 +360,9 @@ func timeWindowProcessor[K, V, A any](name, store string, ws TimeWindows, keySer
 			if err != nil {
 				return fmt.Errorf("%s: serialize key: %w", name, err)
 			}
-			closeTime := t.streamTime - ws.grace
 			for _, start := range ws.windowStarts(r.Timestamp) {
 				end := start + ws.size
-				if end <= closeTime {
+				if windowClosed(ws, end, t.streamTime) {
 					t.dropLate(name, r.Timestamp, start, end)
 					continue
 				}
@@ -436,7 +429,6 @@ func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpe
 			if err != nil {
 				return fmt.Errorf("%s: serialize key: %w", name, err)
 			}
-			closeTime := t.streamTime - ws.grace - ws.gap
 			var merged []session
 			it := sst.FindSessions(kb, ts-ws.gap, ts+ws.gap)
 			for it.Next() {
@@ -456,7 +448,7 @@ func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpe
 				agg, found = merge(r.Key, agg, found, a), true
 				start, end = min(start, s.start), max(end, s.end)
 			}
-			if end < closeTime {
+			if windowClosed(ws, end, t.streamTime) {
 				t.dropLate(name, ts, start, end)
 				return nil
 			}

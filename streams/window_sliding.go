@@ -75,8 +75,8 @@ func slidingWindowProcessor[K, V, A any](name, store string, ws SlidingWindowSpe
 		next := fanout[Windowed[K], A](children)
 		return func(r Record[K, V]) error {
 			ts, diff := r.Timestamp, ws.diff
-			closeTime := t.streamTime - ws.grace
-			if ts < 0 || ts+1+diff <= closeTime {
+			// NB: the last window a record at ts can be in ends at ts + diff.
+			if ts < 0 || windowClosed(ws, ts+diff, t.streamTime) {
 				t.dropLate(name, ts, ts-diff, ts)
 				return nil
 			}
@@ -98,7 +98,7 @@ func slidingWindowProcessor[K, V, A any](name, store string, ws SlidingWindowSpe
 			}
 			// update adds the record to the window starting at start, unless it has closed.
 			update := func(start int64, cur slidingAgg[A]) error {
-				if start+diff < closeTime {
+				if windowClosed(ws, start+diff, t.streamTime) {
 					t.dropLate(name, ts, start, start+diff)
 					return nil
 				}

@@ -16,20 +16,9 @@ const (
 	sessionStore
 )
 
-// windowMeta describes when the windows of a windowed aggregation close: a window ending at
-// end (its Windowed.End) is closed once the task's stream time reaches end + closeDelay.
-type windowMeta struct {
-	closeDelay int64
-}
-
-// closed reports whether a window ending at end is closed at stream time streamTime.
-func (m *windowMeta) closed(end, streamTime int64) bool {
-	return streamTime >= 0 && end+m.closeDelay <= streamTime
-}
-
-// findWindowMeta returns the window metadata of the nearest windowed aggregation at or above
-// n, walking up single-parent chains (ToStream, Filter, ... keep the windows of their parent).
-func findWindowMeta(n *node) *windowMeta {
+// findWindowRule returns the windows of the nearest windowed aggregation at or above n,
+// walking up single-parent chains (ToStream, Filter, ... keep the windows of their parent).
+func findWindowRule(n *node) windowRule {
 	for n != nil {
 		if n.window != nil {
 			return n.window
@@ -42,7 +31,7 @@ func findWindowMeta(n *node) *windowMeta {
 	return nil
 }
 
-// addWindowedStore registers a window or session store with its retention.
+// addWindowedStore registers a window or session store with its retention (windowRule.retention).
 func (b *Builder) addWindowedStore(name, owner string, kind storeKind, retentionMs int64) {
 	b.addStore(name, owner)
 	s := b.stores[len(b.stores)-1]
