@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gregor-streams/gregor/internal/dirlock"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -99,7 +100,9 @@ type App struct {
 	log  *slog.Logger
 
 	producer *kgo.Client // outputs and changelogs
-	consumer *kgo.Client // the group member
+	// stateLock is the lock of <StateDir>/<ApplicationID>, held from Start to Close.
+	stateLock *dirlock.Lock
+	consumer  *kgo.Client // the group member
 
 	// global holds the global tables' stores and thread; nil without global tables.
 	global *globalThread
@@ -225,6 +228,9 @@ func (a *App) Start(ctx context.Context) error {
 }
 
 func (a *App) start(ctx context.Context) error {
+	if err := a.lockStateDir(); err != nil {
+		return err
+	}
 	internal := map[string]bool{} // produced to with the manual partitioner
 	for name := range a.topo.stores {
 		internal[statestore.ChangelogTopic(a.cfg.ApplicationID, name)] = true
@@ -837,6 +843,10 @@ func (a *App) Close() error {
 		}
 		if a.producer != nil {
 			a.producer.Close()
+		}
+		// NB: last, once every task and global store is closed.
+		if err := a.stateLock.Release(); err != nil {
+			a.log.Warn("release the state directory lock", "err", err)
 		}
 		a.state.set(NotRunning)
 		a.log.Info("closed")

@@ -125,7 +125,10 @@
 // New(topology, Config) makes an App; Start checks the source topics, creates the internal
 // topics and joins the consumer group named by ApplicationID; Close stops it. The context given
 // to Start bounds the App's life: when it ends, the App commits, leaves the group (its partitions
-// go to the other instances at once) and waits in PendingShutdown for Close. A task runs one
+// go to the other instances at once) and waits in PendingShutdown for Close. From Start to Close
+// the App holds the lock of <StateDir>/<ApplicationID> (its .lock file, as Kafka Streams): a
+// second instance of the application on the same state directory, in this process or another,
+// fails to start with ErrStateDirLocked naming the holder's PID. A task runs one
 // sub-topology for one partition number: it owns that partition of each of the
 // sub-topology's source topics and of each of its stores. Topics read by one sub-topology must
 // therefore have equal partition counts (Start fails with ErrCoPartitioning otherwise;
