@@ -10,6 +10,7 @@ import (
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testnet"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -96,21 +97,23 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 			t.Fatal(err)
 		}
 	}
-	// A third of the input, paced so that both instances commit along the way, then the kill
-	// while records keep coming.
+	// A third of the input; the kill once the victim is well into its half of it (it has
+	// committed along the way: stores at least, offsets too when its interval allows), while
+	// records keep coming.
 	for i := 0; i < total/3; i += 500 {
 		produceChunk(i, 500)
-		time.Sleep(30 * time.Millisecond)
 	}
+	waitFor(t, func() error {
+		if n := victim.Stats().RecordsProcessed; n < total/12 {
+			return fmt.Errorf("the victim has processed %d records, not yet %d: killing it now would prove little (err %v)", n, total/12, victim.Err())
+		}
+		return nil
+	})
 	processedBeforeKill := victim.Stats().RecordsProcessed
 	victimDialer.Sever()
 	go victim.Close() // it cannot reach the broker any more; nothing waits for it
 	for i := total / 3; i < total; i += 500 {
 		produceChunk(i, 500)
-		time.Sleep(10 * time.Millisecond)
-	}
-	if processedBeforeKill == 0 {
-		t.Fatal("the victim had processed nothing before it was killed: the test proves nothing")
 	}
 
 	// The survivor owns all six tasks once the victim's session has timed out, and its committed
@@ -144,29 +147,29 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 func waitForCommittedEnd(t *testing.T, addr, group, topic string, timeout time.Duration) {
 	t.Helper()
 	adm := kadm.NewClient(client(t, addr))
-	deadline := time.Now().Add(timeout)
-	for {
+	testutil.CheckFor(t, timeout, 100*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ends, err1 := adm.ListEndOffsets(ctx, topic)
-		committed, err2 := adm.FetchOffsets(ctx, group)
-		cancel()
+		defer cancel()
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return fmt.Errorf("list end offsets of %s: %w", topic, err)
+		}
+		committed, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return fmt.Errorf("fetch committed offsets of %s: %w", group, err)
+		}
 		var lag []string
-		if err1 == nil && err2 == nil {
-			ends.Each(func(e kadm.ListedOffset) {
-				c, ok := committed.Lookup(topic, e.Partition)
-				if !ok || c.At != e.Offset {
-					lag = append(lag, fmt.Sprintf("%d: committed %d of %d", e.Partition, c.At, e.Offset))
-				}
-			})
-			if len(lag) == 0 {
-				return
+		ends.Each(func(e kadm.ListedOffset) {
+			c, ok := committed.Lookup(topic, e.Partition)
+			if !ok || c.At != e.Offset {
+				lag = append(lag, fmt.Sprintf("%d: committed %d of %d", e.Partition, c.At, e.Offset))
 			}
+		})
+		if len(lag) > 0 {
+			return fmt.Errorf("group %s: committed offsets on %s lag the end: %v", group, topic, lag)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s: committed offsets on %s did not reach the end within %v (%v %v; lagging %v)", group, topic, timeout, err1, err2, lag)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // readAllCounts reads topic to its end and returns the latest and the largest count per key.
@@ -184,10 +187,9 @@ func readAllCounts(t *testing.T, addr, topic string) (latest, maxSeen map[string
 	})
 	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	latest, maxSeen = map[string]int64{}, map[string]int64{}
-	deadline := time.Now().Add(waitTimeout)
-	for len(remaining) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not read to its end within %v (left: %v)", topic, waitTimeout, remaining)
+	waitFor(t, func() error {
+		if len(remaining) == 0 {
+			return nil
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		fetches := cl.PollFetches(ctx)
@@ -204,6 +206,10 @@ func readAllCounts(t *testing.T, addr, topic string) (latest, maxSeen map[string
 				delete(remaining, r.Partition)
 			}
 		})
-	}
+		if len(remaining) > 0 {
+			return fmt.Errorf("%s: not read to its end (partitions left, with their end offsets: %v)", topic, remaining)
+		}
+		return nil
+	})
 	return latest, maxSeen
 }

@@ -72,7 +72,7 @@ func TestSuppressEmitsAWindowOpenedOutOfOrderAfterLaterWindowsWereBuffered(t *te
 		at("events", "c", "x", 31), // stream time 31 closes [0,10) (closes at 30), not [20,30)
 		at("events", "d", "x", 100),
 	)
-	got := readExactly(t, app, tb.Addr(), "finals", 3, formatWindowed(suppressedCountKeys))
+	got := readExactly(t, app, tb.Addr(), cfg.ApplicationID, "finals", 3, formatWindowed(suppressedCountKeys))
 	if want := []string{"b@0/10=1", "a@20/30=1", "c@30/40=1"}; !slices.Equal(got, want) {
 		t.Fatalf("final results before the restart\n got %v\nwant %v", got, want)
 	}
@@ -88,7 +88,7 @@ func TestSuppressEmitsAWindowOpenedOutOfOrderAfterLaterWindowsWereBuffered(t *te
 		at("events", "b", "x", 8), // [0,10) is closed and out: dropped
 		at("events", "e", "x", 200),
 	)
-	got = readExactly(t, app, tb.Addr(), "finals", 4, formatWindowed(suppressedCountKeys))
+	got = readExactly(t, app, tb.Addr(), cfg.ApplicationID, "finals", 4, formatWindowed(suppressedCountKeys))
 	if want := []string{"b@0/10=1", "a@20/30=1", "c@30/40=1", "d@100/110=1"}; !slices.Equal(got, want) {
 		t.Fatalf("final results after the restart\n got %v\nwant %v", got, want)
 	}
@@ -123,7 +123,7 @@ func TestSuppressOnSparsePartitionsEmitsEveryClosedWindowOnceInEndOrderAcrossARe
 		"p0": {"p0-b@0/10=1", "p0-a@20/30=1", "p0-c@30/40=1"},
 		"p2": {"p2-g@30/40=1"},
 	}
-	got := readExactly(t, app, tb.Addr(), "finals", 4, formatWindowed(suppressedCountKeys))
+	got := readExactly(t, app, tb.Addr(), cfg.ApplicationID, "finals", 4, formatWindowed(suppressedCountKeys))
 	for _, p := range []string{"p0", "p1", "p2"} {
 		if g := byPrefix(got, p); !slices.Equal(g, want[p]) {
 			t.Fatalf("partition %s before the restart: got %v, want %v (all: %v)", p, g, want[p], got)
@@ -143,7 +143,7 @@ func TestSuppressOnSparsePartitionsEmitsEveryClosedWindowOnceInEndOrderAcrossARe
 		"p0": {"p0-b@0/10=1", "p0-a@20/30=1", "p0-c@30/40=1", "p0-d@100/110=1"},
 		"p2": {"p2-g@30/40=1", "p2-f@50/60=1", "p2-h@60/70=1"},
 	}
-	got = readExactly(t, app, tb.Addr(), "finals", 7, formatWindowed(suppressedCountKeys))
+	got = readExactly(t, app, tb.Addr(), cfg.ApplicationID, "finals", 7, formatWindowed(suppressedCountKeys))
 	for _, p := range []string{"p0", "p1", "p2"} {
 		if g := byPrefix(got, p); !slices.Equal(g, want[p]) {
 			t.Fatalf("partition %s after the restart: got %v, want %v (all: %v)", p, g, want[p], got)
