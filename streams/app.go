@@ -40,6 +40,14 @@ type Config struct {
 	// early (not its input offsets). Default 10000; negative turns buffering off (every update
 	// is written through, and restores are at-least-once instead of exact).
 	CacheMaxEntries int
+	// CacheMaxBytes bounds the record caches of this instance's tasks together (Kafka Streams'
+	// statestore.cache.max.bytes, formerly cache.max.bytes.buffering): an aggregation (Count,
+	// Reduce, Aggregate, windowed aggregations) forwards the latest value of each key when its
+	// cache flushes, at every commit (CommitInterval) or when the caches are full, instead of
+	// every intermediate update; its store is still written at once. Default 10 MiB, as Kafka;
+	// negative turns caching off (every update is forwarded). WithCachingDisabled turns it off
+	// for one store.
+	CacheMaxBytes int64
 	// DeserializationHandler decides what happens to an input record whose key or value the
 	// source's serde rejects: LogAndFail (the default) stops the App with an error naming the
 	// topic, partition and offset; LogAndContinue skips it; SendToDeadLetterTopic(topic) copies
@@ -138,6 +146,8 @@ type App struct {
 	produceErr error
 	state      stateMachine
 	iq         iqState
+	// cacheBytes is what the tasks' record caches hold (cache.go).
+	cacheBytes atomic.Int64
 	// droppedRecords counts records dropped for closed windows (window_task.go).
 	droppedRecords atomic.Int64
 	// wake lets a ManualClock interrupt the loop's poll (punctuation.go).
@@ -174,6 +184,9 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	}
 	if cfg.CacheMaxEntries == 0 {
 		cfg.CacheMaxEntries = DefaultCacheMaxEntries
+	}
+	if cfg.CacheMaxBytes == 0 {
+		cfg.CacheMaxBytes = DefaultCacheMaxBytes
 	}
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = DefaultCommitInterval
@@ -621,6 +634,11 @@ func (a *App) allTasksLocked() []*task {
 // could still be lost: a new owner skips the inputs a restored position covers.
 func (a *App) commitLocked(ctx context.Context, tasks []*task) error {
 	defer func() { a.mu.lastCommit = time.Now() }()
+	for _, t := range tasks {
+		if err := t.flushCaches(); err != nil {
+			return err
+		}
+	}
 	if err := a.flushOutput(ctx); err != nil {
 		return err
 	}

@@ -146,6 +146,14 @@
 // updates and then a position marker go to its changelog, and once acknowledged they are
 // written to LevelDB in one batch; only then are the input offsets committed.
 //
+// Aggregations (Count, Reduce, Aggregate, the windowed ones) forward through a record cache,
+// as Kafka Streams': the latest update per key is held back and forwarded when the task commits
+// or when the instance's caches hold more than Config.CacheMaxBytes (10 MiB by default), so a
+// key updated a thousand times between commits sends one record downstream, carrying the change
+// since the value forwarded before. The store is written at once. WithCachingDisabled turns it
+// off for one store, a negative CacheMaxBytes for all; an aggregation below a Suppress forwards
+// every update (Suppress holds them back itself).
+//
 // After a crash the new owner of a task restores each store up to its last position marker
 // (ignoring a commit that the crash cut short) and skips the input records below the restored
 // position, so every input record is reflected exactly once in the state; outputs for records

@@ -66,7 +66,8 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 	}
 	groupOpts := []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
 	victimDialer := &testnet.Dialer{}
-	victimOpts := append([]kgo.Opt{kgo.Dialer(victimDialer.Dial), kgo.RecordDeliveryTimeout(3 * time.Second)}, groupOpts...)
+	victimOpts := append([]kgo.Opt{kgo.Dialer(victimDialer.Dial), kgo.RecordDeliveryTimeout(3 * time.Second),
+		kgo.ClientID("failover-victim")}, groupOpts...)
 	victim, err := streams.New(topology(), streams.Config{ApplicationID: "fo", BootstrapServers: []string{tb.Addr()},
 		StateDir: t.TempDir(), CommitInterval: victimCommitInterval, CacheMaxEntries: victimCache, ClientOptions: victimOpts,
 		// NB: the victim outlives the test (it is abandoned, as a killed process would be):
@@ -103,11 +104,12 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 	for i := 0; i < total/3; i += 500 {
 		produceChunk(i, 500)
 	}
+	adm := kadm.NewClient(client(t, tb.Addr()))
 	waitFor(t, func() error {
 		if n := victim.Stats().RecordsProcessed; n < total/12 {
 			return fmt.Errorf("the victim has processed %d records, not yet %d: killing it now would prove little (err %v)", n, total/12, victim.Err())
 		}
-		return nil
+		return victimCommittedAStore(t, adm, "fo", "failover-victim", "fo-counts-changelog")
 	})
 	processedBeforeKill := victim.Stats().RecordsProcessed
 	victimDialer.Sever()
@@ -141,6 +143,34 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 	}
 	t.Logf("victim processed %d before the kill; survivor: %d processed, %d restored, %d skipped as already in the restored state, %d tasks opened",
 		processedBeforeKill, st.RecordsProcessed, st.RecordsRestored, st.RecordsSkippedAsRestored, st.TasksOpened)
+}
+
+// victimCommittedAStore returns nil once the changelog of one of the partitions the group
+// member with clientID owns holds updates: that member has committed a store with data.
+func victimCommittedAStore(t *testing.T, adm *kadm.Client, group, clientID, changelog string) error {
+	described, err := adm.DescribeGroups(ctxT(t), group)
+	if err != nil {
+		return fmt.Errorf("describe group %s: %w", group, err)
+	}
+	var owned []int32
+	for _, m := range described[group].Members {
+		if c, ok := m.Assigned.AsConsumer(); ok && m.ClientID == clientID {
+			for _, tp := range c.Topics {
+				owned = append(owned, tp.Partitions...)
+			}
+		}
+	}
+	ends, err := adm.ListEndOffsets(ctxT(t), changelog)
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", changelog, err)
+	}
+	for _, p := range owned {
+		// NB: more than the position marker an idle store writes on its first commit.
+		if end, ok := ends.Lookup(changelog, p); ok && end.Offset > 1 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s owns partitions %v of group %s: no store of theirs committed to %s yet", clientID, owned, group, changelog)
 }
 
 // waitForCommittedEnd waits until group's committed offsets on topic equal its end offsets.

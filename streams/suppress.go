@@ -50,7 +50,14 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...Option) *KTable[K, V] {
 	if store == "" {
 		store = fmt.Sprintf("KTABLE-SUPPRESS-STATE-STORE-%010d", b.index-1)
 	}
-	meta := findWindowRule(t.n)
+	var meta windowRule
+	if agg := findWindowedAggregation(t.n); agg != nil {
+		meta = agg.window
+		// NB: a record cache would hold a window's update back past the window's close, and
+		// Suppress takes an update of a closed window for a late one. Suppress gives the
+		// table's final values anyway, so the aggregation below it forwards every update.
+		agg.cachingDisabled = true
+	}
 	switch {
 	case !s.untilWindowCloses:
 		b.errorf("Suppress %s: only UntilWindowCloses is supported", name)

@@ -111,25 +111,36 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, opts []Optio
 	if keySerde == nil || aggSerde == nil {
 		b.errorf("%s (store %q): unknown key or aggregate serde", name, store)
 	}
-	n := &node{kind: processorNode, name: name, stores: []string{store}}
+	n := &node{kind: processorNode, name: name, stores: []string{store}, cachingDisabled: c.cachingDisabled}
 	n.instantiate = func(t *task, children []any) (any, error) {
 		kv, err := t.store(store)
 		if err != nil {
 			return nil, err
 		}
-		typed := statestore.NewTyped(kv, keySerde, aggSerde)
-		next := fanout[K, A](children)
+		forward := cachedForward(t, n, fanout[K, A](children))
 		return func(r Record[K, V]) error {
-			agg, found, err := typed.Get(r.Key)
+			kb, err := keySerde.Serialize(r.Key)
+			if err != nil {
+				return fmt.Errorf("%s: serialize key: %w", name, err)
+			}
+			var agg A
+			raw, found, err := kv.Get(kb)
+			if err == nil && found {
+				agg, err = aggSerde.Deserialize(raw)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: store %s: %w", name, store, err)
 			}
 			old := agg
 			agg = f(r.Key, r.Value, agg, found)
-			if err := typed.Put(r.Key, agg); err != nil {
+			vb, err := aggSerde.Serialize(agg)
+			if err != nil {
+				return fmt.Errorf("%s: serialize aggregate: %w", name, err)
+			}
+			if err := kv.Put(kb, vb); err != nil {
 				return fmt.Errorf("%s: store %s: %w", name, store, err)
 			}
-			return next(Record[K, A]{Key: r.Key, Value: agg, Timestamp: r.Timestamp, Headers: r.Headers, old: old, hasOld: found})
+			return forward(kb, Record[K, A]{Key: r.Key, Value: agg, Timestamp: r.Timestamp, Headers: r.Headers, old: old, hasOld: found}, len(vb))
 		}, nil
 	}
 	b.addNode(n, s.n)

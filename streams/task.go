@@ -48,6 +48,8 @@ type task struct {
 	streamTime    int64
 	// proc is the Processor API's and timestamps' state (processor.go), nil until used.
 	proc *processorState
+	// caches are the record caches of the task's aggregations, children first (cache.go).
+	caches []cacheFlusher
 }
 
 // openTask opens (and restores) the task's stores, then instantiates its processors.
@@ -149,6 +151,9 @@ func (t *task) process(ctx context.Context, topic string, records []*kgo.Record)
 		}
 		t.offsets[tp] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 		if t.needsCommit() {
+			if err := t.flushCaches(); err != nil {
+				return processed, skipped, err
+			}
 			if err := t.app.flushOutput(ctx); err != nil {
 				return processed, skipped, err
 			}
@@ -241,6 +246,9 @@ func (t *task) close() {
 	}
 	t.closed = true
 	t.closeProcessors()
+	for _, c := range t.caches {
+		c.dropCache()
+	}
 	var errs []error
 	for _, kv := range t.stores {
 		errs = append(errs, kv.Close())

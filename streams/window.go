@@ -308,25 +308,25 @@ func windowedAggregate[K, V, A any](w *WindowedKStream[K, V], prefix string, opt
 	if keySerde == nil || aggSerde == nil {
 		b.errorf("%s (store %q): unknown key or aggregate serde", name, store)
 	}
-	n := &node{kind: processorNode, name: name, stores: []string{store}}
+	n := &node{kind: processorNode, name: name, stores: []string{store}, cachingDisabled: c.cachingDisabled}
 	table := &KTable[Windowed[K], A]{b: b, n: n, store: store, valueSerde: aggSerde}
 	switch ws := w.w.(type) {
 	case TimeWindows:
 		n.window = ws
 		table.keySerde = TimeWindowedSerde[K]{Key: keySerde, WindowSize: ws.Size()}
-		n.instantiate = timeWindowProcessor(name, store, ws, keySerde, aggSerde, f)
+		n.instantiate = timeWindowProcessor(n, store, ws, keySerde, aggSerde, f)
 		b.addNode(n, s.n)
 		b.addWindowedStore(store, name, windowStore, ws.retention())
 	case SlidingWindowSpec:
 		n.window = ws
 		table.keySerde = TimeWindowedSerde[K]{Key: keySerde, WindowSize: ws.TimeDifference()}
-		n.instantiate = slidingWindowProcessor(name, store, ws, keySerde, aggSerde, f)
+		n.instantiate = slidingWindowProcessor(n, store, ws, keySerde, aggSerde, f)
 		b.addNode(n, s.n)
 		b.addWindowedStore(store, name, windowStore, ws.retention())
 	case SessionWindowSpec:
 		n.window = ws
 		table.keySerde = SessionWindowedSerde[K]{Key: keySerde}
-		n.instantiate = sessionWindowProcessor(name, store, ws, keySerde, aggSerde, f, merge)
+		n.instantiate = sessionWindowProcessor(n, store, ws, keySerde, aggSerde, f, merge)
 		b.addNode(n, s.n)
 		b.addWindowedStore(store, name, sessionStore, ws.retention())
 	default:
@@ -343,14 +343,15 @@ func windowedAggregate[K, V, A any](w *WindowedKStream[K, V], prefix string, opt
 // still open, and forwards each updated window, timestamped with the largest timestamp of the
 // window's records (as Kafka 3.x). A window's stored value is that timestamp (8 bytes
 // big-endian) followed by the serialised aggregate, as in Kafka's timestamped window store.
-func timeWindowProcessor[K, V, A any](name, store string, ws TimeWindows, keySerde Serde[K], aggSerde Serde[A],
+func timeWindowProcessor[K, V, A any](n *node, store string, ws TimeWindows, keySerde Serde[K], aggSerde Serde[A],
 	f func(k K, v V, agg A, found bool) A) func(t *task, children []any) (any, error) {
+	name := n.name
 	return func(t *task, children []any) (any, error) {
 		wst, err := t.windowStore(store)
 		if err != nil {
 			return nil, err
 		}
-		next := fanout[Windowed[K], A](children)
+		next := cachedForward(t, n, fanout[Windowed[K], A](children))
 		return func(r Record[K, V]) error {
 			if r.Timestamp < 0 {
 				t.dropLate(name, r.Timestamp, -1, -1)
@@ -392,7 +393,7 @@ func timeWindowProcessor[K, V, A any](name, store string, ws TimeWindows, keySer
 				}
 				out := Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: start, End: end},
 					Value: agg, Timestamp: outTs, Headers: r.Headers}
-				if err := next(out); err != nil {
+				if err := next(statestore.WindowKey(kb, start), out, len(v)+len(ab)); err != nil {
 					return err
 				}
 			}
@@ -411,14 +412,15 @@ type session struct {
 // inactivity gap (Kafka's KStreamSessionWindowAggregate): the merged sessions are removed and
 // forwarded as tombstones, and the merged session, with the record aggregated in, is stored and
 // forwarded with the session end as its timestamp.
-func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpec, keySerde Serde[K], aggSerde Serde[A],
+func sessionWindowProcessor[K, V, A any](n *node, store string, ws SessionWindowSpec, keySerde Serde[K], aggSerde Serde[A],
 	f func(k K, v V, agg A, found bool) A, merge func(k K, agg A, found bool, other A) A) func(t *task, children []any) (any, error) {
+	name := n.name
 	return func(t *task, children []any) (any, error) {
 		sst, err := t.sessionStore(store)
 		if err != nil {
 			return nil, err
 		}
-		next := fanout[Windowed[K], A](children)
+		next := cachedForward(t, n, fanout[Windowed[K], A](children))
 		return func(r Record[K, V]) error {
 			ts := r.Timestamp
 			if ts < 0 {
@@ -459,7 +461,7 @@ func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpe
 					}
 					out := Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: s.start, End: s.end},
 						Timestamp: s.end, Headers: r.Headers, nullValue: true}
-					if err := next(out); err != nil {
+					if err := next(statestore.SessionKey(kb, s.start, s.end), out, 0); err != nil {
 						return err
 					}
 				}
@@ -472,8 +474,8 @@ func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpe
 			if err := sst.Put(kb, start, end, ab); err != nil {
 				return fmt.Errorf("%s: store %s: %w", name, store, err)
 			}
-			return next(Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: start, End: end},
-				Value: agg, Timestamp: end, Headers: r.Headers})
+			return next(statestore.SessionKey(kb, start, end), Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: start, End: end},
+				Value: agg, Timestamp: end, Headers: r.Headers}, len(ab))
 		}, nil
 	}
 }

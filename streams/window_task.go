@@ -16,12 +16,12 @@ const (
 	sessionStore
 )
 
-// findWindowRule returns the windows of the nearest windowed aggregation at or above n,
-// walking up single-parent chains (ToStream, Filter, ... keep the windows of their parent).
-func findWindowRule(n *node) windowRule {
+// findWindowedAggregation returns the nearest windowed aggregation at or above n, walking up
+// single-parent chains (ToStream, Filter, ... keep the windows of their parent).
+func findWindowedAggregation(n *node) *node {
 	for n != nil {
 		if n.window != nil {
-			return n.window
+			return n
 		}
 		if len(n.parents) != 1 {
 			return nil

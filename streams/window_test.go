@@ -100,6 +100,7 @@ func TestTumblingWindowCountDropsRecordsLaterThanGraceAndCountsThem(t *testing.T
 	)
 	app := startApp(t, topo, streams.Config{
 		ApplicationID: "tumbling", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+		CacheMaxBytes: -1, // every update is asserted: no record cache
 	})
 	keys := streams.TimeWindowedSerde[string]{Key: statestore.String{}, WindowSize: 10 * time.Second}
 	format := func(r *kgo.Record) string {
@@ -225,6 +226,7 @@ func TestSessionWindowsMergeWhenARecordBridgesThemAndTombstoneTheOldSessions(t *
 	)
 	app := startApp(t, topo, streams.Config{
 		ApplicationID: "sessions", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+		CacheMaxBytes: -1, // every update is asserted: no record cache
 	})
 	keys := streams.SessionWindowedSerde[string]{Key: statestore.String{}}
 	got := readExactly(t, app, tb.Addr(), "sessions", "sessions", 6, formatWindowed(keys))
@@ -331,6 +333,7 @@ func TestSlidingWindowCountFollowsKafkaWindowsPerRecord(t *testing.T) {
 	)
 	app := startApp(t, topo, streams.Config{
 		ApplicationID: "sliding", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+		CacheMaxBytes: -1, // every update is asserted: no record cache
 	})
 	keys := streams.TimeWindowedSerde[string]{Key: statestore.String{}, WindowSize: 10 * time.Second}
 	got := readExactly(t, app, tb.Addr(), "sliding", "sliding-counts", 8, formatWindowed(keys))

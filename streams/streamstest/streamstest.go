@@ -23,8 +23,10 @@ import (
 // Options configure a Driver. The zero value is ready to use.
 type Options struct {
 	// Config is the base configuration of the App: New sets its ApplicationID (unless set),
-	// BootstrapServers, StateDir, Clock and Logger, and a CommitInterval of 20ms unless set.
-	// Set TimestampExtractor or CacheMaxEntries here.
+	// BootstrapServers, StateDir, Clock and Logger, a CommitInterval of 20ms unless set, and
+	// record caches off unless CacheMaxBytes is set (every update of an aggregation reaches
+	// the outputs, as with Kafka's TopologyTestDriver). Set TimestampExtractor or
+	// CacheMaxEntries here.
 	Config streams.Config
 	// Partitions is the partition count of the topics New creates (default 1).
 	Partitions int32
@@ -89,6 +91,11 @@ func New(t testing.TB, topology *streams.Topology, opts Options) *Driver {
 	}
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = 20 * time.Millisecond
+	}
+	// NB: as Kafka's TopologyTestDriver, which commits after every record, a test sees every
+	// update of an aggregation unless it asks for a record cache.
+	if cfg.CacheMaxBytes == 0 {
+		cfg.CacheMaxBytes = -1
 	}
 	cfg.BootstrapServers = []string{d.broker.Addr()}
 	cfg.StateDir = t.TempDir()
