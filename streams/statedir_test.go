@@ -100,12 +100,23 @@ func TestASecondInstanceOnTheSameStateDirIsRefusedNamingTheHoldersPID(t *testing
 	app := startApp(t, countTopology(t), other)
 	app.Close()
 
-	// Once the holder has closed its App (and exited), the directory is free again.
+	// Once the holder has closed its App (and exited), the directory is free again; while an
+	// App of this process holds it, a second App of this process is refused too.
 	if err := stdin.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("holder process: %v", err)
 	}
-	startApp(t, countTopology(t), cfg).Close()
+	holder := startApp(t, countTopology(t), cfg)
+	third, err := streams.New(countTopology(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = third.Start(context.Background())
+	third.Close()
+	if pid := strconv.Itoa(os.Getpid()); !errors.Is(err, streams.ErrStateDirLocked) || !strings.Contains(err.Error(), "process "+pid) {
+		t.Fatalf("Start of a second App of this process on the same state dir: %v, want ErrStateDirLocked naming PID %s", err, pid)
+	}
+	holder.Close()
 }
