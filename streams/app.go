@@ -54,7 +54,8 @@ type Config struct {
 	// it to a dead-letter topic with error headers and skips it.
 	DeserializationHandler DeserializationHandler
 	// ProcessingGuarantee is Kafka Streams' processing.guarantee: "at_least_once" (the
-	// default, also ""). Outputs are at least once; key-value state is exact across crashes
+	// default, also ""). Outputs are at least once; state (key-value, window and session
+	// stores) is exact across crashes
 	// (see the package doc). "exactly_once_v2" needs transactions, which Gregor does not have
 	// yet: New rejects it rather than silently giving less.
 	ProcessingGuarantee string

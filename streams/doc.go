@@ -82,7 +82,8 @@
 // Windowed aggregations use window stores (statestore.WindowStore) and session stores
 // (statestore.SessionStore), retained for size + grace (gap + grace for sessions, 3 time
 // differences + grace for sliding windows), whose changelogs have cleanup.policy=compact,delete
-// and retention.ms = retention + 1 day, as in Kafka Streams.
+// and retention.ms = retention + 1 day, as in Kafka Streams. They are write-back buffers with
+// position markers like key-value stores (below), so windowed state is exact across a crash too.
 //
 // Windowed keys are written to topics in Kafka's byte layouts, so Java consumers read them
 // with Kafka's windowed deserializers:

@@ -42,27 +42,58 @@ func TestFailoverRestoresTheDeadInstancesTasksAndCountsExactly(t *testing.T) {
 		{"killed with store commits ahead of its offset commits", time.Hour, 10, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testFailover(t, tc.commitInterval, tc.cacheEntries, tc.wantSkipped)
+			testFailover(t, tc.commitInterval, tc.cacheEntries, tc.wantSkipped, "count")
 		})
 	}
 }
 
-func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache int, wantSkipped bool) {
+// TestFailoverRestoresWindowedAndSessionCountsExactly is the failover test for a windowed count
+// and a session count, killed while their store commits run ahead of their offset commits:
+// window and session stores take position markers too, so the survivor restores them exactly
+// and skips what they reflect, and no window or session counts a record twice.
+func TestFailoverRestoresWindowedAndSessionCountsExactly(t *testing.T) {
+	for _, kind := range []string{"windowed", "session"} {
+		t.Run(kind, func(t *testing.T) { testFailover(t, time.Hour, 10, true, kind) })
+	}
+}
+
+func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache int, wantSkipped bool, kind string) {
 	t.Parallel()
 	tb := testbroker.Start(t)
 	createTopic(t, tb.Addr(), "events", 6)
 	createTopic(t, tb.Addr(), "event-counts", 6)
 
+	// Every record has the same timestamp, the start of the next hour: one hour-long window, or one
+	// session, per key. keyOf takes the record key out of an output key.
+	// NB: the next hour, not a past one: kgo counts RecordDeliveryTimeout from a record's
+	// timestamp, and outputs carry their input's.
+	at := time.Now().Truncate(time.Hour).Add(time.Hour)
+	keyOf := func(k string) string { return k }
 	topology := func() *streams.Topology {
 		b := streams.NewBuilder()
-		streams.Stream(b, "events", statestore.String{}, statestore.String{}).
-			GroupByKey().Count(streams.Materialized("counts")).ToStream().
-			To("event-counts", statestore.String{}, statestore.Int64{})
+		grouped := streams.Stream(b, "events", statestore.String{}, statestore.String{}).GroupByKey()
+		switch kind {
+		case "count":
+			grouped.Count(streams.Materialized("counts")).ToStream().
+				To("event-counts", statestore.String{}, statestore.Int64{})
+		case "windowed":
+			streams.WindowedBy(grouped, streams.TumblingWindows(time.Hour)).Count(streams.Materialized("counts")).
+				ToStream().To("event-counts", nil, statestore.Int64{})
+		case "session":
+			streams.WindowedBy(grouped, streams.SessionWindows(time.Hour)).Count(streams.Materialized("counts")).
+				ToStream().To("event-counts", nil, statestore.Int64{})
+		}
 		topo, err := b.Build()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return topo
+	}
+	switch kind {
+	case "windowed":
+		keyOf = func(k string) string { return k[:len(k)-8] }
+	case "session":
+		keyOf = func(k string) string { return k[:len(k)-16] }
 	}
 	groupOpts := []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
 	victimDialer := &testnet.Dialer{}
@@ -92,7 +123,7 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 		for i := from; i < from+n; i++ {
 			k := fmt.Sprintf("k%02d", i%keys)
 			want[k]++
-			recs = append(recs, &kgo.Record{Topic: "events", Key: []byte(k), Value: []byte("x")})
+			recs = append(recs, &kgo.Record{Topic: "events", Key: []byte(k), Value: []byte("x"), Timestamp: at})
 		}
 		if err := producer.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
 			t.Fatal(err)
@@ -122,7 +153,7 @@ func testFailover(t *testing.T, victimCommitInterval time.Duration, victimCache 
 	// offsets reach the end of the input.
 	waitForCommittedEnd(t, tb.Addr(), "fo", "events", 60*time.Second)
 
-	latest, maxSeen := readAllCounts(t, tb.Addr(), "event-counts")
+	latest, maxSeen := readAllCounts(t, tb.Addr(), "event-counts", keyOf)
 	for k, n := range want {
 		if latest[k] != n {
 			t.Errorf("key %s: latest count %d, want %d", k, latest[k], n)
@@ -202,8 +233,9 @@ func waitForCommittedEnd(t *testing.T, addr, group, topic string, timeout time.D
 	})
 }
 
-// readAllCounts reads topic to its end and returns the latest and the largest count per key.
-func readAllCounts(t *testing.T, addr, topic string) (latest, maxSeen map[string]int64) {
+// readAllCounts reads topic to its end and returns the latest and the largest count per key
+// (keyOf(output key)).
+func readAllCounts(t *testing.T, addr, topic string, keyOf func(string) string) (latest, maxSeen map[string]int64) {
 	t.Helper()
 	ends, err := kadm.NewClient(client(t, addr)).ListEndOffsets(ctxT(t), topic)
 	if err != nil {
@@ -229,7 +261,7 @@ func readAllCounts(t *testing.T, addr, topic string) (latest, maxSeen map[string
 			if err != nil {
 				t.Fatalf("%s: bad value at %d/%d: %v", topic, r.Partition, r.Offset, err)
 			}
-			k := string(r.Key)
+			k := keyOf(string(r.Key))
 			latest[k] = n
 			maxSeen[k] = max(maxSeen[k], n)
 			if r.Offset+1 >= remaining[r.Partition] {

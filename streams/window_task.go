@@ -57,9 +57,8 @@ func (t *task) openStore(ctx context.Context, name string, opts statestore.Optio
 	if spec == nil || spec.kind == keyValueStore {
 		return statestore.Open(ctx, opts)
 	}
-	// NB: window and session stores write through (their time index lives in LevelDB) and so
-	// take no position markers.
-	opts.WriteCacheEntries, opts.TrackPositions = 0, false
+	// NB: window and session stores are buffered and take position markers like key-value
+	// stores (their time index is written at Commit), so windowed state is exact across a crash.
 	switch spec.kind {
 	case windowStore:
 		ws, err := statestore.OpenWindowStore(ctx, opts, spec.retention)
