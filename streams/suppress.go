@@ -2,6 +2,7 @@ package streams
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -11,15 +12,52 @@ type Suppressed struct {
 	buffer            BufferConfig
 }
 
-// BufferConfig bounds the buffer of a suppression. Only Unbounded is supported: the buffer is a
-// state store on disk (LevelDB, with a changelog), so it is bounded by disk, not memory.
+// BufferConfig bounds the buffer of a suppression: Unbounded, or MaxRecords / MaxBytes with
+// ShutDownWhenFull. The buffer is a state store on disk (LevelDB, with a changelog), so an
+// unbounded one is bounded by disk, not memory; a bound caps the windows held back at once.
 type BufferConfig struct {
-	unbounded bool
+	unbounded            bool
+	maxRecords, maxBytes int64
+	shutDownWhenFull     bool
 }
 
 // Unbounded is a buffer without a record or byte limit (Kafka's
 // Suppressed.BufferConfig.unbounded()).
 func Unbounded() BufferConfig { return BufferConfig{unbounded: true} }
+
+// MaxRecords bounds the buffer to n windows (Kafka's BufferConfig.maxRecords). Say what
+// happens when it is full with ShutDownWhenFull.
+func MaxRecords(n int64) BufferConfig { return BufferConfig{maxRecords: n} }
+
+// MaxBytes bounds the buffer to n bytes of windows (serialised keys and values; Kafka's
+// BufferConfig.maxBytes). Say what happens when it is full with ShutDownWhenFull.
+func MaxBytes(n int64) BufferConfig { return BufferConfig{maxBytes: n} }
+
+// WithMaxRecords adds a bound of n windows.
+func (c BufferConfig) WithMaxRecords(n int64) BufferConfig {
+	c.unbounded, c.maxRecords = false, n
+	return c
+}
+
+// WithMaxBytes adds a bound of n bytes.
+func (c BufferConfig) WithMaxBytes(n int64) BufferConfig {
+	c.unbounded, c.maxBytes = false, n
+	return c
+}
+
+// ShutDownWhenFull stops the App with ErrSuppressBufferFull when the buffer, after emitting
+// the windows that closed, is still over its bound (Kafka's BufferConfig.shutDownWhenFull):
+// results are never emitted early, so each window's one result stays final.
+// NB: Kafka's emitEarlyWhenFull is for Suppressed.untilTimeLimit, which Gregor does not have;
+// UntilWindowCloses takes only strict buffers there too.
+func (c BufferConfig) ShutDownWhenFull() BufferConfig {
+	c.shutDownWhenFull = true
+	return c
+}
+
+// ErrSuppressBufferFull stops an App whose Suppress buffer (ShutDownWhenFull) holds more
+// windows or bytes than its bound: Err wraps it with the processor, the store and the counts.
+var ErrSuppressBufferFull = errors.New("streams: suppression buffer is full")
 
 // UntilWindowCloses suppresses every update of a windowed table until its window closes, then
 // emits the window's final result once: Kafka's Suppressed.untilWindowCloses.
@@ -61,8 +99,10 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...Option) *KTable[K, V] {
 	switch {
 	case !s.untilWindowCloses:
 		b.errorf("Suppress %s: only UntilWindowCloses is supported", name)
-	case !s.buffer.unbounded:
-		b.errorf("Suppress %s: only an Unbounded buffer is supported", name)
+	case !s.buffer.unbounded && !s.buffer.shutDownWhenFull:
+		b.errorf("Suppress %s: UntilWindowCloses needs Unbounded() or a bounded buffer with ShutDownWhenFull(): emitting early would not be final", name)
+	case !s.buffer.unbounded && (s.buffer.maxRecords < 0 || s.buffer.maxBytes < 0 || s.buffer.maxRecords+s.buffer.maxBytes == 0):
+		b.errorf("Suppress %s: buffer bounds maxRecords=%d maxBytes=%d: give at least one positive bound", name, s.buffer.maxRecords, s.buffer.maxBytes)
 	case meta == nil:
 		b.errorf("Suppress %s below %s: UntilWindowCloses needs a windowed table (WindowedBy, then Count, Reduce or an aggregate)", name, t.n.name)
 	case t.keySerde == nil || t.valueSerde == nil:
@@ -75,7 +115,7 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...Option) *KTable[K, V] {
 		if err != nil {
 			return nil, err
 		}
-		buf, err := openSuppressBuffer(name, store, kv, meta)
+		buf, err := openSuppressBuffer(name, store, kv, meta, s.buffer)
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +159,10 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...Option) *KTable[K, V] {
 			if err := buf.put(end, kb, r.Timestamp, vb, r.nullValue); err != nil {
 				return err
 			}
-			return buf.evict(tk.streamTime, emit)
+			if err := buf.evict(tk.streamTime, emit); err != nil {
+				return err
+			}
+			return buf.checkBound()
 		}, nil
 	}
 	b.addNode(n, t.n)

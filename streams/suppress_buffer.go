@@ -38,11 +38,25 @@ type suppressBuffer struct {
 	// emittedThrough is the stream time of the last eviction that emitted a window, -1 if
 	// none: every window closed at it has had its final result.
 	emittedThrough int64
+	// bound is the buffer's configuration; records and bytes what it holds (windows, and the
+	// length of their keys and values), counted when it opens and kept up to date.
+	bound          BufferConfig
+	records, bytes int64
 }
 
 // openSuppressBuffer reads the buffer's persisted emission time.
-func openSuppressBuffer(name, store string, kv *statestore.KeyValueStore, rule windowRule) (*suppressBuffer, error) {
-	b := &suppressBuffer{name: name, store: store, kv: kv, rule: rule, emittedThrough: -1}
+func openSuppressBuffer(name, store string, kv *statestore.KeyValueStore, rule windowRule, bound BufferConfig) (*suppressBuffer, error) {
+	b := &suppressBuffer{name: name, store: store, kv: kv, rule: rule, emittedThrough: -1, bound: bound}
+	if !bound.unbounded {
+		it := kv.Range(nil, suppressWindowsLimit)
+		for it.Next() {
+			b.records++
+			b.bytes += int64(len(it.Key()) + len(it.Value()))
+		}
+		if err := it.Close(); err != nil {
+			return nil, fmt.Errorf("%s: store %s: %w", name, store, err)
+		}
+	}
 	v, found, err := kv.Get(suppressEmittedKey)
 	switch {
 	case err != nil:
@@ -65,6 +79,20 @@ func (b *suppressBuffer) finalized(end, streamTime int64) bool {
 func (b *suppressBuffer) put(end int64, key []byte, ts int64, value []byte, tombstone bool) error {
 	bk := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(key)), uint64(end))
 	bk = append(bk, key...)
+	if !b.bound.unbounded {
+		old, found, err := b.kv.Get(bk)
+		if err != nil {
+			return fmt.Errorf("%s: store %s: %w", b.name, b.store, err)
+		}
+		if found {
+			b.records--
+			b.bytes -= int64(len(bk) + len(old))
+		}
+		if !tombstone {
+			b.records++
+			b.bytes += int64(len(bk) + 8 + len(value))
+		}
+	}
 	var err error
 	if tombstone {
 		err = b.kv.Delete(bk)
@@ -116,9 +144,23 @@ func (b *suppressBuffer) evict(streamTime int64, emit func(key, value []byte) er
 		if err := b.kv.Delete(p.key); err != nil {
 			return fmt.Errorf("%s: store %s: %w", b.name, b.store, err)
 		}
+		b.records--
+		b.bytes -= int64(len(p.key) + len(p.value))
 		if err := emit(p.key, p.value); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkBound fails with ErrSuppressBufferFull when a bounded buffer holds more than its bound.
+func (b *suppressBuffer) checkBound() error {
+	if b.bound.unbounded {
+		return nil
+	}
+	if (b.bound.maxRecords > 0 && b.records > b.bound.maxRecords) || (b.bound.maxBytes > 0 && b.bytes > b.bound.maxBytes) {
+		return fmt.Errorf("%w: %s (store %s) holds %d windows in %d bytes, over its bound of maxRecords=%d maxBytes=%d (ShutDownWhenFull)",
+			ErrSuppressBufferFull, b.name, b.store, b.records, b.bytes, b.bound.maxRecords, b.bound.maxBytes)
 	}
 	return nil
 }

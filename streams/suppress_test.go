@@ -1,6 +1,7 @@
 package streams_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -147,6 +148,54 @@ func TestSuppressOnSparsePartitionsEmitsEveryClosedWindowOnceInEndOrderAcrossARe
 	for _, p := range []string{"p0", "p1", "p2"} {
 		if g := byPrefix(got, p); !slices.Equal(g, want[p]) {
 			t.Fatalf("partition %s after the restart: got %v, want %v (all: %v)", p, g, want[p], got)
+		}
+	}
+}
+
+func TestABoundedSuppressBufferEmitsWhatClosesAndStopsTheAppWhenStillFull(t *testing.T) {
+	t.Parallel()
+	tb := testbroker.Start(t)
+	createTopic(t, tb.Addr(), "events", 1)
+	createTopic(t, tb.Addr(), "finals", 1)
+	b := streams.NewBuilder()
+	grouped := streams.Stream(b, "events", statestore.String{}, statestore.String{}).GroupByKey()
+	streams.WindowedBy(grouped, streams.TumblingWindows(10*time.Millisecond).Grace(20*time.Millisecond)).
+		Count(streams.Materialized("counts")).
+		Suppress(streams.UntilWindowCloses(streams.MaxRecords(2).ShutDownWhenFull()), streams.Materialized("counts-final")).
+		ToStream().To("finals", nil, nil)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := streams.Config{ApplicationID: "suppress-bounded", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir()}
+	app := startApp(t, topo, cfg)
+	produce(t, tb.Addr(),
+		at("events", "a", "x", 1),
+		at("events", "b", "x", 2),  // two windows buffered: at the bound
+		at("events", "c", "x", 35), // [0,10) closes at 30: a and b go out, c stays
+	)
+	got := readExactly(t, app, tb.Addr(), cfg.ApplicationID, "finals", 2, formatWindowed(suppressedCountKeys))
+	if want := []string{"a@0/10=1", "b@0/10=1"}; !slices.Equal(got, want) {
+		t.Fatalf("final results within the bound: got %v, want %v", got, want)
+	}
+	produce(t, tb.Addr(), at("events", "d", "x", 36), at("events", "e", "x", 37)) // c, d, e: over the bound
+	select {
+	case <-app.Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("the App still runs with a full ShutDownWhenFull buffer")
+	}
+	if err := app.Err(); !errors.Is(err, streams.ErrSuppressBufferFull) || !strings.Contains(err.Error(), "holds 3 windows") {
+		t.Fatalf("Err() = %v, want ErrSuppressBufferFull naming 3 windows", err)
+	}
+}
+
+func TestASuppressThatCouldEmitEarlyFailsTheBuild(t *testing.T) {
+	for _, buf := range []streams.BufferConfig{streams.MaxRecords(10), streams.MaxBytes(0).ShutDownWhenFull()} {
+		b := streams.NewBuilder()
+		grouped := streams.Stream(b, "events", statestore.String{}, statestore.String{}).GroupByKey()
+		streams.WindowedBy(grouped, streams.TumblingWindows(time.Second)).Count().Suppress(streams.UntilWindowCloses(buf))
+		if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), "Suppress") {
+			t.Errorf("Build with buffer %+v: %v, want an error naming the Suppress", buf, err)
 		}
 	}
 }
