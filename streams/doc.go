@@ -47,7 +47,8 @@
 // Under the DSL, Process and ProcessValues add a Processor written by hand: Init, Process for
 // each record, Close, one instance per task. Its ProcessorContext forwards records (to all
 // children or one), gives the key-value stores it is connected to (AddStore, ConnectStores:
-// LevelDB with a changelog, like the DSL's stores), the input record's topic, partition and
+// LevelDB with a changelog, like the DSL's stores; AddWindowStore and AddSessionStore add window
+// and session stores), the input record's topic, partition and
 // offset, and schedules punctuations on stream time or wall-clock time (PunctuationType). The
 // App bounds its wait for records by the next wall-clock punctuation, and Config.Clock (a
 // ManualClock in tests) replaces the system clock. App.Store reads the stores of the running
