@@ -823,8 +823,9 @@ type Stats struct {
 	// processed and committed to its stores before it died.
 	RecordsSkippedAsRestored int64
 	// DroppedRecords counts records dropped because their window had closed (they arrived
-	// later than the grace period allows), as Kafka Streams' dropped-records metric: once per
-	// window a record could not be added to. Each drop is logged at debug level.
+	// later than the grace period allows), once per window a record could not be added to, and
+	// records an aggregation dropped for a null key (or, for a stream aggregation, a null value),
+	// as Kafka Streams' dropped-records metric. Each drop is logged at debug level.
 	DroppedRecords int64
 }
 

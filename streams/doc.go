@@ -39,6 +39,13 @@
 // source, Config.TimestampExtractor for all): it drives the task's stream time and is what
 // sinks write. A negative timestamp fails the record with ErrInvalidTimestamp.
 //
+// A record read with a null key or value is not its zero value where the semantics depend on
+// it, as in Kafka Streams: stream aggregations (Count, Reduce, Aggregate, Cogroup) drop a record
+// with a null key or a null value, windowed aggregations one with a null key, stream-table
+// joins one with either; a table source drops a null key and takes a null value as a delete;
+// sinks write a null key or value as null. Map keeps nothing null (it makes new keys and
+// values); MapValues and FlatMapValues keep a null key. Drops count in Stats.DroppedRecords.
+//
 // Topology.Describe prints the sub-topologies in Kafka Streams' text format; DescribeJSON and
 // DescribeDOT (Graphviz) print the same TopologyDescription for tools and for pictures.
 //

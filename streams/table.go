@@ -97,8 +97,8 @@ func Aggregate[K, V, A any](g *KGroupedStream[K, V], initial func() A, aggregato
 
 // aggregate adds a processor owning a key-value store: for each record it reads the key's
 // aggregate, updates it with f, writes it back (and so to the changelog) and forwards it.
-// found is false for a key's first record. NB: Kafka Streams drops records with a null key
-// here; in this package a null key arrives as the zero K and is aggregated like any other.
+// found is false for a key's first record. As in Kafka Streams, a record with a null key or a
+// null value is dropped (and counted in Stats.DroppedRecords).
 func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, opts []Option, aggSerde Serde[A], f func(k K, v V, agg A, found bool) A) *KTable[K, A] {
 	s, b := g.s, g.s.b
 	c := options(opts)
@@ -119,6 +119,9 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, opts []Optio
 		}
 		forward := cachedForward(t, n, fanout[K, A](children))
 		return func(r Record[K, V]) error {
+			if dropNull(t, name, r, true) {
+				return nil
+			}
 			kb, err := keySerde.Serialize(r.Key)
 			if err != nil {
 				return fmt.Errorf("%s: serialize key: %w", name, err)

@@ -353,6 +353,9 @@ func timeWindowProcessor[K, V, A any](n *node, store string, ws TimeWindows, key
 		}
 		next := cachedForward(t, n, fanout[Windowed[K], A](children))
 		return func(r Record[K, V]) error {
+			if dropNull(t, name, r, false) {
+				return nil
+			}
 			if r.Timestamp < 0 {
 				t.dropLate(name, r.Timestamp, -1, -1)
 				return nil
@@ -422,6 +425,9 @@ func sessionWindowProcessor[K, V, A any](n *node, store string, ws SessionWindow
 		}
 		next := cachedForward(t, n, fanout[Windowed[K], A](children))
 		return func(r Record[K, V]) error {
+			if dropNull(t, name, r, false) {
+				return nil
+			}
 			ts := r.Timestamp
 			if ts < 0 {
 				t.dropLate(name, ts, -1, -1)

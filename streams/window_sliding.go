@@ -75,6 +75,9 @@ func slidingWindowProcessor[K, V, A any](n *node, store string, ws SlidingWindow
 		}
 		next := cachedForward(t, n, fanout[Windowed[K], A](children))
 		return func(r Record[K, V]) error {
+			if dropNull(t, name, r, false) {
+				return nil
+			}
 			ts, diff := r.Timestamp, ws.diff
 			// NB: the last window a record at ts can be in ends at ts + diff.
 			if ts < 0 || windowClosed(ws, ts+diff, t.streamTime) {

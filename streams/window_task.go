@@ -115,6 +115,19 @@ func (t *task) advanceStreamTime(ts int64) {
 	}
 }
 
+// dropNull counts and logs (at debug level) a record an aggregation drops because its key (or,
+// for a stream aggregation, its value) is null, as Kafka Streams' aggregations do. It reports
+// whether r is such a record.
+func dropNull[K, V any](t *task, processor string, r Record[K, V], valueToo bool) bool {
+	if !r.nullKey && !(valueToo && r.nullValue) {
+		return false
+	}
+	t.app.droppedRecords.Add(1)
+	t.app.log.Debug("skipping record with a null key or value", "task", t.id.String(),
+		"processor", processor, "null_key", r.nullKey, "null_value", r.nullValue, "timestamp", r.Timestamp)
+	return true
+}
+
 // dropLate counts and logs (at debug level) a record dropped because its window had closed.
 func (t *task) dropLate(processor string, ts, windowStart, windowEnd int64) {
 	t.app.droppedRecords.Add(1)
