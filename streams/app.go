@@ -48,6 +48,12 @@ type Config struct {
 	// negative turns caching off (every update is forwarded). WithCachingDisabled turns it off
 	// for one store.
 	CacheMaxBytes int64
+	// NumStandbyReplicas is how many other instances keep a standby copy of each task's
+	// stores (Kafka Streams' num.standby.replicas, default 0): they restore the changelogs'
+	// tails in the background, and when the task's instance fails the task moves to one of
+	// them (the assignor places a task where its state is) and resumes after restoring only
+	// what the standby had not caught up with.
+	NumStandbyReplicas int
 	// DeserializationHandler decides what happens to an input record whose key or value the
 	// source's serde rejects: LogAndFail (the default) stops the App with an error naming the
 	// topic, partition and offset; LogAndContinue skips it; SendToDeadLetterTopic(topic) copies
@@ -111,7 +117,9 @@ type App struct {
 	producer *kgo.Client // outputs and changelogs
 	// stateLock is the lock of <StateDir>/<ApplicationID>, held from Start to Close.
 	stateLock *dirlock.Lock
-	consumer  *kgo.Client // the group member
+	// standby is the standby replicas' state (standby.go).
+	standby  standbys
+	consumer *kgo.Client // the group member
 
 	// global holds the global tables' stores and thread; nil without global tables.
 	global *globalThread
@@ -299,6 +307,7 @@ func (a *App) start(ctx context.Context) error {
 	a.mu.lastCommit = time.Now()
 	a.state.set(Rebalancing)
 	a.joinClock()
+	a.startStandbys()
 	go a.run(runCtx, ctx)
 	a.log.Info("started", "topics", a.sourceTopics)
 	return nil
@@ -818,6 +827,9 @@ type Stats struct {
 	RecordsRestored int64
 	// TasksOpened is the number of times a task was opened (again after each rebalance).
 	TasksOpened int64
+	// StandbyRecordsRestored is the number of changelog records applied to standby copies of
+	// stores (Config.NumStandbyReplicas); RecordsRestored does not include them.
+	StandbyRecordsRestored int64
 	// RecordsSkippedAsRestored counts input records not processed because the restored state
 	// already reflected them: records after the last committed offset that a previous owner
 	// processed and committed to its stores before it died.
@@ -835,6 +847,7 @@ func (a *App) Stats() Stats {
 	st := a.mu.stats
 	a.mu.Unlock()
 	st.DroppedRecords = a.droppedRecords.Load()
+	st.StandbyRecordsRestored = a.standby.restored.Load()
 	if a.global != nil {
 		st.GlobalRecordsApplied = a.global.applied.Load()
 	}
@@ -864,7 +877,8 @@ func (a *App) Close() error {
 		if a.producer != nil {
 			a.producer.Close()
 		}
-		// NB: last, once every task and global store is closed.
+		a.stopStandbys()
+		// NB: last, once every task, standby and global store is closed.
 		if err := a.stateLock.Release(); err != nil {
 			a.log.Warn("release the state directory lock", "err", err)
 		}

@@ -84,3 +84,25 @@ func TestAssignTasks(t *testing.T) {
 		})
 	}
 }
+
+func TestAssignStandbys(t *testing.T) {
+	members := []assignMember{{id: "a"}, {id: "b", state: tasksOf("0_0")}, {id: "c"}}
+	plan := map[string][]taskID{"a": tasksOf("0_0 0_1"), "b": tasksOf("0_2 0_3"), "c": tasksOf("0_4 0_5")}
+	all6 := tasksOf("0_0 0_1 0_2 0_3 0_4 0_5")
+	for _, tc := range []struct {
+		name     string
+		replicas int
+		want     string
+	}{
+		{"none without replicas", 0, "a: b: c:"},
+		{"one each, never on the active owner, spread, where the state is first", 1, "a:0_2,0_4 b:0_0,0_5 c:0_1,0_3"},
+		{"two: every other member", 2, "a:0_2,0_3,0_4,0_5 b:0_0,0_1,0_4,0_5 c:0_0,0_1,0_2,0_3"},
+		{"more than there are members: every other member", 5, "a:0_2,0_3,0_4,0_5 b:0_0,0_1,0_4,0_5 c:0_0,0_1,0_2,0_3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := formatAssignment(assignStandbys(members, plan, all6, tc.replicas), "a", "b", "c"); got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -36,6 +36,8 @@ type assignmentInfo struct {
 	// Hosts maps each member endpoint to the tasks it runs (members without an endpoint are
 	// left out).
 	Hosts map[string][]string `json:"hosts,omitempty"`
+	// Standby are the tasks the receiving member keeps standby copies of.
+	Standby []string `json:"standby,omitempty"`
 }
 
 // taskBalancer is the App's kgo.GroupBalancer: a task-aware, sticky assignor (assignTasks)
@@ -79,6 +81,7 @@ func (b taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int32
 		}
 	}
 	b.a.setAssignment(out, info)
+	b.a.setStandbyTasks(parseTasks(info.Standby))
 	return out, nil
 }
 
@@ -115,6 +118,15 @@ func (b taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32)
 		endpoints[m.MemberID] = info.Endpoint
 	})
 	plan := assignTasks(members, tasks)
+	var stateful []taskID
+	for _, t := range tasks {
+		for _, st := range a.topo.subs {
+			if st.id == t.subtopology && len(st.stores) > 0 {
+				stateful = append(stateful, t)
+			}
+		}
+	}
+	standby := assignStandbys(members, plan, stateful, a.cfg.NumStandbyReplicas)
 	hosts := map[string][]string{}
 	for member, ts := range plan {
 		if ep := endpoints[member]; ep != "" {
@@ -123,9 +135,13 @@ func (b taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32)
 			}
 		}
 	}
-	userData, _ := json.Marshal(assignmentInfo{Version: 1, Hosts: hosts})
 	var out syncAssignment
 	for _, m := range members {
+		info := assignmentInfo{Version: 1, Hosts: hosts}
+		for _, t := range standby[m.id] {
+			info.Standby = append(info.Standby, t.String())
+		}
+		userData, _ := json.Marshal(info)
 		byTopic := map[string][]int32{}
 		for _, t := range plan[m.id] {
 			for _, topic := range taskTopics[t] {

@@ -185,7 +185,10 @@
 // stays with its previous owner, or goes where its stores are on disk, before going to the
 // least-loaded member. Rebalances are eager: every task closes, and a task that stays reopens
 // from local state, restoring only the changelog tail. Tasks open (and restore) as soon as they
-// are assigned.
+// are assigned. With Config.NumStandbyReplicas, the leader also gives each stateful task standby
+// copies on other members (first where its state already is, spreading each member's tasks over
+// different others); a background goroutine keeps them restored to near the changelogs' end, and
+// when an instance dies its tasks go where their standby copies are, restoring only the tail.
 //
 // Each member's Config.ApplicationServer (host:port) travels in its metadata, and every
 // assignment carries the map of endpoints to tasks. App.Store and Query read a store's local
@@ -201,6 +204,8 @@
 // kgo. The first produce error is kept under App.produceMu, the state under state.mu, and the
 // open stores and the group's placement (for queries and the balancer) under iq.mu; each of
 // those is taken alone, after App.mu when both are held.
+// The standby replicas' lock (standby.mu) is taken under App.mu when a task opens or closes, and
+// held while a standby copy is refreshed; App.mu is never taken under it.
 // App.wake (through which a ManualClock interrupts the loop's poll) is taken alone too; a
 // ManualClock's lock may be taken under App.mu, never the other way round.
 package streams

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strconv"
 
@@ -64,21 +65,10 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 
 		streamTime: -1,
 	}
+	// NB: a standby copy of the task's stores on this instance stops being refreshed first.
+	a.standbyActivate(t.id)
 	for _, name := range st.stores {
-		kv, err := t.openStore(ctx, name, statestore.Options{
-			StateDir:  filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID),
-			Name:      name,
-			Partition: partition,
-			Changelog: a.producer,
-			// A buffered key-value store commits with the task's position: exact restores
-			// (openStore turns both off for window and session stores).
-			WriteCacheEntries: max(a.cfg.CacheMaxEntries, 0),
-			TrackPositions:    a.cfg.CacheMaxEntries > 0,
-			ApplicationID:     a.cfg.ApplicationID,
-			RestoreOptions: append([]kgo.Opt{kgo.SeedBrokers(a.cfg.BootstrapServers...)},
-				a.cfg.ClientOptions...),
-			Logger: a.log.With("task", t.id.String()),
-		})
+		kv, err := t.openStore(ctx, name, a.storeOptions(name, partition, a.log.With("task", t.id.String())))
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("streams: task %s: open store %s: %w", t.id, name, err)
@@ -245,6 +235,7 @@ func (t *task) close() {
 		return
 	}
 	t.closed = true
+	defer t.app.standbyDeactivate(t.id)
 	t.closeProcessors()
 	for _, c := range t.caches {
 		c.dropCache()
@@ -255,5 +246,22 @@ func (t *task) close() {
 	}
 	if err := errors.Join(errs...); err != nil {
 		t.app.log.Warn("close task", "task", t.id.String(), "err", err)
+	}
+}
+
+// storeOptions are the options of one partition of a store of this App, for a task or a standby.
+func (a *App) storeOptions(name string, partition int32, log *slog.Logger) statestore.Options {
+	return statestore.Options{
+		StateDir:  filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID),
+		Name:      name,
+		Partition: partition,
+		Changelog: a.producer,
+		// A buffered store commits with the task's position: exact restores.
+		WriteCacheEntries: max(a.cfg.CacheMaxEntries, 0),
+		TrackPositions:    a.cfg.CacheMaxEntries > 0,
+		ApplicationID:     a.cfg.ApplicationID,
+		RestoreOptions: append([]kgo.Opt{kgo.SeedBrokers(a.cfg.BootstrapServers...)},
+			a.cfg.ClientOptions...),
+		Logger: log,
 	}
 }
