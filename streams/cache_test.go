@@ -67,13 +67,7 @@ func TestRecordCacheForwardsTheLatestCountPerKeyWhenTheTaskCommits(t *testing.T)
 	// NB: an hour between commits: only Close commits, so the caches flush once.
 	app := startApp(t, cachedCounts(t), streams.Config{ApplicationID: "cached", BootstrapServers: []string{tb.Addr()},
 		StateDir: t.TempDir(), CommitInterval: time.Hour})
-	waitFor(t, func() error {
-		appFailed(t, app)
-		if n := app.Stats().RecordsProcessed; n < 300 {
-			return fmt.Errorf("processed %d of 300 records", n)
-		}
-		return nil
-	})
+	waitProcessed(t, app, 300)
 	if err := app.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,13 +81,7 @@ func TestRecordCacheForwardsTheLatestCountPerKeyWhenTheTaskCommits(t *testing.T)
 	// instance processes it (and flushes its own cache when it closes).
 	cfg := streams.Config{ApplicationID: "cached", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(), CommitInterval: time.Hour}
 	app = startApp(t, cachedCounts(t), cfg)
-	waitFor(t, func() error {
-		appFailed(t, app)
-		if n := app.Stats().RecordsProcessed; n < 3 {
-			return fmt.Errorf("processed %d of the 3 repartitioned counts", n)
-		}
-		return nil
-	})
+	waitProcessed(t, app, 3)
 	if err := app.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,13 +105,7 @@ func TestRecordCacheFlushesWhenFullAndAtEveryCommit(t *testing.T) {
 	app := startApp(t, cachedCounts(t), streams.Config{ApplicationID: "tiny-cache", BootstrapServers: []string{tb.Addr()},
 		StateDir: t.TempDir(), CommitInterval: time.Hour, CacheMaxBytes: 1})
 	clicks(t, tb.Addr(), 30, "k1", "k2", "k3")
-	waitFor(t, func() error {
-		appFailed(t, app)
-		if n := app.Stats().RecordsProcessed; n < 30 {
-			return fmt.Errorf("processed %d of 30 records", n)
-		}
-		return nil
-	})
+	waitProcessed(t, app, 30)
 	if err := app.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -167,13 +149,7 @@ func TestRecordCacheOfAWindowedCountForwardsTheLatestCountPerWindow(t *testing.T
 	clicks(t, tb.Addr(), 300, "k1", "k2") // timestamps 0..299: three windows per key
 	app := startApp(t, topo, streams.Config{ApplicationID: "cached-windows", BootstrapServers: []string{tb.Addr()},
 		StateDir: t.TempDir(), CommitInterval: time.Hour})
-	waitFor(t, func() error {
-		appFailed(t, app)
-		if n := app.Stats().RecordsProcessed; n < 300 {
-			return fmt.Errorf("processed %d of 300 records", n)
-		}
-		return nil
-	})
+	waitProcessed(t, app, 300)
 	if err := app.Close(); err != nil {
 		t.Fatal(err)
 	}
