@@ -286,8 +286,8 @@ func (a *App) start(ctx context.Context) error {
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(a.sourceTopics...),
 		// The task assignor keeps a task's co-partitioned inputs together and tasks where they
-		// ran (or where their state is). NB: it is eager: a rebalance revokes every task, and
-		// a task that stays reopens its stores from local state (restoring only the tail).
+		// ran (or where their state is). NB: it is cooperative: a rebalance revokes only the
+		// tasks that move, and the others keep running.
 		kgo.Balancers(taskBalancer{a}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),

@@ -220,3 +220,29 @@ func assignStandbys(members []assignMember, plan map[string][]taskID, stateful [
 	}
 	return out
 }
+
+// cooperativeAdjust takes out of plan every task planned for a member other than the one that
+// owns it now: the owner is told to revoke it (it is not in its assignment), rejoins once it has
+// committed and closed it, and the next generation gives it to its new member. A task keeps
+// running where it stays.
+func cooperativeAdjust(members []assignMember, plan map[string][]taskID) map[string][]taskID {
+	members = slices.Clone(members)
+	slices.SortFunc(members, func(a, b assignMember) int { return cmp.Compare(a.id, b.id) })
+	owner := map[taskID]string{} // a task claimed twice is the first member's, as in assignTasks
+	for _, m := range members {
+		for _, t := range m.owned {
+			if _, claimed := owner[t]; !claimed {
+				owner[t] = m.id
+			}
+		}
+	}
+	out := make(map[string][]taskID, len(plan))
+	for m, ts := range plan {
+		for _, t := range ts {
+			if o, ok := owner[t]; !ok || o == m {
+				out[m] = append(out[m], t)
+			}
+		}
+	}
+	return out
+}

@@ -106,3 +106,16 @@ func TestAssignStandbys(t *testing.T) {
 		})
 	}
 }
+
+func TestCooperativeAdjustHoldsBackTasksThatMoveUntilTheirOwnerRevokedThem(t *testing.T) {
+	members := []assignMember{{id: "b", owned: tasksOf("0_3 0_4 0_5")}, {id: "a", owned: tasksOf("0_0 0_1 0_2 0_3")}, {id: "c"}}
+	plan := assignTasks(members, tasksOf("0_0 0_1 0_2 0_3 0_4 0_5"))
+	if got, want := formatAssignment(plan, "a", "b", "c"), "a:0_0,0_1 b:0_3,0_4 c:0_2,0_5"; got != want {
+		t.Fatalf("plan %s, want %s", got, want)
+	}
+	// 0_3 was claimed by both: it is a's (first in id order), so b gets it only once a has
+	// revoked it, as c gets 0_2 (a's) and 0_5 (b's).
+	if got, want := formatAssignment(cooperativeAdjust(members, plan), "a", "b", "c"), "a:0_0,0_1 b:0_4 c:"; got != want {
+		t.Fatalf("adjusted %s, want %s", got, want)
+	}
+}

@@ -47,11 +47,22 @@ type taskBalancer struct{ a *App }
 var _ kgo.GroupBalancer = taskBalancer{}
 
 func (taskBalancer) ProtocolName() string { return balancerProtocol }
-func (taskBalancer) IsCooperative() bool  { return false }
 
-func (b taskBalancer) JoinGroupMetadata(interests []string, _ map[string][]int32, _ int32) []byte {
+// IsCooperative is true: the group rebalances incrementally (KIP-429). A member keeps running
+// the tasks it keeps; a task that moves is first revoked from its owner (the leader leaves it
+// unassigned for a generation, see cooperativeAdjust), whose client then rejoins, and is
+// assigned to its new owner in the next generation.
+func (taskBalancer) IsCooperative() bool { return true }
+
+func (b taskBalancer) JoinGroupMetadata(interests []string, current map[string][]int32, _ int32) []byte {
 	info := memberInfo{Version: 1, Endpoint: b.a.cfg.ApplicationServer}
-	for _, id := range b.a.ownedTasks() {
+	// NB: the partitions the member holds now (kgo's current assignment, without what it has
+	// revoked) are what it owns; after an eager loss of everything, the last assignment.
+	owned := b.a.tasksOf(current)
+	if len(current) == 0 {
+		owned = b.a.ownedTasks()
+	}
+	for _, id := range owned {
 		info.Owned = append(info.Owned, id.String())
 	}
 	for _, id := range b.a.tasksWithLocalState() {
@@ -117,7 +128,7 @@ func (b taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32)
 		members = append(members, assignMember{id: m.MemberID, owned: parseTasks(info.Owned), state: parseTasks(info.State)})
 		endpoints[m.MemberID] = info.Endpoint
 	})
-	plan := assignTasks(members, tasks)
+	plan := cooperativeAdjust(members, assignTasks(members, tasks))
 	var stateful []taskID
 	for _, t := range tasks {
 		for _, st := range a.topo.subs {
@@ -213,6 +224,25 @@ func (a *App) tasksWithLocalState() []taskID {
 				if _, err := os.Stat(filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID, store, e.Name(), "CURRENT")); err == nil {
 					seen[taskID{subtopology: st.id, partition: int32(p)}] = true
 				}
+			}
+		}
+	}
+	return sortedTasks(slices.Collect(func(yield func(taskID) bool) {
+		for id := range seen {
+			if !yield(id) {
+				return
+			}
+		}
+	}))
+}
+
+// tasksOf returns the tasks of a member's partitions.
+func (a *App) tasksOf(parts map[string][]int32) []taskID {
+	seen := map[taskID]bool{}
+	for topic, ps := range parts {
+		if st := a.subOf[topic]; st != nil {
+			for _, p := range ps {
+				seen[taskID{subtopology: st.id, partition: p}] = true
 			}
 		}
 	}

@@ -183,9 +183,11 @@
 // formats so that tools describe the group as usual). The leader gives each member whole tasks,
 // all input partitions of a task together, spreading each sub-topology's tasks evenly; a task
 // stays with its previous owner, or goes where its stores are on disk, before going to the
-// least-loaded member. Rebalances are eager: every task closes, and a task that stays reopens
-// from local state, restoring only the changelog tail. Tasks open (and restore) as soon as they
-// are assigned. With Config.NumStandbyReplicas, the leader also gives each stateful task standby
+// least-loaded member. Rebalances are incremental and cooperative (KIP-429): a task that stays
+// keeps running through the rebalance; a task that moves is first revoked from its owner (which
+// commits and closes it), then assigned to its new member in a second round. Tasks open (and
+// restore) as soon as they are assigned. (Kafka's warm-up replicas, which hold a move back until
+// the new member has restored the task, are not there yet: a moved task restores on arrival.) With Config.NumStandbyReplicas, the leader also gives each stateful task standby
 // copies on other members (first where its state already is, spreading each member's tasks over
 // different others); a background goroutine keeps them restored to near the changelogs' end, and
 // when an instance dies its tasks go where their standby copies are, restoring only the tail.
