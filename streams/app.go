@@ -54,6 +54,16 @@ type Config struct {
 	// them (the assignor places a task where its state is) and resumes after restoring only
 	// what the standby had not caught up with.
 	NumStandbyReplicas int
+	// AcceptableRecoveryLag, MaxWarmupReplicas and ProbingRebalanceInterval are Kafka Streams'
+	// acceptable.recovery.lag (default 10000 changelog records), max.warmup.replicas (default
+	// 2) and probing.rebalance.interval.ms (default 10 minutes): a stateful task that a
+	// rebalance would move to a member more than AcceptableRecoveryLag behind on its stores
+	// stays where it runs, and that member gets a warm-up replica of it (restored in the
+	// background like a standby); members rejoin every ProbingRebalanceInterval while warm-ups
+	// are out, and the task moves once its new member has caught up.
+	AcceptableRecoveryLag    int64
+	MaxWarmupReplicas        int
+	ProbingRebalanceInterval time.Duration
 	// DeserializationHandler decides what happens to an input record whose key or value the
 	// source's serde rejects: LogAndFail (the default) stops the App with an error naming the
 	// topic, partition and offset; LogAndContinue skips it; SendToDeadLetterTopic(topic) copies
@@ -117,9 +127,12 @@ type App struct {
 	producer *kgo.Client // outputs and changelogs
 	// stateLock is the lock of <StateDir>/<ApplicationID>, held from Start to Close.
 	stateLock *dirlock.Lock
-	// standby is the standby replicas' state (standby.go).
-	standby  standbys
-	consumer *kgo.Client // the group member
+	// standby is the standby replicas' state (standby.go); positions how far this instance's
+	// copies of tasks' stores are, probe the pending probing rebalance (warmup.go).
+	standby   standbys
+	positions positions
+	probe     probeState
+	consumer  *kgo.Client // the group member
 
 	// global holds the global tables' stores and thread; nil without global tables.
 	global *globalThread
@@ -193,6 +206,15 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	}
 	if cfg.CacheMaxEntries == 0 {
 		cfg.CacheMaxEntries = DefaultCacheMaxEntries
+	}
+	if cfg.AcceptableRecoveryLag <= 0 {
+		cfg.AcceptableRecoveryLag = DefaultAcceptableRecoveryLag
+	}
+	if cfg.MaxWarmupReplicas <= 0 {
+		cfg.MaxWarmupReplicas = DefaultMaxWarmupReplicas
+	}
+	if cfg.ProbingRebalanceInterval <= 0 {
+		cfg.ProbingRebalanceInterval = DefaultProbingRebalanceInterval
 	}
 	if cfg.CacheMaxBytes == 0 {
 		cfg.CacheMaxBytes = DefaultCacheMaxBytes
@@ -863,6 +885,7 @@ func (a *App) Done() <-chan struct{} { return a.done }
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		a.closing.Store(true)
+		a.stopProbe()
 		a.state.set(PendingShutdown)
 		if a.cancel != nil {
 			a.cancel()

@@ -119,3 +119,24 @@ func TestCooperativeAdjustHoldsBackTasksThatMoveUntilTheirOwnerRevokedThem(t *te
 		t.Fatalf("adjusted %s, want %s", got, want)
 	}
 }
+
+func TestHoldBackUntilWarmKeepsAMoveWithItsOwnerAndWarmsTheNewMemberUp(t *testing.T) {
+	members := []assignMember{{id: "a", owned: tasksOf("0_0 0_1 0_2")}, {id: "b", owned: tasksOf("0_3 0_4 0_5")}, {id: "c"}}
+	plan := assignTasks(members, tasksOf("0_0 0_1 0_2 0_3 0_4 0_5"))
+	stateful := map[taskID]bool{}
+	for _, id := range tasksOf("0_0 0_1 0_2 0_3 0_4 0_5") {
+		stateful[id] = true
+	}
+	// c is caught up on 0_5 only; one warm-up at most.
+	caught := map[taskID]map[string]bool{taskID{0, 5}: {"c": true}}
+	if got, want := formatAssignment(plan, "a", "b", "c"), "a:0_0,0_1 b:0_3,0_4 c:0_2,0_5"; got != want {
+		t.Fatalf("plan %s, want %s", got, want)
+	}
+	held, warmups := holdBackUntilWarm(members, plan, stateful, caught, 1)
+	if got, want := formatAssignment(held, "a", "b", "c"), "a:0_0,0_1,0_2 b:0_3,0_4 c:0_5"; got != want {
+		t.Fatalf("held back %s, want %s", got, want)
+	}
+	if got, want := formatAssignment(warmups, "a", "b", "c"), "a: b: c:0_2"; got != want {
+		t.Fatalf("warm-ups %s, want %s", got, want)
+	}
+}

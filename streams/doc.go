@@ -186,8 +186,11 @@
 // least-loaded member. Rebalances are incremental and cooperative (KIP-429): a task that stays
 // keeps running through the rebalance; a task that moves is first revoked from its owner (which
 // commits and closes it), then assigned to its new member in a second round. Tasks open (and
-// restore) as soon as they are assigned. (Kafka's warm-up replicas, which hold a move back until
-// the new member has restored the task, are not there yet: a moved task restores on arrival.) With Config.NumStandbyReplicas, the leader also gives each stateful task standby
+// restore) as soon as they are assigned. As in Kafka (KIP-441), a stateful task is not moved
+// to a member more than Config.AcceptableRecoveryLag changelog records behind on it: it keeps
+// running where it is, the member gets a warm-up replica (restored in the background, up to
+// Config.MaxWarmupReplicas in the group), and members rejoin every
+// Config.ProbingRebalanceInterval until the warm-ups have caught up and the tasks have moved. With Config.NumStandbyReplicas, the leader also gives each stateful task standby
 // copies on other members (first where its state already is, spreading each member's tasks over
 // different others); a background goroutine keeps them restored to near the changelogs' end, and
 // when an instance dies its tasks go where their standby copies are, restoring only the tail.

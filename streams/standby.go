@@ -55,9 +55,10 @@ func (a *App) setStandbyTasks(ids []taskID) {
 	a.standby.mu.tasks = sortedTasks(ids)
 }
 
-// startStandbys starts the refresher when the App has standby replicas and stores.
+// startStandbys starts the refresher when the App has stores (for standby replicas and
+// warm-up replicas; it is idle while the assignment gives it none).
 func (a *App) startStandbys() {
-	if a.cfg.NumStandbyReplicas <= 0 || len(a.topo.stores) == 0 {
+	if len(a.topo.stores) == 0 {
 		return
 	}
 	a.standby.done = make(chan struct{})
@@ -125,6 +126,8 @@ func (a *App) refreshStandby(id taskID) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
+	var restored []*statestore.KeyValueStore
+	defer func() { a.positions.set(id, restored) }()
 	for _, name := range st.stores {
 		opts := a.storeOptions(name, id.partition, a.log.With("standby", id.String()))
 		kv, err := openStandbyStore(ctx, a.topo.stores[name], opts)
@@ -132,6 +135,7 @@ func (a *App) refreshStandby(id taskID) error {
 			return fmt.Errorf("store %s: %w", name, err)
 		}
 		n := kv.Stats().RecordsRestored
+		restored = append(restored, kv)
 		// NB: closed without a commit: a standby never writes to a changelog.
 		if err := kv.Close(); err != nil {
 			return fmt.Errorf("store %s: %w", name, err)

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/gregor-streams/gregor/statestore"
@@ -79,6 +81,7 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 			return nil, fmt.Errorf("streams: task %s: store %s: %w", t.id, name, err)
 		}
 	}
+	a.positions.set(t.id, slices.Collect(maps.Values(t.stores)))
 	// Children before parents: nodes are in creation order, so walk it backwards.
 	inst := map[*node]any{}
 	for i := len(st.nodes) - 1; i >= 0; i-- {
@@ -226,6 +229,7 @@ func (t *task) flush(ctx context.Context) error {
 			return fmt.Errorf("streams: task %s: flush store %s: %w", t.id, name, err)
 		}
 	}
+	t.app.positions.set(t.id, slices.Collect(maps.Values(t.stores)))
 	return nil
 }
 
