@@ -163,3 +163,28 @@ func openStandbyStore(ctx context.Context, spec *storeSpec, opts statestore.Opti
 	}
 	return statestore.Open(ctx, opts)
 }
+
+// standbyGet reads key from this instance's standby copy of a key-value store partition; found
+// is false when there is none (the task is no standby here, or runs here).
+func (a *App) standbyGet(store string, partition int32, key []byte) (value []byte, ok, found bool, err error) {
+	st, err := a.storeSub(store)
+	if err != nil {
+		return nil, false, false, err
+	}
+	id := taskID{subtopology: st.id, partition: partition}
+	a.standby.mu.Lock()
+	defer a.standby.mu.Unlock()
+	if a.standby.mu.active[id] || !slices.Contains(a.standby.mu.tasks, id) {
+		return nil, false, false, nil
+	}
+	// NB: opened without a changelog: no restore, a read of what the last refresh left.
+	opts := a.storeOptions(store, partition, a.log.With("standby", id.String()))
+	opts.Changelog = nil
+	kv, err := statestore.Open(context.Background(), opts)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("streams: standby copy of %s/%d: %w", store, partition, err)
+	}
+	defer kv.Close()
+	value, ok, err = kv.Get(key)
+	return value, ok, true, err
+}

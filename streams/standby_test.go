@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -115,6 +116,40 @@ func TestFailoverToAStandbyRestoresOnlyTheTail(t *testing.T) {
 		t.Fatalf("the victim owns partitions %v with %d changelog records: the test proves nothing", victimParts, cold)
 	}
 
+	// Interactive queries that allow stale reads answer the victim's keys from the standbys.
+	checked := 0
+	for k, n := range want {
+		md, err := s1.KeyOwner("counts", []byte(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(victimParts, md.Partition) || checked == 20 {
+			continue
+		}
+		checked++
+		answered := false
+		for _, s := range []*streams.App{s1, s2} {
+			if _, _, err := mustStore(t, s, false).Get([]byte(k)); err == nil {
+				t.Fatalf("key %s of the victim's partition %d answered without stale reads", k, md.Partition)
+			}
+			v, ok, err := mustStore(t, s, true).Get([]byte(k))
+			if err != nil {
+				continue // not this survivor's standby
+			}
+			if got, _ := (statestore.Int64{}).Deserialize(v); !ok || got != n {
+				t.Fatalf("stale read of %s from a standby = %d (found %v), want %d", k, got, ok, n)
+			}
+			answered = true
+		}
+		if !answered {
+			t.Fatalf("no survivor answers key %s of the victim's partition %d from a standby", k, md.Partition)
+		}
+	}
+
+	if checked == 0 {
+		t.Fatal("no key of the victim's partitions was queried")
+	}
+
 	victimDialer.Sever()
 	go victim.Close() // it cannot reach the broker any more; nothing waits for it
 	produceN(3000)
@@ -131,4 +166,17 @@ func TestFailoverToAStandbyRestoresOnlyTheTail(t *testing.T) {
 	if restored*20 >= cold {
 		t.Errorf("the survivors restored %d changelog records to resume the victim's tasks: not under 5%% of the %d a cold restore reads", restored, cold)
 	}
+}
+
+func mustStore(t *testing.T, app *streams.App, stale bool) *streams.ReadOnlyStore {
+	t.Helper()
+	get := app.Store
+	if stale {
+		get = app.StaleStore
+	}
+	s, err := get("counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
