@@ -32,6 +32,10 @@ type WindowStore struct {
 	*timeIndexed
 }
 
+// NB: OpenWindowStore and OpenSessionStore read alike on purpose: the shared work (open,
+// observed time, admission, retention) is in openTimeIndexed; what is left differs in names,
+// index namespace and key layout.
+
 // OpenWindowStore opens a window store with the given retention; see Open for opts. With
 // opts.ChangelogPartitions > 0 the changelog is created with WindowedChangelogTopicSpec.
 func OpenWindowStore(ctx context.Context, opts Options, retention time.Duration) (*WindowStore, error) {

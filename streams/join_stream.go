@@ -49,10 +49,7 @@ func (j JoinWindowSpec) After(d time.Duration) JoinWindowSpec {
 // Grace sets how long after a join window has ended out-of-order records may still join, and
 // so how long a left or outer join waits before it emits a record that found no partner.
 func (j JoinWindowSpec) Grace(d time.Duration) JoinWindowSpec {
-	j.grace = d.Milliseconds()
-	if j.problem == "" && d < 0 {
-		j.problem = fmt.Sprintf("grace period %s must not be negative", d)
-	}
+	setGrace(&j.grace, &j.problem, d)
 	return j
 }
 
@@ -231,6 +228,9 @@ func (j *streamJoiner[K, V1, V2, VR]) open(t *task) (*joinTask, error) {
 	return &jt, nil
 }
 
+// NB: leftProcessor and rightProcessor mirror each other on purpose: the two sides have different
+// value types (V1, V2) and pass them to the joiner in a fixed order, which Go's generics cannot
+// fold into one function without boxing every value; the shared work is in process.
 func (j *streamJoiner[K, V1, V2, VR]) leftProcessor(t *task, next func(Record[K, VR]) error) (func(Record[K, V1]) error, error) {
 	jt, err := j.open(t)
 	if err != nil {

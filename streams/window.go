@@ -139,10 +139,7 @@ func (w TimeWindows) AdvanceBy(advance time.Duration) TimeWindows {
 
 // Grace sets how long after its end a window still accepts out-of-order records.
 func (w TimeWindows) Grace(d time.Duration) TimeWindows {
-	w.grace = d.Milliseconds()
-	if w.problem == "" && d < 0 {
-		w.problem = fmt.Sprintf("grace period %s must not be negative", d)
-	}
+	setGrace(&w.grace, &w.problem, d)
 	return w
 }
 
@@ -184,10 +181,7 @@ func SessionWindows(inactivityGap time.Duration) SessionWindowSpec {
 
 // Grace sets how long after a session has closed (end + gap) it still accepts records.
 func (w SessionWindowSpec) Grace(d time.Duration) SessionWindowSpec {
-	w.grace = d.Milliseconds()
-	if w.problem == "" && d < 0 {
-		w.problem = fmt.Sprintf("grace period %s must not be negative", d)
-	}
+	setGrace(&w.grace, &w.problem, d)
 	return w
 }
 
@@ -196,6 +190,15 @@ func (w SessionWindowSpec) InactivityGap() time.Duration { return msDuration(w.g
 
 func (w SessionWindowSpec) gracePeriod() int64 { return w.grace }
 func (w SessionWindowSpec) invalid() string    { return w.problem }
+
+// setGrace is the Grace rule every window spec shares: the grace period in milliseconds, and a
+// negative one recorded as the spec's problem unless an earlier problem was found.
+func setGrace(grace *int64, problem *string, d time.Duration) {
+	*grace = d.Milliseconds()
+	if *problem == "" && d < 0 {
+		*problem = fmt.Sprintf("grace period %s must not be negative", d)
+	}
+}
 
 func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
 

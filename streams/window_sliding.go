@@ -34,10 +34,7 @@ func SlidingWindows(timeDifference time.Duration) SlidingWindowSpec {
 
 // Grace sets how long after its end a window still accepts out-of-order records.
 func (w SlidingWindowSpec) Grace(d time.Duration) SlidingWindowSpec {
-	w.grace = d.Milliseconds()
-	if w.problem == "" && d < 0 {
-		w.problem = fmt.Sprintf("grace period %s must not be negative", d)
-	}
+	setGrace(&w.grace, &w.problem, d)
 	return w
 }
 
