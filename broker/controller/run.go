@@ -20,6 +20,14 @@ type owner struct {
 	activateAt, activateTerm   uint64
 	activateGen                uint64
 	lastActivationAttemptEnded time.Time
+	// answers are replies of committed batches not applied yet (Propose can return before the owner
+	// has read the batch from Committed), in offset order.
+	answers []answer
+}
+
+type answer struct {
+	offset  uint64
+	waiters []waiter
 }
 
 // run is the owner goroutine: it drains the quorum's Committed channel, serves calls, and ticks.
@@ -73,6 +81,7 @@ func (o *owner) committed(c quorum.Committed) error {
 		}
 		o.ctl.LoadSnapshot(img)
 		o.applied = c.Index
+		o.answer()
 	case c.LeaderChange:
 		if c.LeaderID == n.id {
 			n.logger.Info("controller: this node leads the quorum; proposing a NoOp to become active", "term", c.Term)
@@ -94,6 +103,7 @@ func (o *owner) committed(c quorum.Committed) error {
 		}
 		o.applied = c.Index
 		o.tryActivate()
+		o.answer()
 		if c.SnapshotDue {
 			img := o.ctl.Committed()
 			err := n.q.Snapshot(c.Index, metadata.AppendSnapshot(nil, img))
@@ -157,9 +167,26 @@ func (o *owner) result(r proposed) {
 		o.activateAt, o.activateTerm, o.activateGen = r.offset, r.activate, r.gen
 		o.tryActivate()
 	}
-	for _, w := range r.waiters {
-		w.reply <- callResult{resp: w.resp}
+	if len(r.waiters) > 0 {
+		o.answers = append(o.answers, answer{offset: r.offset, waiters: r.waiters})
+		o.answer()
 	}
+}
+
+// answer replies to the requests whose batch has been applied: a reply means the committed image
+// (CommittedImage) holds the request's records.
+func (o *owner) answer() {
+	if len(o.answers) == 0 || o.answers[0].offset > o.applied {
+		return
+	}
+	o.publish(o.ctl.Active())
+	i := 0
+	for ; i < len(o.answers) && o.answers[i].offset <= o.applied; i++ {
+		for _, w := range o.answers[i].waiters {
+			w.reply <- callResult{resp: w.resp}
+		}
+	}
+	o.answers = o.answers[i:]
 }
 
 func (o *owner) call(c call) {

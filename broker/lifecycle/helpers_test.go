@@ -90,7 +90,7 @@ func (c *cluster) start(id int32) {
 		Listener: c.lns[id],
 		Quorum: quorum.Config{
 			NodeID: id, Voters: c.voters, Dir: c.dirs[id],
-			TickInterval: 10 * time.Millisecond, ElectionTicks: 20,
+			TickInterval: 20 * time.Millisecond, ElectionTicks: 20, // elections after 400-800 ms, as broker/quorum's tests
 		},
 		Node: controller.NodeConfig{
 			Controller:   controller.Config{SessionTimeout: sessionTimeout, ClusterID: "test-cluster"},
