@@ -59,8 +59,9 @@
 // ranges below), BrokerRegistration, BrokerHeartbeat, DescribeQuorum (Kafka's shape from
 // quorum.Status; a non-leader answers NOT_LEADER_OR_FOLLOWER with the leader and epoch as the hint),
 // CreateTopics, DeleteTopics, CreatePartitions, IncrementalAlterConfigs, AlterConfigs,
-// AllocateProducerIds, AlterPartition, ElectLeaders, AlterPartitionReassignments and
-// ListPartitionReassignments. NOT_CONTROLLER and REQUEST_TIMED_OUT come back in each response's own
+// AllocateProducerIds, AlterPartition, ElectLeaders, AlterPartitionReassignments,
+// ListPartitionReassignments, and for broker-only nodes Fetch and FetchSnapshot on
+// __cluster_metadata-0 (fetch.go: committed batches only, from the quorum leader, long-polling). NOT_CONTROLLER and REQUEST_TIMED_OUT come back in each response's own
 // shape (every topic, partition or resource of the request carries the code). Server.Close stops the
 // runtime, the listener's connections, the quorum voter and the listener, in that order.
 //

@@ -25,20 +25,22 @@ type apiRange struct{ key, min, max int16 }
 
 // served is exactly what the controller listener implements, advertised by ApiVersions.
 var served = []apiRange{
-	{key: 18, min: 0, max: 4}, // ApiVersions
-	{key: 19, min: 2, max: 7}, // CreateTopics
-	{key: 20, min: 1, max: 6}, // DeleteTopics
-	{key: 33, min: 0, max: 2}, // AlterConfigs
-	{key: 37, min: 0, max: 3}, // CreatePartitions
-	{key: 43, min: 0, max: 2}, // ElectLeaders
-	{key: 44, min: 0, max: 1}, // IncrementalAlterConfigs
-	{key: 45, min: 0, max: 1}, // AlterPartitionReassignments
-	{key: 46, min: 0, max: 0}, // ListPartitionReassignments
-	{key: 55, min: 0, max: 2}, // DescribeQuorum
-	{key: 56, min: 0, max: 3}, // AlterPartition
-	{key: 62, min: 0, max: 4}, // BrokerRegistration
-	{key: 63, min: 0, max: 1}, // BrokerHeartbeat
-	{key: 67, min: 0, max: 0}, // AllocateProducerIds
+	{key: 1, min: 12, max: 17}, // Fetch (__cluster_metadata-0, for broker-only nodes)
+	{key: 18, min: 0, max: 4},  // ApiVersions
+	{key: 19, min: 2, max: 7},  // CreateTopics
+	{key: 20, min: 1, max: 6},  // DeleteTopics
+	{key: 33, min: 0, max: 2},  // AlterConfigs
+	{key: 37, min: 0, max: 3},  // CreatePartitions
+	{key: 43, min: 0, max: 2},  // ElectLeaders
+	{key: 44, min: 0, max: 1},  // IncrementalAlterConfigs
+	{key: 45, min: 0, max: 1},  // AlterPartitionReassignments
+	{key: 46, min: 0, max: 0},  // ListPartitionReassignments
+	{key: 55, min: 0, max: 2},  // DescribeQuorum
+	{key: 56, min: 0, max: 3},  // AlterPartition
+	{key: 62, min: 0, max: 4},  // BrokerRegistration
+	{key: 63, min: 0, max: 1},  // BrokerHeartbeat
+	{key: 59, min: 0, max: 1},  // FetchSnapshot (__cluster_metadata-0)
+	{key: 67, min: 0, max: 0},  // AllocateProducerIds
 }
 
 // HandlerConfig configures the controller listener's handler.
@@ -94,6 +96,10 @@ func (h *Handler) Handle(c *server.Conn, req kmsg.Request) server.Response {
 		return server.Response{Msg: apiVersions()}
 	case *kmsg.DescribeQuorumRequest:
 		return server.Response{Msg: h.describeQuorum(r)}
+	case *kmsg.FetchRequest:
+		return server.Response{Msg: h.fetchMetadata(r)}
+	case *kmsg.FetchSnapshotRequest:
+		return server.Response{Msg: h.fetchSnapshot(r)}
 	}
 	// NB: broker/server calls Handle on the connection's read loop, so the connection cannot go away
 	// while it waits; the timeout and Node.Close bound the wait.

@@ -139,7 +139,7 @@ func TestApiVersionsAdvertisesExactlyWhatTheListenerServes(t *testing.T) {
 			t.Errorf("key %d advertised %d-%d", k.ApiKey, k.MinVersion, k.MaxVersion)
 		}
 	}
-	want := []int16{18, 62, 63, 55, 19, 20, 37, 44, 33, 67, 56, 43, 45, 46}
+	want := []int16{1, 59, 18, 62, 63, 55, 19, 20, 37, 44, 33, 67, 56, 43, 45, 46}
 	if len(advertised) != len(want) {
 		t.Errorf("advertised %d APIs, want %d", len(advertised), len(want))
 	}

@@ -94,11 +94,9 @@ func (c *controllers) setActive(id int32) {
 // errNotController: the voter answered NOT_CONTROLLER (or could not be reached); retry elsewhere.
 var errNotController = errors.New("lifecycle: not the active controller")
 
-// send sends req to the active controller (or a guess). On NOT_CONTROLLER, or when the voter cannot be
-// reached, it asks that voter for the quorum leader (DescribeQuorum's LeaderID, the hint) and returns
-// an error wrapping errNotController: the caller backs off and retries, which goes to the hint.
-// errCode extracts the response's top-level error code.
-func (c *controllers) send(ctx context.Context, req kmsg.Request, errCode func(kmsg.Response) int16) (kmsg.Response, int32, error) {
+// do sends req to the voter believed active (or the next to try) and returns its response and ID.
+// A voter that cannot be reached is forgotten as active; the error wraps errNotController.
+func (c *controllers) do(ctx context.Context, req kmsg.Request) (kmsg.Response, int32, error) {
 	id := c.target()
 	cl, err := c.client(id)
 	if err != nil {
@@ -109,9 +107,22 @@ func (c *controllers) send(ctx context.Context, req kmsg.Request, errCode func(k
 		c.notActive(id, quorum.NoLeader)
 		return nil, id, fmt.Errorf("%w: controller %d: %v", errNotController, id, err)
 	}
+	return resp, id, nil
+}
+
+// send sends a controller request to the active controller (or a guess). On NOT_CONTROLLER it asks
+// that voter for the quorum leader (DescribeQuorum's LeaderID, the hint) and returns an error
+// wrapping errNotController: the caller backs off and retries, which goes to the hint. errCode
+// extracts the response's top-level error code.
+func (c *controllers) send(ctx context.Context, req kmsg.Request, errCode func(kmsg.Response) int16) (kmsg.Response, int32, error) {
+	resp, id, err := c.do(ctx, req)
+	if err != nil {
+		return nil, id, err
+	}
 	if errCode(resp) == kerr.NotController.Code {
 		// NB: a hint naming id itself means it leads the quorum but is not active yet (its NoOp has not
 		// committed): the retry goes to it again.
+		cl, _ := c.client(id)
 		hint := c.leaderHint(ctx, cl)
 		c.notActive(id, hint)
 		return nil, id, fmt.Errorf("%w: controller %d answered NOT_CONTROLLER (leader hint %d)", errNotController, id, hint)

@@ -25,15 +25,21 @@
 //
 // # Follower (the metadata loader's feed)
 //
-// FollowLocal serves combined nodes (process.roles=broker,controller): one goroutine reads the local
-// quorum voter (ReadCommitted from the image's offset + 1, LatestSnapshot when the log it needs was
-// compacted, WaitCommitted to long-poll) and hands each committed batch to a metadata.Loader, which
-// publishes an image per batch on the broker's metadata.Publisher, in log order. A batch it cannot apply
-// stops it (Err): the broker must stop rather than serve a guess.
+// A Follower is one goroutine handing each committed batch of the metadata log to a metadata.Loader,
+// which publishes an image per batch on the broker's metadata.Publisher, in log order, starting from
+// the Publisher's current image. A batch it cannot apply stops it (Err): the broker must stop rather
+// than serve a guess.
 //
-// Broker-only nodes (process.roles=broker) are not served yet: they need the metadata log over the
-// network (Kafka's Fetch on __cluster_metadata-0 from the controller listener, FetchSnapshot for the
-// snapshot). The Follower's loop is the same; only its LocalLog would be a network reader.
+//   - FollowLocal, for combined nodes (process.roles=broker,controller), reads the local quorum voter:
+//     ReadCommitted from the image's offset + 1, LatestSnapshot when the log it needs was compacted,
+//     WaitCommitted to long-poll.
+//   - FollowRemote, for broker-only nodes (process.roles=broker), is a KRaft observer: Kafka's Fetch on
+//     __cluster_metadata-0 (v12-17, by name or by Kafka's metadata topic ID) to the quorum leader's
+//     controller listener, found among controller.quorum.voters by following NOT_LEADER_OR_FOLLOWER's
+//     CurrentLeader; when the leader answers with a SnapshotID (the log it needs was compacted),
+//     FetchSnapshot in chunks, then Fetch from the snapshot's end offset. Offsets are quorum indexes;
+//     each batch is one Kafka v2 record batch (metadata.AppendLogBatch). Only committed batches are
+//     served, so an observer never truncates.
 //
 // # Wiring a broker (the broker's main type, next step)
 //

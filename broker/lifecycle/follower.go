@@ -23,11 +23,10 @@ type LocalLog interface {
 }
 
 // Follower feeds the committed metadata log into a metadata.Loader, so the broker's Publisher
-// publishes an image for every committed batch, in log order. This one reads the local quorum voter
-// of a combined node (process.roles=broker,controller): the snapshot when the log it needs is
-// compacted, then the batches, long-polling for the next. One goroutine.
+// publishes an image for every committed batch, in log order: the snapshot when the log it needs is
+// compacted, then the batches, long-polling for the next. It reads the local quorum voter of a
+// combined node (FollowLocal) or the quorum leader over the network (FollowRemote). One goroutine.
 type Follower struct {
-	log    LocalLog
 	pub    *metadata.Publisher
 	loader *metadata.Loader
 	logger *slog.Logger
@@ -45,22 +44,31 @@ type Follower struct {
 
 // FollowLocal starts following log into pub, from pub's current image.
 func FollowLocal(log LocalLog, pub *metadata.Publisher, logger *slog.Logger) *Follower {
+	f := newFollower(pub, logger)
+	f.start(func() error { return f.runLocal(log) })
+	return f
+}
+
+func newFollower(pub *metadata.Publisher, logger *slog.Logger) *Follower {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	f := &Follower{log: log, pub: pub, loader: metadata.NewLoader(pub), logger: logger.With("component", "metadata-follower")}
+	f := &Follower{pub: pub, loader: metadata.NewLoader(pub), logger: logger.With("component", "metadata-follower")}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
+	return f
+}
+
+func (f *Follower) start(run func() error) {
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		if err := f.run(); err != nil && f.ctx.Err() == nil {
+		if err := run(); err != nil && f.ctx.Err() == nil {
 			f.logger.Error("metadata follower stopped: the log cannot be applied", "err", err)
 			f.mu.Lock()
 			f.mu.err = err
 			f.mu.Unlock()
 		}
 	}()
-	return f
 }
 
 // Err is the failure that stopped the follower (a log it cannot apply, or its quorum stopped), or nil.
@@ -79,15 +87,15 @@ func (f *Follower) Close() error {
 	return nil
 }
 
-func (f *Follower) run() error {
+func (f *Follower) runLocal(log LocalLog) error {
 	next := uint64(f.pub.Current().Offset() + 1)
 	for {
 		// NB: loaded before the read: if the read finds no batch, none lies at or below commit past
 		// next (only raft's own entries), so the follower may move past it.
-		commit := f.log.CommitIndex()
-		batches, err := f.log.ReadCommitted(next, readBytes)
+		commit := log.CommitIndex()
+		batches, err := log.ReadCommitted(next, readBytes)
 		if errors.Is(err, quorum.ErrOffsetCompacted) {
-			snap, ok := f.log.LatestSnapshot()
+			snap, ok := log.LatestSnapshot()
 			if !ok {
 				return fmt.Errorf("metadata log compacted below %d but no snapshot: %w", next, err)
 			}
@@ -110,7 +118,7 @@ func (f *Follower) run() error {
 			continue
 		}
 		next = max(next, commit+1)
-		if err := f.log.WaitCommitted(f.ctx, next); err != nil {
+		if err := log.WaitCommitted(f.ctx, next); err != nil {
 			return err
 		}
 	}

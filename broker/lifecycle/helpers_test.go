@@ -9,6 +9,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,8 @@ type node struct {
 	follower *lifecycle.Follower
 	mgr      *lifecycle.Manager
 	stopped  bool
+	// first is the first image published (broker-only nodes).
+	first atomic.Pointer[metadata.Image]
 }
 
 type cluster struct {
@@ -47,6 +50,9 @@ type cluster struct {
 	dirs   map[int32]string
 	lns    map[int32]net.Listener
 
+	// tune, if set, adjusts each voter's quorum configuration.
+	tune func(*quorum.Config)
+
 	mu    sync.Mutex
 	nodes map[int32]*node
 }
@@ -54,9 +60,12 @@ type cluster struct {
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // startCluster starts n combined nodes with node.id 1..n on 127.0.0.1, all voters.
-func startCluster(t *testing.T, n int) *cluster {
+func startCluster(t *testing.T, n int, tune ...func(*quorum.Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dirs: map[int32]string{}, lns: map[int32]net.Listener{}, nodes: map[int32]*node{}}
+	if len(tune) > 0 {
+		c.tune = tune[0]
+	}
 	for id := int32(1); id <= int32(n); id++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -86,12 +95,16 @@ func startCluster(t *testing.T, n int) *cluster {
 
 func (c *cluster) start(id int32) {
 	c.t.Helper()
+	qc := quorum.Config{
+		NodeID: id, Voters: c.voters, Dir: c.dirs[id],
+		TickInterval: 20 * time.Millisecond, ElectionTicks: 20, // elections after 400-800 ms, as broker/quorum's tests
+	}
+	if c.tune != nil {
+		c.tune(&qc)
+	}
 	ctl, err := controller.StartServer(controller.ServerConfig{
 		Listener: c.lns[id],
-		Quorum: quorum.Config{
-			NodeID: id, Voters: c.voters, Dir: c.dirs[id],
-			TickInterval: 20 * time.Millisecond, ElectionTicks: 20, // elections after 400-800 ms, as broker/quorum's tests
-		},
+		Quorum:   qc,
 		Node: controller.NodeConfig{
 			Controller:   controller.Config{SessionTimeout: sessionTimeout, ClusterID: "test-cluster"},
 			TickInterval: 20 * time.Millisecond,
@@ -103,6 +116,35 @@ func (c *cluster) start(id int32) {
 	}
 	pub := metadata.NewPublisher(metadata.Empty())
 	f := lifecycle.FollowLocal(ctl.Quorum(), pub, quietLogger())
+	mgr := c.startManager(id, pub)
+	c.mu.Lock()
+	c.nodes[id] = &node{id: id, ctl: ctl, pub: pub, follower: f, mgr: mgr}
+	c.mu.Unlock()
+}
+
+// startBrokerOnly starts a broker-only node (process.roles=broker): its metadata comes over the
+// network from the quorum leader.
+func (c *cluster) startBrokerOnly(id int32) *node {
+	c.t.Helper()
+	pub := metadata.NewPublisher(metadata.Empty())
+	nd := &node{id: id, pub: pub}
+	pub.Subscribe("test", func(u metadata.Update) { nd.first.CompareAndSwap(nil, u.Image) })
+	f, err := lifecycle.FollowRemote(lifecycle.RemoteConfig{
+		NodeID: id, ClusterID: "test-cluster", Voters: c.voters, MaxWait: 200 * time.Millisecond,
+		RetryBackoff: 20 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond, Logger: quietLogger(),
+	}, pub)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	nd.follower, nd.mgr = f, c.startManager(id, pub)
+	c.mu.Lock()
+	c.nodes[id] = nd
+	c.mu.Unlock()
+	return nd
+}
+
+func (c *cluster) startManager(id int32, pub *metadata.Publisher) *lifecycle.Manager {
+	c.t.Helper()
 	mgr, err := lifecycle.Start(lifecycle.Config{
 		NodeID: id, ClusterID: "test-cluster", Voters: c.voters,
 		Listeners:         []metadata.EndPoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: uint16(9000 + id)}},
@@ -114,9 +156,7 @@ func (c *cluster) start(id int32) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.mu.Lock()
-	c.nodes[id] = &node{id: id, ctl: ctl, pub: pub, follower: f, mgr: mgr}
-	c.mu.Unlock()
+	return mgr
 }
 
 // kill stops a node without a controlled shutdown (its heartbeats just stop).
@@ -127,6 +167,9 @@ func (c *cluster) kill(id int32) {
 	c.mu.Unlock()
 	nd.mgr.Close()
 	nd.follower.Close()
+	if nd.ctl == nil {
+		return
+	}
 	if err := nd.ctl.Close(); err != nil {
 		c.t.Errorf("node %d close: %v", id, err)
 	}
@@ -136,7 +179,7 @@ func (c *cluster) live() []*node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []*node
-	for id := int32(1); id <= int32(len(c.voters)); id++ {
+	for id := int32(1); id <= int32(len(c.nodes)); id++ {
 		if nd := c.nodes[id]; nd != nil && !nd.stopped {
 			out = append(out, nd)
 		}
@@ -150,7 +193,7 @@ func (c *cluster) active() *node {
 	var found *node
 	testutil.CheckFor(c.t, waitLong, poll, func() error {
 		for _, nd := range c.live() {
-			if nd.ctl.Node().Active() {
+			if nd.ctl != nil && nd.ctl.Node().Active() {
 				found = nd
 				return nil
 			}
