@@ -31,7 +31,6 @@ const (
 	batchLengthPrefix  = 12 // base offset and length, outside Length
 )
 
-
 // AppendLogBatch appends b as a Kafka v2 record batch (magic 2, CRC-32C, uncompressed): base offset
 // b.Offset, partition leader epoch b.Epoch, one record whose value holds the records (a uvarint
 // count, then each as a uvarint length and its bytes). NB: one Kafka record per metadata batch keeps
