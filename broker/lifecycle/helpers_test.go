@@ -222,22 +222,17 @@ func (c *cluster) waitUnfenced() {
 	})
 }
 
-// kafkaClient returns a franz-go client seeded with one controller listener address.
-func kafkaClient(t *testing.T, addr string) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestRetries(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-// request sends req over the Kafka protocol to node nd's controller listener.
+// request sends req over the Kafka protocol (a franz-go client seeded with the node's controller
+// listener) and closes the client. Safe from any goroutine.
 func request(t *testing.T, nd *node, req kmsg.Request) (kmsg.Response, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(nd.ctl.Addr().String()), kgo.RequestRetries(0))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return kafkaClient(t, nd.ctl.Addr().String()).SeedBrokers()[0].Request(ctx, req)
+	return cl.SeedBrokers()[0].Request(ctx, req)
 }
 
 // createTopic creates a topic through the active controller's listener, retrying NOT_CONTROLLER.
