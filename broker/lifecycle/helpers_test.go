@@ -276,3 +276,14 @@ func (c *cluster) waitTopic(name string, partitions int) *metadata.Topic {
 	})
 	return tp
 }
+
+// restart starts a killed node again on the same address and metadata directory.
+func (c *cluster) restart(id int32) {
+	c.t.Helper()
+	ln, err := net.Listen("tcp", c.lns[id].Addr().String())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.lns[id] = ln
+	c.start(id)
+}
