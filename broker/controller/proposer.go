@@ -30,6 +30,12 @@ type waiter struct {
 	resp  kmsg.Response
 }
 
+// batch is what the proposer proposes: merged proposals and their encoded records.
+type batch struct {
+	proposal
+	encoded [][]byte
+}
+
 // proposed is a Propose call's outcome, sent back to the owner.
 type proposed struct {
 	proposal
@@ -90,14 +96,15 @@ func (p *proposer) run() {
 		case <-p.wake:
 		}
 		for {
-			pr, ok := p.take()
+			b, ok := p.take()
 			if !ok {
 				break
 			}
+			pr := b.proposal
 			// NB: derived from the node's context, so Close does not wait out a Propose stuck behind a
 			// dead quorum.
 			ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
-			offset, err := p.q.Propose(ctx, metadata.EncodeRecords(pr.records))
+			offset, err := p.q.Propose(ctx, b.encoded)
 			cancel()
 			select {
 			case p.results <- proposed{proposal: pr, offset: offset, err: err}:
@@ -114,12 +121,13 @@ func (p *proposer) run() {
 
 // take removes the next batch from the queue: stale proposals are failed on the way, consecutive
 // proposals of the current generation are merged (the Controller allows merged batches) up to
-// maxMergedBatchBytes. An activation NoOp is never merged.
-func (p *proposer) take() (proposal, bool) {
+// maxMergedBatchBytes. An activation NoOp is never merged. Records are encoded here, off the owner
+// goroutine.
+func (p *proposer) take() (batch, bool) {
 	gen := p.gen.Load()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out proposal
+	var out batch
 	var size int
 	taken := false
 	for len(p.mu.queue) > 0 {
@@ -134,14 +142,13 @@ func (p *proposer) take() (proposal, bool) {
 		}
 		p.mu.queue = p.mu.queue[1:]
 		if !taken {
-			out, taken = next, true
-			out.records = append([]metadata.Record(nil), next.records...)
-		} else {
-			out.records = append(out.records, next.records...)
-			out.waiters = append(out.waiters, next.waiters...)
+			out.gen, out.activate, taken = next.gen, next.activate, true
 		}
+		out.waiters = append(out.waiters, next.waiters...)
 		for _, r := range next.records {
-			size += len(metadata.EncodeRecord(r))
+			enc := metadata.EncodeRecord(r)
+			out.encoded = append(out.encoded, enc)
+			size += len(enc)
 		}
 	}
 	if len(p.mu.queue) == 0 {
