@@ -57,7 +57,8 @@
 // routes each connection by its first four bytes to the quorum's peer transport or to a broker/server
 // Server whose Handler (listener.go) serves the controller's Kafka APIs: ApiVersions (exactly the
 // ranges below), BrokerRegistration, BrokerHeartbeat, DescribeQuorum (Kafka's shape from
-// quorum.Status; a non-leader answers NOT_LEADER_OR_FOLLOWER with the leader and epoch as the hint),
+// quorum.Status, with the broker-only nodes fetching the log as Observers; a non-leader answers
+// NOT_LEADER_OR_FOLLOWER with the leader and epoch as the hint),
 // CreateTopics, DeleteTopics, CreatePartitions, IncrementalAlterConfigs, AlterConfigs,
 // AllocateProducerIds, AlterPartition, ElectLeaders, AlterPartitionReassignments,
 // ListPartitionReassignments, and for broker-only nodes Fetch and FetchSnapshot on
@@ -103,6 +104,7 @@
 //
 // The Controller has none: it belongs to the owner goroutine. Images it returns are immutable and may
 // be shared. Node.mu guards the published view (active, committed image) that Active and
-// CommittedImage read; proposer.mu guards the proposal queue. Neither is held while calling the
-// quorum or while the other is held; no lock is held while blocking.
+// CommittedImage read; proposer.mu guards the proposal queue; Handler.mu guards the observers seen
+// fetching the metadata log (DescribeQuorum's Observers). None is held while calling the quorum or
+// while another is held; no lock is held while blocking.
 package controller

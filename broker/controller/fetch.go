@@ -44,7 +44,11 @@ func (h *Handler) fetchMetadata(req *kmsg.FetchRequest) *kmsg.FetchResponse {
 			case !isMetadata || rp.Partition != 0:
 				p.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
-				h.readMetadata(ctx, &p, rp.FetchOffset, rp.PartitionMaxBytes)
+				replica := req.ReplicaID
+				if req.Version >= 15 {
+					replica = req.ReplicaState.ID
+				}
+				h.readMetadata(ctx, &p, replica, rp.FetchOffset, rp.PartitionMaxBytes)
 			}
 			t.Partitions = append(t.Partitions, p)
 		}
@@ -53,11 +57,12 @@ func (h *Handler) fetchMetadata(req *kmsg.FetchRequest) *kmsg.FetchResponse {
 	return resp
 }
 
-func (h *Handler) readMetadata(ctx context.Context, p *kmsg.FetchResponseTopicPartition, from int64, maxBytes int32) {
+func (h *Handler) readMetadata(ctx context.Context, p *kmsg.FetchResponseTopicPartition, replica int32, from int64, maxBytes int32) {
 	q := h.node.Quorum()
 	if !h.leads(&p.ErrorCode, &p.CurrentLeader.LeaderID, &p.CurrentLeader.LeaderEpoch) {
 		return
 	}
+	h.noteObserver(replica, from)
 	next := uint64(max(from, 0))
 	for {
 		// NB: the commit index is loaded before the read: when the read finds nothing, the indexes up

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -62,7 +64,24 @@ type Handler struct {
 	node   *Node
 	cfg    HandlerConfig
 	logger *slog.Logger
+
+	mu struct {
+		sync.Mutex
+		// observers are the brokers fetching the metadata log from this node (DescribeQuorum's
+		// Observers), by node.id.
+		observers map[int32]observer
+	}
 }
+
+// observer is a broker-only node following the metadata log: its fetch position (its log end
+// offset, as Kafka reports an observer's) and when it last fetched.
+type observer struct {
+	logEndOffset int64
+	lastFetch    time.Time
+}
+
+// observerTimeout forgets an observer that stopped fetching (Kafka's 5-minute observer session).
+const observerTimeout = 5 * time.Minute
 
 // NewHandler returns the controller listener's handler for node.
 func NewHandler(node *Node, cfg HandlerConfig) *Handler {
@@ -76,6 +95,7 @@ func NewHandler(node *Node, cfg HandlerConfig) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	h := &Handler{node: node, cfg: cfg, logger: cfg.Logger.With("component", "controller-listener", "node", node.ID())}
+	h.mu.observers = map[int32]observer{}
 	return h
 }
 
@@ -162,6 +182,7 @@ func (h *Handler) describeQuorum(req *kmsg.DescribeQuorumRequest) *kmsg.Describe
 					rs.LastFetchTimestamp, rs.LastCaughtUpTimestamp = millis(v.LastFetchTimestamp), millis(v.LastCaughtUpTimestamp)
 					p.CurrentVoters = append(p.CurrentVoters, rs)
 				}
+				p.Observers = h.observerStates(p.HighWatermark)
 			}
 			t.Partitions = append(t.Partitions, p)
 		}
@@ -176,6 +197,48 @@ func (h *Handler) describeQuorum(req *kmsg.DescribeQuorumRequest) *kmsg.Describe
 		resp.Nodes = append(resp.Nodes, n)
 	}
 	return resp
+}
+
+// noteObserver records a metadata fetch by broker id at offset.
+func (h *Handler) noteObserver(id int32, offset int64) {
+	if id < 0 {
+		return
+	}
+	for _, v := range h.cfg.Voters {
+		if v.ID == id {
+			return
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.mu.observers[id] = observer{logEndOffset: offset, lastFetch: time.Now()}
+}
+
+// observerStates lists the observers, by ID; one that fetched at the high watermark is caught up.
+func (h *Handler) observerStates(highWatermark int64) []kmsg.DescribeQuorumResponseTopicPartitionReplicaState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]int32, 0, len(h.mu.observers))
+	for id, o := range h.mu.observers {
+		if time.Since(o.lastFetch) > observerTimeout {
+			delete(h.mu.observers, id)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]kmsg.DescribeQuorumResponseTopicPartitionReplicaState, 0, len(ids))
+	for _, id := range ids {
+		o := h.mu.observers[id]
+		rs := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+		rs.ReplicaID, rs.LogEndOffset, rs.LastFetchTimestamp = id, o.logEndOffset, o.lastFetch.UnixMilli()
+		rs.LastCaughtUpTimestamp = -1
+		if o.logEndOffset >= highWatermark {
+			rs.LastCaughtUpTimestamp = rs.LastFetchTimestamp
+		}
+		out = append(out, rs)
+	}
+	return out
 }
 
 func millis(t time.Time) int64 {

@@ -39,6 +39,18 @@ func TestABrokerOnlyNodeFollowsTheMetadataLogOverTheNetwork(t *testing.T) {
 	for i := range 6 {
 		c.waitTopic(fmt.Sprintf("early-%d", i), 1)
 	}
+	// The quorum leader lists the broker-only node as an observer, caught up.
+	testutil.CheckFor(t, waitLong, poll, func() error {
+		dq, err := describeQuorum(t, c.active())
+		if err != nil {
+			return err
+		}
+		p := dq.Topics[0].Partitions[0]
+		if len(p.Observers) != 1 || p.Observers[0].ReplicaID != 4 || p.Observers[0].LogEndOffset != p.HighWatermark {
+			return fmt.Errorf("DescribeQuorum observers %+v, high watermark %d", p.Observers, p.HighWatermark)
+		}
+		return nil
+	})
 	c.createTopic("wide", 4, 4)
 	tp := c.waitTopic("wide", 4)
 	if !tp.Partition(0).HasReplica(4) {
