@@ -29,11 +29,18 @@ type Mux struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 	done   chan struct{}
+
+	mu struct {
+		sync.Mutex
+		// routing holds the connections whose first bytes are being read; Close closes them.
+		routing map[net.Conn]struct{}
+	}
 }
 
 // NewMux starts routing connections accepted on ln. Close closes ln.
 func NewMux(ln net.Listener) *Mux {
 	m := &Mux{ln: ln, done: make(chan struct{})}
+	m.mu.routing = map[net.Conn]struct{}{}
 	m.quorum = newChanListener(ln.Addr(), m.done)
 	m.kafka = newChanListener(ln.Addr(), m.done)
 	m.wg.Add(1)
@@ -61,6 +68,11 @@ func (m *Mux) Close() error {
 	m.once.Do(func() {
 		close(m.done)
 		err = m.ln.Close()
+		m.mu.Lock()
+		for c := range m.mu.routing {
+			c.Close()
+		}
+		m.mu.Unlock()
 		m.wg.Wait()
 	})
 	return err
@@ -88,6 +100,17 @@ func (m *Mux) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		m.mu.Lock()
+		select {
+		case <-m.done:
+			// NB: Close has closed (or is closing) the routing connections; this one arrived too late.
+			m.mu.Unlock()
+			conn.Close()
+			return
+		default:
+		}
+		m.mu.routing[conn] = struct{}{}
+		m.mu.Unlock()
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
@@ -96,11 +119,15 @@ func (m *Mux) acceptLoop() {
 	}
 }
 
+// route reads the first bytes of conn (registered in routing by the accept loop) and hands it over.
 func (m *Mux) route(conn net.Conn) {
 	r := bufio.NewReader(conn)
 	_ = conn.SetReadDeadline(time.Now().Add(peekTimeout))
 	head, err := r.Peek(len(quorumMagic))
 	_ = conn.SetReadDeadline(time.Time{})
+	m.mu.Lock()
+	delete(m.mu.routing, conn)
+	m.mu.Unlock()
 	if err != nil {
 		conn.Close()
 		return
