@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -46,7 +47,8 @@ func (c *controllers) client(id int32) (*kgo.Client, error) {
 		if v.ID != id {
 			continue
 		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(v.Addr()), kgo.ClientID(c.clientID))
+		// NB: no retries inside franz-go: a voter that is down must send the next attempt elsewhere at once.
+		cl, err := kgo.NewClient(kgo.SeedBrokers(v.Addr()), kgo.ClientID(c.clientID), kgo.RequestRetries(0), kgo.DialTimeout(2*time.Second))
 		if err != nil {
 			return nil, fmt.Errorf("controller %d at %s: %w", id, v.Addr(), err)
 		}

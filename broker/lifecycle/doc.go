@@ -20,6 +20,9 @@
 //     controller's ShouldShutDown, which comes once the broker leads nothing and has seen that change.
 //     Heartbeats stop then.
 //
+// ControllerClient is the same search and retry for any controller request: the admin requests a
+// broker forwards, its partition leaders' AlterPartition, AllocateProducerIds.
+//
 // State / WaitFor expose what the controller last said. Close stops heartbeating (a crash, as far as
 // the controller can tell: it fences the broker after broker.session.timeout.ms).
 //
@@ -60,8 +63,9 @@
 //  4. admin requests (CreateTopics, DeleteTopics, CreatePartitions, IncrementalAlterConfigs,
 //     AlterConfigs, ElectLeaders, AlterPartitionReassignments, ListPartitionReassignments) and the
 //     broker's own AlterPartition (ISR changes) and AllocateProducerIds are forwarded to the active
-//     controller over its controller listener (Kafka's forwarding: find it as the Manager does, retry on
-//     NOT_CONTROLLER) and answered with the controller's reply; the broker's view changes when the
+//     controller with a ControllerClient (Kafka's forwarding: it finds the active controller as the
+//     Manager does and retries NOT_CONTROLLER until the request's deadline) and answered with the
+//     controller's reply; the broker's view changes when the
 //     records come back through the Follower;
 //  5. starts the Manager with MetadataOffset = Publisher.Current().Offset(), waits for it to be
 //     unfenced before it serves clients as a replica leader (WaitFor), and on SIGTERM calls
@@ -71,7 +75,8 @@
 // # Goroutines and locks
 //
 // Manager: one goroutine (run); Manager.mu guards the state, the shutdown wish and the change channel;
-// controllers.mu guards the per-voter clients and the active-controller guess. Follower: one goroutine;
+// controllers.mu (inside the Manager, a ControllerClient and a remote Follower, one each) guards the
+// per-voter clients and the active-controller guess. Follower: one goroutine;
 // Follower.mu guards its error. No lock is held while sending a request, and none is taken while another
 // is held.
 package lifecycle

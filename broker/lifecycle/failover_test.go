@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streams/gregor/broker/lifecycle"
 	"github.com/gregor-streams/gregor/broker/quorum"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
@@ -203,5 +204,47 @@ func TestARestartedNodeRebuildsItsImageAndRegistersAgain(t *testing.T) {
 	c.waitTopic("before", 2)
 	if epoch := c.nodes[victim].mgr.State().BrokerEpoch; epoch <= oldEpoch {
 		t.Errorf("restarted broker %d has epoch %d, not newer than %d", victim, epoch, oldEpoch)
+	}
+}
+
+// TestAForwardedRequestFindsTheNewActiveController: a broker's ControllerClient (Kafka's forwarding
+// of admin requests) reaches the active controller, and after that controller's node is killed, the
+// next request finds the new one by itself.
+func TestAForwardedRequestFindsTheNewActiveController(t *testing.T) {
+	c := startCluster(t, 3)
+	c.waitUnfenced()
+	cl, err := lifecycle.NewControllerClient(c.voters, "forwarding-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	create := func(name string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		req := kmsg.NewPtrCreateTopicsRequest()
+		tp := kmsg.NewCreateTopicsRequestTopic()
+		tp.Topic, tp.NumPartitions, tp.ReplicationFactor = name, 2, 2
+		req.Topics = append(req.Topics, tp)
+		resp, err := cl.Send(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; code != 0 {
+			t.Fatalf("create %s: %v", name, kerr.ErrorForCode(code))
+		}
+	}
+	create("first")
+	active := c.active().id
+	if cl.Active() != active {
+		t.Errorf("client believes %d active, the cluster says %d", cl.Active(), active)
+	}
+	c.kill(active)
+	start := time.Now()
+	create("second")
+	t.Logf("forwarded CreateTopics answered %v after the active controller was killed", time.Since(start))
+	c.waitTopic("second", 2)
+	if cl.Active() == active {
+		t.Errorf("client still believes the killed node %d active", active)
 	}
 }

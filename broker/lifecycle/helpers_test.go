@@ -165,13 +165,16 @@ func (c *cluster) kill(id int32) {
 	nd := c.nodes[id]
 	nd.stopped = true
 	c.mu.Unlock()
+	start := time.Now()
 	nd.mgr.Close()
 	nd.follower.Close()
-	if nd.ctl == nil {
-		return
+	if nd.ctl != nil {
+		if err := nd.ctl.Close(); err != nil {
+			c.t.Errorf("node %d close: %v", id, err)
+		}
 	}
-	if err := nd.ctl.Close(); err != nil {
-		c.t.Errorf("node %d close: %v", id, err)
+	if took := time.Since(start); took > time.Second {
+		c.t.Logf("stopping node %d took %v", id, took)
 	}
 }
 
