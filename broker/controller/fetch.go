@@ -27,7 +27,8 @@ const maxFetchWait = 10 * time.Second
 func (h *Handler) fetchMetadata(req *kmsg.FetchRequest) *kmsg.FetchResponse {
 	resp := kmsg.NewPtrFetchResponse()
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	// NB: derived from the runtime's context, so Server.Close does not wait out a long poll.
+	ctx, cancel := context.WithTimeout(h.node.ctx, wait)
 	defer cancel()
 	for _, rt := range req.Topics {
 		t := kmsg.NewFetchResponseTopic()

@@ -123,7 +123,7 @@ func (h *Handler) Handle(c *server.Conn, req kmsg.Request) server.Response {
 	}
 	// NB: broker/server calls Handle on the connection's read loop, so the connection cannot go away
 	// while it waits; the timeout and Node.Close bound the wait.
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(h.node.ctx, h.cfg.RequestTimeout)
 	defer cancel()
 	resp, err := h.node.Handle(ctx, req)
 	if err == nil {
@@ -131,12 +131,11 @@ func (h *Handler) Handle(c *server.Conn, req kmsg.Request) server.Response {
 	}
 	code := kerr.UnknownServerError.Code
 	switch {
-	case errors.Is(err, ErrNotActive), errors.Is(err, ErrNodeClosed):
+	case errors.Is(err, ErrNotActive), errors.Is(err, ErrNodeClosed), errors.Is(err, context.Canceled):
+		// context.Canceled: the runtime is closing.
 		code = kerr.NotController.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		code = kerr.RequestTimedOut.Code
-	case errors.Is(err, context.Canceled):
-		return server.Response{Close: true}
 	default:
 		h.logger.Warn("controller request failed", "api_key", req.Key(), "err", err)
 	}
