@@ -21,11 +21,7 @@ func TestLeadershipTransferMovesTheActiveController(t *testing.T) {
 	c := startCluster(t, 3)
 	c.waitUnfenced()
 	old := c.active()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	if err := old.ctl.Quorum().TransferLeadership(ctx, quorum.NoLeader); err != nil {
-		t.Fatal(err)
-	}
+	c.transferLeadership(old)
 	testutil.CheckFor(t, waitLong, poll, func() error {
 		if old.ctl.Node().Active() {
 			return fmt.Errorf("node %d still active after giving up quorum leadership", old.id)
@@ -172,13 +168,7 @@ func TestRepeatedLeaderBouncesLoseNoAcknowledgedWrites(t *testing.T) {
 	cr := startCreators(c, 4)
 	for range 5 {
 		cr.waitAcked(10)
-		old := c.active()
-		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-		err := old.ctl.Quorum().TransferLeadership(ctx, quorum.NoLeader)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c.transferLeadership(c.active())
 	}
 	cr.waitAcked(10)
 	cr.finish()

@@ -290,3 +290,17 @@ func (c *cluster) restart(id int32) {
 	c.lns[id] = ln
 	c.start(id)
 }
+
+// transferLeadership moves quorum leadership away from nd (retrying: on a loaded machine a transfer
+// may time out, which is not what the tests check).
+func (c *cluster) transferLeadership(nd *node) {
+	c.t.Helper()
+	testutil.CheckFor(c.t, waitLong, poll, func() error {
+		if nd.ctl.Quorum().Leader() != nd.id {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return nd.ctl.Quorum().TransferLeadership(ctx, quorum.NoLeader)
+	})
+}
