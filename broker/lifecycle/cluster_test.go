@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -257,4 +258,22 @@ func TestOneNodeQuorumRunsTheSamePaths(t *testing.T) {
 	if err := c.nodes[1].mgr.ControlledShutdown(ctx); err != nil {
 		t.Fatalf("controlled shutdown: %v", err)
 	}
+}
+
+// TestEveryGoroutineStopsOnClose: a node's controller server, follower and lifecycle manager leave no
+// goroutine behind once closed.
+func TestEveryGoroutineStopsOnClose(t *testing.T) {
+	before := runtime.NumGoroutine()
+	c := startCluster(t, 1)
+	c.waitUnfenced()
+	c.createTopic("t", 1, 1)
+	c.waitTopic("t", 1)
+	c.kill(1)
+	testutil.CheckFor(t, waitLong, poll, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<16)
+			return fmt.Errorf("%d goroutines, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+		}
+		return nil
+	})
 }
