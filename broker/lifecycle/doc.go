@@ -72,6 +72,16 @@
 //     ControlledShutdown (bounded) before closing partitions, then Close on the Manager, the Follower,
 //     and the controller Server, in that order.
 //
+// Kafka's settings map as follows: process.roles decides whether controller.StartServer runs and
+// which Follower (FollowLocal with broker,controller; FollowRemote with broker alone);
+// controller.quorum.voters (quorum.ParseVoters) is quorum.Config.Voters, Config.Voters,
+// RemoteConfig.Voters and NewControllerClient's voters; the first of controller.listener.names is the
+// listener StartServer is given and ServerConfig.ListenerName; node.id is NodeID everywhere;
+// broker.heartbeat.interval.ms is Config.HeartbeatInterval; broker.session.timeout.ms is
+// controller.Config.SessionTimeout; metadata.log.max.record.bytes.between.snapshots and
+// metadata.log.max.snapshot.interval.ms are quorum.Config.SnapshotAfterBytes and SnapshotInterval;
+// cluster.id (meta.properties) is ClusterID and controller.Config.ClusterID.
+//
 // # Goroutines and locks
 //
 // Manager: one goroutine (run); Manager.mu guards the state, the shutdown wish and the change channel;
