@@ -178,7 +178,7 @@ func TestRepeatedLeaderBouncesLoseNoAcknowledgedWrites(t *testing.T) {
 // log, its broker registers as a new incarnation (with a new broker epoch), is unfenced once caught
 // up, and its image holds the topics created while it was down.
 func TestARestartedNodeRebuildsItsImageAndRegistersAgain(t *testing.T) {
-	c := startCluster(t, 3, func(cfg *quorum.Config) { cfg.SnapshotAfterBatches = 5 })
+	c := startCluster(t, 3, withQuorum(func(cfg *quorum.Config) { cfg.SnapshotAfterBatches = 5 }))
 	c.waitUnfenced()
 	c.createTopic("before", 2, 3)
 	c.waitTopic("before", 2)
@@ -236,5 +236,22 @@ func TestAForwardedRequestFindsTheNewActiveController(t *testing.T) {
 	c.waitTopic("second", 2)
 	if cl.Active() == active {
 		t.Errorf("client still believes the killed node %d active", active)
+	}
+}
+
+// TestACleanRestartNamingItsPreviousEpochRegistersAtOnce (KIP-966): a broker restarting with the
+// epoch it had is accepted as a new incarnation at once; without it the controller would refuse
+// (DUPLICATE_BROKER_REGISTRATION) until the old incarnation's session expired — 30 s here, longer
+// than the test waits.
+func TestACleanRestartNamingItsPreviousEpochRegistersAtOnce(t *testing.T) {
+	c := startCluster(t, 1, withSession(30*time.Second))
+	c.waitUnfenced()
+	nd := c.nodes[1]
+	previous := nd.mgr.State().BrokerEpoch
+	nd.mgr.Close()
+	nd.mgr = c.startManager(1, nd.pub, previous)
+	c.waitUnfenced()
+	if epoch := nd.mgr.State().BrokerEpoch; epoch <= previous {
+		t.Fatalf("re-registered with epoch %d, not newer than %d", epoch, previous)
 	}
 }

@@ -52,6 +52,8 @@ type cluster struct {
 
 	// tune, if set, adjusts each voter's quorum configuration.
 	tune func(*quorum.Config)
+	// session is broker.session.timeout.ms (sessionTimeout unless a test sets it before starting).
+	session time.Duration
 
 	mu    sync.Mutex
 	nodes map[int32]*node
@@ -59,12 +61,21 @@ type cluster struct {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// option adjusts a test cluster before it starts.
+type option func(*cluster)
+
+// withQuorum adjusts each voter's quorum configuration.
+func withQuorum(tune func(*quorum.Config)) option { return func(c *cluster) { c.tune = tune } }
+
+// withSession sets broker.session.timeout.ms.
+func withSession(d time.Duration) option { return func(c *cluster) { c.session = d } }
+
 // startCluster starts n combined nodes with node.id 1..n on 127.0.0.1, all voters.
-func startCluster(t *testing.T, n int, tune ...func(*quorum.Config)) *cluster {
+func startCluster(t *testing.T, n int, opts ...option) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dirs: map[int32]string{}, lns: map[int32]net.Listener{}, nodes: map[int32]*node{}}
-	if len(tune) > 0 {
-		c.tune = tune[0]
+	c := &cluster{t: t, dirs: map[int32]string{}, lns: map[int32]net.Listener{}, nodes: map[int32]*node{}, session: sessionTimeout}
+	for _, o := range opts {
+		o(c)
 	}
 	for id := int32(1); id <= int32(n); id++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -106,7 +117,7 @@ func (c *cluster) start(id int32) {
 		Listener: c.lns[id],
 		Quorum:   qc,
 		Node: controller.NodeConfig{
-			Controller:   controller.Config{SessionTimeout: sessionTimeout, ClusterID: "test-cluster"},
+			Controller:   controller.Config{SessionTimeout: c.session, ClusterID: "test-cluster"},
 			TickInterval: 20 * time.Millisecond,
 		},
 		Logger: quietLogger(),
@@ -116,7 +127,7 @@ func (c *cluster) start(id int32) {
 	}
 	pub := metadata.NewPublisher(metadata.Empty())
 	f := lifecycle.FollowLocal(ctl.Quorum(), pub, quietLogger())
-	mgr := c.startManager(id, pub)
+	mgr := c.startManager(id, pub, 0)
 	c.mu.Lock()
 	c.nodes[id] = &node{id: id, ctl: ctl, pub: pub, follower: f, mgr: mgr}
 	c.mu.Unlock()
@@ -136,17 +147,17 @@ func (c *cluster) startBrokerOnly(id int32) *node {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	nd.follower, nd.mgr = f, c.startManager(id, pub)
+	nd.follower, nd.mgr = f, c.startManager(id, pub, 0)
 	c.mu.Lock()
 	c.nodes[id] = nd
 	c.mu.Unlock()
 	return nd
 }
 
-func (c *cluster) startManager(id int32, pub *metadata.Publisher) *lifecycle.Manager {
+func (c *cluster) startManager(id int32, pub *metadata.Publisher, previousEpoch int64) *lifecycle.Manager {
 	c.t.Helper()
 	mgr, err := lifecycle.Start(lifecycle.Config{
-		NodeID: id, ClusterID: "test-cluster", Voters: c.voters,
+		NodeID: id, ClusterID: "test-cluster", Voters: c.voters, PreviousBrokerEpoch: previousEpoch,
 		Listeners:         []metadata.EndPoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: uint16(9000 + id)}},
 		HeartbeatInterval: heartbeatInterval,
 		RetryBackoff:      20 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond,

@@ -47,6 +47,11 @@ type Config struct {
 	Listeners []metadata.EndPoint
 	// Rack is broker.rack ("" if none).
 	Rack string
+	// PreviousBrokerEpoch is the broker epoch this node had when it last shut down cleanly (KIP-966:
+	// the broker keeps State().BrokerEpoch on disk at a clean shutdown), or 0 if unknown. With it the
+	// controller accepts the new incarnation at once instead of waiting for the old one's session to
+	// expire.
+	PreviousBrokerEpoch int64
 	// HeartbeatInterval is broker.heartbeat.interval.ms (DefaultHeartbeatInterval if zero).
 	HeartbeatInterval time.Duration
 	// RetryBackoff and MaxRetryBackoff bound the waits between failed attempts.
@@ -257,6 +262,10 @@ func (m *Manager) step() error {
 func (m *Manager) register(ctx context.Context) error {
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID, req.ClusterID, req.IncarnationID = m.cfg.NodeID, m.cfg.ClusterID, m.incarnation
+	req.PreviousBrokerEpoch = -1
+	if m.cfg.PreviousBrokerEpoch > 0 {
+		req.PreviousBrokerEpoch = m.cfg.PreviousBrokerEpoch
+	}
 	if m.cfg.Rack != "" {
 		req.Rack = kmsg.StringPtr(m.cfg.Rack)
 	}

@@ -13,10 +13,10 @@ import (
 // snapshot with FetchSnapshot, then the log with Fetch on __cluster_metadata-0, registers, is
 // unfenced once caught up, sees every topic, and keeps following across a controller failover.
 func TestABrokerOnlyNodeFollowsTheMetadataLogOverTheNetwork(t *testing.T) {
-	c := startCluster(t, 3, func(cfg *quorum.Config) {
+	c := startCluster(t, 3, withQuorum(func(cfg *quorum.Config) {
 		cfg.SnapshotAfterBatches = 4
 		cfg.SnapshotCatchUpEntries = 1
-	})
+	}))
 	c.waitUnfenced()
 	for i := range 6 {
 		c.createTopic(fmt.Sprintf("early-%d", i), 1, 3)
