@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -175,4 +176,86 @@ func TestNodeCloseIsIdempotentAndEndsRequests(t *testing.T) {
 	if _, err := n.Handle(ctx, createTopicRequest("late")); !errors.Is(err, controller.ErrNodeClosed) {
 		t.Fatalf("Handle after Close: %v, want ErrNodeClosed", err)
 	}
+}
+
+// TestRequestsInFlightAcrossALeadershipChangeAnswerNotController: requests decided by a controller
+// that loses leadership before their records commit (in flight in Propose, or still queued behind
+// it) fail with a *NotControllerError (the listener's NOT_CONTROLLER), never another error.
+// broker/lifecycle's leader-bounce test is the one that caught a queued request answering
+// UNKNOWN_SERVER_ERROR; this one checks the contract with 200 requests racing a transfer.
+func TestRequestsInFlightAcrossALeadershipChangeAnswerNotController(t *testing.T) {
+	nodes := startThreeVoters(t)
+	var active *controller.Node
+	testutil.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		for _, n := range nodes {
+			if n.Active() {
+				active = n
+				return nil
+			}
+		}
+		return errors.New("no active controller")
+	})
+	registerUnfenced(t, active, 1)
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := active.Handle(ctx, createTopicRequest(fmt.Sprintf("q%d", i)))
+			errs <- err
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = active.Quorum().TransferLeadership(ctx, quorum.NoLeader)
+	wg.Wait()
+	close(errs)
+	var ok, notController int
+	for err := range errs {
+		var nc *controller.NotControllerError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &nc):
+			notController++
+		default:
+			t.Errorf("request failed with %v, want success or NOT_CONTROLLER", err)
+		}
+	}
+	t.Logf("%d committed, %d NOT_CONTROLLER", ok, notController)
+}
+
+// startThreeVoters starts three controllers (StartServer) on 127.0.0.1 and returns their runtimes.
+func startThreeVoters(t *testing.T) []*controller.Node {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var voters []quorum.Voter
+	var lns []net.Listener
+	for id := int32(1); id <= 3; id++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		voters = append(voters, quorum.Voter{ID: id, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port})
+	}
+	var nodes []*controller.Node
+	for i, ln := range lns {
+		s, err := controller.StartServer(controller.ServerConfig{
+			Listener: ln,
+			Quorum: quorum.Config{
+				NodeID: voters[i].ID, Voters: voters, Dir: filepath.Join(t.TempDir(), quorum.MetadataDirName),
+				TickInterval: 20 * time.Millisecond, ElectionTicks: 20,
+			},
+			Node:   controller.NodeConfig{TickInterval: 20 * time.Millisecond},
+			Logger: logger,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		nodes = append(nodes, s.Node())
+	}
+	return nodes
 }

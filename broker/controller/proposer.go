@@ -134,7 +134,7 @@ func (p *proposer) take() (batch, bool) {
 		next := p.mu.queue[0]
 		if next.gen != gen {
 			p.mu.queue = p.mu.queue[1:]
-			fail(next.waiters, errStale)
+			fail(next.waiters, &NotControllerError{LeaderID: p.q.Leader(), Cause: errStale})
 			continue
 		}
 		if taken && (next.activate != 0 || out.activate != 0 || size >= maxMergedBatchBytes) {
