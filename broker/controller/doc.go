@@ -1,7 +1,11 @@
-// Package controller is the cluster controller's decision logic: a pure state machine that takes
-// requests (Kafka's controller APIs as kmsg requests) and the passage of time, and returns the metadata
-// records that carry its decisions and the replies to send. It does no I/O, starts no goroutine and
-// never reads the clock; the metadata quorum (broker/quorum) and the network are driven around it.
+// Package controller is the cluster controller: its decision logic, and the runtime that runs it on
+// the metadata quorum and serves the controller's Kafka APIs on the controller listener.
+//
+// The decision logic (Controller) is a pure state machine that takes requests (Kafka's controller APIs
+// as kmsg requests) and the passage of time, and returns the metadata records that carry its decisions
+// and the replies to send. It does no I/O, starts no goroutine and never reads the clock. The runtime
+// (Node, Server: node.go, run.go, proposer.go, listener.go, fetch.go, mux.go, serve.go) drives it with
+// broker/quorum and the network.
 //
 // # Model
 //
@@ -48,22 +52,23 @@
 //     failed Propose (NotLeaderError, ErrProposalDropped, storage failure, timeout) resigns and answers
 //     its requests NOT_CONTROLLER (the records may still commit; every controller applies them then).
 //
-// Node.Handle(ctx, request) returns the reply once the request's records committed (at once when
-// there are none), a *NotControllerError (errors.Is ErrNotActive; LeaderID is the quorum leader hint)
+// Node.Handle(ctx, request) returns the reply once the request's records committed and the owner
+// applied them, so CommittedImage holds them (at once when there are none), a *NotControllerError (errors.Is ErrNotActive; LeaderID is the quorum leader hint)
 // on a standby, ErrUnsupported, or ErrNodeClosed. Node.Status is quorum.Status (DescribeQuorum).
 // Node.Close stops both goroutines and waits for them; it is idempotent and does not close the quorum.
 //
 // StartServer assembles a controller: a Mux on the controller listener (controller.listener.names)
 // routes each connection by its first four bytes to the quorum's peer transport or to a broker/server
 // Server whose Handler (listener.go) serves the controller's Kafka APIs: ApiVersions (exactly the
-// ranges below), BrokerRegistration, BrokerHeartbeat, DescribeQuorum (Kafka's shape from
-// quorum.Status, with the broker-only nodes fetching the log as Observers; a non-leader answers
-// NOT_LEADER_OR_FOLLOWER with the leader and epoch as the hint),
+// version ranges of the served table, which Supported checks), BrokerRegistration, BrokerHeartbeat,
+// DescribeQuorum (Kafka's shape from quorum.Status, with the broker-only nodes fetching the log as
+// Observers; a non-leader answers NOT_LEADER_OR_FOLLOWER with the leader and epoch as the hint),
 // CreateTopics, DeleteTopics, CreatePartitions, IncrementalAlterConfigs, AlterConfigs,
 // AllocateProducerIds, AlterPartition, ElectLeaders, AlterPartitionReassignments,
 // ListPartitionReassignments, and for broker-only nodes Fetch and FetchSnapshot on
-// __cluster_metadata-0 (fetch.go: committed batches only, from the quorum leader, long-polling). NOT_CONTROLLER and REQUEST_TIMED_OUT come back in each response's own
-// shape (every topic, partition or resource of the request carries the code). Server.Close stops the
+// __cluster_metadata-0 (fetch.go: committed batches only, from the quorum leader, long-polling).
+// NOT_CONTROLLER and REQUEST_TIMED_OUT come back in each response's own shape (every topic,
+// partition or resource of the request carries the code). Server.Close stops the
 // runtime, the listener's connections, the quorum voter and the listener, in that order.
 //
 // # Decisions, as Kafka makes them
