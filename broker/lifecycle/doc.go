@@ -65,12 +65,12 @@
 //     broker's own AlterPartition (ISR changes) and AllocateProducerIds are forwarded to the active
 //     controller with a ControllerClient (Kafka's forwarding: it finds the active controller as the
 //     Manager does and retries NOT_CONTROLLER until the request's deadline) and answered with the
-//     controller's reply; the broker's view changes when the
-//     records come back through the Follower;
-//  5. starts the Manager with MetadataOffset = Publisher.Current().Offset(), waits for it to be
-//     unfenced before it serves clients as a replica leader (WaitFor), and on SIGTERM calls
-//     ControlledShutdown (bounded) before closing partitions, then Close on the Manager, the Follower,
-//     and the controller Server, in that order.
+//     controller's reply; the broker's view changes when the records come back through the Follower;
+//  5. starts the Manager with MetadataOffset = Publisher.Current().Offset() (and PreviousBrokerEpoch,
+//     if it kept one), waits for it to be unfenced before it serves clients as a replica leader
+//     (WaitFor), and on SIGTERM calls ControlledShutdown (bounded), keeps State().BrokerEpoch on disk
+//     for the next start, closes partitions, then Close on the Manager, the Follower, and the
+//     controller Server, in that order.
 //
 // Kafka's settings map as follows: process.roles decides whether controller.StartServer runs and
 // which Follower (FollowLocal with broker,controller; FollowRemote with broker alone);
@@ -86,7 +86,6 @@
 //
 // Manager: one goroutine (run); Manager.mu guards the state, the shutdown wish and the change channel;
 // controllers.mu (inside the Manager, a ControllerClient and a remote Follower, one each) guards the
-// per-voter clients and the active-controller guess. Follower: one goroutine;
-// Follower.mu guards its error. No lock is held while sending a request, and none is taken while another
-// is held.
+// per-voter clients and the active-controller guess. Follower: one goroutine; Follower.mu guards its
+// error. No lock is held while sending a request, and none is taken while another is held.
 package lifecycle
