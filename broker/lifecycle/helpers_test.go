@@ -142,6 +142,8 @@ func (c *cluster) startBrokerOnly(id int32) *node {
 	pub.Subscribe("test", func(u metadata.Update) { nd.first.CompareAndSwap(nil, u.Image) })
 	f, err := lifecycle.FollowRemote(lifecycle.RemoteConfig{
 		NodeID: id, ClusterID: "test-cluster", Voters: c.voters, MaxWait: 200 * time.Millisecond,
+		// NB: small answers, so the snapshot comes in many FetchSnapshot chunks.
+		MaxBytes:     64,
 		RetryBackoff: 20 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond, Logger: quietLogger(),
 	}, pub)
 	if err != nil {

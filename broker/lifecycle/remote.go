@@ -31,6 +31,9 @@ type RemoteConfig struct {
 	Voters []quorum.Voter
 	// MaxWait is the Fetch long-poll (DefaultFetchMaxWait if zero).
 	MaxWait time.Duration
+	// MaxBytes bounds one Fetch or FetchSnapshot answer (1 MiB if zero): a snapshot larger than that
+	// comes in several chunks.
+	MaxBytes int32
 	// RetryBackoff and MaxRetryBackoff bound the waits after failures (the Manager's defaults if zero).
 	RetryBackoff, MaxRetryBackoff time.Duration
 	// Logger (slog.Default if nil).
@@ -47,6 +50,9 @@ func FollowRemote(cfg RemoteConfig, pub *metadata.Publisher) (*Follower, error) 
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = DefaultFetchMaxWait
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = readBytes
 	}
 	if cfg.RetryBackoff <= 0 {
 		cfg.RetryBackoff = DefaultRetryBackoff
@@ -99,12 +105,12 @@ func (f *Follower) fetchOnce(cfg RemoteConfig, ctrl *controllers, next int64) (i
 	// set; each version encodes its own.
 	req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = cfg.NodeID, cfg.NodeID, -1
 	req.ClusterID = kmsg.StringPtr(cfg.ClusterID)
-	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = int32(cfg.MaxWait/time.Millisecond), 1, readBytes
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = int32(cfg.MaxWait/time.Millisecond), 1, cfg.MaxBytes
 	req.SessionEpoch = -1
 	t := kmsg.NewFetchRequestTopic()
 	t.Topic, t.TopicID = controller.MetadataTopic, controller.MetadataTopicID
 	p := kmsg.NewFetchRequestTopicPartition()
-	p.Partition, p.FetchOffset, p.PartitionMaxBytes = 0, next, readBytes
+	p.Partition, p.FetchOffset, p.PartitionMaxBytes = 0, next, cfg.MaxBytes
 	p.CurrentLeaderEpoch, p.LastFetchedEpoch = -1, f.pub.Current().Epoch()
 	t.Partitions = append(t.Partitions, p)
 	req.Topics = append(req.Topics, t)
@@ -155,10 +161,12 @@ func (f *Follower) fetchOnce(cfg RemoteConfig, ctrl *controllers, next int64) (i
 // loadRemoteSnapshot fetches the snapshot ending at endOffset in chunks and loads it.
 func (f *Follower) loadRemoteSnapshot(ctx context.Context, cfg RemoteConfig, ctrl *controllers, endOffset int64, epoch int32) (int64, error) {
 	var image []byte
+	chunks := 0
 	for range 1 << 16 {
+		chunks++
 		req := kmsg.NewPtrFetchSnapshotRequest()
 		req.ClusterID = kmsg.StringPtr(cfg.ClusterID)
-		req.ReplicaID, req.MaxBytes = cfg.NodeID, readBytes
+		req.ReplicaID, req.MaxBytes = cfg.NodeID, cfg.MaxBytes
 		t := kmsg.NewFetchSnapshotRequestTopic()
 		t.Topic = controller.MetadataTopic
 		p := kmsg.NewFetchSnapshotRequestTopicPartition()
@@ -195,6 +203,6 @@ func (f *Follower) loadRemoteSnapshot(ctx context.Context, cfg RemoteConfig, ctr
 	if err := f.loader.LoadSnapshot(image); err != nil {
 		return 0, fmt.Errorf("metadata snapshot ending at %d: %w", endOffset, err)
 	}
-	f.logger.Info("metadata snapshot loaded", "end_offset", endOffset, "epoch", epoch, "bytes", len(image))
+	f.logger.Info("metadata snapshot loaded", "end_offset", endOffset, "epoch", epoch, "bytes", len(image), "chunks", chunks)
 	return endOffset, nil
 }

@@ -10,8 +10,9 @@ import (
 
 // TestABrokerOnlyNodeFollowsTheMetadataLogOverTheNetwork: a broker-only node (process.roles=broker)
 // joins a three-voter quorum whose log was already compacted behind a snapshot: it fetches the
-// snapshot with FetchSnapshot, then the log with Fetch on __cluster_metadata-0, registers, is
-// unfenced once caught up, sees every topic, and keeps following across a controller failover.
+// snapshot with FetchSnapshot (in 64-byte chunks), then the log with Fetch on __cluster_metadata-0,
+// registers, is unfenced once caught up, sees every topic, and keeps following across a controller
+// failover.
 func TestABrokerOnlyNodeFollowsTheMetadataLogOverTheNetwork(t *testing.T) {
 	c := startCluster(t, 3, withQuorum(func(cfg *quorum.Config) {
 		cfg.SnapshotAfterBatches = 4
