@@ -10,8 +10,12 @@ import (
 	"github.com/gregor-streams/gregor/broker/config"
 )
 
-// createTopic creates (or with validateOnly, checks) a topic. Errors are apiErrors.
-func (b *Broker) createTopic(name string, partitions int32, configs map[string]string, validateOnly bool) (*topic, error) {
+// createTopic creates (or with validateOnly, checks) a topic. budget, if not nil, is the
+// request's partition budget. Errors are apiErrors.
+//
+// NB: b.mu is not held while the partitions are created (thousands of files): the name and the
+// partition count are reserved first, so produce, fetch and metadata carry on meanwhile.
+func (b *Broker) createTopic(name string, partitions int32, configs map[string]string, validateOnly bool, budget *requestBudget) (*topic, error) {
 	if err := validTopicName(name); err != nil {
 		return nil, apiErr(kerr.InvalidTopicException, "%v", err)
 	}
@@ -21,9 +25,6 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 	if partitions <= 0 {
 		return nil, apiErr(kerr.InvalidPartitions, "number of partitions must be larger than 0, got %d", partitions)
 	}
-	if partitions > 100000 {
-		return nil, apiErr(kerr.InvalidPartitions, "number of partitions %d is too large", partitions)
-	}
 	clean := map[string]string{}
 	for k, v := range configs {
 		if err := config.ValidateTopicConfig(k, v); err != nil {
@@ -32,31 +33,45 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 		clean[k] = v
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.topics[name]; ok {
+	if _, ok := b.topics[name]; ok || b.creating[name] {
+		b.mu.Unlock()
 		return nil, apiErr(kerr.TopicAlreadyExists, "topic %q already exists", name)
 	}
 	if collides := b.collidingTopicLocked(name); collides != "" {
+		b.mu.Unlock()
 		return nil, apiErr(kerr.InvalidTopicException, "topic %q collides with existing topic %q ('.' and '_' are interchangeable in metric names)", name, collides)
 	}
+	if err := budget.take(partitions); err != nil {
+		b.mu.Unlock()
+		return nil, err
+	}
+	if err := b.reservePartitionsLocked(partitions); err != nil {
+		b.mu.Unlock()
+		return nil, err
+	}
 	if validateOnly {
+		b.releasePartitionsLocked(partitions)
+		b.mu.Unlock()
 		return &topic{name: name, configs: clean, partitions: make([]*partition, partitions)}, nil
 	}
+	b.creating[name] = true
+	b.mu.Unlock()
+
 	t := &topic{name: name, id: newUUID(), configs: clean}
-	for p := int32(0); p < partitions; p++ {
-		part, err := b.openPartition(t, p)
-		if err != nil {
-			for _, pp := range t.partitions {
-				pp.log.Delete()
-			}
-			return nil, apiErr(kerr.KafkaStorageError, "%v", err)
-		}
-		t.partitions = append(t.partitions, part)
+	parts, err := b.openNewPartitions(t, 0, partitions)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.creating, name)
+	b.releasePartitionsLocked(partitions)
+	if err != nil {
+		return nil, apiErr(kerr.KafkaStorageError, "%v", err)
 	}
+	t.partitions = parts
 	b.topics[name] = t
 	b.byID[t.id] = t
 	if err := b.saveMetaLocked(); err != nil {
-		b.log.Error("persisting topic metadata failed", "err", err)
+		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	return t, nil
 }
@@ -64,6 +79,11 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 func (b *Broker) collidingTopicLocked(name string) string {
 	norm := strings.ReplaceAll(name, ".", "_")
 	for other := range b.topics {
+		if strings.ReplaceAll(other, ".", "_") == norm {
+			return other
+		}
+	}
+	for other := range b.creating {
 		if strings.ReplaceAll(other, ".", "_") == norm {
 			return other
 		}
@@ -77,11 +97,12 @@ func (b *Broker) handleCreateTopics(r *kmsg.CreateTopicsRequest) *kmsg.CreateTop
 	for _, rt := range r.Topics {
 		seen[rt.Topic]++
 	}
+	budget := b.newRequestBudget()
 	for _, rt := range r.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1
-		err := b.createTopicFromRequest(r, &rt, &st, seen[rt.Topic] > 1)
+		err := b.createTopicFromRequest(r, &rt, &st, seen[rt.Topic] > 1, budget)
 		if err != nil {
 			st.ErrorCode = codeFor(err)
 			st.ErrorMessage = errText(err)
@@ -91,7 +112,7 @@ func (b *Broker) handleCreateTopics(r *kmsg.CreateTopicsRequest) *kmsg.CreateTop
 	return resp
 }
 
-func (b *Broker) createTopicFromRequest(r *kmsg.CreateTopicsRequest, rt *kmsg.CreateTopicsRequestTopic, st *kmsg.CreateTopicsResponseTopic, duplicate bool) error {
+func (b *Broker) createTopicFromRequest(r *kmsg.CreateTopicsRequest, rt *kmsg.CreateTopicsRequestTopic, st *kmsg.CreateTopicsResponseTopic, duplicate bool, budget *requestBudget) error {
 	if duplicate {
 		return apiErr(kerr.InvalidRequest, "topic %q appears more than once in the request", rt.Topic)
 	}
@@ -127,7 +148,7 @@ func (b *Broker) createTopicFromRequest(r *kmsg.CreateTopicsRequest, rt *kmsg.Cr
 		}
 		configs[c.Name] = *c.Value
 	}
-	t, err := b.createTopic(rt.Topic, partitions, configs, r.ValidateOnly)
+	t, err := b.createTopic(rt.Topic, partitions, configs, r.ValidateOnly, budget)
 	if err != nil {
 		return err
 	}
@@ -217,11 +238,20 @@ func (b *Broker) deleteTopic(name string) ([16]byte, error) {
 	err := b.saveMetaLocked()
 	b.mu.Unlock()
 	if err != nil {
-		b.log.Error("persisting topic metadata failed", "err", err)
+		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	for _, p := range t.partitions {
 		if err := p.log.Delete(); err != nil {
 			b.log.Warn("deleting partition directory failed", "topic", name, "partition", p.index, "err", err)
+		}
+	}
+	if err != nil {
+		// On a full disk the deletion itself frees the space the registry needs: try again.
+		b.mu.Lock()
+		err = b.saveMetaLocked()
+		b.mu.Unlock()
+		if err != nil {
+			b.log.Error("persisting topic metadata failed after deleting the topic's partitions", "topic", name, "err", err)
 		}
 	}
 	b.log.Info("deleted topic", "topic", name)
@@ -230,10 +260,11 @@ func (b *Broker) deleteTopic(name string) ([16]byte, error) {
 
 func (b *Broker) handleCreatePartitions(r *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
 	resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	budget := b.newRequestBudget()
 	for _, rt := range r.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
-		if err := b.createPartitions(rt, r.ValidateOnly); err != nil {
+		if err := b.createPartitions(rt, r.ValidateOnly, budget); err != nil {
 			st.ErrorCode = codeFor(err)
 			st.ErrorMessage = errText(err)
 		}
@@ -242,40 +273,71 @@ func (b *Broker) handleCreatePartitions(r *kmsg.CreatePartitionsRequest) *kmsg.C
 	return resp
 }
 
-func (b *Broker) createPartitions(rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+// createPartitions raises a topic's partition count. Like createTopic, it checks the bounds and
+// reserves the new partitions under b.mu, creates them without it, and rolls back on failure.
+func (b *Broker) createPartitions(rt kmsg.CreatePartitionsRequestTopic, validateOnly bool, budget *requestBudget) error {
+	b.mu.Lock()
+	t := b.topics[rt.Topic]
+	have, err := b.checkCreatePartitionsLocked(t, rt)
+	if err == nil {
+		err = budget.take(rt.Count - have)
+	}
+	if err == nil {
+		err = b.reservePartitionsLocked(rt.Count - have)
+	}
+	if err != nil || validateOnly {
+		if err == nil {
+			b.releasePartitionsLocked(rt.Count - have)
+		}
+		b.mu.Unlock()
+		return err
+	}
+	t.growing = true
+	b.mu.Unlock()
+
+	parts, err := b.openNewPartitions(t, have, rt.Count)
+
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	t := b.topics[rt.Topic]
-	if t == nil {
-		return apiErr(kerr.UnknownTopicOrPartition, "topic %q does not exist", rt.Topic)
+	t.growing = false
+	b.releasePartitionsLocked(rt.Count - have)
+	if err != nil {
+		return apiErr(kerr.KafkaStorageError, "%v", err)
 	}
-	have := int32(len(t.partitions))
-	if rt.Count <= have {
-		return apiErr(kerr.InvalidPartitions, "topic %q has %d partitions; the new count %d must be larger", rt.Topic, have, rt.Count)
+	if b.topics[t.name] != t {
+		b.deletePartitions(parts)
+		return apiErr(kerr.UnknownTopicOrPartition, "topic %q was deleted while its partitions were created", t.name)
 	}
-	if rt.Assignment != nil && int32(len(rt.Assignment)) != rt.Count-have {
-		return apiErr(kerr.InvalidReplicaAssignment, "%d assignments given for %d new partitions", len(rt.Assignment), rt.Count-have)
-	}
-	for _, a := range rt.Assignment {
-		if len(a.Replicas) != 1 || a.Replicas[0] != b.cfg.NodeID {
-			return apiErr(kerr.InvalidReplicaAssignment, "replicas %v; this cluster has the single broker %d", a.Replicas, b.cfg.NodeID)
-		}
-	}
-	if validateOnly {
-		return nil
-	}
-	for p := have; p < rt.Count; p++ {
-		part, err := b.openPartition(t, p)
-		if err != nil {
-			return apiErr(kerr.KafkaStorageError, "%v", err)
-		}
-		t.partitions = append(t.partitions, part)
-	}
+	t.partitions = append(t.partitions, parts...)
 	if err := b.saveMetaLocked(); err != nil {
-		b.log.Error("persisting topic metadata failed", "err", err)
+		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	b.log.Info("added partitions", "topic", t.name, "partitions", len(t.partitions))
 	return nil
+}
+
+// checkCreatePartitionsLocked validates a CreatePartitions topic against t (nil: unknown) and
+// returns t's current partition count. Requires b.mu.
+func (b *Broker) checkCreatePartitionsLocked(t *topic, rt kmsg.CreatePartitionsRequestTopic) (int32, error) {
+	if t == nil {
+		return 0, apiErr(kerr.UnknownTopicOrPartition, "topic %q does not exist", rt.Topic)
+	}
+	if t.growing {
+		return 0, apiErr(kerr.InvalidPartitions, "partitions are being added to topic %q by another request", rt.Topic)
+	}
+	have := int32(len(t.partitions))
+	if rt.Count <= have {
+		return 0, apiErr(kerr.InvalidPartitions, "topic %q has %d partitions; the new count %d must be larger", rt.Topic, have, rt.Count)
+	}
+	if rt.Assignment != nil && int32(len(rt.Assignment)) != rt.Count-have {
+		return 0, apiErr(kerr.InvalidReplicaAssignment, "%d assignments given for %d new partitions", len(rt.Assignment), rt.Count-have)
+	}
+	for _, a := range rt.Assignment {
+		if len(a.Replicas) != 1 || a.Replicas[0] != b.cfg.NodeID {
+			return 0, apiErr(kerr.InvalidReplicaAssignment, "replicas %v; this cluster has the single broker %d", a.Replicas, b.cfg.NodeID)
+		}
+	}
+	return have, nil
 }
 
 const (
@@ -424,7 +486,7 @@ func (b *Broker) setTopicConfigs(name string, overrides map[string]string, valid
 		p.log.SetConfig(lc)
 	}
 	if err := b.saveMetaLocked(); err != nil {
-		b.log.Error("persisting topic metadata failed", "err", err)
+		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	b.log.Info("altered topic configs", "topic", name, "configs", overrides)
 	return nil
@@ -616,7 +678,7 @@ func (b *Broker) handleInitProducerID(r *kmsg.InitProducerIDRequest) *kmsg.InitP
 	id, err := b.allocateProducerID()
 	if err != nil {
 		resp.ErrorCode = kerr.KafkaStorageError.Code
-		b.log.Error("allocating producer id failed", "err", err)
+		b.repeats.Error("allocating producer id failed", "err", err)
 		return resp
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0

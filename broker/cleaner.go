@@ -53,7 +53,7 @@ func (b *Broker) cleanOnce() {
 		switch {
 		case errors.Is(err, plog.ErrClosed):
 		case err != nil:
-			b.log.Warn("log cleaning failed", "topic", c.p.topic.name, "partition", c.p.index, "err", err)
+			b.repeats.Warn("log cleaning failed", "topic", c.p.topic.name, "partition", c.p.index, "err", err)
 		case st.Cleaned:
 			b.log.Info("cleaned log", "topic", c.p.topic.name, "partition", c.p.index,
 				"segments_read", st.SegmentsRead, "segments_written", st.SegmentsWritten,

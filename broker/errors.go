@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -22,6 +23,12 @@ var logErrors = []struct {
 	{plog.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{plog.ErrUnsupportedMessageFormat, kerr.UnsupportedForMessageFormat},
 	{plog.ErrClosed, kerr.NotLeaderForPartition}, // partition closing (deleted topic, shutdown): retriable
+	// A disk that is full or failing: Kafka answers KAFKA_STORAGE_ERROR (retriable) for any
+	// IOException of a log dir, so clients retry rather than give up.
+	{syscall.ENOSPC, kerr.KafkaStorageError},
+	{syscall.EDQUOT, kerr.KafkaStorageError},
+	{syscall.EIO, kerr.KafkaStorageError},
+	{syscall.EROFS, kerr.KafkaStorageError},
 }
 
 // codeFor returns the Kafka error code for err (0 for nil, UNKNOWN_SERVER_ERROR if unmapped).

@@ -109,7 +109,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, []server.
 						sp.ErrorCode = kerr.OffsetOutOfRange.Code
 					} else {
 						sp.ErrorCode = codeFor(err)
-						b.log.Warn("fetch read failed", "topic", t.name, "partition", p.index, "offset", offset, "err", err)
+						b.repeats.Warn("fetch read failed", "topic", t.name, "partition", p.index, "offset", offset, "err", err)
 					}
 					anyErr = true
 					break

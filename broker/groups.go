@@ -36,7 +36,7 @@ func (s offsetsStore) Persist(partition int32, recs []group.Record) error {
 		kvs[i] = plog.KeyValue{Key: r.Key, Value: r.Value}
 	}
 	if _, err := p.log.Append(plog.EncodeBatch(time.Now().UnixMilli(), kvs), p.leaderEpoch); err != nil {
-		s.b.log.Error("writing to the offsets topic failed", "partition", partition, "err", err)
+		s.b.repeats.Error("writing to the offsets topic failed", "partition", partition, "err", err)
 		return err
 	}
 	p.log.SetHighWatermark(p.log.LogEndOffset())
@@ -52,7 +52,7 @@ func (b *Broker) openGroupCoordinator() error {
 			"cleanup.policy": "compact",
 			"segment.bytes":  strconv.FormatInt(b.cfg.OffsetsTopicSegmentBytes, 10),
 		}
-		if _, err := b.createTopic(offsetsTopic, n, cfgs, false); err != nil {
+		if _, err := b.createTopic(offsetsTopic, n, cfgs, false, nil); err != nil {
 			return fmt.Errorf("create %s: %w", offsetsTopic, err)
 		}
 	} else {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testnet"
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // ownership checks that no partition is owned by two live members at once.
@@ -115,17 +116,6 @@ func (m *groupMember) kill() {
 	go m.cl.Close() // its LeaveGroup cannot reach the broker any more
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func describeGroup(t *testing.T, adm *kadm.Client, group string) kadm.DescribedGroup {
 	t.Helper()
 	dg, err := adm.DescribeGroups(context.Background(), group)
@@ -154,31 +144,34 @@ func TestGroupMembersShareMoveAndResumePartitions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	allSeen := func() bool {
+	allSeen := func() error {
 		for i := 0; i < produced; i++ {
 			if _, ok := seen.Load("r" + strconv.Itoa(i)); !ok {
-				return false
+				return fmt.Errorf("record r%d of %d not processed yet", i, produced)
 			}
 		}
-		return true
+		return nil
 	}
-	membersAndAssigned := func(n int) func() bool {
-		return func() bool {
+	membersAndAssigned := func(n int) func() error {
+		return func() error {
 			g := describeGroup(t, adm, "workers")
 			if g.State != "Stable" || len(g.Members) != n {
-				return false
+				return fmt.Errorf("group %s with %d members, want Stable with %d", g.State, len(g.Members), n)
 			}
 			total := 0
 			for _, m := range g.Members {
 				ca, _ := m.Assigned.AsConsumer()
 				if ca == nil {
-					return false
+					return fmt.Errorf("member %s has no consumer assignment", m.MemberID)
 				}
 				for _, tp := range ca.Topics {
 					total += len(tp.Partitions)
 				}
 			}
-			return total == 6
+			if total != 6 {
+				return fmt.Errorf("%d of 6 partitions assigned", total)
+			}
+			return nil
 		}
 	}
 
@@ -186,28 +179,33 @@ func TestGroupMembersShareMoveAndResumePartitions(t *testing.T) {
 	a := startMember(t, tb.Addr(), "workers", "orders", "a", own, &seen)
 	b := startMember(t, tb.Addr(), "workers", "orders", "b", own, &seen)
 	c := startMember(t, tb.Addr(), "workers", "orders", "c", own, &seen)
-	eventually(t, 20*time.Second, "3 members sharing 6 partitions", membersAndAssigned(3))
-	eventually(t, 20*time.Second, "every record processed by 3 members", allSeen)
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, membersAndAssigned(3))
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, allSeen)
 
 	b.leave() // clean leave: LeaveGroup
-	eventually(t, 20*time.Second, "2 members after a leave", membersAndAssigned(2))
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, membersAndAssigned(2))
 	produce(300)
-	eventually(t, 20*time.Second, "records after the leave", allSeen)
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, allSeen)
 
 	own.kill("c")
 	c.kill() // no LeaveGroup: the session timeout must evict it
-	eventually(t, 20*time.Second, "the killed member evicted by session timeout", membersAndAssigned(1))
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, membersAndAssigned(1))
 	produce(300)
-	eventually(t, 20*time.Second, "records after the kill", allSeen)
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, allSeen)
 
 	d := startMember(t, tb.Addr(), "workers", "orders", "d", own, &seen)
-	eventually(t, 20*time.Second, "a joining member gets partitions", membersAndAssigned(2))
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, membersAndAssigned(2))
 	produce(300)
-	eventually(t, 20*time.Second, "records after the join", allSeen)
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, allSeen)
 
 	a.leave()
 	d.leave()
-	eventually(t, 10*time.Second, "the group to empty", func() bool { return describeGroup(t, adm, "workers").State == "Empty" })
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if st := describeGroup(t, adm, "workers").State; st != "Empty" {
+			return fmt.Errorf("group is %s, want Empty", st)
+		}
+		return nil
+	})
 	committed, err := adm.FetchOffsets(context.Background(), "workers")
 	if err != nil {
 		t.Fatal(err)
@@ -266,21 +264,27 @@ func TestStaticMemberRestartKeepsPartitionsWithoutRebalance(t *testing.T) {
 	}
 	gen := func(cl *kgo.Client) int32 {
 		var g int32
-		eventually(t, 15*time.Second, "group membership", func() bool {
+		testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			cl.PollFetches(ctx)
 			cancel()
 			_, g = cl.GroupMetadata()
-			return g > 0 && len(cl.GetConsumeTopics()) > 0
+			if g <= 0 || len(cl.GetConsumeTopics()) == 0 {
+				return fmt.Errorf("not a group member yet: generation %d, topics %v", g, cl.GetConsumeTopics())
+			}
+			return nil
 		})
 		return g
 	}
 	a, b := start("static-a"), start("static-b")
 	defer b.Close()
 	adm := kadm.NewClient(newClient(t, tb.Addr()))
-	eventually(t, 15*time.Second, "two static members stable", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		g := describeGroup(t, adm, "statics")
-		return g.State == "Stable" && len(g.Members) == 2
+		if g.State != "Stable" || len(g.Members) != 2 {
+			return fmt.Errorf("group %s with %d members, want two static members Stable", g.State, len(g.Members))
+		}
+		return nil
 	})
 	genBefore := gen(b)
 	assignedBefore := memberAssignment(t, adm, "static-a")
@@ -329,12 +333,14 @@ func TestCommittedOffsetsAndGroupsSurviveRestart(t *testing.T) {
 	}
 	// A real consumer group too, so group metadata (not only offsets) must come back.
 	cl := newClient(t, tb.Addr(), kgo.ConsumerGroup("members"), kgo.ConsumeTopics("kept"))
-	eventually(t, 15*time.Second, "the consumer to join", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		cl.PollFetches(ctx)
 		cancel()
-		_, g := cl.GroupMetadata()
-		return g > 0
+		if _, g := cl.GroupMetadata(); g <= 0 {
+			return fmt.Errorf("the consumer has not joined: generation %d", g)
+		}
+		return nil
 	})
 	cl.Close()
 

@@ -22,9 +22,18 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 		return resp
 	}
 	autoCreate := b.cfg.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
+	// NB: as Kafka does (it turns the requested topics into a set), a topic named or identified
+	// many times is answered once, so the response grows with the distinct topics asked for, never
+	// with the request's repetitions: 100,000 copies of one name once built a 131 MB response.
+	seenNames := make(map[string]struct{})
+	seenIDs := make(map[[16]byte]struct{})
 	for _, rt := range r.Topics {
 		if rt.Topic == nil {
 			// Lookup by topic ID (v10+).
+			if _, dup := seenIDs[rt.TopicID]; dup {
+				continue
+			}
+			seenIDs[rt.TopicID] = struct{}{}
 			t := b.topicByID(rt.TopicID)
 			if t == nil {
 				mt := kmsg.NewMetadataResponseTopic()
@@ -33,10 +42,18 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
+			if _, dup := seenNames[t.name]; dup {
+				continue
+			}
+			seenNames[t.name] = struct{}{}
 			resp.Topics = append(resp.Topics, b.metadataTopic(t.name, nil))
 			continue
 		}
 		name := *rt.Topic
+		if _, dup := seenNames[name]; dup {
+			continue
+		}
+		seenNames[name] = struct{}{}
 		if err := validTopicName(name); err != nil {
 			mt := kmsg.NewMetadataResponseTopic()
 			mt.Topic = rt.Topic
@@ -45,7 +62,7 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 			continue
 		}
 		if t, _ := b.lookup(name, 0); t == nil && autoCreate {
-			if _, err := b.createTopic(name, b.cfg.NumPartitions, nil, false); err != nil {
+			if _, err := b.createTopic(name, b.cfg.NumPartitions, nil, false, nil); err != nil {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.Topic = rt.Topic
 				mt.ErrorCode = codeFor(err)

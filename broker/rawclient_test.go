@@ -97,13 +97,7 @@ func (rc *rawConn) do(req kmsg.Request) kmsg.Response {
 
 // recordBatch builds a v2 record batch with valid CRC.
 func recordBatch(pid int64, epoch int16, seq int32, ts int64, recs ...kmsg.Record) []byte {
-	var records []byte
-	for i := range recs {
-		recs[i].OffsetDelta = int32(i)
-		recs[i].Length = 0
-		recs[i].Length = int32(len(recs[i].AppendTo(nil)) - 1)
-		records = recs[i].AppendTo(records)
-	}
+	records := encodeRecords(recs...)
 	b := kmsg.RecordBatch{
 		FirstOffset:          0,
 		PartitionLeaderEpoch: -1,

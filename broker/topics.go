@@ -23,6 +23,7 @@ type topic struct {
 	id         [16]byte
 	configs    map[string]string
 	partitions []*partition
+	growing    bool // a CreatePartitions is adding partitions (outside Broker.mu)
 }
 
 // partition is one partition of a topic.
@@ -61,8 +62,9 @@ func (b *Broker) saveMetaLocked() error {
 	if err != nil {
 		return err
 	}
+	// NB: through b.fs, like every partition file, so a full disk can be injected in tests.
 	tmp := b.metaPath() + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := b.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("write topic metadata: %w", err)
 	}
@@ -75,10 +77,10 @@ func (b *Broker) saveMetaLocked() error {
 	if err != nil {
 		return fmt.Errorf("write topic metadata: %w", err)
 	}
-	if err := os.Rename(tmp, b.metaPath()); err != nil {
+	if err := b.fs.Rename(tmp, b.metaPath()); err != nil {
 		return fmt.Errorf("write topic metadata: %w", err)
 	}
-	if d, err := os.Open(filepath.Dir(b.metaPath())); err == nil {
+	if d, err := b.fs.OpenFile(filepath.Dir(b.metaPath()), os.O_RDONLY, 0); err == nil {
 		d.Sync()
 		d.Close()
 	}

@@ -1,11 +1,14 @@
 package connect
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ConfigType is a config key's type, spelled as Kafka's ConfigDef.Type in REST responses.
@@ -373,6 +376,36 @@ func NonEmptyString() Validator {
 	})
 }
 
+// ConnectorName validates a connector name as Kafka's name key does (non-empty, no ISO control
+// characters) and also refuses "." and "..", which no REST path could address: a path segment "."
+// or ".." is path navigation, never a name.
+func ConnectorName() Validator {
+	return ValidatorFunc(func(_ string, v any) error {
+		s, _ := v.(string)
+		switch s {
+		case "":
+			return errors.New("string may not be empty")
+		case ".", "..":
+			return fmt.Errorf("a connector may not be named %q (it could not be addressed in a URL path)", s)
+		}
+		if !utf8.ValidString(s) {
+			// NB: JSON (and so every status and listing) would show it with U+FFFD, and two such
+			// names could not be told apart.
+			return errors.New("string must be valid UTF-8")
+		}
+		var found []string
+		for _, r := range s {
+			if unicode.IsControl(r) {
+				found = append(found, strconv.Itoa(int(r)))
+			}
+		}
+		if len(found) > 0 {
+			return fmt.Errorf("string may not contain control characters but had these code points: %s", strings.Join(found, ", "))
+		}
+		return nil
+	})
+}
+
 // ValidRegex validates that a string compiles as a regular expression (empty allowed).
 func ValidRegex() Validator {
 	return ValidatorFunc(func(_ string, v any) error {
@@ -400,4 +433,14 @@ func OneOf(values ...string) Validator {
 		}
 		return fmt.Errorf("string must be one of: %s", strings.Join(sorted, ", "))
 	})
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

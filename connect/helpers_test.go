@@ -2,51 +2,21 @@ package connect_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testconnect"
 )
-
-// eventually polls fn every 20ms until it returns true or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // startWorker starts a standalone worker against tb with a fast offset flush.
 func startWorker(t *testing.T, tb *testbroker.Broker, reg *connect.Registry, offsetsFile string) *connect.Runner {
 	t.Helper()
-	if offsetsFile == "" {
-		offsetsFile = filepath.Join(t.TempDir(), "connect.offsets")
-	}
-	props := map[string]string{
-		"bootstrap.servers":            tb.Addr(),
-		"listeners":                    "http://127.0.0.1:0",
-		"offset.storage.file.filename": offsetsFile,
-		"offset.flush.interval.ms":     "100",
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Registry: reg, Logger: logger})
-	if err != nil {
-		t.Fatalf("RunStandalone: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return testconnect.StartStandalone(t, tb.Addr(), reg, offsetsFile, nil)
 }
 
 type restClient struct {

@@ -2,6 +2,7 @@ package connect_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // loggingSource's task logs once at Start through the context's logger.
@@ -46,19 +48,15 @@ func TestTasksLogThroughTheWorkersLogger(t *testing.T) {
 	t.Cleanup(func() { w.Close() })
 	c := restClient{t: t, base: "http://" + w.Addr}
 	c.expect(201, "POST", "/connectors", `{"name":"chatty","config":{"connector.class":"com.example.LoggingSourceConnector","topic":"t"}}`)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		for _, line := range strings.Split(out.String(), "\n") {
 			if strings.Contains(line, "hello from the task") {
 				if !strings.Contains(line, "connector=chatty") || !strings.Contains(line, "task=0") {
 					t.Fatalf("task log line %q does not name its connector and task", line)
 				}
-				return
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the task's log line never reached the worker's logger:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("the task's log line never reached the worker's logger:\n%s", out.String())
+	})
 }

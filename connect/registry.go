@@ -239,7 +239,7 @@ func commonConfigDef(t PluginType) *ConfigDef {
 		transformsV, predicatesV = notYetSupported("transforms"), notYetSupported("predicates")
 	}
 	d := NewConfigDef().
-		Define(ConfigKey{Name: ConfigName, Type: TypeConfigString, Default: NoDefault, Importance: High, Group: "Common", OrderInGroup: 1, Width: WidthMedium, DisplayName: "Connector name", Documentation: "Globally unique name to use for this connector.", Validator: NonEmptyString()}).
+		Define(ConfigKey{Name: ConfigName, Type: TypeConfigString, Default: NoDefault, Importance: High, Group: "Common", OrderInGroup: 1, Width: WidthMedium, DisplayName: "Connector name", Documentation: "Globally unique name to use for this connector.", Validator: ConnectorName()}).
 		Define(ConfigKey{Name: ConfigConnectorClass, Type: TypeConfigString, Default: NoDefault, Importance: High, Group: "Common", OrderInGroup: 2, Width: WidthLong, DisplayName: "Connector class", Documentation: "Name or alias of the class for this connector."}).
 		Define(ConfigKey{Name: ConfigTasksMax, Type: TypeConfigInt, Default: "1", Importance: High, Group: "Common", OrderInGroup: 3, Width: WidthShort, DisplayName: "Tasks max", Documentation: "Maximum number of tasks to use for this connector.", Validator: AtLeast(1)}).
 		Define(ConfigKey{Name: ConfigKeyConverter, Type: TypeConfigClass, Default: nil, Importance: Low, Group: "Common", OrderInGroup: 4, Width: WidthShort, DisplayName: "Key converter class", Documentation: "Converter class for record keys; overrides the worker's key.converter.", Validator: converterValidator()}).
@@ -272,7 +272,9 @@ func (r *Registry) ValidateConnectorConfig(config map[string]string) (ConfigInfo
 	infos := ConfigInfos{Name: class, Groups: def.Groups()}
 	for i, k := range def.Keys() {
 		v := values[i]
-		if k.Name == ConfigConnectorClass && !ok && class != "" {
+		// NB: a present but empty (or JSON null) class names no plugin either; Kafka refuses it the
+		// same way, and a connector without a plugin must never reach a herder.
+		if _, present := config[ConfigConnectorClass]; k.Name == ConfigConnectorClass && !ok && present {
 			v.Errors = append(v.Errors, fmt.Sprintf("Invalid value %s for configuration %s: Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", class, ConfigConnectorClass, class, r.available()))
 		}
 		infos.Configs = append(infos.Configs, ConfigInfo{Definition: k.Info(), Value: v})

@@ -3,6 +3,7 @@ package connect_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -138,9 +140,12 @@ func statusOf(c restClient, name string) (conn string, tasks []string) {
 
 func waitState(t *testing.T, c restClient, name, conn string, tasks ...string) {
 	t.Helper()
-	eventually(t, 5*time.Second, name+" "+conn+" "+strings.Join(tasks, ","), func() bool {
+	testutil.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		gc, gt := statusOf(c, name)
-		return gc == conn && reflect.DeepEqual(gt, tasks) || (gc == conn && len(tasks) == 0 && len(gt) == 0)
+		if !(gc == conn && reflect.DeepEqual(gt, tasks) || (gc == conn && len(tasks) == 0 && len(gt) == 0)) {
+			return errors.New(name + " " + conn + " " + strings.Join(tasks, ","))
+		}
+		return nil
 	})
 }
 
@@ -271,9 +276,12 @@ func TestRESTContract(t *testing.T) {
 	}
 
 	// Offsets and active topics.
-	eventually(t, 5*time.Second, "source offsets to be flushed", func() bool {
+	testutil.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		got := c.expect(200, "GET", "/connectors/src/offsets", "")
-		return reflect.DeepEqual(got, map[string]any{"offsets": []any{map[string]any{"partition": map[string]any{"source": "count"}, "offset": map[string]any{"next": 5.0}}}})
+		if !reflect.DeepEqual(got, map[string]any{"offsets": []any{map[string]any{"partition": map[string]any{"source": "count"}, "offset": map[string]any{"next": 5.0}}}}) {
+			return errors.New("source offsets to be flushed")
+		}
+		return nil
 	})
 	if got := c.expect(200, "GET", "/connectors/src/topics", ""); !reflect.DeepEqual(got, map[string]any{"src": map[string]any{"topics": []any{"rest-t"}}}) {
 		t.Fatalf("topics = %v", got)
@@ -313,12 +321,20 @@ func TestRESTContract(t *testing.T) {
 	c.expect(400, "PATCH", "/connectors/src/config", `{"count":"-5"}`)
 	c.expect(201, "PUT", "/connectors/sink/config", `{"connector.class":"com.example.NullSinkConnector","topics":"rest-t","tasks.max":"2"}`)
 	waitState(t, c, "sink", "RUNNING", "RUNNING", "RUNNING")
-	eventually(t, 10*time.Second, "sink receives 6 records", func() bool { return sunk.Load() >= 6 })
-	eventually(t, 5*time.Second, "sink offsets to be committed", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if sunk.Load() < 6 {
+			return errors.New("sink receives 6 records")
+		}
+		return nil
+	})
+	testutil.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		got := c.expect(200, "GET", "/connectors/sink/offsets", "")
 		offs, _ := field(got, "offsets").([]any)
-		return len(offs) == 1 && reflect.DeepEqual(field(offs[0], "partition"), map[string]any{"kafka_topic": "rest-t", "kafka_partition": 0.0}) &&
-			field(offs[0], "offset", "kafka_offset").(float64) >= 6
+		if !(len(offs) == 1 && reflect.DeepEqual(field(offs[0], "partition"), map[string]any{"kafka_topic": "rest-t", "kafka_partition": 0.0}) &&
+			field(offs[0], "offset", "kafka_offset").(float64) >= 6) {
+			return errors.New("sink offsets to be committed")
+		}
+		return nil
 	})
 	if got := c.expect(200, "GET", "/connectors", ""); !reflect.DeepEqual(got, []any{"sink", "src"}) {
 		t.Fatalf("connectors = %v", got)

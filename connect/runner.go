@@ -25,15 +25,7 @@ func RunStandalone(ctx context.Context, props map[string]string, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers, opts.Dialer)
-	if err != nil {
-		return nil, err
-	}
-	// The worker ID is the REST address, so bind before building the herder.
-	opts = opts.withLoggers()
-	srv := NewServer(nil, clusterID, opts.Logger)
-	srv.loggers = opts.Loggers
-	addr, err := srv.Listen(cfg.Listeners)
+	srv, addr, opts, err := startServer(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +48,24 @@ func (r *Runner) Close() error {
 		err = herr
 	}
 	return err
+}
+
+// startServer starts the REST server of a worker before its herder exists (it answers 503 until
+// the herder is set): it reads the cluster ID for GET / and binds listeners. NB: the server comes
+// first because the worker ID is the REST address. It returns opts with Logger and Loggers filled
+// in, the server using them.
+func startServer(ctx context.Context, cfg WorkerConfig, opts Options) (*Server, string, Options, error) {
+	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers, opts.Dialer)
+	if err != nil {
+		return nil, "", opts, err
+	}
+	opts = opts.withLoggers()
+	srv := newServer(nil, clusterID, opts.Logger, opts.Loggers)
+	addr, err := srv.Listen(cfg.Listeners)
+	if err != nil {
+		return nil, "", opts, err
+	}
+	return srv, addr, opts, nil
 }
 
 func fetchClusterID(ctx context.Context, seeds []string, dial Dialer) (string, error) {
@@ -89,14 +99,7 @@ func RunDistributed(ctx context.Context, props map[string]string, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	clusterID, err := fetchClusterID(ctx, cfg.BootstrapServers, opts.Dialer)
-	if err != nil {
-		return nil, err
-	}
-	opts = opts.withLoggers()
-	srv := NewServer(nil, clusterID, opts.Logger)
-	srv.loggers = opts.Loggers
-	addr, err := srv.Listen(cfg.Listeners)
+	srv, addr, opts, err := startServer(ctx, cfg.WorkerConfig, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,10 @@ type Broker struct {
 	MinInsyncReplicas         int
 	ClusterID                 string
 
+	// Partition bounds (see docs/operations.md, "Resource limits").
+	MaxBrokerPartitions          int64 // max.broker.partitions (KIP-578): partitions this broker may hold
+	ControllerMaxRecordsPerBatch int64 // controller.max.records.per.batch: new partitions one request may add
+
 	OffsetsTopicPartitions        int32
 	OffsetsTopicSegmentBytes      int64
 	OffsetsRetentionMinutes       int64
@@ -48,6 +52,12 @@ type Broker struct {
 	GroupMaxSessionTimeoutMs      int64
 	GroupInitialRebalanceDelayMs  int64
 	GroupMaxSize                  int
+
+	ConnectionsMaxIdleMs         int64 // -1: never close idle connections
+	RequestArrivalTimeoutMs      int64 // Gregor's own: 0 disables
+	MaxConnections               int
+	MaxConnectionsPerIP          int
+	MaxConnectionsPerIPOverrides map[string]int // host or IP -> limit
 
 	// Raw holds every key set explicitly (file or --set), for DescribeConfigs.
 	Raw map[string]string
@@ -192,7 +202,38 @@ var brokerKeys = map[string]brokerKey{
 	"group.max.session.timeout.ms":        intKey("1800000", func(b *Broker, n int64) { b.GroupMaxSessionTimeoutMs = n }, 0),
 	"group.initial.rebalance.delay.ms":    intKey("3000", func(b *Broker, n int64) { b.GroupInitialRebalanceDelayMs = n }, 0),
 	"group.max.size":                      intKey("2147483647", func(b *Broker, n int64) { b.GroupMaxSize = int(n) }, 1),
+	"max.broker.partitions":               intKey("2147483647", func(b *Broker, n int64) { b.MaxBrokerPartitions = n }, 1),
+	"controller.max.records.per.batch":    intKey("10000", func(b *Broker, n int64) { b.ControllerMaxRecordsPerBatch = n }, 1),
 	"cluster.id":                          {def: "", apply: func(b *Broker, v string) error { b.ClusterID = strings.TrimSpace(v); return nil }},
+	"connections.max.idle.ms":             intKey("600000", func(b *Broker, n int64) { b.ConnectionsMaxIdleMs = n }, -1),
+	"request.arrival.timeout.ms":          intKey("60000", func(b *Broker, n int64) { b.RequestArrivalTimeoutMs = n }, 0),
+	"max.connections":                     intKey("2147483647", func(b *Broker, n int64) { b.MaxConnections = int(n) }, 0),
+	"max.connections.per.ip":              intKey("2147483647", func(b *Broker, n int64) { b.MaxConnectionsPerIP = int(n) }, 0),
+	"max.connections.per.ip.overrides": {def: "", apply: func(b *Broker, v string) (err error) {
+		b.MaxConnectionsPerIPOverrides, err = parseConnectionOverrides(v)
+		return err
+	}},
+}
+
+// parseConnectionOverrides reads max.connections.per.ip.overrides: host:count pairs separated by
+// commas (an IPv6 address keeps its colons: the count follows the last one).
+func parseConnectionOverrides(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, pair := range strings.Split(v, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		i := strings.LastIndex(pair, ":")
+		if i <= 0 {
+			return nil, fmt.Errorf("%q is not host:count", pair)
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(pair[i+1:]))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: count must be a non-negative integer", pair)
+		}
+		out[strings.Trim(strings.TrimSpace(pair[:i]), "[]")] = n
+	}
+	return out, nil
 }
 
 // retention precedence follows Kafka: ms beats minutes beats hours.

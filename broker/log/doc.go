@@ -7,7 +7,7 @@
 // offset index (.index: relative offset uint32, position uint32, an entry every
 // index.interval.bytes) and a sparse time index (.timeindex: max timestamp so far int64, relative
 // offset uint32). Indexes live in memory and are written when a segment is rolled (after the
-// segment is fsynced) and on Close. The directory also holds leader-epoch-checkpoint,
+// segment is fsynced); the active segment's are rebuilt by a scan on Open. The directory also holds leader-epoch-checkpoint,
 // log-start-offset, producer state snapshots (<offset>.snapshot) and, between a Close and the
 // next Open, a clean-shutdown marker.
 //

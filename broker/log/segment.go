@@ -37,7 +37,7 @@ type timeIndexEntry struct {
 }
 
 // segment is one .log file with its sparse indexes, which are held in memory and written to
-// .index/.timeindex when the segment is rolled and on Close.
+// .index/.timeindex when the segment is rolled (the active segment's are rebuilt by Open).
 type segment struct {
 	baseOffset int64
 	dir        string
@@ -350,6 +350,15 @@ func readFile(fsys FS, name string) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// createEmpty creates name as an empty file (or empties it), without fsync.
+func createEmpty(fsys FS, name string) error {
+	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // writeFileSync replaces a file's contents in place and syncs it.

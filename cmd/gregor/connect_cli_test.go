@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // startDevWorker starts `gregor dev`'s Connect worker against bootstrap with data under dataDir on
@@ -31,8 +32,8 @@ func startDevWorker(t *testing.T, bootstrap, dataDir string) (*connect.Runner, s
 // waitStatus polls `gregor connect status name` until its output contains every want.
 func waitStatus(t *testing.T, url, name string, want ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var stdout string
+	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
 		args := []string{"connect", "status", "--connect-url", url}
 		if name != "" {
 			args = append(args, name)
@@ -42,14 +43,13 @@ func waitStatus(t *testing.T, url, name string, want ...string) string {
 		for _, w := range want {
 			ok = ok && strings.Contains(r.stdout, w)
 		}
-		if ok {
-			return r.stdout
+		if !ok {
+			return fmt.Errorf("connect status %s: want %q, got %q (err %v, stderr %q)", name, want, r.stdout, r.err, r.stderr)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("connect status %s: want %q, got %q (err %v, stderr %q)", name, want, r.stdout, r.err, r.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		stdout = r.stdout
+		return nil
+	})
+	return stdout
 }
 
 func writeSourceConnector(t *testing.T, dir, name string) (connFile, input string) {
@@ -69,7 +69,7 @@ func writeSourceConnector(t *testing.T, dir, name string) (connFile, input strin
 func TestDevConnectWorkerKeepsConnectorsAcrossRestart(t *testing.T) {
 	bs := startTestCluster(t)
 	dataDir := t.TempDir()
-	connFile, _ := writeSourceConnector(t, t.TempDir(), "lines")
+	connFile, input := writeSourceConnector(t, t.TempDir(), "lines")
 
 	r1, url := startDevWorker(t, bs, dataDir)
 	out := mustGregor(t, "", "connect", "create", "-f", connFile, "--connect-url", url).stdout
@@ -111,10 +111,19 @@ func TestDevConnectWorkerKeepsConnectorsAcrossRestart(t *testing.T) {
 		t.Fatalf("list after restart: %q, want lines", got)
 	}
 	waitStatus(t, url2, "", "lines", "RUNNING", "1/1 running")
-	// Source offsets came back too: the restarted task does not produce the lines again.
-	time.Sleep(500 * time.Millisecond)
-	c = mustGregor(t, "", "consume", "--topic", "lines", "--from-beginning", "--timeout-ms", "1500", "-b", bs)
-	if c.stdout != "one\ntwo\n" {
+	// Source offsets came back too: the restarted task does not produce the lines again. NB: a line
+	// appended now is the marker that the task has read on from where it was; had it started over,
+	// "one" and "two" would come again before "three" (one task, one partition).
+	f, err := os.OpenFile(input, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("three\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	c = mustGregor(t, "", "consume", "--topic", "lines", "--from-beginning", "--max-messages", "3", "--timeout-ms", "20000", "-b", bs)
+	if c.stdout != "one\ntwo\nthree\n" {
 		t.Fatalf("after restart the topic holds %q", c.stdout)
 	}
 }
@@ -216,10 +225,21 @@ func TestDevStartsBrokerAndConnect(t *testing.T) {
 	// cmdDev prints its banner to os.Stdout; only check it starts and stops cleanly on free ports.
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
+	dataDir := t.TempDir()
 	go func() {
-		done <- cmdDev(ctx, []string{"--data", t.TempDir(), "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0"})
+		done <- cmdDev(ctx, []string{"--data", dataDir, "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0"})
 	}()
-	time.Sleep(2 * time.Second)
+	// NB: the Connect worker starts last, after the broker serves; the lock on its offset
+	// file (offsets.json.lock) says it has started.
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("gregor dev stopped before it was cancelled: %v", err)
+		default:
+		}
+		_, err := os.Stat(filepath.Join(dataDir, "connect", "offsets.json.lock"))
+		return err
+	})
 	cancel()
 	select {
 	case err := <-done:

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 func TestConnectDistributedRunsAWorkerThatCopiesThroughItsREST(t *testing.T) {
@@ -63,34 +65,29 @@ func TestConnectDistributedRunsAWorkerThatCopiesThroughItsREST(t *testing.T) {
 		fmt.Sprintf(`{"name":"lines","config":{"connector.class":"FileStreamSource","file":%q,"topic":"cli-lines"}}`, in),
 		fmt.Sprintf(`{"name":"copy","config":{"connector.class":"FileStreamSink","file":%q,"topics":"cli-lines"}}`, out),
 	} {
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		testutil.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
 			resp, err := http.Post(url+"/connectors", "application/json", strings.NewReader(c))
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode == 201 {
-				break
+			switch resp.StatusCode {
+			case 201:
+				return nil
+			case 409:
+				return errors.New("POST /connectors: 409 (a rebalance)")
 			}
-			if resp.StatusCode != 409 || time.Now().After(deadline) {
-				t.Fatalf("POST /connectors: %d", resp.StatusCode)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			t.Fatalf("POST /connectors: %d", resp.StatusCode)
+			return nil
+		})
 	}
 	waitStatus(t, url, "copy", "RUNNING")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got, _ := os.ReadFile(out)
-		if string(got) == "one\ntwo\nthree\n" {
-			return
+	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if got, _ := os.ReadFile(out); string(got) != "one\ntwo\nthree\n" {
+			return fmt.Errorf("sink file holds %q", got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sink file holds %q after 20 s", got)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestDeployedDistributedWorkerPropertiesAreValid(t *testing.T) {

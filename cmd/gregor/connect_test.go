@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 func TestConnectStandaloneRunsConnectorFilesAndServesREST(t *testing.T) {
@@ -64,19 +67,18 @@ func TestConnectStandaloneRunsConnectorFilesAndServesREST(t *testing.T) {
 	if len(names) != 2 {
 		t.Fatalf("GET /connectors: %v, want lines and copy", names)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got, _ := os.ReadFile(out)
-		if string(got) == "one\ntwo\nthree\n" {
-			return
+	var got []byte
+	err = testutil.Poll(20*time.Second, 50*time.Millisecond, func() error {
+		if got, _ = os.ReadFile(out); string(got) != "one\ntwo\nthree\n" {
+			return errors.New("sink file incomplete")
 		}
-		if time.Now().After(deadline) {
-			st, _ := http.Get(addr + "/connectors?expand=status")
-			body, _ := io.ReadAll(st.Body)
-			r := gregor(t, "", "consume", "--topic", "lines", "--from-beginning", "--print-timestamp", "--timeout-ms", "2000", "-b", bs)
-			g := gregor(t, "", "groups", "describe", "--all-groups", "-b", bs)
-			t.Fatalf("sink file holds %q after 20 s; status %s\ntopic: %q %q\ngroups: %s %s", got, body, r.stdout, r.stderr, g.stdout, g.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		st, _ := http.Get(addr + "/connectors?expand=status")
+		body, _ := io.ReadAll(st.Body)
+		r := gregor(t, "", "consume", "--topic", "lines", "--from-beginning", "--print-timestamp", "--timeout-ms", "2000", "-b", bs)
+		g := gregor(t, "", "groups", "describe", "--all-groups", "-b", bs)
+		t.Fatalf("sink file holds %q after 20 s; status %s\ntopic: %q %q\ngroups: %s %s", got, body, r.stdout, r.stderr, g.stdout, g.stderr)
 	}
 }

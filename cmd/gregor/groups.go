@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gregor-streams/gregor/admin"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -529,143 +530,9 @@ func resolveTopicPartitions(ctx context.Context, adm *kadm.Client, specs []topic
 	return set, nil
 }
 
-// resetKind is which of reset-offsets' mutually exclusive targets was given.
-type resetKind int
-
-const (
-	resetToEarliest resetKind = iota + 1
-	resetToLatest
-	resetToOffset
-	resetShiftBy
-	resetToTime // --to-datetime and --by-duration
-	resetToCurrent
-)
-
-// resetStrategy is where reset-offsets moves each partition.
-type resetStrategy struct {
-	kind   resetKind
-	offset int64 // the target of --to-offset, the delta of --shift-by
-	millis int64 // resetToTime: the first offset at or after this timestamp (Unix ms)
-}
-
-// partitionOffsets is what planResetOffset knows about a partition.
-type partitionOffsets struct {
-	committed int64 // the group's committed offset, -1 if none
-	start     int64 // log start offset
-	end       int64 // log end offset
-	atTime    int64 // resetToTime: the listed offset for the timestamp
-}
-
-// planResetOffset returns the new offset of one partition, clamped to
-// [start, end] as Kafka's checkOffsetsRange does. It fails only for
-// --shift-by on a partition without a committed offset.
-func planResetOffset(s resetStrategy, p partitionOffsets, topic string, partition int32) (int64, error) {
-	var target int64
-	switch s.kind {
-	case resetToEarliest:
-		target = p.start
-	case resetToLatest:
-		target = p.end
-	case resetToOffset:
-		target = s.offset
-	case resetShiftBy:
-		if p.committed < 0 {
-			return 0, fmt.Errorf("cannot shift offset for partition %s-%d since there is no current committed offset", topic, partition)
-		}
-		target = p.committed + s.offset
-	case resetToTime:
-		target = p.atTime
-		if target < 0 { // no record at or after the time
-			target = p.end
-		}
-	case resetToCurrent:
-		target = p.committed
-		if target < 0 { // Kafka resets partitions without a commit to the end
-			target = p.end
-		}
-	}
-	return min(max(target, p.start), p.end), nil
-}
-
-// parseResetDatetime parses --to-datetime as Kafka does:
-// yyyy-MM-ddTHH:mm:ss.SSS with an optional zone (Z, +hh:mm, +hhmm, +hh);
-// without a zone the time is local.
-func parseResetDatetime(s string) (time.Time, error) {
-	// NB: Go accepts fractional seconds after the seconds field even when
-	// the layout has none, so ".SSS" is optional here as it is in Kafka.
-	for _, layout := range []string{"2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05Z0700", "2006-01-02T15:04:05Z07"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	if t, err := time.ParseInLocation("2006-01-02T15:04:05", s, time.Local); err == nil {
-		return t, nil
-	}
-	return time.Time{}, usageErrorf("--to-datetime %q is not of the form yyyy-MM-ddTHH:mm:ss.SSS[Z|+hh:mm]", s)
-}
-
-// parseISODuration parses an ISO-8601 duration of days, hours, minutes and
-// seconds (PnDTnHnMn.nS, the form Java's Duration.parse takes, which
-// kafka-consumer-groups --by-duration uses): P1D, PT1H, PT30M, PT0.5S,
-// P1DT2H3M4S. A leading '-' negates it; each number may carry a sign.
-func parseISODuration(s string) (time.Duration, error) {
-	bad := func() (time.Duration, error) {
-		return 0, usageErrorf("--by-duration %q is not an ISO-8601 duration such as PT1H, P1D or P1DT2H30M", s)
-	}
-	rest := strings.ToUpper(s)
-	negative := false
-	switch {
-	case strings.HasPrefix(rest, "-"):
-		negative, rest = true, rest[1:]
-	case strings.HasPrefix(rest, "+"):
-		rest = rest[1:]
-	}
-	if !strings.HasPrefix(rest, "P") {
-		return bad()
-	}
-	rest = rest[1:]
-	datePart, timePart, hasTime := strings.Cut(rest, "T")
-	if hasTime && timePart == "" || datePart == "" && !hasTime {
-		return bad()
-	}
-	var total float64 // in seconds; NB: float so that fractional seconds parse
-	components := 0
-	consume := func(part string, units map[byte]float64, order string) bool {
-		next := 0 // index in order of the next allowed unit
-		for part != "" {
-			i := strings.IndexAny(part, order)
-			if i <= 0 {
-				return false
-			}
-			unit := part[i]
-			pos := strings.IndexByte(order, unit)
-			if pos < next {
-				return false // units out of order or repeated
-			}
-			next = pos + 1
-			n, err := strconv.ParseFloat(part[:i], 64)
-			if err != nil || unit != 'S' && strings.Contains(part[:i], ".") {
-				return false
-			}
-			total += n * units[unit]
-			components++
-			part = part[i+1:]
-		}
-		return true
-	}
-	if !consume(datePart, map[byte]float64{'D': 86400}, "D") ||
-		!consume(timePart, map[byte]float64{'H': 3600, 'M': 60, 'S': 1}, "HMS") || components == 0 {
-		return bad()
-	}
-	if negative {
-		total = -total
-	}
-	return time.Duration(total * float64(time.Second)), nil
-}
-
 // parseResetStrategy turns reset-offsets' target flags, exactly one of which
 // must be set, into a strategy. now anchors --by-duration.
-func parseResetStrategy(toEarliest, toLatest, toCurrent bool, toOffset, toDatetime, shiftBy, byDuration string, now time.Time) (resetStrategy, error) {
+func parseResetStrategy(toEarliest, toLatest, toCurrent bool, toOffset, toDatetime, shiftBy, byDuration string, now time.Time) (admin.ResetStrategy, error) {
 	given := 0
 	for _, set := range []bool{toEarliest, toLatest, toCurrent, toOffset != "", toDatetime != "", shiftBy != "", byDuration != ""} {
 		if set {
@@ -673,39 +540,39 @@ func parseResetStrategy(toEarliest, toLatest, toCurrent bool, toOffset, toDateti
 		}
 	}
 	if given != 1 {
-		return resetStrategy{}, usageErrorf("give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by, --by-duration, --to-current")
+		return admin.ResetStrategy{}, usageErrorf("give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by, --by-duration, --to-current")
 	}
 	switch {
 	case toEarliest:
-		return resetStrategy{kind: resetToEarliest}, nil
+		return admin.ResetStrategy{Kind: admin.ResetToEarliest}, nil
 	case toLatest:
-		return resetStrategy{kind: resetToLatest}, nil
+		return admin.ResetStrategy{Kind: admin.ResetToLatest}, nil
 	case toCurrent:
-		return resetStrategy{kind: resetToCurrent}, nil
+		return admin.ResetStrategy{Kind: admin.ResetToCurrent}, nil
 	case toOffset != "":
 		n, err := strconv.ParseInt(toOffset, 10, 64)
 		if err != nil {
-			return resetStrategy{}, usageErrorf("--to-offset must be a number, not %q", toOffset)
+			return admin.ResetStrategy{}, usageErrorf("--to-offset must be a number, not %q", toOffset)
 		}
-		return resetStrategy{kind: resetToOffset, offset: n}, nil
+		return admin.ResetStrategy{Kind: admin.ResetToOffset, Offset: n}, nil
 	case shiftBy != "":
 		n, err := strconv.ParseInt(shiftBy, 10, 64)
 		if err != nil {
-			return resetStrategy{}, usageErrorf("--shift-by must be a number, not %q", shiftBy)
+			return admin.ResetStrategy{}, usageErrorf("--shift-by must be a number, not %q", shiftBy)
 		}
-		return resetStrategy{kind: resetShiftBy, offset: n}, nil
+		return admin.ResetStrategy{Kind: admin.ResetShiftBy, Offset: n}, nil
 	case toDatetime != "":
-		t, err := parseResetDatetime(toDatetime)
+		t, err := admin.ParseDatetime(toDatetime)
 		if err != nil {
-			return resetStrategy{}, err
+			return admin.ResetStrategy{}, usageErrorf("--to-datetime %q is not of the form yyyy-MM-ddTHH:mm:ss.SSS[Z|+hh:mm]", toDatetime)
 		}
-		return resetStrategy{kind: resetToTime, millis: t.UnixMilli()}, nil
+		return admin.ResetStrategy{Kind: admin.ResetToTime, Millis: t.UnixMilli()}, nil
 	default:
-		d, err := parseISODuration(byDuration)
+		d, err := admin.ParseISODuration(byDuration)
 		if err != nil {
-			return resetStrategy{}, err
+			return admin.ResetStrategy{}, usageErrorf("--by-duration %q is not an ISO-8601 duration such as PT1H, P1D or P1DT2H30M", byDuration)
 		}
-		return resetStrategy{kind: resetToTime, millis: now.Add(-d).UnixMilli()}, nil
+		return admin.ResetStrategy{Kind: admin.ResetToTime, Millis: now.Add(-d).UnixMilli()}, nil
 	}
 }
 
@@ -794,8 +661,8 @@ func runGroupsResetOffsets(ctx context.Context, args []string, stdout, stderr io
 	}
 	plans := make([]kadm.Offsets, len(groups))
 	for i, g := range groups {
-		if plans[i], err = planGroupReset(ctx, adm, g, topicSet, strategy); err != nil {
-			return err
+		if plans[i], err = admin.PlanGroupReset(ctx, adm, g, topicSet, strategy); err != nil {
+			return explainPlanError(err)
 		}
 	}
 	var rows [][]string
@@ -815,80 +682,19 @@ func runGroupsResetOffsets(ctx context.Context, args []string, stdout, stderr io
 	return writeTable(stdout, []string{"GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"}, rows)
 }
 
-// planGroupReset computes the new offsets of group on partitions, or, when
-// partitions is nil, on every partition the group has committed offsets for.
-func planGroupReset(ctx context.Context, adm *kadm.Client, group string, partitions kadm.TopicsSet, s resetStrategy) (kadm.Offsets, error) {
-	committed, err := adm.FetchOffsets(ctx, group)
-	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
-		return nil, explainGroupError(group, err, "")
-	}
-	if partitions == nil {
-		partitions = make(kadm.TopicsSet)
-		committed.Each(func(o kadm.OffsetResponse) {
-			if o.Err == nil && o.At >= 0 {
-				partitions.Add(o.Topic, o.Partition)
-			}
-		})
-	}
-	topics := partitions.Topics()
-	if len(topics) == 0 {
-		return nil, nil
-	}
-	starts, err := adm.ListStartOffsets(ctx, topics...)
-	if err != nil {
-		return nil, fmt.Errorf("listing start offsets: %w", err)
-	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
-	if err != nil {
-		return nil, fmt.Errorf("listing end offsets: %w", err)
-	}
-	var atTime kadm.ListedOffsets
-	if s.kind == resetToTime {
-		if atTime, err = adm.ListOffsetsAfterMilli(ctx, s.millis, topics...); err != nil {
-			return nil, fmt.Errorf("listing offsets by time: %w", err)
-		}
-	}
-
-	plan := make(kadm.Offsets)
-	for _, t := range partitions.Sorted() {
-		for _, p := range t.Partitions {
-			var po partitionOffsets
-			var err error
-			if po.start, err = listedOffset(starts, t.Topic, p); err != nil {
-				return nil, err
-			}
-			if po.end, err = listedOffset(ends, t.Topic, p); err != nil {
-				return nil, err
-			}
-			po.committed, po.atTime = -1, -1
-			if c, ok := committed.Lookup(t.Topic, p); ok && c.Err == nil {
-				po.committed = c.At
-			}
-			if s.kind == resetToTime {
-				if po.atTime, err = listedOffset(atTime, t.Topic, p); err != nil {
-					return nil, err
-				}
-			}
-			offset, err := planResetOffset(s, po, t.Topic, p)
-			if err != nil {
-				return nil, err
-			}
-			plan.Add(kadm.Offset{Topic: t.Topic, Partition: p, At: offset, LeaderEpoch: -1})
-		}
-	}
-	return plan, nil
-}
-
-// listedOffset looks up one partition in a ListOffsets result.
-func listedOffset(listed kadm.ListedOffsets, topic string, partition int32) (int64, error) {
-	o, ok := listed.Lookup(topic, partition)
+// explainPlanError words admin.PlanGroupReset's errors as the other groups subcommands do.
+func explainPlanError(err error) error {
+	var ge *admin.GroupError
+	var pe *admin.PartitionError
 	switch {
-	case !ok:
-		return 0, &kafkaError{code: kerr.UnknownTopicOrPartition, sentence: fmt.Sprintf("topic %q has no partition %d", topic, partition)}
-	case o.Err != nil:
-		return 0, explainTopicError(topic, o.Err, "")
+	case errors.As(err, &ge):
+		return explainGroupError(ge.Group, ge.Err, "")
+	case errors.As(err, &pe) && pe.Missing:
+		return &kafkaError{code: kerr.UnknownTopicOrPartition, sentence: pe.Error()}
+	case errors.As(err, &pe):
+		return explainTopicError(pe.Topic, pe.Err, "")
 	}
-	return o.Offset, nil
+	return err
 }
 
 // commitGroupOffsets commits offsets for group, failing on the first

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -256,12 +258,15 @@ func TestGroupsActiveGroupIsDescribedWithMembersAndRefusesResetDeleteAndSubscrib
 	defer closeMember()
 	// NB: polling is what makes kgo join the group; the bounded poll
 	// returns once records arrive or the context ends.
-	eventually(t, 20*time.Second, "the held member to be assigned both partitions", func() bool {
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		pollCtx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		member.PollFetches(pollCtx)
 		cancel()
 		rows := describeRows(t, bs, "readers", "--members")
-		return len(rows) == 1 && rows[0][4] == "2"
+		if !(len(rows) == 1 && rows[0][4] == "2") {
+			return errors.New("the held member to be assigned both partitions")
+		}
+		return nil
 	})
 
 	rows := describeRows(t, bs, "readers", "--members")
@@ -310,9 +315,12 @@ func TestGroupsActiveGroupIsDescribedWithMembersAndRefusesResetDeleteAndSubscrib
 	}
 
 	closeMember()
-	eventually(t, 10*time.Second, "the group to become Empty once its member left", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		rows := describeRows(t, bs, "readers", "--state")
-		return len(rows) == 1 && rows[0][4] == "Empty"
+		if !(len(rows) == 1 && rows[0][4] == "Empty") {
+			return errors.New("the group to become Empty once its member left")
+		}
+		return nil
 	})
 	mustGregor(t, "", "groups", "reset-offsets", "--group", "readers", "--topic", "orders", "--to-earliest", "--execute", "-b", bs)
 	if got := offsetsOf(describeRows(t, bs, "readers")); got != "orders/0=0 orders/1=0" {
@@ -412,87 +420,5 @@ func TestGroupsHelp(t *testing.T) {
 	}
 	if r := gregor(t, "", "groups", "reset-offsets", "-h"); r.exit != 0 || !strings.Contains(r.stdout, "--by-duration") {
 		t.Errorf("groups reset-offsets -h: exit %d, stdout %q", r.exit, r.stdout)
-	}
-}
-
-func TestPlanResetOffsetClampsToTheLog(t *testing.T) {
-	p := partitionOffsets{committed: 5, start: 2, end: 8, atTime: -1}
-	noCommit := partitionOffsets{committed: -1, start: 2, end: 8, atTime: 6}
-	for _, c := range []struct {
-		name string
-		s    resetStrategy
-		p    partitionOffsets
-		want int64
-	}{
-		{"earliest", resetStrategy{kind: resetToEarliest}, p, 2},
-		{"latest", resetStrategy{kind: resetToLatest}, p, 8},
-		{"to-offset inside", resetStrategy{kind: resetToOffset, offset: 4}, p, 4},
-		{"to-offset before start", resetStrategy{kind: resetToOffset, offset: 0}, p, 2},
-		{"to-offset after end", resetStrategy{kind: resetToOffset, offset: 100}, p, 8},
-		{"shift back", resetStrategy{kind: resetShiftBy, offset: -2}, p, 3},
-		{"shift back past start", resetStrategy{kind: resetShiftBy, offset: -10}, p, 2},
-		{"shift forward past end", resetStrategy{kind: resetShiftBy, offset: 10}, p, 8},
-		{"time found", resetStrategy{kind: resetToTime}, noCommit, 6},
-		{"time after every record", resetStrategy{kind: resetToTime}, p, 8},
-		{"current", resetStrategy{kind: resetToCurrent}, p, 5},
-		{"current without commit", resetStrategy{kind: resetToCurrent}, noCommit, 8},
-	} {
-		got, err := planResetOffset(c.s, c.p, "t", 0)
-		if err != nil || got != c.want {
-			t.Errorf("%s: got %d, %v; want %d", c.name, got, err, c.want)
-		}
-	}
-	_, err := planResetOffset(resetStrategy{kind: resetShiftBy, offset: 1}, noCommit, "t", 3)
-	if err == nil || !strings.Contains(err.Error(), "partition t-3 since there is no current committed offset") {
-		t.Errorf("shift without a commit: err %v", err)
-	}
-}
-
-func TestParseISODuration(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"PT1H", time.Hour},
-		{"pt30m", 30 * time.Minute},
-		{"P1D", 24 * time.Hour},
-		{"P1DT2H3M4S", 26*time.Hour + 3*time.Minute + 4*time.Second},
-		{"PT0.5S", 500 * time.Millisecond},
-		{"-PT6H", -6 * time.Hour},
-		{"PT-6H", -6 * time.Hour},
-		{"PT1H-30M", 30 * time.Minute},
-	} {
-		got, err := parseISODuration(c.in)
-		if err != nil || got != c.want {
-			t.Errorf("parseISODuration(%q) = %v, %v; want %v", c.in, got, err, c.want)
-		}
-	}
-	for _, in := range []string{"", "P", "PT", "1H", "PT1", "PT1M1H", "PT1H1H", "P1H", "PT1.5H", "P1W", "PTH"} {
-		if _, err := parseISODuration(in); err == nil {
-			t.Errorf("parseISODuration(%q) succeeded, want an error", in)
-		}
-	}
-}
-
-func TestParseResetDatetime(t *testing.T) {
-	want := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-	for in, w := range map[string]time.Time{
-		"2026-01-02T15:04:05.000Z":      want,
-		"2026-01-02T15:04:05Z":          want,
-		"2026-01-02T17:04:05.000+02:00": want,
-		"2026-01-02T10:04:05.000-0500":  want,
-		"2026-01-02T16:04:05+01":        want,
-		"2026-01-02T15:04:05.250Z":      want.Add(250 * time.Millisecond),
-		"2026-01-02T15:04:05.000":       time.Date(2026, 1, 2, 15, 4, 5, 0, time.Local),
-	} {
-		got, err := parseResetDatetime(in)
-		if err != nil || !got.Equal(w) {
-			t.Errorf("parseResetDatetime(%q) = %v, %v; want %v", in, got, err, w)
-		}
-	}
-	for _, in := range []string{"2026-01-02", "2026-01-02 15:04:05", "15:04:05", "2026-13-02T15:04:05Z"} {
-		if _, err := parseResetDatetime(in); err == nil {
-			t.Errorf("parseResetDatetime(%q) succeeded, want an error", in)
-		}
 	}
 }

@@ -481,7 +481,9 @@ func decodeE2EValue(v []byte) (runID, seq uint64, ok bool) {
 	return binary.BigEndian.Uint64(v[0:8]), binary.BigEndian.Uint64(v[8:16]), true
 }
 
-// e2eResult is the figures of perf e2e, also its JSON line.
+// e2eResult is the figures of perf e2e, also its JSON line. NB: it has produceResult's shape on
+// purpose (one JSON line type per test, the fields of Kafka's own tool); what they share is
+// latencySummary, embedded in both.
 type e2eResult struct {
 	Type           string  `json:"type"`
 	Records        int64   `json:"records"`

@@ -1,23 +1,14 @@
 package main
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-)
 
-// eventually polls fn until it returns true or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+	"github.com/gregor-streams/gregor/internal/testutil"
+)
 
 var topicIDPattern = regexp.MustCompile(`TopicId: [A-Za-z0-9_-]{22}\t`)
 
@@ -56,8 +47,11 @@ func TestTopicsCreateListDescribeDelete(t *testing.T) {
 	if r.stdout != "Deleted topic orders.\n" {
 		t.Errorf("delete stdout = %q", r.stdout)
 	}
-	eventually(t, 5*time.Second, "orders to disappear from the list", func() bool {
-		return mustGregor(t, "", "topics", "list", "-b", bs).stdout == "audit\n"
+	testutil.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if mustGregor(t, "", "topics", "list", "-b", bs).stdout != "audit\n" {
+			return errors.New("orders to disappear from the list")
+		}
+		return nil
 	})
 }
 

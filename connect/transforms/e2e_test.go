@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,24 +17,15 @@ import (
 	_ "github.com/gregor-streams/gregor/connect/transforms"
 	_ "github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testconnect"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func startWorker(t *testing.T, tb *testbroker.Broker) *connect.Runner {
 	t.Helper()
-	props := map[string]string{
-		"bootstrap.servers":            tb.Addr(),
-		"listeners":                    "http://127.0.0.1:0",
-		"offset.storage.file.filename": filepath.Join(t.TempDir(), "connect.offsets"),
-		"offset.flush.interval.ms":     "100",
-	}
-	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("RunStandalone: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return testconnect.StartStandalone(t, tb.Addr(), nil, "", nil)
 }
 
 func request(t *testing.T, method, url, body string) (int, string) {
@@ -126,30 +116,21 @@ func TestFileSourceRoutedAndHoistedThenExtractedBySink(t *testing.T) {
 		}
 	}
 
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		out, _ := os.ReadFile(dst)
-		if bytes.Equal(out, want.Bytes()) {
-			break
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if out, _ := os.ReadFile(dst); !bytes.Equal(out, want.Bytes()) {
+			return fmt.Errorf("sink file = %q, want %q", out, want.Bytes())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sink file = %q, want %q", out, want.Bytes())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 
 	adm := kadm.NewClient(cl)
-	deadline = time.Now().Add(15 * time.Second)
-	for {
+	testutil.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
 		offs, err := adm.FetchOffsets(context.Background(), "connect-dropper")
-		if o, ok := offs.Lookup("routed-lines", 0); err == nil && ok && o.At == 50 {
-			break
+		if o, ok := offs.Lookup("routed-lines", 0); err != nil || !ok || o.At != 50 {
+			return fmt.Errorf("dropper offsets = %v %v, want routed-lines/0 at 50", offs, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dropper offsets = %v %v, want routed-lines/0 at 50", offs, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if data, _ := os.ReadFile(filepath.Join(dir, "dropped.txt")); len(data) != 0 {
 		t.Fatalf("dropper wrote %q", data)
 	}
@@ -204,17 +185,12 @@ func TestSourceOffsetsAdvancePastDroppedRecords(t *testing.T) {
 		t.Fatalf("create: %d %s", code, body)
 	}
 	want := fmt.Sprintf(`"position":%d`, len(data))
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		_, body := request(t, "GET", base+"/connectors/drop-src/offsets", "")
-		if strings.Contains(body, want) {
-			break
+	testutil.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+		if _, body := request(t, "GET", base+"/connectors/drop-src/offsets", ""); !strings.Contains(body, want) {
+			return fmt.Errorf("offsets = %s, want %s", body, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("offsets = %s, want %s", body, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestPluginListIncludesTransformsAndPredicates checks GET /connector-plugins?connectorsOnly=false

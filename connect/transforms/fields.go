@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -348,7 +349,7 @@ func (t *maskField) Apply(r Record) (*Record, error) {
 	out := connect.NewStruct(st.Schema)
 	for _, f := range st.Schema.Fields {
 		val := st.Get(f.Name)
-		if contains(t.fields, f.Name) {
+		if slices.Contains(t.fields, f.Name) {
 			if val, err = t.mask(val); err != nil {
 				return nil, err
 			}
@@ -798,6 +799,9 @@ func (t *flatten) flatStruct(prefix string, s *connect.Schema, st *connect.Struc
 	return nil
 }
 
+// Apply implements Transformation. NB: its opening (nothing to do for a null value, then the
+// schemaless map or the struct) is every field transform's, as in Kafka's SMTs; what follows each
+// opening is the transform itself, so they stay apart.
 func (t *flatten) Apply(r Record) (*Record, error) {
 	schema, v := t.op.get(&r)
 	if v == nil {

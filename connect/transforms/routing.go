@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -354,7 +355,7 @@ func (t *headerFrom) Apply(r Record) (*Record, error) {
 	if t.move {
 		ns := structSchemaLike(st.Schema)
 		for _, f := range st.Schema.Fields {
-			if !contains(t.fields, f.Name) {
+			if !slices.Contains(t.fields, f.Name) {
 				addField(ns, f.Name, f.Schema)
 			}
 		}

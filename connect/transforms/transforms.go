@@ -3,6 +3,7 @@ package transforms
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -279,7 +280,7 @@ func NewChain(config map[string]string) (*Chain, map[string][]string) {
 		s := step{alias: alias, negate: c.Bool("negate", false)}
 		if pn := strings.TrimSpace(c.String("predicate", "")); pn != "" {
 			p, ok := preds[pn]
-			if !ok && !contains(splitAliases(config[connect.ConfigPredicates]), pn) {
+			if !ok && !slices.Contains(splitAliases(config[connect.ConfigPredicates]), pn) {
 				c.Invalid("predicate", fmt.Sprintf("predicate %s is not listed in predicates", pn))
 			}
 			s.pred = p
@@ -305,15 +306,6 @@ func NewChain(config map[string]string) (*Chain, map[string][]string) {
 		return nil, nil
 	}
 	return ch, nil
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type provider struct{}

@@ -2,6 +2,7 @@ package cron
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -39,7 +40,7 @@ const (
 
 func init() {
 	connect.Register(connect.Plugin{Class: SourceClass, Type: connect.PluginSource, Version: connect.Version,
-		New: func() connect.Connector { return &Connector{} }})
+		New: func() connect.Connector { return &SourceConnector{} }})
 }
 
 var parser = robfig.NewParser(robfig.SecondOptional | robfig.Minute | robfig.Hour | robfig.Dom | robfig.Month | robfig.Dow | robfig.Descriptor)
@@ -169,18 +170,20 @@ func (c *config) partition() map[string]any {
 	return map[string]any{ConfigQuery: c.query}
 }
 
-// Connector is CronQuerySource.
-type Connector struct{ config map[string]string }
+// SourceConnector is CronQuerySource. NB: it has postgres.SourceConnector's shape, which is
+// connect.Connector's for a single-task source that validates in Start; the two differ in config
+// and task, so there is nothing to share but the interface.
+type SourceConnector struct{ config map[string]string }
 
 // Version implements connect.Connector.
-func (*Connector) Version() string { return connect.Version }
+func (*SourceConnector) Version() string { return connect.Version }
 
 // ConfigDef implements connect.Connector.
-func (*Connector) ConfigDef() *connect.ConfigDef { return configDef() }
+func (*SourceConnector) ConfigDef() *connect.ConfigDef { return configDef() }
 
 // Start implements connect.Connector: it checks the combinations of keys (query or table, the
 // columns the mode needs).
-func (c *Connector) Start(_ connect.ConnectorContext, cfg map[string]string) error {
+func (c *SourceConnector) Start(_ connect.ConnectorContext, cfg map[string]string) error {
 	if _, err := parseConfig(cfg); err != nil {
 		return err
 	}
@@ -189,16 +192,12 @@ func (c *Connector) Start(_ connect.ConnectorContext, cfg map[string]string) err
 }
 
 // TaskConfigs implements connect.Connector: one task, since one query cannot be split.
-func (c *Connector) TaskConfigs(int) ([]map[string]string, error) {
-	out := make(map[string]string, len(c.config))
-	for k, v := range c.config {
-		out[k] = v
-	}
-	return []map[string]string{out}, nil
+func (c *SourceConnector) TaskConfigs(int) ([]map[string]string, error) {
+	return []map[string]string{maps.Clone(c.config)}, nil
 }
 
 // Stop implements connect.Connector.
-func (*Connector) Stop() error { return nil }
+func (*SourceConnector) Stop() error { return nil }
 
 // NewTask implements connect.SourceConnector.
-func (*Connector) NewTask() connect.SourceTask { return &Task{} }
+func (*SourceConnector) NewTask() connect.SourceTask { return &SourceTask{} }

@@ -3,9 +3,9 @@ package cron_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"sort"
@@ -16,36 +16,16 @@ import (
 	"github.com/gregor-streams/gregor/connect"
 	_ "github.com/gregor-streams/gregor/connectors/cron"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testconnect"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func eventually(t *testing.T, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 func startWorker(t *testing.T, tb *testbroker.Broker, offsetsFile string) *connect.Runner {
 	t.Helper()
-	props := map[string]string{
-		"bootstrap.servers":            tb.Addr(),
-		"listeners":                    "http://127.0.0.1:0",
-		"offset.storage.file.filename": offsetsFile,
-		"offset.flush.interval.ms":     "100",
-	}
-	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("RunStandalone: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return testconnect.StartStandalone(t, tb.Addr(), nil, offsetsFile, nil)
 }
 
 func rest(t *testing.T, w *connect.Runner, method, path, body string) (int, string) {
@@ -129,6 +109,36 @@ func ids(t *testing.T, values []string) []int {
 	return out
 }
 
+// waitForLaterRun waits until a connector whose query contains match has run it again and finished:
+// pg_stat_activity shows its session idle after a query that started later than any before the
+// call. What that run emitted was handed to Kafka as its query returned, so a test can then check
+// that later runs emitted nothing, without sleeping.
+func waitForLaterRun(t *testing.T, pg *testpg.Server, db, match string) {
+	t.Helper()
+	conn := pg.Connect(t, db)
+	defer conn.Close(context.Background())
+	latest := func(idleOnly bool) time.Time {
+		var ts *time.Time
+		err := conn.QueryRow(context.Background(), `SELECT max(query_start) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'
+			AND (NOT $2 OR state = 'idle')`, match, idleOnly).Scan(&ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts == nil {
+			return time.Time{}
+		}
+		return *ts
+	}
+	before := latest(false)
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
+		if !latest(true).After(before) {
+			return fmt.Errorf("no run of a query with %q has finished since %v", match, before)
+		}
+		return nil
+	})
+}
+
 func seq(from, to int) []int {
 	var out []int
 	for i := from; i <= to; i++ {
@@ -150,9 +160,12 @@ func TestCronIncrementingEmitsEachNewRowOnceAcrossAWorkerRestart(t *testing.T) {
 	waitIDs := func(want []int) {
 		t.Helper()
 		var got []int
-		eventually(t, 20*time.Second, fmt.Sprintf("ids %v on the topic", want), func() bool {
+		testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
 			got = ids(t, topicValues(t, tb, "items"))
-			return len(got) >= len(want)
+			if len(got) < len(want) {
+				return fmt.Errorf("ids %v on the topic", want)
+			}
+			return nil
 		})
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("topic ids = %v, want %v", got, want)
@@ -169,7 +182,7 @@ func TestCronIncrementingEmitsEachNewRowOnceAcrossAWorkerRestart(t *testing.T) {
 	pg.Exec(t, db, `INSERT INTO items (name) VALUES ('item4'), ('item5')`)
 	waitIDs(seq(1, 5))
 	// Later runs find nothing new and emit nothing.
-	time.Sleep(2500 * time.Millisecond)
+	waitForLaterRun(t, pg, db, "items")
 	waitIDs(seq(1, 5))
 
 	// The stored offset: partition {"table": "items"}, offset at the last id with its run's fire time.
@@ -179,10 +192,13 @@ func TestCronIncrementingEmitsEachNewRowOnceAcrossAWorkerRestart(t *testing.T) {
 			Offset    map[string]any `json:"offset"`
 		} `json:"offsets"`
 	}
-	eventually(t, 10*time.Second, "offset of id 5 stored", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 25*time.Millisecond, func() error {
 		_, body := rest(t, w, "GET", "/connectors/items-cron/offsets", "")
 		json.Unmarshal([]byte(body), &stored)
-		return len(stored.Offsets) == 1 && stored.Offsets[0].Offset["incrementing"] == float64(5)
+		if !(len(stored.Offsets) == 1 && stored.Offsets[0].Offset["incrementing"] == float64(5)) {
+			return errors.New("offset of id 5 stored")
+		}
+		return nil
 	})
 	if p, o := stored.Offsets[0].Partition, stored.Offsets[0].Offset; len(p) != 1 || p["table"] != "items" ||
 		o["last_fire"] == nil || time.Since(time.UnixMilli(int64(o["last_fire"].(float64)))) > time.Minute {
@@ -196,7 +212,7 @@ func TestCronIncrementingEmitsEachNewRowOnceAcrossAWorkerRestart(t *testing.T) {
 	w = startWorker(t, tb, offsets)
 	createConnector(t, w, "items-cron", cfg)
 	waitIDs(seq(1, 7))
-	time.Sleep(2500 * time.Millisecond)
+	waitForLaterRun(t, pg, db, "items")
 	waitIDs(seq(1, 7))
 }
 
@@ -212,12 +228,24 @@ func TestCronTimestampIncrementingAndBulkModes(t *testing.T) {
 		"schedule", "* * * * * *"))
 	createConnector(t, w, "orders-bulk", cronConfig(pg, db, "table", "public.orders", "topic", "orders-bulk", "mode", "bulk",
 		"schedule", "CRON_TZ=Europe/Berlin */2 * * * * *"))
-	eventually(t, 20*time.Second, "3 rows on orders", func() bool { return len(topicValues(t, tb, "orders")) == 3 })
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
+		if len(topicValues(t, tb, "orders")) != 3 {
+			return errors.New("3 rows on orders")
+		}
+		return nil
+	})
 	// An update stamped at the same time as an emitted row but with a higher id, and one later.
 	pg.Exec(t, db, `INSERT INTO orders VALUES (4, 'new', '2024-01-02T00:00:00Z')`, `UPDATE orders SET status = 'paid', updated_at = now() WHERE id = 1`)
 	var got []string
-	eventually(t, 20*time.Second, "5 records on orders", func() bool { got = topicValues(t, tb, "orders"); return len(got) >= 5 })
-	time.Sleep(1500 * time.Millisecond)
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
+		got = topicValues(t, tb, "orders")
+		if len(got) < 5 {
+			return errors.New("5 records on orders")
+		}
+		return nil
+	})
+	// Later runs of the timestamp+incrementing query emit nothing more.
+	waitForLaterRun(t, pg, db, "updated_at")
 	got = topicValues(t, tb, "orders")
 	if gotIDs := ids(t, got); fmt.Sprint(gotIDs) != "[1 1 2 3 4]" {
 		t.Fatalf("orders ids = %v (%q), want [1 1 2 3 4]", gotIDs, got)
@@ -226,7 +254,12 @@ func TestCronTimestampIncrementingAndBulkModes(t *testing.T) {
 		t.Errorf("last record %s is not the update to paid", got[4])
 	}
 	// Bulk re-reads the whole table each run: after two runs at least twice its rows.
-	eventually(t, 20*time.Second, "two bulk runs", func() bool { return len(topicValues(t, tb, "orders-bulk")) >= 8 })
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
+		if len(topicValues(t, tb, "orders-bulk")) < 8 {
+			return errors.New("two bulk runs")
+		}
+		return nil
+	})
 }
 
 func TestCronFailingQueryFailsTheTaskWithTheSQLError(t *testing.T) {
@@ -238,10 +271,13 @@ func TestCronFailingQueryFailsTheTaskWithTheSQLError(t *testing.T) {
 	var s struct {
 		Tasks []struct{ State, Trace string } `json:"tasks"`
 	}
-	eventually(t, 20*time.Second, "task FAILED", func() bool {
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
 		_, body := rest(t, w, "GET", "/connectors/bad-query/status", "")
 		json.Unmarshal([]byte(body), &s)
-		return len(s.Tasks) > 0 && s.Tasks[0].State == "FAILED"
+		if !(len(s.Tasks) > 0 && s.Tasks[0].State == "FAILED") {
+			return errors.New("task FAILED")
+		}
+		return nil
 	})
 	t.Logf("trace: %s", s.Tasks[0].Trace)
 	if !strings.Contains(s.Tasks[0].Trace, `relation "no_such_table" does not exist`) || !strings.Contains(s.Tasks[0].Trace, "42P01") {
@@ -302,9 +338,12 @@ func TestCronSourceIntoPostgresSinkCopiesRowsWithTheirTypes(t *testing.T) {
 		t.Fatalf("src rows = %q", want)
 	}
 	var got []string
-	eventually(t, 20*time.Second, "dst to equal src", func() bool {
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
 		got = rowsOf(t, pg, db, q("dst"))
-		return fmt.Sprint(got) == fmt.Sprint(want)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return errors.New("dst to equal src")
+		}
+		return nil
 	})
 	types := rowsOf(t, pg, db, `SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = 'dst' ORDER BY ordinal_position`)
 	wantTypes := "[id bigint name text qty integer small smallint price double precision born date seen timestamp without time zone flag boolean data bytea]"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/connectors/postgres"
+	"github.com/gregor-streams/gregor/internal/pgsql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -49,9 +50,9 @@ func (sc *scheduler) ran(fire, now time.Time) {
 // maxIdleWait bounds how long an idle Poll blocks, so pauses and offset flushes stay prompt.
 const maxIdleWait = 200 * time.Millisecond
 
-// Task runs the query on schedule over one connection. The worker calls Start, Poll and Stop from
-// one goroutine, so it needs no lock.
-type Task struct {
+// SourceTask runs the query on schedule over one connection. The worker calls Start, Poll and
+// Stop from one goroutine, so it needs no lock.
+type SourceTask struct {
 	cfg    *config
 	conn   *pgx.Conn
 	sched  *scheduler
@@ -78,7 +79,7 @@ type run struct {
 }
 
 // Start implements connect.SourceTask: it reads the stored offset and connects.
-func (t *Task) Start(ctx connect.SourceTaskContext, raw map[string]string) error {
+func (t *SourceTask) Start(ctx connect.SourceTaskContext, raw map[string]string) error {
 	cfg, err := parseConfig(raw)
 	if err != nil {
 		return err
@@ -102,7 +103,7 @@ func (t *Task) Start(ctx connect.SourceTaskContext, raw map[string]string) error
 }
 
 // restore reads a stored offset (JSON numbers come back as int64, or float64 from other writers).
-func (t *Task) restore(off map[string]any) error {
+func (t *SourceTask) restore(off map[string]any) error {
 	if off == nil {
 		return nil
 	}
@@ -146,7 +147,7 @@ func (t *Task) restore(off map[string]any) error {
 
 // Poll implements connect.SourceTask: between runs it waits (briefly) for the next fire; during a
 // run it hands out up to batch.max.rows rows.
-func (t *Task) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
+func (t *SourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
 	if t.run == nil {
 		now := time.Now()
 		if !t.sched.due(now) {
@@ -186,7 +187,7 @@ func (t *Task) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
 	return records, nil
 }
 
-func (t *Task) startRun(fire time.Time) error {
+func (t *SourceTask) startRun(fire time.Time) error {
 	sql, args := buildQuery(t.cfg, t.inc, t.ts)
 	rows, err := t.conn.Query(t.ctx, sql, args...)
 	if err != nil {
@@ -222,7 +223,7 @@ func (t *Task) startRun(fire time.Time) error {
 	return nil
 }
 
-func (t *Task) queryError(sql string, err error) error {
+func (t *SourceTask) queryError(sql string, err error) error {
 	if t.conn.IsClosed() {
 		return fmt.Errorf("cron query source: connection lost while running %q: %w", sql, err)
 	}
@@ -234,7 +235,7 @@ func (t *Task) queryError(sql string, err error) error {
 }
 
 // record converts the current row and advances the task's position past it.
-func (t *Task) record(r *run) (connect.SourceRecord, error) {
+func (t *SourceTask) record(r *run) (connect.SourceRecord, error) {
 	vals, err := r.rows.Values()
 	if err != nil {
 		return connect.SourceRecord{}, t.queryError(r.sql, err)
@@ -280,7 +281,7 @@ func (t *Task) record(r *run) (connect.SourceRecord, error) {
 
 // Stop implements connect.SourceTask: it abandons a run in progress and closes the connection.
 // Idempotent.
-func (t *Task) Stop() error {
+func (t *SourceTask) Stop() error {
 	if t.cancel != nil {
 		t.cancel()
 	}
@@ -302,17 +303,11 @@ func (t *Task) Stop() error {
 func buildQuery(c *config, inc *int64, ts *time.Time) (string, []any) {
 	var b strings.Builder
 	if c.table != "" {
-		b.WriteString("SELECT * FROM ")
-		for i, part := range strings.Split(c.table, ".") {
-			if i > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(quoteIdent(part))
-		}
+		b.WriteString("SELECT * FROM " + pgsql.QuoteIdent(strings.Split(c.table, ".")...))
 	} else {
 		b.WriteString("SELECT * FROM (" + strings.TrimRight(strings.TrimSpace(c.query), ";") + ") AS cron_query")
 	}
-	ic, tc := quoteIdent(c.incCol), quoteIdent(c.tsCol)
+	ic, tc := pgsql.QuoteIdent(c.incCol), pgsql.QuoteIdent(c.tsCol)
 	var args []any
 	switch c.mode {
 	case ModeIncrementing:
@@ -344,34 +339,6 @@ func buildQuery(c *config, inc *int64, ts *time.Time) (string, []any) {
 	return b.String(), args
 }
 
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// Postgres type OIDs the source maps to Connect types.
-const (
-	oidBool        = 16
-	oidBytea       = 17
-	oidName        = 19
-	oidInt8        = 20
-	oidInt2        = 21
-	oidInt4        = 23
-	oidText        = 25
-	oidFloat4      = 700
-	oidFloat8      = 701
-	oidBPChar      = 1042
-	oidVarchar     = 1043
-	oidDate        = 1082
-	oidTime        = 1083
-	oidTimestamp   = 1114
-	oidTimestamptz = 1184
-)
-
-// Kafka's logical type names.
-const (
-	timestampName = "org.apache.kafka.connect.data.Timestamp"
-	dateName      = "org.apache.kafka.connect.data.Date"
-	timeName      = "org.apache.kafka.connect.data.Time"
-)
-
 // columnType maps a column to an optional Connect schema and a converter of pgx's decoded value.
 func columnType(oid uint32) (*connect.Schema, func(any) (any, error)) {
 	opt := func(t connect.Type, name string) *connect.Schema {
@@ -379,14 +346,14 @@ func columnType(oid uint32) (*connect.Schema, func(any) (any, error)) {
 	}
 	same := func(v any) (any, error) { return v, nil }
 	switch oid {
-	case oidBool, oidInt8, oidInt2, oidInt4, oidFloat4, oidFloat8, oidBytea:
-		t := map[uint32]connect.Type{oidBool: connect.TypeBoolean, oidInt8: connect.TypeInt64, oidInt2: connect.TypeInt16,
-			oidInt4: connect.TypeInt32, oidFloat4: connect.TypeFloat32, oidFloat8: connect.TypeFloat64, oidBytea: connect.TypeBytes}[oid]
+	case pgsql.OIDBool, pgsql.OIDInt8, pgsql.OIDInt2, pgsql.OIDInt4, pgsql.OIDFloat4, pgsql.OIDFloat8, pgsql.OIDBytea:
+		t := map[uint32]connect.Type{pgsql.OIDBool: connect.TypeBoolean, pgsql.OIDInt8: connect.TypeInt64, pgsql.OIDInt2: connect.TypeInt16,
+			pgsql.OIDInt4: connect.TypeInt32, pgsql.OIDFloat4: connect.TypeFloat32, pgsql.OIDFloat8: connect.TypeFloat64, pgsql.OIDBytea: connect.TypeBytes}[oid]
 		return opt(t, ""), same
-	case oidText, oidVarchar, oidBPChar, oidName:
+	case pgsql.OIDText, pgsql.OIDVarchar, pgsql.OIDBPChar, pgsql.OIDName:
 		return opt(connect.TypeString, ""), same
-	case oidTimestamp, oidTimestamptz:
-		return opt(connect.TypeInt64, timestampName), func(v any) (any, error) {
+	case pgsql.OIDTimestamp, pgsql.OIDTimestamptz:
+		return opt(connect.TypeInt64, connect.TimestampSchemaName), func(v any) (any, error) {
 			if v == nil {
 				return nil, nil
 			}
@@ -396,8 +363,8 @@ func columnType(oid uint32) (*connect.Schema, func(any) (any, error)) {
 			}
 			return tm.UnixMilli(), nil
 		}
-	case oidDate:
-		return opt(connect.TypeInt32, dateName), func(v any) (any, error) {
+	case pgsql.OIDDate:
+		return opt(connect.TypeInt32, connect.DateSchemaName), func(v any) (any, error) {
 			if v == nil {
 				return nil, nil
 			}
@@ -407,8 +374,8 @@ func columnType(oid uint32) (*connect.Schema, func(any) (any, error)) {
 			}
 			return int32(tm.Unix() / 86400), nil
 		}
-	case oidTime:
-		return opt(connect.TypeInt32, timeName), func(v any) (any, error) {
+	case pgsql.OIDTime:
+		return opt(connect.TypeInt32, connect.TimeSchemaName), func(v any) (any, error) {
 			if v == nil {
 				return nil, nil
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -138,7 +140,12 @@ func TestGracefulRestartMidCopyNeitherLosesNorDuplicates(t *testing.T) {
 		}
 		// Stop as soon as the sink has moved on, in the middle of the copy.
 		start := sizeOf(dst)
-		eventually(t, 20*time.Second, "the sink to write more lines", func() bool { return sizeOf(dst) > start })
+		testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+			if sizeOf(dst) <= start {
+				return errors.New("the sink to write more lines")
+			}
+			return nil
+		})
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +208,12 @@ func TestHardStopLosesNothingAndRepeatsOnlyUnflushedLines(t *testing.T) {
 		t.Fatalf("worker process did not start: %s", stderr.String())
 	}
 	// Kill once a fifth of the file has reached the sink.
-	eventually(t, 30*time.Second, "the sink to copy a fifth of the file", func() bool { return sizeOf(dst) > int64(len(data)/5) })
+	testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if sizeOf(dst) <= int64(len(data)/5) {
+			return errors.New("the sink to copy a fifth of the file")
+		}
+		return nil
+	})
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -234,9 +246,12 @@ func TestHardStopLosesNothingAndRepeatsOnlyUnflushedLines(t *testing.T) {
 		}
 	}
 	var runs [][2]int
-	eventually(t, 30*time.Second, "the sink to reach the last line", func() bool {
+	testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		got := mustRead(t, dst)
-		return bytes.HasSuffix(got, uniqueLines(n-1, 1)) && bytes.Count(got, []byte("\n")) >= n
+		if !(bytes.HasSuffix(got, uniqueLines(n-1, 1)) && bytes.Count(got, []byte("\n")) >= n) {
+			return errors.New("the sink to reach the last line")
+		}
+		return nil
 	})
 	runs = runsOf(t, mustRead(t, dst))
 	// Every line arrives; a run only ever goes back (never skips ahead), and never to before the

@@ -230,9 +230,14 @@ func (*SinkConnector) NewTask() connect.SinkTask { return &SinkTask{} }
 
 // SinkTask appends record values as lines.
 type SinkTask struct {
-	mu sync.Mutex
-	f  *os.File
-	w  *bufio.Writer
+	// NB: the worker calls one method at a time, but a Flush may come from the consumer's
+	// rebalance callback rather than Put's goroutine; the lock keeps the file's state safe
+	// without relying on how the worker orders them.
+	mu struct {
+		sync.Mutex
+		f *os.File
+		w *bufio.Writer
+	}
 }
 
 // Start implements connect.SinkTask. A trailing partial line (a crash tore a buffered write) is cut
@@ -247,7 +252,9 @@ func (t *SinkTask) Start(_ connect.SinkTaskContext, config map[string]string) er
 		f.Close()
 		return fmt.Errorf("%s: %w", config[ConfigFile], err)
 	}
-	t.f, t.w = f, bufio.NewWriterSize(f, 256<<10)
+	t.mu.Lock()
+	t.mu.f, t.mu.w = f, bufio.NewWriterSize(f, 256<<10)
+	t.mu.Unlock()
 	return nil
 }
 
@@ -295,16 +302,16 @@ func (t *SinkTask) Put(records []connect.SinkRecord) error {
 	for _, r := range records {
 		switch v := r.Value.(type) {
 		case nil:
-			t.w.WriteString("null")
+			t.mu.w.WriteString("null")
 		case string:
-			t.w.WriteString(v)
+			t.mu.w.WriteString(v)
 		case []byte:
-			t.w.Write(v)
+			t.mu.w.Write(v)
 		default:
-			fmt.Fprint(t.w, v)
+			fmt.Fprint(t.mu.w, v)
 		}
-		if err := t.w.WriteByte('\n'); err != nil {
-			return fmt.Errorf("writing %s: %w", t.f.Name(), err)
+		if err := t.mu.w.WriteByte('\n'); err != nil {
+			return fmt.Errorf("writing %s: %w", t.mu.f.Name(), err)
 		}
 	}
 	return nil
@@ -314,11 +321,11 @@ func (t *SinkTask) Put(records []connect.SinkRecord) error {
 func (t *SinkTask) Flush(map[connect.TopicPartition]int64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.w.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", t.f.Name(), err)
+	if err := t.mu.w.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", t.mu.f.Name(), err)
 	}
-	if err := t.f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", t.f.Name(), err)
+	if err := t.mu.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", t.mu.f.Name(), err)
 	}
 	return nil
 }
@@ -327,13 +334,13 @@ func (t *SinkTask) Flush(map[connect.TopicPartition]int64) error {
 func (t *SinkTask) Stop() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.f == nil {
+	if t.mu.f == nil {
 		return nil
 	}
-	err := t.w.Flush()
-	if cerr := t.f.Close(); err == nil {
+	err := t.mu.w.Flush()
+	if cerr := t.mu.f.Close(); err == nil {
 		err = cerr
 	}
-	t.f = nil
+	t.mu.f = nil
 	return err
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,36 +17,15 @@ import (
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testconnect"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func eventually(t *testing.T, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func startWorker(t *testing.T, tb *testbroker.Broker, offsetsFile string) *connect.Runner {
 	t.Helper()
-	props := map[string]string{
-		"bootstrap.servers":            tb.Addr(),
-		"listeners":                    "http://127.0.0.1:0",
-		"offset.storage.file.filename": offsetsFile,
-		"offset.flush.interval.ms":     "100",
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: logger})
-	if err != nil {
-		t.Fatalf("RunStandalone: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return testconnect.StartStandalone(t, tb.Addr(), nil, offsetsFile, nil)
 }
 
 func post(t *testing.T, w *connect.Runner, body string) {
@@ -107,20 +86,19 @@ func appendFile(t *testing.T, path string, data []byte) {
 func waitSameContent(t *testing.T, src, dst string) {
 	t.Helper()
 	want, _ := os.ReadFile(src)
-	var got []byte
-	deadline := time.Now().Add(60 * time.Second) // generous: -race on a loaded 2-core machine
-	for {
-		got, _ = os.ReadFile(dst)
+	// Generous: -race on a loaded 2-core machine.
+	testutil.CheckFor(t, 60*time.Second, 20*time.Millisecond, func() error {
+		got, _ := os.ReadFile(dst)
 		if bytes.Equal(got, want) {
-			return
+			return nil
 		}
-		if len(got) > len(want) || time.Now().After(deadline) {
-			break
+		err := fmt.Errorf("sink has %d bytes (%d lines), source %d bytes (%d lines); equal prefix: %v",
+			len(got), bytes.Count(got, []byte("\n")), len(want), bytes.Count(want, []byte("\n")), bytes.HasPrefix(want, got))
+		if len(got) > len(want) {
+			t.Fatal(err) // more than the source: waiting cannot help
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("sink has %d bytes (%d lines), source %d bytes (%d lines); equal prefix: %v",
-		len(got), bytes.Count(got, []byte("\n")), len(want), bytes.Count(want, []byte("\n")), bytes.HasPrefix(want, got))
+		return err
+	})
 }
 
 func createPipeline(t *testing.T, w *connect.Runner, src, dst, topic string) {
@@ -193,9 +171,12 @@ func TestRestartResumesFromStoredOffsets(t *testing.T) {
 	w = startWorker(t, tb, offsets)
 	createPipeline(t, w, src, dst, "lines")
 	want := append(lines(0, 3000), lines(2000, 1100)...)
-	eventually(t, 15*time.Second, "sink to hold the replayed range", func() bool {
+	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		got, _ := os.ReadFile(dst)
-		return len(got) >= len(want)
+		if len(got) < len(want) {
+			return errors.New("sink to hold the replayed range")
+		}
+		return nil
 	})
 	got, _ := os.ReadFile(dst)
 	if !bytes.Equal(got, want) {

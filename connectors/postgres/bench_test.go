@@ -14,6 +14,7 @@ import (
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -75,7 +76,12 @@ func (a *arrivals) count(topic string) int {
 
 func (a *arrivals) waitCount(t *testing.T, topic string, n int, timeout time.Duration) time.Time {
 	t.Helper()
-	eventually(t, timeout, fmt.Sprintf("%d records on %s", n, topic), func() bool { return a.count(topic) >= n })
+	testutil.CheckFor(t, timeout, 25*time.Millisecond, func() error {
+		if a.count(topic) < n {
+			return fmt.Errorf("%d records on %s", n, topic)
+		}
+		return nil
+	})
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var last time.Time

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gregor-streams/gregor/internal/pgsql"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 )
@@ -72,11 +73,11 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, c *config, tables []
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("reading publication %s: %w", c.publication, err)
 	}
-	pub := pgx.Identifier{c.publication}.Sanitize()
+	pub := pgsql.QuoteIdent(c.publication)
 	list := func() string {
 		names := make([]string, len(tables))
 		for i, t := range tables {
-			names[i] = pgx.Identifier{t.schema, t.name}.Sanitize()
+			names[i] = pgsql.QuoteIdent(t.schema, t.name)
 		}
 		return strings.Join(names, ", ")
 	}

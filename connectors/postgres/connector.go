@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"maps"
+
 	"github.com/gregor-streams/gregor/connect"
 )
 
@@ -29,11 +31,7 @@ func (c *SourceConnector) Start(_ connect.ConnectorContext, config map[string]st
 
 // TaskConfigs implements connect.Connector: always one task, since one slot is one ordered stream.
 func (c *SourceConnector) TaskConfigs(int) ([]map[string]string, error) {
-	out := make(map[string]string, len(c.config))
-	for k, v := range c.config {
-		out[k] = v
-	}
-	return []map[string]string{out}, nil
+	return []map[string]string{maps.Clone(c.config)}, nil
 }
 
 // Stop implements connect.Connector.

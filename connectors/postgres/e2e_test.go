@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand"
@@ -14,6 +15,7 @@ import (
 	_ "github.com/gregor-streams/gregor/connect/transforms" // RegexRouter on the sink
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -469,18 +471,20 @@ func e2eWaitEqual(t testing.TB, w *e2eWorkload, connB *pgx.Conn, tb *testbroker.
 			t.Errorf("table %s: first difference: %s", tbl.name, firstDifference(lastA[tbl.name], lastB[tbl.name]))
 		}
 	}
-	deadline := time.Now().Add(timeout)
-	for !equal() {
+	err := testutil.Poll(timeout, 200*time.Millisecond, func() error {
+		if equal() {
+			return nil
+		}
 		for _, name := range []string{prefix + "-cdc", sinkName} {
 			if state, tasks := connectorStatus(t, worker.Addr, name); state == "FAILED" || (len(tasks) > 0 && tasks[0].State == "FAILED") {
 				t.Fatalf("connector %s failed: %s %+v", name, state, tasks)
 			}
 		}
-		if time.Now().After(deadline) {
-			differences()
-			t.Fatalf("A and B still differ %v after the last change was committed", timeout)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return errors.New("A and B differ")
+	})
+	if err != nil {
+		differences()
+		t.Fatalf("A and B still differ %v after the last change was committed", timeout)
 	}
 	converged := time.Now()
 
@@ -508,11 +512,12 @@ func e2eWaitEqual(t testing.TB, w *e2eWorkload, connB *pgx.Conn, tb *testbroker.
 		})
 		return len(ends) == len(topics) && behind == ""
 	}
-	for deadline := time.Now().Add(30 * time.Second); !caughtUp(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the sink has not committed the ends of the CDC topics after 30s:%s", behind)
+	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if !caughtUp() {
+			return fmt.Errorf("the sink has not committed the ends of the CDC topics:%s", behind)
 		}
-	}
+		return nil
+	})
 	if !equal() {
 		differences()
 		t.Fatal("A and B differ after the sink committed everything")

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/jackc/pglogrepl"
 )
 
@@ -194,10 +196,13 @@ func TestDroppedSlotIsReportedNotSilentlyResnapshotted(t *testing.T) {
 
 	// Postgres releases the slot once it notices the replication connection closed.
 	check := pg.Connect(t, db)
-	eventually(t, 10*time.Second, "the slot to be released", func() bool {
+	testutil.CheckFor(t, 10*time.Second, 25*time.Millisecond, func() error {
 		var active bool
 		_ = check.QueryRow(context.Background(), `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, cfg["slot.name"]).Scan(&active)
-		return !active
+		if active {
+			return errors.New("the slot to be released")
+		}
+		return nil
 	})
 	pg.Exec(t, db, `SELECT pg_drop_replication_slot('`+cfg["slot.name"]+`')`)
 	w = startWorker(t, tb, offsets)
@@ -228,8 +233,11 @@ func TestHeartbeatsAdvanceTheSlotOnAnIdleDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	now, _ := pglogrepl.ParseLSN(nowText)
-	eventually(t, 30*time.Second, fmt.Sprintf("the slot to confirm past the other database's writes (%v; was %v)", now, start), func() bool {
-		return slotConfirmedFlush(t, check, cfg["slot.name"]) >= now
+	testutil.CheckFor(t, 30*time.Second, 25*time.Millisecond, func() error {
+		if slotConfirmedFlush(t, check, cfg["slot.name"]) < now {
+			return fmt.Errorf("the slot to confirm past the other database's writes (%v; was %v)", now, start)
+		}
+		return nil
 	})
 	c := newConsumer(t, tb, "__debezium-heartbeat.hb")
 	c.waitFor(10*time.Second, "heartbeat records", func(ev []event) bool { return len(ev) > 0 })

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"testing"
@@ -15,7 +14,9 @@ import (
 	"github.com/gregor-streams/gregor/connect"
 	_ "github.com/gregor-streams/gregor/connectors/postgres"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testconnect"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -27,17 +28,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testpg.StopShared()
 	os.Exit(code)
-}
-
-func eventually(t testing.TB, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 func workerProps(brokerAddr, offsetsFile string) map[string]string {
@@ -59,16 +49,7 @@ func startWorker(t testing.TB, tb *testbroker.Broker, offsetsFile string, extra 
 	for i := 0; i+1 < len(extra); i += 2 {
 		props[extra[i]] = extra[i+1]
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("GREGOR_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: logger})
-	if err != nil {
-		t.Fatalf("RunStandalone: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return testconnect.StartStandalone(t, tb.Addr(), nil, offsetsFile, props)
 }
 
 // cdcConfig is a connector config for a test database.
@@ -127,13 +108,16 @@ func connectorStatus(t testing.TB, addr, name string) (connState string, tasks [
 func waitTaskState(t testing.TB, addr, name, state string, timeout time.Duration) taskStatus {
 	t.Helper()
 	var last taskStatus
-	eventually(t, timeout, fmt.Sprintf("task of %s to be %s (last %+v)", name, state, &last), func() bool {
+	testutil.CheckFor(t, timeout, 25*time.Millisecond, func() error {
 		_, tasks := connectorStatus(t, addr, name)
 		if len(tasks) == 0 {
-			return false
+			return fmt.Errorf("task of %s to be %s (last %+v)", name, state, &last)
 		}
 		last = tasks[0]
-		return last.State == state
+		if last.State != state {
+			return fmt.Errorf("task of %s to be %s (last %+v)", name, state, &last)
+		}
+		return nil
 	})
 	return last
 }
@@ -211,13 +195,14 @@ func (c *consumer) poll(wait time.Duration) int {
 // waitFor polls until pred holds for the events so far, or fails after timeout.
 func (c *consumer) waitFor(timeout time.Duration, what string, pred func([]event) bool) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !pred(c.events) {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %v waiting for %s (have %d events: %v)", timeout, what, len(c.events), c.byTop)
+	// NB: the check itself waits in poll (up to 200ms for records), so the interval is short.
+	testutil.CheckFor(c.t, timeout, time.Millisecond, func() error {
+		if pred(c.events) {
+			return nil
 		}
 		c.poll(200 * time.Millisecond)
-	}
+		return fmt.Errorf("%s (have %d events: %v)", what, len(c.events), c.byTop)
+	})
 }
 
 // num converts a JSON number payload field to int64 (or -1 if absent).

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // TestFilteringSnapshotModesAndTombstoneOptions runs connectors with different options side by
@@ -44,10 +46,13 @@ func TestFilteringSnapshotModesAndTombstoneOptions(t *testing.T) {
 		t.Errorf("filtered publication has tables %v, want [public.a]", tables)
 	}
 	// Wait until both slots exist before changing anything, so no_data sees the changes.
-	eventually(t, 30*time.Second, "both slots", func() bool {
+	testutil.CheckFor(t, 30*time.Second, 25*time.Millisecond, func() error {
 		var n int
 		_ = check.QueryRow(context.Background(), `SELECT count(*) FROM pg_replication_slots WHERE slot_name IN ('f_slot', 'n_slot')`).Scan(&n)
-		return n == 2
+		if n != 2 {
+			return errors.New("both slots")
+		}
+		return nil
 	})
 	pg.Exec(t, db, `INSERT INTO a VALUES (2, 's2', 2)`, `INSERT INTO b VALUES (2)`, `DELETE FROM a WHERE id = 1`)
 
@@ -142,10 +147,13 @@ func TestInitialOnlySnapshotsThenStopsWithoutKeepingASlot(t *testing.T) {
 	c := newConsumer(t, tb, "io.public.io")
 	c.waitFor(30*time.Second, "5 snapshot events", func(ev []event) bool { return len(ev) >= 5 })
 	check := pg.Connect(t, db)
-	eventually(t, 30*time.Second, "the temporary slot to be gone", func() bool {
+	testutil.CheckFor(t, 30*time.Second, 25*time.Millisecond, func() error {
 		var n int
 		_ = check.QueryRow(context.Background(), `SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1`, cfg["slot.name"]).Scan(&n)
-		return n == 0
+		if n != 0 {
+			return errors.New("the temporary slot to be gone")
+		}
+		return nil
 	})
 	pg.Exec(t, db, `INSERT INTO io VALUES (6)`)
 	c.poll(time.Second)

@@ -11,6 +11,7 @@ import (
 	"github.com/gregor-streams/gregor/connectors/postgres"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -76,18 +77,14 @@ func BenchmarkSinkPipeline(b *testing.B) {
 		conn := pg.Connect(b, db)
 		b.StartTimer()
 		sinkCreate(b, w, "sink-"+topic, sinkProps(pg, db, topic, "auto.create", "true", "insert.mode", "upsert", "pk.mode", "record_key"))
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
+		testutil.CheckFor(b, 2*time.Minute, 20*time.Millisecond, func() error {
 			var count int
 			_ = conn.QueryRow(context.Background(), "SELECT count(*) FROM "+`"`+topic+`"`).Scan(&count)
-			if count == n {
-				break
+			if count != n {
+				return fmt.Errorf("table holds %d of %d rows", count, n)
 			}
-			if time.Now().After(deadline) {
-				b.Fatalf("table holds %d of %d rows after 2 minutes", count, n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 		b.StopTimer()
 		if err := w.Herder.DeleteConnector("sink-" + topic); err != nil {
 			b.Fatal(err)

@@ -3,52 +3,27 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testconnect"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func sinkEventually(t testing.TB, timeout time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 func sinkWorker(t testing.TB, tb *testbroker.Broker, offsetsFile string) *connect.Runner {
 	t.Helper()
-	if offsetsFile == "" {
-		offsetsFile = filepath.Join(t.TempDir(), "connect.offsets")
-	}
-	props := map[string]string{
-		"bootstrap.servers":            tb.Addr(),
-		"listeners":                    "http://127.0.0.1:0",
-		"offset.storage.file.filename": offsetsFile,
-		"offset.flush.interval.ms":     "100",
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := connect.RunStandalone(context.Background(), props, connect.Options{Logger: logger})
-	if err != nil {
-		t.Fatalf("RunStandalone: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return testconnect.StartStandalone(t, tb.Addr(), nil, offsetsFile, nil)
 }
 
 // sinkREST sends a request to the worker and returns the status and body.
@@ -111,9 +86,12 @@ func sinkStatus(t testing.TB, w *connect.Runner, name string) sinkConnectorStatu
 func sinkWaitFailed(t testing.TB, w *connect.Runner, name string) string {
 	t.Helper()
 	var s sinkConnectorStatus
-	sinkEventually(t, 20*time.Second, name+" task 0 FAILED", func() bool {
+	testutil.CheckFor(t, 20*time.Second, 25*time.Millisecond, func() error {
 		s = sinkStatus(t, w, name)
-		return s.Connector.State == "FAILED" || (len(s.Tasks) > 0 && s.Tasks[0].State == "FAILED")
+		if !(s.Connector.State == "FAILED" || (len(s.Tasks) > 0 && s.Tasks[0].State == "FAILED")) {
+			return errors.New(name + " task 0 FAILED")
+		}
+		return nil
 	})
 	if s.Connector.State == "FAILED" {
 		return s.Connector.Trace
@@ -199,18 +177,12 @@ func sinkRows(t testing.TB, pg *testpg.Server, db, query string) []string {
 // sinkWaitRows waits until query returns exactly want.
 func sinkWaitRows(t testing.TB, pg *testpg.Server, db, query string, want ...string) {
 	t.Helper()
-	var got []string
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got = sinkTryRows(pg, db, query)
-		if strings.Join(got, "\n") == strings.Join(want, "\n") {
-			return
+	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if got := sinkTryRows(pg, db, query); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			return fmt.Errorf("%s:\ngot  %q\nwant %q", query, got, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s:\ngot  %q\nwant %q", query, got, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // sinkTryRows is sinkRows without failing: a missing table reads as no rows.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/pgsql"
 )
 
 // opKind is what a change does to its table.
@@ -35,14 +36,12 @@ type tableName struct{ schema, name string }
 // quoted renders the name for SQL and for messages.
 func (t tableName) quoted() string {
 	if t.schema == "" {
-		return quoteIdent(t.name)
+		return pgsql.QuoteIdent(t.name)
 	}
-	return quoteIdent(t.schema) + "." + quoteIdent(t.name)
+	return pgsql.QuoteIdent(t.schema, t.name)
 }
 
 func (t tableName) String() string { return t.quoted() }
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // change is what one record asks of one table: keys are the primary key columns (empty for
 // pk.mode=none), cols the other columns (empty for a delete).

@@ -71,16 +71,16 @@ func TestToChangeMapsRecordsToRowChangesPerMode(t *testing.T) {
 }
 
 func TestEncodeTextRendersLogicalTypesAsPostgresInput(t *testing.T) {
-	decimal := &connect.Schema{Type: connect.TypeBytes, Name: connectDecimal, Parameters: map[string]string{"scale": "2"}}
+	decimal := &connect.Schema{Type: connect.TypeBytes, Name: connect.DecimalSchemaName, Parameters: map[string]string{"scale": "2"}}
 	for _, tc := range []struct {
 		col     sinkColumn
 		colType string
 		want    string
 	}{
-		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt64, Name: connectTimestamp}, value: int64(1714979289123)}, "timestamp", "2024-05-06 07:08:09.123Z"},
-		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt64, Name: dbzMicroTS}, value: int64(1714979289123456)}, "timestamp", "2024-05-06 07:08:09.123456Z"},
-		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt32, Name: connectDate}, value: int32(-1)}, "date", "1969-12-31"},
-		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt32, Name: connectTime}, value: int32(3723004)}, "time", "01:02:03.004"},
+		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt64, Name: connect.TimestampSchemaName}, value: int64(1714979289123)}, "timestamp", "2024-05-06 07:08:09.123Z"},
+		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt64, Name: nameMicroTimestamp}, value: int64(1714979289123456)}, "timestamp", "2024-05-06 07:08:09.123456Z"},
+		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt32, Name: connect.DateSchemaName}, value: int32(-1)}, "date", "1969-12-31"},
+		{sinkColumn{schema: &connect.Schema{Type: connect.TypeInt32, Name: connect.TimeSchemaName}, value: int32(3723004)}, "time", "01:02:03.004"},
 		{sinkColumn{schema: decimal, value: []byte{0x30, 0x39}}, "numeric", "123.45"},
 		{sinkColumn{schema: decimal, value: []byte{0xff, 0x85}}, "numeric", "-1.23"},
 		{sinkColumn{schema: decimal, value: []byte{0x05}}, "numeric", "0.05"},
@@ -97,7 +97,7 @@ func TestEncodeTextRendersLogicalTypesAsPostgresInput(t *testing.T) {
 		}
 	}
 	// Debezium's VariableScaleDecimal (unconstrained numeric): each value carries its scale.
-	vsd := &connect.Schema{Type: connect.TypeStruct, Name: dbzVarDecimal, Fields: []connect.Field{
+	vsd := &connect.Schema{Type: connect.TypeStruct, Name: nameVariableDecimal, Fields: []connect.Field{
 		{Name: "scale", Index: 0, Schema: &connect.Schema{Type: connect.TypeInt32}},
 		{Name: "value", Index: 1, Schema: &connect.Schema{Type: connect.TypeBytes}},
 	}}

@@ -15,26 +15,9 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/pgsql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-)
-
-// Logical type names the sink understands (Kafka Connect's and Debezium's).
-const (
-	connectTimestamp = "org.apache.kafka.connect.data.Timestamp"
-	connectDate      = "org.apache.kafka.connect.data.Date"
-	connectTime      = "org.apache.kafka.connect.data.Time"
-	connectDecimal   = "org.apache.kafka.connect.data.Decimal"
-	dbzTimestamp     = "io.debezium.time.Timestamp"
-	dbzMicroTS       = "io.debezium.time.MicroTimestamp"
-	dbzNanoTS        = "io.debezium.time.NanoTimestamp"
-	dbzZonedTS       = "io.debezium.time.ZonedTimestamp"
-	dbzDate          = "io.debezium.time.Date"
-	dbzTime          = "io.debezium.time.Time"
-	dbzMicroTime     = "io.debezium.time.MicroTime"
-	dbzJSON          = "io.debezium.data.Json"
-	dbzUUID          = "io.debezium.data.Uuid"
-	dbzVarDecimal    = "io.debezium.data.VariableScaleDecimal"
 )
 
 // tableInfo is what the writer knows of a table: its columns' types, in full (format_type with
@@ -290,7 +273,7 @@ func buildSQL(ch *change, names, types []string) string {
 			if i > 0 {
 				b.WriteString(" AND ")
 			}
-			fmt.Fprintf(&b, "t.%s = %s", quoteIdent(names[i]), cast(i))
+			fmt.Fprintf(&b, "t.%s = %s", pgsql.QuoteIdent(names[i]), cast(i))
 		}
 	}
 	nk := len(ch.keys)
@@ -301,7 +284,7 @@ func buildSQL(ch *change, names, types []string) string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(quoteIdent(n))
+			b.WriteString(pgsql.QuoteIdent(n))
 		}
 		b.WriteString(") SELECT ")
 		for i := range names {
@@ -318,7 +301,7 @@ func buildSQL(ch *change, names, types []string) string {
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString(quoteIdent(names[i]))
+				b.WriteString(pgsql.QuoteIdent(names[i]))
 			}
 			if len(names) == nk {
 				b.WriteString(") DO NOTHING")
@@ -329,7 +312,7 @@ func buildSQL(ch *change, names, types []string) string {
 				if i > nk {
 					b.WriteString(", ")
 				}
-				fmt.Fprintf(&b, "%s = EXCLUDED.%s", quoteIdent(names[i]), quoteIdent(names[i]))
+				fmt.Fprintf(&b, "%s = EXCLUDED.%s", pgsql.QuoteIdent(names[i]), pgsql.QuoteIdent(names[i]))
 			}
 		}
 	case opUpdate:
@@ -338,7 +321,7 @@ func buildSQL(ch *change, names, types []string) string {
 			if i > nk {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "%s = %s", quoteIdent(names[i]), cast(i))
+			fmt.Fprintf(&b, "%s = %s", pgsql.QuoteIdent(names[i]), cast(i))
 		}
 		b.WriteString(" FROM ")
 		from()
@@ -393,7 +376,7 @@ func (w *writer) table(ctx context.Context, tx pgx.Tx, ch *change) (*tableInfo, 
 		return nil, fmt.Errorf("postgres sink: table %s has no column %q, which record %s has, and auto.evolve is false", ch.table, missing[0].name, ch.at)
 	}
 	for _, c := range missing {
-		ddl := fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", ch.table.quoted(), quoteIdent(c.name), sqlType(&c))
+		ddl := fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", ch.table.quoted(), pgsql.QuoteIdent(c.name), sqlType(&c))
 		w.logger.Info("adding column", "table", ch.table.String(), "sql", ddl)
 		if _, err := tx.Exec(ctx, ddl); err != nil {
 			return nil, w.failure(describe(err), fmt.Sprintf("adding column %q to table %s", c.name, ch.table))
@@ -444,14 +427,14 @@ func createTableSQL(ch *change) string {
 		if n > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s %s NOT NULL", quoteIdent(c.name), sqlType(&c))
+		fmt.Fprintf(&b, "%s %s NOT NULL", pgsql.QuoteIdent(c.name), sqlType(&c))
 		n++
 	}
 	for _, c := range ch.cols {
 		if n > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s %s", quoteIdent(c.name), sqlType(&c))
+		fmt.Fprintf(&b, "%s %s", pgsql.QuoteIdent(c.name), sqlType(&c))
 		if c.schema != nil && !c.schema.Optional && c.schema.Default == nil {
 			b.WriteString(" NOT NULL")
 		}
@@ -463,7 +446,7 @@ func createTableSQL(ch *change) string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(quoteIdent(c.name))
+			b.WriteString(pgsql.QuoteIdent(c.name))
 		}
 		b.WriteString(")")
 	}
@@ -476,19 +459,19 @@ func createTableSQL(ch *change) string {
 func sqlType(c *sinkColumn) string {
 	if s := c.schema; s != nil {
 		switch s.Name {
-		case connectDecimal, dbzVarDecimal:
+		case connect.DecimalSchemaName, nameVariableDecimal:
 			return "numeric"
-		case connectDate, dbzDate:
+		case connect.DateSchemaName, nameDate:
 			return "date"
-		case connectTime, dbzTime, dbzMicroTime:
+		case connect.TimeSchemaName, nameTime, nameMicroTime:
 			return "time"
-		case connectTimestamp, dbzTimestamp, dbzMicroTS, dbzNanoTS:
+		case connect.TimestampSchemaName, nameTimestamp, nameMicroTimestamp, nameNanoTimestamp:
 			return "timestamp"
-		case dbzZonedTS:
+		case nameZonedTimestamp:
 			return "timestamptz"
-		case dbzJSON:
+		case nameJSON:
 			return "jsonb"
-		case dbzUUID:
+		case nameUUID:
 			return "uuid"
 		}
 		switch s.Type {
@@ -550,31 +533,31 @@ func encodeText(c *sinkColumn, colType string) (*string, error) {
 	str := func(s string) (*string, error) { return &s, nil }
 	if c.schema != nil && c.schema.Name != "" {
 		switch c.schema.Name {
-		case connectTimestamp, dbzTimestamp:
+		case connect.TimestampSchemaName, nameTimestamp:
 			if ms, ok := sinkAsInt64(v); ok {
 				return str(formatTime(time.UnixMilli(ms)))
 			}
-		case dbzMicroTS:
+		case nameMicroTimestamp:
 			if us, ok := sinkAsInt64(v); ok {
 				return str(formatTime(time.UnixMicro(us)))
 			}
-		case dbzNanoTS:
+		case nameNanoTimestamp:
 			if ns, ok := sinkAsInt64(v); ok {
 				return str(formatTime(time.Unix(0, ns)))
 			}
-		case connectDate, dbzDate:
+		case connect.DateSchemaName, nameDate:
 			if days, ok := sinkAsInt64(v); ok {
 				return str(time.Unix(days*86400, 0).UTC().Format("2006-01-02"))
 			}
-		case connectTime, dbzTime:
+		case connect.TimeSchemaName, nameTime:
 			if ms, ok := sinkAsInt64(v); ok {
 				return str(time.UnixMilli(ms).UTC().Format("15:04:05.999"))
 			}
-		case dbzMicroTime:
+		case nameMicroTime:
 			if us, ok := sinkAsInt64(v); ok {
 				return str(time.UnixMicro(us).UTC().Format("15:04:05.999999"))
 			}
-		case connectDecimal:
+		case connect.DecimalSchemaName:
 			if b, ok := v.([]byte); ok {
 				scale, err := strconv.Atoi(c.schema.Parameters["scale"])
 				if err != nil || scale < -maxDecimalScale || scale > maxDecimalScale {
@@ -582,7 +565,7 @@ func encodeText(c *sinkColumn, colType string) (*string, error) {
 				}
 				return str(decimalText(b, scale))
 			}
-		case dbzVarDecimal:
+		case nameVariableDecimal:
 			// Debezium's unconstrained numeric: a struct of the value's own scale and unscaled bytes.
 			if st, ok := v.(*connect.Struct); ok {
 				scale, okScale := st.Get("scale").(int32)

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	_ "github.com/gregor-streams/gregor/connectors/postgres"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 func sinkProps(pg *testpg.Server, db, topic string, extra ...string) map[string]string {
@@ -72,7 +74,12 @@ func TestSinkInsertsSchemaRecordsIntoAnAutoCreatedTable(t *testing.T) {
 	// More records later are inserted too; offsets are committed once they are in the table.
 	sinkProduce(t, tb, "orders", sinkKV{value: sinkSchemaRecord(4, "kiwi", sinkIntp(7), false)})
 	sinkWaitRows(t, pg, db, `SELECT id, item FROM orders WHERE id = 4`, `4|kiwi`)
-	sinkEventually(t, 10*time.Second, "offset 4 committed", func() bool { return sinkCommitted(t, tb, "orders-sink", "orders") == 4 })
+	testutil.CheckFor(t, 10*time.Second, 25*time.Millisecond, func() error {
+		if sinkCommitted(t, tb, "orders-sink", "orders") != 4 {
+			return errors.New("offset 4 committed")
+		}
+		return nil
+	})
 }
 
 func TestSinkUpsertByRecordKeyKeepsTheLastValuePerKey(t *testing.T) {
@@ -365,7 +372,12 @@ func TestSinkFailsOnLostConnectionAndRestartAfterPostgresIsBackLosesNothing(t *t
 	if s := sinkStatus(t, w, "readings-sink"); s.Tasks[0].State != "RUNNING" {
 		t.Errorf("task state after restart = %s (%s), want RUNNING", s.Tasks[0].State, s.Tasks[0].Trace)
 	}
-	sinkEventually(t, 10*time.Second, "offset 300 committed", func() bool { return sinkCommitted(t, tb, "readings-sink", "readings") == 300 })
+	testutil.CheckFor(t, 10*time.Second, 25*time.Millisecond, func() error {
+		if sinkCommitted(t, tb, "readings-sink", "readings") != 300 {
+			return errors.New("offset 300 committed")
+		}
+		return nil
+	})
 }
 
 func TestSinkConfigErrorsNameTheKey(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/pgsql"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -146,9 +147,9 @@ func (r *reader) snapshot(ctx context.Context, snapshotName string, tables []*ta
 	for _, tb := range tables {
 		cols := make([]string, len(tb.cols))
 		for i, c := range tb.cols {
-			cols[i] = pgx.Identifier{c.name}.Sanitize()
+			cols[i] = pgsql.QuoteIdent(c.name)
 		}
-		q := "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{tb.schema, tb.name}.Sanitize()
+		q := "SELECT " + strings.Join(cols, ", ") + " FROM " + pgsql.QuoteIdent(tb.schema, tb.name)
 		res, err := tx.Query(ctx, q, pgx.QueryResultFormats{pgx.TextFormatCode})
 		if err != nil {
 			return errConnection("snapshot", r.cfg, fmt.Errorf("reading %s.%s: %w", tb.schema, tb.name, err))

@@ -9,54 +9,22 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/pgsql"
 )
 
-// Postgres type OIDs (pg_type.oid), stable across versions.
-const (
-	oidBool        = 16
-	oidBytea       = 17
-	oidName        = 19
-	oidInt8        = 20
-	oidInt2        = 21
-	oidInt4        = 23
-	oidText        = 25
-	oidOID         = 26
-	oidJSON        = 114
-	oidFloat4      = 700
-	oidFloat8      = 701
-	oidBPChar      = 1042
-	oidVarchar     = 1043
-	oidDate        = 1082
-	oidTime        = 1083
-	oidTimestamp   = 1114
-	oidTimestamptz = 1184
-	oidNumeric     = 1700
-	oidUUID        = 2950
-	oidJSONB       = 3802
-)
-
-// arrayElem maps array type OIDs to their element OIDs.
-var arrayElem = map[uint32]uint32{
-	1000: oidBool, 1001: oidBytea, 1003: oidName, 1016: oidInt8, 1005: oidInt2, 1007: oidInt4, 1009: oidText,
-	199: oidJSON, 1021: oidFloat4, 1022: oidFloat8, 1014: oidBPChar, 1015: oidVarchar, 1182: oidDate,
-	1183: oidTime, 1115: oidTimestamp, 1185: oidTimestamptz, 1231: oidNumeric, 2951: oidUUID, 3807: oidJSONB,
-}
-
-// Debezium's and Kafka's logical type names.
+// Debezium's logical type names, which the source writes and the sink reads (Kafka's own are
+// connect.*SchemaName).
 const (
 	nameDate            = "io.debezium.time.Date"
 	nameTime            = "io.debezium.time.Time"
 	nameMicroTime       = "io.debezium.time.MicroTime"
 	nameTimestamp       = "io.debezium.time.Timestamp"
 	nameMicroTimestamp  = "io.debezium.time.MicroTimestamp"
+	nameNanoTimestamp   = "io.debezium.time.NanoTimestamp"
 	nameZonedTimestamp  = "io.debezium.time.ZonedTimestamp"
 	nameUUID            = "io.debezium.data.Uuid"
 	nameJSON            = "io.debezium.data.Json"
 	nameVariableDecimal = "io.debezium.data.VariableScaleDecimal"
-	nameConnectDecimal  = "org.apache.kafka.connect.data.Decimal"
-	nameConnectDate     = "org.apache.kafka.connect.data.Date"
-	nameConnectTime     = "org.apache.kafka.connect.data.Time"
-	nameConnectTS       = "org.apache.kafka.connect.data.Timestamp"
 	nameEnum            = "io.debezium.data.Enum"
 )
 
@@ -73,7 +41,7 @@ type valueType struct {
 // typeFor returns the Connect mapping of a column type. Types outside the supported set map to
 // their text form as an optional string.
 func typeFor(oid uint32, typmod int32, optional bool, c *config) valueType {
-	if elem, ok := arrayElem[oid]; ok {
+	if elem, ok := pgsql.ArrayElem[oid]; ok {
 		et := typeFor(elem, typmod, true, c)
 		return valueType{
 			schema: &connect.Schema{Type: connect.TypeArray, Optional: optional, ValueSchema: et.schema},
@@ -85,47 +53,47 @@ func typeFor(oid uint32, typmod int32, optional bool, c *config) valueType {
 		if name != "" && strings.HasPrefix(name, "io.debezium") {
 			s.Version = 1
 		}
-		if name == nameConnectDate || name == nameConnectTime || name == nameConnectTS {
+		if name == connect.DateSchemaName || name == connect.TimeSchemaName || name == connect.TimestampSchemaName {
 			s.Version = 1
 		}
 		return s
 	}
 	switch oid {
-	case oidBool:
+	case pgsql.OIDBool:
 		return valueType{sch(connect.TypeBoolean, ""), func(s string) (any, error) { return s == "t" || s == "true", nil }}
-	case oidInt2:
+	case pgsql.OIDInt2:
 		return valueType{sch(connect.TypeInt16, ""), func(s string) (any, error) {
 			n, err := strconv.ParseInt(s, 10, 16)
 			return int16(n), err
 		}}
-	case oidInt4:
+	case pgsql.OIDInt4:
 		return valueType{sch(connect.TypeInt32, ""), func(s string) (any, error) {
 			n, err := strconv.ParseInt(s, 10, 32)
 			return int32(n), err
 		}}
-	case oidInt8, oidOID:
+	case pgsql.OIDInt8, pgsql.OIDOID:
 		return valueType{sch(connect.TypeInt64, ""), func(s string) (any, error) { return strconv.ParseInt(s, 10, 64) }}
-	case oidFloat4:
+	case pgsql.OIDFloat4:
 		return valueType{sch(connect.TypeFloat32, ""), func(s string) (any, error) {
 			f, err := strconv.ParseFloat(s, 32)
 			return float32(f), err
 		}}
-	case oidFloat8:
+	case pgsql.OIDFloat8:
 		return valueType{sch(connect.TypeFloat64, ""), func(s string) (any, error) { return strconv.ParseFloat(s, 64) }}
-	case oidNumeric:
+	case pgsql.OIDNumeric:
 		return numericType(typmod, optional, c)
-	case oidText, oidVarchar, oidBPChar, oidName:
+	case pgsql.OIDText, pgsql.OIDVarchar, pgsql.OIDBPChar, pgsql.OIDName:
 		return valueType{sch(connect.TypeString, ""), func(s string) (any, error) { return s, nil }}
-	case oidUUID:
+	case pgsql.OIDUUID:
 		return valueType{sch(connect.TypeString, nameUUID), func(s string) (any, error) { return s, nil }}
-	case oidJSON, oidJSONB:
+	case pgsql.OIDJSON, pgsql.OIDJSONB:
 		return valueType{sch(connect.TypeString, nameJSON), func(s string) (any, error) { return s, nil }}
-	case oidBytea:
+	case pgsql.OIDBytea:
 		return valueType{sch(connect.TypeBytes, ""), decodeBytea}
-	case oidDate:
+	case pgsql.OIDDate:
 		name := nameDate
 		if c.timeMode == "connect" {
-			name = nameConnectDate
+			name = connect.DateSchemaName
 		}
 		return valueType{sch(connect.TypeInt32, name), func(s string) (any, error) {
 			d, err := time.Parse("2006-01-02", s)
@@ -134,11 +102,11 @@ func typeFor(oid uint32, typmod int32, optional bool, c *config) valueType {
 			}
 			return int32(d.Unix() / 86400), nil
 		}}
-	case oidTime:
+	case pgsql.OIDTime:
 		precision := timePrecision(typmod)
 		switch {
 		case c.timeMode == "connect":
-			return valueType{sch(connect.TypeInt32, nameConnectTime), func(s string) (any, error) {
+			return valueType{sch(connect.TypeInt32, connect.TimeSchemaName), func(s string) (any, error) {
 				us, err := parseTimeOfDay(s)
 				return int32(us / 1000), err
 			}}
@@ -150,14 +118,14 @@ func typeFor(oid uint32, typmod int32, optional bool, c *config) valueType {
 		default:
 			return valueType{sch(connect.TypeInt64, nameMicroTime), func(s string) (any, error) { return parseTimeOfDay(s) }}
 		}
-	case oidTimestamp:
+	case pgsql.OIDTimestamp:
 		precision := timePrecision(typmod)
 		parse := func(s string) (time.Time, error) { return time.Parse("2006-01-02 15:04:05.999999999", s) }
 		switch {
 		case c.timeMode == "connect" || precision <= 3:
 			name := nameTimestamp
 			if c.timeMode == "connect" {
-				name = nameConnectTS
+				name = connect.TimestampSchemaName
 			}
 			return valueType{sch(connect.TypeInt64, name), func(s string) (any, error) {
 				t, err := parse(s)
@@ -169,7 +137,7 @@ func typeFor(oid uint32, typmod int32, optional bool, c *config) valueType {
 				return t.UnixMicro(), err
 			}}
 		}
-	case oidTimestamptz:
+	case pgsql.OIDTimestamptz:
 		return valueType{sch(connect.TypeString, nameZonedTimestamp), func(s string) (any, error) {
 			t, err := parseTimestamptz(s)
 			if err != nil {
@@ -229,7 +197,7 @@ func numericType(typmod int32, optional bool, c *config) valueType {
 		precision := ((typmod - 4) >> 16) & 0xffff
 		scale := (typmod - 4) & 0xffff
 		return valueType{
-			schema: &connect.Schema{Type: connect.TypeBytes, Optional: optional, Name: nameConnectDecimal, Version: 1,
+			schema: &connect.Schema{Type: connect.TypeBytes, Optional: optional, Name: connect.DecimalSchemaName, Version: 1,
 				Parameters: map[string]string{"scale": strconv.Itoa(int(scale)), "connect.decimal.precision": strconv.Itoa(int(precision))}},
 			decode: func(s string) (any, error) {
 				unscaled, sc, err := parseDecimal(s)

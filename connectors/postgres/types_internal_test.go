@@ -4,6 +4,9 @@ import (
 	"math/big"
 	"reflect"
 	"testing"
+
+	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/internal/pgsql"
 )
 
 func TestArrayLiteralsDecodeQuotedEscapedAndNullElements(t *testing.T) {
@@ -79,15 +82,15 @@ func TestTimeValuesFollowTimePrecisionMode(t *testing.T) {
 		name   string
 		want   any
 	}{
-		{"adaptive", oidTime, -1, "00:00:01.5", nameMicroTime, int64(1_500_000)},
-		{"adaptive", oidTime, 3, "00:00:01.5", nameTime, int32(1500)},
-		{"adaptive_time_microseconds", oidTime, 3, "00:00:01.5", nameMicroTime, int64(1_500_000)},
-		{"connect", oidTime, -1, "00:00:01.5", nameConnectTime, int32(1500)},
-		{"adaptive", oidTimestamp, -1, "1970-01-01 00:00:01.000002", nameMicroTimestamp, int64(1_000_002)},
-		{"adaptive", oidTimestamp, 0, "1970-01-01 00:00:01", nameTimestamp, int64(1000)},
-		{"connect", oidTimestamp, -1, "1970-01-01 00:00:01.000002", nameConnectTS, int64(1000)},
-		{"connect", oidDate, -1, "1970-01-03", nameConnectDate, int32(2)},
-		{"adaptive", oidTimestamptz, -1, "2024-01-01 05:30:00+05:30", nameZonedTimestamp, "2024-01-01T00:00:00Z"},
+		{"adaptive", pgsql.OIDTime, -1, "00:00:01.5", nameMicroTime, int64(1_500_000)},
+		{"adaptive", pgsql.OIDTime, 3, "00:00:01.5", nameTime, int32(1500)},
+		{"adaptive_time_microseconds", pgsql.OIDTime, 3, "00:00:01.5", nameMicroTime, int64(1_500_000)},
+		{"connect", pgsql.OIDTime, -1, "00:00:01.5", connect.TimeSchemaName, int32(1500)},
+		{"adaptive", pgsql.OIDTimestamp, -1, "1970-01-01 00:00:01.000002", nameMicroTimestamp, int64(1_000_002)},
+		{"adaptive", pgsql.OIDTimestamp, 0, "1970-01-01 00:00:01", nameTimestamp, int64(1000)},
+		{"connect", pgsql.OIDTimestamp, -1, "1970-01-01 00:00:01.000002", connect.TimestampSchemaName, int64(1000)},
+		{"connect", pgsql.OIDDate, -1, "1970-01-03", connect.DateSchemaName, int32(2)},
+		{"adaptive", pgsql.OIDTimestamptz, -1, "2024-01-01 05:30:00+05:30", nameZonedTimestamp, "2024-01-01T00:00:00Z"},
 	} {
 		vt := typeFor(tc.oid, tc.typmod, true, &config{timeMode: tc.mode})
 		got, err := vt.decode(tc.text)
@@ -99,13 +102,13 @@ func TestTimeValuesFollowTimePrecisionMode(t *testing.T) {
 
 func TestDecimalHandlingModes(t *testing.T) {
 	typmod := int32((10<<16 | 2) + 4) // numeric(10,2)
-	if got, _ := typeFor(oidNumeric, typmod, true, &config{decimalMode: "double"}).decode("-12.50"); got != -12.5 {
+	if got, _ := typeFor(pgsql.OIDNumeric, typmod, true, &config{decimalMode: "double"}).decode("-12.50"); got != -12.5 {
 		t.Errorf("double: %#v", got)
 	}
-	if got, _ := typeFor(oidNumeric, typmod, true, &config{decimalMode: "string"}).decode("-12.50"); got != "-12.50" {
+	if got, _ := typeFor(pgsql.OIDNumeric, typmod, true, &config{decimalMode: "string"}).decode("-12.50"); got != "-12.50" {
 		t.Errorf("string: %#v", got)
 	}
-	vt := typeFor(oidNumeric, typmod, true, &config{decimalMode: "precise"})
+	vt := typeFor(pgsql.OIDNumeric, typmod, true, &config{decimalMode: "precise"})
 	if vt.schema.Parameters["scale"] != "2" || vt.schema.Parameters["connect.decimal.precision"] != "10" {
 		t.Errorf("precise schema parameters %v", vt.schema.Parameters)
 	}

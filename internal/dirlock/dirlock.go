@@ -32,7 +32,17 @@ func Acquire(dir string) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, FileName)
+	return acquire(dir, filepath.Join(dir, FileName))
+}
+
+// AcquireFile locks one file's use rather than a whole directory's: it takes the lock file
+// `<file>.lock` beside it, so two processes whose files share a directory (`/tmp/a.offsets` and
+// `/tmp/b.offsets`) do not refuse each other. The directory must exist.
+func AcquireFile(file string) (*Lock, error) {
+	return acquire(file, file+".lock")
+}
+
+func acquire(dir, path string) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
@@ -56,7 +66,7 @@ func Acquire(dir string) (*Lock, error) {
 	return &Lock{f: f, dir: dir}, nil
 }
 
-// Dir is the locked directory.
+// Dir is the locked directory (or, for AcquireFile, the locked file).
 func (l *Lock) Dir() string { return l.dir }
 
 // Release gives the lock up. It is idempotent and safe on a nil Lock. The `.lock` file stays, as

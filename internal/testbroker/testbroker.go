@@ -5,6 +5,7 @@ package testbroker
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gregor-streams/gregor/broker"
 	"github.com/gregor-streams/gregor/broker/config"
+	plog "github.com/gregor-streams/gregor/broker/log"
 )
 
 // Broker is a running in-process broker.
@@ -20,6 +22,8 @@ type Broker struct {
 	dir  string
 	sets []string
 	addr string
+	fs   plog.FS
+	logs io.Writer
 	b    *broker.Broker
 }
 
@@ -33,6 +37,14 @@ func Set(key, value string) Option {
 
 // Dir runs the broker on an existing data directory instead of a fresh temp dir.
 func Dir(dir string) Option { return func(b *Broker) { b.dir = dir } }
+
+// FS runs the broker's disk I/O through fs (fault injection: a torn write, ENOSPC), as
+// broker.Options.FS.
+func FS(fs plog.FS) Option { return func(b *Broker) { b.fs = fs } }
+
+// Logs also writes the broker's log lines (warnings and errors, text format) to w, for tests
+// that count them. w must be safe for concurrent use.
+func Logs(w io.Writer) Option { return func(b *Broker) { b.logs = w } }
 
 // Start starts a broker and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Broker {
@@ -67,8 +79,12 @@ func (tb *Broker) start(listen string) {
 	if os.Getenv("GREGOR_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(testWriter{tb.t}, &slog.HandlerOptions{Level: level}))
-	b, err := broker.New(cfg, broker.Options{Logger: logger})
+	var out io.Writer = testWriter{tb.t}
+	if tb.logs != nil {
+		out = io.MultiWriter(out, tb.logs)
+	}
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	b, err := broker.New(cfg, broker.Options{Logger: logger, FS: tb.fs})
 	if err != nil {
 		tb.t.Fatalf("testbroker: %v", err)
 	}

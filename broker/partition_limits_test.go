@@ -1,0 +1,252 @@
+package broker_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/internal/testbroker"
+)
+
+func createPartitionsRaw(t *testing.T, rc *rawConn, topic string, count int32) kmsg.CreatePartitionsResponseTopic {
+	t.Helper()
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	req.Version, req.TimeoutMillis = 3, 30_000
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = topic, count
+	req.Topics = append(req.Topics, rt)
+	return rc.do(req).(*kmsg.CreatePartitionsResponse).Topics[0]
+}
+
+func partitionCount(t *testing.T, rc *rawConn, topic string) int {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	req.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(topic)}}
+	return len(rc.do(req).(*kmsg.MetadataResponse).Topics[0].Partitions)
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	return len(ents)
+}
+
+func partitionDirs(t *testing.T, dir, topic string) int {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, topic+"-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(m)
+}
+
+func TestCreatePartitionsToAMillionAnswersPolicyViolationAndCreatesNothing(t *testing.T) {
+	tb := testbroker.Start(t)
+	bs := startBystander(t, tb.Addr(), "bystander")
+	rc := dialRaw(t, tb.Addr())
+	createTopicRaw(t, rc, "three", 3, nil)
+	fds := openFDs(t)
+
+	got := createPartitionsRaw(t, rc, "three", 1_000_000)
+	if got.ErrorCode != kerr.PolicyViolation.Code || got.ErrorMessage == nil || !strings.Contains(*got.ErrorMessage, "controller.max.records.per.batch") {
+		t.Fatalf("raise to 1,000,000: %v (%v), want POLICY_VIOLATION naming controller.max.records.per.batch", kerr.ErrorForCode(got.ErrorCode), got.ErrorMessage)
+	}
+	if n := partitionCount(t, rc, "three"); n != 3 {
+		t.Fatalf("topic has %d partitions after the refusal, want 3", n)
+	}
+	if grew := openFDs(t) - fds; grew > 20 {
+		t.Fatalf("the refused request left %d more files open", grew)
+	}
+	// The same limit bounds CreateTopics.
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = 7
+	for _, name := range []string{"a", "b"} {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 6000, -1
+		req.Topics = append(req.Topics, rt)
+	}
+	req.ValidateOnly = true
+	resp := rc.do(req).(*kmsg.CreateTopicsResponse)
+	if resp.Topics[0].ErrorCode != 0 || resp.Topics[1].ErrorCode != kerr.PolicyViolation.Code {
+		t.Fatalf("two topics of 6,000 partitions in one request: %v, %v; want the second refused (10,000 a request)",
+			kerr.ErrorForCode(resp.Topics[0].ErrorCode), kerr.ErrorForCode(resp.Topics[1].ErrorCode))
+	}
+	bs.stop(t)
+}
+
+func TestCreatePartitionsPastMaxBrokerPartitionsAnswersPolicyViolation(t *testing.T) {
+	tb := testbroker.Start(t, testbroker.Set("max.broker.partitions", "20"))
+	rc := dialRaw(t, tb.Addr())
+	createTopicRaw(t, rc, "t", 3, nil) // and 4 partitions of __consumer_offsets: 7
+	if got := createPartitionsRaw(t, rc, "t", 17); got.ErrorCode != kerr.PolicyViolation.Code || !strings.Contains(*got.ErrorMessage, "max.broker.partitions") {
+		t.Fatalf("raise past max.broker.partitions: %v, want POLICY_VIOLATION", kerr.ErrorForCode(got.ErrorCode))
+	}
+	if got := createPartitionsRaw(t, rc, "t", 16); got.ErrorCode != 0 {
+		t.Fatalf("raise to exactly max.broker.partitions: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+}
+
+func TestCreatePartitionsBeyondTheOpenFileLimitIsRefusedBeforeCreatingAny(t *testing.T) {
+	tb := testbroker.Start(t)
+	rc := dialRaw(t, tb.Addr())
+	createTopicRaw(t, rc, "t", 1, nil)
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Skip(err)
+	}
+	fds := openFDs(t)
+	lower := old
+	lower.Cur = uint64(fds + 600) // room for 600 - 256 reserved = 344 partitions
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lower); err != nil {
+		t.Skip(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	got := createPartitionsRaw(t, rc, "t", 1001)
+	if got.ErrorCode != kerr.PolicyViolation.Code || !strings.Contains(*got.ErrorMessage, "ulimit -n") {
+		t.Fatalf("1,000 partitions with room for 344: %v (%v), want POLICY_VIOLATION naming ulimit -n", kerr.ErrorForCode(got.ErrorCode), got.ErrorMessage)
+	}
+	if n := partitionDirs(t, tb.Dir(), "t"); n != 1 {
+		t.Fatalf("%d partition directories after the refusal, want 1", n)
+	}
+	if got := createPartitionsRaw(t, rc, "t", 101); got.ErrorCode != 0 {
+		t.Fatalf("100 partitions with room for 344: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+}
+
+// failingMkdirFS fails creating partition directories after the first ok ones.
+type failingMkdirFS struct {
+	plog.FS
+	ok atomic.Int64
+}
+
+func (f *failingMkdirFS) MkdirAll(dir string, perm os.FileMode) error {
+	if _, err := os.Stat(dir); err != nil && f.ok.Add(-1) < 0 {
+		return &os.PathError{Op: "mkdir", Path: dir, Err: syscall.EMFILE}
+	}
+	return f.FS.MkdirAll(dir, perm)
+}
+
+func TestCreatePartitionsFailingHalfwayRollsBackAndTheBrokerRestartsHealthy(t *testing.T) {
+	fsys := &failingMkdirFS{FS: plog.OSFS()}
+	fsys.ok.Store(1 << 30)
+	tb := testbroker.Start(t, testbroker.FS(fsys))
+	bs := startBystander(t, tb.Addr(), "bystander")
+	rc := dialRaw(t, tb.Addr())
+	createTopicRaw(t, rc, "three", 3, nil)
+	fds := openFDs(t)
+
+	fsys.ok.Store(100) // the 101st new partition fails, as when the files ran out
+	got := createPartitionsRaw(t, rc, "three", 3+1000)
+	fsys.ok.Store(1 << 30)
+	if got.ErrorCode != kerr.KafkaStorageError.Code {
+		t.Fatalf("failing halfway: %v, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(got.ErrorCode))
+	}
+	if n := partitionCount(t, rc, "three"); n != 3 {
+		t.Fatalf("%d partitions after the failure, want 3 (rolled back)", n)
+	}
+	if n := partitionDirs(t, tb.Dir(), "three"); n != 3 {
+		t.Fatalf("%d partition directories after the failure, want 3", n)
+	}
+	if grew := openFDs(t) - fds; grew > 20 {
+		t.Fatalf("the failed request left %d more files open", grew)
+	}
+	bs.stop(t)
+
+	tb.Restart()
+	rc = dialRaw(t, tb.Addr())
+	if n := partitionCount(t, rc, "three"); n != 3 {
+		t.Fatalf("%d partitions after restart, want 3", n)
+	}
+	pid := rc.do(kmsg.NewPtrInitProducerIDRequest()).(*kmsg.InitProducerIDResponse)
+	if pid.ErrorCode != 0 || pid.ProducerID < 0 {
+		t.Fatalf("producer ID after restart: %v", kerr.ErrorForCode(pid.ErrorCode))
+	}
+	if got := createPartitionsRaw(t, rc, "three", 5); got.ErrorCode != 0 {
+		t.Fatalf("a reasonable raise after restart: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+}
+
+// pausingMkdirFS holds the first new directory whose name has prefix until release is closed.
+type pausingMkdirFS struct {
+	plog.FS
+	prefix  string
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (f *pausingMkdirFS) MkdirAll(dir string, perm os.FileMode) error {
+	if strings.HasPrefix(filepath.Base(dir), f.prefix) && f.armed.CompareAndSwap(true, false) {
+		close(f.entered)
+		<-f.release
+	}
+	return f.FS.MkdirAll(dir, perm)
+}
+
+func TestCreatingPartitionsDoesNotStopMetadataOrProduceForOtherTopics(t *testing.T) {
+	fsys := &pausingMkdirFS{FS: plog.OSFS(), prefix: "grow-", entered: make(chan struct{}), release: make(chan struct{})}
+	tb := testbroker.Start(t, testbroker.FS(fsys))
+	rc := dialRaw(t, tb.Addr())
+	createTopicRaw(t, rc, "grow", 1, nil)
+	createTopicRaw(t, rc, "other", 1, nil)
+
+	fsys.armed.Store(true)
+	grower := dialRaw(t, tb.Addr())
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	req.Version, req.TimeoutMillis = 3, 30_000
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = "grow", 3
+	req.Topics = append(req.Topics, rt)
+	corr := grower.send(req)
+	select {
+	case <-fsys.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the CreatePartitions request never reached the disk")
+	}
+	released := false
+	defer func() {
+		if !released {
+			close(fsys.release)
+		}
+	}()
+
+	// The creation is stuck on the disk: other topics are served meanwhile.
+	if got := partitionCount(t, rc, "other"); got != 1 {
+		t.Fatalf("metadata during the creation: %d partitions of other", got)
+	}
+	if got := produceRaw(t, rc, "other", -1, recordBatch(-1, -1, -1, time.Now().UnixMilli(), record("k", "v"))); got.ErrorCode != 0 {
+		t.Fatalf("produce during the creation: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	if got := partitionCount(t, rc, "grow"); got != 1 {
+		t.Fatalf("grow shows %d partitions before its new ones exist, want 1", got)
+	}
+	// A second raise of the same topic meanwhile is refused, not interleaved.
+	if got := createPartitionsRaw(t, rc, "grow", 4); got.ErrorCode != kerr.InvalidPartitions.Code {
+		t.Fatalf("a concurrent raise: %v, want INVALID_PARTITIONS", kerr.ErrorForCode(got.ErrorCode))
+	}
+
+	close(fsys.release)
+	released = true
+	resp, err := grower.recv(req, corr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("the raise: %v", kerr.ErrorForCode(code))
+	}
+	if got := partitionCount(t, rc, "grow"); got != 3 {
+		t.Fatalf("grow has %d partitions after the raise, want 3", got)
+	}
+}
