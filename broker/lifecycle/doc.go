@@ -23,6 +23,10 @@
 // ControllerClient is the same search and retry for any controller request: the admin requests a
 // broker forwards, its partition leaders' AlterPartition, AllocateProducerIds.
 //
+// A registration refused for good (INCONSISTENT_CLUSTER_ID, INVALID_REQUEST, UNSUPPORTED_VERSION) stops
+// the Manager with Err set, as it stops Kafka's broker; other refusals (DUPLICATE_BROKER_REGISTRATION
+// while the previous incarnation's session lives) are retried.
+//
 // State / WaitFor expose what the controller last said. Close stops heartbeating (a crash, as far as
 // the controller can tell: it fences the broker after broker.session.timeout.ms).
 //

@@ -96,6 +96,9 @@ type Manager struct {
 		sync.Mutex
 		state        State
 		wantShutdown bool
+		// err is the failure that stopped the manager (a registration the controller will never
+		// accept), or nil.
+		err error
 		// changed is closed (and replaced) on every state change.
 		changed chan struct{}
 	}
@@ -151,14 +154,26 @@ func (m *Manager) State() State {
 	return m.mu.state
 }
 
-// WaitFor waits until cond holds for the state, or ctx ends.
+// Err is the failure that stopped the manager, or nil: a registration the controller refuses for
+// good (INCONSISTENT_CLUSTER_ID: this node belongs to another cluster; INVALID_REQUEST;
+// UNSUPPORTED_VERSION). Kafka's broker shuts down on it; so should Gregor's.
+func (m *Manager) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mu.err
+}
+
+// WaitFor waits until cond holds for the state, ctx ends, or the manager stops (Err, ErrClosed).
 func (m *Manager) WaitFor(ctx context.Context, cond func(State) bool) (State, error) {
 	for {
 		m.mu.Lock()
-		st, changed := m.mu.state, m.mu.changed
+		st, changed, err := m.mu.state, m.mu.changed, m.mu.err
 		m.mu.Unlock()
 		if cond(st) {
 			return st, nil
+		}
+		if err != nil {
+			return st, err
 		}
 		select {
 		case <-changed:
@@ -219,6 +234,14 @@ func (m *Manager) run() {
 		switch {
 		case errors.Is(err, errShutdownComplete):
 			return
+		case errors.Is(err, errFatal):
+			m.logger.Error("broker lifecycle stopped: the controller refuses this broker", "err", err)
+			m.mu.Lock()
+			m.mu.err = err
+			close(m.mu.changed)
+			m.mu.changed = make(chan struct{})
+			m.mu.Unlock()
+			return
 		case err != nil:
 			backoff = min(max(2*backoff, m.cfg.RetryBackoff), m.cfg.MaxRetryBackoff)
 			// NB: jitter, so brokers that lost the controller together do not retry in lockstep.
@@ -248,6 +271,9 @@ func (m *Manager) run() {
 }
 
 var errShutdownComplete = errors.New("lifecycle: shutdown complete")
+
+// errFatal marks a refusal no retry can change.
+var errFatal = errors.New("lifecycle: registration refused for good")
 
 // step registers if needed, else sends one heartbeat.
 func (m *Manager) step() error {
@@ -280,8 +306,13 @@ func (m *Manager) register(ctx context.Context) error {
 		return err
 	}
 	r := resp.(*kmsg.BrokerRegistrationResponse)
-	if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
-		return fmt.Errorf("lifecycle: registration with controller %d: %w", id, err)
+	switch r.ErrorCode {
+	case 0:
+	case kerr.InconsistentClusterID.Code, kerr.InvalidRequest.Code, kerr.UnsupportedVersion.Code:
+		return fmt.Errorf("%w: controller %d: %w (cluster.id %q, node.id %d)", errFatal, id, kerr.ErrorForCode(r.ErrorCode), m.cfg.ClusterID, m.cfg.NodeID)
+	default:
+		// DUPLICATE_BROKER_REGISTRATION (the previous incarnation's session is alive) and the like.
+		return fmt.Errorf("lifecycle: registration with controller %d: %w", id, kerr.ErrorForCode(r.ErrorCode))
 	}
 	m.logger.Info("broker registered", "controller", id, "broker_epoch", r.BrokerEpoch)
 	m.update(func(s *State) { s.BrokerEpoch, s.Fenced = r.BrokerEpoch, true })

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/gregor-streams/gregor/broker/lifecycle"
 	"github.com/gregor-streams/gregor/broker/quorum"
 )
@@ -46,5 +48,27 @@ func TestAManagerWithNoReachableControllerKeepsTryingAndClosesPromptly(t *testin
 	}
 	if _, err := m.WaitFor(context.Background(), func(lifecycle.State) bool { return false }); !errors.Is(err, lifecycle.ErrClosed) {
 		t.Fatalf("WaitFor after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestABrokerOfAnotherClusterIsRefusedForGood: a broker whose cluster.id differs from the
+// controller's gets INCONSISTENT_CLUSTER_ID; its manager stops retrying and reports it (Kafka's broker
+// shuts down on it).
+func TestABrokerOfAnotherClusterIsRefusedForGood(t *testing.T) {
+	c := startCluster(t, 1)
+	c.waitUnfenced()
+	m, err := lifecycle.Start(lifecycle.Config{
+		NodeID: 9, ClusterID: "another-cluster", Voters: c.voters, HeartbeatInterval: 50 * time.Millisecond,
+		RetryBackoff: 10 * time.Millisecond, MetadataOffset: func() int64 { return -1 }, Logger: quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	_, err = m.WaitFor(ctx, func(s lifecycle.State) bool { return s.BrokerEpoch >= 0 })
+	if !errors.Is(err, kerr.InconsistentClusterID) || !errors.Is(m.Err(), kerr.InconsistentClusterID) {
+		t.Fatalf("WaitFor: %v, Err: %v; want INCONSISTENT_CLUSTER_ID", err, m.Err())
 	}
 }
