@@ -39,9 +39,9 @@ var served = []apiRange{
 	{key: 46, min: 0, max: 0},  // ListPartitionReassignments
 	{key: 55, min: 0, max: 2},  // DescribeQuorum
 	{key: 56, min: 0, max: 3},  // AlterPartition
+	{key: 59, min: 0, max: 1},  // FetchSnapshot (__cluster_metadata-0)
 	{key: 62, min: 0, max: 4},  // BrokerRegistration
 	{key: 63, min: 0, max: 1},  // BrokerHeartbeat
-	{key: 59, min: 0, max: 1},  // FetchSnapshot (__cluster_metadata-0)
 	{key: 67, min: 0, max: 0},  // AllocateProducerIds
 }
 
