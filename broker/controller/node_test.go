@@ -227,7 +227,7 @@ func TestRequestsInFlightAcrossALeadershipChangeAnswerNotController(t *testing.T
 }
 
 // startThreeVoters starts three controllers (StartServer) on 127.0.0.1 and returns their runtimes.
-func startThreeVoters(t *testing.T) []*controller.Node {
+func startThreeVoters(t testing.TB) []*controller.Node {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var voters []quorum.Voter
