@@ -1,7 +1,11 @@
-// Package controller is the cluster controller's decision logic: a pure state machine that takes
-// requests (Kafka's controller APIs as kmsg requests) and the passage of time, and returns the metadata
-// records that carry its decisions and the replies to send. It does no I/O, starts no goroutine and
-// never reads the clock; the metadata quorum (broker/quorum) and the network are driven around it.
+// Package controller is the cluster controller: its decision logic, and the runtime that runs it on
+// the metadata quorum and serves the controller's Kafka APIs on the controller listener.
+//
+// The decision logic (Controller) is a pure state machine that takes requests (Kafka's controller APIs
+// as kmsg requests) and the passage of time, and returns the metadata records that carry its decisions
+// and the replies to send. It does no I/O, starts no goroutine and never reads the clock. The runtime
+// (Node, Server: node.go, run.go, proposer.go, listener.go, fetch.go, mux.go, serve.go) drives it with
+// broker/quorum and the network.
 //
 // # Model
 //
@@ -24,20 +28,48 @@
 //   - BecomeActive(now, epoch) / Resign() / LoadSnapshot(image) follow the quorum's leadership and
 //     snapshots. Resign forgets uncommitted proposals.
 //
-// # Driving it with broker/quorum (next session's wiring)
+// # Runtime (Node, Server)
 //
-// One goroutine owns the Controller (it is not safe for concurrent use). It receives requests from the
-// network handlers, quorum.Committed batches (decoded with metadata.DecodeRecords), and a ticker. On
-// Handle it encodes Result.Records with metadata.EncodeRecords and hands them to a single proposer
-// goroutine, which calls quorum.Node.Propose in the order the batches were produced (merging batches
-// that queue up while one is in flight, which the controller allows); each reply is sent once the
-// batch holding its records has committed — or, with no records, at once. A failed Propose
-// (NotLeaderError, storage error) means the proposals may be lost: Resign, and answer the waiting
-// requests NOT_CONTROLLER. When the node becomes the quorum leader, propose a batch holding one
-// metadata.NoOpRecord and call BecomeActive(now, term) when that batch comes back on Committed: by then
-// every earlier batch has been applied. When it stops being leader, Resign. A Committed with IsSnapshot
-// is LoadSnapshot(metadata.ReadSnapshot(image)); when SnapshotDue is set, answer quorum.Node.Snapshot
-// with metadata.AppendSnapshot(nil, Committed()) (its offset is that batch's index).
+// StartNode runs a Controller on a started quorum.Node. Its goroutines:
+//
+//   - the owner (run.go) owns the Controller (it is not safe for concurrent use) and selects over the
+//     quorum's Committed channel, calls from Handle, Propose results from the proposer, and a ticker.
+//     Committed batches go to ApplyCommitted (ErrDiverged: resign; any other error, or an undecodable
+//     batch, stops the runtime — the log cannot be served from a guess); a snapshot goes to
+//     LoadSnapshot (resigning first when active); a leader change to this node proposes a batch holding
+//     one NoOpRecord, and the owner calls BecomeActive(now, term) once that batch is applied (so every
+//     earlier batch is in the image) and the node still leads in that term; a change to another node,
+//     or to none, resigns. SnapshotDue answers quorum.Node.Snapshot with metadata.AppendSnapshot of the
+//     committed image. Each tick runs Tick when active, or retries the NoOp when the node leads the
+//     quorum but is not active (its NoOp failed).
+//   - the proposer (proposer.go) calls quorum.Node.Propose, one batch at a time, in the order the owner
+//     decided them, merging batches queued meanwhile (up to 4 MiB; never the NoOp). Its queue is
+//     unbounded and guarded by a mutex, so the owner never blocks on it: the owner must keep draining
+//     Committed, which Propose itself waits for — blocking the owner on the proposer would deadlock
+//     under load. Every proposal carries the leadership generation it was decided in; the owner starts
+//     a new generation on every resign, and the proposer drops (and answers NOT_CONTROLLER to) queued
+//     proposals of an older one, since they were decided on a working image that no longer exists. A
+//     failed Propose (NotLeaderError, ErrProposalDropped, storage failure, timeout) resigns and answers
+//     its requests NOT_CONTROLLER (the records may still commit; every controller applies them then).
+//
+// Node.Handle(ctx, request) returns the reply once the request's records committed and the owner
+// applied them, so CommittedImage holds them (at once when there are none), a *NotControllerError (errors.Is ErrNotActive; LeaderID is the quorum leader hint)
+// on a standby, ErrUnsupported, or ErrNodeClosed. Node.Status is quorum.Status (DescribeQuorum).
+// Node.Close stops both goroutines and waits for them; it is idempotent and does not close the quorum.
+//
+// StartServer assembles a controller: a Mux on the controller listener (controller.listener.names)
+// routes each connection by its first four bytes to the quorum's peer transport or to a broker/server
+// Server whose Handler (listener.go) serves the controller's Kafka APIs: ApiVersions (exactly the
+// version ranges of the served table, which Supported checks), BrokerRegistration, BrokerHeartbeat,
+// DescribeQuorum (Kafka's shape from quorum.Status, with the broker-only nodes fetching the log as
+// Observers; a non-leader answers NOT_LEADER_OR_FOLLOWER with the leader and epoch as the hint),
+// CreateTopics, DeleteTopics, CreatePartitions, IncrementalAlterConfigs, AlterConfigs,
+// AllocateProducerIds, AlterPartition, ElectLeaders, AlterPartitionReassignments,
+// ListPartitionReassignments, and for broker-only nodes Fetch and FetchSnapshot on
+// __cluster_metadata-0 (fetch.go: committed batches only, from the quorum leader, long-polling).
+// NOT_CONTROLLER and REQUEST_TIMED_OUT come back in each response's own shape (every topic,
+// partition or resource of the request carries the code). Server.Close stops the
+// runtime, the listener's connections, the quorum voter and the listener, in that order.
 //
 // # Decisions, as Kafka makes them
 //
@@ -75,5 +107,9 @@
 //
 // # Locks
 //
-// None: the Controller belongs to one goroutine. Images it returns are immutable and may be shared.
+// The Controller has none: it belongs to the owner goroutine. Images it returns are immutable and may
+// be shared. Node.mu guards the published view (active, committed image) that Active and
+// CommittedImage read; proposer.mu guards the proposal queue; Handler.mu guards the observers seen
+// fetching the metadata log (DescribeQuorum's Observers). None is held while calling the quorum or
+// while another is held; no lock is held while blocking.
 package controller

@@ -301,6 +301,9 @@ func TestAReaderRebuildsTheStateFromTheSnapshotAndTheCommittedLog(t *testing.T) 
 
 	// A long-polling reader wakes up when the next batch commits, and times out when none does.
 	hw := uint64(leader.Status().HighWatermark)
+	if ci := leader.CommitIndex(); ci+1 != hw {
+		t.Fatalf("CommitIndex = %d with the high watermark at %d", ci, hw)
+	}
 	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancelShort()
 	if err := leader.WaitCommitted(short, hw); !errors.Is(err, context.DeadlineExceeded) {

@@ -20,167 +20,26 @@ import (
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
-// ctlDriver runs a broker/controller Controller on a quorum Node the way broker/controller's package
-// doc describes: one goroutine owns the Controller and drains Committed; one proposer goroutine calls
-// Propose in order; a leader proposes a NoOpRecord and becomes active once it comes back.
+// ctlDriver is broker/controller's runtime (controller.Node) on one voter.
 type ctlDriver struct {
-	id    int32
-	node  *quorum.Node
-	calls chan ctlCall
-	done  chan struct{}
-
-	mu        sync.Mutex
-	active    bool
-	committed *metadata.Image
+	id   int32
+	node *quorum.Node
+	ctl  *controller.Node
 }
-
-type ctlCall struct {
-	req   kmsg.Request
-	reply chan ctlReply
-}
-
-type ctlReply struct {
-	resp kmsg.Response
-	err  error
-}
-
-type proposal struct {
-	records  []metadata.Record
-	call     *ctlCall
-	resp     kmsg.Response
-	activate uint64 // the term to become active in, for the NoOp batch
-}
-
-type proposed struct {
-	proposal
-	offset uint64
-	err    error
-}
-
-var errNotActive = errors.New("not the active controller")
 
 func startDriver(n *quorum.Node) *ctlDriver {
-	d := &ctlDriver{id: n.ID(), node: n, calls: make(chan ctlCall), done: make(chan struct{}), committed: metadata.Empty()}
-	go func() {
-		defer close(d.done)
-		d.run()
-	}()
-	return d
-}
-
-func (d *ctlDriver) run() {
-	ctl := controller.New(controller.DefaultConfig(), metadata.Empty())
-	proposals := make(chan proposal, 64)
-	results := make(chan proposed, 64)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer close(proposals)
-	wg.Go(func() {
-		for p := range proposals {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			off, err := d.node.Propose(ctx, metadata.EncodeRecords(p.records))
-			cancel()
-			results <- proposed{p, off, err}
-		}
-	})
-	var applied, activateAt, activateTerm uint64
-	tryActivate := func() {
-		if activateAt != 0 && applied >= activateAt && d.node.Leader() == d.id && d.node.Term() == activateTerm {
-			ctl.BecomeActive(time.Now(), int32(activateTerm))
-			activateAt = 0
-		}
+	ctl, err := controller.StartNode(controller.NodeConfig{Quorum: n, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TickInterval: 50 * time.Millisecond})
+	if err != nil {
+		panic(err) // only a nil quorum fails
 	}
-	publish := func() {
-		d.mu.Lock()
-		d.active, d.committed = ctl.Active(), ctl.Committed()
-		d.mu.Unlock()
-	}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case c, ok := <-d.node.Committed():
-			if !ok {
-				return
-			}
-			switch {
-			case c.IsSnapshot:
-				img, err := metadata.ReadSnapshot(c.Image)
-				if err != nil {
-					panic(err) // a test driver: the snapshot is ours
-				}
-				ctl.LoadSnapshot(img)
-				applied = c.Index
-			case c.LeaderChange:
-				if c.LeaderID == d.id {
-					proposals <- proposal{records: []metadata.Record{&metadata.NoOpRecord{}}, activate: c.Term}
-				} else if ctl.Active() {
-					ctl.Resign()
-				}
-			default:
-				recs, err := metadata.DecodeRecords(c.Records)
-				if err == nil {
-					err = ctl.ApplyCommitted(int64(c.Index), int32(c.Term), recs)
-				}
-				if err != nil && ctl.Active() {
-					ctl.Resign()
-				}
-				applied = c.Index
-				tryActivate()
-				if c.SnapshotDue {
-					img := ctl.Committed()
-					_ = d.node.Snapshot(uint64(img.Offset()), metadata.AppendSnapshot(nil, img))
-				}
-			}
-			publish()
-		case r := <-results:
-			switch {
-			case r.err != nil:
-				if ctl.Active() {
-					ctl.Resign()
-				}
-				if r.call != nil {
-					r.call.reply <- ctlReply{err: r.err}
-				}
-			case r.activate != 0:
-				activateAt, activateTerm = r.offset, r.activate
-				tryActivate()
-			case r.call != nil:
-				r.call.reply <- ctlReply{resp: r.resp}
-			}
-			publish()
-		case call := <-d.calls:
-			if !ctl.Active() {
-				call.reply <- ctlReply{err: errNotActive}
-				continue
-			}
-			res, err := ctl.Handle(time.Now(), call.req)
-			switch {
-			case err != nil:
-				call.reply <- ctlReply{err: err}
-			case len(res.Records) == 0:
-				call.reply <- ctlReply{resp: res.Reply}
-			default:
-				proposals <- proposal{records: res.Records, call: &call, resp: res.Reply}
-			}
-			publish()
-		case <-tick.C:
-			if ctl.Active() {
-				if res, err := ctl.Tick(time.Now()); err == nil && len(res.Records) > 0 {
-					proposals <- proposal{records: res.Records}
-				}
-			}
-		}
-	}
+	return &ctlDriver{id: n.ID(), node: n, ctl: ctl}
 }
 
 func (d *ctlDriver) state() (bool, *metadata.Image) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.active, d.committed
+	return d.ctl.Active(), d.ctl.CommittedImage()
 }
 
-// TestTheControllerRunsOnTheQuorumAndFailsOver drives broker/controller on three voters: brokers
+// TestTheControllerRunsOnTheQuorumAndFailsOver runs broker/controller's runtime on three voters: brokers
 // register and are unfenced, a topic is created, the active controller's node is killed, another
 // becomes active and creates a second topic, and the killed node restarts from its snapshot and log
 // with both topics.
@@ -216,8 +75,8 @@ func TestTheControllerRunsOnTheQuorumAndFailsOver(t *testing.T) {
 		d := drivers[id]
 		delete(drivers, id)
 		mu.Unlock()
+		d.ctl.Close()
 		d.node.Close()
-		<-d.done
 	}
 	for id, ln := range lns {
 		start(id, ln)
@@ -246,12 +105,11 @@ func TestTheControllerRunsOnTheQuorumAndFailsOver(t *testing.T) {
 	call := func(req kmsg.Request) kmsg.Response {
 		var resp kmsg.Response
 		testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-			d := active()
-			reply := make(chan ctlReply, 1)
-			d.calls <- ctlCall{req: req, reply: reply}
-			r := <-reply
-			resp = r.resp
-			return r.err
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var err error
+			resp, err = active().ctl.Handle(ctx, req)
+			return err
 		})
 		return resp
 	}

@@ -38,6 +38,8 @@
 //
 // Readers that are not voters (brokers, observers) follow the log with LatestSnapshot and
 // ReadCommitted, served from the same mirror: the metadata partition Kafka's brokers fetch.
+// WaitCommitted long-polls; CommitIndex, loaded before a ReadCommitted that finds nothing, lets a
+// reader move past indexes that hold only raft's own entries.
 //
 // Peers talk over one outbound TCP connection per peer on the controller listener (frames of a
 // length and a protobuf raftpb.Message), reconnecting with backoff; a full queue or a broken

@@ -82,3 +82,8 @@ func (n *Node) LatestSnapshot() (Committed, bool) {
 	md := snap.GetMetadata()
 	return Committed{Index: md.GetIndex(), Term: md.GetTerm(), IsSnapshot: true, Image: snap.GetData()}, true
 }
+
+// CommitIndex is the highest committed index (the high watermark - 1). A reader that loaded it
+// before a ReadCommitted that returned nothing knows no batch lies at or below it past its position
+// (the indexes between hold only raft's own entries) and may continue after it.
+func (n *Node) CommitIndex() uint64 { return n.commitIndex.Load() }
