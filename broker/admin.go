@@ -481,9 +481,10 @@ func (b *Broker) setTopicConfigs(name string, overrides map[string]string, valid
 		return nil
 	}
 	t.configs = overrides
-	lc := b.logConfig(overrides)
+	lc, rc := b.logConfig(overrides), b.replicationConfig(overrides)
 	for _, p := range t.partitions {
 		p.log.SetConfig(lc)
+		p.state.SetConfig(rc)
 	}
 	if err := b.saveMetaLocked(); err != nil {
 		b.repeats.Error("persisting topic metadata failed", "err", err)

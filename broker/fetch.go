@@ -78,10 +78,9 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, []server.
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case p == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.leaderEpoch:
-				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			case rp.CurrentLeaderEpoch > p.leaderEpoch:
-				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			default:
+				_, _, err := p.state.CheckEpoch(rp.CurrentLeaderEpoch, true)
+				sp.ErrorCode = codeFor(err)
 			}
 			if sp.ErrorCode != 0 {
 				anyErr = true

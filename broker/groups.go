@@ -35,14 +35,26 @@ func (s offsetsStore) Persist(partition int32, recs []group.Record) error {
 	for i, r := range recs {
 		kvs[i] = plog.KeyValue{Key: r.Key, Value: r.Value}
 	}
-	if _, err := p.log.Append(plog.EncodeBatch(time.Now().UnixMilli(), kvs), p.leaderEpoch); err != nil {
-		s.b.repeats.Error("writing to the offsets topic failed", "partition", partition, "err", err)
-		return err
+	batch := plog.EncodeBatch(time.Now().UnixMilli(), kvs)
+	// NB: acks=all, as Kafka's offsets.commit.required.acks: a commit is answered once its ISR has it.
+	ack, err := p.state.AppendAsLeader(-1, func(leaderEpoch int32) (int64, error) {
+		res, err := p.log.Append(batch, leaderEpoch)
+		return res.LastOffset + 1, err
+	})
+	if err == nil {
+		s.b.notifyData()
+		err = ack.Wait(offsetsCommitTimeout, s.b.stop)
 	}
-	p.log.SetHighWatermark(p.log.LogEndOffset())
-	s.b.notifyData()
+	if err != nil {
+		s.b.repeats.Error("writing to the offsets topic failed", "partition", partition, "err", err)
+		return fmt.Errorf("%s-%d: %w", offsetsTopic, partition, err)
+	}
 	return nil
 }
+
+// offsetsCommitTimeout bounds how long a group write waits for its ISR (Kafka's
+// offsets.commit.timeout.ms default).
+const offsetsCommitTimeout = 5 * time.Second
 
 // openGroupCoordinator creates __consumer_offsets if needed and loads every group from it.
 func (b *Broker) openGroupCoordinator() error {

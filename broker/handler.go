@@ -62,7 +62,7 @@ func (b *Broker) Handle(c *server.Conn, req kmsg.Request) server.Response {
 	case *kmsg.MetadataRequest:
 		return server.Response{Msg: b.handleMetadata(r)}
 	case *kmsg.ProduceRequest:
-		resp := b.handleProduce(r, c.Body.Checksum)
+		resp := b.handleProduce(r, c.Body.Checksum, c.Done)
 		if r.Acks == 0 {
 			return server.Response{}
 		}

@@ -93,8 +93,7 @@ func (b *Broker) metadataTopic(name string, _ []int32) kmsg.MetadataResponseTopi
 	for _, p := range t.partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.index
-		mp.Leader = b.cfg.NodeID
-		mp.LeaderEpoch = p.leaderEpoch
+		mp.Leader, mp.LeaderEpoch = p.state.Leader()
 		mp.Replicas = []int32{b.cfg.NodeID}
 		mp.ISR = []int32{b.cfg.NodeID}
 		mp.OfflineReplicas = []int32{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gregor-streams/gregor/broker/config"
 	plog "github.com/gregor-streams/gregor/broker/log"
+	replication "github.com/gregor-streams/gregor/broker/partition"
 )
 
 // topic is one topic's metadata and partitions. Fields other than partitions' logs are guarded by
@@ -26,12 +27,13 @@ type topic struct {
 	growing    bool // a CreatePartitions is adding partitions (outside Broker.mu)
 }
 
-// partition is one partition of a topic.
+// partition is one partition of a topic hosted here: its log (storage) and its replica state
+// (role, leader epoch, ISR, high watermark, waiters), which state owns.
 type partition struct {
-	topic       *topic
-	index       int32
-	leaderEpoch int32
-	log         *plog.Log
+	topic *topic
+	index int32
+	log   *plog.Log
+	state *replication.Partition
 }
 
 // metaFile is the persisted form of the topic registry.
@@ -146,7 +148,23 @@ func (b *Broker) openPartition(t *topic, p int32) (*partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
 	}
-	return &partition{topic: t, index: p, log: l}, nil
+	part := &partition{topic: t, index: p, log: l}
+	part.state = replication.New(t.name, p, b.cfg.NodeID, l, l.HighWatermark(), b.replicationConfig(t.configs), replication.Options{Logger: b.log})
+	// Single node: this broker is the only replica, the leader and the whole ISR. The leader epoch
+	// is the latest the log recorded (0 for a new log), so it survives restarts unchanged.
+	epoch := max(l.LatestEpoch(), 0)
+	if _, err := part.state.ApplyAssignment(replication.Assignment{Leader: b.cfg.NodeID, LeaderEpoch: epoch, PartitionEpoch: 0,
+		Replicas: []int32{b.cfg.NodeID}, ISR: []int32{b.cfg.NodeID}}); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
+	}
+	return part, nil
+}
+
+// replicationConfig resolves a topic's replication config (min.insync.replicas).
+func (b *Broker) replicationConfig(overrides map[string]string) replication.Config {
+	tc := config.Topic{Overrides: overrides, Broker: b.cfg}
+	return replication.Config{MinInsyncReplicas: tc.MinInsyncReplicas()}
 }
 
 // validTopicName applies Kafka's rules: 1..249 chars of [a-zA-Z0-9._-], not "." or "..".

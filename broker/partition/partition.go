@@ -148,6 +148,14 @@ func (p *Partition) CheckEpoch(currentLeaderEpoch int32, requireLeader bool) (le
 	return st.leader, st.leaderEpoch, st.CheckEpoch(currentLeaderEpoch, requireLeader)
 }
 
+// Leader returns the current leader (-1 if none) and leader epoch (-1 before any assignment), for
+// Metadata, ListOffsets and OffsetForLeaderEpoch answers.
+func (p *Partition) Leader() (id, epoch int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.state.Leader()
+}
+
 // AppendAsLeader appends a produce through fn, which writes to the log at the given leader epoch
 // and returns the offset after its last record. It refuses with NOT_LEADER_OR_FOLLOWER unless
 // leader, and acks=all with NOT_ENOUGH_REPLICAS while the ISR is below min.insync.replicas. For
