@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gregor-streams/gregor/broker/config"
@@ -53,9 +54,8 @@ type Broker struct {
 	creating          map[string]bool
 	pendingPartitions int
 
-	// dataCh is closed and replaced whenever records are appended, to wake long-polling fetches.
-	dataMu sync.Mutex
-	dataCh chan struct{}
+	// fetchWakeups counts long-polling fetches woken by a partition they read (for tests).
+	fetchWakeups atomic.Int64
 
 	groups *groupDriver
 
@@ -85,7 +85,6 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		topics:   map[string]*topic{},
 		byID:     map[[16]byte]*topic{},
 		creating: map[string]bool{},
-		dataCh:   make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
 	// NB: the locks come first, before any file of a log dir is read or written: a second broker
@@ -340,20 +339,6 @@ func (b *Broker) flushLoop() {
 			}
 		}
 	}
-}
-
-// notifyData wakes long-polling fetches.
-func (b *Broker) notifyData() {
-	b.dataMu.Lock()
-	close(b.dataCh)
-	b.dataCh = make(chan struct{})
-	b.dataMu.Unlock()
-}
-
-func (b *Broker) dataWait() <-chan struct{} {
-	b.dataMu.Lock()
-	defer b.dataMu.Unlock()
-	return b.dataCh
 }
 
 // lookup finds a partition by topic name.

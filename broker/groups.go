@@ -42,7 +42,6 @@ func (s offsetsStore) Persist(partition int32, recs []group.Record) error {
 		return res.LastOffset + 1, err
 	})
 	if err == nil {
-		s.b.notifyData()
 		err = ack.Wait(offsetsCommitTimeout, s.b.stop)
 	}
 	if err != nil {

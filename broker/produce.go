@@ -24,7 +24,6 @@ type pendingAck struct {
 func (b *Broker) handleProduce(r *kmsg.ProduceRequest, sum plog.Checksum, cancel <-chan struct{}) *kmsg.ProduceResponse {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	var acks []pendingAck
-	appended := false
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
@@ -36,16 +35,12 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest, sum plog.Checksum, cancel
 			sp.Partition = rp.Partition
 			ack, err := b.producePartition(r, t, rp, &sp, sum)
 			setProduceError(&sp, err)
-			appended = appended || err == nil
 			if ack != nil {
 				acks = append(acks, pendingAck{topic: i, partition: j, ack: ack})
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
-	}
-	if appended {
-		b.notifyData()
 	}
 	if len(acks) > 0 {
 		deadline := time.Now().Add(time.Duration(max(r.TimeoutMillis, 0)) * time.Millisecond)
