@@ -54,6 +54,9 @@ type Broker struct {
 	creating          map[string]bool
 	pendingPartitions int
 
+	// hwCheckpoints holds each log dir's replication-offset-checkpoint as last written.
+	hwCheckpoints map[string][]byte
+
 	// fetchWakeups counts long-polling fetches woken by a partition they read (for tests).
 	fetchWakeups atomic.Int64
 
@@ -86,6 +89,8 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		byID:     map[[16]byte]*topic{},
 		creating: map[string]bool{},
 		stop:     make(chan struct{}),
+
+		hwCheckpoints: map[string][]byte{},
 	}
 	// NB: the locks come first, before any file of a log dir is read or written: a second broker
 	// on the same directories must fail here, not after it has opened (and recovered) the logs.
@@ -113,6 +118,11 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	// Producer IDs handed out before a crash must never be reused: start past the persisted limit.
 	b.nextProducerID = max(m.NextProducerID, 1000)
 	b.producerIDLimit = b.nextProducerID
+	highWatermarks, err := b.readHighWatermarks()
+	if err != nil {
+		b.releaseDirs()
+		return nil, err
+	}
 	start := time.Now()
 	nparts := 0
 	for _, mt := range m.Topics {
@@ -127,7 +137,8 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 			t.configs = map[string]string{}
 		}
 		for p := int32(0); p < mt.Partitions; p++ {
-			part, err := b.openPartition(t, p)
+			// NB: a partition missing from the checkpoint starts at 0 (clamped to its log), as Kafka's.
+			part, err := b.openPartition(t, p, highWatermarks[topicPartition{t.name, p}])
 			if err != nil {
 				b.closeLogs()
 				b.releaseDirs()
@@ -180,7 +191,8 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.srv.Serve(ln)
 		b.log.Info("listening", "listener", b.cfg.Listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
 	}
-	b.wg.Add(4)
+	b.wg.Add(5)
+	go b.highWatermarkCheckpointLoop()
 	go b.groups.run()
 	go b.retentionLoop()
 	go b.flushLoop()
@@ -232,6 +244,10 @@ func (b *Broker) Close() error {
 		b.mu.Lock()
 		b.closeErr = b.saveMetaLocked()
 		b.mu.Unlock()
+		// NB: after the server and the loops stopped, so the high watermarks are final.
+		if err := b.checkpointHighWatermarks(); err != nil && b.closeErr == nil {
+			b.closeErr = err
+		}
 		if err := b.closeLogs(); err != nil && b.closeErr == nil {
 			b.closeErr = err
 		}

@@ -100,7 +100,7 @@ func (b *Broker) openNewPartitions(t *topic, from, to int32) ([]*partition, erro
 			b.deletePartitions(parts)
 			return nil, fmt.Errorf("remove stale directory of %s-%d: %w", t.name, p, err)
 		}
-		part, err := b.openPartition(t, p)
+		part, err := b.openPartition(t, p, 0)
 		if err != nil {
 			b.deletePartitions(parts)
 			return nil, err

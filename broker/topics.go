@@ -143,13 +143,15 @@ func (b *Broker) logConfig(overrides map[string]string) plog.Config {
 	}
 }
 
-func (b *Broker) openPartition(t *topic, p int32) (*partition, error) {
+// openPartition opens partition p of t with the high watermark the broker checkpointed for it.
+func (b *Broker) openPartition(t *topic, p int32, highWatermark int64) (*partition, error) {
 	l, err := plog.Open(b.partitionDir(t.name, p), b.logConfig(t.configs), plog.Options{FS: b.fs, Logger: b.log.With("partition", fmt.Sprintf("%s-%d", t.name, p))})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
 	}
 	part := &partition{topic: t, index: p, log: l}
-	part.state = replication.New(t.name, p, b.cfg.NodeID, l, l.HighWatermark(), b.replicationConfig(t.configs), replication.Options{Logger: b.log})
+	highWatermark = max(highWatermark, l.LogStartOffset())
+	part.state = replication.New(t.name, p, b.cfg.NodeID, l, highWatermark, b.replicationConfig(t.configs), replication.Options{Logger: b.log})
 	// Single node: this broker is the only replica, the leader and the whole ISR. The leader epoch
 	// is the latest the log recorded (0 for a new log), so it survives restarts unchanged.
 	epoch := max(l.LatestEpoch(), 0)

@@ -43,6 +43,9 @@ type Broker struct {
 	MaxBrokerPartitions          int64 // max.broker.partitions (KIP-578): partitions this broker may hold
 	ControllerMaxRecordsPerBatch int64 // controller.max.records.per.batch: new partitions one request may add
 
+	// ReplicaHighWatermarkCheckpointIntervalMs is replica.high.watermark.checkpoint.interval.ms.
+	ReplicaHighWatermarkCheckpointIntervalMs int64
+
 	OffsetsTopicPartitions        int32
 	OffsetsTopicSegmentBytes      int64
 	OffsetsRetentionMinutes       int64
@@ -199,6 +202,9 @@ var brokerKeys = map[string]brokerKey{
 	"max.broker.partitions":               intKey("2147483647", func(b *Broker, n int64) { b.MaxBrokerPartitions = n }, 1),
 	"controller.max.records.per.batch":    intKey("10000", func(b *Broker, n int64) { b.ControllerMaxRecordsPerBatch = n }, 1),
 	"cluster.id":                          {def: "", apply: func(b *Broker, v string) error { b.ClusterID = strings.TrimSpace(v); return nil }},
+
+	// Replication.
+	"replica.high.watermark.checkpoint.interval.ms": intKey("5000", func(b *Broker, n int64) { b.ReplicaHighWatermarkCheckpointIntervalMs = n }, 1),
 }
 
 // retention precedence follows Kafka: ms beats minutes beats hours.
