@@ -61,16 +61,17 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 	parts, err := b.openNewPartitions(t, 0, partitions)
 
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	delete(b.creating, name)
 	b.releasePartitionsLocked(partitions)
 	if err != nil {
+		b.mu.Unlock()
 		return nil, apiErr(kerr.KafkaStorageError, "%v", err)
 	}
 	t.partitions = parts
 	b.topics[name] = t
 	b.byID[t.id] = t
-	if err := b.saveMetaLocked(); err != nil {
+	b.mu.Unlock()
+	if err := b.saveMeta(false); err != nil {
 		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	return t, nil
@@ -164,7 +165,7 @@ func (b *Broker) createTopicFromRequest(r *kmsg.CreateTopicsRequest, rt *kmsg.Cr
 		st.Configs = append(st.Configs, c)
 	}
 	if !r.ValidateOnly {
-		b.log.Info("created topic", "topic", t.name, "partitions", len(t.partitions), "configs", t.configs)
+		b.logger.Info("created topic", "topic", t.name, "partitions", len(t.partitions), "configs", t.configs)
 	}
 	return nil
 }
@@ -235,26 +236,23 @@ func (b *Broker) deleteTopic(name string) ([16]byte, error) {
 	}
 	delete(b.topics, name)
 	delete(b.byID, t.id)
-	err := b.saveMetaLocked()
 	b.mu.Unlock()
+	err := b.saveMeta(false)
 	if err != nil {
 		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	for _, p := range t.partitions {
 		if err := p.log.Delete(); err != nil {
-			b.log.Warn("deleting partition directory failed", "topic", name, "partition", p.index, "err", err)
+			b.logger.Warn("deleting partition directory failed", "topic", name, "partition", p.index, "err", err)
 		}
 	}
 	if err != nil {
 		// On a full disk the deletion itself frees the space the registry needs: try again.
-		b.mu.Lock()
-		err = b.saveMetaLocked()
-		b.mu.Unlock()
-		if err != nil {
-			b.log.Error("persisting topic metadata failed after deleting the topic's partitions", "topic", name, "err", err)
+		if err = b.saveMeta(false); err != nil {
+			b.logger.Error("persisting topic metadata failed after deleting the topic's partitions", "topic", name, "err", err)
 		}
 	}
-	b.log.Info("deleted topic", "topic", name)
+	b.logger.Info("deleted topic", "topic", name)
 	return t.id, nil
 }
 
@@ -298,21 +296,24 @@ func (b *Broker) createPartitions(rt kmsg.CreatePartitionsRequestTopic, validate
 	parts, err := b.openNewPartitions(t, have, rt.Count)
 
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	t.growing = false
 	b.releasePartitionsLocked(rt.Count - have)
 	if err != nil {
+		b.mu.Unlock()
 		return apiErr(kerr.KafkaStorageError, "%v", err)
 	}
 	if b.topics[t.name] != t {
+		b.mu.Unlock()
 		b.deletePartitions(parts)
 		return apiErr(kerr.UnknownTopicOrPartition, "topic %q was deleted while its partitions were created", t.name)
 	}
 	t.partitions = append(t.partitions, parts...)
-	if err := b.saveMetaLocked(); err != nil {
+	count := len(t.partitions)
+	b.mu.Unlock()
+	if err := b.saveMeta(false); err != nil {
 		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
-	b.log.Info("added partitions", "topic", t.name, "partitions", len(t.partitions))
+	b.logger.Info("added partitions", "topic", t.name, "partitions", count)
 	return nil
 }
 
@@ -472,12 +473,13 @@ func (b *Broker) setTopicConfigs(name string, overrides map[string]string, valid
 		}
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	t := b.topics[name]
 	if t == nil {
+		b.mu.Unlock()
 		return apiErr(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
 	if validateOnly {
+		b.mu.Unlock()
 		return nil
 	}
 	t.configs = overrides
@@ -486,10 +488,11 @@ func (b *Broker) setTopicConfigs(name string, overrides map[string]string, valid
 		p.log.SetConfig(lc)
 		p.state.SetConfig(rc)
 	}
-	if err := b.saveMetaLocked(); err != nil {
+	b.mu.Unlock()
+	if err := b.saveMeta(false); err != nil {
 		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
-	b.log.Info("altered topic configs", "topic", name, "configs", overrides)
+	b.logger.Info("altered topic configs", "topic", name, "configs", overrides)
 	return nil
 }
 
@@ -664,7 +667,7 @@ func (b *Broker) handleInitProducerID(r *kmsg.InitProducerIDRequest) *kmsg.InitP
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if r.TransactionalID != nil {
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		b.log.Warn("transactional producer refused: transactions are not supported", "transactional_id", *r.TransactionalID)
+		b.logger.Warn("transactional producer refused: transactions are not supported", "transactional_id", *r.TransactionalID)
 		return resp
 	}
 	// An idempotent producer that already has an ID may ask to bump its epoch (KIP-360).
@@ -691,16 +694,20 @@ const producerIDBlock = 1000
 // allocateProducerID hands out a new producer ID. IDs are reserved in persisted blocks so that
 // no ID is reused after a crash.
 func (b *Broker) allocateProducerID() (int64, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.nextProducerID >= b.producerIDLimit {
-		b.producerIDLimit = b.nextProducerID + producerIDBlock
-		if err := b.saveMetaLocked(); err != nil {
-			b.producerIDLimit = b.nextProducerID
+	// NB: each round persists a new block unless another allocation already did; a block of
+	// producerIDBlock IDs used up between two rounds would take many concurrent allocations.
+	for range 8 {
+		b.mu.Lock()
+		if b.nextProducerID < b.producerIDLimit {
+			id := b.nextProducerID
+			b.nextProducerID++
+			b.mu.Unlock()
+			return id, nil
+		}
+		b.mu.Unlock()
+		if err := b.saveMeta(true); err != nil {
 			return -1, err
 		}
 	}
-	id := b.nextProducerID
-	b.nextProducerID++
-	return id, nil
+	return -1, fmt.Errorf("producer id blocks were used up as fast as they were reserved")
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/broker/config"
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 	"github.com/gregor-streams/gregor/broker/server"
 	"github.com/gregor-streams/gregor/internal/dirlock"
 )
@@ -26,14 +26,14 @@ var uuidEncoding = base64.RawURLEncoding
 // Options are a Broker's non-config dependencies.
 type Options struct {
 	Logger *slog.Logger
-	FS     plog.FS // nil: the OS filesystem
+	FS     log.FS // nil: the OS filesystem
 }
 
 // Broker is one Gregor broker node.
 type Broker struct {
-	cfg *config.Broker
-	log *slog.Logger
-	fs  plog.FS
+	cfg    *config.Broker
+	logger *slog.Logger
+	fs     log.FS
 	// repeats logs failures that can repeat per request or per partition pass (rate-limited).
 	repeats *repeatLog
 
@@ -43,6 +43,8 @@ type Broker struct {
 	advHost   string
 	advPort   int32
 
+	// metaWriteMu serializes writes of the topic registry file (see saveMeta); taken before mu.
+	metaWriteMu sync.Mutex
 	// mu guards the topic registry and the producer ID allocator.
 	mu              sync.RWMutex
 	topics          map[string]*topic
@@ -77,12 +79,12 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.FS == nil {
-		opts.FS = plog.OSFS()
+		opts.FS = log.OSFS()
 	}
 	logger := opts.Logger.With("component", "broker", "node_id", cfg.NodeID)
 	b := &Broker{
 		cfg:      cfg,
-		log:      logger,
+		logger:   logger,
 		repeats:  newRepeatLog(logger, repeatLogEvery, time.Now),
 		fs:       opts.FS,
 		topics:   map[string]*topic{},
@@ -153,7 +155,7 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	// NB: the registry is rewritten only when it must record a new cluster ID, so a broker whose
 	// disk is full still starts: the operator can then delete a topic to free space.
 	if m.ClusterID != b.clusterID {
-		if err := b.saveMetaLocked(); err != nil {
+		if err := b.saveMeta(false); err != nil {
 			b.closeLogs()
 			b.releaseDirs()
 			return nil, err
@@ -164,13 +166,13 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		b.releaseDirs()
 		return nil, err
 	}
-	b.log.Info("loaded logs", "topics", len(b.topics), "partitions", len(b.allPartitions()), "recovered_from_disk", nparts, "took", time.Since(start).Round(time.Millisecond))
+	b.logger.Info("loaded logs", "topics", len(b.topics), "partitions", len(b.allPartitions()), "recovered_from_disk", nparts, "took", time.Since(start).Round(time.Millisecond))
 	return b, nil
 }
 
 // Start listens on every configured listener and starts the background loops.
 func (b *Broker) Start(ctx context.Context) error {
-	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Logger: b.log}, b)
+	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Logger: b.logger}, b)
 	// Bind every listener before serving any: the advertised address (which may use a bound port
 	// 0) must be fixed before the first Metadata request can read it.
 	var lns []net.Listener
@@ -189,7 +191,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.advHost, b.advPort = b.advertised()
 	for i, ln := range lns {
 		b.srv.Serve(ln)
-		b.log.Info("listening", "listener", b.cfg.Listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
+		b.logger.Info("listening", "listener", b.cfg.Listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
 	}
 	b.wg.Add(5)
 	go b.highWatermarkCheckpointLoop()
@@ -241,9 +243,7 @@ func (b *Broker) Close() error {
 			b.srv.Close()
 		}
 		b.wg.Wait()
-		b.mu.Lock()
-		b.closeErr = b.saveMetaLocked()
-		b.mu.Unlock()
+		b.closeErr = b.saveMeta(false)
 		// NB: after the server and the loops stopped, so the high watermarks are final.
 		if err := b.checkpointHighWatermarks(); err != nil && b.closeErr == nil {
 			b.closeErr = err
@@ -252,7 +252,7 @@ func (b *Broker) Close() error {
 			b.closeErr = err
 		}
 		b.releaseDirs()
-		b.log.Info("broker stopped")
+		b.logger.Info("broker stopped")
 	})
 	return b.closeErr
 }
@@ -291,7 +291,7 @@ func (b *Broker) closeLogs() error {
 func (b *Broker) releaseDirs() {
 	for _, l := range b.dirLocks {
 		if err := l.Release(); err != nil {
-			b.log.Warn("releasing log dir lock failed", "dir", l.Dir(), "err", err)
+			b.logger.Warn("releasing log dir lock failed", "dir", l.Dir(), "err", err)
 		}
 	}
 	b.dirLocks = nil
@@ -321,10 +321,10 @@ func (b *Broker) retentionLoop() {
 		}
 		for _, p := range b.allPartitions() {
 			n, err := p.log.EnforceRetention()
-			if err != nil && !errors.Is(err, plog.ErrClosed) {
+			if err != nil && !errors.Is(err, log.ErrClosed) {
 				b.repeats.Warn("retention failed", "topic", p.topic.name, "partition", p.index, "err", err)
 			} else if n > 0 {
-				b.log.Info("retention deleted segments", "topic", p.topic.name, "partition", p.index, "segments", n, "log_start_offset", p.log.LogStartOffset())
+				b.logger.Info("retention deleted segments", "topic", p.topic.name, "partition", p.index, "segments", n, "log_start_offset", p.log.LogStartOffset())
 			}
 		}
 	}
@@ -335,7 +335,7 @@ func (b *Broker) flushLoop() {
 	defer b.wg.Done()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
-	last := map[*plog.Log]time.Time{}
+	last := map[*log.Log]time.Time{}
 	for {
 		select {
 		case <-b.stop:
@@ -348,7 +348,7 @@ func (b *Broker) flushLoop() {
 				}
 				if now.Sub(last[p.log]) >= time.Duration(ms)*time.Millisecond {
 					last[p.log] = now
-					if err := p.log.Flush(); err != nil && !errors.Is(err, plog.ErrClosed) {
+					if err := p.log.Flush(); err != nil && !errors.Is(err, log.ErrClosed) {
 						b.repeats.Warn("flush failed", "topic", p.topic.name, "partition", p.index, "err", err)
 					}
 				}

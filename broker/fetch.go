@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 	replication "github.com/gregor-streams/gregor/broker/partition"
 	"github.com/gregor-streams/gregor/broker/server"
 )
@@ -133,7 +133,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 				}
 				chunk, err := p.log.Read(offset, limit, hw)
 				if err != nil {
-					if errors.Is(err, plog.ErrOffsetOutOfRange) {
+					if errors.Is(err, log.ErrOffsetOutOfRange) {
 						sp.ErrorCode = kerr.OffsetOutOfRange.Code
 					} else {
 						sp.ErrorCode = codeFor(err)

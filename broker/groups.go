@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/broker/group"
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 )
 
 // offsetsTopic holds committed offsets and group metadata (compacted), in Kafka's record formats.
@@ -31,11 +31,11 @@ func (s offsetsStore) Persist(partition int32, recs []group.Record) error {
 	if p == nil {
 		return fmt.Errorf("%s-%d does not exist", offsetsTopic, partition)
 	}
-	kvs := make([]plog.KeyValue, len(recs))
+	kvs := make([]log.KeyValue, len(recs))
 	for i, r := range recs {
-		kvs[i] = plog.KeyValue{Key: r.Key, Value: r.Value}
+		kvs[i] = log.KeyValue{Key: r.Key, Value: r.Value}
 	}
-	batch := plog.EncodeBatch(time.Now().UnixMilli(), kvs)
+	batch := log.EncodeBatch(time.Now().UnixMilli(), kvs)
 	// NB: acks=all, as Kafka's offsets.commit.required.acks: a commit is answered once its ISR has it.
 	ack, err := p.state.AppendAsLeader(-1, func(leaderEpoch int32) (int64, error) {
 		res, err := p.log.Append(batch, leaderEpoch)
@@ -92,10 +92,10 @@ func (b *Broker) openGroupCoordinator() error {
 		if part == nil {
 			return fmt.Errorf("%s-%d is missing", offsetsTopic, p)
 		}
-		err := part.log.ScanRecords(0, func(r plog.Record) error {
+		err := part.log.ScanRecords(0, func(r log.Record) error {
 			records++
 			if err := coord.Replay(r.Key, r.Value); err != nil {
-				b.log.Warn("skipping unreadable offsets record", "partition", p, "offset", r.Offset, "err", err)
+				b.logger.Warn("skipping unreadable offsets record", "partition", p, "offset", r.Offset, "err", err)
 			}
 			return nil
 		})
@@ -105,7 +105,7 @@ func (b *Broker) openGroupCoordinator() error {
 	}
 	coord.FinishLoad(time.Now())
 	b.groups = &groupDriver{b: b, coord: coord, ops: make(chan func(time.Time))}
-	b.log.Info("loaded consumer groups", "records", records, "took", time.Since(start).Round(time.Millisecond))
+	b.logger.Info("loaded consumer groups", "records", records, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 )
 
 // The high watermark of every partition is checkpointed in Kafka's replication-offset-checkpoint
@@ -36,7 +36,7 @@ func (b *Broker) readHighWatermarks() (map[topicPartition]int64, error) {
 	out := map[topicPartition]int64{}
 	for _, dir := range b.cfg.LogDirs {
 		name := filepath.Join(dir, highWatermarkCheckpointFile)
-		data, err := plog.ReadFile(b.fs, name)
+		data, err := log.ReadFile(b.fs, name)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -100,7 +100,7 @@ func (b *Broker) checkpointHighWatermarks() error {
 		if bytes.Equal(buf.Bytes(), b.hwCheckpoints[dir]) {
 			continue
 		}
-		if err := plog.WriteFileAtomic(b.fs, filepath.Join(dir, highWatermarkCheckpointFile), buf.Bytes()); err != nil {
+		if err := log.WriteFileAtomic(b.fs, filepath.Join(dir, highWatermarkCheckpointFile), buf.Bytes()); err != nil {
 			errs = append(errs, fmt.Errorf("checkpoint high watermarks in %s: %w", dir, err))
 			continue
 		}

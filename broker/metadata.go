@@ -69,7 +69,7 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
-			b.log.Info("auto-created topic", "topic", name, "partitions", b.cfg.NumPartitions)
+			b.logger.Info("auto-created topic", "topic", name, "partitions", b.cfg.NumPartitions)
 		}
 		resp.Topics = append(resp.Topics, b.metadataTopic(name, nil))
 	}

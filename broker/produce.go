@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 	replication "github.com/gregor-streams/gregor/broker/partition"
 )
 
@@ -21,7 +21,7 @@ type pendingAck struct {
 // handleProduce appends each partition's batches through its replica state; sum gives batch CRCs
 // from the request body's chunk sums (nil: hash the batches). An acks=all produce then waits, up to
 // the request's timeout or until cancel is closed, for every appended partition's ISR.
-func (b *Broker) handleProduce(r *kmsg.ProduceRequest, sum plog.Checksum, cancel <-chan struct{}) *kmsg.ProduceResponse {
+func (b *Broker) handleProduce(r *kmsg.ProduceRequest, sum log.Checksum, cancel <-chan struct{}) *kmsg.ProduceResponse {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	var acks []pendingAck
 	for i := range r.Topics {
@@ -67,7 +67,7 @@ func setProduceError(sp *kmsg.ProduceResponseTopicPartition, err error) {
 
 // producePartition appends one partition's batches as the leader. For acks=all it returns the Ack
 // to wait on.
-func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, sum plog.Checksum) (*replication.Ack, error) {
+func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, sum log.Checksum) (*replication.Ack, error) {
 	if t == nil {
 		if r.Version >= 13 {
 			return nil, apiErr(kerr.UnknownTopicID, "unknown topic id")
@@ -89,7 +89,7 @@ func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.Pro
 	if len(rp.Records) == 0 {
 		return nil, apiErr(kerr.CorruptMessage, "no record batch in the request")
 	}
-	var res plog.AppendResult
+	var res log.AppendResult
 	ack, err := p.state.AppendAsLeader(r.Acks, func(leaderEpoch int32) (int64, error) {
 		var err error
 		res, err = p.log.AppendChecked(rp.Records, leaderEpoch, sum)

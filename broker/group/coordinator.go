@@ -604,7 +604,7 @@ func (c *Coordinator) expireOffsets(now time.Time, g *Group) {
 		}
 	}
 	if len(g.offsets) == 0 && len(g.members) == 0 {
-		c.deleteGroupLocked(now, g)
+		c.deleteGroup(now, g)
 	}
 }
 
@@ -618,7 +618,7 @@ func (c *Coordinator) persistGroup(now time.Time, g *Group) error {
 	return nil
 }
 
-func (c *Coordinator) deleteGroupLocked(now time.Time, g *Group) error {
+func (c *Coordinator) deleteGroup(now time.Time, g *Group) error {
 	recs := []Record{{Key: groupKey(g.id)}}
 	for topic, ps := range g.offsets {
 		for p := range ps {
