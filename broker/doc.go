@@ -18,6 +18,9 @@
 // partition.FetchWaiter on each partition it reads and is woken only by those. High watermarks are
 // checkpointed per log dir in Kafka's replication-offset-checkpoint and restored at start.
 //
+// Handlers only translate kmsg: one file per API or family (produce.go, fetch.go, createtopics.go,
+// configs.go, group_handlers.go, ...), each registering its API key with the version range it
+// implements beside the handler (handler.go's register; ApiVersions advertises exactly those).
 // Requests are handled on the connection's goroutine. In this package, `log` is the partition log
 // package (broker/log); loggers are named `logger`.
 //

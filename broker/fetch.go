@@ -12,6 +12,13 @@ import (
 	"github.com/gregor-streams/gregor/broker/server"
 )
 
+func init() {
+	// Fetch v4-17 (v13+: topic IDs).
+	register(1, 4, 17, func(b *Broker, c *server.Conn, r *kmsg.FetchRequest) server.Response {
+		return b.handleFetch(c, r)
+	})
+}
+
 func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Response {
 	if r.SessionID != 0 {
 		// We never create fetch sessions (we answer SessionID 0), so any ID is unknown.
@@ -169,7 +176,6 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 	}
 	return resp, splices, total, anyErr, seen
 }
-
 func (b *Broker) partitionOf(t *topic, p int32) *partition {
 	if t == nil {
 		return nil

@@ -1,9 +1,24 @@
 package broker
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/broker/server"
 )
+
+func init() {
+	// Metadata v0-13.
+	register(3, 0, 13, func(b *Broker, _ *server.Conn, r *kmsg.MetadataRequest) server.Response {
+		return server.Response{Msg: b.handleMetadata(r)}
+	})
+	// DescribeCluster v0-1.
+	register(60, 0, 1, func(b *Broker, _ *server.Conn, r *kmsg.DescribeClusterRequest) server.Response {
+		return server.Response{Msg: b.handleDescribeCluster(r)}
+	})
+}
 
 func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
@@ -100,4 +115,20 @@ func (b *Broker) metadataTopic(name string, _ []int32) kmsg.MetadataResponseTopi
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+func (b *Broker) handleDescribeCluster(r *kmsg.DescribeClusterRequest) *kmsg.DescribeClusterResponse {
+	resp := r.ResponseKind().(*kmsg.DescribeClusterResponse)
+	if r.Version >= 1 && r.EndpointType != 1 {
+		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+		resp.ErrorMessage = errMsg(fmt.Sprintf("endpoint type %d is not supported; brokers (1) are", r.EndpointType))
+		return resp
+	}
+	resp.EndpointType = 1
+	resp.ClusterID = b.clusterID
+	resp.ControllerID = b.cfg.NodeID
+	br := kmsg.NewDescribeClusterResponseBroker()
+	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.advHost, b.advPort
+	resp.Brokers = append(resp.Brokers, br)
+	return resp
 }

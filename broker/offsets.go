@@ -3,7 +3,20 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/broker/server"
 )
+
+func init() {
+	// ListOffsets v1-10.
+	register(2, 1, 10, func(b *Broker, _ *server.Conn, r *kmsg.ListOffsetsRequest) server.Response {
+		return server.Response{Msg: b.handleListOffsets(r)}
+	})
+	// OffsetForLeaderEpoch v0-4.
+	register(23, 0, 4, func(b *Broker, _ *server.Conn, r *kmsg.OffsetForLeaderEpochRequest) server.Response {
+		return server.Response{Msg: b.handleOffsetForLeaderEpoch(r)}
+	})
+}
 
 // epochError checks a request's current_leader_epoch against the partition's (-1: not checked).
 func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
@@ -60,7 +73,6 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsets
 	}
 	return resp
 }
-
 func (b *Broker) handleOffsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest) *kmsg.OffsetForLeaderEpochResponse {
 	resp := r.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	for _, rt := range r.Topics {

@@ -10,7 +10,19 @@ import (
 
 	"github.com/gregor-streams/gregor/broker/log"
 	replication "github.com/gregor-streams/gregor/broker/partition"
+	"github.com/gregor-streams/gregor/broker/server"
 )
+
+func init() {
+	// Produce v3-13 (v13: topic IDs); acks=0 is not answered.
+	register(0, 3, 13, func(b *Broker, c *server.Conn, r *kmsg.ProduceRequest) server.Response {
+		resp := b.handleProduce(r, c.Body.Checksum, c.Done)
+		if r.Acks == 0 {
+			return server.Response{}
+		}
+		return server.Response{Msg: resp}
+	})
+}
 
 // pendingAck is an acks=all partition of a produce waiting for its ISR.
 type pendingAck struct {
