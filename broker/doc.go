@@ -7,8 +7,9 @@
 // A Broker holds a registry of topics (name, topic ID, configs, partitions), persisted in
 // `gregor-topics.json` in the first log dir. Each partition hosted here has two parts: its log
 // (broker/log, storage only, in `<log dir>/<topic>-<partition>`) and its replica state
-// (broker/partition: role, leader epoch, ISR, high watermark, acks=all and fetch waiters), the one
-// owner of replica state and the only code that advances the high watermark. On a single node
+// (broker/partition, imported as replication beside this package's own partition type: role,
+// leader epoch, ISR, high watermark, acks=all and fetch waiters), the one owner of replica state
+// and the only code that advances the high watermark. On a single node
 // every partition is led here with the ISR {this node}; its leader epoch is the latest the log
 // recorded (0 for a new one), checkpointed in the log's leader-epoch-checkpoint when the partition
 // becomes leader and stamped in every produced batch.
