@@ -91,3 +91,24 @@ func TestHighWatermarkIsCheckpointedPeriodically(t *testing.T) {
 		return nil
 	})
 }
+
+// A corrupt high watermark checkpoint refuses the start with an error naming the file, rather
+// than serving with high watermarks it cannot trust.
+func TestCorruptHighWatermarkCheckpointRefusesTheStartNamingIt(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "replication-offset-checkpoint")
+	if err := os.WriteFile(name, []byte("0\n2\nt 0 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := openBroker(dir)
+	if err == nil || !strings.Contains(err.Error(), name) {
+		t.Fatalf("start with a corrupt checkpoint: %v, want an error naming %s", err, name)
+	}
+	// The dir lock was released: once the file is fixed, the broker starts.
+	if err := os.WriteFile(name, []byte("0\n1\nt 0 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := openBroker(dir); err != nil {
+		t.Fatalf("start with a valid checkpoint: %v", err)
+	}
+}
