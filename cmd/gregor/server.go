@@ -48,7 +48,11 @@ func cmdServer(ctx context.Context, args []string) error {
 	} else if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	return runBroker(ctx, *path, sets, *logLevel, os.Stderr, nil)
+	brokerSets, started, err := serverSchemaRegistry(ctx, *path, sets, nil)
+	if err != nil {
+		return err
+	}
+	return runBroker(ctx, "", brokerSets, *logLevel, os.Stderr, started)
 }
 
 // cmdDev runs `gregor dev`: a single-node broker on 127.0.0.1:9092 with data under ./data, and a
@@ -59,6 +63,7 @@ func cmdDev(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", "./data", "data directory")
 	listen := fs.String("listen", "127.0.0.1:9092", "broker address")
 	connectListen := fs.String("connect-listen", "127.0.0.1:8083", "Connect worker REST address (empty disables the worker)")
+	registryListen := fs.String("schema-registry-listen", defaultSchemaRegistryListen, "Schema Registry REST address (empty disables it)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a broker config: key=value (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -66,7 +71,7 @@ func cmdDev(ctx context.Context, args []string) error {
 	}
 	// Like Kafka's quickstart config: a new group's first rebalance is not delayed.
 	base := []string{"listeners=PLAINTEXT://" + *listen, "log.dirs=" + *dataDir + "/broker", "group.initial.rebalance.delay.ms=0"}
-	return runBroker(ctx, "", append(base, sets...), "info", os.Stderr, func(b *broker.Broker, logger *slog.Logger) (func() error, error) {
+	return runBroker(ctx, "", append(base, sets...), "info", os.Stderr, withSchemaRegistry(ctx, *registryListen, "_schemas", "schema-registry", func(b *broker.Broker, logger *slog.Logger) (func() error, error) {
 		addr := b.Addr()
 		stop := func() error { return nil }
 		connectLine, connectTry := "", ""
@@ -94,7 +99,7 @@ Try it from another terminal:
 Press Ctrl-C to stop.
 `, addr, *dataDir, connectLine, addr, connectTry)
 		return stop, nil
-	})
+	}))
 }
 
 // startDevConnect starts `gregor dev`'s standalone Connect worker: REST on listen (host:port),
