@@ -56,6 +56,9 @@ type Broker struct {
 	creating          map[string]bool
 	pendingPartitions int
 
+	// partitionLogger is the logger partitions derive theirs from (they name their own component).
+	partitionLogger *slog.Logger
+
 	// hwCheckpoints holds each log dir's replication-offset-checkpoint as last written.
 	hwCheckpoints map[string][]byte
 
@@ -92,7 +95,8 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		creating: map[string]bool{},
 		stop:     make(chan struct{}),
 
-		hwCheckpoints: map[string][]byte{},
+		hwCheckpoints:   map[string][]byte{},
+		partitionLogger: opts.Logger.With("node_id", cfg.NodeID),
 	}
 	// NB: the locks come first, before any file of a log dir is read or written: a second broker
 	// on the same directories must fail here, not after it has opened (and recovered) the logs.

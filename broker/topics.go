@@ -174,7 +174,7 @@ func (b *Broker) openPartition(t *topic, p int32, highWatermark int64) (*partiti
 	}
 	part := &partition{topic: t, index: p, log: l}
 	highWatermark = max(highWatermark, l.LogStartOffset())
-	part.state = replication.New(t.name, p, b.cfg.NodeID, l, highWatermark, b.replicationConfig(t.configs), replication.Options{Logger: b.logger})
+	part.state = replication.New(t.name, p, b.cfg.NodeID, l, highWatermark, b.replicationConfig(t.configs), replication.Options{Logger: b.partitionLogger})
 	// Single node: this broker is the only replica, the leader and the whole ISR. The leader epoch
 	// is the latest the log recorded (0 for a new log), so it survives restarts unchanged.
 	epoch := max(l.LatestEpoch(), 0)
