@@ -12,10 +12,11 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gregor-streams/gregor/broker/config"
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 	"github.com/gregor-streams/gregor/broker/server"
 	"github.com/gregor-streams/gregor/internal/dirlock"
 )
@@ -25,14 +26,14 @@ var uuidEncoding = base64.RawURLEncoding
 // Options are a Broker's non-config dependencies.
 type Options struct {
 	Logger *slog.Logger
-	FS     plog.FS // nil: the OS filesystem
+	FS     log.FS // nil: the OS filesystem
 }
 
 // Broker is one Gregor broker node.
 type Broker struct {
-	cfg *config.Broker
-	log *slog.Logger
-	fs  plog.FS
+	cfg    *config.Broker
+	logger *slog.Logger
+	fs     log.FS
 	// repeats logs failures that can repeat per request or per partition pass (rate-limited).
 	repeats *repeatLog
 
@@ -42,6 +43,8 @@ type Broker struct {
 	advHost   string
 	advPort   int32
 
+	// metaWriteMu serializes writes of the topic registry file (see saveMeta); taken before mu.
+	metaWriteMu sync.Mutex
 	// mu guards the topic registry and the producer ID allocator.
 	mu              sync.RWMutex
 	topics          map[string]*topic
@@ -53,9 +56,14 @@ type Broker struct {
 	creating          map[string]bool
 	pendingPartitions int
 
-	// dataCh is closed and replaced whenever records are appended, to wake long-polling fetches.
-	dataMu sync.Mutex
-	dataCh chan struct{}
+	// partitionLogger is the logger partitions derive theirs from (they name their own component).
+	partitionLogger *slog.Logger
+
+	// hwCheckpoints holds each log dir's replication-offset-checkpoint as last written.
+	hwCheckpoints map[string][]byte
+
+	// fetchWakeups counts long-polling fetches woken by a partition they read (for tests).
+	fetchWakeups atomic.Int64
 
 	groups *groupDriver
 
@@ -74,19 +82,21 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.FS == nil {
-		opts.FS = plog.OSFS()
+		opts.FS = log.OSFS()
 	}
 	logger := opts.Logger.With("component", "broker", "node_id", cfg.NodeID)
 	b := &Broker{
 		cfg:      cfg,
-		log:      logger,
+		logger:   logger,
 		repeats:  newRepeatLog(logger, repeatLogEvery, time.Now),
 		fs:       opts.FS,
 		topics:   map[string]*topic{},
 		byID:     map[[16]byte]*topic{},
 		creating: map[string]bool{},
-		dataCh:   make(chan struct{}),
 		stop:     make(chan struct{}),
+
+		hwCheckpoints:   map[string][]byte{},
+		partitionLogger: opts.Logger.With("node_id", cfg.NodeID),
 	}
 	// NB: the locks come first, before any file of a log dir is read or written: a second broker
 	// on the same directories must fail here, not after it has opened (and recovered) the logs.
@@ -114,6 +124,11 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	// Producer IDs handed out before a crash must never be reused: start past the persisted limit.
 	b.nextProducerID = max(m.NextProducerID, 1000)
 	b.producerIDLimit = b.nextProducerID
+	highWatermarks, err := b.readHighWatermarks()
+	if err != nil {
+		b.releaseDirs()
+		return nil, err
+	}
 	start := time.Now()
 	nparts := 0
 	for _, mt := range m.Topics {
@@ -128,7 +143,8 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 			t.configs = map[string]string{}
 		}
 		for p := int32(0); p < mt.Partitions; p++ {
-			part, err := b.openPartition(t, p)
+			// NB: a partition missing from the checkpoint starts at 0 (clamped to its log), as Kafka's.
+			part, err := b.openPartition(t, p, highWatermarks[topicPartition{t.name, p}])
 			if err != nil {
 				b.closeLogs()
 				b.releaseDirs()
@@ -143,7 +159,7 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	// NB: the registry is rewritten only when it must record a new cluster ID, so a broker whose
 	// disk is full still starts: the operator can then delete a topic to free space.
 	if m.ClusterID != b.clusterID {
-		if err := b.saveMetaLocked(); err != nil {
+		if err := b.saveMeta(false); err != nil {
 			b.closeLogs()
 			b.releaseDirs()
 			return nil, err
@@ -154,13 +170,13 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		b.releaseDirs()
 		return nil, err
 	}
-	b.log.Info("loaded logs", "topics", len(b.topics), "partitions", len(b.allPartitions()), "recovered_from_disk", nparts, "took", time.Since(start).Round(time.Millisecond))
+	b.logger.Info("loaded logs", "topics", len(b.topics), "partitions", len(b.allPartitions()), "recovered_from_disk", nparts, "took", time.Since(start).Round(time.Millisecond))
 	return b, nil
 }
 
 // Start listens on every configured listener and starts the background loops.
 func (b *Broker) Start(ctx context.Context) error {
-	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Logger: b.log,
+	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Logger: b.logger,
 		ConnectionsMaxIdle: time.Duration(b.cfg.ConnectionsMaxIdleMs) * time.Millisecond, RequestArrivalTimeout: time.Duration(b.cfg.RequestArrivalTimeoutMs) * time.Millisecond,
 		MaxConnections: b.cfg.MaxConnections, MaxConnectionsPerIP: b.cfg.MaxConnectionsPerIP, MaxConnectionsPerIPOverrides: b.cfg.MaxConnectionsPerIPOverrides}, b)
 	// Bind every listener before serving any: the advertised address (which may use a bound port
@@ -181,9 +197,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.advHost, b.advPort = b.advertised()
 	for i, ln := range lns {
 		b.srv.Serve(ln)
-		b.log.Info("listening", "listener", b.cfg.Listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
+		b.logger.Info("listening", "listener", b.cfg.Listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
 	}
-	b.wg.Add(4)
+	b.wg.Add(5)
+	go b.highWatermarkCheckpointLoop()
 	go b.groups.run()
 	go b.retentionLoop()
 	go b.flushLoop()
@@ -232,14 +249,16 @@ func (b *Broker) Close() error {
 			b.srv.Close()
 		}
 		b.wg.Wait()
-		b.mu.Lock()
-		b.closeErr = b.saveMetaLocked()
-		b.mu.Unlock()
+		b.closeErr = b.saveMeta(false)
+		// NB: after the server and the loops stopped, so the high watermarks are final.
+		if err := b.checkpointHighWatermarks(); err != nil && b.closeErr == nil {
+			b.closeErr = err
+		}
 		if err := b.closeLogs(); err != nil && b.closeErr == nil {
 			b.closeErr = err
 		}
 		b.releaseDirs()
-		b.log.Info("broker stopped")
+		b.logger.Info("broker stopped")
 	})
 	return b.closeErr
 }
@@ -278,7 +297,7 @@ func (b *Broker) closeLogs() error {
 func (b *Broker) releaseDirs() {
 	for _, l := range b.dirLocks {
 		if err := l.Release(); err != nil {
-			b.log.Warn("releasing log dir lock failed", "dir", l.Dir(), "err", err)
+			b.logger.Warn("releasing log dir lock failed", "dir", l.Dir(), "err", err)
 		}
 	}
 	b.dirLocks = nil
@@ -308,10 +327,10 @@ func (b *Broker) retentionLoop() {
 		}
 		for _, p := range b.allPartitions() {
 			n, err := p.log.EnforceRetention()
-			if err != nil && !errors.Is(err, plog.ErrClosed) {
+			if err != nil && !errors.Is(err, log.ErrClosed) {
 				b.repeats.Warn("retention failed", "topic", p.topic.name, "partition", p.index, "err", err)
 			} else if n > 0 {
-				b.log.Info("retention deleted segments", "topic", p.topic.name, "partition", p.index, "segments", n, "log_start_offset", p.log.LogStartOffset())
+				b.logger.Info("retention deleted segments", "topic", p.topic.name, "partition", p.index, "segments", n, "log_start_offset", p.log.LogStartOffset())
 			}
 		}
 	}
@@ -322,7 +341,7 @@ func (b *Broker) flushLoop() {
 	defer b.wg.Done()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
-	last := map[*plog.Log]time.Time{}
+	last := map[*log.Log]time.Time{}
 	for {
 		select {
 		case <-b.stop:
@@ -335,27 +354,13 @@ func (b *Broker) flushLoop() {
 				}
 				if now.Sub(last[p.log]) >= time.Duration(ms)*time.Millisecond {
 					last[p.log] = now
-					if err := p.log.Flush(); err != nil && !errors.Is(err, plog.ErrClosed) {
+					if err := p.log.Flush(); err != nil && !errors.Is(err, log.ErrClosed) {
 						b.repeats.Warn("flush failed", "topic", p.topic.name, "partition", p.index, "err", err)
 					}
 				}
 			}
 		}
 	}
-}
-
-// notifyData wakes long-polling fetches.
-func (b *Broker) notifyData() {
-	b.dataMu.Lock()
-	close(b.dataCh)
-	b.dataCh = make(chan struct{})
-	b.dataMu.Unlock()
-}
-
-func (b *Broker) dataWait() <-chan struct{} {
-	b.dataMu.Lock()
-	defer b.dataMu.Unlock()
-	return b.dataCh
 }
 
 // lookup finds a partition by topic name.

@@ -5,13 +5,13 @@ import (
 	"sort"
 	"time"
 
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 )
 
 // cleanerLoop is the broker's log cleaner (log.cleaner.enable): one goroutine that, every
 // log.cleaner.backoff.ms, compacts the partitions whose cleanup.policy has compact, dirtiest
 // first and one at a time. Each log decides whether it is due (min.cleanable.dirty.ratio,
-// max.compaction.lag.ms, expired tombstones); see plog.Log.Clean.
+// max.compaction.lag.ms, expired tombstones); see log.Log.Clean.
 func (b *Broker) cleanerLoop() {
 	defer b.wg.Done()
 	if !b.cfg.LogCleanerEnable {
@@ -51,11 +51,11 @@ func (b *Broker) cleanOnce() {
 		}
 		st, err := c.p.log.Clean(time.Now())
 		switch {
-		case errors.Is(err, plog.ErrClosed):
+		case errors.Is(err, log.ErrClosed):
 		case err != nil:
 			b.repeats.Warn("log cleaning failed", "topic", c.p.topic.name, "partition", c.p.index, "err", err)
 		case st.Cleaned:
-			b.log.Info("cleaned log", "topic", c.p.topic.name, "partition", c.p.index,
+			b.logger.Info("cleaned log", "topic", c.p.topic.name, "partition", c.p.index,
 				"segments_read", st.SegmentsRead, "segments_written", st.SegmentsWritten,
 				"records_read", st.RecordsRead, "records_retained", st.RecordsRetained,
 				"tombstones_dropped", st.TombstonesDropped, "bytes_read", st.BytesRead,

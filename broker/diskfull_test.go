@@ -18,7 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 )
 
@@ -26,7 +26,7 @@ import (
 // file and every new directory fails with ENOSPC, until a directory is removed (which frees
 // space, as deleting a topic does).
 type fullDiskFS struct {
-	plog.FS
+	log.FS
 	full   atomic.Bool
 	denied atomic.Int64 // writes refused
 }
@@ -36,7 +36,7 @@ func (f *fullDiskFS) enospc(op, name string) error {
 	return &fs.PathError{Op: op, Path: name, Err: syscall.ENOSPC}
 }
 
-func (f *fullDiskFS) OpenFile(name string, flag int, perm os.FileMode) (plog.File, error) {
+func (f *fullDiskFS) OpenFile(name string, flag int, perm os.FileMode) (log.File, error) {
 	if f.full.Load() && flag&os.O_CREATE != 0 {
 		if _, err := os.Stat(name); errors.Is(err, os.ErrNotExist) || flag&os.O_TRUNC != 0 {
 			return nil, f.enospc("open", name)
@@ -66,7 +66,7 @@ func (f *fullDiskFS) RemoveAll(path string) error {
 }
 
 type fullDiskFile struct {
-	plog.File
+	log.File
 	fs *fullDiskFS
 }
 
@@ -78,7 +78,7 @@ func (f *fullDiskFile) Write(b []byte) (int, error) {
 }
 
 func TestProduceOnAFullDiskAnswersKafkaStorageError(t *testing.T) {
-	disk := &fullDiskFS{FS: plog.OSFS()}
+	disk := &fullDiskFS{FS: log.OSFS()}
 	tb := testbroker.Start(t, testbroker.FS(disk))
 	rc := dialRaw(t, tb.Addr())
 	createTopicRaw(t, rc, "data", 1, nil)
@@ -100,7 +100,7 @@ func TestProduceOnAFullDiskAnswersKafkaStorageError(t *testing.T) {
 }
 
 func TestBrokerStartsOnAFullDiskServesReadsAndDeletesATopicToFreeSpace(t *testing.T) {
-	disk := &fullDiskFS{FS: plog.OSFS()}
+	disk := &fullDiskFS{FS: log.OSFS()}
 	tb := testbroker.Start(t, testbroker.FS(disk))
 	createTopic(t, tb.Addr(), "keep", 2, nil)
 	createTopic(t, tb.Addr(), "bulky", 1, nil)
@@ -162,7 +162,7 @@ func (b *syncBuffer) String() string {
 }
 
 func TestProducerIDAllocationFailingOnEveryRequestLogsOnce(t *testing.T) {
-	disk := &fullDiskFS{FS: plog.OSFS()}
+	disk := &fullDiskFS{FS: log.OSFS()}
 	var logs syncBuffer
 	tb := testbroker.Start(t, testbroker.FS(disk), testbroker.Logs(&logs))
 	rc := dialRaw(t, tb.Addr())

@@ -1,12 +1,37 @@
-// Package broker is Gregor's Kafka-compatible broker: it owns the topics and their partition logs,
+// Package broker is Gregor's Kafka-compatible broker: it owns the topics and their partitions,
 // serves the Kafka requests that the server package decodes, and runs the background loops
-// (retention, flushing).
+// (retention, flushing, cleaning, high watermark checkpoints).
 //
-// Model: a Broker holds a registry of topics (name, topic ID, configs, partitions), persisted in
-// `gregor-topics.json` in the first log dir. Each partition is a broker/log.Log in
-// `<log dir>/<topic>-<partition>`. Requests are handled on the connection's goroutine; handlers
-// touch the registry under Broker.mu (a RWMutex: produce and fetch take it for reading only, to find
-// partitions) and the logs through their own locks.
+// # Model
 //
-// Lock order: Broker.mu, then a log's internal locks. Never call into the server while holding mu.
+// A Broker holds a registry of topics (name, topic ID, configs, partitions), persisted in
+// `gregor-topics.json` in the first log dir. Each partition hosted here has two parts: its log
+// (broker/log, storage only, in `<log dir>/<topic>-<partition>`) and its replica state
+// (broker/partition, imported as replication beside this package's own partition type: role,
+// leader epoch, ISR, high watermark, acks=all and fetch waiters), the one owner of replica state
+// and the only code that advances the high watermark. On a single node
+// every partition is led here with the ISR {this node}; its leader epoch is the latest the log
+// recorded (0 for a new one), checkpointed in the log's leader-epoch-checkpoint when the partition
+// becomes leader and stamped in every produced batch.
+//
+// Produce appends through the replica state (Partition.AppendAsLeader) and, for acks=all, waits on
+// its Ack; group coordinator records take the same path. A long-polling fetch registers one
+// partition.FetchWaiter on each partition it reads and is woken only by those. High watermarks are
+// checkpointed per log dir in Kafka's replication-offset-checkpoint and restored at start.
+//
+// Handlers only translate kmsg: one file per API or family (produce.go, fetch.go, createtopics.go,
+// configs.go, group_handlers.go, ...), each registering its API key with the version range it
+// implements beside the handler (handler.go's register; ApiVersions advertises exactly those).
+// Requests are handled on the connection's goroutine. In this package, `log` is the partition log
+// package (broker/log); loggers are named `logger`.
+//
+// # Locks
+//
+// Order: Broker.mu, then a partition's locks (partition.Partition: roleMu, then mu), then a log's
+// locks. Broker.mu (a RWMutex) guards the topic registry and the producer ID allocator; produce and
+// fetch take it for reading only, to find partitions, and release it before calling into a
+// partition. No disk I/O happens under Broker.mu: a partition is created, its log deleted and the
+// registry written without it (see createTopic, saveMeta). A function whose name ends in Locked
+// expects Broker.mu held — the only lock that suffix means in this package. Never call into the
+// server while holding Broker.mu.
 package broker

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 )
 
 // logErrors maps the log package's sentinel errors to Kafka error codes: the one table.
@@ -15,14 +15,14 @@ var logErrors = []struct {
 	err  error
 	kerr *kerr.Error
 }{
-	{plog.ErrCorruptMessage, kerr.CorruptMessage},
-	{plog.ErrMessageTooLarge, kerr.MessageTooLarge},
-	{plog.ErrInvalidRecord, kerr.InvalidRecord},
-	{plog.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
-	{plog.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
-	{plog.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
-	{plog.ErrUnsupportedMessageFormat, kerr.UnsupportedForMessageFormat},
-	{plog.ErrClosed, kerr.NotLeaderForPartition}, // partition closing (deleted topic, shutdown): retriable
+	{log.ErrCorruptMessage, kerr.CorruptMessage},
+	{log.ErrMessageTooLarge, kerr.MessageTooLarge},
+	{log.ErrInvalidRecord, kerr.InvalidRecord},
+	{log.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+	{log.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{log.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{log.ErrUnsupportedMessageFormat, kerr.UnsupportedForMessageFormat},
+	{log.ErrClosed, kerr.NotLeaderForPartition}, // partition closing (deleted topic, shutdown): retriable
 	// A disk that is full or failing: Kafka answers KAFKA_STORAGE_ERROR (retriable) for any
 	// IOException of a log dir, so clients retry rather than give up.
 	{syscall.ENOSPC, kerr.KafkaStorageError},

@@ -7,9 +7,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
+	replication "github.com/gregor-streams/gregor/broker/partition"
 	"github.com/gregor-streams/gregor/broker/server"
 )
+
+func init() {
+	// Fetch v4-17 (v13+: topic IDs).
+	register(1, 4, 17, func(b *Broker, c *server.Conn, r *kmsg.FetchRequest) server.Response {
+		return b.handleFetch(c, r)
+	})
+}
 
 func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Response {
 	if r.SessionID != 0 {
@@ -22,15 +30,32 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 	if r.MaxWaitMillis > 0 {
 		deadline = time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	}
+	// A long poll waits on exactly the partitions it reads: an append or a high watermark advance
+	// on one of them wakes it, and nothing else does.
+	var w *replication.FetchWaiter
+	var watched []watchedPartition
+	defer func() {
+		for _, wp := range watched {
+			wp.p.state.Unwatch(w)
+		}
+	}()
 	for {
-		wait := b.dataWait()
-		resp, splices, total, anyErr := b.fetchOnce(r)
+		resp, splices, total, anyErr, seen := b.fetchOnce(r, w == nil)
 		if anyErr || total >= int(max(r.MinBytes, 1)) || deadline.IsZero() || !time.Now().Before(deadline) {
 			return server.Response{Msg: resp, Splices: splices}
 		}
+		if w == nil {
+			// NB: Watch compares what the read saw with the partition now, so an append between
+			// the read and the registration wakes the waiter at once; later ones find it registered.
+			w, watched = replication.NewFetchWaiter(), seen
+			for _, wp := range watched {
+				wp.p.state.Watch(w, wp.highWatermark, wp.logEndOffset)
+			}
+		}
 		timer := time.NewTimer(time.Until(deadline))
 		select {
-		case <-wait:
+		case <-w.C():
+			b.fetchWakeups.Add(1)
 		case <-timer.C:
 		case <-c.Done:
 		case <-b.stop:
@@ -46,10 +71,17 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 	}
 }
 
+// watchedPartition is a partition a fetch read, with the offsets it read against.
+type watchedPartition struct {
+	p                           *partition
+	highWatermark, logEndOffset int64
+}
+
 // fetchOnce builds a fetch response from what the logs hold now. Record bytes are not read: each
 // partition's RecordBatches holds a placeholder that the server replaces with the segment file
 // ranges (sent with sendfile), so stored batches go to the client without being copied or re-encoded.
-func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, []server.Splice, int, bool) {
+// With collect, it also returns the partitions it read and the offsets it read them at.
+func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchResponse, []server.Splice, int, bool, []watchedPartition) {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	maxBytes := int(r.MaxBytes)
 	if r.Version < 3 || maxBytes <= 0 {
@@ -58,6 +90,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, []server.
 	total := 0
 	anyErr := false
 	var splices []server.Splice
+	var seen []watchedPartition
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -78,17 +111,19 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, []server.
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case p == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.leaderEpoch:
-				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			case rp.CurrentLeaderEpoch > p.leaderEpoch:
-				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			default:
+				_, _, err := p.state.CheckEpoch(rp.CurrentLeaderEpoch, true)
+				sp.ErrorCode = codeFor(err)
 			}
 			if sp.ErrorCode != 0 {
 				anyErr = true
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			hw := p.log.HighWatermark()
+			hw, leo := p.state.Offsets()
+			if collect {
+				seen = append(seen, watchedPartition{p: p, highWatermark: hw, logEndOffset: leo})
+			}
 			sp.HighWatermark, sp.LastStableOffset = hw, hw // no transactions: LSO = HW
 			sp.LogStartOffset = p.log.LogStartOffset()
 			partMax := int(rp.PartitionMaxBytes)
@@ -105,7 +140,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, []server.
 				}
 				chunk, err := p.log.Read(offset, limit, hw)
 				if err != nil {
-					if errors.Is(err, plog.ErrOffsetOutOfRange) {
+					if errors.Is(err, log.ErrOffsetOutOfRange) {
 						sp.ErrorCode = kerr.OffsetOutOfRange.Code
 					} else {
 						sp.ErrorCode = codeFor(err)
@@ -139,9 +174,8 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, []server.
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp, splices, total, anyErr
+	return resp, splices, total, anyErr, seen
 }
-
 func (b *Broker) partitionOf(t *topic, p int32) *partition {
 	if t == nil {
 		return nil

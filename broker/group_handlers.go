@@ -11,6 +11,53 @@ import (
 	"github.com/gregor-streams/gregor/broker/server"
 )
 
+func init() {
+	// OffsetCommit v0-9 (v10 uses topic IDs).
+	register(8, 0, 9, func(b *Broker, _ *server.Conn, r *kmsg.OffsetCommitRequest) server.Response {
+		return b.handleOffsetCommit(r)
+	})
+	// OffsetFetch v0-9 (v10 uses topic IDs).
+	register(9, 0, 9, func(b *Broker, _ *server.Conn, r *kmsg.OffsetFetchRequest) server.Response {
+		return b.handleOffsetFetch(r)
+	})
+	// FindCoordinator v0-6.
+	register(10, 0, 6, func(b *Broker, _ *server.Conn, r *kmsg.FindCoordinatorRequest) server.Response {
+		return server.Response{Msg: b.handleFindCoordinator(r)}
+	})
+	// JoinGroup v0-9.
+	register(11, 0, 9, func(b *Broker, c *server.Conn, r *kmsg.JoinGroupRequest) server.Response {
+		return b.handleJoinGroup(c, r)
+	})
+	// Heartbeat v0-4.
+	register(12, 0, 4, func(b *Broker, _ *server.Conn, r *kmsg.HeartbeatRequest) server.Response {
+		return b.handleHeartbeat(r)
+	})
+	// LeaveGroup v0-5.
+	register(13, 0, 5, func(b *Broker, _ *server.Conn, r *kmsg.LeaveGroupRequest) server.Response {
+		return b.handleLeaveGroup(r)
+	})
+	// SyncGroup v0-5.
+	register(14, 0, 5, func(b *Broker, c *server.Conn, r *kmsg.SyncGroupRequest) server.Response {
+		return b.handleSyncGroup(c, r)
+	})
+	// DescribeGroups v0-6.
+	register(15, 0, 6, func(b *Broker, _ *server.Conn, r *kmsg.DescribeGroupsRequest) server.Response {
+		return b.handleDescribeGroups(r)
+	})
+	// ListGroups v0-5.
+	register(16, 0, 5, func(b *Broker, _ *server.Conn, r *kmsg.ListGroupsRequest) server.Response {
+		return b.handleListGroups(r)
+	})
+	// DeleteGroups v0-2.
+	register(42, 0, 2, func(b *Broker, _ *server.Conn, r *kmsg.DeleteGroupsRequest) server.Response {
+		return b.handleDeleteGroups(r)
+	})
+	// OffsetDelete v0.
+	register(47, 0, 0, func(b *Broker, _ *server.Conn, r *kmsg.OffsetDeleteRequest) server.Response {
+		return b.handleOffsetDelete(r)
+	})
+}
+
 func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	answer := func(key string) (code int16, msg *string) {
@@ -57,7 +104,6 @@ func waitReply[T any](b *Broker, c *server.Conn, ch <-chan T) (T, bool) {
 	var zero T
 	return zero, false
 }
-
 func clientHost(c *server.Conn) string {
 	host, _, err := net.SplitHostPort(c.RemoteAddr)
 	if err != nil {
@@ -65,7 +111,6 @@ func clientHost(c *server.Conn) string {
 	}
 	return "/" + host
 }
-
 func (b *Broker) handleJoinGroup(c *server.Conn, r *kmsg.JoinGroupRequest) server.Response {
 	// The coordinator keeps protocol metadata beyond this request: copy it out of the pooled body.
 	for i := range r.Protocols {
@@ -96,7 +141,6 @@ func (b *Broker) handleJoinGroup(c *server.Conn, r *kmsg.JoinGroupRequest) serve
 	}
 	return server.Response{Msg: resp}
 }
-
 func (b *Broker) handleSyncGroup(c *server.Conn, r *kmsg.SyncGroupRequest) server.Response {
 	for i := range r.GroupAssignment {
 		r.GroupAssignment[i].MemberAssignment = append([]byte(nil), r.GroupAssignment[i].MemberAssignment...)
@@ -122,7 +166,6 @@ func (b *Broker) handleSyncGroup(c *server.Conn, r *kmsg.SyncGroupRequest) serve
 	}
 	return server.Response{Msg: resp}
 }
-
 func (b *Broker) handleHeartbeat(r *kmsg.HeartbeatRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.HeartbeatResponse)
 	if err := b.groups.do(func(co *group.Coordinator, now time.Time) { resp.ErrorCode = co.Heartbeat(now, r) }); err != nil {
@@ -130,7 +173,6 @@ func (b *Broker) handleHeartbeat(r *kmsg.HeartbeatRequest) server.Response {
 	}
 	return server.Response{Msg: resp}
 }
-
 func (b *Broker) handleLeaveGroup(r *kmsg.LeaveGroupRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.LeaveGroupResponse)
 	var members []group.LeaveMember
@@ -157,7 +199,6 @@ func (b *Broker) handleLeaveGroup(r *kmsg.LeaveGroupRequest) server.Response {
 	}
 	return server.Response{Msg: resp}
 }
-
 func (b *Broker) handleOffsetCommit(r *kmsg.OffsetCommitRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
 	var parts []group.CommitPartition
@@ -193,7 +234,6 @@ func (b *Broker) handleOffsetCommit(r *kmsg.OffsetCommitRequest) server.Response
 	}
 	return server.Response{Msg: resp}
 }
-
 func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
 	type req struct {
@@ -275,7 +315,6 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) server.Response {
 	}
 	return server.Response{Msg: resp}
 }
-
 func (b *Broker) handleListGroups(r *kmsg.ListGroupsRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.ListGroupsResponse)
 	var states []group.State
@@ -300,7 +339,6 @@ func (b *Broker) handleListGroups(r *kmsg.ListGroupsRequest) server.Response {
 	}
 	return server.Response{Msg: resp}
 }
-
 func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	described := make([]group.DescribedGroup, len(r.Groups))
@@ -332,14 +370,12 @@ func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) server.Resp
 	}
 	return server.Response{Msg: resp}
 }
-
 func orEmpty(b []byte) []byte {
 	if b == nil {
 		return []byte{}
 	}
 	return b
 }
-
 func (b *Broker) handleDeleteGroups(r *kmsg.DeleteGroupsRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	codes := make([]int16, len(r.Groups))
@@ -357,7 +393,6 @@ func (b *Broker) handleDeleteGroups(r *kmsg.DeleteGroupsRequest) server.Response
 	}
 	return server.Response{Msg: resp}
 }
-
 func (b *Broker) handleOffsetDelete(r *kmsg.OffsetDeleteRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.OffsetDeleteResponse)
 	var parts []group.DeletePartition

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/broker/group"
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 )
 
 // offsetsTopic holds committed offsets and group metadata (compacted), in Kafka's record formats.
@@ -31,18 +31,29 @@ func (s offsetsStore) Persist(partition int32, recs []group.Record) error {
 	if p == nil {
 		return fmt.Errorf("%s-%d does not exist", offsetsTopic, partition)
 	}
-	kvs := make([]plog.KeyValue, len(recs))
+	kvs := make([]log.KeyValue, len(recs))
 	for i, r := range recs {
-		kvs[i] = plog.KeyValue{Key: r.Key, Value: r.Value}
+		kvs[i] = log.KeyValue{Key: r.Key, Value: r.Value}
 	}
-	if _, err := p.log.Append(plog.EncodeBatch(time.Now().UnixMilli(), kvs), p.leaderEpoch); err != nil {
+	batch := log.EncodeBatch(time.Now().UnixMilli(), kvs)
+	// NB: acks=all, as Kafka's offsets.commit.required.acks: a commit is answered once its ISR has it.
+	ack, err := p.state.AppendAsLeader(-1, func(leaderEpoch int32) (int64, error) {
+		res, err := p.log.Append(batch, leaderEpoch)
+		return res.LastOffset + 1, err
+	})
+	if err == nil {
+		err = ack.Wait(offsetsCommitTimeout, s.b.stop)
+	}
+	if err != nil {
 		s.b.repeats.Error("writing to the offsets topic failed", "partition", partition, "err", err)
-		return err
+		return fmt.Errorf("%s-%d: %w", offsetsTopic, partition, err)
 	}
-	p.log.SetHighWatermark(p.log.LogEndOffset())
-	s.b.notifyData()
 	return nil
 }
+
+// offsetsCommitTimeout bounds how long a group write waits for its ISR (Kafka's
+// offsets.commit.timeout.ms default).
+const offsetsCommitTimeout = 5 * time.Second
 
 // openGroupCoordinator creates __consumer_offsets if needed and loads every group from it.
 func (b *Broker) openGroupCoordinator() error {
@@ -81,10 +92,10 @@ func (b *Broker) openGroupCoordinator() error {
 		if part == nil {
 			return fmt.Errorf("%s-%d is missing", offsetsTopic, p)
 		}
-		err := part.log.ScanRecords(0, func(r plog.Record) error {
+		err := part.log.ScanRecords(0, func(r log.Record) error {
 			records++
 			if err := coord.Replay(r.Key, r.Value); err != nil {
-				b.log.Warn("skipping unreadable offsets record", "partition", p, "offset", r.Offset, "err", err)
+				b.logger.Warn("skipping unreadable offsets record", "partition", p, "offset", r.Offset, "err", err)
 			}
 			return nil
 		})
@@ -94,7 +105,7 @@ func (b *Broker) openGroupCoordinator() error {
 	}
 	coord.FinishLoad(time.Now())
 	b.groups = &groupDriver{b: b, coord: coord, ops: make(chan func(time.Time))}
-	b.log.Info("loaded consumer groups", "records", records, "took", time.Since(start).Round(time.Millisecond))
+	b.logger.Info("loaded consumer groups", "records", records, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

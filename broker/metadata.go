@@ -1,9 +1,24 @@
 package broker
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/broker/server"
 )
+
+func init() {
+	// Metadata v0-13.
+	register(3, 0, 13, func(b *Broker, _ *server.Conn, r *kmsg.MetadataRequest) server.Response {
+		return server.Response{Msg: b.handleMetadata(r)}
+	})
+	// DescribeCluster v0-1.
+	register(60, 0, 1, func(b *Broker, _ *server.Conn, r *kmsg.DescribeClusterRequest) server.Response {
+		return server.Response{Msg: b.handleDescribeCluster(r)}
+	})
+}
 
 func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
@@ -69,7 +84,7 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
-			b.log.Info("auto-created topic", "topic", name, "partitions", b.cfg.NumPartitions)
+			b.logger.Info("auto-created topic", "topic", name, "partitions", b.cfg.NumPartitions)
 		}
 		resp.Topics = append(resp.Topics, b.metadataTopic(name, nil))
 	}
@@ -93,12 +108,27 @@ func (b *Broker) metadataTopic(name string, _ []int32) kmsg.MetadataResponseTopi
 	for _, p := range t.partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.index
-		mp.Leader = b.cfg.NodeID
-		mp.LeaderEpoch = p.leaderEpoch
+		mp.Leader, mp.LeaderEpoch = p.state.Leader()
 		mp.Replicas = []int32{b.cfg.NodeID}
 		mp.ISR = []int32{b.cfg.NodeID}
 		mp.OfflineReplicas = []int32{}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+func (b *Broker) handleDescribeCluster(r *kmsg.DescribeClusterRequest) *kmsg.DescribeClusterResponse {
+	resp := r.ResponseKind().(*kmsg.DescribeClusterResponse)
+	if r.Version >= 1 && r.EndpointType != 1 {
+		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+		resp.ErrorMessage = errMsg(fmt.Sprintf("endpoint type %d is not supported; brokers (1) are", r.EndpointType))
+		return resp
+	}
+	resp.EndpointType = 1
+	resp.ClusterID = b.clusterID
+	resp.ControllerID = b.cfg.NodeID
+	br := kmsg.NewDescribeClusterResponseBroker()
+	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.advHost, b.advPort
+	resp.Brokers = append(resp.Brokers, br)
+	return resp
 }

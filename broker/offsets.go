@@ -3,21 +3,22 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/broker/server"
 )
 
-// epochError checks a request's current_leader_epoch against the partition's (-1: not checked).
-func epochError(current, ours int32) int16 {
-	switch {
-	case current < 0:
-		return 0
-	case current < ours:
-		return kerr.FencedLeaderEpoch.Code
-	case current > ours:
-		return kerr.UnknownLeaderEpoch.Code
-	}
-	return 0
+func init() {
+	// ListOffsets v1-10.
+	register(2, 1, 10, func(b *Broker, _ *server.Conn, r *kmsg.ListOffsetsRequest) server.Response {
+		return server.Response{Msg: b.handleListOffsets(r)}
+	})
+	// OffsetForLeaderEpoch v0-4.
+	register(23, 0, 4, func(b *Broker, _ *server.Conn, r *kmsg.OffsetForLeaderEpochRequest) server.Response {
+		return server.Response{Msg: b.handleOffsetForLeaderEpoch(r)}
+	})
 }
 
+// epochError checks a request's current_leader_epoch against the partition's (-1: not checked).
 func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
 	resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
 	for _, rt := range r.Topics {
@@ -33,22 +34,23 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsets
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			if code := epochError(rp.CurrentLeaderEpoch, p.leaderEpoch); code != 0 {
-				sp.ErrorCode = code
+			_, leaderEpoch, err := p.state.CheckEpoch(rp.CurrentLeaderEpoch, true)
+			if err != nil {
+				sp.ErrorCode = codeFor(err)
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
 			l := p.log
 			switch rp.Timestamp {
 			case -1, -5: // latest (visible: HW; with no transactions LSO = HW)
-				sp.Offset, sp.LeaderEpoch = l.HighWatermark(), p.leaderEpoch
+				sp.Offset, sp.LeaderEpoch = l.HighWatermark(), leaderEpoch
 			case -2, -4: // earliest, earliest local
-				sp.Offset, sp.LeaderEpoch = l.LogStartOffset(), p.leaderEpoch
+				sp.Offset, sp.LeaderEpoch = l.LogStartOffset(), leaderEpoch
 			case -3: // max timestamp (KIP-734)
 				off, ts := l.MaxTimestamp()
 				sp.Offset, sp.Timestamp = off, ts
 				if off >= 0 {
-					sp.LeaderEpoch = p.leaderEpoch
+					sp.LeaderEpoch = leaderEpoch
 				}
 			default:
 				if rp.Timestamp < 0 {
@@ -71,7 +73,6 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsets
 	}
 	return resp
 }
-
 func (b *Broker) handleOffsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest) *kmsg.OffsetForLeaderEpochResponse {
 	resp := r.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	for _, rt := range r.Topics {
@@ -82,16 +83,19 @@ func (b *Broker) handleOffsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest)
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
 			_, p := b.lookup(rt.Topic, rp.Partition)
-			switch {
-			case p == nil:
+			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case epochError(rp.CurrentLeaderEpoch, p.leaderEpoch) != 0:
-				sp.ErrorCode = epochError(rp.CurrentLeaderEpoch, p.leaderEpoch)
-			default:
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			_, leaderEpoch, err := p.state.CheckEpoch(rp.CurrentLeaderEpoch, true)
+			if err != nil {
+				sp.ErrorCode = codeFor(err)
+			} else {
 				sp.LeaderEpoch, sp.EndOffset = p.log.EndOffsetForEpoch(rp.LeaderEpoch)
-				if sp.LeaderEpoch == -1 && rp.LeaderEpoch >= p.leaderEpoch {
+				if sp.LeaderEpoch == -1 && rp.LeaderEpoch >= leaderEpoch {
 					// Nothing written yet in this (current) epoch: Kafka answers with the LEO.
-					sp.LeaderEpoch, sp.EndOffset = p.leaderEpoch, p.log.LogEndOffset()
+					sp.LeaderEpoch, sp.EndOffset = leaderEpoch, p.log.LogEndOffset()
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)

@@ -100,7 +100,7 @@ func (b *Broker) openNewPartitions(t *topic, from, to int32) ([]*partition, erro
 			b.deletePartitions(parts)
 			return nil, fmt.Errorf("remove stale directory of %s-%d: %w", t.name, p, err)
 		}
-		part, err := b.openPartition(t, p)
+		part, err := b.openPartition(t, p, 0)
 		if err != nil {
 			b.deletePartitions(parts)
 			return nil, err
@@ -114,7 +114,7 @@ func (b *Broker) openNewPartitions(t *topic, from, to int32) ([]*partition, erro
 func (b *Broker) deletePartitions(parts []*partition) {
 	for _, p := range parts {
 		if err := p.log.Delete(); err != nil {
-			b.log.Warn("rolling back a new partition failed", "topic", p.topic.name, "partition", p.index, "err", err)
+			b.logger.Warn("rolling back a new partition failed", "topic", p.topic.name, "partition", p.index, "err", err)
 		}
 	}
 }

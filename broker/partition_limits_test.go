@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 )
 
@@ -127,7 +127,7 @@ func TestCreatePartitionsBeyondTheOpenFileLimitIsRefusedBeforeCreatingAny(t *tes
 
 // failingMkdirFS fails creating partition directories after the first ok ones.
 type failingMkdirFS struct {
-	plog.FS
+	log.FS
 	ok atomic.Int64
 }
 
@@ -139,7 +139,7 @@ func (f *failingMkdirFS) MkdirAll(dir string, perm os.FileMode) error {
 }
 
 func TestCreatePartitionsFailingHalfwayRollsBackAndTheBrokerRestartsHealthy(t *testing.T) {
-	fsys := &failingMkdirFS{FS: plog.OSFS()}
+	fsys := &failingMkdirFS{FS: log.OSFS()}
 	fsys.ok.Store(1 << 30)
 	tb := testbroker.Start(t, testbroker.FS(fsys))
 	bs := startBystander(t, tb.Addr(), "bystander")
@@ -180,7 +180,7 @@ func TestCreatePartitionsFailingHalfwayRollsBackAndTheBrokerRestartsHealthy(t *t
 
 // pausingMkdirFS holds the first new directory whose name has prefix until release is closed.
 type pausingMkdirFS struct {
-	plog.FS
+	log.FS
 	prefix  string
 	armed   atomic.Bool
 	entered chan struct{}
@@ -196,7 +196,7 @@ func (f *pausingMkdirFS) MkdirAll(dir string, perm os.FileMode) error {
 }
 
 func TestCreatingPartitionsDoesNotStopMetadataOrProduceForOtherTopics(t *testing.T) {
-	fsys := &pausingMkdirFS{FS: plog.OSFS(), prefix: "grow-", entered: make(chan struct{}), release: make(chan struct{})}
+	fsys := &pausingMkdirFS{FS: log.OSFS(), prefix: "grow-", entered: make(chan struct{}), release: make(chan struct{})}
 	tb := testbroker.Start(t, testbroker.FS(fsys))
 	rc := dialRaw(t, tb.Addr())
 	createTopicRaw(t, rc, "grow", 1, nil)

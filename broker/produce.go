@@ -1,19 +1,41 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
+	replication "github.com/gregor-streams/gregor/broker/partition"
+	"github.com/gregor-streams/gregor/broker/server"
 )
 
-// handleProduce appends each partition's batches; sum gives batch CRCs from the request body's
-// chunk sums (nil: hash the batches).
-func (b *Broker) handleProduce(r *kmsg.ProduceRequest, sum plog.Checksum) *kmsg.ProduceResponse {
+func init() {
+	// Produce v3-13 (v13: topic IDs); acks=0 is not answered.
+	register(0, 3, 13, func(b *Broker, c *server.Conn, r *kmsg.ProduceRequest) server.Response {
+		resp := b.handleProduce(r, c.Body.Checksum, c.Done)
+		if r.Acks == 0 {
+			return server.Response{}
+		}
+		return server.Response{Msg: resp}
+	})
+}
+
+// pendingAck is an acks=all partition of a produce waiting for its ISR.
+type pendingAck struct {
+	topic, partition int // indexes into the response
+	ack              *replication.Ack
+}
+
+// handleProduce appends each partition's batches through its replica state; sum gives batch CRCs
+// from the request body's chunk sums (nil: hash the batches). An acks=all produce then waits, up to
+// the request's timeout or until cancel is closed, for every appended partition's ISR.
+func (b *Broker) handleProduce(r *kmsg.ProduceRequest, sum log.Checksum, cancel <-chan struct{}) *kmsg.ProduceResponse {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
-	appended := false
+	var acks []pendingAck
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
@@ -23,66 +45,76 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest, sum plog.Checksum) *kmsg.
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
-			code, msg := b.producePartition(r, t, rp, &sp, sum)
-			sp.ErrorCode = code
-			if code != 0 {
-				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-				if msg != "" {
-					sp.ErrorMessage = &msg
-				}
-			} else {
-				appended = true
+			ack, err := b.producePartition(r, t, rp, &sp, sum)
+			setProduceError(&sp, err)
+			if ack != nil {
+				acks = append(acks, pendingAck{topic: i, partition: j, ack: ack})
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	if appended {
-		b.notifyData()
+	if len(acks) > 0 {
+		deadline := time.Now().Add(time.Duration(max(r.TimeoutMillis, 0)) * time.Millisecond)
+		for _, a := range acks {
+			setProduceError(&resp.Topics[a.topic].Partitions[a.partition], a.ack.Wait(time.Until(deadline), cancel))
+		}
 	}
 	return resp
 }
 
-func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, sum plog.Checksum) (int16, string) {
+// setProduceError answers err (nil: nothing) for one partition of a produce.
+func setProduceError(sp *kmsg.ProduceResponseTopicPartition, err error) {
+	if err == nil {
+		return
+	}
+	sp.ErrorCode = codeFor(err)
+	sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+	var ke *kerr.Error
+	if !errors.As(err, &ke) || err.Error() != ke.Error() {
+		msg := err.Error()
+		sp.ErrorMessage = &msg
+	}
+}
+
+// producePartition appends one partition's batches as the leader. For acks=all it returns the Ack
+// to wait on.
+func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, sum log.Checksum) (*replication.Ack, error) {
 	if t == nil {
 		if r.Version >= 13 {
-			return kerr.UnknownTopicID.Code, "unknown topic id"
+			return nil, apiErr(kerr.UnknownTopicID, "unknown topic id")
 		}
-		return kerr.UnknownTopicOrPartition.Code, "unknown topic"
+		return nil, apiErr(kerr.UnknownTopicOrPartition, "unknown topic")
 	}
 	if isInternalTopic(t.name) {
-		return kerr.InvalidTopicException.Code, fmt.Sprintf("cannot append to internal topic %s", t.name)
+		return nil, apiErr(kerr.InvalidTopicException, "cannot append to internal topic %s", t.name)
 	}
-	b.mu.RLock()
-	var p *partition
-	if rp.Partition >= 0 && int(rp.Partition) < len(t.partitions) {
-		p = t.partitions[rp.Partition]
-	}
-	minISR := t.configs["min.insync.replicas"]
-	b.mu.RUnlock()
+	p := b.partitionOf(t, rp.Partition)
 	if p == nil {
-		return kerr.UnknownTopicOrPartition.Code, fmt.Sprintf("topic %s has no partition %d", t.name, rp.Partition)
+		return nil, apiErr(kerr.UnknownTopicOrPartition, "topic %s has no partition %d", t.name, rp.Partition)
 	}
 	switch r.Acks {
 	case -1, 0, 1:
 	default:
-		return kerr.InvalidRequiredAcks.Code, fmt.Sprintf("acks must be -1, 0 or 1, got %d", r.Acks)
-	}
-	// Single node: the ISR is this broker alone.
-	if r.Acks == -1 && (minISR != "" && minISR != "1" || minISR == "" && b.cfg.MinInsyncReplicas > 1) {
-		return kerr.NotEnoughReplicas.Code, "min.insync.replicas exceeds the in-sync replicas (1)"
+		return nil, apiErr(kerr.InvalidRequiredAcks, "acks must be -1, 0 or 1, got %d", r.Acks)
 	}
 	if len(rp.Records) == 0 {
-		return kerr.CorruptMessage.Code, "no record batch in the request"
+		return nil, apiErr(kerr.CorruptMessage, "no record batch in the request")
 	}
-	res, err := p.log.AppendChecked(rp.Records, p.leaderEpoch, sum)
-	if err != nil {
-		return codeFor(err), fmt.Sprintf("%s-%d: %v", t.name, p.index, err)
+	var res log.AppendResult
+	ack, err := p.state.AppendAsLeader(r.Acks, func(leaderEpoch int32) (int64, error) {
+		var err error
+		res, err = p.log.AppendChecked(rp.Records, leaderEpoch, sum)
+		return res.LastOffset + 1, err
+	})
+	switch {
+	case errors.Is(err, kerr.NotEnoughReplicas):
+		return nil, apiErr(kerr.NotEnoughReplicas, "%s-%d: the in-sync replicas are fewer than min.insync.replicas", t.name, p.index)
+	case err != nil:
+		return nil, fmt.Errorf("%s-%d: %w", t.name, p.index, err)
 	}
-	// Single node: a record is committed as soon as it is in the leader's log.
-	p.log.SetHighWatermark(p.log.LogEndOffset())
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
-	return 0, ""
+	return ack, nil
 }

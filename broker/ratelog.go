@@ -15,10 +15,10 @@ const repeatLogEvery = 10 * time.Second
 // ones at most once per interval, carrying how many were left out since ("repeated"). A kind is
 // the line's message, so messages must be constants. Safe for concurrent use.
 type repeatLog struct {
-	log   *slog.Logger
-	every time.Duration
-	now   func() time.Time
-	mu    struct {
+	logger *slog.Logger
+	every  time.Duration
+	now    func() time.Time
+	mu     struct {
 		sync.Mutex
 		kinds map[string]*repeatKind
 	}
@@ -29,8 +29,8 @@ type repeatKind struct {
 	skipped int       // lines left out since the last one written
 }
 
-func newRepeatLog(log *slog.Logger, every time.Duration, now func() time.Time) *repeatLog {
-	r := &repeatLog{log: log, every: every, now: now}
+func newRepeatLog(logger *slog.Logger, every time.Duration, now func() time.Time) *repeatLog {
+	r := &repeatLog{logger: logger, every: every, now: now}
 	r.mu.kinds = map[string]*repeatKind{}
 	return r
 }
@@ -60,5 +60,5 @@ func (r *repeatLog) write(level slog.Level, msg string, args []any) {
 	if skipped > 0 {
 		args = append(args, "repeated", skipped)
 	}
-	r.log.Log(context.Background(), level, msg, args...)
+	r.logger.Log(context.Background(), level, msg, args...)
 }

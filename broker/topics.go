@@ -13,7 +13,8 @@ import (
 	"strings"
 
 	"github.com/gregor-streams/gregor/broker/config"
-	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/log"
+	replication "github.com/gregor-streams/gregor/broker/partition"
 )
 
 // topic is one topic's metadata and partitions. Fields other than partitions' logs are guarded by
@@ -26,12 +27,13 @@ type topic struct {
 	growing    bool // a CreatePartitions is adding partitions (outside Broker.mu)
 }
 
-// partition is one partition of a topic.
+// partition is one partition of a topic hosted here: its log (storage) and its replica state
+// (role, leader epoch, ISR, high watermark, waiters), which state owns.
 type partition struct {
-	topic       *topic
-	index       int32
-	leaderEpoch int32
-	log         *plog.Log
+	topic *topic
+	index int32
+	log   *log.Log
+	state *replication.Partition
 }
 
 // metaFile is the persisted form of the topic registry.
@@ -52,16 +54,39 @@ const metaFileName = "gregor-topics.json"
 
 func (b *Broker) metaPath() string { return filepath.Join(b.cfg.LogDirs[0], metaFileName) }
 
-// saveMetaLocked writes the registry atomically (temp file, fsync, rename). Requires b.mu.
-func (b *Broker) saveMetaLocked() error {
-	m := metaFile{ClusterID: b.clusterID, NextProducerID: b.producerIDLimit}
+// saveMeta writes the registry atomically (temp file, fsync, rename). The registry is encoded under
+// b.mu and written without it (no disk I/O under Broker.mu); metaWriteMu, taken before b.mu,
+// serializes writers, so each write holds every change made before it began. With
+// newProducerIDBlock, the write also reserves the next block of producer IDs if the current one
+// is used up; IDs of a block are handed out only once it is persisted.
+func (b *Broker) saveMeta(newProducerIDBlock bool) error {
+	b.metaWriteMu.Lock()
+	defer b.metaWriteMu.Unlock()
+	b.mu.RLock()
+	limit := b.producerIDLimit
+	if newProducerIDBlock && b.nextProducerID >= limit {
+		limit = b.nextProducerID + producerIDBlock
+	}
+	m := metaFile{ClusterID: b.clusterID, NextProducerID: limit}
 	for _, t := range b.topics {
 		m.Topics = append(m.Topics, metaTopic{Name: t.name, ID: formatUUID(t.id), Partitions: int32(len(t.partitions)), Configs: t.configs})
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
+	b.mu.RUnlock()
 	if err != nil {
 		return err
 	}
+	if err := b.writeMeta(data); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.producerIDLimit = max(b.producerIDLimit, limit)
+	b.mu.Unlock()
+	return nil
+}
+
+// writeMeta replaces the registry file with data.
+func (b *Broker) writeMeta(data []byte) error {
 	// NB: through b.fs, like every partition file, so a full disk can be injected in tests.
 	tmp := b.metaPath() + ".tmp"
 	f, err := b.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
@@ -114,14 +139,14 @@ func (b *Broker) partitionDir(topic string, p int32) string {
 }
 
 // logConfig resolves a topic's effective log config.
-func (b *Broker) logConfig(overrides map[string]string) plog.Config {
+func (b *Broker) logConfig(overrides map[string]string) log.Config {
 	tc := config.Topic{Overrides: overrides, Broker: b.cfg}
 	policy := tc.Get("cleanup.policy")
 	dirtyRatio, err := strconv.ParseFloat(tc.Get("min.cleanable.dirty.ratio"), 64)
 	if err != nil {
 		dirtyRatio = 0.5
 	}
-	return plog.Config{
+	return log.Config{
 		SegmentBytes:       tc.Int64("segment.bytes", b.cfg.LogSegmentBytes),
 		SegmentMs:          tc.Int64("segment.ms", b.cfg.LogRollMs),
 		RetentionMs:        tc.Int64("retention.ms", b.cfg.LogRetentionMs),
@@ -141,12 +166,30 @@ func (b *Broker) logConfig(overrides map[string]string) plog.Config {
 	}
 }
 
-func (b *Broker) openPartition(t *topic, p int32) (*partition, error) {
-	l, err := plog.Open(b.partitionDir(t.name, p), b.logConfig(t.configs), plog.Options{FS: b.fs, Logger: b.log.With("partition", fmt.Sprintf("%s-%d", t.name, p))})
+// openPartition opens partition p of t with the high watermark the broker checkpointed for it.
+func (b *Broker) openPartition(t *topic, p int32, highWatermark int64) (*partition, error) {
+	l, err := log.Open(b.partitionDir(t.name, p), b.logConfig(t.configs), log.Options{FS: b.fs, Logger: b.logger.With("partition", fmt.Sprintf("%s-%d", t.name, p))})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
 	}
-	return &partition{topic: t, index: p, log: l}, nil
+	part := &partition{topic: t, index: p, log: l}
+	highWatermark = max(highWatermark, l.LogStartOffset())
+	part.state = replication.New(t.name, p, b.cfg.NodeID, l, highWatermark, b.replicationConfig(t.configs), replication.Options{Logger: b.partitionLogger})
+	// Single node: this broker is the only replica, the leader and the whole ISR. The leader epoch
+	// is the latest the log recorded (0 for a new log), so it survives restarts unchanged.
+	epoch := max(l.LatestEpoch(), 0)
+	if _, err := part.state.ApplyAssignment(replication.Assignment{Leader: b.cfg.NodeID, LeaderEpoch: epoch, PartitionEpoch: 0,
+		Replicas: []int32{b.cfg.NodeID}, ISR: []int32{b.cfg.NodeID}}); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
+	}
+	return part, nil
+}
+
+// replicationConfig resolves a topic's replication config (min.insync.replicas).
+func (b *Broker) replicationConfig(overrides map[string]string) replication.Config {
+	tc := config.Topic{Overrides: overrides, Broker: b.cfg}
+	return replication.Config{MinInsyncReplicas: tc.MinInsyncReplicas()}
 }
 
 // validTopicName applies Kafka's rules: 1..249 chars of [a-zA-Z0-9._-], not "." or "..".

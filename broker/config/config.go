@@ -43,6 +43,9 @@ type Broker struct {
 	MaxBrokerPartitions          int64 // max.broker.partitions (KIP-578): partitions this broker may hold
 	ControllerMaxRecordsPerBatch int64 // controller.max.records.per.batch: new partitions one request may add
 
+	// ReplicaHighWatermarkCheckpointIntervalMs is replica.high.watermark.checkpoint.interval.ms.
+	ReplicaHighWatermarkCheckpointIntervalMs int64
+
 	OffsetsTopicPartitions        int32
 	OffsetsTopicSegmentBytes      int64
 	OffsetsRetentionMinutes       int64
@@ -213,6 +216,9 @@ var brokerKeys = map[string]brokerKey{
 		b.MaxConnectionsPerIPOverrides, err = parseConnectionOverrides(v)
 		return err
 	}},
+
+	// Replication.
+	"replica.high.watermark.checkpoint.interval.ms": intKey("5000", func(b *Broker, n int64) { b.ReplicaHighWatermarkCheckpointIntervalMs = n }, 1),
 }
 
 // parseConnectionOverrides reads max.connections.per.ip.overrides: host:count pairs separated by

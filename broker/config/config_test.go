@@ -107,3 +107,25 @@ func TestTopicConfigsValidateAndFallBackToBrokerDefaults(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestMinInsyncReplicasIsTheTopicsOverrideElseTheBrokers(t *testing.T) {
+	b, _, err := Parse(map[string]string{"min.insync.replicas": "2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		overrides map[string]string
+		want      int
+	}{
+		{nil, 2},
+		{map[string]string{"min.insync.replicas": "3"}, 3},
+		{map[string]string{"min.insync.replicas": " 1 "}, 1},
+	} {
+		if got := (Topic{Overrides: c.overrides, Broker: b}).MinInsyncReplicas(); got != c.want {
+			t.Errorf("overrides %v: min.insync.replicas %d, want %d", c.overrides, got, c.want)
+		}
+	}
+	if got := (Topic{}).MinInsyncReplicas(); got != 1 {
+		t.Errorf("no broker, no override: %d, want 1", got)
+	}
+}

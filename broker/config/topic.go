@@ -152,6 +152,21 @@ func (t Topic) Int64(name string, def int64) int64 {
 	return n
 }
 
+// MinInsyncReplicas returns min.insync.replicas: the topic's override, else the broker's; at least 1.
+func (t Topic) MinInsyncReplicas() int {
+	n := int64(1)
+	if t.Broker != nil {
+		n = int64(t.Broker.MinInsyncReplicas)
+	}
+	if v, ok := t.Overrides["min.insync.replicas"]; ok {
+		// NB: overrides are validated (an integer >= 1) before they are stored.
+		if o, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+			n = o
+		}
+	}
+	return int(min(max(n, 1), math.MaxInt32))
+}
+
 // Entries lists every topic config for DescribeConfigs.
 func (t Topic) Entries() []Entry {
 	out := make([]Entry, 0, len(topicDefs))

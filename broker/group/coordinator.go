@@ -242,7 +242,8 @@ func (c *Coordinator) rejoinStatic(now time.Time, g *Group, oldID string, m *mem
 			// The leader learns the members (so it could assign) but is told to skip assigning.
 			res.Members = c.joinMembers(g)
 		}
-		c.persistGroup(now, g)
+		// A failed write is retried by Tick (persistGroup marks the group).
+		_ = c.persistGroup(now, g)
 		reply(res)
 		return
 	}
@@ -325,7 +326,7 @@ func (c *Coordinator) completeJoin(now time.Time, g *Group) {
 		g.protocol = ""
 		g.leader = ""
 		g.emptySince = now
-		c.persistGroup(now, g)
+		_ = c.persistGroup(now, g) // a failed write is retried by Tick
 		return
 	}
 	g.protocol = g.selectProtocol()
@@ -534,6 +535,11 @@ func (c *Coordinator) Tick(now time.Time) {
 		c.lastExpiry = now
 	}
 	for _, g := range c.groups {
+		if g.metadataUnsaved && (g.state == Stable || g.state == Empty) {
+			// NB: a failed write is never dropped: the store reported it, and the group's current
+			// metadata is written again until it lands.
+			_ = c.persistGroup(now, g)
+		}
 		for id, exp := range g.pending {
 			if !now.Before(exp) {
 				delete(g.pending, id)
@@ -575,7 +581,7 @@ func (c *Coordinator) Tick(now time.Time) {
 // expireOffsets applies offsets.retention.minutes: an empty group's offsets expire that long after
 // it became empty; a group without members or metadata (standalone commits) by commit time.
 func (c *Coordinator) expireOffsets(now time.Time, g *Group) {
-	if c.cfg.OffsetsRetention <= 0 || g.state != Empty || len(g.offsets) == 0 {
+	if c.cfg.OffsetsRetention <= 0 || g.state != Empty || (len(g.offsets) == 0 && !g.tombstoneUnsaved) {
 		return
 	}
 	cutoff := now.Add(-c.cfg.OffsetsRetention).UnixMilli()
@@ -591,20 +597,23 @@ func (c *Coordinator) expireOffsets(now time.Time, g *Group) {
 			}
 		}
 	}
-	if len(recs) == 0 {
+	if len(recs) == 0 && !g.tombstoneUnsaved {
 		return
 	}
-	if err := c.store.Persist(PartitionFor(g.id, c.cfg.Partitions), recs); err != nil {
-		return
-	}
-	for _, r := range recs {
-		var k kmsg.OffsetCommitKey
-		if k.ReadFrom(r.Key) == nil {
-			g.deleteOffset(k.Topic, k.Partition)
+	if len(recs) > 0 {
+		if err := c.store.Persist(PartitionFor(g.id, c.cfg.Partitions), recs); err != nil {
+			return // the store reported it; the next check expires them again
+		}
+		for _, r := range recs {
+			var k kmsg.OffsetCommitKey
+			if k.ReadFrom(r.Key) == nil {
+				g.deleteOffset(k.Topic, k.Partition)
+			}
 		}
 	}
 	if len(g.offsets) == 0 && len(g.members) == 0 {
-		c.deleteGroupLocked(now, g)
+		// A failed tombstone is written again at the next check.
+		g.tombstoneUnsaved = c.deleteGroup(now, g) != nil
 	}
 }
 
@@ -612,13 +621,14 @@ func (c *Coordinator) expireOffsets(now time.Time, g *Group) {
 func (c *Coordinator) persistGroup(now time.Time, g *Group) error {
 	rec := Record{Key: groupKey(g.id), Value: g.metadataValue(now.UnixMilli())}
 	if err := c.store.Persist(PartitionFor(g.id, c.cfg.Partitions), []Record{rec}); err != nil {
+		g.metadataUnsaved = true
 		return err
 	}
-	g.hasMetadata = true
+	g.hasMetadata, g.metadataUnsaved = true, false
 	return nil
 }
 
-func (c *Coordinator) deleteGroupLocked(now time.Time, g *Group) error {
+func (c *Coordinator) deleteGroup(now time.Time, g *Group) error {
 	recs := []Record{{Key: groupKey(g.id)}}
 	for topic, ps := range g.offsets {
 		for p := range ps {

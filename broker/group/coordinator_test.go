@@ -1,6 +1,8 @@
 package group
 
 import (
+	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -8,10 +10,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// memStore keeps persisted records in order, like the log would.
-type memStore struct{ recs []Record }
+// memStore keeps persisted records in order, like the log would. A write fail refuses is refused
+// with errDiskFull.
+type memStore struct {
+	recs []Record
+	fail func([]Record) bool
+}
+
+var errDiskFull = errors.New("disk full")
 
 func (s *memStore) Persist(_ int32, recs []Record) error {
+	if s.fail != nil && s.fail(recs) {
+		return errDiskFull
+	}
 	s.recs = append(s.recs, recs...)
 	return nil
 }
@@ -342,3 +353,57 @@ func TestPartitionForMatchesKafka(t *testing.T) {
 }
 
 func strPtr(s string) *string { return &s }
+
+// isGroupRecord reports whether r is group g's metadata record (tombstone: a nil value).
+func isGroupRecord(r Record, g string, tombstone bool) bool {
+	return bytes.Equal(r.Key, groupKey(g)) && (r.Value == nil) == tombstone
+}
+
+// A group's metadata write that fails (the group emptied while the disk was full) is not dropped:
+// Tick writes the group's metadata again until it lands.
+func TestFailedGroupMetadataWriteIsRetriedUntilItLands(t *testing.T) {
+	h := newHarness(t, Config{})
+	a := h.newMember("g")
+	h.sync("g", a.MemberID, 1, map[string]string{a.MemberID: "p0"})
+	h.store.fail = func([]Record) bool { return true }
+	if code := h.c.Leave(h.now, "g", []LeaveMember{{MemberID: a.MemberID}}); code != 0 {
+		t.Fatalf("leave: %d", code)
+	}
+	if d := h.c.Describe("g"); d.State != Empty {
+		t.Fatalf("after the last member left: %+v", d)
+	}
+	written := len(h.store.recs)
+	h.advance(time.Second)
+	if len(h.store.recs) != written {
+		t.Fatal("a write the store refuses was recorded")
+	}
+	h.store.fail = nil
+	h.advance(time.Second)
+	if len(h.store.recs) != written+1 || !isGroupRecord(h.store.recs[written], "g", false) {
+		t.Fatalf("after the disk recovered: %d records (had %d), want the group's metadata again", len(h.store.recs), written)
+	}
+	h.advance(time.Second)
+	if len(h.store.recs) != written+1 {
+		t.Fatalf("the metadata was written again after it landed: %d records", len(h.store.recs))
+	}
+}
+
+// An expired group whose tombstone fails is deleted at the next retention check instead of
+// staying in the log (and coming back after a restart).
+func TestFailedGroupTombstoneIsRetriedAtTheNextExpiryCheck(t *testing.T) {
+	h := newHarness(t, Config{OffsetsRetention: time.Hour, OffsetsRetentionCheck: time.Minute})
+	h.c.Commit(h.now, "g", "", nil, -1, []CommitPartition{{Topic: "t", Partition: 0, Offset: 1}})
+	h.store.fail = func(recs []Record) bool { return isGroupRecord(recs[0], "g", true) }
+	h.advance(61 * time.Minute)
+	if got := h.c.FetchOffsets("g", nil); len(got) != 0 {
+		t.Fatalf("offset kept past retention: %+v", got)
+	}
+	h.store.fail = nil
+	h.advance(time.Minute)
+	if groups := h.c.List(nil, nil); len(groups) != 0 {
+		t.Fatalf("group still listed after its tombstone could be written: %+v", groups)
+	}
+	if last := h.store.recs[len(h.store.recs)-1]; !isGroupRecord(last, "g", true) {
+		t.Fatalf("last record is not g's tombstone: %q", last.Key)
+	}
+}

@@ -19,4 +19,9 @@
 // A member that stops heartbeating for its session timeout is removed and the group rebalances.
 // Static members (group.instance.id) that rejoin within their session timeout keep their
 // assignment without a rebalance.
+//
+// A failed Store write is never dropped: a commit or a SyncGroup answers it with an error; a
+// group's metadata written on its own (a group that emptied, a static member that rejoined) is
+// written again by Tick until it lands; an expired group's tombstone is written again at the next
+// retention check. The broker's Store appends through the partition's append path (acks=all).
 package group

@@ -113,7 +113,11 @@ type Group struct {
 	generation   int32
 	leader       string
 	hasMetadata  bool // a group metadata record exists in the log
-	loaded       bool
+	// metadataUnsaved: the last write of the group's metadata record failed; Tick writes it again.
+	metadataUnsaved bool
+	// tombstoneUnsaved: the group's offsets expired but its tombstone failed; Tick writes it again.
+	tombstoneUnsaved bool
+	loaded           bool
 
 	members map[string]*member
 	order   []string // join order: the leader is the first member when one must be chosen

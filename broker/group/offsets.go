@@ -232,7 +232,7 @@ func (c *Coordinator) DeleteGroup(now time.Time, group string) int16 {
 	case g.state != Empty || len(g.members) > 0:
 		return kerr.NonEmptyGroup.Code
 	}
-	if err := c.deleteGroupLocked(now, g); err != nil {
+	if err := c.deleteGroup(now, g); err != nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	return 0

@@ -47,3 +47,12 @@ func (osFS) RemoveAll(path string) error                 { return os.RemoveAll(p
 func (osFS) Rename(oldpath, newpath string) error        { return os.Rename(oldpath, newpath) }
 func (osFS) ReadDir(dir string) ([]os.DirEntry, error)   { return os.ReadDir(dir) }
 func (osFS) MkdirAll(dir string, perm os.FileMode) error { return os.MkdirAll(dir, perm) }
+
+// ReadFile returns the contents of name, read through fsys.
+func ReadFile(fsys FS, name string) ([]byte, error) { return readFile(fsys, name) }
+
+// WriteFileAtomic replaces name with data through fsys: a temporary file, fsync, rename. A crash
+// leaves either the old or the new contents.
+func WriteFileAtomic(fsys FS, name string, data []byte) error {
+	return writeFileAtomic(fsys, name, data)
+}

@@ -36,7 +36,12 @@
 // it reads: it registers one FetchWaiter on each with Watch, and an append or a high watermark
 // advance there wakes it — no broker-wide wake channel.
 //
-// # Wiring (the broker, next)
+// # Wiring
+//
+// Today's single-node broker (package broker) creates a Partition when it opens a partition's log,
+// with the high watermark from its replication-offset-checkpoint, and applies one assignment:
+// leader here, replicas and ISR {here}, the leader epoch the log recorded last (0 for a new log).
+// The cluster wiring, next:
 //
 // The broker keeps a map of *Partition for the partitions it hosts, created when the metadata image
 // first assigns one here (after opening its log). When the metadata publisher delivers a new image,
@@ -65,5 +70,6 @@
 // exclusively, so no append of an old epoch lands after a role change. mu guards State and the
 // waiter lists; it is held for bookkeeping only, never across a log write. No partition lock is
 // held while calling Propose, and no lock of one partition is held while taking another's. The
-// broker's metadata lock, if any, is released before calling into a partition.
+// broker may hold its registry lock (Broker.mu) while calling into a partition — that lock comes
+// first — and a partition never calls back into the broker while holding its own.
 package partition

@@ -148,6 +148,14 @@ func (p *Partition) CheckEpoch(currentLeaderEpoch int32, requireLeader bool) (le
 	return st.leader, st.leaderEpoch, st.CheckEpoch(currentLeaderEpoch, requireLeader)
 }
 
+// Leader returns the current leader (-1 if none) and leader epoch (-1 before any assignment), for
+// Metadata, ListOffsets and OffsetForLeaderEpoch answers.
+func (p *Partition) Leader() (id, epoch int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.state.Leader()
+}
+
 // AppendAsLeader appends a produce through fn, which writes to the log at the given leader epoch
 // and returns the offset after its last record. It refuses with NOT_LEADER_OR_FOLLOWER unless
 // leader, and acks=all with NOT_ENOUGH_REPLICAS while the ISR is below min.insync.replicas. For
@@ -171,7 +179,12 @@ func (p *Partition) AppendAsLeader(requiredAcks int16, fn func(leaderEpoch int32
 	// NB: concurrent appends may finish out of order; the log's end offset covers them all.
 	act := st.LeaderAppended(max(endOffset, p.log.LogEndOffset()), p.nowMs())
 	var ack *Ack
-	if requiredAcks == -1 {
+	switch {
+	case requiredAcks != -1:
+	case endOffset <= st.highWatermark && st.role == RoleLeader:
+		// NB: the common single-replica case: complete now, without registering a waiter.
+		ack = &Ack{p: p, done: closedChan, err: st.ackResult()}
+	default:
 		p.mu.nextAckID++
 		ack = &Ack{p: p, id: p.mu.nextAckID, done: make(chan struct{})}
 		p.mu.acks[ack.id] = ack
@@ -345,6 +358,9 @@ type Ack struct {
 	err  error // set before done is closed
 }
 
+// closedChan is the Done of an Ack completed when it was created.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // Done is closed once the produce is complete.
 func (a *Ack) Done() <-chan struct{} { return a.done }
 
@@ -362,6 +378,11 @@ func (a *Ack) Err() error {
 // Wait waits for the ISR up to timeout (the produce's timeout.ms) or until cancel is closed (the
 // connection went away), and returns the produce's result: REQUEST_TIMED_OUT on timeout or cancel.
 func (a *Ack) Wait(timeout time.Duration, cancel <-chan struct{}) error {
+	select {
+	case <-a.done:
+		return a.err
+	default:
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {

@@ -1,0 +1,67 @@
+package broker
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/broker/server"
+)
+
+func init() {
+	// InitProducerId v0-5.
+	register(22, 0, 5, func(b *Broker, _ *server.Conn, r *kmsg.InitProducerIDRequest) server.Response {
+		return server.Response{Msg: b.handleInitProducerID(r)}
+	})
+}
+
+func (b *Broker) handleInitProducerID(r *kmsg.InitProducerIDRequest) *kmsg.InitProducerIDResponse {
+	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if r.TransactionalID != nil {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		b.logger.Warn("transactional producer refused: transactions are not supported", "transactional_id", *r.TransactionalID)
+		return resp
+	}
+	// An idempotent producer that already has an ID may ask to bump its epoch (KIP-360).
+	if r.ProducerID >= 0 && r.ProducerEpoch >= 0 {
+		if r.ProducerEpoch >= 32766 {
+			// Epoch exhausted: hand out a fresh producer ID instead.
+		} else {
+			resp.ProducerID, resp.ProducerEpoch = r.ProducerID, r.ProducerEpoch+1
+			return resp
+		}
+	}
+	id, err := b.allocateProducerID()
+	if err != nil {
+		resp.ErrorCode = kerr.KafkaStorageError.Code
+		b.repeats.Error("allocating producer id failed", "err", err)
+		return resp
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return resp
+}
+
+const producerIDBlock = 1000
+
+// allocateProducerID hands out a new producer ID. IDs are reserved in persisted blocks so that
+// no ID is reused after a crash.
+func (b *Broker) allocateProducerID() (int64, error) {
+	// NB: each round persists a new block unless another allocation already did; a block of
+	// producerIDBlock IDs used up between two rounds would take many concurrent allocations.
+	for range 8 {
+		b.mu.Lock()
+		if b.nextProducerID < b.producerIDLimit {
+			id := b.nextProducerID
+			b.nextProducerID++
+			b.mu.Unlock()
+			return id, nil
+		}
+		b.mu.Unlock()
+		if err := b.saveMeta(true); err != nil {
+			return -1, err
+		}
+	}
+	return -1, fmt.Errorf("producer id blocks were used up as fast as they were reserved")
+}
