@@ -177,7 +177,7 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if *group != "" {
 		opts = append(opts, kgo.ConsumerGroup(*group))
 	}
-	cl, err := newClient(*bootstrap, opts...)
+	cl, err := newClient(ctx, bootstrap, opts...)
 	if err != nil {
 		return err
 	}

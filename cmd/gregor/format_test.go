@@ -258,9 +258,9 @@ func TestParseFlagsAllowsInterleavedPositionals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *topic != "t" || *bootstrap != "h:1" || !reflect.DeepEqual([]string(configs), []string{"a=1", "b=2"}) ||
+	if *topic != "t" || bootstrap.bootstrap != "h:1" || !reflect.DeepEqual([]string(configs), []string{"a=1", "b=2"}) ||
 		!reflect.DeepEqual(pos, []string{"create", "more", "-x"}) {
-		t.Errorf("topic %q bootstrap %q configs %q positional %q", *topic, *bootstrap, configs, pos)
+		t.Errorf("topic %q bootstrap %q configs %q positional %q", *topic, bootstrap.bootstrap, configs, pos)
 	}
 
 	_, err = parseFlags(newFlagSet("x", "x"), []string{"--nope"}, nil, new(strings.Builder))

@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // defaultMaxRequestSize bounds one record batch. NB: it is far above Kafka's
@@ -153,15 +155,22 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerBatchMaxBytes(int32(*maxRequestSize)),
 		kgo.ProducerLinger(time.Duration(*lingerMs)*time.Millisecond),
+		kgo.AllowAutoTopicCreation(),
+		// NB: a record that cannot be delivered within --timeout fails the
+		// command rather than being retried forever.
+		kgo.RecordDeliveryTimeout(bootstrap.timeout),
 	)
 	if *partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
-	cl, err := newClient(*bootstrap, opts...)
+	cl, err := newClient(ctx, bootstrap, opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if err := checkProduceTopic(ctx, cl, *topic, bootstrap.timeout); err != nil {
+		return err
+	}
 
 	var (
 		mu       sync.Mutex
@@ -264,4 +273,36 @@ func readLines(r io.Reader, stop <-chan struct{}) (lines <-chan []byte, errs <-c
 		}
 	}()
 	return lineCh, errCh
+}
+
+// checkProduceTopic asks the broker for topic's metadata the way Kafka's
+// producer does, allowing auto-creation: with auto.create.topics.enable=true the
+// broker creates the topic; otherwise an unknown topic is an error at once
+// rather than records retried until they time out.
+func checkProduceTopic(ctx context.Context, cl *kgo.Client, topic string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	reqTopic := kmsg.NewMetadataRequestTopic()
+	reqTopic.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, reqTopic)
+	req.AllowAutoTopicCreation = true
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return explainTopicError(topic, err, "")
+	}
+	for _, t := range resp.Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		err := kerr.ErrorForCode(t.ErrorCode)
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("%w (the broker does not auto-create topics; create it with `gregor topics create --topic %s`)",
+				explainTopicError(topic, err, ""), topic)
+		}
+		if err != nil && !kerr.IsRetriable(err) {
+			return explainTopicError(topic, err, "")
+		}
+	}
+	return nil
 }

@@ -72,14 +72,6 @@ func TestProduceLineWithoutKeySeparatorFails(t *testing.T) {
 	}
 }
 
-func TestProduceToUnknownTopicFailsWithKafkaErrorName(t *testing.T) {
-	bs := startTestCluster(t)
-	r := gregor(t, "v\n", "produce", "--topic", "missing", "--acks", "1", "-b", bs)
-	if r.exit != 1 || !strings.Contains(r.stderr, "error: UNKNOWN_TOPIC_OR_PARTITION: topic \"missing\"") {
-		t.Errorf("exit %d, stderr %q", r.exit, r.stderr)
-	}
-}
-
 func TestConsumeTimeoutExitsCleanlyWithoutRecords(t *testing.T) {
 	bs := startTestCluster(t)
 	mustGregor(t, "", "topics", "create", "--topic", "empty", "-b", bs)
