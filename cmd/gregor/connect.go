@@ -386,9 +386,29 @@ func runConnectCreate(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stdout, "Created connector %s (%s, %d task(s)).\n", info.Name, info.Type, len(info.Tasks))
 	for _, k := range slices.Sorted(maps.Keys(info.Config)) {
-		fmt.Fprintf(stdout, "  %s=%s\n", k, info.Config[k])
+		fmt.Fprintf(stdout, "  %s=%s\n", k, maskSecret(k, info.Config[k]))
 	}
 	return nil
+}
+
+// hiddenValue is what Kafka prints in place of a password.
+const hiddenValue = "[hidden]"
+
+// maskSecret returns value as it may be printed: "[hidden]" for a key naming a password or
+// secret (database.password, *.secret, ssl.key.password, ...), and a URL's password masked in
+// any other value (connection.url=postgres://u:[hidden]@host/db).
+func maskSecret(key, value string) string {
+	lower := strings.ToLower(key)
+	if strings.Contains(lower, "password") || strings.Contains(lower, "secret") {
+		return hiddenValue
+	}
+	if u, err := url.Parse(value); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+			return strings.Replace(u.String(), "REDACTED", hiddenValue, 1)
+		}
+	}
+	return value
 }
 
 func runConnectDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {

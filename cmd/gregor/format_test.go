@@ -375,3 +375,22 @@ func TestE2EValueRoundTrip(t *testing.T) {
 		t.Error("a value shorter than the header must not decode")
 	}
 }
+
+// Passwords and secrets are printed as Kafka's [hidden], URLs with their password masked.
+func TestMaskSecretHidesPasswordsAndSecrets(t *testing.T) {
+	for _, tc := range []struct{ key, value, want string }{
+		{"database.password", "s3cret", "[hidden]"},
+		{"connection.password", "x", "[hidden]"},
+		{"ssl.key.password", "x", "[hidden]"},
+		{"aws.secret", "x", "[hidden]"},
+		{"client.secret.value", "x", "[hidden]"},
+		{"connection.url", "postgres://app:pw@db:5432/shop", "postgres://app:[hidden]@db:5432/shop"},
+		{"connection.url", "postgres://app@db:5432/shop", "postgres://app@db:5432/shop"},
+		{"database.user", "postgres", "postgres"},
+		{"file", "in.txt", "in.txt"},
+	} {
+		if got := maskSecret(tc.key, tc.value); got != tc.want {
+			t.Errorf("maskSecret(%q, %q) = %q, want %q", tc.key, tc.value, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gregor-streams/gregor/internal/testpg"
+)
+
+// readmeBlock is one ```sh block of the README and the ```text block that follows it (what a
+// reader is told to expect), if any.
+type readmeBlock struct {
+	section string
+	script  string
+	expect  []string
+}
+
+// readmeBlocks returns the shell blocks of the named `## ` sections, in README order.
+func readmeBlocks(readme string, sections ...string) []readmeBlock {
+	var (
+		blocks  []readmeBlock
+		section string
+		fence   string // "sh", "text" or "" outside a block
+		body    []string
+		last    = -1 // index of the latest sh block of a wanted section, for its text block
+	)
+	wanted := func() bool {
+		for _, s := range sections {
+			if section == s {
+				return true
+			}
+		}
+		return false
+	}
+	for _, line := range strings.Split(readme, "\n") {
+		switch {
+		case fence == "" && strings.HasPrefix(line, "## "):
+			section, last = strings.TrimPrefix(line, "## "), -1
+		case fence == "" && strings.HasPrefix(line, "```"):
+			fence, body = strings.TrimPrefix(line, "```"), nil
+		case fence != "" && line == "```":
+			switch {
+			case !wanted():
+			case fence == "sh":
+				blocks = append(blocks, readmeBlock{section: section, script: strings.Join(body, "\n") + "\n"})
+				last = len(blocks) - 1
+			case fence == "text" && last >= 0:
+				blocks[last].expect = body
+			}
+			if fence != "text" && fence != "sh" {
+				last = -1
+			}
+			fence = ""
+		case fence != "":
+			body = append(body, line)
+		}
+	}
+	return blocks
+}
+
+// runsHere reports whether a README block can run on this machine: `gregor dev` is started by the
+// test, and distributed workers on other hosts are beyond it.
+func runsHere(script string) bool {
+	return !strings.Contains(script, "connect distributed") && !strings.Contains(script, "worker1:")
+}
+
+// matchesExpected reports the first expected line that no output line matches. Lines compare with
+// runs of white space collapsed; "..." in an expected line matches anything.
+func matchesExpected(output string, expect []string) (missing string, ok bool) {
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	var lines []string
+	for _, l := range strings.Split(output, "\n") {
+		lines = append(lines, norm(l))
+	}
+	for _, e := range expect {
+		parts := strings.Split(norm(e), "...")
+		for i := range parts {
+			parts[i] = regexp.QuoteMeta(parts[i])
+		}
+		re := regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
+		found := false
+		for _, l := range lines {
+			if re.MatchString(l) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return e, false
+		}
+	}
+	return "", true
+}
+
+func freeLocalPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// startDevProcess runs `gregor dev` (this test binary as gregor) in dir on free ports and returns
+// the broker address and Connect URL its banner prints.
+func startDevProcess(t *testing.T, dir string) (broker, connectURL string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "dev", "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GREGOR_TEST_MAIN=1")
+	cmd.Stderr = &testLogWriter{t: t, prefix: "gregor dev: "}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	found := make(chan [2]string, 1)
+	go func() {
+		var b, c string
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) >= 2 && f[0] == "broker" {
+				b = f[1]
+			}
+			if len(f) >= 2 && f[0] == "connect" {
+				c = f[1]
+			}
+			if b != "" && c != "" {
+				found <- [2]string{b, c}
+				b = ""
+			}
+		}
+	}()
+	select {
+	case addrs := <-found:
+		return addrs[0], addrs[1]
+	case <-time.After(30 * time.Second):
+		t.Fatal("gregor dev printed no banner within 30s")
+	}
+	return "", ""
+}
+
+// testLogWriter passes a child's log lines to t.Log.
+type testLogWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(w.prefix + strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestReadmeFlowsRunInOrder walks the README as a new user does: the shell blocks of the
+// Quickstart, Consumer groups, Connect and Postgres sections run in order against a `gregor dev`
+// (and a throwaway Postgres for the CDC block), and each block's output must hold what the README
+// says to expect. Addresses are the only thing changed: the test's ports stand for 9092, 8083,
+// 8084 and 5432, and `./gregor` is this binary pointed at them.
+func TestReadmeFlowsRunInOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("walks the README end to end")
+	}
+	for _, tool := range []string{"bash", "kcat", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the README's blocks use %s, which is not installed (make test installs it)", tool)
+		}
+	}
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := readmeBlocks(string(data), "Quickstart", "Consumer groups", "Connect", "Postgres connectors")
+	if len(blocks) < 8 {
+		t.Fatalf("found %d shell blocks in the README's sections; has the README been restructured?", len(blocks))
+	}
+
+	dir := t.TempDir()
+	broker, connectURL := startDevProcess(t, dir)
+	wrapper := fmt.Sprintf(`#!/bin/sh
+export GREGOR_TEST_MAIN=1
+case "$1 $2" in
+  "connect standalone"*|"connect distributed"*) exec %[1]q "$@" ;;
+  connect*) exec %[1]q "$@" --connect-url %[2]s ;;
+  *) exec %[1]q "$@" -b %[3]s ;;
+esac
+`, os.Args[0], connectURL, broker)
+	if err := os.WriteFile(filepath.Join(dir, "gregor"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	replacer := []string{
+		"http://127.0.0.1:8083", connectURL,
+		"127.0.0.1:9092", broker,
+		"127.0.0.1:8084", "127.0.0.1:" + freeLocalPort(t),
+	}
+
+	var pg *testpg.Server
+	for _, b := range blocks {
+		script := b.script
+		if !runsHere(script) {
+			continue
+		}
+		if b.section == "Postgres connectors" && pg == nil {
+			if _, err := testpg.BinDir(); err != nil {
+				t.Logf("skipping the README's Postgres blocks: %v", err)
+				break
+			}
+			if _, err := exec.LookPath("psql"); err != nil {
+				t.Logf("skipping the README's Postgres blocks: no psql")
+				break
+			}
+			pg = testpg.Start(t)
+			port := strconv.Itoa(pg.Port)
+			replacer = append(replacer, "-p 5432", "-p "+port, `"database.port": "5432"`, `"database.port": "`+port+`"`,
+				"-U postgres", "-U "+pg.User, `"database.user": "postgres"`, `"database.user": "`+pg.User+`"`)
+		}
+		var kept []string
+		for _, line := range strings.Split(strings.NewReplacer(replacer...).Replace(script), "\n") {
+			if strings.HasPrefix(line, "go run ./cmd/gregor dev") || strings.HasPrefix(line, "go build -o gregor ") {
+				continue
+			}
+			kept = append(kept, line)
+		}
+		script = strings.Join(kept, "\n")
+		ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
+		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir = dir
+		cmd.WaitDelay = 5 * time.Second
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("README %s block failed: %v\n--- block ---\n%s\n--- output ---\n%s", b.section, err, b.script, out)
+		}
+		if missing, ok := matchesExpected(string(out), b.expect); !ok {
+			t.Fatalf("README %s block: the output lacks %q, which the README says to expect\n--- block ---\n%s\n--- output ---\n%s",
+				b.section, missing, b.script, out)
+		}
+		t.Logf("README %s block ran:\n%s", b.section, out)
+	}
+}
