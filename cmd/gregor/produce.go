@@ -35,6 +35,9 @@ type lineFormat struct {
 	parseHeaders bool
 	// staticHeaders are added to every record (from --headers).
 	staticHeaders []kgo.RecordHeader
+	// nullMarker, when not empty, is the text of a null key or value (a tombstone's value), as
+	// Kafka's console producer's null.marker property.
+	nullMarker string
 }
 
 // parseLine splits one stdin line (without its line ending) into a record.
@@ -63,7 +66,45 @@ func parseLine(line []byte, f lineFormat) (*kgo.Record, error) {
 		line = value
 	}
 	r.Value = line
+	if f.nullMarker != "" {
+		if r.Key != nil && string(r.Key) == f.nullMarker {
+			r.Key = nil
+		}
+		if string(r.Value) == f.nullMarker {
+			r.Value = nil
+		}
+	}
 	return r, nil
+}
+
+// applyProducerProperties applies Kafka console-producer `--property key=value` settings
+// (parse.key, key.separator, parse.headers, null.marker) to f. keySeparator is the separator
+// --key-separator gave, if any.
+func applyProducerProperties(f *lineFormat, props []string) error {
+	for _, p := range props {
+		key, value, ok := strings.Cut(p, "=")
+		if !ok {
+			return usageErrorf("--property %q is not of the form key=value", p)
+		}
+		switch key {
+		case "parse.key":
+			f.parseKey = value == "true"
+			if f.parseKey && f.keySeparator == "" {
+				f.keySeparator = "\t"
+			}
+		case "key.separator":
+			if f.keySeparator = unescapeSeparator(value); f.keySeparator == "" {
+				return usageErrorf("--property key.separator must not be empty")
+			}
+		case "parse.headers":
+			f.parseHeaders = value == "true"
+		case "null.marker":
+			f.nullMarker = value
+		default:
+			return usageErrorf("--property %q is not supported; the console producer takes parse.key, key.separator, parse.headers and null.marker", key)
+		}
+	}
+	return nil
 }
 
 // parseHeaders parses `k1:v1,k2:v2`. A header without ':' has a null value;
@@ -113,7 +154,15 @@ func flagWasSet(fs *flagSet, name string) bool {
 // runProduce is `gregor produce`, the console producer: one record per stdin
 // line, all acknowledged before it returns.
 func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("produce", "gregor produce --topic T [--key-separator SEP] [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] < lines")
+	fs := newFlagSet("produce", `gregor produce --topic T [--key-separator SEP] [--null-marker M] [--property k=v]... [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] < lines
+
+Writes one record per stdin line, like kafka-console-producer.sh. A keyed record's partition is
+chosen as Kafka's Java client chooses it (murmur2 over the key; kcat's default partitioner differs).
+
+Examples:
+  printf 'o-1:apples\no-2:pears\n' | gregor produce --topic orders --key-separator :
+  echo 'o-1:NULL' | gregor produce --topic orders --key-separator : --null-marker NULL   # a tombstone for o-1
+  echo 'o-1:apples' | gregor produce --topic orders --property parse.key=true --property key.separator=:`)
 	bootstrap := addBootstrapFlag(fs)
 	topic := fs.String("topic", "", "topic to produce to")
 	keySeparator := fs.String("key-separator", "\t", "giving this flag turns on key parsing: each line is key, `SEP`, value")
@@ -124,16 +173,22 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	partition := fs.Int("partition", -1, "produce every record to this partition; -1 lets the partitioner choose by key")
 	lingerMs := fs.Int("linger-ms", 0, "how long to wait for a batch to fill, in milliseconds")
 	maxRequestSize := fs.Int("max-request-size", defaultMaxRequestSize, "largest record batch in bytes")
+	nullMarker := fs.String("null-marker", "", "a key or value equal to this `text` is null (a value of null is a tombstone); Kafka's null.marker")
+	var props stringList
+	fs.Var(&props, "property", "a console-producer property `key=value`: parse.key, key.separator, parse.headers, null.marker (repeatable)")
 	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
-	format := lineFormat{parseHeaders: *parseHeadersFlag}
+	format := lineFormat{parseHeaders: *parseHeadersFlag, nullMarker: *nullMarker}
 	if flagWasSet(fs, "key-separator") {
 		format.parseKey = true
 		format.keySeparator = unescapeSeparator(*keySeparator)
 		if format.keySeparator == "" {
 			return usageErrorf("--key-separator must not be empty")
 		}
+	}
+	if err := applyProducerProperties(&format, props); err != nil {
+		return err
 	}
 	var err error
 	if format.staticHeaders, err = parseHeaders(*headers); err != nil {
