@@ -78,6 +78,7 @@ func lowerFirst(s string) string {
 type flagSet struct {
 	*flag.FlagSet
 	usageLine string
+	about     string // optional paragraph printed under the synopsis
 }
 
 // newFlagSet returns a flagSet that reports errors instead of exiting.
@@ -138,7 +139,12 @@ func parseFlags(fs *flagSet, args []string, stdout, stderr io.Writer) ([]string,
 }
 
 func printFlagUsage(fs *flagSet, w io.Writer) {
-	fmt.Fprintf(w, "Usage: %s\n\nFlags:\n", fs.usageLine)
+	fmt.Fprintf(w, "Usage: %s\n", fs.usageLine)
+	if fs.about != "" {
+		fmt.Fprintf(w, "\n%s\n", fs.about)
+	}
+	printExamples(w, fs.Name())
+	fmt.Fprintf(w, "\nFlags:\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
 		dash := "--"
@@ -312,7 +318,7 @@ func runSubcommand(ctx context.Context, command, usage string, subs map[string]s
 		return run(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
-	return usageErrorf("%s: unknown subcommand %q", command, args[0])
+	return usageErrorf("%s: unknown subcommand %q%s", command, args[0], didYouMean(args[0], slices.Collect(maps.Keys(subs))))
 }
 
 // parseTopicFlags parses a command that takes flags only, one of them a required --topic.

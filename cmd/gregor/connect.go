@@ -31,6 +31,9 @@ Subcommands:
   standalone worker.properties connector.json|connector.properties ...
            run a standalone Connect worker (Kafka Connect's REST API on listeners,
            default http://127.0.0.1:8083) with the given connectors
+  distributed worker.properties
+           run a distributed Connect worker: workers sharing group.id share connectors,
+           with configs, offsets and statuses in Kafka topics (see deploy/connect-distributed.properties)
   list     list connectors
   status [NAME]
            show connector and task states (every connector without NAME)
@@ -69,6 +72,10 @@ func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // runConnectStandalone is connect-standalone.sh: a worker config, then connector configs.
 func runConnectStandalone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if isHelp(args) {
+		fmt.Fprint(stdout, connectUsage)
+		return nil
+	}
 	if len(args) < 1 {
 		fmt.Fprint(stderr, connectUsage)
 		return usageErrorf("connect standalone: a worker.properties file is required")
@@ -107,6 +114,10 @@ func runConnectStandalone(ctx context.Context, args []string, stdout, stderr io.
 // runConnectDistributed is connect-distributed.sh: one worker config; connectors are then created
 // through the REST API of any worker.
 func runConnectDistributed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if isHelp(args) {
+		fmt.Fprint(stdout, connectUsage)
+		return nil
+	}
 	if len(args) != 1 {
 		fmt.Fprint(stderr, connectUsage)
 		return usageErrorf("connect distributed: exactly one worker.properties file is required")
@@ -194,7 +205,7 @@ type connectClient struct {
 
 // connectFlags registers --connect-url on a new flag set for `gregor connect <name>`.
 func connectFlags(name, usageLine string) (*flagSet, *string) {
-	fs := newFlagSet("connect "+name, "gregor connect "+usageLine)
+	fs := newFlagSet("connect "+name, "gregor connect "+strings.TrimPrefix(usageLine, "connect "))
 	base := fs.String("connect-url", defaultConnectURL, "Connect worker REST `URL`")
 	return fs, base
 }

@@ -222,12 +222,12 @@ func TestConnectCLISubcommands(t *testing.T) {
 
 // TestDevStartsBrokerAndConnect runs cmdDev itself until its context is cancelled.
 func TestDevStartsBrokerAndConnect(t *testing.T) {
-	// cmdDev prints its banner to os.Stdout; only check it starts and stops cleanly on free ports.
+	// The banner is discarded; only check it starts and stops cleanly on free ports.
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	dataDir := t.TempDir()
 	go func() {
-		done <- cmdDev(ctx, []string{"--data", dataDir, "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0"})
+		done <- cmdDev(ctx, []string{"--data", dataDir, "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0"}, io.Discard, io.Discard)
 	}()
 	// NB: the Connect worker starts last, after the broker serves; the lock on its offset
 	// file (offsets.json.lock) says it has started.

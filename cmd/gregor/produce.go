@@ -154,15 +154,9 @@ func flagWasSet(fs *flagSet, name string) bool {
 // runProduce is `gregor produce`, the console producer: one record per stdin
 // line, all acknowledged before it returns.
 func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("produce", `gregor produce --topic T [--key-separator SEP] [--null-marker M] [--property k=v]... [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] < lines
-
-Writes one record per stdin line, like kafka-console-producer.sh. A keyed record's partition is
-chosen as Kafka's Java client chooses it (murmur2 over the key; kcat's default partitioner differs).
-
-Examples:
-  printf 'o-1:apples\no-2:pears\n' | gregor produce --topic orders --key-separator :
-  echo 'o-1:NULL' | gregor produce --topic orders --key-separator : --null-marker NULL   # a tombstone for o-1
-  echo 'o-1:apples' | gregor produce --topic orders --property parse.key=true --property key.separator=:`)
+	fs := newFlagSet("produce", "gregor produce --topic T [--key-separator SEP] [--null-marker M] [--property k=v]... [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] < lines")
+	fs.about = "Writes one record per stdin line, like kafka-console-producer.sh. A keyed record's partition is\n" +
+		"chosen as Kafka's Java client chooses it (murmur2 over the key; kcat's default partitioner differs)."
 	bootstrap := addBootstrapFlag(fs)
 	topic := fs.String("topic", "", "topic to produce to")
 	keySeparator := fs.String("key-separator", "\t", "giving this flag turns on key parsing: each line is key, `SEP`, value")

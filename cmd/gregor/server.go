@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,14 +22,15 @@ func (s *setFlags) String() string     { return strings.Join(*s, ",") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 // cmdServer runs `gregor server --config server.properties [--set k=v ...]`.
-func cmdServer(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	path := fs.String("config", "", "server.properties file (Kafka's broker config names)")
+func cmdServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("server", "gregor server [--config] server.properties [--set key=value]... [--log-level info]")
+	path := fs.String("config", "", "server.properties `file` (Kafka's broker config names)")
 	var sets setFlags
-	fs.Var(&sets, "set", "override a config: key=value (repeatable)")
+	fs.Var(&sets, "set", "override a config: `key=value` (repeatable)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until shutdown")
-	if err := fs.Parse(args); err != nil {
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this `file` until shutdown")
+	positional, err := parseFlags(fs, args, stdout, stderr)
+	if err != nil {
 		return err
 	}
 	if *cpuProfile != "" {
@@ -43,10 +43,10 @@ func cmdServer(ctx context.Context, args []string) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	if fs.NArg() == 1 && *path == "" { // kafka-server-start.sh style: gregor server server.properties
-		*path = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	if len(positional) == 1 && *path == "" { // kafka-server-start.sh style: gregor server server.properties
+		*path = positional[0]
+	} else if err := noPositional(positional); err != nil {
+		return err
 	}
 	return runBroker(ctx, *path, sets, *logLevel, os.Stderr, nil)
 }
@@ -54,14 +54,20 @@ func cmdServer(ctx context.Context, args []string) error {
 // cmdDev runs `gregor dev`: a single-node broker on 127.0.0.1:9092 with data under ./data, and a
 // standalone Connect worker on 127.0.0.1:8083 whose offsets and connector configs live under
 // ./data/connect, so connectors survive a restart.
-func cmdDev(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	dataDir := fs.String("data", "./data", "data directory")
-	listen := fs.String("listen", "127.0.0.1:9092", "broker address")
-	connectListen := fs.String("connect-listen", "127.0.0.1:8083", "Connect worker REST address (empty disables the worker)")
+func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dev", "gregor dev [--listen 127.0.0.1:9092] [--connect-listen 127.0.0.1:8083] [--data ./data] [--set key=value]...")
+	fs.about = "Runs a single-node broker and a standalone Connect worker (JSON converters without schemas)\n" +
+		"for development; Ctrl-C stops both cleanly."
+	dataDir := fs.String("data", "./data", "data `directory`")
+	listen := fs.String("listen", "127.0.0.1:9092", "broker `host:port`")
+	connectListen := fs.String("connect-listen", "127.0.0.1:8083", "Connect worker REST `host:port` (empty disables the worker)")
 	var sets setFlags
-	fs.Var(&sets, "set", "override a broker config: key=value (repeatable)")
-	if err := fs.Parse(args); err != nil {
+	fs.Var(&sets, "set", "override a broker config: `key=value` (repeatable)")
+	positional, err := parseFlags(fs, args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noPositional(positional); err != nil {
 		return err
 	}
 	// Like Kafka's quickstart config: a new group's first rebalance is not delayed.
@@ -79,7 +85,7 @@ func cmdDev(ctx context.Context, args []string) error {
 			connectLine = fmt.Sprintf("  connect  http://%s   (Kafka Connect REST; JSON converters without schemas; connectors in %s)\n", r.Addr, filepath.Join(*dataDir, "connect"))
 			connectURL = "http://" + r.Addr
 		}
-		fmt.Fprint(os.Stdout, devBanner(addr, *dataDir, connectLine, connectURL))
+		fmt.Fprint(stdout, devBanner(addr, *dataDir, connectLine, connectURL))
 		return stop, nil
 	})
 }
