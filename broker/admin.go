@@ -255,6 +255,7 @@ func (b *Broker) deleteTopic(name string) ([16]byte, error) {
 		}
 	}
 	b.log.Info("deleted topic", "topic", name)
+	b.deleteTopicOffsets(name)
 	return t.id, nil
 }
 
