@@ -494,9 +494,29 @@ func runConnectPlugins(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLASS\tTYPE\tVERSION")
+	fmt.Fprintln(tw, "CLASS\tTYPE\tVERSION\tALSO KNOWN AS")
 	for _, p := range plugins {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Class, p.Type, p.Version)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Class, p.Type, p.Version, pluginAliases(p.Class))
 	}
 	return tw.Flush()
+}
+
+// pluginAliases lists the short names a connector.class may use for class, as this binary's
+// registry knows them (the worker's REST API lists classes only, as Kafka's does).
+func pluginAliases(class string) string {
+	p, ok := connect.DefaultRegistry.Lookup(class)
+	if !ok {
+		return "-"
+	}
+	names := slices.Clone(p.Aliases)
+	if len(names) == 0 {
+		simple := strings.TrimSuffix(class[strings.LastIndex(class, ".")+1:], "Connector")
+		if simple != class {
+			names = append(names, simple)
+		}
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	return strings.Join(names, ", ")
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +167,11 @@ func TestConnectCLISubcommands(t *testing.T) {
 		t.Fatalf("list on an empty worker: %q", got)
 	}
 	plugins := must("plugins")
+	// The short names the README uses are listed beside Kafka's class names.
+	if !regexp.MustCompile(`(?m)^io\.debezium\.connector\.postgresql\.PostgresConnector +source +\S+ +PostgresCdcSource$`).MatchString(plugins) ||
+		!regexp.MustCompile(`(?m)^org\.apache\.kafka\.connect\.file\.FileStreamSourceConnector +source +\S+ +FileStreamSource$`).MatchString(plugins) {
+		t.Errorf("plugins does not list the short names:\n%s", plugins)
+	}
 	if !strings.HasPrefix(plugins, "CLASS") || !strings.Contains(plugins, "FileStreamSource") || !strings.Contains(plugins, "sink") {
 		t.Fatalf("plugins: %q", plugins)
 	}
