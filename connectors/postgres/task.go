@@ -217,7 +217,9 @@ func planStart(cfg *config, offset map[string]any, slotExists bool) (startPlan, 
 	case SnapshotNoData:
 		p.snapshot = false
 	}
-	if !slotExists && offset != nil && done && !p.snapshot {
+	// NB: with slot.drop.on.stop the slot is gone by design; the task streams from a new one, and
+	// changes made while it was stopped are not captured (as in Debezium).
+	if !slotExists && offset != nil && done && !p.snapshot && !cfg.slotDropOnStop {
 		return p, fmt.Errorf("replication slot %s does not exist but server %s has a stored offset (lsn %v): the changes since then are gone; recreate the connector with a new %s, or set %s=%s to take a new snapshot",
 			cfg.slot, cfg.topicPrefix, offset[offsetLSN], ConfigTopicPrefix, ConfigSnapshotMode, SnapshotWhenNeeded)
 	}
