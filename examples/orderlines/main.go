@@ -66,7 +66,7 @@ func main() {
 	cfg := config{bootstrap: strings.Split(*bootstrap, ","), appID: *appID, partitions: int32(*partitions),
 		stateDir: *stateDir, prefix: *prefix, skipBad: *skipBad}
 	if err := run(cfg); err != nil {
-		slog.Error("orderlines", "err", err)
+		fmt.Fprintf(os.Stderr, "orderlines: %v\n", err) // NB: not slog, so the advice reads as lines
 		os.Exit(1)
 	}
 }
