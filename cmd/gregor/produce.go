@@ -329,28 +329,34 @@ func readLines(r io.Reader, stop <-chan struct{}) (lines <-chan []byte, errs <-c
 // broker creates the topic; otherwise an unknown topic is an error at once
 // rather than records retried until they time out.
 func checkProduceTopic(ctx context.Context, cl *kgo.Client, topic string, timeout time.Duration) error {
+	err := topicMetadataError(ctx, cl, topic, true, timeout)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("%w (the broker does not auto-create topics; create it with `gregor topics create --topic %s`)",
+			explainTopicError(topic, err, ""), topic)
+	}
+	if err != nil && !kerr.IsRetriable(err) {
+		return explainTopicError(topic, err, "")
+	}
+	return nil
+}
+
+// topicMetadataError asks the broker, within timeout, for topic's metadata and returns the error
+// code it answers for the topic (nil when it exists), or the request's error.
+func topicMetadataError(ctx context.Context, cl *kgo.Client, topic string, autoCreate bool, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req := kmsg.NewPtrMetadataRequest()
 	reqTopic := kmsg.NewMetadataRequestTopic()
 	reqTopic.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, reqTopic)
-	req.AllowAutoTopicCreation = true
+	req.AllowAutoTopicCreation = autoCreate
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		return explainTopicError(topic, err, "")
+		return err
 	}
 	for _, t := range resp.Topics {
-		if t.Topic == nil || *t.Topic != topic {
-			continue
-		}
-		err := kerr.ErrorForCode(t.ErrorCode)
-		if errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return fmt.Errorf("%w (the broker does not auto-create topics; create it with `gregor topics create --topic %s`)",
-				explainTopicError(topic, err, ""), topic)
-		}
-		if err != nil && !kerr.IsRetriable(err) {
-			return explainTopicError(topic, err, "")
+		if t.Topic != nil && *t.Topic == topic {
+			return kerr.ErrorForCode(t.ErrorCode)
 		}
 	}
 	return nil

@@ -103,3 +103,13 @@ func TestProduceToAMissingTopicFailsAtOnceWithoutAutoCreate(t *testing.T) {
 		}
 	}
 }
+
+// Consuming a topic that does not exist says so on stderr instead of waiting silently.
+func TestConsumeOfAMissingTopicSaysItIsWaiting(t *testing.T) {
+	bs := testbroker.Start(t, testbroker.Set("auto.create.topics.enable", "false")).Addr()
+	r := gregor(t, "", "consume", "--topic", "nope", "--timeout-ms", "200", "-b", bs)
+	want := "warning: topic \"nope\" does not exist (yet); waiting for it to be created (Ctrl-C to stop)\nProcessed a total of 0 messages\n"
+	if r.exit != 0 || r.stderr != want {
+		t.Errorf("exit %d, stderr %q; want exit 0, %q", r.exit, r.stderr, want)
+	}
+}
