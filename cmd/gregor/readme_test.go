@@ -11,11 +11,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
+	"github.com/jackc/pgx/v5"
 )
 
 // readmeBlock is one ```sh block of the README and the ```text block that follows it (what a
@@ -115,12 +118,13 @@ func freeLocalPort(t *testing.T) string {
 
 // startDevProcess runs `gregor dev` (this test binary as gregor) in dir on free ports and returns
 // the broker address and Connect URL its banner prints.
-func startDevProcess(t *testing.T, dir string) (broker, connectURL string) {
+func startDevProcess(t *testing.T, dir string) (broker, connectURL string, logs *testLogWriter) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "dev", "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GREGOR_TEST_MAIN=1")
-	cmd.Stderr = &testLogWriter{t: t, prefix: "gregor dev: "}
+	logs = &testLogWriter{t: t, prefix: "gregor dev: "}
+	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -159,22 +163,36 @@ func startDevProcess(t *testing.T, dir string) (broker, connectURL string) {
 	}()
 	select {
 	case addrs := <-found:
-		return addrs[0], addrs[1]
+		return addrs[0], addrs[1], logs
 	case <-time.After(30 * time.Second):
 		t.Fatal("gregor dev printed no banner within 30s")
 	}
-	return "", ""
+	return "", "", nil
 }
 
-// testLogWriter passes a child's log lines to t.Log.
+// testLogWriter passes a child's log lines to t.Log and keeps them.
 type testLogWriter struct {
 	t      *testing.T
 	prefix string
+	mu     struct {
+		sync.Mutex
+		all strings.Builder
+	}
 }
 
 func (w *testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(w.prefix + strings.TrimRight(string(p), "\n"))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mu.all.Write(p)
 	return len(p), nil
+}
+
+// String returns everything written so far.
+func (w *testLogWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mu.all.String()
 }
 
 // TestReadmeFlowsRunInOrder walks the README as a new user does: the shell blocks of the
@@ -201,7 +219,7 @@ func TestReadmeFlowsRunInOrder(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	broker, connectURL := startDevProcess(t, dir)
+	broker, connectURL, devLogs := startDevProcess(t, dir)
 	wrapper := fmt.Sprintf(`#!/bin/sh
 export GREGOR_TEST_MAIN=1
 case "$1 $2" in
@@ -235,6 +253,10 @@ esac
 				break
 			}
 			pg = testpg.Start(t)
+			// NB: the server is shared by the tests of this process: the README's database must go
+			// when the test ends, with the slot its connector leaves.
+			dropInventory(t, pg)
+			t.Cleanup(func() { dropInventory(t, pg) })
 			port := strconv.Itoa(pg.Port)
 			replacer = append(replacer, "-p 5432", "-p "+port, `"database.port": "5432"`, `"database.port": "`+port+`"`,
 				"-U postgres", "-U "+pg.User, `"database.user": "postgres"`, `"database.user": "`+pg.User+`"`)
@@ -261,5 +283,42 @@ esac
 				b.section, missing, b.script, out)
 		}
 		t.Logf("README %s block ran:\n%s", b.section, out)
+	}
+	if pg != nil {
+		// The README says deleting the CDC connector logs how to drop the slot it leaves.
+		testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			if !strings.Contains(devLogs.String(), "drop it: SELECT pg_drop_replication_slot('debezium')") {
+				return fmt.Errorf("the worker did not log how to drop the slot")
+			}
+			return nil
+		})
+	}
+}
+
+// dropInventory drops the README's inventory database and its replication slots, if they exist.
+func dropInventory(t *testing.T, pg *testpg.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+	if err != nil {
+		t.Errorf("dropping the README's database: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	// NB: a terminated walsender releases its slot a moment later; retry until no slot is left.
+	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		conn.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = 'inventory' AND active_pid IS NOT NULL`)
+		conn.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'inventory' AND NOT active`)
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE database = 'inventory'`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%d replication slots left on the README's database", n)
+		}
+		return nil
+	})
+	if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS inventory WITH (FORCE)`); err != nil {
+		t.Errorf("dropping the README's database: %v", err)
 	}
 }
