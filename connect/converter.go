@@ -62,7 +62,6 @@ func ConverterConfigDef(class string) (*ConfigDef, bool) {
 				DisplayName: "Decimal Format", Documentation: "How Decimal values are written: BASE64 (the unscaled value's bytes) or NUMERIC (a JSON number); case-insensitive.",
 				Validator: ValidatorFunc(func(_ string, v any) error {
 					if s, _ := v.(string); !strings.EqualFold(s, "BASE64") && !strings.EqualFold(s, "NUMERIC") {
-						//lint:ignore ST1005 Kafka's own message, which tools match
 						return errors.New("String must be one of (case insensitive): BASE64, NUMERIC")
 					}
 					return nil
