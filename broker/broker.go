@@ -160,7 +160,9 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 
 // Start listens on every configured listener and starts the background loops.
 func (b *Broker) Start(ctx context.Context) error {
-	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Logger: b.log}, b)
+	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Logger: b.log,
+		ConnectionsMaxIdle: time.Duration(b.cfg.ConnectionsMaxIdleMs) * time.Millisecond, RequestArrivalTimeout: time.Duration(b.cfg.RequestArrivalTimeoutMs) * time.Millisecond,
+		MaxConnections: b.cfg.MaxConnections, MaxConnectionsPerIP: b.cfg.MaxConnectionsPerIP, MaxConnectionsPerIPOverrides: b.cfg.MaxConnectionsPerIPOverrides}, b)
 	// Bind every listener before serving any: the advertised address (which may use a bound port
 	// 0) must be fixed before the first Metadata request can read it.
 	var lns []net.Listener

@@ -73,6 +73,22 @@ func (s *KeyValueStore) bufferedWrite(key, value []byte, tombstone bool) error {
 	return nil
 }
 
+// dropBufferedBefore forgets the pending updates of keys whose time (timeOf) is before cutoff:
+// a window or session store's retention expires them, as it expires committed ones, without
+// changelog tombstones.
+func (s *KeyValueStore) dropBufferedBefore(cutoff int64, timeOf func(key []byte) (int64, bool)) {
+	if !s.buffered {
+		return
+	}
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	for k := range s.buf.dirty {
+		if ts, ok := timeOf([]byte(k)); ok && ts < cutoff {
+			delete(s.buf.dirty, k)
+		}
+	}
+}
+
 // NeedsCommit reports whether a buffered store holds more than Options.WriteCacheEntries
 // pending updates. An owner that set Options.TrackPositions checks it between records and
 // calls Commit with its position.
@@ -153,6 +169,9 @@ func (s *KeyValueStore) Commit(ctx context.Context, position []byte) error {
 			b.Delete(dataKey([]byte(k)))
 		} else {
 			b.Put(dataKey([]byte(k)), v)
+		}
+		if s.index != nil {
+			s.index(&b, []byte(k), pending[k] == nil)
 		}
 	}
 	s.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -80,11 +81,18 @@ func readChangelog(t testing.TB, addr, topic string, partition int32) []changelo
 	end, _ := ends.Lookup(topic, partition)
 	var out []changelogRecord
 	last := int64(-1)
-	for last < end.Offset-1 {
-		fs := cl.PollFetches(ctx)
-		if err := fs.Err(); err != nil {
-			t.Fatalf("fetch %s/%d: %v", topic, partition, err)
+	testutil.CheckFor(t, 10*time.Second, time.Millisecond, func() error {
+		if last >= end.Offset-1 {
+			return nil
 		}
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		fs := cl.PollFetches(pctx)
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("fetch %s/%d: %v", topic, partition, err)
+			}
+		})
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Partition != partition {
 				t.Errorf("record in partition %d, want %d", r.Partition, partition)
@@ -92,7 +100,11 @@ func readChangelog(t testing.TB, addr, topic string, partition int32) []changelo
 			out = append(out, changelogRecord{string(r.Key), string(r.Value), r.Value == nil})
 			last = r.Offset
 		})
-	}
+		if last < end.Offset-1 {
+			return fmt.Errorf("%s/%d: read up to %d of %d", topic, partition, last+1, end.Offset)
+		}
+		return nil
+	})
 	return out
 }
 

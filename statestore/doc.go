@@ -29,7 +29,9 @@
 // as a marker record (key PositionKey, header gregor.position) after the commit's updates, and
 // to LevelDB in the same batch as them. Restore applies records up to the last marker only,
 // reports its position (RestoredPosition), and re-writes the keys of a commit cut short after it,
-// so a new owner continues exactly from a consistent state and input position.
+// so a new owner continues exactly from a consistent state and input position. Window and
+// session stores take position tracking too: with it their writes are buffered like a key-value
+// store's and reach LevelDB, time index included, at Commit.
 //
 // SessionStore does the same for sessions (intervals [start, end] per key): its keys are the user
 // key followed by the session end and start (8 bytes big-endian each, Kafka's SessionKeySchema),

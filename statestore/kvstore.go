@@ -68,7 +68,10 @@ type Options struct {
 	// update per key goes to the changelog and, once acknowledged, to LevelDB in one batch, at
 	// Commit/Flush or when more than WriteCacheEntries keys are pending. This cuts changelog
 	// traffic for hot keys (a count updated on every record) and LevelDB writes to one batch per
-	// commit. On a window store updates go to LevelDB at once and only the changelog is deduped.
+	// commit. On a window or session store the same holds with TrackPositions (writes reach
+	// LevelDB and the time index at Commit; FetchAll and FindSessionsByEnd, which scan the time
+	// index, see committed writes only); without it updates go to LevelDB at once and only the
+	// changelog is deduped.
 	WriteCacheEntries int
 	// TrackPositions (with WriteCacheEntries > 0) makes the owner responsible for commits: a
 	// full buffer does not flush itself, the owner checks NeedsCommit between records and calls
@@ -184,7 +187,9 @@ func open(ctx context.Context, opts Options, spec func(topic string, partitions 
 	s.mu.checkpointed = -1
 	s.cache.max = opts.WriteCacheEntries
 	s.index = index
-	s.buffered = opts.WriteCacheEntries > 0 && index == nil
+	// NB: a window or session store (index != nil) buffers only with position tracking: its
+	// writes then reach LevelDB, with their time index, at Commit, and restores are exact.
+	s.buffered = opts.WriteCacheEntries > 0 && (index == nil || opts.TrackPositions)
 	if opts.Changelog != nil {
 		s.topic = ChangelogTopic(opts.ApplicationID, opts.Name)
 		if opts.ChangelogPartitions > 0 {

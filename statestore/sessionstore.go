@@ -183,6 +183,8 @@ func (i *keySessionIterator) Close() error  { return i.it.Close() }
 
 // FindSessionsByEnd iterates over every key's sessions whose end is in [earliestEnd, latestEnd],
 // in end order, then start order, then key order. Values are read through the end-time index.
+// On a buffered store (Options.WriteCacheEntries with TrackPositions) it sees committed writes
+// only: the time index is written at Commit.
 func (s *SessionStore) FindSessionsByEnd(earliestEnd, latestEnd int64) SessionIterator {
 	earliestEnd = max(earliestEnd, 0)
 	if s.kv.closed.Load() {
@@ -233,5 +235,8 @@ func (s *SessionStore) expire() error {
 		end := int64(binary.BigEndian.Uint64(ik[1:9]))
 		start := int64(binary.BigEndian.Uint64(ik[9:17]))
 		return dataKey(SessionKey(ik[17:], start, end))
+	}, func(key []byte) (int64, bool) {
+		_, _, end, err := SplitSessionKey(key)
+		return end, err == nil
 	})
 }

@@ -95,8 +95,10 @@ func (s *timeIndexed) expired(ts int64) bool {
 
 // expireWith removes, locally and without changelog tombstones, every entry whose time is
 // before observed - retention: rangeOf gives the index range of times [from, cutoff), dataKeyOf
-// the data key an index key names (see KeyValueStore.deleteIndexed).
-func (s *timeIndexed) expireWith(rangeOf func(from, cutoff int64) *util.Range, dataKeyOf func(indexKey []byte) []byte) error {
+// the data key an index key names (see KeyValueStore.deleteIndexed), timeOf the time of a store
+// key (for pending updates of a buffered store).
+func (s *timeIndexed) expireWith(rangeOf func(from, cutoff int64) *util.Range, dataKeyOf func(indexKey []byte) []byte,
+	timeOf func(key []byte) (int64, bool)) error {
 	s.mu.Lock()
 	if s.mu.observed < 0 {
 		s.mu.Unlock()
@@ -112,6 +114,7 @@ func (s *timeIndexed) expireWith(rangeOf func(from, cutoff int64) *util.Range, d
 	if s.kv.closed.Load() {
 		return ErrClosed
 	}
+	s.kv.dropBufferedBefore(cutoff, timeOf)
 	if err := s.kv.deleteIndexed(rangeOf(from, cutoff), dataKeyOf); err != nil {
 		return fmt.Errorf("statestore: %s %s: expire: %w", s.what, s.kv.Name(), err)
 	}

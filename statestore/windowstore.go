@@ -163,6 +163,8 @@ func (i *keyWindowIterator) Close() error       { return i.it.Close() }
 
 // FetchAll iterates over every key's windows whose start is in [timeFrom, timeTo], in start
 // order, then key order. Values are read through the time index, one lookup per window.
+// On a buffered store (Options.WriteCacheEntries with TrackPositions) it sees committed writes
+// only: the time index is written at Commit.
 func (w *WindowStore) FetchAll(timeFrom, timeTo int64) WindowIterator {
 	timeFrom = max(timeFrom, 0)
 	if w.kv.closed.Load() {
@@ -256,6 +258,9 @@ func (w *WindowStore) expire() error {
 	}, func(ik []byte) []byte {
 		start := int64(binary.BigEndian.Uint64(ik[1:9]))
 		return dataKey(WindowKey(ik[9:], start))
+	}, func(key []byte) (int64, bool) {
+		_, start, err := SplitWindowKey(key)
+		return start, err == nil
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gregor-streams/gregor/internal/dirlock"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -39,13 +40,38 @@ type Config struct {
 	// early (not its input offsets). Default 10000; negative turns buffering off (every update
 	// is written through, and restores are at-least-once instead of exact).
 	CacheMaxEntries int
+	// CacheMaxBytes bounds the record caches of this instance's tasks together (Kafka Streams'
+	// statestore.cache.max.bytes, formerly cache.max.bytes.buffering): an aggregation (Count,
+	// Reduce, Aggregate, windowed aggregations) forwards the latest value of each key when its
+	// cache flushes, at every commit (CommitInterval) or when the caches are full, instead of
+	// every intermediate update; its store is still written at once. Default 10 MiB, as Kafka;
+	// negative turns caching off (every update is forwarded). WithCachingDisabled turns it off
+	// for one store.
+	CacheMaxBytes int64
+	// NumStandbyReplicas is how many other instances keep a standby copy of each task's
+	// stores (Kafka Streams' num.standby.replicas, default 0): they restore the changelogs'
+	// tails in the background, and when the task's instance fails the task moves to one of
+	// them (the assignor places a task where its state is) and resumes after restoring only
+	// what the standby had not caught up with.
+	NumStandbyReplicas int
+	// AcceptableRecoveryLag, MaxWarmupReplicas and ProbingRebalanceInterval are Kafka Streams'
+	// acceptable.recovery.lag (default 10000 changelog records), max.warmup.replicas (default
+	// 2) and probing.rebalance.interval.ms (default 10 minutes): a stateful task that a
+	// rebalance would move to a member more than AcceptableRecoveryLag behind on its stores
+	// stays where it runs, and that member gets a warm-up replica of it (restored in the
+	// background like a standby); members rejoin every ProbingRebalanceInterval while warm-ups
+	// are out, and the task moves once its new member has caught up.
+	AcceptableRecoveryLag    int64
+	MaxWarmupReplicas        int
+	ProbingRebalanceInterval time.Duration
 	// DeserializationHandler decides what happens to an input record whose key or value the
 	// source's serde rejects: LogAndFail (the default) stops the App with an error naming the
 	// topic, partition and offset; LogAndContinue skips it; SendToDeadLetterTopic(topic) copies
 	// it to a dead-letter topic with error headers and skips it.
 	DeserializationHandler DeserializationHandler
 	// ProcessingGuarantee is Kafka Streams' processing.guarantee: "at_least_once" (the
-	// default, also ""). Outputs are at least once; key-value state is exact across crashes
+	// default, also ""). Outputs are at least once; state (key-value, window and session
+	// stores) is exact across crashes
 	// (see the package doc). "exactly_once_v2" needs transactions, which Gregor does not have
 	// yet: New rejects it rather than silently giving less.
 	ProcessingGuarantee string
@@ -99,7 +125,14 @@ type App struct {
 	log  *slog.Logger
 
 	producer *kgo.Client // outputs and changelogs
-	consumer *kgo.Client // the group member
+	// stateLock is the lock of <StateDir>/<ApplicationID>, held from Start to Close.
+	stateLock *dirlock.Lock
+	// standby is the standby replicas' state (standby.go); positions how far this instance's
+	// copies of tasks' stores are, probe the pending probing rebalance (warmup.go).
+	standby   standbys
+	positions positions
+	probe     probeState
+	consumer  *kgo.Client // the group member
 
 	// global holds the global tables' stores and thread; nil without global tables.
 	global *globalThread
@@ -135,6 +168,8 @@ type App struct {
 	produceErr error
 	state      stateMachine
 	iq         iqState
+	// cacheBytes is what the tasks' record caches hold (cache.go).
+	cacheBytes atomic.Int64
 	// droppedRecords counts records dropped for closed windows (window_task.go).
 	droppedRecords atomic.Int64
 	// wake lets a ManualClock interrupt the loop's poll (punctuation.go).
@@ -171,6 +206,18 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	}
 	if cfg.CacheMaxEntries == 0 {
 		cfg.CacheMaxEntries = DefaultCacheMaxEntries
+	}
+	if cfg.AcceptableRecoveryLag <= 0 {
+		cfg.AcceptableRecoveryLag = DefaultAcceptableRecoveryLag
+	}
+	if cfg.MaxWarmupReplicas <= 0 {
+		cfg.MaxWarmupReplicas = DefaultMaxWarmupReplicas
+	}
+	if cfg.ProbingRebalanceInterval <= 0 {
+		cfg.ProbingRebalanceInterval = DefaultProbingRebalanceInterval
+	}
+	if cfg.CacheMaxBytes == 0 {
+		cfg.CacheMaxBytes = DefaultCacheMaxBytes
 	}
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = DefaultCommitInterval
@@ -225,6 +272,9 @@ func (a *App) Start(ctx context.Context) error {
 }
 
 func (a *App) start(ctx context.Context) error {
+	if err := a.lockStateDir(); err != nil {
+		return err
+	}
 	internal := map[string]bool{} // produced to with the manual partitioner
 	for name := range a.topo.stores {
 		internal[statestore.ChangelogTopic(a.cfg.ApplicationID, name)] = true
@@ -258,8 +308,8 @@ func (a *App) start(ctx context.Context) error {
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(a.sourceTopics...),
 		// The task assignor keeps a task's co-partitioned inputs together and tasks where they
-		// ran (or where their state is). NB: it is eager: a rebalance revokes every task, and
-		// a task that stays reopens its stores from local state (restoring only the tail).
+		// ran (or where their state is). NB: it is cooperative: a rebalance revokes only the
+		// tasks that move, and the others keep running.
 		kgo.Balancers(taskBalancer{a}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
@@ -279,6 +329,7 @@ func (a *App) start(ctx context.Context) error {
 	a.mu.lastCommit = time.Now()
 	a.state.set(Rebalancing)
 	a.joinClock()
+	a.startStandbys()
 	go a.run(runCtx, ctx)
 	a.log.Info("started", "topics", a.sourceTopics)
 	return nil
@@ -615,6 +666,11 @@ func (a *App) allTasksLocked() []*task {
 // could still be lost: a new owner skips the inputs a restored position covers.
 func (a *App) commitLocked(ctx context.Context, tasks []*task) error {
 	defer func() { a.mu.lastCommit = time.Now() }()
+	for _, t := range tasks {
+		if err := t.flushCaches(); err != nil {
+			return err
+		}
+	}
 	if err := a.flushOutput(ctx); err != nil {
 		return err
 	}
@@ -793,13 +849,17 @@ type Stats struct {
 	RecordsRestored int64
 	// TasksOpened is the number of times a task was opened (again after each rebalance).
 	TasksOpened int64
+	// StandbyRecordsRestored is the number of changelog records applied to standby copies of
+	// stores (Config.NumStandbyReplicas); RecordsRestored does not include them.
+	StandbyRecordsRestored int64
 	// RecordsSkippedAsRestored counts input records not processed because the restored state
 	// already reflected them: records after the last committed offset that a previous owner
 	// processed and committed to its stores before it died.
 	RecordsSkippedAsRestored int64
 	// DroppedRecords counts records dropped because their window had closed (they arrived
-	// later than the grace period allows), as Kafka Streams' dropped-records metric: once per
-	// window a record could not be added to. Each drop is logged at debug level.
+	// later than the grace period allows), once per window a record could not be added to, and
+	// records an aggregation dropped for a null key (or, for a stream aggregation, a null value),
+	// as Kafka Streams' dropped-records metric. Each drop is logged at debug level.
 	DroppedRecords int64
 }
 
@@ -809,6 +869,7 @@ func (a *App) Stats() Stats {
 	st := a.mu.stats
 	a.mu.Unlock()
 	st.DroppedRecords = a.droppedRecords.Load()
+	st.StandbyRecordsRestored = a.standby.restored.Load()
 	if a.global != nil {
 		st.GlobalRecordsApplied = a.global.applied.Load()
 	}
@@ -824,6 +885,7 @@ func (a *App) Done() <-chan struct{} { return a.done }
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		a.closing.Store(true)
+		a.stopProbe()
 		a.state.set(PendingShutdown)
 		if a.cancel != nil {
 			a.cancel()
@@ -837,6 +899,11 @@ func (a *App) Close() error {
 		}
 		if a.producer != nil {
 			a.producer.Close()
+		}
+		a.stopStandbys()
+		// NB: last, once every task, standby and global store is closed.
+		if err := a.stateLock.Release(); err != nil {
+			a.log.Warn("release the state directory lock", "err", err)
 		}
 		a.state.set(NotRunning)
 		a.log.Info("closed")

@@ -151,3 +151,98 @@ func sortedTasks(ts []taskID) []taskID {
 	slices.SortFunc(ts, compareTasks)
 	return ts
 }
+
+// assignStandbys picks, for each stateful task, up to replicas members other than its active
+// owner (plan) to keep a standby copy of its stores (num.standby.replicas): first members that
+// already have the task's state on disk (the least catching up), then the members with the
+// fewest standbys of the same active owner's tasks, then with the fewest standbys, in id order. Tasks of sub-topologies without stores get none. It returns the
+// standby tasks of each member.
+func assignStandbys(members []assignMember, plan map[string][]taskID, stateful []taskID, replicas int) map[string][]taskID {
+	out := map[string][]taskID{}
+	if replicas <= 0 || len(members) < 2 {
+		return out
+	}
+	members = slices.Clone(members)
+	slices.SortFunc(members, func(a, b assignMember) int { return cmp.Compare(a.id, b.id) })
+	active := map[taskID]string{}
+	for m, ts := range plan {
+		for _, t := range ts {
+			active[t] = m
+		}
+	}
+	hasState := func(m assignMember, t taskID) bool { return slices.Contains(m.state, t) }
+	sameOwner := func(member, owner string) int {
+		n := 0
+		for _, t := range out[member] {
+			if active[t] == owner {
+				n++
+			}
+		}
+		return n
+	}
+	for _, t := range sortedTasks(stateful) {
+		var chosen []string
+		for range min(replicas, len(members)-1) {
+			best := -1
+			for i, m := range members {
+				if m.id == active[t] || slices.Contains(chosen, m.id) {
+					continue
+				}
+				if best < 0 {
+					best = i
+					continue
+				}
+				b := members[best]
+				if hs, bs := hasState(m, t), hasState(b, t); hs != bs {
+					if hs {
+						best = i
+					}
+					continue
+				}
+				// NB: then spread each owner's tasks over different members, so that when it
+				// dies its tasks go to several warm members, within their quotas.
+				if mo, bo := sameOwner(m.id, active[t]), sameOwner(b.id, active[t]); mo != bo {
+					if mo < bo {
+						best = i
+					}
+					continue
+				}
+				if len(out[m.id]) < len(out[b.id]) {
+					best = i
+				}
+			}
+			if best < 0 {
+				break
+			}
+			chosen = append(chosen, members[best].id)
+			out[members[best].id] = append(out[members[best].id], t)
+		}
+	}
+	return out
+}
+
+// cooperativeAdjust takes out of plan every task planned for a member other than the one that
+// owns it now: the owner is told to revoke it (it is not in its assignment), rejoins once it has
+// committed and closed it, and the next generation gives it to its new member. A task keeps
+// running where it stays.
+func cooperativeAdjust(members []assignMember, plan map[string][]taskID) map[string][]taskID {
+	members = slices.Clone(members)
+	slices.SortFunc(members, func(a, b assignMember) int { return cmp.Compare(a.id, b.id) })
+	owner := map[taskID]string{} // a task claimed twice is the first member's, as in assignTasks
+	for _, m := range members {
+		for _, t := range m.owned {
+			if _, claimed := owner[t]; !claimed {
+				owner[t] = m.id
+			}
+		}
+	}
+	out := make(map[string][]taskID, len(plan))
+	for m, ts := range plan {
+		for _, t := range ts {
+			if o, ok := owner[t]; !ok || o == m {
+				out[m] = append(out[m], t)
+			}
+		}
+	}
+	return out
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/gregor-streams/gregor/streams"
 )
@@ -96,31 +97,24 @@ func benchProduce(b *testing.B, cl *kgo.Client, n int, rec func(i int) *kgo.Reco
 // or failed returns an error.
 func waitCommitted(b *testing.B, adm *kadm.Client, group string, ends kadm.ListedOffsets, failed func() error) {
 	b.Helper()
-	deadline := time.Now().Add(30 * time.Minute)
-	for {
+	testutil.CheckFor(b, 30*time.Minute, 20*time.Millisecond, func() error {
 		if err := failed(); err != nil {
 			b.Fatalf("group %s: %v", group, err)
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("group %s: committed offsets did not reach the end", group)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		committed, err := adm.FetchOffsets(ctx, group)
 		cancel()
-		if err == nil {
-			done := true
-			ends.Each(func(e kadm.ListedOffset) {
-				c, ok := committed.Lookup(e.Topic, e.Partition)
-				if !ok || c.At < e.Offset {
-					done = false
-				}
-			})
-			if done {
-				return
-			}
+		if err != nil {
+			return fmt.Errorf("group %s: fetch offsets: %w", group, err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		var behind error
+		ends.Each(func(e kadm.ListedOffset) {
+			if c, ok := committed.Lookup(e.Topic, e.Partition); behind == nil && (!ok || c.At < e.Offset) {
+				behind = fmt.Errorf("group %s: committed offsets did not reach the end of %s/%d (%d of %d)", group, e.Topic, e.Partition, c.At, e.Offset)
+			}
+		})
+		return behind
+	})
 }
 
 // BenchmarkCountByKeyGregorVsGoka counts GREGOR_BENCH_RECORDS records (default 1,000,000) over

@@ -21,7 +21,8 @@ func TestRepartitionWritesThroughTheNamedTopicSoThatCountsFollowTheNewKey(t *tes
 		Repartition(streams.Named("by-country"))
 	streams.MapValues(byCountry.GroupByKey().Count().ToStream(), func(_ string, n int64) string { return strings.Repeat("|", int(n)) }, statestore.String{}).
 		To("per-country", nil, nil)
-	app := startApp(t, build(t, b), streams.Config{ApplicationID: "rp", BootstrapServers: []string{addr}, StateDir: t.TempDir()})
+	app := startApp(t, build(t, b), streams.Config{ApplicationID: "rp", BootstrapServers: []string{addr}, StateDir: t.TempDir(),
+		CacheMaxBytes: -1}) // every update is asserted: no record cache
 	produceKV(t, addr, "visits", put("u1", "fr/home"), put("u2", "fr/cart"), put("u3", "de/home"))
 	expectPerKey(t, app, addr, "per-country", map[string][]string{"fr": {"|", "||"}, "de": {"|"}})
 	// The records went through the named topic, one per visit.

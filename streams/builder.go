@@ -46,6 +46,7 @@ type opConfig struct {
 	// processor of the Processor API is connected to (ConnectStores).
 	timestampExtractor TimestampExtractor
 	stores             []string
+	cachingDisabled    bool
 }
 
 // Named names the processor an operation creates, instead of a generated
@@ -56,6 +57,11 @@ func Named(name string) Option { return func(c *opConfig) { c.name = name } }
 // store's changelog topic is <ApplicationID>-<name>-changelog, so naming stores keeps their
 // state stable when the topology changes. Store names must be unique within a topology.
 func Materialized(store string) Option { return func(c *opConfig) { c.store = store } }
+
+// WithCachingDisabled turns the record cache off for the store of a stateful operation (Count,
+// Reduce, Aggregate and the windowed aggregations): every update is forwarded at once, as
+// Kafka's Materialized.withCachingDisabled. See Config.CacheMaxBytes.
+func WithCachingDisabled() Option { return func(c *opConfig) { c.cachingDisabled = true } }
 
 func options(opts []Option) opConfig {
 	var c opConfig
@@ -98,7 +104,10 @@ type node struct {
 	// func(Record[K, V]) error for the node's input types K and V.
 	instantiate func(t *task, children []any) (any, error)
 	// window is set on a windowed aggregation: when its windows close (see Suppress).
-	window *windowMeta
+	window windowRule
+	// cachingDisabled turns the record cache of an aggregation off (WithCachingDisabled, or a
+	// Suppress below it).
+	cachingDisabled bool
 	// timestampExtractor, on a source, gives its records' timestamps (timestamp.go); nil
 	// means Config.TimestampExtractor, or the record's own timestamp.
 	timestampExtractor TimestampExtractor

@@ -39,6 +39,13 @@
 // source, Config.TimestampExtractor for all): it drives the task's stream time and is what
 // sinks write. A negative timestamp fails the record with ErrInvalidTimestamp.
 //
+// A record read with a null key or value is not its zero value where the semantics depend on
+// it, as in Kafka Streams: stream aggregations (Count, Reduce, Aggregate, Cogroup) drop a record
+// with a null key or a null value, windowed aggregations one with a null key, stream-table
+// joins one with either; a table source drops a null key and takes a null value as a delete;
+// sinks write a null key or value as null. Map keeps nothing null (it makes new keys and
+// values); MapValues and FlatMapValues keep a null key. Drops count in Stats.DroppedRecords.
+//
 // Topology.Describe prints the sub-topologies in Kafka Streams' text format; DescribeJSON and
 // DescribeDOT (Graphviz) print the same TopologyDescription for tools and for pictures.
 //
@@ -47,7 +54,8 @@
 // Under the DSL, Process and ProcessValues add a Processor written by hand: Init, Process for
 // each record, Close, one instance per task. Its ProcessorContext forwards records (to all
 // children or one), gives the key-value stores it is connected to (AddStore, ConnectStores:
-// LevelDB with a changelog, like the DSL's stores), the input record's topic, partition and
+// LevelDB with a changelog, like the DSL's stores; AddWindowStore and AddSessionStore add window
+// and session stores), the input record's topic, partition and
 // offset, and schedules punctuations on stream time or wall-clock time (PunctuationType). The
 // App bounds its wait for records by the next wall-clock punctuation, and Config.Clock (a
 // ManualClock in tests) replaces the system clock. App.Store reads the stores of the running
@@ -82,7 +90,8 @@
 // Windowed aggregations use window stores (statestore.WindowStore) and session stores
 // (statestore.SessionStore), retained for size + grace (gap + grace for sessions, 3 time
 // differences + grace for sliding windows), whose changelogs have cleanup.policy=compact,delete
-// and retention.ms = retention + 1 day, as in Kafka Streams.
+// and retention.ms = retention + 1 day, as in Kafka Streams. They are write-back buffers with
+// position markers like key-value stores (below), so windowed state is exact across a crash too.
 //
 // Windowed keys are written to topics in Kafka's byte layouts, so Java consumers read them
 // with Kafka's windowed deserializers:
@@ -125,7 +134,10 @@
 // New(topology, Config) makes an App; Start checks the source topics, creates the internal
 // topics and joins the consumer group named by ApplicationID; Close stops it. The context given
 // to Start bounds the App's life: when it ends, the App commits, leaves the group (its partitions
-// go to the other instances at once) and waits in PendingShutdown for Close. A task runs one
+// go to the other instances at once) and waits in PendingShutdown for Close. From Start to Close
+// the App holds the lock of <StateDir>/<ApplicationID> (its .lock file, as Kafka Streams): a
+// second instance of the application on the same state directory, in this process or another,
+// fails to start with ErrStateDirLocked naming the holder's PID. A task runs one
 // sub-topology for one partition number: it owns that partition of each of the
 // sub-topology's source topics and of each of its stores. Topics read by one sub-topology must
 // therefore have equal partition counts (Start fails with ErrCoPartitioning otherwise;
@@ -142,6 +154,14 @@
 // commits its stores with its position (the next input offset per partition): each store's
 // updates and then a position marker go to its changelog, and once acknowledged they are
 // written to LevelDB in one batch; only then are the input offsets committed.
+//
+// Aggregations (Count, Reduce, Aggregate, the windowed ones) forward through a record cache,
+// as Kafka Streams': the latest update per key is held back and forwarded when the task commits
+// or when the instance's caches hold more than Config.CacheMaxBytes (10 MiB by default), so a
+// key updated a thousand times between commits sends one record downstream, carrying the change
+// since the value forwarded before. The store is written at once. WithCachingDisabled turns it
+// off for one store, a negative CacheMaxBytes for all; an aggregation below a Suppress forwards
+// every update (Suppress holds them back itself).
 //
 // After a crash the new owner of a task restores each store up to its last position marker
 // (ignoring a commit that the crash cut short) and skips the input records below the restored
@@ -163,9 +183,17 @@
 // formats so that tools describe the group as usual). The leader gives each member whole tasks,
 // all input partitions of a task together, spreading each sub-topology's tasks evenly; a task
 // stays with its previous owner, or goes where its stores are on disk, before going to the
-// least-loaded member. Rebalances are eager: every task closes, and a task that stays reopens
-// from local state, restoring only the changelog tail. Tasks open (and restore) as soon as they
-// are assigned.
+// least-loaded member. Rebalances are incremental and cooperative (KIP-429): a task that stays
+// keeps running through the rebalance; a task that moves is first revoked from its owner (which
+// commits and closes it), then assigned to its new member in a second round. Tasks open (and
+// restore) as soon as they are assigned. As in Kafka (KIP-441), a stateful task is not moved
+// to a member more than Config.AcceptableRecoveryLag changelog records behind on it: it keeps
+// running where it is, the member gets a warm-up replica (restored in the background, up to
+// Config.MaxWarmupReplicas in the group), and members rejoin every
+// Config.ProbingRebalanceInterval until the warm-ups have caught up and the tasks have moved. With Config.NumStandbyReplicas, the leader also gives each stateful task standby
+// copies on other members (first where its state already is, spreading each member's tasks over
+// different others); a background goroutine keeps them restored to near the changelogs' end, and
+// when an instance dies its tasks go where their standby copies are, restoring only the tail.
 //
 // Each member's Config.ApplicationServer (host:port) travels in its metadata, and every
 // assignment carries the map of endpoints to tasks. App.Store and Query read a store's local
@@ -181,6 +209,8 @@
 // kgo. The first produce error is kept under App.produceMu, the state under state.mu, and the
 // open stores and the group's placement (for queries and the balancer) under iq.mu; each of
 // those is taken alone, after App.mu when both are held.
+// The standby replicas' lock (standby.mu) is taken under App.mu when a task opens or closes, and
+// held while a standby copy is refreshed; App.mu is never taken under it.
 // App.wake (through which a ManualClock interrupts the loop's poll) is taken alone too; a
 // ManualClock's lock may be taken under App.mu, never the other way round.
 package streams

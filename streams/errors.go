@@ -1,12 +1,18 @@
 package streams
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// ErrStateDirLocked is returned (wrapped, with the directory and the holder's PID) by Start when
+// another App, in this process or another, holds <StateDir>/<ApplicationID>: two instances of an
+// application must not share local state (Kafka Streams refuses them the same way).
+var ErrStateDirLocked = errors.New("streams: state directory is in use by another instance")
 
 // DeserializationError is an input record whose key or value its source's serde rejects (a
 // poison record).

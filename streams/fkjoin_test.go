@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -219,29 +220,8 @@ func waitLatest(t *testing.T, app *streams.App, addr, topic string, want map[str
 	t.Helper()
 	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	got := map[string]string{}
-	deadline := time.Now().Add(2 * waitTimeout)
-	for {
-		diff := ""
-		for k, v := range want {
-			if got[k] != v {
-				diff = fmt.Sprintf("key %s: got %q, want %q", k, got[k], v)
-				break
-			}
-		}
-		for k, v := range got {
-			if _, ok := want[k]; !ok && v != "null" && diff == "" {
-				diff = fmt.Sprintf("key %s: got %q, want no result", k, v)
-			}
-		}
-		if diff == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s", topic, diff)
-		}
-		if app.Err() != nil {
-			t.Fatalf("app failed: %v", app.Err())
-		}
+	testutil.CheckFor(t, 2*waitTimeout, 20*time.Millisecond, func() error {
+		appFailed(t, app)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
 			v := "null"
@@ -251,5 +231,16 @@ func waitLatest(t *testing.T, app *streams.App, addr, topic string, want map[str
 			got[string(r.Key)] = v
 		})
 		cancel()
-	}
+		for k, v := range want {
+			if got[k] != v {
+				return fmt.Errorf("%s: key %s: got %q, want %q", topic, k, got[k], v)
+			}
+		}
+		for k, v := range got {
+			if _, ok := want[k]; !ok && v != "null" {
+				return fmt.Errorf("%s: key %s: got %q, want no result", topic, k, v)
+			}
+		}
+		return nil
+	})
 }

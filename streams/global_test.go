@@ -1,8 +1,8 @@
 package streams_test
 
 import (
+	"fmt"
 	"testing"
-	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/statestore"
@@ -43,13 +43,12 @@ func TestStreamGlobalTableJoinLooksUpByMappedKeyAndResumesFromItsCheckpoint(t *t
 
 	// The global thread keeps the table up to date.
 	produceKV(t, addr, "items", put("i9", "fig"), del("i1"))
-	deadline := time.Now().Add(waitTimeout)
-	for app.Stats().GlobalRecordsApplied < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("global thread applied %d records, want 5", app.Stats().GlobalRecordsApplied)
+	waitFor(t, func() error {
+		if n := app.Stats().GlobalRecordsApplied; n < 5 {
+			return fmt.Errorf("global thread applied %d records, want 5", n)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	produceKV(t, addr, "purchases", put("u4", "i9"), put("u1", "i1"))
 	expectPerKey(t, app, addr, "bought-left", map[string][]string{
 		"u1": {"i1=apple", "i1=nil"}, "u2": {"i2=pear"}, "u3": {"i9=nil"}, "u4": {"i9=fig"}})

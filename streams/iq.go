@@ -178,6 +178,8 @@ func (a *App) KeyOwner(store string, key []byte) (KeyMetadata, error) {
 type ReadOnlyStore struct {
 	a    *App
 	name string
+	// stale lets Get read a standby copy (StaleStore).
+	stale bool
 }
 
 // Store returns a read-only view of the named key-value store (interactive queries).
@@ -188,7 +190,20 @@ func (a *App) Store(name string) (*ReadOnlyStore, error) {
 	return &ReadOnlyStore{a: a, name: name}, nil
 }
 
-// Get returns the value of key (serialized bytes) if its task runs here; otherwise a
+// StaleStore is Store allowing stale reads (Kafka's StoreQueryParameters.enableStaleStores): a
+// key whose task runs elsewhere but has a standby copy here (Config.NumStandbyReplicas) is read
+// from that copy, which lags its changelog by up to a refresh (about a commit interval).
+func (a *App) StaleStore(name string) (*ReadOnlyStore, error) {
+	s, err := a.Store(name)
+	if err != nil {
+		return nil, err
+	}
+	s.stale = true
+	return s, nil
+}
+
+// Get returns the value of key (serialized bytes) if its task runs here (or, from StaleStore,
+// has a standby copy here); otherwise a
 // *NotLocalError naming the owner.
 func (s *ReadOnlyStore) Get(key []byte) ([]byte, bool, error) {
 	md, err := s.a.KeyOwner(s.name, key)
@@ -198,6 +213,11 @@ func (s *ReadOnlyStore) Get(key []byte) ([]byte, bool, error) {
 	s.a.iq.mu.RLock()
 	kv := s.a.iq.stores[s.name][md.Partition]
 	s.a.iq.mu.RUnlock()
+	if kv == nil && s.stale {
+		if v, ok, found, err := s.a.standbyGet(s.name, md.Partition, key); found || err != nil {
+			return v, ok, err
+		}
+	}
 	if kv == nil {
 		return nil, false, &NotLocalError{Store: s.name, Partition: md.Partition, Owner: md.Owner}
 	}

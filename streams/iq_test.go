@@ -3,6 +3,7 @@ package streams_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -97,42 +98,37 @@ func TestInteractiveQueriesAnswerEveryKeyFromAnyInstance(t *testing.T) {
 	readLatest(t, nil, tb.Addr(), "word-counts", statestore.Int64{}, want)
 
 	// NB: the group may be stable a moment before A has read its SyncGroup answer.
-	deadline := time.Now().Add(waitTimeout)
-	for md := metadata(t, epA); len(md.Hosts) != 2 || len(md.Hosts[epA])+len(md.Hosts[epB]) != 6; md = metadata(t, epA) {
-		if time.Now().After(deadline) {
-			t.Fatalf("metadata hosts %v, want 6 tasks over %s and %s", md.Hosts, epA, epB)
+	waitFor(t, func() error {
+		if md := metadata(t, epA); len(md.Hosts) != 2 || len(md.Hosts[epA])+len(md.Hosts[epB]) != 6 {
+			return fmt.Errorf("metadata hosts %v, want 6 tasks over %s and %s", md.Hosts, epA, epB)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	// Every word, asked of instance A, comes back with its count: directly when A runs the
 	// word's task, through a redirect to B otherwise.
 	local, remote := 0, 0
 	for word, n := range want {
-		deadline := time.Now().Add(waitTimeout)
-		for {
+		waitFor(t, func() error {
 			resp, err := http.Get("http://" + epA + "/stores/counts/keys/" + url.PathEscape(word))
 			if err != nil {
 				t.Fatal(err)
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				got, err := statestore.Int64{}.Deserialize(body)
-				if err != nil || got != n {
-					t.Fatalf("count of %q = %d (%v), want %d", word, got, err, n)
-				}
-				if resp.Request.URL.Host == epA {
-					local++
-				} else {
-					remote++
-				}
-				break
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET %q: %d %s", word, resp.StatusCode, body)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("GET %q: %d %s", word, resp.StatusCode, body)
+			got, err := statestore.Int64{}.Deserialize(body)
+			if err != nil || got != n {
+				t.Fatalf("count of %q = %d (%v), want %d", word, got, err, n)
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			if resp.Request.URL.Host == epA {
+				local++
+			} else {
+				remote++
+			}
+			return nil
+		})
 	}
 	if local == 0 || remote == 0 {
 		t.Errorf("answered %d keys locally and %d through a redirect: want both", local, remote)
@@ -213,24 +209,19 @@ func TestARejoiningInstanceGetsItsTasksBackAndRestoresOnlyTheTail(t *testing.T) 
 	// B gets back the stateful tasks whose stores it kept, as many as its share allows: the
 	// counts per member may differ by one from before, so B's tasks and its old ones overlap in
 	// min(len(before), len(after)) tasks.
-	var after []string
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		after = stateful(metadata(t, epB).Hosts[epB])
+	waitFor(t, func() error {
+		after := stateful(metadata(t, epB).Hosts[epB])
 		overlap := 0
 		for _, id := range after {
 			if slices.Contains(before, id) {
 				overlap++
 			}
 		}
-		if len(after) > 0 && overlap == min(len(before), len(after)) {
-			break
+		if len(after) == 0 || overlap != min(len(before), len(after)) {
+			return fmt.Errorf("B has stores of tasks %v on disk and runs %v after rejoining: want it to get back those it has state for", before, after)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("B has stores of tasks %v on disk and runs %v after rejoining: want it to get back those it has state for", before, after)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	produceLines(t, tb.Addr(), 330, 30, want)
 	readLatest(t, nil, tb.Addr(), "word-counts", statestore.Int64{}, want)
 	var total int64

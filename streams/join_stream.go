@@ -159,9 +159,8 @@ func streamJoin[K, V1, V2, VR any](left *KStream[K, V1], right *KStream[K, V2], 
 	b.addNode(thisNode, left.n)
 	b.addNode(otherNode, right.n)
 	b.addNode(mergeNode, thisNode, otherNode)
-	retention := windows.before + windows.after + windows.grace
-	b.addWindowedStore(thisStore, thisName, windowStore, retention)
-	b.addWindowedStore(otherStore, otherName, windowStore, retention)
+	b.addWindowedStore(thisStore, thisName, windowStore, windows.retention())
+	b.addWindowedStore(otherStore, otherName, windowStore, windows.retention())
 	if j.sharedStore != "" {
 		b.addStore(sharedStore, thisName)
 	}
@@ -382,9 +381,9 @@ func (j *streamJoiner[K, V1, V2, VR]) emitClosed(t *task, jt *joinTask, next fun
 		if side == joinSideRight {
 			lookBack = j.windows.before
 		}
-		if ts+lookBack+j.windows.grace >= t.streamTime {
+		if !windowClosed(j.windows, ts+lookBack, t.streamTime) {
 			floor = min(floor, ts)
-			if ts+minLookBack+j.windows.grace >= t.streamTime {
+			if !windowClosed(j.windows, ts+minLookBack, t.streamTime) {
 				break // every later record's window is open too
 			}
 			continue

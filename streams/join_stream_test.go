@@ -1,6 +1,7 @@
 package streams_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,16 +29,13 @@ func formatString(r *kgo.Record) string {
 // waitProcessed waits until app has processed at least n records.
 func waitProcessed(t *testing.T, app *streams.App, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for app.Stats().RecordsProcessed < n {
-		if app.Err() != nil {
-			t.Fatalf("app failed: %v", app.Err())
+	waitFor(t, func() error {
+		appFailed(t, app)
+		if got := app.Stats().RecordsProcessed; got < n {
+			return fmt.Errorf("processed %d records, want %d", got, n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processed %d records, want %d", app.Stats().RecordsProcessed, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestStreamStreamJoinsMatchWithinTheWindowAndEmitUnmatchedWhenItCloses(t *testing.T) {
@@ -91,7 +89,7 @@ func TestStreamStreamJoinsMatchWithinTheWindowAndEmitUnmatchedWhenItCloses(t *te
 		{"left-out", slices.Concat(joined, leftOnly)},
 		{"outer-out", slices.Concat(joined, leftOnly, rightOnly)},
 	} {
-		got := readExactly(t, app, tb.Addr(), tt.topic, len(tt.want), formatString)
+		got := readExactly(t, app, tb.Addr(), "joins", tt.topic, len(tt.want), formatString)
 		slices.Sort(got)
 		slices.Sort(tt.want)
 		if !slices.Equal(got, tt.want) {
@@ -145,17 +143,20 @@ func TestStreamStreamJoinRepartitionsASideWhoseKeyChanged(t *testing.T) {
 	})
 	got := map[string][]string{}
 	out := client(t, tb.Addr(), kgo.ConsumeTopics("enriched"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	deadline := time.Now().Add(waitTimeout)
-	for n := 0; n < 3; {
-		if time.Now().After(deadline) || app.Err() != nil {
-			t.Fatalf("joined %d of 3 (app err %v): %v", n, app.Err(), got)
-		}
-		fs := out.PollFetches(ctxT(t))
-		fs.EachRecord(func(r *kgo.Record) {
+	n := 0
+	waitFor(t, func() error {
+		appFailed(t, app)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		out.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
 			got[string(r.Key)] = append(got[string(r.Key)], fmt.Sprintf("%s@%d", r.Value, r.Timestamp.UnixMilli()))
 			n++
 		})
-	}
+		if n < 3 {
+			return fmt.Errorf("joined %d of 3: %v", n, got)
+		}
+		return nil
+	})
 	for _, vs := range got {
 		slices.Sort(vs)
 	}
@@ -228,7 +229,7 @@ func TestLeftJoinStreamsEmitsARecordWaitingFromBeforeARestart(t *testing.T) {
 	produce(t, tb.Addr(), at("r-events", "A", "x1", 9_000))
 	waitProcessed(t, app, 1)
 	produce(t, tb.Addr(), at("l-events", "Z", "z", 60_000))
-	got := readExactly(t, app, tb.Addr(), "lj-out", 2, formatString)
+	got := readExactly(t, app, tb.Addr(), "lj-restart", "lj-out", 2, formatString)
 	slices.Sort(got)
 	if want := []string{"A=a1+x1@9000", "B=b1+null@2000"}; !slices.Equal(got, want) {
 		t.Fatalf("left join across a restart\n got %v\nwant %v", got, want)

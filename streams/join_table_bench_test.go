@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -76,21 +77,21 @@ func waitEnd(b *testing.B, app *streams.App, addr, topic string, n int64) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	testutil.CheckFor(b, 5*time.Minute, 20*time.Millisecond, func() error {
+		if err := app.Err(); err != nil {
+			b.Fatalf("%s: app failed: %v", topic, err)
+		}
 		ends, err := adm.ListEndOffsets(context.Background(), topic)
+		if err != nil {
+			return fmt.Errorf("%s: end offsets: %w", topic, err)
+		}
 		var total int64
-		if err == nil {
-			ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+		ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+		if total < n {
+			return fmt.Errorf("%s: %d of %d records", topic, total, n)
 		}
-		if total >= n {
-			return
-		}
-		if app.Err() != nil || time.Now().After(deadline) {
-			b.Fatalf("%s: %d of %d records (app err %v)", topic, total, n, app.Err())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func benchApp(b *testing.B, topo *streams.Topology, addr, appID string) *streams.App {

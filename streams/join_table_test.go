@@ -49,14 +49,11 @@ func readPerKey(t *testing.T, app *streams.App, addr, topic string, n int) map[s
 	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	got := map[string][]string{}
 	count := 0
-	deadline := time.Now().Add(waitTimeout)
-	for count < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d records after %v, want %d: %v", topic, count, waitTimeout, n, got)
+	waitFor(t, func() error {
+		if count >= n {
+			return nil
 		}
-		if app != nil && app.Err() != nil {
-			t.Fatalf("app failed: %v", app.Err())
-		}
+		appFailed(t, app)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		fetches := cl.PollFetches(ctx)
 		cancel()
@@ -68,7 +65,11 @@ func readPerKey(t *testing.T, app *streams.App, addr, topic string, n int) map[s
 			got[string(r.Key)] = append(got[string(r.Key)], v)
 			count++
 		})
-	}
+		if count < n {
+			return fmt.Errorf("%s: %d records, want %d: %v", topic, count, n, got)
+		}
+		return nil
+	})
 	ends, err := kadm.NewClient(client(t, addr)).ListEndOffsets(ctxT(t), topic)
 	if err != nil {
 		t.Fatal(err)
@@ -97,25 +98,22 @@ func expectPerKey(t *testing.T, app *streams.App, addr, topic string, want map[s
 func waitRecords(t *testing.T, addr, topic string, n int64) {
 	t.Helper()
 	adm := kadm.NewClient(client(t, addr))
-	deadline := time.Now().Add(waitTimeout)
-	for {
+	waitFor(t, func() error {
 		ends, err := adm.ListEndOffsets(ctxT(t), topic)
+		if err != nil {
+			return fmt.Errorf("%s: end offsets: %w", topic, err)
+		}
 		var total int64
-		if err == nil {
-			ends.Each(func(o kadm.ListedOffset) {
-				if o.Err == nil {
-					total += o.Offset
-				}
-			})
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Err == nil {
+				total += o.Offset
+			}
+		})
+		if total < n {
+			return fmt.Errorf("%s: %d records, want %d", topic, total, n)
 		}
-		if total >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d records after %v, want %d (last error %v)", topic, total, waitTimeout, n, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func build(t *testing.T, b *streams.Builder) *streams.Topology {

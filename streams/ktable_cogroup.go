@@ -29,9 +29,16 @@ func CogroupWith[K, V, A any](cg *CogroupedStream[K, A], g *KGroupedStream[K, V]
 	}
 	// Each input turns a record into the update it makes to its key's aggregate, so that one
 	// processor, owning the store, applies the updates of every input.
-	n := stateless(g.s, "COGROUPKSTREAM-AGGREGATE", opts, func(r Record[K, V], next func(Record[K, func(A) A]) error) error {
-		return next(Record[K, func(A) A]{Key: r.Key, Timestamp: r.Timestamp, Headers: r.Headers,
-			Value: func(agg A) A { return aggregator(r.Key, r.Value, agg) }})
+	// NB: as Kafka's, a record with a null key or value is dropped (Stats.DroppedRecords).
+	var n *node
+	n = child(g.s, "COGROUPKSTREAM-AGGREGATE", opts, func(t *task, next func(Record[K, func(A) A]) error) (func(Record[K, V]) error, error) {
+		return func(r Record[K, V]) error {
+			if dropNull(t, n.name, r, true) {
+				return nil
+			}
+			return next(Record[K, func(A) A]{Key: r.Key, Timestamp: r.Timestamp, Headers: r.Headers,
+				Value: func(agg A) A { return aggregator(r.Key, r.Value, agg) }})
+		}, nil
 	})
 	cg.inputs = append(cg.inputs, n)
 	return cg

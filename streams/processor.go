@@ -59,6 +59,13 @@ type ProcessorContext[K, V any] interface {
 	// Every write also goes to the store's changelog topic and is committed with the task's
 	// input offsets, as for the DSL's stores. The task owns it: do not Close it.
 	KeyValueStore(name string) (*statestore.KeyValueStore, error)
+	// WindowStore returns the task's partition of a window store (AddWindowStore) the processor
+	// is connected to, and SessionStore of a session store (AddSessionStore). Like the DSL's
+	// windowed stores they expire entries past their retention, log to a compact,delete
+	// changelog and are committed with the task's input offsets, so they restore exactly after
+	// a crash. The task owns them: do not Close them.
+	WindowStore(name string) (*statestore.WindowStore, error)
+	SessionStore(name string) (*statestore.SessionStore, error)
 	// RecordMetadata is the topic, partition and offset of the input record being processed,
 	// as read from the sub-topology's source (a repartition topic below a repartition). ok is
 	// false in Init, Close and punctuators. The record's timestamp and headers are on the
@@ -110,8 +117,8 @@ func ProcessValues[K, V, V2 any](s *KStream[K, V], supply func() Processor[K, V,
 	return derive(s, n, s.keySerde, valueSerde, s.keyChanged)
 }
 
-// ConnectStores connects the processor made by Process or ProcessValues to the named
-// key-value stores, so that ProcessorContext.KeyValueStore returns them. A store not added
+// ConnectStores connects the processor made by Process or ProcessValues to the named stores,
+// so that ProcessorContext.KeyValueStore (WindowStore, SessionStore) returns them. A store not added
 // with AddStore before is added by this. Processors sharing a store run in the same
 // sub-topology (and task). It has no effect on other operations.
 func ConnectStores(names ...string) Option {
@@ -129,6 +136,34 @@ func AddStore(b *Builder, name string) {
 		return
 	}
 	b.addStore(name, "")
+}
+
+// AddWindowStore adds a window store (statestore.WindowStore) for the Processor API, as Kafka
+// Streams' Stores.persistentWindowStore: windows whose start is more than retention behind the
+// latest window start put are dropped, and its changelog <ApplicationID>-<name>-changelog has
+// cleanup.policy=compact,delete and retention.ms = retention + 1 day. Connect processors to it
+// with ConnectStores; ProcessorContext.WindowStore returns it.
+func AddWindowStore(b *Builder, name string, retention time.Duration) {
+	addProcessorWindowedStore(b, "AddWindowStore", name, retention, windowStore)
+}
+
+// AddSessionStore adds a session store (statestore.SessionStore) for the Processor API, as
+// Kafka Streams' Stores.persistentSessionStore: sessions that ended more than retention before
+// the latest session end put are dropped. Connect processors to it with ConnectStores;
+// ProcessorContext.SessionStore returns it.
+func AddSessionStore(b *Builder, name string, retention time.Duration) {
+	addProcessorWindowedStore(b, "AddSessionStore", name, retention, sessionStore)
+}
+
+func addProcessorWindowedStore(b *Builder, op, name string, retention time.Duration, kind storeKind) {
+	switch {
+	case name == "":
+		b.errorf("%s: empty store name", op)
+	case retention.Milliseconds() < 1:
+		b.errorf("%s %q: retention %s must be at least 1ms", op, name, retention)
+	default:
+		b.addWindowedStore(name, "", kind, retention.Milliseconds())
+	}
 }
 
 // addProcessor adds the node of Process or ProcessValues below s. keyOf is set for
@@ -249,10 +284,34 @@ func (pc *processorContext[K, V]) ForwardTo(child string, rec Record[K, V]) erro
 }
 
 func (pc *processorContext[K, V]) KeyValueStore(name string) (*statestore.KeyValueStore, error) {
-	if !slices.Contains(pc.n.stores, name) {
-		return nil, fmt.Errorf("not connected to store %q: pass streams.ConnectStores(%q) to Process", name, name)
+	if err := pc.connected(name); err != nil {
+		return nil, err
+	}
+	if spec := pc.t.app.topo.stores[name]; spec != nil && spec.kind != keyValueStore {
+		return nil, fmt.Errorf("store %q is a window or session store: use WindowStore or SessionStore", name)
 	}
 	return pc.t.store(name)
+}
+
+func (pc *processorContext[K, V]) WindowStore(name string) (*statestore.WindowStore, error) {
+	if err := pc.connected(name); err != nil {
+		return nil, err
+	}
+	return pc.t.windowStore(name)
+}
+
+func (pc *processorContext[K, V]) SessionStore(name string) (*statestore.SessionStore, error) {
+	if err := pc.connected(name); err != nil {
+		return nil, err
+	}
+	return pc.t.sessionStore(name)
+}
+
+func (pc *processorContext[K, V]) connected(name string) error {
+	if !slices.Contains(pc.n.stores, name) {
+		return fmt.Errorf("not connected to store %q: pass streams.ConnectStores(%q) to Process", name, name)
+	}
+	return nil
 }
 
 func (pc *processorContext[K, V]) RecordMetadata() (RecordMetadata, bool) {

@@ -197,7 +197,7 @@ func Map[K, V, K2, V2 any](s *KStream[K, V], f func(K, V) (K2, V2), keySerde Ser
 // MapValues turns each value into a new one, keeping keys (and so partitioning).
 func MapValues[K, V, V2 any](s *KStream[K, V], f func(K, V) V2, valueSerde Serde[V2], opts ...Option) *KStream[K, V2] {
 	n := stateless(s, "KSTREAM-MAPVALUES", opts, func(r Record[K, V], next func(Record[K, V2]) error) error {
-		return next(Record[K, V2]{Key: r.Key, Value: f(r.Key, r.Value), Timestamp: r.Timestamp, Headers: r.Headers})
+		return next(Record[K, V2]{Key: r.Key, Value: f(r.Key, r.Value), Timestamp: r.Timestamp, Headers: r.Headers, nullKey: r.nullKey})
 	})
 	return derive(s, n, s.keySerde, valueSerde, s.keyChanged)
 }
@@ -206,7 +206,7 @@ func MapValues[K, V, V2 any](s *KStream[K, V], f func(K, V) V2, valueSerde Serde
 func FlatMapValues[K, V, V2 any](s *KStream[K, V], f func(K, V) []V2, valueSerde Serde[V2], opts ...Option) *KStream[K, V2] {
 	n := stateless(s, "KSTREAM-FLATMAPVALUES", opts, func(r Record[K, V], next func(Record[K, V2]) error) error {
 		for _, v := range f(r.Key, r.Value) {
-			if err := next(Record[K, V2]{Key: r.Key, Value: v, Timestamp: r.Timestamp, Headers: r.Headers}); err != nil {
+			if err := next(Record[K, V2]{Key: r.Key, Value: v, Timestamp: r.Timestamp, Headers: r.Headers, nullKey: r.nullKey}); err != nil {
 				return err
 			}
 		}

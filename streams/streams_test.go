@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -80,6 +81,113 @@ func startApp(t *testing.T, topo *streams.Topology, cfg streams.Config) *streams
 	return app
 }
 
+// waitFor polls check (testutil.CheckFor) until it returns nil, failing the test with its last
+// error after waitTimeout.
+func waitFor(t *testing.T, check func() error) {
+	t.Helper()
+	testutil.CheckFor(t, waitTimeout, 20*time.Millisecond, check)
+}
+
+// appFailed fails the test at once if app stopped on an error: no wait can succeed then.
+func appFailed(t *testing.T, app *streams.App) {
+	t.Helper()
+	if app != nil && app.Err() != nil {
+		t.Fatalf("app failed: %v", app.Err())
+	}
+}
+
+// waitCaughtUp waits until group has committed the end offset of every partition its members
+// are assigned (repartition topics included): every input record produced so far is
+// processed, and its outputs are acknowledged, since the App flushes them before it commits.
+// End offsets are read before and after the committed ones, so that a repartition record
+// written meanwhile is not missed.
+func waitCaughtUp(t *testing.T, app *streams.App, addr, group string) {
+	t.Helper()
+	adm := kadm.NewClient(client(t, addr))
+	waitFor(t, func() error {
+		appFailed(t, app)
+		described, err := adm.DescribeGroups(ctxT(t), group)
+		if err != nil {
+			return fmt.Errorf("describe group %s: %w", group, err)
+		}
+		var topics []string
+		for _, m := range described[group].Members {
+			if c, ok := m.Assigned.AsConsumer(); ok {
+				for _, tp := range c.Topics {
+					if !slices.Contains(topics, tp.Topic) {
+						topics = append(topics, tp.Topic)
+					}
+				}
+			}
+		}
+		if len(topics) == 0 {
+			return fmt.Errorf("group %s (%s) has no member owning partitions", group, described[group].State)
+		}
+		before, err := adm.ListEndOffsets(ctxT(t), topics...)
+		if err != nil {
+			return err
+		}
+		committed, err := adm.FetchOffsets(ctxT(t), group)
+		if err != nil {
+			return err
+		}
+		after, err := adm.ListEndOffsets(ctxT(t), topics...)
+		if err != nil {
+			return err
+		}
+		var behind error
+		after.Each(func(end kadm.ListedOffset) {
+			b, _ := before.Lookup(end.Topic, end.Partition)
+			c, ok := committed.Lookup(end.Topic, end.Partition)
+			switch {
+			case behind != nil || end.Err != nil:
+				if behind == nil {
+					behind = end.Err
+				}
+			case b.Offset != end.Offset:
+				behind = fmt.Errorf("%s/%d is still growing", end.Topic, end.Partition)
+			case end.Offset > 0 && (!ok || c.At < end.Offset):
+				behind = fmt.Errorf("%s/%d: group %s committed %d of %d", end.Topic, end.Partition, group, c.At, end.Offset)
+			}
+		})
+		return behind
+	})
+}
+
+// readToEnd reads every partition of topic from its start to its end offset (read first).
+func readToEnd(t *testing.T, addr, topic string) []*kgo.Record {
+	t.Helper()
+	ends, err := kadm.NewClient(client(t, addr)).ListEndOffsets(ctxT(t), topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatalf("%s: end offsets: %v", topic, err)
+	}
+	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(100*time.Millisecond))
+	var got []*kgo.Record
+	next := map[int32]int64{}
+	waitFor(t, func() error {
+		for p, end := range ends[topic] {
+			if next[p] < end.Offset {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				fetches := cl.PollFetches(ctx)
+				cancel()
+				fetches.EachRecord(func(r *kgo.Record) {
+					if r.Offset < ends[topic][r.Partition].Offset {
+						got = append(got, r)
+					}
+					next[r.Partition] = r.Offset + 1
+				})
+				return fmt.Errorf("%s/%d: read to %d of %d", topic, p, next[p], end.Offset)
+			}
+		}
+		return nil
+	})
+	return got
+}
+
 // readLatest reads topic from the start, keeping the latest value per key, until that map
 // equals want or waitTimeout passes. Reading the latest value per key is how at-least-once
 // output is judged: a record processed twice (after a crash or a rebalance before its offset
@@ -89,14 +197,8 @@ func readLatest[V comparable](t *testing.T, app *streams.App, addr, topic string
 	t.Helper()
 	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	got := map[string]V{}
-	deadline := time.Now().Add(waitTimeout)
-	for !maps.Equal(got, want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: latest values per key\n got %v\nwant %v", topic, got, want)
-		}
-		if app != nil && app.Err() != nil {
-			t.Fatalf("app failed: %v", app.Err())
-		}
+	waitFor(t, func() error {
+		appFailed(t, app)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		fetches := cl.PollFetches(ctx)
 		cancel()
@@ -107,7 +209,11 @@ func readLatest[V comparable](t *testing.T, app *streams.App, addr, topic string
 			}
 			got[string(r.Key)] = v
 		})
-	}
+		if !maps.Equal(got, want) {
+			return fmt.Errorf("%s: latest values per key\n got %v\nwant %v", topic, got, want)
+		}
+		return nil
+	})
 }
 
 // wordCount is the classic topology: lines → words → count per word, via a repartition.
@@ -400,19 +506,16 @@ func TestPoisonRecordStopsTheAppNamingTopicPartitionOffset(t *testing.T) {
 	}
 	// The stopped App left the group (before Close), so other instances could take over.
 	adm := kadm.NewClient(client(t, tb.Addr()))
-	deadline := time.Now().Add(waitTimeout)
-	for {
+	waitFor(t, func() error {
 		described, err := adm.DescribeGroups(ctxT(t), "poison")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g := described["poison"]; len(g.Members) == 0 {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("an App stopped by an error still holds its partitions: group %s has member %s", g.State, g.Members[0].MemberID)
+		if g := described["poison"]; len(g.Members) > 0 {
+			return fmt.Errorf("an App stopped by an error still holds its partitions: group %s has member %s", g.State, g.Members[0].MemberID)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // testWriter sends logs to the test log, shown only for failing tests (or with -v).
@@ -459,26 +562,23 @@ func TestTwoInstancesShareTasksAndCountExactly(t *testing.T) {
 func waitForMembers(t *testing.T, addr, group string, n int) {
 	t.Helper()
 	adm := kadm.NewClient(client(t, addr))
-	deadline := time.Now().Add(waitTimeout)
-	for {
+	waitFor(t, func() error {
 		described, err := adm.DescribeGroups(ctxT(t), group)
-		if err == nil {
-			g := described[group]
-			owning := 0
-			for _, m := range g.Members {
-				if c, ok := m.Assigned.AsConsumer(); ok && len(c.Topics) > 0 {
-					owning++
-				}
-			}
-			if g.State == "Stable" && owning == n {
-				return
+		if err != nil {
+			return fmt.Errorf("group %s: %w", group, err)
+		}
+		g := described[group]
+		owning := 0
+		for _, m := range g.Members {
+			if c, ok := m.Assigned.AsConsumer(); ok && len(c.Topics) > 0 {
+				owning++
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s: no %d members owning partitions after %v (last error %v)", group, n, waitTimeout, err)
+		if g.State != "Stable" || owning != n {
+			return fmt.Errorf("group %s: %s with %d members owning partitions, want Stable with %d", group, g.State, owning, n)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestPoisonRecordsAreSkippedOrSentToADeadLetterTopicWhenConfigured(t *testing.T) {
@@ -603,13 +703,12 @@ func TestStateListenerSeesTheLifecycleAndErrors(t *testing.T) {
 		return slices.Clone(seen)
 	}
 	app := startApp(t, topo, streams.Config{ApplicationID: "states", BootstrapServers: []string{tb.Addr()}, StateListener: listener})
-	deadline := time.Now().Add(waitTimeout)
-	for app.State() != streams.Running {
-		if time.Now().After(deadline) {
-			t.Fatalf("state %v, transitions %v: never RUNNING", app.State(), transitions())
+	waitFor(t, func() error {
+		if s := app.State(); s != streams.Running {
+			return fmt.Errorf("state %v, transitions %v: never RUNNING", s, transitions())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	produce(t, tb.Addr(), &kgo.Record{Topic: "nums", Key: []byte("x"), Value: []byte("bad")})
 	select {
 	case <-app.Done():

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -11,15 +12,52 @@ type Suppressed struct {
 	buffer            BufferConfig
 }
 
-// BufferConfig bounds the buffer of a suppression. Only Unbounded is supported: the buffer is a
-// state store on disk (LevelDB, with a changelog), so it is bounded by disk, not memory.
+// BufferConfig bounds the buffer of a suppression: Unbounded, or MaxRecords / MaxBytes with
+// ShutDownWhenFull. The buffer is a state store on disk (LevelDB, with a changelog), so an
+// unbounded one is bounded by disk, not memory; a bound caps the windows held back at once.
 type BufferConfig struct {
-	unbounded bool
+	unbounded            bool
+	maxRecords, maxBytes int64
+	shutDownWhenFull     bool
 }
 
 // Unbounded is a buffer without a record or byte limit (Kafka's
 // Suppressed.BufferConfig.unbounded()).
 func Unbounded() BufferConfig { return BufferConfig{unbounded: true} }
+
+// MaxRecords bounds the buffer to n windows (Kafka's BufferConfig.maxRecords). Say what
+// happens when it is full with ShutDownWhenFull.
+func MaxRecords(n int64) BufferConfig { return BufferConfig{maxRecords: n} }
+
+// MaxBytes bounds the buffer to n bytes of windows (serialised keys and values; Kafka's
+// BufferConfig.maxBytes). Say what happens when it is full with ShutDownWhenFull.
+func MaxBytes(n int64) BufferConfig { return BufferConfig{maxBytes: n} }
+
+// WithMaxRecords adds a bound of n windows.
+func (c BufferConfig) WithMaxRecords(n int64) BufferConfig {
+	c.unbounded, c.maxRecords = false, n
+	return c
+}
+
+// WithMaxBytes adds a bound of n bytes.
+func (c BufferConfig) WithMaxBytes(n int64) BufferConfig {
+	c.unbounded, c.maxBytes = false, n
+	return c
+}
+
+// ShutDownWhenFull stops the App with ErrSuppressBufferFull when the buffer, after emitting
+// the windows that closed, is still over its bound (Kafka's BufferConfig.shutDownWhenFull):
+// results are never emitted early, so each window's one result stays final.
+// NB: Kafka's emitEarlyWhenFull is for Suppressed.untilTimeLimit, which Gregor does not have;
+// UntilWindowCloses takes only strict buffers there too.
+func (c BufferConfig) ShutDownWhenFull() BufferConfig {
+	c.shutDownWhenFull = true
+	return c
+}
+
+// ErrSuppressBufferFull stops an App whose Suppress buffer (ShutDownWhenFull) holds more
+// windows or bytes than its bound: Err wraps it with the processor, the store and the counts.
+var ErrSuppressBufferFull = errors.New("streams: suppression buffer is full")
 
 // UntilWindowCloses suppresses every update of a windowed table until its window closes, then
 // emits the window's final result once: Kafka's Suppressed.untilWindowCloses.
@@ -31,7 +69,11 @@ func UntilWindowCloses(buffer BufferConfig) Suppressed {
 // Reduce, WindowedAggregate or SessionAggregate) and emits exactly one record per window: its
 // final value, once the task's stream time has passed the window's end plus its grace period
 // (for sessions: end + inactivity gap + grace). A window deleted before it closes (a session
-// merged into another) emits nothing. Final results are emitted in window-end order.
+// merged into another) emits nothing. Final results are emitted in window-end order, each
+// window once, also when an in-grace out-of-order record opens a window after later windows
+// were buffered, and across restarts and rebalances: the buffer keeps the stream time of its
+// last emission, and an update for a window closed by then is dropped (counted in
+// Stats.DroppedRecords) rather than emitted a second time or out of order.
 //
 // The buffer is a key-value store (Materialized names it; by default
 // KTABLE-SUPPRESS-STATE-STORE-<index>) with a changelog, so pending windows survive a restart
@@ -46,12 +88,21 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...Option) *KTable[K, V] {
 	if store == "" {
 		store = fmt.Sprintf("KTABLE-SUPPRESS-STATE-STORE-%010d", b.index-1)
 	}
-	meta := findWindowMeta(t.n)
+	var meta windowRule
+	if agg := findWindowedAggregation(t.n); agg != nil {
+		meta = agg.window
+		// NB: a record cache would hold a window's update back past the window's close, and
+		// Suppress takes an update of a closed window for a late one. Suppress gives the
+		// table's final values anyway, so the aggregation below it forwards every update.
+		agg.cachingDisabled = true
+	}
 	switch {
 	case !s.untilWindowCloses:
 		b.errorf("Suppress %s: only UntilWindowCloses is supported", name)
-	case !s.buffer.unbounded:
-		b.errorf("Suppress %s: only an Unbounded buffer is supported", name)
+	case !s.buffer.unbounded && !s.buffer.shutDownWhenFull:
+		b.errorf("Suppress %s: UntilWindowCloses needs Unbounded() or a bounded buffer with ShutDownWhenFull(): emitting early would not be final", name)
+	case !s.buffer.unbounded && (s.buffer.maxRecords < 0 || s.buffer.maxBytes < 0 || s.buffer.maxRecords+s.buffer.maxBytes == 0):
+		b.errorf("Suppress %s: buffer bounds maxRecords=%d maxBytes=%d: give at least one positive bound", name, s.buffer.maxRecords, s.buffer.maxBytes)
 	case meta == nil:
 		b.errorf("Suppress %s below %s: UntilWindowCloses needs a windowed table (WindowedBy, then Count, Reduce or an aggregate)", name, t.n.name)
 	case t.keySerde == nil || t.valueSerde == nil:
@@ -64,85 +115,54 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...Option) *KTable[K, V] {
 		if err != nil {
 			return nil, err
 		}
+		buf, err := openSuppressBuffer(name, store, kv, meta, s.buffer)
+		if err != nil {
+			return nil, err
+		}
 		next := fanout[K, V](children)
-		type pending struct{ key, value []byte }
-		// floor is a window end below which the buffer holds nothing: every window that ended
-		// before it was closed and evicted, and no record for a closed window arrives.
-		// NB: eviction deletes from the head of the buffer, and a LevelDB iterator steps over
-		// deleted keys until compaction drops them; starting at the floor rather than at the
-		// first key keeps eviction from rescanning every window ever evicted.
-		floor := int64(0)
-		evict := func() error {
-			if tk.streamTime < 0 {
-				return nil
+		emit := func(key, value []byte) error {
+			if len(value) < 8 {
+				return fmt.Errorf("%s: store %s: corrupt buffered value of %d bytes", name, store, len(value))
 			}
-			var closed []pending
-			it := kv.Range(binary.BigEndian.AppendUint64(nil, uint64(floor)), nil)
-			for it.Next() {
-				k := it.Key()
-				if len(k) < 8 {
-					continue
-				}
-				end := int64(binary.BigEndian.Uint64(k))
-				if !meta.closed(end, tk.streamTime) {
-					floor = max(floor, end)
-					break
-				}
-				floor = max(floor, end)
-				closed = append(closed, pending{append([]byte(nil), k...), append([]byte(nil), it.Value()...)})
+			k, err := keySerde.Deserialize(key[8:])
+			if err != nil {
+				return fmt.Errorf("%s: store %s: deserialize key: %w", name, store, err)
 			}
-			if err := it.Close(); err != nil {
-				return fmt.Errorf("%s: store %s: %w", name, store, err)
+			v, err := valueSerde.Deserialize(value[8:])
+			if err != nil {
+				return fmt.Errorf("%s: store %s: deserialize value: %w", name, store, err)
 			}
-			for _, p := range closed {
-				if len(p.value) < 8 {
-					return fmt.Errorf("%s: store %s: corrupt buffered value of %d bytes", name, store, len(p.value))
-				}
-				key, err := keySerde.Deserialize(p.key[8:])
-				if err != nil {
-					return fmt.Errorf("%s: store %s: deserialize key: %w", name, store, err)
-				}
-				value, err := valueSerde.Deserialize(p.value[8:])
-				if err != nil {
-					return fmt.Errorf("%s: store %s: deserialize value: %w", name, store, err)
-				}
-				if err := kv.Delete(p.key); err != nil {
-					return fmt.Errorf("%s: store %s: %w", name, store, err)
-				}
-				ts := int64(binary.BigEndian.Uint64(p.value))
-				if err := next(Record[K, V]{Key: key, Value: value, Timestamp: ts}); err != nil {
-					return err
-				}
-			}
-			return nil
+			return next(Record[K, V]{Key: k, Value: v, Timestamp: int64(binary.BigEndian.Uint64(value))})
 		}
 		return func(r Record[K, V]) error {
 			wb, ok := any(r.Key).(windowBounder)
 			if !ok {
 				return fmt.Errorf("%s: key %T is not windowed", name, r.Key)
 			}
-			_, end := wb.windowBounds()
+			start, end := wb.windowBounds()
+			if buf.finalized(end, tk.streamTime) {
+				// NB: its final result is out (or it closed before any update reached
+				// here): an update now would emit the window twice, or out of end order.
+				tk.dropLate(name, r.Timestamp, start, end)
+				return buf.evict(tk.streamTime, emit)
+			}
 			kb, err := keySerde.Serialize(r.Key)
 			if err != nil {
 				return fmt.Errorf("%s: serialize key: %w", name, err)
 			}
-			// NB: the buffer is ordered by window end (8 big-endian bytes; ends are never
-			// negative), so eviction reads it from the start and stops at the first open window.
-			bk := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(kb)), uint64(end))
-			bk = append(bk, kb...)
-			if r.nullValue {
-				err = kv.Delete(bk)
-			} else {
-				var vb []byte
+			var vb []byte
+			if !r.nullValue {
 				if vb, err = valueSerde.Serialize(r.Value); err != nil {
 					return fmt.Errorf("%s: serialize value: %w", name, err)
 				}
-				err = kv.Put(bk, append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(vb)), uint64(r.Timestamp)), vb...))
 			}
-			if err != nil {
-				return fmt.Errorf("%s: store %s: %w", name, store, err)
+			if err := buf.put(end, kb, r.Timestamp, vb, r.nullValue); err != nil {
+				return err
 			}
-			return evict()
+			if err := buf.evict(tk.streamTime, emit); err != nil {
+				return err
+			}
+			return buf.checkBound()
 		}, nil
 	}
 	b.addNode(n, t.n)

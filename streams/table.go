@@ -97,8 +97,8 @@ func Aggregate[K, V, A any](g *KGroupedStream[K, V], initial func() A, aggregato
 
 // aggregate adds a processor owning a key-value store: for each record it reads the key's
 // aggregate, updates it with f, writes it back (and so to the changelog) and forwards it.
-// found is false for a key's first record. NB: Kafka Streams drops records with a null key
-// here; in this package a null key arrives as the zero K and is aggregated like any other.
+// found is false for a key's first record. As in Kafka Streams, a record with a null key or a
+// null value is dropped (and counted in Stats.DroppedRecords).
 func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, opts []Option, aggSerde Serde[A], f func(k K, v V, agg A, found bool) A) *KTable[K, A] {
 	s, b := g.s, g.s.b
 	c := options(opts)
@@ -111,25 +111,39 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, opts []Optio
 	if keySerde == nil || aggSerde == nil {
 		b.errorf("%s (store %q): unknown key or aggregate serde", name, store)
 	}
-	n := &node{kind: processorNode, name: name, stores: []string{store}}
+	n := &node{kind: processorNode, name: name, stores: []string{store}, cachingDisabled: c.cachingDisabled}
 	n.instantiate = func(t *task, children []any) (any, error) {
 		kv, err := t.store(store)
 		if err != nil {
 			return nil, err
 		}
-		typed := statestore.NewTyped(kv, keySerde, aggSerde)
-		next := fanout[K, A](children)
+		forward := cachedForward(t, n, fanout[K, A](children))
 		return func(r Record[K, V]) error {
-			agg, found, err := typed.Get(r.Key)
+			if dropNull(t, name, r, true) {
+				return nil
+			}
+			kb, err := keySerde.Serialize(r.Key)
+			if err != nil {
+				return fmt.Errorf("%s: serialize key: %w", name, err)
+			}
+			var agg A
+			raw, found, err := kv.Get(kb)
+			if err == nil && found {
+				agg, err = aggSerde.Deserialize(raw)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: store %s: %w", name, store, err)
 			}
 			old := agg
 			agg = f(r.Key, r.Value, agg, found)
-			if err := typed.Put(r.Key, agg); err != nil {
+			vb, err := aggSerde.Serialize(agg)
+			if err != nil {
+				return fmt.Errorf("%s: serialize aggregate: %w", name, err)
+			}
+			if err := kv.Put(kb, vb); err != nil {
 				return fmt.Errorf("%s: store %s: %w", name, store, err)
 			}
-			return next(Record[K, A]{Key: r.Key, Value: agg, Timestamp: r.Timestamp, Headers: r.Headers, old: old, hasOld: found})
+			return forward(kb, Record[K, A]{Key: r.Key, Value: agg, Timestamp: r.Timestamp, Headers: r.Headers, old: old, hasOld: found}, len(vb))
 		}, nil
 	}
 	b.addNode(n, s.n)

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/gregor-streams/gregor/statestore"
@@ -48,6 +51,8 @@ type task struct {
 	streamTime    int64
 	// proc is the Processor API's and timestamps' state (processor.go), nil until used.
 	proc *processorState
+	// caches are the record caches of the task's aggregations, children first (cache.go).
+	caches []cacheFlusher
 }
 
 // openTask opens (and restores) the task's stores, then instantiates its processors.
@@ -62,21 +67,10 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 
 		streamTime: -1,
 	}
+	// NB: a standby copy of the task's stores on this instance stops being refreshed first.
+	a.standbyActivate(t.id)
 	for _, name := range st.stores {
-		kv, err := t.openStore(ctx, name, statestore.Options{
-			StateDir:  filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID),
-			Name:      name,
-			Partition: partition,
-			Changelog: a.producer,
-			// A buffered key-value store commits with the task's position: exact restores
-			// (openStore turns both off for window and session stores).
-			WriteCacheEntries: max(a.cfg.CacheMaxEntries, 0),
-			TrackPositions:    a.cfg.CacheMaxEntries > 0,
-			ApplicationID:     a.cfg.ApplicationID,
-			RestoreOptions: append([]kgo.Opt{kgo.SeedBrokers(a.cfg.BootstrapServers...)},
-				a.cfg.ClientOptions...),
-			Logger: a.log.With("task", t.id.String()),
-		})
+		kv, err := t.openStore(ctx, name, a.storeOptions(name, partition, a.log.With("task", t.id.String())))
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("streams: task %s: open store %s: %w", t.id, name, err)
@@ -87,6 +81,7 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 			return nil, fmt.Errorf("streams: task %s: store %s: %w", t.id, name, err)
 		}
 	}
+	a.positions.set(t.id, slices.Collect(maps.Values(t.stores)))
 	// Children before parents: nodes are in creation order, so walk it backwards.
 	inst := map[*node]any{}
 	for i := len(st.nodes) - 1; i >= 0; i-- {
@@ -149,6 +144,9 @@ func (t *task) process(ctx context.Context, topic string, records []*kgo.Record)
 		}
 		t.offsets[tp] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 		if t.needsCommit() {
+			if err := t.flushCaches(); err != nil {
+				return processed, skipped, err
+			}
 			if err := t.app.flushOutput(ctx); err != nil {
 				return processed, skipped, err
 			}
@@ -231,6 +229,7 @@ func (t *task) flush(ctx context.Context) error {
 			return fmt.Errorf("streams: task %s: flush store %s: %w", t.id, name, err)
 		}
 	}
+	t.app.positions.set(t.id, slices.Collect(maps.Values(t.stores)))
 	return nil
 }
 
@@ -240,12 +239,33 @@ func (t *task) close() {
 		return
 	}
 	t.closed = true
+	defer t.app.standbyDeactivate(t.id)
 	t.closeProcessors()
+	for _, c := range t.caches {
+		c.dropCache()
+	}
 	var errs []error
 	for _, kv := range t.stores {
 		errs = append(errs, kv.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		t.app.log.Warn("close task", "task", t.id.String(), "err", err)
+	}
+}
+
+// storeOptions are the options of one partition of a store of this App, for a task or a standby.
+func (a *App) storeOptions(name string, partition int32, log *slog.Logger) statestore.Options {
+	return statestore.Options{
+		StateDir:  filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID),
+		Name:      name,
+		Partition: partition,
+		Changelog: a.producer,
+		// A buffered store commits with the task's position: exact restores.
+		WriteCacheEntries: max(a.cfg.CacheMaxEntries, 0),
+		TrackPositions:    a.cfg.CacheMaxEntries > 0,
+		ApplicationID:     a.cfg.ApplicationID,
+		RestoreOptions: append([]kgo.Opt{kgo.SeedBrokers(a.cfg.BootstrapServers...)},
+			a.cfg.ClientOptions...),
+		Logger: log,
 	}
 }

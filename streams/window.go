@@ -98,6 +98,7 @@ func (s SessionWindowedSerde[K]) Deserialize(b []byte) (Windowed[K], error) {
 // hopping windows), SlidingWindowSpec (SlidingWindows) or SessionWindowSpec (SessionWindows).
 // Pass it to WindowedBy.
 type Windows interface {
+	windowRule
 	// gracePeriod is how long after its end a window still accepts records.
 	gracePeriod() int64
 	// invalid describes what is wrong with the windows, "" if nothing.
@@ -307,34 +308,27 @@ func windowedAggregate[K, V, A any](w *WindowedKStream[K, V], prefix string, opt
 	if keySerde == nil || aggSerde == nil {
 		b.errorf("%s (store %q): unknown key or aggregate serde", name, store)
 	}
-	n := &node{kind: processorNode, name: name, stores: []string{store}}
+	n := &node{kind: processorNode, name: name, stores: []string{store}, cachingDisabled: c.cachingDisabled}
 	table := &KTable[Windowed[K], A]{b: b, n: n, store: store, valueSerde: aggSerde}
 	switch ws := w.w.(type) {
 	case TimeWindows:
-		n.window = &windowMeta{closeDelay: ws.grace}
+		n.window = ws
 		table.keySerde = TimeWindowedSerde[K]{Key: keySerde, WindowSize: ws.Size()}
-		n.instantiate = timeWindowProcessor(name, store, ws, keySerde, aggSerde, f)
+		n.instantiate = timeWindowProcessor(n, store, ws, keySerde, aggSerde, f)
 		b.addNode(n, s.n)
-		// NB: Kafka's default retention of a windowed aggregation's store: size + grace.
-		b.addWindowedStore(store, name, windowStore, ws.size+ws.grace)
+		b.addWindowedStore(store, name, windowStore, ws.retention())
 	case SlidingWindowSpec:
-		// A window [start, end] (end inclusive) closes when stream time passes end + grace.
-		n.window = &windowMeta{closeDelay: ws.grace + 1}
+		n.window = ws
 		table.keySerde = TimeWindowedSerde[K]{Key: keySerde, WindowSize: ws.TimeDifference()}
-		n.instantiate = slidingWindowProcessor(name, store, ws, keySerde, aggSerde, f)
+		n.instantiate = slidingWindowProcessor(n, store, ws, keySerde, aggSerde, f)
 		b.addNode(n, s.n)
-		// NB: a record looks back at windows starting up to 2 time differences before it, and
-		// a record within grace is up to grace + difference behind stream time: 3 differences
-		// + grace keep every window a record can meet (Kafka keeps 2 differences + grace, in
-		// coarse segments).
-		b.addWindowedStore(store, name, windowStore, 3*ws.diff+ws.grace+1)
+		b.addWindowedStore(store, name, windowStore, ws.retention())
 	case SessionWindowSpec:
-		// A session [start, end] closes when stream time passes end + gap + grace.
-		n.window = &windowMeta{closeDelay: ws.gap + ws.grace + 1}
+		n.window = ws
 		table.keySerde = SessionWindowedSerde[K]{Key: keySerde}
-		n.instantiate = sessionWindowProcessor(name, store, ws, keySerde, aggSerde, f, merge)
+		n.instantiate = sessionWindowProcessor(n, store, ws, keySerde, aggSerde, f, merge)
 		b.addNode(n, s.n)
-		b.addWindowedStore(store, name, sessionStore, ws.gap+ws.grace)
+		b.addWindowedStore(store, name, sessionStore, ws.retention())
 	default:
 		if w.w != nil {
 			b.errorf("%s: unsupported windows %T", name, w.w)
@@ -349,15 +343,19 @@ func windowedAggregate[K, V, A any](w *WindowedKStream[K, V], prefix string, opt
 // still open, and forwards each updated window, timestamped with the largest timestamp of the
 // window's records (as Kafka 3.x). A window's stored value is that timestamp (8 bytes
 // big-endian) followed by the serialised aggregate, as in Kafka's timestamped window store.
-func timeWindowProcessor[K, V, A any](name, store string, ws TimeWindows, keySerde Serde[K], aggSerde Serde[A],
+func timeWindowProcessor[K, V, A any](n *node, store string, ws TimeWindows, keySerde Serde[K], aggSerde Serde[A],
 	f func(k K, v V, agg A, found bool) A) func(t *task, children []any) (any, error) {
+	name := n.name
 	return func(t *task, children []any) (any, error) {
 		wst, err := t.windowStore(store)
 		if err != nil {
 			return nil, err
 		}
-		next := fanout[Windowed[K], A](children)
+		next := cachedForward(t, n, fanout[Windowed[K], A](children))
 		return func(r Record[K, V]) error {
+			if dropNull(t, name, r, false) {
+				return nil
+			}
 			if r.Timestamp < 0 {
 				t.dropLate(name, r.Timestamp, -1, -1)
 				return nil
@@ -366,10 +364,9 @@ func timeWindowProcessor[K, V, A any](name, store string, ws TimeWindows, keySer
 			if err != nil {
 				return fmt.Errorf("%s: serialize key: %w", name, err)
 			}
-			closeTime := t.streamTime - ws.grace
 			for _, start := range ws.windowStarts(r.Timestamp) {
 				end := start + ws.size
-				if end <= closeTime {
+				if windowClosed(ws, end, t.streamTime) {
 					t.dropLate(name, r.Timestamp, start, end)
 					continue
 				}
@@ -399,7 +396,7 @@ func timeWindowProcessor[K, V, A any](name, store string, ws TimeWindows, keySer
 				}
 				out := Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: start, End: end},
 					Value: agg, Timestamp: outTs, Headers: r.Headers}
-				if err := next(out); err != nil {
+				if err := next(statestore.WindowKey(kb, start), out, len(v)+len(ab)); err != nil {
 					return err
 				}
 			}
@@ -418,15 +415,19 @@ type session struct {
 // inactivity gap (Kafka's KStreamSessionWindowAggregate): the merged sessions are removed and
 // forwarded as tombstones, and the merged session, with the record aggregated in, is stored and
 // forwarded with the session end as its timestamp.
-func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpec, keySerde Serde[K], aggSerde Serde[A],
+func sessionWindowProcessor[K, V, A any](n *node, store string, ws SessionWindowSpec, keySerde Serde[K], aggSerde Serde[A],
 	f func(k K, v V, agg A, found bool) A, merge func(k K, agg A, found bool, other A) A) func(t *task, children []any) (any, error) {
+	name := n.name
 	return func(t *task, children []any) (any, error) {
 		sst, err := t.sessionStore(store)
 		if err != nil {
 			return nil, err
 		}
-		next := fanout[Windowed[K], A](children)
+		next := cachedForward(t, n, fanout[Windowed[K], A](children))
 		return func(r Record[K, V]) error {
+			if dropNull(t, name, r, false) {
+				return nil
+			}
 			ts := r.Timestamp
 			if ts < 0 {
 				t.dropLate(name, ts, -1, -1)
@@ -436,7 +437,6 @@ func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpe
 			if err != nil {
 				return fmt.Errorf("%s: serialize key: %w", name, err)
 			}
-			closeTime := t.streamTime - ws.grace - ws.gap
 			var merged []session
 			it := sst.FindSessions(kb, ts-ws.gap, ts+ws.gap)
 			for it.Next() {
@@ -456,7 +456,7 @@ func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpe
 				agg, found = merge(r.Key, agg, found, a), true
 				start, end = min(start, s.start), max(end, s.end)
 			}
-			if end < closeTime {
+			if windowClosed(ws, end, t.streamTime) {
 				t.dropLate(name, ts, start, end)
 				return nil
 			}
@@ -467,7 +467,7 @@ func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpe
 					}
 					out := Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: s.start, End: s.end},
 						Timestamp: s.end, Headers: r.Headers, nullValue: true}
-					if err := next(out); err != nil {
+					if err := next(statestore.SessionKey(kb, s.start, s.end), out, 0); err != nil {
 						return err
 					}
 				}
@@ -480,8 +480,8 @@ func sessionWindowProcessor[K, V, A any](name, store string, ws SessionWindowSpe
 			if err := sst.Put(kb, start, end, ab); err != nil {
 				return fmt.Errorf("%s: store %s: %w", name, store, err)
 			}
-			return next(Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: start, End: end},
-				Value: agg, Timestamp: end, Headers: r.Headers})
+			return next(statestore.SessionKey(kb, start, end), Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: start, End: end},
+				Value: agg, Timestamp: end, Headers: r.Headers}, len(ab))
 		}, nil
 	}
 }

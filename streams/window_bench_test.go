@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -54,12 +55,7 @@ func BenchmarkWindowedCount(b *testing.B) {
 				if err := app.Start(b.Context()); err != nil {
 					b.Fatal(err)
 				}
-				for app.Stats().RecordsProcessed < int64(n) {
-					if app.Err() != nil {
-						b.Fatal(app.Err())
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				waitRecordsProcessed(b, app, int64(n))
 				elapsed := time.Since(start)
 				if err := app.Close(); err != nil {
 					b.Fatal(err)
@@ -115,16 +111,25 @@ func BenchmarkStreamStreamLeftJoin(b *testing.B) {
 		if err := app.Start(b.Context()); err != nil {
 			b.Fatal(err)
 		}
-		for app.Stats().RecordsProcessed < int64(2*n) {
-			if app.Err() != nil {
-				b.Fatal(app.Err())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitRecordsProcessed(b, app, int64(2*n))
 		elapsed := time.Since(start)
 		if err := app.Close(); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(2*n)/elapsed.Seconds(), "records/s")
 	}
+}
+
+// waitRecordsProcessed waits until app has processed n records.
+func waitRecordsProcessed(b *testing.B, app *streams.App, n int64) {
+	b.Helper()
+	testutil.CheckFor(b, 10*time.Minute, 10*time.Millisecond, func() error {
+		if err := app.Err(); err != nil {
+			b.Fatal(err)
+		}
+		if got := app.Stats().RecordsProcessed; got < n {
+			return fmt.Errorf("processed %d of %d records", got, n)
+		}
+		return nil
+	})
 }

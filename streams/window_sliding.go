@@ -65,18 +65,22 @@ type slidingWindow[A any] struct {
 // slidingWindowProcessor is Kafka Streams' sliding window aggregation (KStreamSlidingWindowAggregate,
 // its in-order variant): windows are stored by start, each value holding the largest record
 // timestamp (8 bytes big-endian) followed by the serialised aggregate.
-func slidingWindowProcessor[K, V, A any](name, store string, ws SlidingWindowSpec, keySerde Serde[K], aggSerde Serde[A],
+func slidingWindowProcessor[K, V, A any](n *node, store string, ws SlidingWindowSpec, keySerde Serde[K], aggSerde Serde[A],
 	f func(k K, v V, agg A, found bool) A) func(t *task, children []any) (any, error) {
+	name := n.name
 	return func(t *task, children []any) (any, error) {
 		wst, err := t.windowStore(store)
 		if err != nil {
 			return nil, err
 		}
-		next := fanout[Windowed[K], A](children)
+		next := cachedForward(t, n, fanout[Windowed[K], A](children))
 		return func(r Record[K, V]) error {
+			if dropNull(t, name, r, false) {
+				return nil
+			}
 			ts, diff := r.Timestamp, ws.diff
-			closeTime := t.streamTime - ws.grace
-			if ts < 0 || ts+1+diff <= closeTime {
+			// NB: the last window a record at ts can be in ends at ts + diff.
+			if ts < 0 || windowClosed(ws, ts+diff, t.streamTime) {
 				t.dropLate(name, ts, ts-diff, ts)
 				return nil
 			}
@@ -93,12 +97,12 @@ func slidingWindowProcessor[K, V, A any](name, store string, ws SlidingWindowSpe
 				if err := wst.Put(kb, start, append(v, ab...)); err != nil {
 					return fmt.Errorf("%s: store %s: %w", name, store, err)
 				}
-				return next(Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: start, End: start + diff},
-					Value: a.agg, Timestamp: a.ts, Headers: r.Headers})
+				return next(statestore.WindowKey(kb, start), Record[Windowed[K], A]{Key: Windowed[K]{Key: r.Key, Start: start, End: start + diff},
+					Value: a.agg, Timestamp: a.ts, Headers: r.Headers}, len(v)+len(ab))
 			}
 			// update adds the record to the window starting at start, unless it has closed.
 			update := func(start int64, cur slidingAgg[A]) error {
-				if start+diff < closeTime {
+				if windowClosed(ws, start+diff, t.streamTime) {
 					t.dropLate(name, ts, start, start+diff)
 					return nil
 				}

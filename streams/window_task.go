@@ -16,23 +16,12 @@ const (
 	sessionStore
 )
 
-// windowMeta describes when the windows of a windowed aggregation close: a window ending at
-// end (its Windowed.End) is closed once the task's stream time reaches end + closeDelay.
-type windowMeta struct {
-	closeDelay int64
-}
-
-// closed reports whether a window ending at end is closed at stream time streamTime.
-func (m *windowMeta) closed(end, streamTime int64) bool {
-	return streamTime >= 0 && end+m.closeDelay <= streamTime
-}
-
-// findWindowMeta returns the window metadata of the nearest windowed aggregation at or above
-// n, walking up single-parent chains (ToStream, Filter, ... keep the windows of their parent).
-func findWindowMeta(n *node) *windowMeta {
+// findWindowedAggregation returns the nearest windowed aggregation at or above n, walking up
+// single-parent chains (ToStream, Filter, ... keep the windows of their parent).
+func findWindowedAggregation(n *node) *node {
 	for n != nil {
 		if n.window != nil {
-			return n.window
+			return n
 		}
 		if len(n.parents) != 1 {
 			return nil
@@ -42,7 +31,7 @@ func findWindowMeta(n *node) *windowMeta {
 	return nil
 }
 
-// addWindowedStore registers a window or session store with its retention.
+// addWindowedStore registers a window or session store with its retention (windowRule.retention).
 func (b *Builder) addWindowedStore(name, owner string, kind storeKind, retentionMs int64) {
 	b.addStore(name, owner)
 	s := b.stores[len(b.stores)-1]
@@ -68,9 +57,8 @@ func (t *task) openStore(ctx context.Context, name string, opts statestore.Optio
 	if spec == nil || spec.kind == keyValueStore {
 		return statestore.Open(ctx, opts)
 	}
-	// NB: window and session stores write through (their time index lives in LevelDB) and so
-	// take no position markers.
-	opts.WriteCacheEntries, opts.TrackPositions = 0, false
+	// NB: window and session stores are buffered and take position markers like key-value
+	// stores (their time index is written at Commit), so windowed state is exact across a crash.
 	switch spec.kind {
 	case windowStore:
 		ws, err := statestore.OpenWindowStore(ctx, opts, spec.retention)
@@ -125,6 +113,19 @@ func (t *task) advanceStreamTime(ts int64) {
 	if ts > t.streamTime {
 		t.streamTime = ts
 	}
+}
+
+// dropNull counts and logs (at debug level) a record an aggregation drops because its key (or,
+// for a stream aggregation, its value) is null, as Kafka Streams' aggregations do. It reports
+// whether r is such a record.
+func dropNull[K, V any](t *task, processor string, r Record[K, V], valueToo bool) bool {
+	if !r.nullKey && !(valueToo && r.nullValue) {
+		return false
+	}
+	t.app.droppedRecords.Add(1)
+	t.app.log.Debug("skipping record with a null key or value", "task", t.id.String(),
+		"processor", processor, "null_key", r.nullKey, "null_value", r.nullValue, "timestamp", r.Timestamp)
+	return true
 }
 
 // dropLate counts and logs (at debug level) a record dropped because its window had closed.

@@ -1,7 +1,6 @@
 package streams_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -21,37 +20,16 @@ func at(topic, key, value string, ts int64) *kgo.Record {
 	return &kgo.Record{Topic: topic, Key: []byte(key), Value: []byte(value), Timestamp: time.UnixMilli(ts)}
 }
 
-// quietPeriod is how long readExactly keeps reading after the expected records, to catch
-// extra ones.
-const quietPeriod = time.Second
-
-// readExactly reads topic from the start until it has n records, keeps reading for
-// quietPeriod, and fails if more arrive. It returns them formatted by format, in offset order
-// (the topic has one partition).
-func readExactly(t *testing.T, app *streams.App, addr, topic string, n int, format func(*kgo.Record) string) []string {
+// readExactly waits until the App's group has processed (and committed) every input record
+// produced so far, which means their outputs are acknowledged, then reads topic from its start
+// to its end and fails unless it holds exactly n records. It returns them formatted by format,
+// in offset order (the topic has one partition).
+func readExactly(t *testing.T, app *streams.App, addr, group, topic string, n int, format func(*kgo.Record) string) []string {
 	t.Helper()
-	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	waitCaughtUp(t, app, addr, group)
 	var got []string
-	deadline := time.Now().Add(waitTimeout)
-	var quietUntil time.Time
-	for {
-		now := time.Now()
-		if len(got) >= n && quietUntil.IsZero() {
-			quietUntil = now.Add(quietPeriod)
-		}
-		if !quietUntil.IsZero() && now.After(quietUntil) {
-			break
-		}
-		if now.After(deadline) {
-			t.Fatalf("%s: got %d records, want %d:\n%v", topic, len(got), n, got)
-		}
-		if app != nil && app.Err() != nil {
-			t.Fatalf("app failed: %v", app.Err())
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		fetches := cl.PollFetches(ctx)
-		cancel()
-		fetches.EachRecord(func(r *kgo.Record) { got = append(got, format(r)) })
+	for _, r := range readToEnd(t, addr, topic) {
+		got = append(got, format(r))
 	}
 	if len(got) != n {
 		t.Fatalf("%s: got %d records, want exactly %d:\n%v", topic, len(got), n, got)
@@ -122,12 +100,13 @@ func TestTumblingWindowCountDropsRecordsLaterThanGraceAndCountsThem(t *testing.T
 	)
 	app := startApp(t, topo, streams.Config{
 		ApplicationID: "tumbling", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+		CacheMaxBytes: -1, // every update is asserted: no record cache
 	})
 	keys := streams.TimeWindowedSerde[string]{Key: statestore.String{}, WindowSize: 10 * time.Second}
 	format := func(r *kgo.Record) string {
 		return fmt.Sprintf("%s ts=%d", formatWindowed(keys)(r), r.Timestamp.UnixMilli())
 	}
-	got := readExactly(t, app, tb.Addr(), "clicks-per-window", 6, format)
+	got := readExactly(t, app, tb.Addr(), "tumbling", "clicks-per-window", 6, format)
 	// Each update carries the largest timestamp of its window's records, as in Kafka 3.x.
 	want := []string{
 		"a@0/10000=1 ts=1000",
@@ -189,7 +168,7 @@ func TestSuppressedHoppingAggregateEmitsOneFinalResultPerWindowAcrossARestart(t 
 		atInt64("amounts", "j", 100, 12_500), // stream time 12500 passes 10000 + grace 2000
 	)
 	app := startApp(t, topo(), cfg)
-	got := readExactly(t, app, tb.Addr(), "final-sums", 1, formatWindowed(keys))
+	got := readExactly(t, app, tb.Addr(), "hopping", "final-sums", 1, formatWindowed(keys))
 	if want := []string{"k@0/10000=3"}; !slices.Equal(got, want) {
 		t.Fatalf("before restart\n got %v\nwant %v", got, want)
 	}
@@ -204,7 +183,7 @@ func TestSuppressedHoppingAggregateEmitsOneFinalResultPerWindowAcrossARestart(t 
 	app = startApp(t, topo(), cfg)
 	produce(t, tb.Addr(), atInt64("amounts", "k", 50, 2_000))
 	produce(t, tb.Addr(), atInt64("amounts", "j", 1000, 30_000)) // closes every window ending by 28000
-	got = readExactly(t, app, tb.Addr(), "final-sums", 5, formatWindowed(keys))
+	got = readExactly(t, app, tb.Addr(), "hopping", "final-sums", 5, formatWindowed(keys))
 	want := []string{
 		"k@0/10000=3",
 		"j@5000/15000=100",
@@ -247,9 +226,10 @@ func TestSessionWindowsMergeWhenARecordBridgesThemAndTombstoneTheOldSessions(t *
 	)
 	app := startApp(t, topo, streams.Config{
 		ApplicationID: "sessions", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+		CacheMaxBytes: -1, // every update is asserted: no record cache
 	})
 	keys := streams.SessionWindowedSerde[string]{Key: statestore.String{}}
-	got := readExactly(t, app, tb.Addr(), "sessions", 6, formatWindowed(keys))
+	got := readExactly(t, app, tb.Addr(), "sessions", "sessions", 6, formatWindowed(keys))
 	want := []string{
 		"u@1000/1000=1",
 		"u@9000/9000=1",
@@ -353,9 +333,10 @@ func TestSlidingWindowCountFollowsKafkaWindowsPerRecord(t *testing.T) {
 	)
 	app := startApp(t, topo, streams.Config{
 		ApplicationID: "sliding", BootstrapServers: []string{tb.Addr()}, StateDir: t.TempDir(),
+		CacheMaxBytes: -1, // every update is asserted: no record cache
 	})
 	keys := streams.TimeWindowedSerde[string]{Key: statestore.String{}, WindowSize: 10 * time.Second}
-	got := readExactly(t, app, tb.Addr(), "sliding-counts", 8, formatWindowed(keys))
+	got := readExactly(t, app, tb.Addr(), "sliding", "sliding-counts", 8, formatWindowed(keys))
 	want := []string{
 		"e@0/10000=1",
 		"k@10000/20000=1",

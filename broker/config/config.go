@@ -53,6 +53,12 @@ type Broker struct {
 	GroupInitialRebalanceDelayMs  int64
 	GroupMaxSize                  int
 
+	ConnectionsMaxIdleMs         int64 // -1: never close idle connections
+	RequestArrivalTimeoutMs      int64 // Gregor's own: 0 disables
+	MaxConnections               int
+	MaxConnectionsPerIP          int
+	MaxConnectionsPerIPOverrides map[string]int // host or IP -> limit
+
 	// Raw holds every key set explicitly (file or --set), for DescribeConfigs.
 	Raw map[string]string
 }
@@ -199,6 +205,35 @@ var brokerKeys = map[string]brokerKey{
 	"max.broker.partitions":               intKey("2147483647", func(b *Broker, n int64) { b.MaxBrokerPartitions = n }, 1),
 	"controller.max.records.per.batch":    intKey("10000", func(b *Broker, n int64) { b.ControllerMaxRecordsPerBatch = n }, 1),
 	"cluster.id":                          {def: "", apply: func(b *Broker, v string) error { b.ClusterID = strings.TrimSpace(v); return nil }},
+	"connections.max.idle.ms":             intKey("600000", func(b *Broker, n int64) { b.ConnectionsMaxIdleMs = n }, -1),
+	"request.arrival.timeout.ms":          intKey("60000", func(b *Broker, n int64) { b.RequestArrivalTimeoutMs = n }, 0),
+	"max.connections":                     intKey("2147483647", func(b *Broker, n int64) { b.MaxConnections = int(n) }, 0),
+	"max.connections.per.ip":              intKey("2147483647", func(b *Broker, n int64) { b.MaxConnectionsPerIP = int(n) }, 0),
+	"max.connections.per.ip.overrides": {def: "", apply: func(b *Broker, v string) (err error) {
+		b.MaxConnectionsPerIPOverrides, err = parseConnectionOverrides(v)
+		return err
+	}},
+}
+
+// parseConnectionOverrides reads max.connections.per.ip.overrides: host:count pairs separated by
+// commas (an IPv6 address keeps its colons: the count follows the last one).
+func parseConnectionOverrides(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, pair := range strings.Split(v, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		i := strings.LastIndex(pair, ":")
+		if i <= 0 {
+			return nil, fmt.Errorf("%q is not host:count", pair)
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(pair[i+1:]))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: count must be a non-negative integer", pair)
+		}
+		out[strings.Trim(strings.TrimSpace(pair[:i]), "[]")] = n
+	}
+	return out, nil
 }
 
 // retention precedence follows Kafka: ms beats minutes beats hours.

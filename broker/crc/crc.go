@@ -61,6 +61,10 @@ func (b *Body) Reset(buf []byte) {
 	b.buf, b.sums, b.summed, b.filled, b.partial = buf, b.sums[:0], 0, 0, 0xffffffff
 }
 
+// Moved tells b that the body now lives in buf, which holds the same filled bytes: the reader grew
+// its buffer by copying. The chunk sums stay valid.
+func (b *Body) Moved(buf []byte) { b.buf = buf }
+
 // Filled records that buf[0:n] now holds data (n only grows) and sums the newly completed chunks.
 // Call it right after each read, while the bytes are hot.
 func (b *Body) Filled(n int) {

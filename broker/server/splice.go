@@ -10,9 +10,6 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // FileRange is a byte range of a file that a response sends without copying it through user space.
@@ -131,73 +128,40 @@ func writeSpliced(c net.Conn, w *bufio.Writer, pieces []piece, scratch *[]byte) 
 	return nil
 }
 
-type syscallConner interface {
-	SyscallConn() (syscall.RawConn, error)
-}
-
-// sendRange sends one file range: sendfile(2) from the file to the socket when both allow it,
-// else a read into scratch and a write.
+// sendRange sends one file range: with sendfile(2) from the file to the socket where the build
+// has it (sendfile_unix.go) and both ends allow it, else by positional reads into scratch, written
+// to the connection chunk by chunk (sendfile_portable.go is the build without sendfile).
 func sendRange(c net.Conn, w *bufio.Writer, r FileRange, scratch *[]byte) error {
 	if r.Size == 0 {
 		return nil
 	}
-	fileSC, fok := r.File.(syscallConner)
-	connSC, cok := c.(syscallConner)
-	if fok && cok {
-		frc, err1 := fileSC.SyscallConn()
-		crc, err2 := connSC.SyscallConn()
-		if err1 == nil && err2 == nil {
-			return sendfile(frc, crc, r)
-		}
-	}
-	if cap(*scratch) < r.Size {
-		*scratch = make([]byte, r.Size)
-	}
-	b := (*scratch)[:r.Size]
-	if _, err := r.File.ReadAt(b, r.Pos); err != nil {
-		return fmt.Errorf("read for fetch: %w", err)
-	}
-	_, err := w.Write(b)
-	return err
-}
-
-func sendfile(file, conn syscall.RawConn, r FileRange) error {
-	var opErr error
-	// Control holds the file descriptor open for the duration, so a segment deleted concurrently
-	// cannot close it mid-send.
-	err := file.Control(func(infd uintptr) {
-		off := r.Pos
-		remain := r.Size
-		werr := conn.Write(func(outfd uintptr) bool {
-			for remain > 0 {
-				n, err := unix.Sendfile(int(outfd), int(infd), &off, remain)
-				if n > 0 {
-					remain -= n
-				}
-				switch {
-				case err == unix.EAGAIN:
-					return false // wait until the socket is writable
-				case err == unix.EINTR:
-					continue
-				case err != nil:
-					opErr = err
-					return true
-				case n == 0:
-					opErr = io.ErrUnexpectedEOF // file shorter than the range
-					return true
-				}
-			}
-			return true
-		})
-		if opErr == nil {
-			opErr = werr
-		}
-	})
-	if err != nil {
+	if handled, err := sendfileRange(c, r); handled {
 		return err
 	}
-	if opErr != nil {
-		return fmt.Errorf("sendfile: %w", opErr)
+	return copyRange(w, r, scratch)
+}
+
+// copyChunk bounds the scratch buffer of the portable path.
+const copyChunk = 1 << 20
+
+// copyRange sends r through user space, copyChunk bytes at a time.
+//
+// NB: it reads at explicit offsets (ReadAt, pread) instead of io.Copy from the *os.File: Go's
+// io.Copy to a TCP connection (TransmitFile on Windows) reads from the file's shared offset, which
+// concurrent fetches of one segment would move under each other.
+func copyRange(w *bufio.Writer, r FileRange, scratch *[]byte) error {
+	if cap(*scratch) < min(r.Size, copyChunk) {
+		*scratch = make([]byte, min(r.Size, copyChunk))
+	}
+	for off := 0; off < r.Size; {
+		b := (*scratch)[:min(r.Size-off, cap(*scratch))]
+		if _, err := r.File.ReadAt(b, r.Pos+int64(off)); err != nil {
+			return fmt.Errorf("read for fetch: %w", err)
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		off += len(b)
 	}
 	return nil
 }

@@ -21,7 +21,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"syscall"
 )
 
 // commandFunc is the shape of every client command.
@@ -46,7 +45,9 @@ var commands = []command{
 	{"consume", "print records from a topic to stdout", runConsume},
 	{"groups", "list, describe and delete consumer groups; reset and delete their offsets", runGroups},
 	{"connect", "run a standalone or distributed Connect worker, or manage connectors through its REST API", runConnect},
+	{"schema-registry", "run a Confluent-compatible Schema Registry against a cluster", runSchemaRegistry},
 	{"perf", "producer, consumer and end-to-end performance tests", runPerf},
+	{"version", "print the version and build information", runVersion},
 }
 
 func main() {
@@ -56,7 +57,7 @@ func main() {
 // run dispatches args to a command and turns its error into an exit code:
 // 0 on success (or -h), 2 on a usage error, 1 on any other error.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), shutdownSignals...)
 	defer stop()
 	return exitCode(dispatch(ctx, args, stdin, stdout, stderr), stderr)
 }
@@ -75,6 +76,9 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		printUsage(stdout)
 		return nil
+	case "-version", "--version":
+		// Kafka's tools take --version; it is `gregor version`.
+		name, args = "version", append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands {
 		if c.name == name {

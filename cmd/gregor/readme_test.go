@@ -120,7 +120,8 @@ func freeLocalPort(t *testing.T) string {
 // the broker address and Connect URL its banner prints.
 func startDevProcess(t *testing.T, dir string) (broker, connectURL string, logs *testLogWriter) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "dev", "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+	cmd := exec.Command(os.Args[0], "dev", "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0",
+		"--data", filepath.Join(dir, "data"))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GREGOR_TEST_MAIN=1")
 	logs = &testLogWriter{t: t, prefix: "gregor dev: "}
@@ -263,7 +264,10 @@ esac
 		}
 		var kept []string
 		for _, line := range strings.Split(strings.NewReplacer(replacer...).Replace(script), "\n") {
-			if strings.HasPrefix(line, "go run ./cmd/gregor dev") || strings.HasPrefix(line, "go build -o gregor ") {
+			// The test runs gregor dev itself, and ./gregor is this binary.
+			command, _, _ := strings.Cut(line, "#")
+			switch command = strings.TrimSpace(command); {
+			case command == "go run ./cmd/gregor dev", command == "./gregor dev", strings.HasPrefix(command, "go build -o gregor "):
 				continue
 			}
 			kept = append(kept, line)

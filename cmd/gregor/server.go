@@ -48,7 +48,11 @@ func cmdServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else if err := noPositional(positional); err != nil {
 		return err
 	}
-	return runBroker(ctx, *path, sets, *logLevel, os.Stderr, nil)
+	brokerSets, started, err := serverSchemaRegistry(ctx, *path, sets, nil)
+	if err != nil {
+		return err
+	}
+	return runBroker(ctx, "", brokerSets, *logLevel, os.Stderr, started)
 }
 
 // cmdDev runs `gregor dev`: a single-node broker on 127.0.0.1:9092 with data under ./data, and a
@@ -61,6 +65,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataDir := fs.String("data", "./data", "data `directory`")
 	listen := fs.String("listen", "127.0.0.1:9092", "broker `host:port`")
 	connectListen := fs.String("connect-listen", "127.0.0.1:8083", "Connect worker REST `host:port` (empty disables the worker)")
+	registryListen := fs.String("schema-registry-listen", defaultSchemaRegistryListen, "Schema Registry REST `host:port` (empty disables it)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a broker config: `key=value` (repeatable)")
 	positional, err := parseFlags(fs, args, stdout, stderr)
@@ -72,7 +77,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	// Like Kafka's quickstart config: a new group's first rebalance is not delayed.
 	base := []string{"listeners=PLAINTEXT://" + *listen, "log.dirs=" + *dataDir + "/broker", "group.initial.rebalance.delay.ms=0"}
-	return runBroker(ctx, "", append(base, sets...), "info", os.Stderr, func(b *broker.Broker, logger *slog.Logger) (func() error, error) {
+	return runBroker(ctx, "", append(base, sets...), "info", os.Stderr, withSchemaRegistry(ctx, *registryListen, "_schemas", "schema-registry", func(b *broker.Broker, logger *slog.Logger) (func() error, error) {
 		addr := b.Addr()
 		stop := func() error { return nil }
 		connectLine, connectURL := "", ""
@@ -87,7 +92,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		fmt.Fprint(stdout, devBanner(addr, *dataDir, connectLine, connectURL))
 		return stop, nil
-	})
+	}))
 }
 
 // devBanner is what `gregor dev` prints once it serves: where it listens and commands to try, with

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -73,12 +75,15 @@ func TestFinalCountsArePrintedAndWrittenOncePerClosedWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "cart  [00:00:00, 00:01:00)  count=1\nhome  [00:00:00, 00:01:00)  count=2\n"
-	for out.String() != want {
-		if ctx.Err() != nil || app.Err() != nil {
-			t.Fatalf("printed %q, want %q (app err %v)", out.String(), want, app.Err())
+	testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if err := app.Err(); err != nil {
+			t.Fatalf("app failed: %v", err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		if got := out.String(); got != want {
+			return fmt.Errorf("printed %q, want %q", got, want)
+		}
+		return nil
+	})
 
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.ConsumeTopics(c.output),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -87,9 +92,15 @@ func TestFinalCountsArePrintedAndWrittenOncePerClosedWindow(t *testing.T) {
 	}
 	defer consumer.Close()
 	var got []string
-	for len(got) < 2 && ctx.Err() == nil {
-		consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Key)+"="+string(r.Value)) })
-	}
+	testutil.CheckFor(t, 30*time.Second, time.Millisecond, func() error {
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		consumer.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Key)+"="+string(r.Value)) })
+		if len(got) < 2 {
+			return fmt.Errorf("output topic %s: %d records, want 2: %v", c.output, len(got), got)
+		}
+		return nil
+	})
 	if strings.Join(got, " ") != "cart@1970-01-01T00:00:00Z=1 home@1970-01-01T00:00:00Z=2" {
 		t.Fatalf("output topic %s = %v", c.output, got)
 	}

@@ -11,8 +11,10 @@
 //	printf 'the quick brown fox\nthe lazy dog\n' | ./gregor produce --topic wordcount-lines
 //	./gregor consume --topic wordcount-counts --from-beginning --print-key --max-messages 7
 //
-// The consumer prints one line per update, key then count ("the 1", ..., "the 2"). Stop the
-// program with Ctrl-C: it commits what it processed and leaves the group cleanly.
+// The consumer prints key then count ("the 2"). As in Kafka Streams, the count's record cache
+// sends each word's latest count once per commit (every second here), not every intermediate
+// update; streams.Config.CacheMaxBytes: -1 would send them all. Stop the program with Ctrl-C:
+// it commits what it processed and leaves the group cleanly.
 package main
 
 import (
@@ -86,8 +88,8 @@ func run(bootstrap []string, appID, input, output string, partitions int32, stat
 }
 
 // buildTopology is the word count: lines of input are split into lowercase words, which are
-// counted in the store "counts" (after a repartition by word), and every new count is written
-// to output as decimal text.
+// counted in the store "counts" (after a repartition by word), and the new counts are written
+// to output as decimal text (the latest per word at each commit, through the record cache).
 func buildTopology(input, output string) (*streams.Topology, error) {
 	b := streams.NewBuilder()
 	lines := streams.Stream(b, input, statestore.String{}, statestore.String{})

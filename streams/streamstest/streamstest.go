@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,8 +23,10 @@ import (
 // Options configure a Driver. The zero value is ready to use.
 type Options struct {
 	// Config is the base configuration of the App: New sets its ApplicationID (unless set),
-	// BootstrapServers, StateDir, Clock and Logger, and a CommitInterval of 20ms unless set.
-	// Set TimestampExtractor or CacheMaxEntries here.
+	// BootstrapServers, StateDir, Clock and Logger, a CommitInterval of 20ms unless set, and
+	// record caches off unless CacheMaxBytes is set (every update of an aggregation reaches
+	// the outputs, as with Kafka's TopologyTestDriver). Set TimestampExtractor or
+	// CacheMaxEntries here.
 	Config streams.Config
 	// Partitions is the partition count of the topics New creates (default 1).
 	Partitions int32
@@ -88,6 +91,11 @@ func New(t testing.TB, topology *streams.Topology, opts Options) *Driver {
 	}
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = 20 * time.Millisecond
+	}
+	// NB: as Kafka's TopologyTestDriver, which commits after every record, a test sees every
+	// update of an aggregation unless it asks for a record cache.
+	if cfg.CacheMaxBytes == 0 {
+		cfg.CacheMaxBytes = -1
 	}
 	cfg.BootstrapServers = []string{d.broker.Addr()}
 	cfg.StateDir = t.TempDir()
@@ -209,18 +217,13 @@ func (d *Driver) checkApp() {
 // their updates. It fails the test after Options.Timeout, or if the App stops on an error.
 func (d *Driver) WaitProcessed() {
 	d.t.Helper()
-	deadline := time.Now().Add(d.timeout)
-	for {
+	testutil.CheckFor(d.t, d.timeout, 10*time.Millisecond, func() error {
 		d.checkApp()
-		done, why := d.processed()
-		if done {
-			return
+		if done, why := d.processed(); !done {
+			return fmt.Errorf("streamstest: the App has not processed its input: %s", why)
 		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("streamstest: the App has not processed its input after %v: %s", d.timeout, why)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // processed reports whether the App's group has committed the end offset of every partition
@@ -441,14 +444,17 @@ func (o *OutputTopic[K, V]) poll(wait time.Duration) {
 // check that nothing else came.
 func (o *OutputTopic[K, V]) ReadUntil(n int) []streams.Record[K, V] {
 	o.d.t.Helper()
-	deadline := time.Now().Add(o.d.timeout)
-	for len(o.unread) < n {
+	testutil.CheckFor(o.d.t, o.d.timeout, time.Millisecond, func() error {
 		o.d.checkApp()
-		if time.Now().After(deadline) {
-			o.d.t.Fatalf("streamstest: %s: %d records after %v, want %d: %v", o.topic, len(o.unread), o.d.timeout, n, o.unread)
+		if len(o.unread) >= n {
+			return nil
 		}
 		o.poll(100 * time.Millisecond)
-	}
+		if len(o.unread) < n {
+			return fmt.Errorf("streamstest: %s: %d records, want %d: %v", o.topic, len(o.unread), n, o.unread)
+		}
+		return nil
+	})
 	out := o.unread[:n:n]
 	o.unread = slices.Clone(o.unread[n:])
 	return out
@@ -492,22 +498,18 @@ func (o *OutputTopic[K, V]) readToEnd() {
 	if err != nil {
 		o.d.t.Fatalf("streamstest: end offsets of %s: %v", o.topic, err)
 	}
-	deadline := time.Now().Add(o.d.timeout)
-	for {
-		behind := ""
+	testutil.CheckFor(o.d.t, o.d.timeout, time.Millisecond, func() error {
+		var behind error
 		ends.Each(func(end kadm.ListedOffset) {
-			if o.next[end.Partition] < end.Offset {
-				behind = fmt.Sprintf("%s/%d read up to %d of %d", end.Topic, end.Partition, o.next[end.Partition], end.Offset)
+			if behind == nil && o.next[end.Partition] < end.Offset {
+				behind = fmt.Errorf("streamstest: %s/%d read up to %d of %d", end.Topic, end.Partition, o.next[end.Partition], end.Offset)
 			}
 		})
-		if behind == "" {
-			return
+		if behind != nil {
+			o.poll(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			o.d.t.Fatalf("streamstest: %s after %v", behind, o.d.timeout)
-		}
-		o.poll(100 * time.Millisecond)
-	}
+		return behind
+	})
 }
 
 // ToMap turns records into a map of the value per key, later records winning.

@@ -1,0 +1,6 @@
+//go:build !race
+
+package testcluster
+
+// raceEnabled: this test binary runs without the race detector.
+const raceEnabled = false
