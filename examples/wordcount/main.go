@@ -9,7 +9,7 @@
 //	./gregor dev                                       # in one terminal: a broker on 127.0.0.1:9092
 //	go run ./examples/wordcount                        # in a second terminal
 //	printf 'the quick brown fox\nthe lazy dog\n' | ./gregor produce --topic wordcount-lines
-//	./gregor consume --topic wordcount-counts --from-beginning --print-key --max-messages 7
+//	./gregor consume --topic wordcount-counts --from-beginning --print-key --timeout-ms 5000
 //
 // The consumer prints key then count ("the 2"). As in Kafka Streams, the count's record cache
 // sends each word's latest count once per commit (every second here), not every intermediate
