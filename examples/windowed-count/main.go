@@ -11,7 +11,7 @@
 //	./gregor dev                                          # in one terminal: a broker on 127.0.0.1:9092
 //	go run ./examples/windowed-count                      # in a second terminal
 //	printf 'home:x\nhome:x\ncart:x\n' | ./gregor produce --topic page-views --key-separator :
-//	./gregor consume --topic page-views-per-minute --from-beginning --print-key --max-messages 3
+//	./gregor consume --topic page-views-per-minute --from-beginning --print-key --timeout-ms 5000
 //
 // The program prints one line per update, such as
 //
