@@ -85,5 +85,6 @@ func (b *Broker) deleteTopic(name string) ([16]byte, error) {
 		}
 	}
 	b.logger.Info("deleted topic", "topic", name)
+	b.deleteTopicOffsets(name)
 	return t.id, nil
 }

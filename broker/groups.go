@@ -125,6 +125,18 @@ func (d *groupDriver) run() {
 	}
 }
 
+// deleteTopicOffsets removes every group's committed offsets of a deleted topic.
+func (b *Broker) deleteTopicOffsets(topic string) {
+	if b.groups == nil {
+		return
+	}
+	b.groups.do(func(c *group.Coordinator, _ time.Time) {
+		if n := c.DeleteTopicOffsets(topic); n > 0 {
+			b.logger.Info("deleted the committed offsets of a deleted topic", "topic", topic, "offsets", n)
+		}
+	})
+}
+
 var errStopping = errors.New("broker: shutting down")
 
 // do runs fn on the coordinator goroutine and waits for it to return (not for deferred replies).

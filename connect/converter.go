@@ -3,9 +3,7 @@ package connect
 import (
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
-	"time"
 )
 
 // Converter turns Connect data into the bytes of a Kafka record key or value and back. It is
@@ -64,7 +62,6 @@ func ConverterConfigDef(class string) (*ConfigDef, bool) {
 				DisplayName: "Decimal Format", Documentation: "How Decimal values are written: BASE64 (the unscaled value's bytes) or NUMERIC (a JSON number); case-insensitive.",
 				Validator: ValidatorFunc(func(_ string, v any) error {
 					if s, _ := v.(string); !strings.EqualFold(s, "BASE64") && !strings.EqualFold(s, "NUMERIC") {
-						//lint:ignore ST1005 Kafka's own message, which tools match
 						return errors.New("String must be one of (case insensitive): BASE64, NUMERIC")
 					}
 					return nil
@@ -80,44 +77,6 @@ func ConverterConfigDef(class string) (*ConfigDef, bool) {
 		return NewConfigDef().Define(converterType), true
 	}
 	return nil, false
-}
-
-// StringConverter writes values as UTF-8 strings (any non-string via fmt) and reads them as
-// optional strings.
-type StringConverter struct{}
-
-// Configure implements Converter.
-func (StringConverter) Configure(map[string]string, bool) error { return nil }
-
-// FromConnect implements Converter. A Decimal is written in plain notation at its scale ("1.50"),
-// a time.Time in RFC 3339 (UTC, millisecond precision).
-func (StringConverter) FromConnect(_ string, schema *Schema, value any) ([]byte, error) {
-	switch v := value.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		return []byte(v), nil
-	case []byte:
-		return v, nil
-	case *big.Rat:
-		if scale, err := DecimalScale(schema); err == nil {
-			s, err := DecimalString(v, scale)
-			return []byte(s), err
-		}
-		return []byte(v.RatString()), nil
-	case time.Time:
-		return []byte(v.UTC().Format("2006-01-02T15:04:05.000Z07:00")), nil
-	default:
-		return []byte(fmt.Sprint(v)), nil
-	}
-}
-
-// ToConnect implements Converter.
-func (StringConverter) ToConnect(_ string, data []byte) (*Schema, any, error) {
-	if data == nil {
-		return OptionalStringSchema, nil, nil
-	}
-	return OptionalStringSchema, string(data), nil
 }
 
 // ByteArrayConverter passes bytes through unchanged.

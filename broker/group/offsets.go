@@ -284,6 +284,31 @@ func (c *Coordinator) DeleteOffsets(now time.Time, group string, parts []DeleteP
 	return 0
 }
 
+// DeleteTopicOffsets removes every group's committed offsets of a deleted topic, writing their
+// tombstones, as Kafka's coordinator does when partitions are deleted: a topic re-created under
+// the same name starts without stale offsets. It returns how many offsets it removed.
+func (c *Coordinator) DeleteTopicOffsets(topic string) int {
+	removed := 0
+	for _, g := range c.groups {
+		ps := g.offsets[topic]
+		if len(ps) == 0 {
+			continue
+		}
+		recs := make([]Record, 0, len(ps))
+		for p := range ps {
+			recs = append(recs, Record{Key: offsetKey(g.id, topic, p)})
+		}
+		// NB: if the tombstones cannot be written the offsets stay, in memory and on disk alike.
+		if err := c.store.Persist(PartitionFor(g.id, c.cfg.Partitions), recs); err != nil {
+			continue
+		}
+		removed += len(ps)
+		delete(g.offsets, topic)
+		c.dropIfGone(g)
+	}
+	return removed
+}
+
 // decodeSubscription reads the topics of a consumer protocol subscription (nil if it does not parse).
 func decodeSubscription(b []byte) []string {
 	var m kmsg.ConsumerMemberMetadata

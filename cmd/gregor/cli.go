@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -75,6 +78,7 @@ func lowerFirst(s string) string {
 type flagSet struct {
 	*flag.FlagSet
 	usageLine string
+	about     string // optional paragraph printed under the synopsis
 }
 
 // newFlagSet returns a flagSet that reports errors instead of exiting.
@@ -85,12 +89,25 @@ func newFlagSet(name, usageLine string) *flagSet {
 	return &flagSet{FlagSet: fs, usageLine: usageLine}
 }
 
-// addBootstrapFlag registers --bootstrap-server and its short form -b.
-func addBootstrapFlag(fs *flagSet) *string {
-	var bootstrap string
-	fs.StringVar(&bootstrap, "bootstrap-server", defaultBootstrap, "comma-separated `host:port` list of brokers to connect to")
-	fs.StringVar(&bootstrap, "b", defaultBootstrap, "short for --bootstrap-server")
-	return &bootstrap
+// defaultTimeout is how long a client command waits for a broker to answer
+// before it gives up with the reason.
+const defaultTimeout = 15 * time.Second
+
+// brokerFlags are the flags every client command takes to reach a broker.
+type brokerFlags struct {
+	bootstrap string
+	// timeout bounds reaching a broker (and, for the producer, delivering a
+	// record): a command never hangs silently on an unreachable cluster.
+	timeout time.Duration
+}
+
+// addBootstrapFlag registers --bootstrap-server, its short form -b, and --timeout.
+func addBootstrapFlag(fs *flagSet) *brokerFlags {
+	var bf brokerFlags
+	fs.StringVar(&bf.bootstrap, "bootstrap-server", defaultBootstrap, "comma-separated `host:port` list of brokers to connect to")
+	fs.StringVar(&bf.bootstrap, "b", defaultBootstrap, "short for --bootstrap-server")
+	fs.DurationVar(&bf.timeout, "timeout", defaultTimeout, "give up after this `duration` if no broker answers")
+	return &bf
 }
 
 // parseFlags parses args allowing flags and positional arguments to be
@@ -122,7 +139,12 @@ func parseFlags(fs *flagSet, args []string, stdout, stderr io.Writer) ([]string,
 }
 
 func printFlagUsage(fs *flagSet, w io.Writer) {
-	fmt.Fprintf(w, "Usage: %s\n\nFlags:\n", fs.usageLine)
+	fmt.Fprintf(w, "Usage: %s\n", fs.usageLine)
+	if fs.about != "" {
+		fmt.Fprintf(w, "\n%s\n", fs.about)
+	}
+	printExamples(w, fs.Name())
+	fmt.Fprintf(w, "\nFlags:\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
 		dash := "--"
@@ -186,8 +208,14 @@ func formatConfigs(configs map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// newClient connects to the comma-separated bootstrap list.
-func newClient(bootstrap string, opts ...kgo.Opt) (*kgo.Client, error) {
+// newClient connects to the comma-separated bootstrap list and checks, within
+// --timeout, that a broker answers, so that a command run against no broker
+// fails at once with the reason rather than waiting forever.
+func newClient(ctx context.Context, bf *brokerFlags, opts ...kgo.Opt) (*kgo.Client, error) {
+	if bf.timeout <= 0 {
+		return nil, usageErrorf("--timeout must be positive")
+	}
+	bootstrap := bf.bootstrap
 	var seeds []string
 	for _, s := range strings.Split(bootstrap, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -201,7 +229,30 @@ func newClient(bootstrap string, opts ...kgo.Opt) (*kgo.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", bootstrap, err)
 	}
+	pingCtx, cancel := context.WithTimeout(ctx, bf.timeout)
+	defer cancel()
+	if err := cl.Ping(pingCtx); err != nil {
+		cl.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, unreachableError(bootstrap, bf.timeout, err)
+	}
 	return cl, nil
+}
+
+// unreachableError says why no broker in bootstrap answered a first request.
+func unreachableError(bootstrap string, timeout time.Duration, err error) error {
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("connection refused to %s: no broker is listening there (start one with `./gregor dev`, or give --bootstrap-server)", bootstrap)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("no broker at %s answered within %s (--timeout)", bootstrap, timeout)
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return fmt.Errorf("cannot connect to %s: %v", bootstrap, opErr.Err)
+	}
+	return fmt.Errorf("cannot reach a broker at %s: %w", bootstrap, err)
 }
 
 // parseAcks maps the console tools' --acks values to kgo.
@@ -267,7 +318,7 @@ func runSubcommand(ctx context.Context, command, usage string, subs map[string]s
 		return run(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
-	return usageErrorf("%s: unknown subcommand %q", command, args[0])
+	return usageErrorf("%s: unknown subcommand %q%s", command, args[0], didYouMean(args[0], slices.Collect(maps.Keys(subs))))
 }
 
 // parseTopicFlags parses a command that takes flags only, one of them a required --topic.

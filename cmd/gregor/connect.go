@@ -31,6 +31,9 @@ Subcommands:
   standalone worker.properties connector.json|connector.properties ...
            run a standalone Connect worker (Kafka Connect's REST API on listeners,
            default http://127.0.0.1:8083) with the given connectors
+  distributed worker.properties
+           run a distributed Connect worker: workers sharing group.id share connectors,
+           with configs, offsets and statuses in Kafka topics (see deploy/connect-distributed.properties)
   list     list connectors
   status [NAME]
            show connector and task states (every connector without NAME)
@@ -69,6 +72,10 @@ func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // runConnectStandalone is connect-standalone.sh: a worker config, then connector configs.
 func runConnectStandalone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if isHelp(args) {
+		fmt.Fprint(stdout, connectUsage)
+		return nil
+	}
 	if len(args) < 1 {
 		fmt.Fprint(stderr, connectUsage)
 		return usageErrorf("connect standalone: a worker.properties file is required")
@@ -107,6 +114,10 @@ func runConnectStandalone(ctx context.Context, args []string, stdout, stderr io.
 // runConnectDistributed is connect-distributed.sh: one worker config; connectors are then created
 // through the REST API of any worker.
 func runConnectDistributed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if isHelp(args) {
+		fmt.Fprint(stdout, connectUsage)
+		return nil
+	}
 	if len(args) != 1 {
 		fmt.Fprint(stderr, connectUsage)
 		return usageErrorf("connect distributed: exactly one worker.properties file is required")
@@ -194,7 +205,7 @@ type connectClient struct {
 
 // connectFlags registers --connect-url on a new flag set for `gregor connect <name>`.
 func connectFlags(name, usageLine string) (*flagSet, *string) {
-	fs := newFlagSet("connect "+name, "gregor connect "+usageLine)
+	fs := newFlagSet("connect "+name, "gregor connect "+strings.TrimPrefix(usageLine, "connect "))
 	base := fs.String("connect-url", defaultConnectURL, "Connect worker REST `URL`")
 	return fs, base
 }
@@ -386,9 +397,29 @@ func runConnectCreate(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stdout, "Created connector %s (%s, %d task(s)).\n", info.Name, info.Type, len(info.Tasks))
 	for _, k := range slices.Sorted(maps.Keys(info.Config)) {
-		fmt.Fprintf(stdout, "  %s=%s\n", k, info.Config[k])
+		fmt.Fprintf(stdout, "  %s=%s\n", k, maskSecret(k, info.Config[k]))
 	}
 	return nil
+}
+
+// hiddenValue is what Kafka prints in place of a password.
+const hiddenValue = "[hidden]"
+
+// maskSecret returns value as it may be printed: "[hidden]" for a key naming a password or
+// secret (database.password, *.secret, ssl.key.password, ...), and a URL's password masked in
+// any other value (connection.url=postgres://u:[hidden]@host/db).
+func maskSecret(key, value string) string {
+	lower := strings.ToLower(key)
+	if strings.Contains(lower, "password") || strings.Contains(lower, "secret") {
+		return hiddenValue
+	}
+	if u, err := url.Parse(value); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+			return strings.Replace(u.String(), "REDACTED", hiddenValue, 1)
+		}
+	}
+	return value
 }
 
 func runConnectDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -463,9 +494,29 @@ func runConnectPlugins(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLASS\tTYPE\tVERSION")
+	fmt.Fprintln(tw, "CLASS\tTYPE\tVERSION\tALSO KNOWN AS")
 	for _, p := range plugins {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Class, p.Type, p.Version)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Class, p.Type, p.Version, pluginAliases(p.Class))
 	}
 	return tw.Flush()
+}
+
+// pluginAliases lists the short names a connector.class may use for class, as this binary's
+// registry knows them (the worker's REST API lists classes only, as Kafka's does).
+func pluginAliases(class string) string {
+	p, ok := connect.DefaultRegistry.Lookup(class)
+	if !ok {
+		return "-"
+	}
+	names := slices.Clone(p.Aliases)
+	if len(names) == 0 {
+		simple := strings.TrimSuffix(class[strings.LastIndex(class, ".")+1:], "Connector")
+		if simple != class {
+			names = append(names, simple)
+		}
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	return strings.Join(names, ", ")
 }

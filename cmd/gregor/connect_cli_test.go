@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ func TestDevConnectWorkerKeepsConnectorsAcrossRestart(t *testing.T) {
 	t.Logf("status:\n%s", st)
 	// The records reached Kafka.
 	c := mustGregor(t, "", "consume", "--topic", "lines", "--from-beginning", "--max-messages", "2", "--timeout-ms", "20000", "-b", bs)
-	if c.stdout != "one\ntwo\n" {
+	if c.stdout != "\"one\"\n\"two\"\n" { // JSON strings: the dev worker uses JSON converters without schemas
 		t.Fatalf("consumed %q", c.stdout)
 	}
 	var saved struct {
@@ -123,7 +124,7 @@ func TestDevConnectWorkerKeepsConnectorsAcrossRestart(t *testing.T) {
 	}
 	f.Close()
 	c = mustGregor(t, "", "consume", "--topic", "lines", "--from-beginning", "--max-messages", "3", "--timeout-ms", "20000", "-b", bs)
-	if c.stdout != "one\ntwo\nthree\n" {
+	if c.stdout != "\"one\"\n\"two\"\n\"three\"\n" {
 		t.Fatalf("after restart the topic holds %q", c.stdout)
 	}
 }
@@ -166,6 +167,11 @@ func TestConnectCLISubcommands(t *testing.T) {
 		t.Fatalf("list on an empty worker: %q", got)
 	}
 	plugins := must("plugins")
+	// The short names the README uses are listed beside Kafka's class names.
+	if !regexp.MustCompile(`(?m)^io\.debezium\.connector\.postgresql\.PostgresConnector +source +\S+ +PostgresCdcSource$`).MatchString(plugins) ||
+		!regexp.MustCompile(`(?m)^org\.apache\.kafka\.connect\.file\.FileStreamSourceConnector +source +\S+ +FileStreamSource$`).MatchString(plugins) {
+		t.Errorf("plugins does not list the short names:\n%s", plugins)
+	}
 	if !strings.HasPrefix(plugins, "CLASS") || !strings.Contains(plugins, "FileStreamSource") || !strings.Contains(plugins, "sink") {
 		t.Fatalf("plugins: %q", plugins)
 	}
@@ -222,12 +228,12 @@ func TestConnectCLISubcommands(t *testing.T) {
 
 // TestDevStartsBrokerAndConnect runs cmdDev itself until its context is cancelled.
 func TestDevStartsBrokerAndConnect(t *testing.T) {
-	// cmdDev prints its banner to os.Stdout; only check it starts and stops cleanly on free ports.
+	// The banner is discarded; only check it starts and stops cleanly on free ports.
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	dataDir := t.TempDir()
 	go func() {
-		done <- cmdDev(ctx, []string{"--data", dataDir, "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0"})
+		done <- cmdDev(ctx, []string{"--data", dataDir, "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0"}, io.Discard, io.Discard)
 	}()
 	// NB: the Connect worker starts last, after the broker serves; the lock on its offset
 	// file (offsets.json.lock) says it has started.

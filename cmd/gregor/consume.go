@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -177,11 +178,15 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if *group != "" {
 		opts = append(opts, kgo.ConsumerGroup(*group))
 	}
-	cl, err := newClient(*bootstrap, opts...)
+	cl, err := newClient(ctx, bootstrap, opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if err := topicMetadataError(ctx, cl, *topic, false, bootstrap.timeout); errors.Is(err, kerr.UnknownTopicOrPartition) {
+		// NB: like Kafka's console consumer, keep waiting (a producer may create it), but say so.
+		fmt.Fprintf(stderr, "warning: topic %q does not exist (yet); waiting for it to be created (Ctrl-C to stop)\n", *topic)
+	}
 	if *group != "" {
 		// Like Kafka's console consumer: commit what was printed before leaving, so the next run
 		// of the group starts after it (kgo's autocommit would leave the last poll uncommitted).

@@ -258,9 +258,9 @@ func TestParseFlagsAllowsInterleavedPositionals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *topic != "t" || *bootstrap != "h:1" || !reflect.DeepEqual([]string(configs), []string{"a=1", "b=2"}) ||
+	if *topic != "t" || bootstrap.bootstrap != "h:1" || !reflect.DeepEqual([]string(configs), []string{"a=1", "b=2"}) ||
 		!reflect.DeepEqual(pos, []string{"create", "more", "-x"}) {
-		t.Errorf("topic %q bootstrap %q configs %q positional %q", *topic, *bootstrap, configs, pos)
+		t.Errorf("topic %q bootstrap %q configs %q positional %q", *topic, bootstrap.bootstrap, configs, pos)
 	}
 
 	_, err = parseFlags(newFlagSet("x", "x"), []string{"--nope"}, nil, new(strings.Builder))
@@ -373,5 +373,24 @@ func TestE2EValueRoundTrip(t *testing.T) {
 	}
 	if _, _, ok := decodeE2EValue([]byte("short")); ok {
 		t.Error("a value shorter than the header must not decode")
+	}
+}
+
+// Passwords and secrets are printed as Kafka's [hidden], URLs with their password masked.
+func TestMaskSecretHidesPasswordsAndSecrets(t *testing.T) {
+	for _, tc := range []struct{ key, value, want string }{
+		{"database.password", "s3cret", "[hidden]"},
+		{"connection.password", "x", "[hidden]"},
+		{"ssl.key.password", "x", "[hidden]"},
+		{"aws.secret", "x", "[hidden]"},
+		{"client.secret.value", "x", "[hidden]"},
+		{"connection.url", "postgres://app:pw@db:5432/shop", "postgres://app:[hidden]@db:5432/shop"},
+		{"connection.url", "postgres://app@db:5432/shop", "postgres://app@db:5432/shop"},
+		{"database.user", "postgres", "postgres"},
+		{"file", "in.txt", "in.txt"},
+	} {
+		if got := maskSecret(tc.key, tc.value); got != tc.want {
+			t.Errorf("maskSecret(%q, %q) = %q, want %q", tc.key, tc.value, got, tc.want)
+		}
 	}
 }

@@ -181,7 +181,7 @@ func runGroupsList(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func runGroupsDescribe(ctx context.Context, args []string, stdout, stderr io.Wri
 		return usageErrorf("--members and --state cannot be used together")
 	}
 
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -432,7 +432,7 @@ func runGroupsDelete(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := requireGroups(groups, false); err != nil {
 		return err
 	}
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -622,7 +622,7 @@ func runGroupsResetOffsets(ctx context.Context, args []string, stdout, stderr io
 		return err
 	}
 
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -738,7 +738,7 @@ func runGroupsDeleteOffsets(ctx context.Context, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}

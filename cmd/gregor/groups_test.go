@@ -67,7 +67,7 @@ func produceAt(t *testing.T, bs, topic string, timestamps ...time.Time) {
 // as a standalone (member-less) commit.
 func commitOffsets(t *testing.T, bs, group, topic string, offsets map[int32]int64) {
 	t.Helper()
-	adm, closeAdmin, err := newAdmin(bs)
+	adm, closeAdmin, err := newAdmin(t.Context(), &brokerFlags{bootstrap: bs, timeout: defaultTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

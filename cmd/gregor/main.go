@@ -34,11 +34,11 @@ type command struct {
 
 // commands lists the top-level commands in the order `gregor help` shows them.
 var commands = []command{
-	{"server", "run a broker from a server.properties file", func(ctx context.Context, args []string, _ io.Reader, _, _ io.Writer) error {
-		return cmdServer(ctx, args)
+	{"server", "run a broker from a server.properties file", func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+		return cmdServer(ctx, args, stdout, stderr)
 	}},
-	{"dev", "run a single-node development broker on 127.0.0.1:9092", func(ctx context.Context, args []string, _ io.Reader, _, _ io.Writer) error {
-		return cmdDev(ctx, args)
+	{"dev", "run a single-node development broker on 127.0.0.1:9092", func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+		return cmdDev(ctx, args, stdout, stderr)
 	}},
 	{"topics", "create, list, describe, delete and alter topics", runTopics},
 	{"produce", "write stdin lines to a topic, one record per line", runProduce},
@@ -76,6 +76,9 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		printUsage(stdout)
 		return nil
+	case "-version", "--version":
+		// Kafka's tools take --version; it is `gregor version`.
+		name, args = "version", append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands {
 		if c.name == name {
@@ -83,7 +86,11 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	printUsage(stderr)
-	return usageErrorf("unknown command %q", name)
+	names := []string{"help"}
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	return usageErrorf("unknown command %q%s", name, didYouMean(name, names))
 }
 
 func printUsage(w io.Writer) {

@@ -79,8 +79,8 @@ func (p producerFlags) opts() ([]kgo.Opt, error) {
 }
 
 // ensureTopic creates topic with the given partitions unless it exists.
-func ensureTopic(ctx context.Context, bootstrap, topic string, partitions, replicationFactor int) error {
-	adm, closeAdmin, err := newAdmin(bootstrap)
+func ensureTopic(ctx context.Context, bootstrap *brokerFlags, topic string, partitions, replicationFactor int) error {
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -273,15 +273,18 @@ func runPerfProduce(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if *partitions > 0 {
-		if err := ensureTopic(ctx, *bootstrap, *topic, *partitions, *replicationFactor); err != nil {
+		if err := ensureTopic(ctx, bootstrap, *topic, *partitions, *replicationFactor); err != nil {
 			return err
 		}
 	}
-	cl, err := newClient(*bootstrap, append(opts, kgo.DefaultProduceTopic(*topic))...)
+	cl, err := newClient(ctx, bootstrap, append(opts, kgo.DefaultProduceTopic(*topic), kgo.AllowAutoTopicCreation())...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if err := checkProduceTopic(ctx, cl, *topic, bootstrap.timeout); err != nil {
+		return err
+	}
 
 	payload := randomPayload(*recordSize) // NB: shared by every record; kgo never modifies a value.
 	var stats produceStats
@@ -415,7 +418,7 @@ func runPerfConsume(ctx context.Context, args []string, stdout, stderr io.Writer
 				assignedAt.CompareAndSwap(0, int64(time.Since(start)))
 			}))
 	}
-	cl, err := newClient(*bootstrap, opts...)
+	cl, err := newClient(ctx, bootstrap, opts...)
 	if err != nil {
 		return err
 	}
@@ -523,22 +526,22 @@ func runPerfE2E(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := ensureTopic(ctx, *bootstrap, *topic, *partitions, -1); err != nil {
+	if err := ensureTopic(ctx, bootstrap, *topic, *partitions, -1); err != nil {
 		return err
 	}
 
 	// NB: the consumer starts at the current end offsets, listed before the
 	// first send, so it neither misses a record nor replays old ones.
-	startOffsets, err := endOffsets(ctx, *bootstrap, *topic)
+	startOffsets, err := endOffsets(ctx, bootstrap, *topic)
 	if err != nil {
 		return err
 	}
-	consumer, err := newClient(*bootstrap, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{*topic: startOffsets}))
+	consumer, err := newClient(ctx, bootstrap, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{*topic: startOffsets}))
 	if err != nil {
 		return err
 	}
 	defer consumer.Close()
-	producer, err := newClient(*bootstrap, append(producerOpts, kgo.DefaultProduceTopic(*topic))...)
+	producer, err := newClient(ctx, bootstrap, append(producerOpts, kgo.DefaultProduceTopic(*topic))...)
 	if err != nil {
 		return err
 	}
@@ -646,8 +649,8 @@ func runPerfE2E(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // endOffsets returns the current end offset of every partition of topic.
-func endOffsets(ctx context.Context, bootstrap, topic string) (map[int32]kgo.Offset, error) {
-	adm, closeAdmin, err := newAdmin(bootstrap)
+func endOffsets(ctx context.Context, bootstrap *brokerFlags, topic string) (map[int32]kgo.Offset, error) {
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return nil, err
 	}

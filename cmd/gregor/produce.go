@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // defaultMaxRequestSize bounds one record batch. NB: it is far above Kafka's
@@ -33,6 +35,9 @@ type lineFormat struct {
 	parseHeaders bool
 	// staticHeaders are added to every record (from --headers).
 	staticHeaders []kgo.RecordHeader
+	// nullMarker, when not empty, is the text of a null key or value (a tombstone's value), as
+	// Kafka's console producer's null.marker property.
+	nullMarker string
 }
 
 // parseLine splits one stdin line (without its line ending) into a record.
@@ -61,7 +66,45 @@ func parseLine(line []byte, f lineFormat) (*kgo.Record, error) {
 		line = value
 	}
 	r.Value = line
+	if f.nullMarker != "" {
+		if r.Key != nil && string(r.Key) == f.nullMarker {
+			r.Key = nil
+		}
+		if string(r.Value) == f.nullMarker {
+			r.Value = nil
+		}
+	}
 	return r, nil
+}
+
+// applyProducerProperties applies Kafka console-producer `--property key=value` settings
+// (parse.key, key.separator, parse.headers, null.marker) to f. keySeparator is the separator
+// --key-separator gave, if any.
+func applyProducerProperties(f *lineFormat, props []string) error {
+	for _, p := range props {
+		key, value, ok := strings.Cut(p, "=")
+		if !ok {
+			return usageErrorf("--property %q is not of the form key=value", p)
+		}
+		switch key {
+		case "parse.key":
+			f.parseKey = value == "true"
+			if f.parseKey && f.keySeparator == "" {
+				f.keySeparator = "\t"
+			}
+		case "key.separator":
+			if f.keySeparator = unescapeSeparator(value); f.keySeparator == "" {
+				return usageErrorf("--property key.separator must not be empty")
+			}
+		case "parse.headers":
+			f.parseHeaders = value == "true"
+		case "null.marker":
+			f.nullMarker = value
+		default:
+			return usageErrorf("--property %q is not supported; the console producer takes parse.key, key.separator, parse.headers and null.marker", key)
+		}
+	}
+	return nil
 }
 
 // parseHeaders parses `k1:v1,k2:v2`. A header without ':' has a null value;
@@ -111,7 +154,9 @@ func flagWasSet(fs *flagSet, name string) bool {
 // runProduce is `gregor produce`, the console producer: one record per stdin
 // line, all acknowledged before it returns.
 func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("produce", "gregor produce --topic T [--key-separator SEP] [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] < lines")
+	fs := newFlagSet("produce", "gregor produce --topic T [--key-separator SEP] [--null-marker M] [--property k=v]... [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] < lines")
+	fs.about = "Writes one record per stdin line, like kafka-console-producer.sh. A keyed record's partition is\n" +
+		"chosen as Kafka's Java client chooses it (murmur2 over the key; kcat's default partitioner differs)."
 	bootstrap := addBootstrapFlag(fs)
 	topic := fs.String("topic", "", "topic to produce to")
 	keySeparator := fs.String("key-separator", "\t", "giving this flag turns on key parsing: each line is key, `SEP`, value")
@@ -122,16 +167,22 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	partition := fs.Int("partition", -1, "produce every record to this partition; -1 lets the partitioner choose by key")
 	lingerMs := fs.Int("linger-ms", 0, "how long to wait for a batch to fill, in milliseconds")
 	maxRequestSize := fs.Int("max-request-size", defaultMaxRequestSize, "largest record batch in bytes")
+	nullMarker := fs.String("null-marker", "", "a key or value equal to this `text` is null (a value of null is a tombstone); Kafka's null.marker")
+	var props stringList
+	fs.Var(&props, "property", "a console-producer property `key=value`: parse.key, key.separator, parse.headers, null.marker (repeatable)")
 	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
-	format := lineFormat{parseHeaders: *parseHeadersFlag}
+	format := lineFormat{parseHeaders: *parseHeadersFlag, nullMarker: *nullMarker}
 	if flagWasSet(fs, "key-separator") {
 		format.parseKey = true
 		format.keySeparator = unescapeSeparator(*keySeparator)
 		if format.keySeparator == "" {
 			return usageErrorf("--key-separator must not be empty")
 		}
+	}
+	if err := applyProducerProperties(&format, props); err != nil {
+		return err
 	}
 	var err error
 	if format.staticHeaders, err = parseHeaders(*headers); err != nil {
@@ -153,15 +204,22 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerBatchMaxBytes(int32(*maxRequestSize)),
 		kgo.ProducerLinger(time.Duration(*lingerMs)*time.Millisecond),
+		kgo.AllowAutoTopicCreation(),
+		// NB: a record that cannot be delivered within --timeout fails the
+		// command rather than being retried forever.
+		kgo.RecordDeliveryTimeout(bootstrap.timeout),
 	)
 	if *partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
-	cl, err := newClient(*bootstrap, opts...)
+	cl, err := newClient(ctx, bootstrap, opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if err := checkProduceTopic(ctx, cl, *topic, bootstrap.timeout); err != nil {
+		return err
+	}
 
 	var (
 		mu       sync.Mutex
@@ -264,4 +322,42 @@ func readLines(r io.Reader, stop <-chan struct{}) (lines <-chan []byte, errs <-c
 		}
 	}()
 	return lineCh, errCh
+}
+
+// checkProduceTopic asks the broker for topic's metadata the way Kafka's
+// producer does, allowing auto-creation: with auto.create.topics.enable=true the
+// broker creates the topic; otherwise an unknown topic is an error at once
+// rather than records retried until they time out.
+func checkProduceTopic(ctx context.Context, cl *kgo.Client, topic string, timeout time.Duration) error {
+	err := topicMetadataError(ctx, cl, topic, true, timeout)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("%w (the broker does not auto-create topics; create it with `gregor topics create --topic %s`)",
+			explainTopicError(topic, err, ""), topic)
+	}
+	if err != nil && !kerr.IsRetriable(err) {
+		return explainTopicError(topic, err, "")
+	}
+	return nil
+}
+
+// topicMetadataError asks the broker, within timeout, for topic's metadata and returns the error
+// code it answers for the topic (nil when it exists), or the request's error.
+func topicMetadataError(ctx context.Context, cl *kgo.Client, topic string, autoCreate bool, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	reqTopic := kmsg.NewMetadataRequestTopic()
+	reqTopic.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, reqTopic)
+	req.AllowAutoTopicCreation = autoCreate
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		if t.Topic != nil && *t.Topic == topic {
+			return kerr.ErrorForCode(t.ErrorCode)
+		}
+	}
+	return nil
 }

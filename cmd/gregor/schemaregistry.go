@@ -42,7 +42,7 @@ func runSchemaRegistry(ctx context.Context, args []string, _ io.Reader, stdout, 
 	if err := noPositional(positional); err != nil {
 		return err
 	}
-	cfg := schemaregistry.Config{BootstrapServers: splitList(*bootstrap), Listen: *listen, Topic: *topic, GroupID: *group,
+	cfg := schemaregistry.Config{BootstrapServers: splitList(bootstrap.bootstrap), Listen: *listen, Topic: *topic, GroupID: *group,
 		AdvertisedURL: *advertised, NotLeaderEligible: *notEligible}
 	if *configPath != "" {
 		explicit := map[string]bool{}

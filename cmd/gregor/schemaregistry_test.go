@@ -105,7 +105,7 @@ func TestServerServesTheRegistryOnItsListener(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- cmdServer(ctx, []string{"--log-level", "warn", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "log.dirs=" + t.TempDir(),
-			"--set", "schema.registry.listener=http://" + registryAddr})
+			"--set", "schema.registry.listener=http://" + registryAddr}, io.Discard, io.Discard)
 	}()
 	testutil.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
 		resp, err := http.Get("http://" + registryAddr + "/schemas/types")

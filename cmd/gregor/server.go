@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,14 +22,15 @@ func (s *setFlags) String() string     { return strings.Join(*s, ",") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 // cmdServer runs `gregor server --config server.properties [--set k=v ...]`.
-func cmdServer(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	path := fs.String("config", "", "server.properties file (Kafka's broker config names)")
+func cmdServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("server", "gregor server [--config] server.properties [--set key=value]... [--log-level info]")
+	path := fs.String("config", "", "server.properties `file` (Kafka's broker config names)")
 	var sets setFlags
-	fs.Var(&sets, "set", "override a config: key=value (repeatable)")
+	fs.Var(&sets, "set", "override a config: `key=value` (repeatable)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until shutdown")
-	if err := fs.Parse(args); err != nil {
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this `file` until shutdown")
+	positional, err := parseFlags(fs, args, stdout, stderr)
+	if err != nil {
 		return err
 	}
 	if *cpuProfile != "" {
@@ -43,10 +43,10 @@ func cmdServer(ctx context.Context, args []string) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	if fs.NArg() == 1 && *path == "" { // kafka-server-start.sh style: gregor server server.properties
-		*path = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	if len(positional) == 1 && *path == "" { // kafka-server-start.sh style: gregor server server.properties
+		*path = positional[0]
+	} else if err := noPositional(positional); err != nil {
+		return err
 	}
 	brokerSets, started, err := serverSchemaRegistry(ctx, *path, sets, nil)
 	if err != nil {
@@ -58,15 +58,21 @@ func cmdServer(ctx context.Context, args []string) error {
 // cmdDev runs `gregor dev`: a single-node broker on 127.0.0.1:9092 with data under ./data, and a
 // standalone Connect worker on 127.0.0.1:8083 whose offsets and connector configs live under
 // ./data/connect, so connectors survive a restart.
-func cmdDev(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	dataDir := fs.String("data", "./data", "data directory")
-	listen := fs.String("listen", "127.0.0.1:9092", "broker address")
-	connectListen := fs.String("connect-listen", "127.0.0.1:8083", "Connect worker REST address (empty disables the worker)")
-	registryListen := fs.String("schema-registry-listen", defaultSchemaRegistryListen, "Schema Registry REST address (empty disables it)")
+func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dev", "gregor dev [--listen 127.0.0.1:9092] [--connect-listen 127.0.0.1:8083] [--data ./data] [--set key=value]...")
+	fs.about = "Runs a single-node broker and a standalone Connect worker (JSON converters without schemas)\n" +
+		"for development; Ctrl-C stops both cleanly."
+	dataDir := fs.String("data", "./data", "data `directory`")
+	listen := fs.String("listen", "127.0.0.1:9092", "broker `host:port`")
+	connectListen := fs.String("connect-listen", "127.0.0.1:8083", "Connect worker REST `host:port` (empty disables the worker)")
+	registryListen := fs.String("schema-registry-listen", defaultSchemaRegistryListen, "Schema Registry REST `host:port` (empty disables it)")
 	var sets setFlags
-	fs.Var(&sets, "set", "override a broker config: key=value (repeatable)")
-	if err := fs.Parse(args); err != nil {
+	fs.Var(&sets, "set", "override a broker config: `key=value` (repeatable)")
+	positional, err := parseFlags(fs, args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noPositional(positional); err != nil {
 		return err
 	}
 	// Like Kafka's quickstart config: a new group's first rebalance is not delayed.
@@ -74,36 +80,50 @@ func cmdDev(ctx context.Context, args []string) error {
 	return runBroker(ctx, "", append(base, sets...), "info", os.Stderr, withSchemaRegistry(ctx, *registryListen, "_schemas", "schema-registry", func(b *broker.Broker, logger *slog.Logger) (func() error, error) {
 		addr := b.Addr()
 		stop := func() error { return nil }
-		connectLine, connectTry := "", ""
+		connectLine, connectURL := "", ""
 		if *connectListen != "" {
 			r, err := startDevConnect(ctx, addr, *dataDir, *connectListen, logger)
 			if err != nil {
 				return nil, fmt.Errorf("connect worker on %s (use --connect-listen to move it, or --connect-listen= to disable it): %w", *connectListen, err)
 			}
 			stop = r.Close
-			connectLine = fmt.Sprintf("  connect  http://%s   (Kafka Connect REST; connectors in %s)\n", r.Addr, filepath.Join(*dataDir, "connect"))
-			connectTry = fmt.Sprintf(`  curl -s -X POST -H 'Content-Type: application/json' http://%s/connectors \
-    -d '{"name":"lines","config":{"connector.class":"FileStreamSource","file":"in.txt","topic":"lines"}}'
-  go run ./cmd/gregor connect status --connect-url http://%s
-`, r.Addr, r.Addr)
+			connectLine = fmt.Sprintf("  connect  http://%s   (Kafka Connect REST; JSON converters without schemas; connectors in %s)\n", r.Addr, filepath.Join(*dataDir, "connect"))
+			connectURL = "http://" + r.Addr
 		}
-		fmt.Fprintf(os.Stdout, `Gregor dev is running.
-  broker   %s   (Kafka protocol; data in %s)
-%s
-Try it from another terminal:
-  go run ./cmd/gregor topics create --topic quickstart --partitions 3
-  echo 'hello gregor' | go run ./cmd/gregor produce --topic quickstart
-  go run ./cmd/gregor consume --topic quickstart --from-beginning --max-messages 1
-  kcat -b %s -L
-%s
-Press Ctrl-C to stop.
-`, addr, *dataDir, connectLine, addr, connectTry)
+		fmt.Fprint(stdout, devBanner(addr, *dataDir, connectLine, connectURL))
 		return stop, nil
 	}))
 }
 
+// devBanner is what `gregor dev` prints once it serves: where it listens and commands to try, with
+// the addresses actually chosen (flags are only added where they differ from the CLI's defaults).
+func devBanner(addr, dataDir, connectLine, connectURL string) string {
+	b := ""
+	if addr != defaultBootstrap {
+		b = " -b " + addr
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Gregor dev is running.\n  broker   %s   (Kafka protocol; data in %s)\n%s\n", addr, dataDir, connectLine)
+	fmt.Fprintf(&sb, "Try it from another terminal (build the CLI once: go build -o gregor ./cmd/gregor):\n")
+	fmt.Fprintf(&sb, "  ./gregor topics create --topic quickstart --partitions 3%s\n", b)
+	fmt.Fprintf(&sb, "  echo 'hello gregor' | ./gregor produce --topic quickstart%s\n", b)
+	fmt.Fprintf(&sb, "  ./gregor consume --topic quickstart --from-beginning --max-messages 1%s\n", b)
+	fmt.Fprintf(&sb, "  kcat -b %s -L\n", addr)
+	if connectURL != "" {
+		u := ""
+		if connectURL != defaultConnectURL {
+			u = " --connect-url " + connectURL
+		}
+		fmt.Fprintf(&sb, "  ./gregor connect plugins%s\n", u)
+		fmt.Fprintf(&sb, "  ./gregor connect status%s\n", u)
+	}
+	sb.WriteString("\nPress Ctrl-C to stop.\n")
+	return sb.String()
+}
+
 // startDevConnect starts `gregor dev`'s standalone Connect worker: REST on listen (host:port),
-// bootstrap the dev broker, string converters (so file connectors move plain lines), source offsets
+// bootstrap the dev broker, JSON converters without schemas (schemas.enable=false: records read as
+// plain JSON such as Debezium's change events; a connector can set its own converters), source offsets
 // in <data>/connect/offsets.json and connector configs in <data>/connect/connectors.json.
 func startDevConnect(ctx context.Context, bootstrap, dataDir, listen string, logger *slog.Logger) (*connect.Runner, error) {
 	dir := filepath.Join(dataDir, "connect")
@@ -111,12 +131,14 @@ func startDevConnect(ctx context.Context, bootstrap, dataDir, listen string, log
 		return nil, err
 	}
 	props := map[string]string{
-		"bootstrap.servers":            bootstrap,
-		"listeners":                    "http://" + listen,
-		"offset.storage.file.filename": filepath.Join(dir, "offsets.json"),
-		"offset.flush.interval.ms":     "10000", // as Kafka's connect-standalone.properties
-		"key.converter":                "org.apache.kafka.connect.storage.StringConverter",
-		"value.converter":              "org.apache.kafka.connect.storage.StringConverter",
+		"bootstrap.servers":              bootstrap,
+		"listeners":                      "http://" + listen,
+		"offset.storage.file.filename":   filepath.Join(dir, "offsets.json"),
+		"offset.flush.interval.ms":       "10000", // as Kafka's connect-standalone.properties
+		"key.converter":                  connect.JSONConverterClass,
+		"key.converter.schemas.enable":   "false",
+		"value.converter":                connect.JSONConverterClass,
+		"value.converter.schemas.enable": "false",
 	}
 	r, loadErrs, err := connect.RunStandaloneWithConfigFile(ctx, props, connect.Options{Logger: logger}, filepath.Join(dir, "connectors.json"))
 	if err != nil {

@@ -40,8 +40,8 @@ func runTopics(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 }
 
 // newAdmin connects an admin client; close it with the returned func.
-func newAdmin(bootstrap string) (*kadm.Client, func(), error) {
-	cl, err := newClient(bootstrap)
+func newAdmin(ctx context.Context, bootstrap *brokerFlags) (*kadm.Client, func(), error) {
+	cl, err := newClient(ctx, bootstrap)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -78,7 +78,7 @@ func runTopicsCreate(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func runTopicsList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := noPositional(positional); err != nil {
 		return err
 	}
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func runTopicsDescribe(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := noPositional(positional); err != nil {
 		return err
 	}
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func runTopicsDelete(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func runTopicsAlterConfigs(ctx context.Context, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	adm, closeAdmin, err := newAdmin(*bootstrap)
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ const (
 	ConfigTopicPrefix       = "topic.prefix"
 	ConfigPluginName        = "plugin.name"
 	ConfigSlotName          = "slot.name"
+	ConfigSlotDropOnStop    = "slot.drop.on.stop"
 	ConfigPublicationName   = "publication.name"
 	ConfigPublicationMode   = "publication.autocreate.mode"
 	ConfigTableInclude      = "table.include.list"
@@ -83,6 +84,9 @@ func sourceConfigDef() *connect.ConfigDef {
 		})})
 	def(connect.ConfigKey{Name: ConfigSlotName, Type: connect.TypeConfigString, Default: "debezium", Importance: connect.Medium,
 		Documentation: "Name of the logical replication slot.", Validator: identifierValidator()})
+	def(connect.ConfigKey{Name: ConfigSlotDropOnStop, Type: connect.TypeConfigBoolean, Default: "false", Importance: connect.Low,
+		Documentation: "Drop the replication slot when the task stops gracefully (connector deleted, paused or moved, worker stopped). " +
+			"Off by default, as in Debezium: the slot keeps the changes made while the connector is stopped, and holds the server's WAL until it resumes or the slot is dropped."})
 	def(connect.ConfigKey{Name: ConfigPublicationName, Type: connect.TypeConfigString, Default: "dbz_publication", Importance: connect.Medium,
 		Documentation: "Name of the publication pgoutput streams.", Validator: identifierValidator()})
 	def(connect.ConfigKey{Name: ConfigPublicationMode, Type: connect.TypeConfigString, Default: PublicationAllTables, Importance: connect.Low,
@@ -168,6 +172,7 @@ type config struct {
 	port                         int
 	topicPrefix                  string
 	slot, publication            string
+	slotDropOnStop               bool
 	publicationMode              string
 	tableInclude, tableExclude   []*regexp.Regexp
 	columnExclude                []*regexp.Regexp
@@ -212,6 +217,7 @@ func parseConfig(raw map[string]string) (*config, error) {
 		decimalMode: str(ConfigDecimalHandling), timeMode: str(ConfigTimePrecision),
 	}
 	c.tombstones, _ = v[ConfigTombstones].(bool)
+	c.slotDropOnStop, _ = v[ConfigSlotDropOnStop].(bool)
 	c.skipped = map[string]bool{}
 	ops, _ := v[ConfigSkippedOps].([]string)
 	for _, op := range ops {

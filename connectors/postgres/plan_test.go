@@ -16,6 +16,7 @@ func TestStartPlanFollowsSnapshotModeOffsetAndSlot(t *testing.T) {
 		snapshot   bool
 		dropSlot   bool
 		err        string
+		dropOnStop bool
 	}{
 		{mode: SnapshotInitial, offset: nil, slotExists: false, snapshot: true},
 		{mode: SnapshotInitial, offset: nil, slotExists: true, snapshot: true, dropSlot: true},
@@ -30,8 +31,11 @@ func TestStartPlanFollowsSnapshotModeOffsetAndSlot(t *testing.T) {
 		{mode: SnapshotNoData, offset: nil, slotExists: true},
 		{mode: SnapshotNoData, offset: streamed, slotExists: false, err: "when_needed"},
 		{mode: SnapshotInitialOnly, offset: nil, slotExists: false, snapshot: true},
+		// slot.drop.on.stop: a missing slot was dropped on purpose; stream from a new one.
+		{mode: SnapshotInitial, offset: streamed, slotExists: false, dropOnStop: true},
+		{mode: SnapshotWhenNeeded, offset: streamed, slotExists: false, dropOnStop: true, snapshot: true},
 	} {
-		p, err := planStart(&config{snapshotMode: tc.mode, slot: "s", topicPrefix: "x"}, tc.offset, tc.slotExists)
+		p, err := planStart(&config{snapshotMode: tc.mode, slot: "s", topicPrefix: "x", slotDropOnStop: tc.dropOnStop}, tc.offset, tc.slotExists)
 		name := tc.mode + " " + map[bool]string{true: "slot", false: "no slot"}[tc.slotExists]
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {

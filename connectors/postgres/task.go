@@ -217,7 +217,9 @@ func planStart(cfg *config, offset map[string]any, slotExists bool) (startPlan, 
 	case SnapshotNoData:
 		p.snapshot = false
 	}
-	if !slotExists && offset != nil && done && !p.snapshot {
+	// NB: with slot.drop.on.stop the slot is gone by design; the task streams from a new one, and
+	// changes made while it was stopped are not captured (as in Debezium).
+	if !slotExists && offset != nil && done && !p.snapshot && !cfg.slotDropOnStop {
 		return p, fmt.Errorf("replication slot %s does not exist but server %s has a stored offset (lsn %v): the changes since then are gone; recreate the connector with a new %s, or set %s=%s to take a new snapshot",
 			cfg.slot, cfg.topicPrefix, offset[offsetLSN], ConfigTopicPrefix, ConfigSnapshotMode, SnapshotWhenNeeded)
 	}
@@ -305,8 +307,47 @@ func (t *SourceTask) Stop() error {
 		}
 		t.wg.Wait()
 		t.closeConns()
+		if t.cfg != nil && t.logger != nil {
+			t.releaseSlot()
+		}
 	})
 	return nil
+}
+
+// releaseSlot drops the replication slot when slot.drop.on.stop is set, and otherwise says that
+// it stays and how to drop it: a forgotten slot holds the server's WAL for ever.
+func (t *SourceTask) releaseSlot() {
+	slot := t.cfg.slot
+	if !t.cfg.slotDropOnStop {
+		t.logger.Info("replication slot stays in Postgres, keeping changes for this connector and holding WAL until it resumes; "+
+			"if the connector is gone for good, drop it: SELECT pg_drop_replication_slot('"+slot+"') (or set "+ConfigSlotDropOnStop+"=true)",
+			"slot", slot)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, t.cfg.connString(false))
+	if err != nil {
+		t.logger.Warn("could not drop the replication slot", "slot", slot, ConfigSlotDropOnStop, true, "err", err)
+		return
+	}
+	defer conn.Close(ctx)
+	// NB: the walsender releases the slot shortly after the replication connection closes, so an
+	// "is active" error is retried until the deadline.
+	for {
+		var dropped bool
+		err = conn.QueryRow(ctx, `SELECT count(pg_drop_replication_slot(slot_name)) > 0 FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&dropped)
+		if err == nil {
+			t.logger.Info("dropped the replication slot", "slot", slot, ConfigSlotDropOnStop, true, "existed", dropped)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.logger.Warn("could not drop the replication slot", "slot", slot, ConfigSlotDropOnStop, true, "err", err)
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (t *SourceTask) closeConns() {

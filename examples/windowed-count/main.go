@@ -5,11 +5,13 @@
 // backed by the changelog topic windowed-count-counts-changelog (cleanup.policy=compact,delete),
 // so stopping and restarting the program carries on counting.
 //
-// Try it against a local Gregor:
+// Its topics default to page-views and page-views-per-minute (-input, -output), which no other
+// README example uses. Try it against a local Gregor:
 //
-//	gregor dev                                            # in one terminal: a broker on 127.0.0.1:9092
-//	go run ./examples/windowed-count -bootstrap 127.0.0.1:9092
-//	printf 'home\tx\nhome\tx\ncart\tx\n' | gregor produce --topic page-views --key-separator "$(printf '\t')" -b 127.0.0.1:9092
+//	./gregor dev                                          # in one terminal: a broker on 127.0.0.1:9092
+//	go run ./examples/windowed-count                      # in a second terminal
+//	printf 'home:x\nhome:x\ncart:x\n' | ./gregor produce --topic page-views --key-separator :
+//	./gregor consume --topic page-views-per-minute --from-beginning --print-key --timeout-ms 5000
 //
 // The program prints one line per update, such as
 //

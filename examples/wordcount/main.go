@@ -3,12 +3,13 @@
 // count to an output topic. The counts live in a LevelDB store backed by the changelog topic
 // wordcount-counts-changelog, so stopping and restarting the program carries on counting.
 //
-// Try it against a local Gregor:
+// Its topics default to wordcount-lines and wordcount-counts (-input, -output), so they never
+// meet the README's other examples. Try it against a local Gregor:
 //
-//	gregor dev                                        # in one terminal: a broker on 127.0.0.1:9092
-//	go run ./examples/wordcount -bootstrap 127.0.0.1:9092
-//	printf 'the quick brown fox\nthe lazy dog\n' | gregor produce --topic lines -b 127.0.0.1:9092
-//	gregor consume --topic word-counts --from-beginning --print-key -b 127.0.0.1:9092
+//	./gregor dev                                       # in one terminal: a broker on 127.0.0.1:9092
+//	go run ./examples/wordcount                        # in a second terminal
+//	printf 'the quick brown fox\nthe lazy dog\n' | ./gregor produce --topic wordcount-lines
+//	./gregor consume --topic wordcount-counts --from-beginning --print-key --timeout-ms 5000
 //
 // The consumer prints key then count ("the 2"). As in Kafka Streams, the count's record cache
 // sends each word's latest count once per commit (every second here), not every intermediate
@@ -41,8 +42,8 @@ import (
 func main() {
 	bootstrap := flag.String("bootstrap", "127.0.0.1:9092", "comma-separated bootstrap servers")
 	appID := flag.String("app-id", "wordcount", "application id (consumer group and internal topic prefix)")
-	input := flag.String("input", "lines", "input topic of text lines")
-	output := flag.String("output", "word-counts", "output topic: word → count (as decimal text)")
+	input := flag.String("input", "wordcount-lines", "input topic of text lines")
+	output := flag.String("output", "wordcount-counts", "output topic: word → count (as decimal text)")
 	partitions := flag.Int("partitions", 3, "partitions of the input and output topics when this program creates them")
 	stateDir := flag.String("state-dir", filepath.Join(os.TempDir(), "gregor-wordcount"), "local state directory")
 	flag.Parse()
