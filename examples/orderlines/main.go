@@ -161,6 +161,9 @@ func explainPoison(err error) error {
 }
 
 // createTopics creates the topics that do not exist yet.
+//
+// NB: every example repeats this helper and its flag and signal set-up on purpose: each example is
+// one self-contained file that users copy as the start of their own program.
 func createTopics(ctx context.Context, bootstrap []string, partitions int32, topics ...string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
 	if err != nil {

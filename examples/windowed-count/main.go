@@ -141,6 +141,9 @@ func buildTopology(c config, out io.Writer) (*streams.Topology, error) {
 func clock(ms int64) string { return time.UnixMilli(ms).UTC().Format("15:04:05") }
 
 // createTopics creates the input and output topics if they do not exist yet.
+//
+// NB: every example repeats this helper and its flag and signal set-up on purpose: each example is
+// one self-contained file that users copy as the start of their own program.
 func createTopics(ctx context.Context, bootstrap []string, partitions int32, topics ...string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
 	if err != nil {

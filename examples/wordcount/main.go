@@ -105,6 +105,9 @@ func buildTopology(input, output string) (*streams.Topology, error) {
 }
 
 // createTopics creates the input and output topics if they do not exist yet.
+//
+// NB: every example repeats this helper and its flag and signal set-up on purpose: each example is
+// one self-contained file that users copy as the start of their own program.
 func createTopics(ctx context.Context, bootstrap []string, partitions int32, topics ...string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
 	if err != nil {
