@@ -23,6 +23,10 @@ type SlidingWindowSpec struct {
 	problem     string
 }
 
+// NB: the spec types (TimeWindows, SessionWindowSpec, SlidingWindowSpec) read alike on purpose:
+// each is a small value with its own validation message, and their shared rules (grace, closing,
+// retention) live once in setGrace and window_close.go.
+
 // SlidingWindows returns sliding windows of the given time difference and no grace period.
 func SlidingWindows(timeDifference time.Duration) SlidingWindowSpec {
 	w := SlidingWindowSpec{diff: timeDifference.Milliseconds()}
