@@ -2,8 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"os"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -68,27 +66,6 @@ func (b *Broker) reservePartitionsLocked(n int32) error {
 }
 
 func (b *Broker) releasePartitionsLocked(n int32) { b.pendingPartitions -= int(n) }
-
-// openFiles reports the process's open file descriptors and its soft limit (ok=false where they
-// cannot be read).
-func openFiles() (open, limit uint64, ok bool) {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
-		return 0, 0, false
-	}
-	d, err := os.Open("/proc/self/fd")
-	if err != nil {
-		if d, err = os.Open("/dev/fd"); err != nil {
-			return 0, 0, false
-		}
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return 0, 0, false
-	}
-	return uint64(len(names)), rl.Cur, true
-}
 
 // openNewPartitions creates partitions [from, to) of t. A directory left at one of those indexes
 // (by a crash during an earlier creation) is stale and removed first. On failure it closes and

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package chaos proves a Kafka-compatible cluster keeps its promises under faults, the way Jepsen
 // does: a workload writes unique values with idempotent acks=all producers while a reader polls
 // every partition, a fault loop kills, pauses, stops and cuts nodes of an internal/testcluster

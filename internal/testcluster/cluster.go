@@ -1,4 +1,6 @@
-// Package testcluster starts Gregor nodes as subprocesses on 127.0.0.1 for fault tests, and
+//go:build unix
+
+// Package testcluster (Unix only: it pauses nodes with SIGSTOP and finds sockets in /proc) starts Gregor nodes as subprocesses on 127.0.0.1 for fault tests, and
 // injects the faults: kill -9, pause (SIGSTOP/SIGCONT), SIGTERM and restart on the same directory
 // and ports, and network cuts and partitions through a TCP proxy in front of each listener.
 //
