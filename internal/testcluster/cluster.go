@@ -1,6 +1,6 @@
 //go:build unix
 
-// Package testcluster (Unix only: it pauses nodes with SIGSTOP and finds sockets in /proc) starts Gregor nodes as subprocesses on 127.0.0.1 for fault tests, and
+// Package testcluster starts Gregor nodes as subprocesses on 127.0.0.1 for fault tests, and
 // injects the faults: kill -9, pause (SIGSTOP/SIGCONT), SIGTERM and restart on the same directory
 // and ports, and network cuts and partitions through a TCP proxy in front of each listener.
 //
@@ -8,6 +8,8 @@
 // back where its clients left it. Clients only know the proxies (advertised.listeners names the
 // proxy), so a proxy in Cut or Blackhole mode takes the node off the network while it runs.
 // Everything stops when the test ends; a failed test prints the tail of every node's log.
+//
+// It builds for Unix only: it pauses nodes with SIGSTOP and finds peers' sockets in /proc.
 //
 // Lock order: Node.mu, then Proxy.mu (Node.SetNetwork takes no Node lock; Proxy methods take
 // only their own).
