@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/gregor-streams/gregor/connect/transforms" // ExtractField$Key on the CDC source
+	_ "github.com/gregor-streams/gregor/connectors/postgres"
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testconnect"
+	"github.com/gregor-streams/gregor/internal/testpg"
+	"github.com/gregor-streams/gregor/internal/testutil"
+	"github.com/gregor-streams/gregor/streams"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testpg.StopShared()
+	os.Exit(code)
+}
+
+// pipeline is the whole example running in the test: Postgres, a broker, a Connect worker with
+// the example's two connectors, and the topology.
+type pipeline struct {
+	t        *testing.T
+	conn     *pgx.Conn
+	tb       *testbroker.Broker
+	cl       *kgo.Client
+	adm      *kadm.Client
+	stateDir string
+	app      *streams.App
+}
+
+// connectorConfig reads examples/retail/connectors/<file> and points it at the test's database.
+func connectorConfig(t *testing.T, file string, pg *testpg.Server, db string) (string, map[string]string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("connectors", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Name   string            `json:"name"`
+		Config map[string]string `json:"config"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	for k := range c.Config {
+		switch k {
+		case "database.hostname":
+			c.Config[k] = pg.Host
+		case "database.port":
+			c.Config[k] = fmt.Sprint(pg.Port)
+		case "database.user", "connection.user":
+			c.Config[k] = pg.User
+		case "database.dbname":
+			c.Config[k] = db
+		case "connection.url":
+			c.Config[k] = fmt.Sprintf("jdbc:postgresql://%s:%d/%s", pg.Host, pg.Port, db)
+		case "slot.name", "publication.name":
+			c.Config[k] += "_" + db
+		}
+	}
+	return c.Name, c.Config
+}
+
+func createConnector(t *testing.T, addr, name string, cfg map[string]string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "config": cfg})
+	resp, err := http.Post("http://"+addr+"/connectors", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /connectors %s: %d %s", name, resp.StatusCode, data)
+	}
+}
+
+func startPipeline(t *testing.T, catalogue []CatalogueProduct) *pipeline {
+	pg := testpg.Start(t)
+	db := pg.NewDatabase(t)
+	p := &pipeline{t: t, conn: pg.Connect(t, db), tb: testbroker.Start(t), stateDir: t.TempDir()}
+	ctx := context.Background()
+	if err := SetUp(ctx, p.conn, catalogue); err != nil {
+		t.Fatal(err)
+	}
+	if err := CreateTopics(ctx, []string{p.tb.Addr()}, 3); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.tb.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	p.cl, p.adm = cl, kadm.NewClient(cl)
+	worker := testconnect.StartStandalone(t, p.tb.Addr(), nil, "", nil)
+	for _, f := range []string{"products-cdc.json", "reorders-sink.json"} {
+		name, cfg := connectorConfig(t, f, pg, db)
+		createConnector(t, worker.Addr, name, cfg)
+	}
+	p.startApp()
+	t.Cleanup(func() { p.stopApp() })
+	// The catalogue's snapshot is on the products topic before any movement is produced.
+	p.waitEnd(ProductsTopic, int64(len(catalogue)))
+	return p
+}
+
+func (p *pipeline) startApp() {
+	p.t.Helper()
+	app, err := StartApp(context.Background(), []string{p.tb.Addr()}, p.stateDir, 100*time.Millisecond)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.app = app
+}
+
+func (p *pipeline) stopApp() {
+	if p.app == nil {
+		return
+	}
+	if err := p.app.Close(); err != nil {
+		p.t.Errorf("close the topology: %v", err)
+	}
+	p.app = nil
+}
+
+// ends is the sum of the end offsets of a topic's partitions.
+func (p *pipeline) ends(topic string) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ends, err := p.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n, nil
+}
+
+// waitEnd waits until topic holds at least n records.
+func (p *pipeline) waitEnd(topic string, n int64) {
+	p.t.Helper()
+	testutil.CheckFor(p.t, 30*time.Second, 50*time.Millisecond, func() error {
+		got, err := p.ends(topic)
+		if err != nil {
+			return err
+		}
+		if got < n {
+			return fmt.Errorf("%s has %d records, want %d", topic, got, n)
+		}
+		return nil
+	})
+}
+
+// waitCommitted waits until group has committed the end of every partition of topics: it has
+// processed everything produced so far.
+func (p *pipeline) waitCommitted(group string, topics ...string) {
+	p.t.Helper()
+	testutil.CheckFor(p.t, 30*time.Second, 50*time.Millisecond, func() error {
+		if p.app != nil {
+			select {
+			case <-p.app.Done():
+				return fmt.Errorf("the topology stopped: %v", p.app.Err())
+			default:
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ends, err := p.adm.ListEndOffsets(ctx, topics...)
+		if err != nil {
+			return err
+		}
+		committed, err := p.adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return err
+		}
+		var behind []string
+		ends.Each(func(o kadm.ListedOffset) {
+			if c, ok := committed.Lookup(o.Topic, o.Partition); (!ok && o.Offset > 0) || (ok && c.At != o.Offset) {
+				behind = append(behind, fmt.Sprintf("%s-%d at %d of %d", o.Topic, o.Partition, c.At, o.Offset))
+			}
+		})
+		if len(behind) > 0 {
+			return fmt.Errorf("group %s behind: %s", group, strings.Join(behind, ", "))
+		}
+		return nil
+	})
+}
+
+func (p *pipeline) produce(recs []*kgo.Record, err error) {
+	p.t.Helper()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		p.t.Fatalf("produce: %v", err)
+	}
+}
+
+// caughtUp waits until the topology has processed every movement and product change.
+func (p *pipeline) caughtUp() {
+	p.t.Helper()
+	p.waitCommitted(ApplicationID, SalesTopic, ShipmentsTopic, ProductsTopic)
+}
+
+// reorderRows is the reorders table, one "sku|seq|qty|on_hand|reorder_point|event_time" per row
+// ordered by sku and seq.
+func (p *pipeline) reorderRows() ([]string, error) {
+	rows, err := p.conn.Query(context.Background(), `SELECT sku, seq, qty, on_hand, reorder_point, event_time FROM reorders ORDER BY sku, seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r Reorder
+		if err := rows.Scan(&r.SKU, &r.Seq, &r.Qty, &r.OnHand, &r.ReorderPoint, &r.EventTime); err != nil {
+			return nil, err
+		}
+		out = append(out, r.row())
+	}
+	return out, rows.Err()
+}
+
+func (r Reorder) row() string {
+	return fmt.Sprintf("%s|%d|%d|%d|%d|%d", r.SKU, r.Seq, r.Qty, r.OnHand, r.ReorderPoint, r.EventTime)
+}
+
+// oracle computes the reorders independently of the pipeline, from the same movements in the
+// order the test feeds them, with the products as the test changed them.
+type oracle struct {
+	products  map[string]ProductRow
+	inventory map[string]Inventory
+	reorders  []Reorder
+}
+
+func newOracle(catalogue []CatalogueProduct) *oracle {
+	o := &oracle{products: map[string]ProductRow{}, inventory: map[string]Inventory{}}
+	for _, c := range catalogue {
+		o.products[c.SKU] = ProductRow{SKU: c.SKU, Name: c.Name, ReorderPoint: c.ReorderPoint, ReorderQty: c.ReorderQty}
+	}
+	return o
+}
+
+// apply is the reorder rule written out again, apart from Step, so a mistake in Step shows
+// up as a difference: a shipment adds to the stock and pays off what is on order; when nothing
+// is on order and the stock falls below the reorder point, reorder_qty is ordered.
+func (o *oracle) apply(sku string, m Movement) {
+	inv, p := o.inventory[sku], o.products[sku]
+	if m.Shipment {
+		inv.OnHand += m.Delta
+		inv.OnOrder -= min(inv.OnOrder, m.Delta)
+	} else {
+		inv.OnHand += m.Delta
+	}
+	if inv.OnOrder == 0 && inv.OnHand < p.ReorderPoint {
+		inv.Reorders++
+		inv.OnOrder = p.ReorderQty
+		o.reorders = append(o.reorders, Reorder{SKU: sku, Seq: inv.Reorders, Qty: p.ReorderQty,
+			OnHand: inv.OnHand, ReorderPoint: p.ReorderPoint, EventTime: m.EventTime})
+	}
+	o.inventory[sku] = inv
+}
+
+func (o *oracle) shipments(d Day) {
+	for _, s := range d.Shipments {
+		o.apply(s.SKU, Movement{Delta: s.Qty, Shipment: true, EventTime: s.EventTime})
+	}
+}
+
+func (o *oracle) sales(d Day) {
+	for _, s := range d.Sales {
+		o.apply(s.SKU, Movement{Delta: -s.Qty, EventTime: s.EventTime})
+	}
+}
+
+func (o *oracle) rows() []string {
+	rs := slices.Clone(o.reorders)
+	// Ordered as the table dump: by sku, then seq.
+	slices.SortFunc(rs, func(a, b Reorder) int {
+		return cmp.Or(strings.Compare(a.SKU, b.SKU), cmp.Compare(a.Seq, b.Seq))
+	})
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.row()
+	}
+	return out
+}
