@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"cmp"
-	"slices"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"

@@ -53,7 +53,7 @@ type Priced struct {
 // Inventory is the state kept per sku in the inventory store.
 type Inventory struct {
 	OnHand   int64 `json:"on_hand"`
-	OnOrder  int64 `json:"on_order"`  // units reordered and not delivered yet
+	OnOrder  int64 `json:"on_order"` // units reordered and not delivered yet
 	Reorders int64 `json:"reorders"` // how many reorders were issued: the next one's seq - 1
 }
 
@@ -96,7 +96,9 @@ func Topology() (*streams.Topology, error) {
 		func(_ string, s Sale) Movement { return Movement{Delta: -s.Qty, EventTime: s.EventTime} },
 		statestore.JSON[Movement]{}, streams.Named("sale-movement"))
 	shipments := streams.MapValues(streams.Stream(b, ShipmentsTopic, str, statestore.JSON[Shipment]{}),
-		func(_ string, s Shipment) Movement { return Movement{Delta: s.Qty, Shipment: true, EventTime: s.EventTime} },
+		func(_ string, s Shipment) Movement {
+			return Movement{Delta: s.Qty, Shipment: true, EventTime: s.EventTime}
+		},
 		statestore.JSON[Movement]{}, streams.Named("shipment-movement"))
 	priced := streams.JoinTable(sales.Merge(shipments, streams.Named("movements")), products,
 		func(m Movement, p ProductChange) Priced { return Priced{Movement: m, Product: p.After} },
