@@ -29,6 +29,7 @@ func TestRetailPipelineWritesExactlyTheOraclesReorders(t *testing.T) {
 		days        = 6
 		salesPerDay = 1500
 		raisedPoint = 100_000
+		repricedSKU = "SKU-0001"
 	)
 	catalogue := Catalogue(1, 300)
 	p := startPipeline(t, catalogue)
@@ -63,8 +64,8 @@ func TestRetailPipelineWritesExactlyTheOraclesReorders(t *testing.T) {
 			p.startApp()
 		}
 		p.produce(sales[half:], nil)
-		want.sales(day)
-		unchanged.sales(day)
+		want.sales(t, day)
+		unchanged.sales(t, day)
 		p.caughtUp()
 
 		if raisedSKU != "" && d == 3 {
@@ -92,9 +93,24 @@ func TestRetailPipelineWritesExactlyTheOraclesReorders(t *testing.T) {
 			pr := want.products[raisedSKU]
 			pr.ReorderPoint = raisedPoint
 			want.products[raisedSKU] = pr
-			p.waitEnd(ProductsTopic, before+1)
+			// A new list price for the best seller: its later adjustments start from it.
+			if _, err := p.conn.Exec(ctx, `UPDATE products SET price = price * 1.10, updated_at = now() WHERE sku = $1`, repricedSKU); err != nil {
+				t.Fatal(err)
+			}
+			var price string
+			if err := p.conn.QueryRow(ctx, `SELECT price::text FROM products WHERE sku = $1`, repricedSKU).Scan(&price); err != nil {
+				t.Fatal(err)
+			}
+			pr = want.products[repricedSKU]
+			pr.Price = price
+			want.products[repricedSKU] = pr
+			p.waitEnd(ProductsTopic, before+2)
 			p.caughtUp()
 		}
+	}
+	wantPrices := want.priceRows()
+	if strings.Join(wantPrices, "\n") == strings.Join(unchanged.priceRows(), "\n") {
+		t.Fatalf("the new list price of %s changed no price adjustment: the test cannot see the change", repricedSKU)
 	}
 	wantRows := want.rows()
 	if strings.Join(wantRows, "\n") == strings.Join(unchanged.rows(), "\n") {
@@ -115,16 +131,44 @@ func TestRetailPipelineWritesExactlyTheOraclesReorders(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reorders: %s", firstDifference(wantRows, got))
 	}
+	var gotPrices []string
+	err = testutil.Poll(30*time.Second, 100*time.Millisecond, func() error {
+		var err error
+		if gotPrices, err = p.priceRows(); err != nil {
+			return err
+		}
+		if strings.Join(gotPrices, "\n") != strings.Join(wantPrices, "\n") {
+			return errors.New("the prices table differs from the oracle")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("prices: %s", firstDifference(wantPrices, gotPrices))
+	}
 	took := time.Since(start)
 	p.waitCommitted("connect-reorders-sink", ReordersTopic)
+	p.waitCommitted("connect-prices-sink", PricesTopic)
 	if got, err = p.reorderRows(); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(got, "\n") != strings.Join(wantRows, "\n") {
 		t.Fatalf("after the sink committed everything: %s", firstDifference(wantRows, got))
 	}
-	t.Logf("%d sales and shipments of %d days -> %d reorders of %d skus, exact, in %v (restarts: 1 with state, 1 wiped)",
-		days*salesPerDay, days, len(wantRows), len(want.inventory), took.Round(time.Millisecond))
+	if gotPrices, err = p.priceRows(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(gotPrices, "\n") != strings.Join(wantPrices, "\n") {
+		t.Fatalf("after the sink committed everything: prices: %s", firstDifference(wantPrices, gotPrices))
+	}
+	reasons := map[string]int{}
+	for _, a := range want.prices {
+		reasons[a.Reason]++
+	}
+	if len(reasons) != 2 {
+		t.Errorf("the prices moved only one way: %v", reasons)
+	}
+	t.Logf("%d sales of %d days -> %d reorders, %d skus repriced %v, exact, in %v (restarts: 1 with state, 1 wiped)",
+		days*salesPerDay, days, len(wantRows), len(wantPrices), reasons, took.Round(time.Millisecond))
 }
 
 // salesOf is day d's sales (a fresh generator with the test's seed replays the days).

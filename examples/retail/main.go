@@ -134,7 +134,7 @@ func CreateTopics(ctx context.Context, bootstrap []string, partitions int32) err
 		return err
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, -1, nil, SalesTopic, ShipmentsTopic, ProductsTopic, ReordersTopic)
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, -1, nil, SalesTopic, ShipmentsTopic, ProductsTopic, ReordersTopic, PricesTopic)
 	if err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}

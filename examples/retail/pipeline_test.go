@@ -110,7 +110,7 @@ func startPipeline(t *testing.T, catalogue []CatalogueProduct) *pipeline {
 	t.Cleanup(cl.Close)
 	p.cl, p.adm = cl, kadm.NewClient(cl)
 	worker := testconnect.StartStandalone(t, p.tb.Addr(), nil, "", nil)
-	for _, f := range []string{"products-cdc.json", "reorders-sink.json"} {
+	for _, f := range []string{"products-cdc.json", "reorders-sink.json", "prices-sink.json"} {
 		name, cfg := connectorConfig(t, f, pg, db)
 		createConnector(t, worker.Addr, name, cfg)
 	}
@@ -238,6 +238,28 @@ func (p *pipeline) reorderRows() ([]string, error) {
 	return out, rows.Err()
 }
 
+// priceRows is the prices table, one "sku|price_cents|reason|event_time" per row by sku.
+func (p *pipeline) priceRows() ([]string, error) {
+	rows, err := p.conn.Query(context.Background(), `SELECT sku, price_cents, reason, event_time FROM prices ORDER BY sku`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a PriceAdjustment
+		if err := rows.Scan(&a.SKU, &a.PriceCents, &a.Reason, &a.EventTime); err != nil {
+			return nil, err
+		}
+		out = append(out, a.row())
+	}
+	return out, rows.Err()
+}
+
+func (a PriceAdjustment) row() string {
+	return fmt.Sprintf("%s|%d|%s|%d", a.SKU, a.PriceCents, a.Reason, a.EventTime)
+}
+
 func (r Reorder) row() string {
 	return fmt.Sprintf("%s|%d|%d|%d|%d|%d", r.SKU, r.Seq, r.Qty, r.OnHand, r.ReorderPoint, r.EventTime)
 }
@@ -248,12 +270,21 @@ type oracle struct {
 	products  map[string]ProductRow
 	inventory map[string]Inventory
 	reorders  []Reorder
+	// pricing: every sale per sku, the price per sku, the hop of its last adjustment
+	sold     map[string][]Sale
+	price    map[string]int64
+	list     map[string]int64
+	adjusted map[string]int64
+	prices   map[string]PriceAdjustment // the latest adjustment per sku: the prices table
 }
 
 func newOracle(catalogue []CatalogueProduct) *oracle {
-	o := &oracle{products: map[string]ProductRow{}, inventory: map[string]Inventory{}}
+	o := &oracle{products: map[string]ProductRow{}, inventory: map[string]Inventory{}, sold: map[string][]Sale{},
+		price: map[string]int64{}, list: map[string]int64{}, adjusted: map[string]int64{}, prices: map[string]PriceAdjustment{}}
 	for _, c := range catalogue {
-		o.products[c.SKU] = ProductRow{SKU: c.SKU, Name: c.Name, ReorderPoint: c.ReorderPoint, ReorderQty: c.ReorderQty}
+		price := fmt.Sprintf("%d.%02d", c.PriceCents/100, c.PriceCents%100)
+		o.products[c.SKU] = ProductRow{SKU: c.SKU, Name: c.Name, BasePrice: price, Price: price,
+			ReorderPoint: c.ReorderPoint, ReorderQty: c.ReorderQty}
 	}
 	return o
 }
@@ -284,10 +315,64 @@ func (o *oracle) shipments(d Day) {
 	}
 }
 
-func (o *oracle) sales(d Day) {
+func (o *oracle) sales(t *testing.T, d Day) {
 	for _, s := range d.Sales {
 		o.apply(s.SKU, Movement{Delta: -s.Qty, EventTime: s.EventTime})
+		o.reprice(t, s)
 	}
+}
+
+// reprice is the pricing rule written out again, apart from Reprice: the window is the list of
+// the sku's sales whose hop lies within WindowSize of the latest (the generator's sales of a
+// sku come in event-time order, so none is late).
+func (o *oracle) reprice(t *testing.T, s Sale) {
+	p := o.products[s.SKU]
+	list, err := Cents(p.Price)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := Cents(p.BasePrice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list != o.list[s.SKU] {
+		o.list[s.SKU], o.price[s.SKU] = list, list
+	}
+	hop := Hop.Milliseconds()
+	now := s.EventTime - s.EventTime%hop
+	o.sold[s.SKU] = append(o.sold[s.SKU], s)
+	if o.adjusted[s.SKU] == now {
+		return
+	}
+	var sold int64
+	for _, x := range o.sold[s.SKU] {
+		if now-(x.EventTime-x.EventTime%hop) < WindowSize.Milliseconds() {
+			sold += x.Qty
+		}
+	}
+	onHand, perHour := o.inventory[s.SKU].OnHand, float64(sold)
+	coverHours := float64(onHand) / max(perHour, 1)
+	price, reason := o.price[s.SKU], ""
+	switch {
+	case sold >= FastUnits && float64(onHand) < perHour*float64(FastCoverHops)*Hop.Hours():
+		price, reason = min(price+base*PriceStepPercent/100, base*(100+PriceBoundPercent)/100), "selling fast, low cover"
+	case sold <= SlowUnits && coverHours > float64(SlowCoverHops)*Hop.Hours():
+		price, reason = max(price-base*PriceStepPercent/100, base*(100-PriceBoundPercent)/100), "selling slowly, high cover"
+	}
+	if price == o.price[s.SKU] {
+		return
+	}
+	o.price[s.SKU], o.adjusted[s.SKU] = price, now
+	o.prices[s.SKU] = PriceAdjustment{SKU: s.SKU, PriceCents: price, Reason: reason, EventTime: s.EventTime}
+}
+
+func (o *oracle) priceRows() []string {
+	var out []string
+	for _, a := range o.prices {
+		out = append(out, a.row())
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (o *oracle) rows() []string {

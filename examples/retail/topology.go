@@ -16,6 +16,7 @@ const (
 	ShipmentsTopic = "shipments"
 	ProductsTopic  = "shop.public.products"
 	ReordersTopic  = "reorders"
+	PricesTopic    = "price-adjustments"
 	InventoryStore = "inventory"
 )
 
@@ -55,6 +56,22 @@ type Inventory struct {
 	OnHand   int64 `json:"on_hand"`
 	OnOrder  int64 `json:"on_order"` // units reordered and not delivered yet
 	Reorders int64 `json:"reorders"` // how many reorders were issued: the next one's seq - 1
+
+	// Pricing (see Reprice): the current price, the list price it was last reset to, units sold
+	// per hop of the window ending with the hop starting at HopStart (ms), and the hop of the
+	// last adjustment.
+	PriceCents  int64   `json:"price_cents,omitempty"`
+	ListCents   int64   `json:"list_cents,omitempty"`
+	Buckets     []int64 `json:"buckets,omitempty"`
+	HopStart    int64   `json:"hop_start,omitempty"`
+	AdjustedHop int64   `json:"adjusted_hop,omitempty"`
+}
+
+// Output is what the inventory processor forwards for one movement: a reorder, a price
+// adjustment, both or neither (then nothing is forwarded).
+type Output struct {
+	Reorder *Reorder         `json:"reorder,omitempty"`
+	Price   *PriceAdjustment `json:"price,omitempty"`
 }
 
 // Reorder is a value of the reorders topic and a row of the reorders table.
@@ -87,7 +104,8 @@ func Step(inv Inventory, m Movement, p ProductRow) (Inventory, *Reorder) {
 
 // Topology is the retail pipeline:
 //
-//	sales, shipments ──merge──▶ movements ──join products (CDC table)──▶ inventory (store) ──▶ reorders
+//	sales, shipments ──merge──▶ movements ──join products (CDC table)──▶ inventory (store) ─┬─▶ reorders
+//	                                                                                         └─▶ price-adjustments
 func Topology() (*streams.Topology, error) {
 	str := statestore.String{}
 	b := streams.NewBuilder()
@@ -104,9 +122,14 @@ func Topology() (*streams.Topology, error) {
 		func(m Movement, p ProductChange) Priced { return Priced{Movement: m, Product: p.After} },
 		statestore.JSON[Priced]{}, streams.Named("movement-product"))
 	streams.AddStore(b, InventoryStore)
-	reorders := streams.Process(priced, func() streams.Processor[string, Priced, string, Reorder] { return &inventoryProcessor{} },
-		str, statestore.JSON[Reorder]{}, streams.Named("inventory"), streams.ConnectStores(InventoryStore))
+	out := streams.Process(priced, func() streams.Processor[string, Priced, string, Output] { return &inventoryProcessor{} },
+		str, statestore.JSON[Output]{}, streams.Named("inventory"), streams.ConnectStores(InventoryStore))
+	reorders := streams.MapValues(out.Filter(func(_ string, o Output) bool { return o.Reorder != nil }, streams.Named("has-reorder")),
+		func(_ string, o Output) Reorder { return *o.Reorder }, statestore.JSON[Reorder]{}, streams.Named("reorder"))
 	reorders.To(ReordersTopic, nil, nil, streams.Named("reorders-sink"))
+	prices := streams.MapValues(out.Filter(func(_ string, o Output) bool { return o.Price != nil }, streams.Named("has-price")),
+		func(_ string, o Output) PriceAdjustment { return *o.Price }, statestore.JSON[PriceAdjustment]{}, streams.Named("price"))
+	prices.To(PricesTopic, nil, nil, streams.Named("prices-sink"))
 	return b.Build()
 }
 
@@ -115,7 +138,7 @@ type inventoryProcessor struct {
 	store *statestore.Typed[string, Inventory]
 }
 
-func (p *inventoryProcessor) Init(ctx streams.ProcessorContext[string, Reorder]) error {
+func (p *inventoryProcessor) Init(ctx streams.ProcessorContext[string, Output]) error {
 	kv, err := ctx.KeyValueStore(InventoryStore)
 	if err != nil {
 		return err
@@ -124,7 +147,7 @@ func (p *inventoryProcessor) Init(ctx streams.ProcessorContext[string, Reorder])
 	return nil
 }
 
-func (p *inventoryProcessor) Process(ctx streams.ProcessorContext[string, Reorder], rec streams.Record[string, Priced]) error {
+func (p *inventoryProcessor) Process(ctx streams.ProcessorContext[string, Output], rec streams.Record[string, Priced]) error {
 	if rec.Value.Product == nil { // the product was deleted: its stock is no longer tracked
 		return nil
 	}
@@ -132,14 +155,21 @@ func (p *inventoryProcessor) Process(ctx streams.ProcessorContext[string, Reorde
 	if err != nil {
 		return err
 	}
-	inv, reorder := Step(inv, rec.Value.Movement, *rec.Value.Product)
+	m, product := rec.Value.Movement, *rec.Value.Product
+	var out Output
+	inv, out.Reorder = Step(inv, m, product)
+	if !m.Shipment {
+		if inv, out.Price, err = Reprice(inv, -m.Delta, m.EventTime, product); err != nil {
+			return fmt.Errorf("sku %s: %w", rec.Key, err)
+		}
+	}
 	if err := p.store.Put(rec.Key, inv); err != nil {
 		return err
 	}
-	if reorder == nil {
+	if out.Reorder == nil && out.Price == nil {
 		return nil
 	}
-	return ctx.Forward(streams.Record[string, Reorder]{Key: rec.Key, Value: *reorder, Timestamp: rec.Timestamp})
+	return ctx.Forward(streams.Record[string, Output]{Key: rec.Key, Value: out, Timestamp: rec.Timestamp})
 }
 
 func (p *inventoryProcessor) Close() error { return nil }
