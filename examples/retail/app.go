@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/gregor-streams/gregor/streams"
@@ -16,8 +18,9 @@ import (
 // ApplicationID is the topology's consumer group and the prefix of its internal topics.
 const ApplicationID = "retail"
 
-// StartApp starts the topology against bootstrap with its state under stateDir.
-func StartApp(ctx context.Context, bootstrap []string, stateDir string, commitInterval time.Duration) (*streams.App, error) {
+// StartApp starts the topology against bootstrap with its state under stateDir; logger nil is
+// slog.Default().
+func StartApp(ctx context.Context, bootstrap []string, stateDir string, commitInterval time.Duration, logger *slog.Logger) (*streams.App, error) {
 	topo, err := Topology()
 	if err != nil {
 		return nil, err
@@ -27,6 +30,7 @@ func StartApp(ctx context.Context, bootstrap []string, stateDir string, commitIn
 		BootstrapServers: bootstrap,
 		StateDir:         stateDir,
 		CommitInterval:   commitInterval,
+		Logger:           logger,
 	})
 	if err != nil {
 		return nil, err
@@ -74,11 +78,12 @@ func record(topic, key string, value any, ms int64) (*kgo.Record, error) {
 }
 
 // Produce produces days from g until total sales went out, at rate sales per second (0: as fast
-// as the broker takes them). A day's shipments go out before its sales.
-func Produce(ctx context.Context, cl *kgo.Client, g *Generator, total, rate int) error {
+// as the broker takes them), adding each batch to sent if not nil. A day's shipments go out
+// before its sales.
+func Produce(ctx context.Context, cl *kgo.Client, g *Generator, total, rate int, sent *atomic.Int64) error {
 	start := time.Now()
-	sent := 0
-	for sent < total {
+	done := 0
+	for done < total {
 		d := g.Next()
 		ship, err := ShipmentRecords(d)
 		if err != nil {
@@ -91,18 +96,21 @@ func Produce(ctx context.Context, cl *kgo.Client, g *Generator, total, rate int)
 		if err != nil {
 			return err
 		}
-		for len(sales) > 0 && sent < total {
-			n := min(len(sales), total-sent, max(rate/10, 1))
+		for len(sales) > 0 && done < total {
+			n := min(len(sales), total-done, max(rate/10, 1))
 			if rate == 0 {
-				n = min(len(sales), total-sent)
+				n = min(len(sales), total-done)
 			}
 			if err := cl.ProduceSync(ctx, sales[:n]...).FirstErr(); err != nil {
 				return fmt.Errorf("produce sales: %w", err)
 			}
-			sales, sent = sales[n:], sent+n
+			sales, done = sales[n:], done+n
+			if sent != nil {
+				sent.Add(int64(n))
+			}
 			if rate > 0 {
 				// NB: pace by the total so far, not per batch, so a slow batch is caught up.
-				ahead := time.Duration(float64(sent)/float64(rate)*float64(time.Second)) - time.Since(start)
+				ahead := time.Duration(float64(done)/float64(rate)*float64(time.Second)) - time.Since(start)
 				if ahead > 0 {
 					select {
 					case <-ctx.Done():

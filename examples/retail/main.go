@@ -31,6 +31,7 @@ import (
 const usage = `usage: retail <command> [flags]
 
 commands:
+  demo      everything in one process: broker, Connect, Postgres, connectors, topology, generator
   setup     create the schema and seed the catalogue in Postgres
   run       run the topology (sales + shipments + products -> reorders)
   generate  produce sales and shipments (to topics, or to files with --out-dir)
@@ -51,6 +52,8 @@ func main() {
 		err = runCmd(ctx, os.Args[2:])
 	case "generate":
 		err = generateCmd(ctx, os.Args[2:])
+	case "demo":
+		err = demoCmd(ctx, os.Args[2:], os.Stdout)
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -85,7 +88,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := CreateTopics(ctx, seeds, int32(*partitions)); err != nil {
 		return err
 	}
-	app, err := StartApp(ctx, seeds, *stateDir, time.Second)
+	app, err := StartApp(ctx, seeds, *stateDir, time.Second, nil)
 	if err != nil {
 		return err
 	}
@@ -122,7 +125,7 @@ func generateCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer cl.Close()
-	return Produce(ctx, cl, g, total, *rate)
+	return Produce(ctx, cl, g, total, *rate, nil)
 }
 
 // CreateTopics creates the pipeline's topics that do not exist yet, all with the same number of

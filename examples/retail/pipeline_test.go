@@ -116,14 +116,16 @@ func startPipeline(t *testing.T, catalogue []CatalogueProduct) *pipeline {
 	}
 	p.startApp()
 	t.Cleanup(func() { p.stopApp() })
-	// The catalogue's snapshot is on the products topic before any movement is produced.
+	// The catalogue's snapshot is in the topology's products table before any movement is
+	// produced: the join takes the table as it is when a movement is processed.
 	p.waitEnd(ProductsTopic, int64(len(catalogue)))
+	p.caughtUp()
 	return p
 }
 
 func (p *pipeline) startApp() {
 	p.t.Helper()
-	app, err := StartApp(context.Background(), []string{p.tb.Addr()}, p.stateDir, 100*time.Millisecond)
+	app, err := StartApp(context.Background(), []string{p.tb.Addr()}, p.stateDir, 100*time.Millisecond, nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}
