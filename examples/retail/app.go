@@ -125,7 +125,10 @@ func Produce(ctx context.Context, cl *kgo.Client, g *Generator, total, rate int,
 }
 
 // WriteFiles writes the days of g until total sales to dir/shipments.txt and dir/sales.txt,
-// one "sku<TAB>json" line per event, for the file source connector.
+// one "sku|json" line per event.
+//
+// NB: keyed lines, not the bare values Kafka's FileStreamSource reads: that connector produces
+// records without keys, and the topology needs the sku as the key (see README.md).
 func WriteFiles(g *Generator, dir string, total int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -88,12 +88,12 @@ func (g *Generator) Next() Day {
 	return d
 }
 
-// Line renders an event as a line of the file the file source connector reads: the sku, a
-// tab, the JSON value.
+// Line renders an event as a line of a file: the sku (the record key), "|", the JSON value, as
+// `gregor produce --key-separator '|'` reads it.
 func Line(sku string, value any) (string, error) {
 	b, err := json.Marshal(value)
 	if err != nil {
 		return "", fmt.Errorf("encode %s: %w", sku, err)
 	}
-	return sku + "\t" + string(b), nil
+	return sku + "|" + string(b), nil
 }

@@ -103,7 +103,7 @@ func runCmd(ctx context.Context, args []string) error {
 func generateCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("generate", flag.ExitOnError)
 	bootstrap := fs.String("bootstrap", "127.0.0.1:9092", "comma-separated bootstrap servers")
-	outDir := fs.String("out-dir", "", "write sales.txt and shipments.txt here (for the file source connector) instead of producing")
+	outDir := fs.String("out-dir", "", "write sales.txt and shipments.txt here (sku|json lines, for gregor produce --key-separator '|') instead of producing")
 	seed := fs.Int64("seed", 1, "seed: the same seed gives the same events")
 	catalogueSeed := fs.Int64("catalogue-seed", 1, "seed the catalogue was set up with")
 	products := fs.Int("products", 300, "products in the catalogue")

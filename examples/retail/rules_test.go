@@ -1,6 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +75,38 @@ func TestRepriceRaisesOncePerHopWithinTheBoundAndDropsLateSales(t *testing.T) {
 	}
 	if sum != int64(buckets)*4 || inv.Buckets[buckets-1] != before {
 		t.Fatalf("a sale later than the grace period was counted: %v", inv.Buckets)
+	}
+}
+
+func TestGeneratorIsDeterministicAndWritesKeyedLines(t *testing.T) {
+	cat := Catalogue(3, 50)
+	a, b := NewGenerator(9, cat, 4, 200), NewGenerator(9, cat, 4, 200)
+	for range 3 {
+		da, db := a.Next(), b.Next()
+		if fmt.Sprint(da) != fmt.Sprint(db) {
+			t.Fatal("the same seed gave different days")
+		}
+		for _, s := range da.Sales {
+			if s.Store < 1 || s.Store > 4 || s.Qty < 1 {
+				t.Fatalf("sale %+v out of range", s)
+			}
+		}
+	}
+	dir := t.TempDir()
+	if err := WriteFiles(NewGenerator(9, cat, 4, 200), dir, 500); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "sales.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 500 {
+		t.Fatalf("%d sales lines, want 500", len(lines))
+	}
+	key, value, _ := strings.Cut(lines[0], "|")
+	var s Sale
+	if err := json.Unmarshal([]byte(value), &s); err != nil || s.SKU != key {
+		t.Fatalf("line %q: key %q, sale %+v, %v", lines[0], key, s, err)
 	}
 }
