@@ -111,6 +111,7 @@ func generateCmd(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", time.Minute, "how long to generate; the number of sales is rate x duration")
 	stores := fs.Int("stores", 5, "stores selling")
 	perDay := fs.Int("sales-per-day", 1000, "sales per simulated day")
+	wait := fs.Duration("wait-for-catalogue", 10*time.Minute, "before producing, wait this long at most for the catalogue to be in the topology's products table (0: do not wait)")
 	fs.Parse(args)
 	total := int(float64(*rate) * duration.Seconds())
 	if *rate == 0 {
@@ -125,6 +126,13 @@ func generateCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	if *wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, *wait)
+		defer cancel()
+		if err := waitForCatalogue(wctx, kadm.NewClient(cl), int64(*products)); err != nil {
+			return err
+		}
+	}
 	return Produce(ctx, cl, g, total, *rate, nil)
 }
 
