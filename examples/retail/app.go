@@ -18,20 +18,25 @@ import (
 // ApplicationID is the topology's consumer group and the prefix of its internal topics.
 const ApplicationID = "retail"
 
-// StartApp starts the topology against bootstrap with its state under stateDir; logger nil is
-// slog.Default().
-func StartApp(ctx context.Context, bootstrap []string, stateDir string, commitInterval time.Duration, logger *slog.Logger) (*streams.App, error) {
-	topo, err := Topology()
-	if err != nil {
-		return nil, err
-	}
-	app, err := streams.New(topo, streams.Config{
+// AppConfig is the topology's configuration against bootstrap with its state under stateDir;
+// logger nil is slog.Default().
+func AppConfig(bootstrap []string, stateDir string, commitInterval time.Duration, logger *slog.Logger) streams.Config {
+	return streams.Config{
 		ApplicationID:    ApplicationID,
 		BootstrapServers: bootstrap,
 		StateDir:         stateDir,
 		CommitInterval:   commitInterval,
 		Logger:           logger,
-	})
+	}
+}
+
+// StartApp starts the topology with cfg (see AppConfig).
+func StartApp(ctx context.Context, cfg streams.Config) (*streams.App, error) {
+	topo, err := Topology()
+	if err != nil {
+		return nil, err
+	}
+	app, err := streams.New(topo, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -114,7 +114,7 @@ func demoCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err := deployConnectors(worker.Addr, *dbURL); err != nil {
 		return err
 	}
-	app, err := StartApp(ctx, bootstrap, filepath.Join(*dir, "state"), time.Second, logger)
+	app, err := StartApp(ctx, AppConfig(bootstrap, filepath.Join(*dir, "state"), time.Second, logger))
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,9 @@ import (
 //   - after day 2 a reorder_point is raised with SQL UPDATE, and the sku is reordered at its
 //     next movement (the oracle without the change differs, so the change is seen to matter);
 //   - during day 3's sales the topology is closed and started again with its state directory;
+//   - during day 4's sales an instance is killed (cut from the broker, committing nothing more)
+//     after processing records it had not committed, and a new one takes over with an empty
+//     state directory;
 //   - during day 5's sales it is closed, its state directory is wiped, and it is started again
 //     (restoring from the changelogs).
 //
@@ -56,6 +59,15 @@ func TestRetailPipelineWritesExactlyTheOraclesReorders(t *testing.T) {
 		case 3:
 			p.stopApp()
 			p.startApp()
+		case 4:
+			// A member that will be killed takes over, processes part of the day, and is killed.
+			p.stopApp()
+			p.startVictim()
+			p.produce(sales[half:half+half/2], nil)
+			p.waitVictimProcessed(int64(half / 2))
+			p.killApp()
+			p.startApp()
+			half += half / 2
 		case 5:
 			p.stopApp()
 			if err := os.RemoveAll(p.stateDir); err != nil {
@@ -167,7 +179,7 @@ func TestRetailPipelineWritesExactlyTheOraclesReorders(t *testing.T) {
 	if len(reasons) != 2 {
 		t.Errorf("the prices moved only one way: %v", reasons)
 	}
-	t.Logf("%d sales of %d days -> %d reorders, %d skus repriced %v, exact, in %v (restarts: 1 with state, 1 wiped)",
+	t.Logf("%d sales of %d days -> %d reorders, %d skus repriced %v, exact, in %v (restarts: 1 with state, 1 killed, 1 wiped)",
 		days*salesPerDay, days, len(wantRows), len(wantPrices), reasons, took.Round(time.Millisecond))
 }
 

@@ -88,7 +88,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := CreateTopics(ctx, seeds, int32(*partitions)); err != nil {
 		return err
 	}
-	app, err := StartApp(ctx, seeds, *stateDir, time.Second, nil)
+	app, err := StartApp(ctx, AppConfig(seeds, *stateDir, time.Second, nil))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	_ "github.com/gregor-streams/gregor/connectors/postgres"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testconnect"
+	"github.com/gregor-streams/gregor/internal/testnet"
 	"github.com/gregor-streams/gregor/internal/testpg"
 	"github.com/gregor-streams/gregor/internal/testutil"
 	"github.com/gregor-streams/gregor/streams"
@@ -43,6 +45,7 @@ type pipeline struct {
 	adm      *kadm.Client
 	stateDir string
 	app      *streams.App
+	dialer   *testnet.Dialer // the victim's, see startVictim
 }
 
 // connectorConfig reads examples/retail/connectors/<file> and points it at the test's database.
@@ -123,13 +126,58 @@ func startPipeline(t *testing.T, catalogue []CatalogueProduct) *pipeline {
 	return p
 }
 
+// groupOpts make a killed member's partitions move in seconds, not Kafka's 45 s.
+var groupOpts = []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
+
 func (p *pipeline) startApp() {
 	p.t.Helper()
-	app, err := StartApp(context.Background(), []string{p.tb.Addr()}, p.stateDir, 100*time.Millisecond, nil)
+	cfg := AppConfig([]string{p.tb.Addr()}, p.stateDir, 100*time.Millisecond, nil)
+	cfg.ClientOptions = groupOpts
+	app, err := StartApp(context.Background(), cfg)
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	p.app = app
+}
+
+// startVictim starts the topology as a member that killApp can cut from the broker at once, as
+// a killed process would be: it commits nothing more.
+func (p *pipeline) startVictim() {
+	p.t.Helper()
+	p.dialer = &testnet.Dialer{}
+	// It commits its input offsets only when it closes, which it never does: everything it
+	// processes is processed again by the next instance.
+	cfg := AppConfig([]string{p.tb.Addr()}, p.stateDir, time.Hour,
+		// NB: the victim outlives its kill (abandoned, as a killed process would be): its logs
+		// must not go to t.
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.ClientOptions = append([]kgo.Opt{kgo.Dialer(p.dialer.Dial), kgo.RecordDeliveryTimeout(3 * time.Second)}, groupOpts...)
+	app, err := StartApp(context.Background(), cfg)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.app = app
+}
+
+// waitVictimProcessed waits until the victim has processed at least n records.
+func (p *pipeline) waitVictimProcessed(n int64) {
+	p.t.Helper()
+	testutil.CheckFor(p.t, 30*time.Second, 20*time.Millisecond, func() error {
+		if got := p.app.Stats().RecordsProcessed; got < n {
+			return fmt.Errorf("the victim has processed %d records, not yet %d (err %v)", got, n, p.app.Err())
+		}
+		return nil
+	})
+}
+
+// killApp severs the victim's connections and abandons it; its state directory stays behind,
+// still its own, so the next instance starts on a fresh one.
+func (p *pipeline) killApp() {
+	p.t.Helper()
+	p.dialer.Sever()
+	go p.app.Close() // it cannot reach the broker any more; nothing waits for it
+	p.app = nil
+	p.stateDir = p.t.TempDir()
 }
 
 func (p *pipeline) stopApp() {
