@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 // pipeline is the whole example running in the test: Postgres, a broker, a Connect worker with
 // the example's two connectors, and the topology.
 type pipeline struct {
-	t        *testing.T
+	t        testing.TB
 	conn     *pgx.Conn
 	tb       *testbroker.Broker
 	cl       *kgo.Client
@@ -49,7 +49,7 @@ type pipeline struct {
 }
 
 // connectorConfig reads examples/retail/connectors/<file> and points it at the test's database.
-func connectorConfig(t *testing.T, file string, pg *testpg.Server, db string) (string, map[string]string) {
+func connectorConfig(t testing.TB, file string, pg *testpg.Server, db string) (string, map[string]string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("connectors", file))
 	if err != nil {
@@ -81,7 +81,7 @@ func connectorConfig(t *testing.T, file string, pg *testpg.Server, db string) (s
 	return c.Name, c.Config
 }
 
-func createConnector(t *testing.T, addr, name string, cfg map[string]string) {
+func createConnector(t testing.TB, addr, name string, cfg map[string]string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"name": name, "config": cfg})
 	resp, err := http.Post("http://"+addr+"/connectors", "application/json", bytes.NewReader(body))
@@ -95,7 +95,7 @@ func createConnector(t *testing.T, addr, name string, cfg map[string]string) {
 	}
 }
 
-func startPipeline(t *testing.T, catalogue []CatalogueProduct) *pipeline {
+func startPipeline(t testing.TB, catalogue []CatalogueProduct) *pipeline {
 	pg := testpg.Start(t)
 	db := pg.NewDatabase(t)
 	p := &pipeline{t: t, conn: pg.Connect(t, db), tb: testbroker.Start(t), stateDir: t.TempDir()}

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS reorders (
     on_hand       bigint NOT NULL,
     reorder_point bigint NOT NULL,
     event_time    bigint NOT NULL,  -- ms since the epoch of the sale that crossed the point
+    written_at    timestamptz NOT NULL DEFAULT clock_timestamp(),  -- when the sink inserted it
     PRIMARY KEY (sku, seq)
 );
 
