@@ -126,12 +126,20 @@ func startPipeline(t testing.TB, catalogue []CatalogueProduct) *pipeline {
 	return p
 }
 
+// testLogger discards the topology's logs unless GREGOR_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("GREGOR_TEST_LOG") != "" {
+		return slog.Default()
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
 // groupOpts make a killed member's partitions move in seconds, not Kafka's 45 s.
 var groupOpts = []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
 
 func (p *pipeline) startApp() {
 	p.t.Helper()
-	cfg := AppConfig([]string{p.tb.Addr()}, p.stateDir, 100*time.Millisecond, nil)
+	cfg := AppConfig([]string{p.tb.Addr()}, p.stateDir, 100*time.Millisecond, testLogger())
 	cfg.ClientOptions = groupOpts
 	app, err := StartApp(context.Background(), cfg)
 	if err != nil {
