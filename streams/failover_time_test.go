@@ -61,7 +61,7 @@ func TestMeasureFailoverTimeColdVsStandby(t *testing.T) {
 		}
 	}
 	for _, standbys := range []int{0, 1} {
-		var detect, rebalance, restore, resume, total []time.Duration
+		var detect, rebalance, restore, resume, restoreResume, afterDetection, total []time.Duration
 		var restored, cold int64
 		var loads []string
 		for _, r := range results[standbys] {
@@ -70,14 +70,16 @@ func TestMeasureFailoverTimeColdVsStandby(t *testing.T) {
 				rebalance = append(rebalance, tk.rebalanced-tk.detected)
 				restore = append(restore, tk.opened-tk.rebalanced)
 				resume = append(resume, tk.processed-tk.opened)
+				restoreResume = append(restoreResume, tk.processed-tk.rebalanced)
+				afterDetection = append(afterDetection, tk.processed-tk.detected)
 				total = append(total, tk.processed)
 			}
 			restored += r.restored
 			cold += r.changelog
 			loads = append(loads, r.load)
 		}
-		t.Logf("NumStandbyReplicas=%d: %d runs, %d moved tasks; since the kill, p50/max: detection %s, rebalance %s, restore %s, resume %s, total %s; restored %d of the moved tasks' %d changelog records; load average at the kills: %s",
-			standbys, len(results[standbys]), len(total), p50Max(detect), p50Max(rebalance), p50Max(restore), p50Max(resume), p50Max(total),
+		t.Logf("NumStandbyReplicas=%d: %d runs, %d moved tasks; since the kill, p50/max: detection %s, rebalance %s, restore %s, resume %s (restore+resume %s), after detection %s, total %s; restored %d of the moved tasks' %d changelog records; load average at the kills: %s",
+			standbys, len(results[standbys]), len(total), p50Max(detect), p50Max(rebalance), p50Max(restore), p50Max(resume), p50Max(restoreResume), p50Max(afterDetection), p50Max(total),
 			restored, cold, strings.Join(loads, "; "))
 	}
 }
