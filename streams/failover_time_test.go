@@ -55,8 +55,8 @@ func TestMeasureFailoverTimeColdVsStandby(t *testing.T) {
 	results := map[int][]failoverRun{}
 	for i := range runs {
 		for _, standbys := range []int{0, 1} {
-			t.Run(fmt.Sprintf("standbys=%d/run=%d", standbys, i+1), func(t *testing.T) {
-				results[standbys] = append(results[standbys], measureFailover(t, standbys, keys))
+			t.Run(fmt.Sprintf("standbys=%d/run=%d", standbys, i+1), func(st *testing.T) {
+				results[standbys] = append(results[standbys], measureFailover(t, st, standbys, keys))
 			})
 		}
 	}
@@ -102,7 +102,9 @@ type movedTask struct {
 	processed  time.Duration // it has processed its first record there
 }
 
-func measureFailover(t *testing.T, standbys, keys int) failoverRun {
+// measureFailover runs once; parent is the test that outlives the run, where the dead
+// instance's Close is awaited.
+func measureFailover(parent, t *testing.T, standbys, keys int) failoverRun {
 	const app, victimID = "fot", "failover-time-victim"
 	const changelog = app + "-counts-changelog"
 	tb := testbroker.Start(t)
@@ -128,21 +130,43 @@ func measureFailover(t *testing.T, standbys, keys int) failoverRun {
 	}
 	victimDialer := &testnet.Dialer{}
 	vcfg := cfg()
+	// NB: not in t's temporary directory: the dead instance's Close, which cannot reach the
+	// broker, may still write there when t ends; the parent test waits for it.
+	victimDir, err := os.MkdirTemp("", "failover-time-victim-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcfg.StateDir = victimDir
 	vcfg.ClientOptions = append([]kgo.Opt{kgo.Dialer(victimDialer.Dial), kgo.RecordDeliveryTimeout(3 * time.Second),
 		kgo.ClientID(victimID)}, groupOpts...)
 	vcfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // it outlives the test
 	victim, err := streams.New(topology(0), vcfg)
 	if err != nil {
+		os.RemoveAll(victimDir)
 		t.Fatal(err)
 	}
+	victimClosed := make(chan struct{})
+	parent.Cleanup(func() {
+		select {
+		case <-victimClosed:
+			os.RemoveAll(victimDir)
+		case <-time.After(time.Minute):
+			parent.Logf("the dead instance has not closed after a minute: %s left behind", victimDir)
+		}
+	})
+	// Closed in the background (after the kill it cannot reach the broker and times out), at
+	// the kill or when the run ends before it.
+	closeVictim := sync.OnceFunc(func() {
+		go func() {
+			defer close(victimClosed)
+			victim.Close()
+		}()
+	})
+	t.Cleanup(closeVictim)
 	if err := victim.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	quiet := func(c streams.Config) streams.Config {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		return c
-	}
-	survivors := []*streams.App{startQuietApp(t, topology(1), quiet(cfg())), startQuietApp(t, topology(2), quiet(cfg()))}
+	survivors := []*streams.App{startApp(t, topology(1), cfg()), startApp(t, topology(2), cfg())}
 	waitForMembers(t, tb.Addr(), app, 3)
 
 	// The preload: distinct keys, so every one is a changelog record that a cold restore reads.
@@ -234,7 +258,7 @@ func measureFailover(t *testing.T, standbys, keys int) failoverRun {
 	killedAt := time.Now()
 	clock.kill()
 	victimDialer.Sever()
-	go victim.Close() // it cannot reach the broker any more; nothing waits for it
+	closeVictim()
 
 	// The group, polled every 10 ms: when the dead member is gone, when the moved tasks are on
 	// survivors in a Stable group.
@@ -293,20 +317,6 @@ func measureFailover(t *testing.T, standbys, keys int) failoverRun {
 	t.Logf("NumStandbyReplicas=%d: the survivors restored %d of the moved tasks' %d changelog records; load average at the kill %s, now %s",
 		standbys, run.restored, run.changelog, run.load, loadAverage())
 	return run
-}
-
-// startQuietApp is startApp without the App's logs in the test output.
-func startQuietApp(t *testing.T, topo *streams.Topology, cfg streams.Config) *streams.App {
-	t.Helper()
-	app, err := streams.New(topo, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { app.Close() })
-	if err := app.Start(t.Context()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	return app
 }
 
 // failoverEvent is a task event seen by the observer of one instance after the kill.
