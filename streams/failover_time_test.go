@@ -314,6 +314,9 @@ func measureFailover(parent, t *testing.T, standbys, keys int) failoverRun {
 		t.Logf("task 0_%d (%d changelog records): detection %v, Stable %v, opened %v, first record %v after the kill",
 			tk.partition, tk.changelog, ms(tk.detected), ms(tk.rebalanced), ms(tk.opened), ms(tk.processed))
 	}
+	if standbys > 0 && run.restored*20 >= run.changelog {
+		t.Errorf("with standbys the survivors restored %d of the moved tasks' %d changelog records: not under 5%%", run.restored, run.changelog)
+	}
 	t.Logf("NumStandbyReplicas=%d: the survivors restored %d of the moved tasks' %d changelog records; load average at the kill %s, now %s",
 		standbys, run.restored, run.changelog, run.load, loadAverage())
 	return run
