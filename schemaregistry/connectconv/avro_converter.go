@@ -1,7 +1,6 @@
 package connectconv
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -110,25 +109,9 @@ func (c *AvroConverter) writerFor(topic string, schema *connect.Schema) (*writer
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), registryTimeout)
-	defer cancel()
-	var ss sr.SubjectSchema
-	switch {
-	case c.cfg.autoRegister:
-		ss, err = c.cfg.client.CreateSchema(ctx, subject, sr.Schema{Schema: text, Type: sr.TypeAvro})
-		if err == nil {
-			ss.Schema.Schema = text
-		}
-	case c.cfg.useLatest:
-		ss, err = c.cfg.client.SchemaByVersion(ctx, subject, -1)
-	default:
-		ss, err = c.cfg.client.LookupSchema(ctx, subject, sr.Schema{Schema: text, Type: sr.TypeAvro})
-		if err == nil {
-			ss.Schema.Schema = text
-		}
-	}
+	ss, err := c.cfg.writerSchema(subject, sr.Schema{Schema: text, Type: sr.TypeAvro})
 	if err != nil {
-		return nil, fmt.Errorf("schema registry: subject %s: %w", subject, err)
+		return nil, err
 	}
 	parsed, err := avro.ParseWithCache(ss.Schema.Schema, "", &avro.SchemaCache{})
 	if err != nil {
@@ -174,17 +157,9 @@ func (c *AvroConverter) readerFor(id int) (*readerSchema, error) {
 	if r, ok := c.read[id]; ok {
 		return r, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), registryTimeout)
-	defer cancel()
-	s, err := c.cfg.client.SchemaByID(ctx, id)
+	s, err := c.cfg.schemaByID(id, sr.TypeAvro)
 	if err != nil {
-		return nil, fmt.Errorf("schema registry: schema %d: %w", id, err)
-	}
-	if s.Type != sr.TypeAvro {
-		return nil, fmt.Errorf("%w: schema %d is %s, not Avro", connect.ErrDataInvalid, id, s.Type)
-	}
-	if len(s.References) > 0 {
-		return nil, fmt.Errorf("%w: schema %d has references, which AvroConverter does not resolve yet", connect.ErrDataInvalid, id)
+		return nil, err
 	}
 	parsed, err := avro.ParseWithCache(s.Schema, "", &avro.SchemaCache{})
 	if err != nil {

@@ -32,7 +32,12 @@ func startRegistry(t testing.TB) string {
 
 func newAvroConverter(t testing.TB, isKey bool, config map[string]string) connect.Converter {
 	t.Helper()
-	c, err := connect.NewConverter(AvroConverterClass, config, isKey)
+	return newConverter(t, AvroConverterClass, isKey, config)
+}
+
+func newConverter(t testing.TB, class string, isKey bool, config map[string]string) connect.Converter {
+	t.Helper()
+	c, err := connect.NewConverter(class, config, isKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,54 +107,7 @@ func debeziumEnvelope(t testing.TB) (*connect.Schema, *connect.Struct) {
 // decimal logical type and Confluent's connect.* properties.
 func TestAvroConverterRoundTripsADebeziumEnvelope(t *testing.T) {
 	url := startRegistry(t)
-	conv := newAvroConverter(t, false, map[string]string{ConfigSchemaRegistryURL: url})
-	schema, rec := debeziumEnvelope(t)
-	data, err := conv.FromConnect("srv.public.accounts", schema, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if data[0] != 0 {
-		t.Fatalf("no magic byte: % x", data[:5])
-	}
-
-	// A second converter (another task, no cache) reads it back through the registry.
-	back := newAvroConverter(t, false, map[string]string{ConfigSchemaRegistryURL: url})
-	gotSchema, gotValue, err := back.ToConnect("srv.public.accounts", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	after := gotValue.(*connect.Struct).Get("after").(*connect.Struct)
-	want := rec.Get("after").(*connect.Struct)
-	for _, f := range want.Schema.Fields {
-		g, w := after.Get(f.Name), want.Get(f.Name)
-		if r, ok := w.(*big.Rat); ok {
-			if gr, ok := g.(*big.Rat); !ok || gr.Cmp(r) != 0 {
-				t.Errorf("field %s: %v, want %v", f.Name, g, w)
-			}
-			continue
-		}
-		if !reflect.DeepEqual(g, w) {
-			t.Errorf("field %s: %#v, want %#v", f.Name, g, w)
-		}
-	}
-	if gotValue.(*connect.Struct).Get("before") != nil || gotValue.(*connect.Struct).Get("op") != "c" {
-		t.Errorf("envelope: before %v op %v", gotValue.(*connect.Struct).Get("before"), gotValue.(*connect.Struct).Get("op"))
-	}
-	if gotSchema.Name != "srv.public.accounts.Envelope" {
-		t.Errorf("schema name %q", gotSchema.Name)
-	}
-	vs := gotSchema.Field("after").Schema
-	if !vs.Optional || vs.Name != "srv.public.accounts.Value" {
-		t.Errorf("after schema: optional %v name %q", vs.Optional, vs.Name)
-	}
-	for name, wantSchema := range map[string]*connect.Schema{"balance": want.Schema.Field("balance").Schema, "zoned": want.Schema.Field("zoned").Schema,
-		"small": want.Schema.Field("small").Schema, "opened_on": connect.DateSchema()} {
-		g := vs.Field(name).Schema
-		if g.Type != wantSchema.Type || g.Name != wantSchema.Name || g.Optional != wantSchema.Optional || !reflect.DeepEqual(g.Parameters, wantSchema.Parameters) {
-			t.Errorf("field %s schema: %+v, want %+v", name, g, wantSchema)
-		}
-	}
-
+	data := roundTripEnvelope(t, AvroConverterClass, url, "srv.public.accounts")
 	cl, err := sr.NewClient(sr.URLs(url))
 	if err != nil {
 		t.Fatal(err)
@@ -245,5 +203,84 @@ func TestAvroConverterRejectsUnframedData(t *testing.T) {
 	}
 	if _, err := connect.NewConverter(AvroConverterClass, map[string]string{}, false); err == nil {
 		t.Fatal("configured without schema.registry.url")
+	}
+}
+
+// roundTripEnvelope writes a Debezium envelope with one converter of class and reads it back with
+// another (another task, no cache), checking values, names, optionality and parameters.
+func roundTripEnvelope(t *testing.T, class, url, topic string) []byte {
+	t.Helper()
+	conv := newConverter(t, class, false, map[string]string{ConfigSchemaRegistryURL: url})
+	schema, rec := debeziumEnvelope(t)
+	data, err := conv.FromConnect(topic, schema, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data[0] != 0 {
+		t.Fatalf("no magic byte: % x", data[:5])
+	}
+	back := newConverter(t, class, false, map[string]string{ConfigSchemaRegistryURL: url})
+	gotSchema, gotValue, err := back.ToConnect(topic, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := gotValue.(*connect.Struct).Get("after").(*connect.Struct)
+	want := rec.Get("after").(*connect.Struct)
+	for _, f := range want.Schema.Fields {
+		g, w := after.Get(f.Name), want.Get(f.Name)
+		if r, ok := w.(*big.Rat); ok {
+			if gr, ok := g.(*big.Rat); !ok || gr.Cmp(r) != 0 {
+				t.Errorf("field %s: %v, want %v", f.Name, g, w)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("field %s: %#v, want %#v", f.Name, g, w)
+		}
+	}
+	if gotValue.(*connect.Struct).Get("before") != nil || gotValue.(*connect.Struct).Get("op") != "c" {
+		t.Errorf("envelope: before %v op %v", gotValue.(*connect.Struct).Get("before"), gotValue.(*connect.Struct).Get("op"))
+	}
+	if gotSchema.Name != "srv.public.accounts.Envelope" {
+		t.Errorf("schema name %q", gotSchema.Name)
+	}
+	vs := gotSchema.Field("after").Schema
+	if !vs.Optional || vs.Name != "srv.public.accounts.Value" {
+		t.Errorf("after schema: optional %v name %q", vs.Optional, vs.Name)
+	}
+	for i, f := range want.Schema.Fields {
+		if gf := vs.Fields[i]; gf.Name != f.Name {
+			t.Errorf("field %d is %s, want %s", i, gf.Name, f.Name)
+		}
+	}
+	for name, wantSchema := range map[string]*connect.Schema{"balance": want.Schema.Field("balance").Schema, "zoned": want.Schema.Field("zoned").Schema,
+		"small": want.Schema.Field("small").Schema, "opened_on": connect.DateSchema()} {
+		g := vs.Field(name).Schema
+		if g.Type != wantSchema.Type || g.Name != wantSchema.Name || g.Optional != wantSchema.Optional || !reflect.DeepEqual(g.Parameters, wantSchema.Parameters) {
+			t.Errorf("field %s schema: %+v, want %+v", name, g, wantSchema)
+		}
+	}
+	return data
+}
+
+// TestJSONSchemaConverterRoundTripsADebeziumEnvelope: the same change event through
+// io.confluent.connect.json.JsonSchemaConverter; the registry holds a JSON Schema whose payload
+// is plain JSON after the 5-byte header.
+func TestJSONSchemaConverterRoundTripsADebeziumEnvelope(t *testing.T) {
+	url := startRegistry(t)
+	data := roundTripEnvelope(t, JSONSchemaConverterClass, url, "srv.public.accounts")
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := cl.SchemaByVersion(context.Background(), "srv.public.accounts-value", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss.Type != sr.TypeJSON || !strings.Contains(ss.Schema.Schema, `"connect.type":"int16"`) {
+		t.Errorf("registered %s schema %s", ss.Type, ss.Schema.Schema)
+	}
+	if !strings.Contains(string(data[5:]), `"balance":-123.45`) {
+		t.Errorf("payload %s", data[5:])
 	}
 }

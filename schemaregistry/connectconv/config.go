@@ -1,6 +1,7 @@
 package connectconv
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -133,4 +134,44 @@ func serdeConfigDef() *connect.ConfigDef {
 			Documentation: "USER_INFO to send basic.auth.user.info as HTTP basic credentials."}).
 		Define(connect.ConfigKey{Name: ConfigBasicAuthUserInfo, Type: connect.TypeConfigPassword, Default: "", Importance: connect.Medium,
 			Documentation: "user:password for the registry, with basic.auth.credentials.source=USER_INFO."})
+}
+
+// writerSchema returns the schema and id records of subject are written with: schema registered
+// (auto.register.schemas), the subject's latest (use.latest.version), or schema looked up.
+func (c serdeConfig) writerSchema(subject string, schema sr.Schema) (sr.SubjectSchema, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), registryTimeout)
+	defer cancel()
+	var ss sr.SubjectSchema
+	var err error
+	switch {
+	case c.autoRegister:
+		ss, err = c.client.CreateSchema(ctx, subject, schema)
+		ss.Schema = schema
+	case c.useLatest:
+		ss, err = c.client.SchemaByVersion(ctx, subject, -1)
+	default:
+		ss, err = c.client.LookupSchema(ctx, subject, schema)
+		ss.Schema = schema
+	}
+	if err != nil {
+		return ss, fmt.Errorf("schema registry: subject %s: %w", subject, err)
+	}
+	return ss, nil
+}
+
+// schemaByID fetches a schema by id and checks its type.
+func (c serdeConfig) schemaByID(id int, want sr.SchemaType) (sr.Schema, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), registryTimeout)
+	defer cancel()
+	s, err := c.client.SchemaByID(ctx, id)
+	if err != nil {
+		return s, fmt.Errorf("schema registry: schema %d: %w", id, err)
+	}
+	if s.Type != want {
+		return s, fmt.Errorf("%w: schema %d is %s, not %s", connect.ErrDataInvalid, id, s.Type, want)
+	}
+	if len(s.References) > 0 {
+		return s, fmt.Errorf("%w: schema %d has references, which the converters do not resolve yet", connect.ErrDataInvalid, id)
+	}
+	return s, nil
 }
