@@ -370,7 +370,6 @@ func fromJSONValue(cs *connect.Schema, v any, depth int) (any, error) {
 	return nil, fmt.Errorf("%w: JSON %T is not a Connect %s", connect.ErrDataInvalid, v, cs.Type)
 }
 
-
 func init() {
 	connect.RegisterConverter(connect.ConverterPlugin{
 		Class:     JSONSchemaConverterClass,
