@@ -84,7 +84,7 @@ func parseSerdeConfig(config map[string]string, isKey bool) (serdeConfig, error)
 	var c serdeConfig
 	raw := strings.TrimSpace(config[ConfigSchemaRegistryURL])
 	if raw == "" {
-		return c, fmt.Errorf("%w: Missing required configuration %q which has no default value.", connect.ErrInvalidConfig, ConfigSchemaRegistryURL)
+		return c, fmt.Errorf("%w: Missing required configuration %q which has no default value", connect.ErrInvalidConfig, ConfigSchemaRegistryURL)
 	}
 	var urls []string
 	for _, u := range strings.Split(raw, ",") {
