@@ -80,7 +80,7 @@ func (c *AvroConverter) FromConnect(topic string, schema *connect.Schema, value 
 		return nil, fmt.Errorf("converting Kafka Connect data to Avro for topic %s: %w", topic, err)
 	}
 	out := serde.AppendHeader(make([]byte, 0, 64), uint32(w.id))
-	enc, err := avro.Marshal(w.schema, generic)
+	enc, err := avroAPI.Marshal(w.schema, generic)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encoding Avro for topic %s: %v", connect.ErrDataInvalid, topic, err)
 	}
@@ -143,7 +143,7 @@ func (c *AvroConverter) ToConnect(topic string, data []byte) (*connect.Schema, a
 		return nil, nil, err
 	}
 	var generic any
-	if err := avro.Unmarshal(r.schema, payload, &generic); err != nil {
+	if err := avroAPI.Unmarshal(r.schema, payload, &generic); err != nil {
 		return nil, nil, fmt.Errorf("%w: decoding Avro of schema %d for topic %s: %v", connect.ErrDataInvalid, id, topic, err)
 	}
 	value, err := fromAvro(r.schema, r.connect, generic)

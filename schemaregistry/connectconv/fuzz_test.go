@@ -58,7 +58,7 @@ func FuzzAvroPayloadToConnect(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var v any
-		if err := avro.Unmarshal(parsed, b, &v); err != nil {
+		if err := avroAPI.Unmarshal(parsed, b, &v); err != nil {
 			return
 		}
 		_, _ = fromAvro(parsed, cs, v)

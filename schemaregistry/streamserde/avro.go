@@ -57,7 +57,7 @@ func (a *Avro[T]) Schema() avro.Schema { return a.schema }
 
 // Serialize implements statestore.Serde.
 func (a *Avro[T]) Serialize(v T) ([]byte, error) {
-	enc, err := avro.Marshal(a.schema, v)
+	enc, err := avroAPI.Marshal(a.schema, v)
 	if err != nil {
 		return nil, fmt.Errorf("streamserde: subject %s: %w", a.subject, err)
 	}
@@ -77,7 +77,7 @@ func (a *Avro[T]) Deserialize(b []byte) (T, error) {
 	if err != nil {
 		return v, err
 	}
-	if err := avro.Unmarshal(s, payload, &v); err != nil {
+	if err := avroAPI.Unmarshal(s, payload, &v); err != nil {
 		return v, fmt.Errorf("streamserde: schema %d: %w", id, err)
 	}
 	return v, nil
@@ -142,7 +142,7 @@ func (g *GenericAvro) Deserialize(b []byte) (map[string]any, error) {
 		return nil, err
 	}
 	var v map[string]any
-	if err := avro.Unmarshal(s, payload, &v); err != nil {
+	if err := avroAPI.Unmarshal(s, payload, &v); err != nil {
 		return nil, fmt.Errorf("streamserde: schema %d: %w", id, err)
 	}
 	return v, nil
