@@ -23,7 +23,7 @@ import (
 	_ "github.com/gregor-streams/gregor/connectors/cron"            // registers CronQuerySource
 	_ "github.com/gregor-streams/gregor/connectors/file"            // registers FileStreamSource and FileStreamSink
 	_ "github.com/gregor-streams/gregor/connectors/postgres"        // registers PostgresCdcSource and PostgresSink
-	_ "github.com/gregor-streams/gregor/schemaregistry/connectconv" // registers AvroConverter and JsonSchemaConverter
+	_ "github.com/gregor-streams/gregor/schemaregistry/connectconv" // registers AvroConverter, JsonSchemaConverter, ProtobufConverter
 )
 
 const connectUsage = `Usage: gregor connect <subcommand>

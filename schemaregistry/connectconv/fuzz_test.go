@@ -5,6 +5,8 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/hamba/avro/v2"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // FuzzAvroSchemaToConnect: any Avro schema a registry could hand back maps to a Connect schema or
@@ -91,5 +93,36 @@ func FuzzJSONSchemaToConnect(f *testing.F) {
 		if got, err := fromJSONValue(cs, v, 0); err == nil {
 			_ = connect.ValidateValue(cs, got)
 		}
+	})
+}
+
+// FuzzProtobufPayloadToConnect: arbitrary bytes under a fixed message decode to Connect data or
+// an error, never a panic.
+func FuzzProtobufPayloadToConnect(f *testing.F) {
+	inner := connect.NewStructSchema("x.In").Optional().Field("a", connect.OptionalStringSchema).Build()
+	schema := connect.NewStructSchema("x.Out").Field("id", connect.Int64Schema).Field("in", inner).
+		Field("tags", &connect.Schema{Type: connect.TypeArray, ValueSchema: connect.NewStructSchema("x.El").Field("b", connect.Int32Schema).Build(), Optional: true}).
+		Field("m", &connect.Schema{Type: connect.TypeMap, KeySchema: connect.Int32Schema, ValueSchema: connect.StringSchema, Optional: true}).
+		Field("at", connect.TimestampSchema()).Build()
+	text, err := ProtobufSchema(schema)
+	if err != nil {
+		f.Fatal(err)
+	}
+	fd, err := compileProto(text)
+	if err != nil {
+		f.Fatal(err)
+	}
+	md := fd.Messages().Get(0)
+	cs, err := connectFromProto(md, false, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{0x08, 0x01, 0x12, 0x03, 0x0a, 0x01, 'x'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		msg := dynamicpb.NewMessage(md)
+		if err := proto.Unmarshal(b, msg); err != nil {
+			return
+		}
+		_, _ = fromProto(cs, msg)
 	})
 }
