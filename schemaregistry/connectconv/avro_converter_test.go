@@ -284,3 +284,27 @@ func TestJSONSchemaConverterRoundTripsADebeziumEnvelope(t *testing.T) {
 		t.Errorf("payload %s", data[5:])
 	}
 }
+
+// TestConvertersAreRegisteredWithConnect: the three class names (and short names) resolve in
+// connect.NewConverter, a nil-config probe (what the config validators do) succeeds without
+// schema.registry.url, and each lists its config keys for GET /connector-plugins/{class}/config.
+func TestConvertersAreRegisteredWithConnect(t *testing.T) {
+	for _, class := range []string{AvroConverterClass, "AvroConverter", JSONSchemaConverterClass, "JsonSchemaConverter", ProtobufConverterClass, "ProtobufConverter"} {
+		c, err := connect.NewConverter(class, nil, false)
+		if err != nil || c == nil {
+			t.Errorf("%s: probe: %v", class, err)
+			continue
+		}
+		if _, err := c.FromConnect("t", connect.StringSchema, "x"); err == nil {
+			t.Errorf("%s: an unconfigured converter wrote a record", class)
+		}
+		def, ok := connect.ConverterConfigDef(class)
+		if !ok {
+			t.Errorf("%s: no config def", class)
+			continue
+		}
+		if def.Key(ConfigSchemaRegistryURL) == nil {
+			t.Errorf("%s: config def lacks %s", class, ConfigSchemaRegistryURL)
+		}
+	}
+}
