@@ -27,8 +27,11 @@ type AvroConverter struct {
 	cfg   serdeConfig
 	isKey bool
 
-	// written caches, per Connect schema, the Avro schema and registry id records are written with.
-	written map[*connect.Schema]*writerSchema
+	// written caches, per topic and Connect schema, the Avro schema and registry id records are
+	// written with; bySubject caches it per subject and schema text, for connectors that build a
+	// new but equal schema per record.
+	written   map[writtenKey]*writerSchema
+	bySubject map[string]*writerSchema
 	// read caches, per registry id, the parsed Avro schema and its Connect schema.
 	read map[int]*readerSchema
 }
@@ -50,7 +53,7 @@ func (c *AvroConverter) Configure(config map[string]string, isKey bool) error {
 		return err
 	}
 	c.cfg, c.isKey = cfg, isKey
-	c.written = map[*connect.Schema]*writerSchema{}
+	c.written, c.bySubject = map[writtenKey]*writerSchema{}, map[string]*writerSchema{}
 	c.read = map[int]*readerSchema{}
 	return nil
 }
@@ -90,7 +93,8 @@ func (c *AvroConverter) FromConnect(topic string, schema *connect.Schema, value 
 // writerFor finds the schema and id a Connect schema is written with: registered (auto.register),
 // looked up, or the subject's latest version (use.latest.version).
 func (c *AvroConverter) writerFor(topic string, schema *connect.Schema) (*writerSchema, error) {
-	if w, ok := c.written[schema]; ok {
+	key := writtenKey{topic, schema}
+	if w, ok := c.written[key]; ok {
 		return w, nil
 	}
 	text, err := AvroSchema(schema)
@@ -109,6 +113,10 @@ func (c *AvroConverter) writerFor(topic string, schema *connect.Schema) (*writer
 	if err != nil {
 		return nil, err
 	}
+	if w, ok := c.bySubject[subject+"\x00"+text]; ok {
+		c.remember(key, subject+"\x00"+text, w)
+		return w, nil
+	}
 	ss, err := c.cfg.writerSchema(subject, sr.Schema{Schema: text, Type: sr.TypeAvro})
 	if err != nil {
 		return nil, err
@@ -117,12 +125,23 @@ func (c *AvroConverter) writerFor(topic string, schema *connect.Schema) (*writer
 	if err != nil {
 		return nil, fmt.Errorf("%w: schema %d of subject %s: %v", connect.ErrDataInvalid, ss.ID, subject, err)
 	}
-	if len(c.written) >= maxCachedSchemas {
-		clear(c.written)
-	}
 	w := &writerSchema{id: ss.ID, schema: parsed}
-	c.written[schema] = w
+	c.remember(key, subject+"\x00"+text, w)
 	return w, nil
+}
+
+func (c *AvroConverter) remember(key writtenKey, subjectText string, w *writerSchema) {
+	if len(c.written) >= maxCachedSchemas || len(c.bySubject) >= maxCachedSchemas {
+		clear(c.written)
+		clear(c.bySubject)
+	}
+	c.written[key], c.bySubject[subjectText] = w, w
+}
+
+// writtenKey is what a writer schema is cached by: the subject depends on the topic.
+type writtenKey struct {
+	topic  string
+	schema *connect.Schema
 }
 
 // ToConnect implements connect.Converter: the writer's schema comes from the registry by the

@@ -1,6 +1,7 @@
 package connectconv
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -305,6 +306,40 @@ func TestConvertersAreRegisteredWithConnect(t *testing.T) {
 		}
 		if def.Key(ConfigSchemaRegistryURL) == nil {
 			t.Errorf("%s: config def lacks %s", class, ConfigSchemaRegistryURL)
+		}
+	}
+}
+
+// TestConvertersRegisterOneSchemaUnderEachTopicsSubject: a converter writing the same Connect
+// schema to two topics registers it under both topics' subjects (TopicNameStrategy), as
+// Confluent's does; a schema rebuilt equal per record costs no new registration.
+func TestConvertersRegisterOneSchemaUnderEachTopicsSubject(t *testing.T) {
+	url := startRegistry(t)
+	cl, _ := sr.NewClient(sr.URLs(url))
+	for _, class := range []string{AvroConverterClass, JSONSchemaConverterClass, ProtobufConverterClass} {
+		conv := newConverter(t, class, false, map[string]string{ConfigSchemaRegistryURL: url})
+		schema := connect.NewStructSchema("Row").Field("id", connect.Int64Schema).Build()
+		rec := connect.NewStruct(schema)
+		_ = rec.Put("id", int64(1))
+		for _, topic := range []string{"a-" + class, "b-" + class} {
+			if _, err := conv.FromConnect(topic, schema, rec); err != nil {
+				t.Fatalf("%s: %v", class, err)
+			}
+			if _, err := cl.SchemaByVersion(context.Background(), topic+"-value", 1); err != nil {
+				t.Errorf("%s: subject %s-value: %v", class, topic, err)
+			}
+		}
+		// An equal schema built anew: same id, still one version.
+		again := connect.NewStructSchema("Row").Field("id", connect.Int64Schema).Build()
+		rec2 := connect.NewStruct(again)
+		_ = rec2.Put("id", int64(2))
+		first, _ := conv.FromConnect("a-"+class, schema, rec)
+		second, err := conv.FromConnect("a-"+class, again, rec2)
+		if err != nil || !bytes.Equal(first[:5], second[:5]) {
+			t.Errorf("%s: rebuilt schema: % x vs % x, %v", class, first[:5], second[:5], err)
+		}
+		if versions, _ := cl.SubjectVersions(context.Background(), "a-"+class+"-value"); len(versions) != 1 {
+			t.Errorf("%s: versions %v", class, versions)
 		}
 	}
 }

@@ -23,7 +23,7 @@ const JSONSchemaConverterClass = "io.confluent.connect.json.JsonSchemaConverter"
 type JSONSchemaConverter struct {
 	cfg     serdeConfig
 	isKey   bool
-	written map[*connect.Schema]int
+	written map[writtenKey]int
 	read    map[int]*connect.Schema
 }
 
@@ -34,7 +34,7 @@ func (c *JSONSchemaConverter) Configure(config map[string]string, isKey bool) er
 		return err
 	}
 	c.cfg, c.isKey = cfg, isKey
-	c.written, c.read = map[*connect.Schema]int{}, map[int]*connect.Schema{}
+	c.written, c.read = map[writtenKey]int{}, map[int]*connect.Schema{}
 	return nil
 }
 
@@ -46,7 +46,7 @@ func (c *JSONSchemaConverter) FromConnect(topic string, schema *connect.Schema, 
 	if value == nil {
 		return nil, nil
 	}
-	id, ok := c.written[schema]
+	id, ok := c.written[writtenKey{topic, schema}]
 	if !ok {
 		text, err := JSONSchema(schema)
 		if err != nil {
@@ -67,7 +67,7 @@ func (c *JSONSchemaConverter) FromConnect(topic string, schema *connect.Schema, 
 		if len(c.written) >= maxCachedSchemas {
 			clear(c.written)
 		}
-		id, c.written[schema] = ss.ID, ss.ID
+		id, c.written[writtenKey{topic, schema}] = ss.ID, ss.ID
 	}
 	v, err := toJSONValue(schema, value, 0)
 	if err != nil {

@@ -23,7 +23,7 @@ const ProtobufConverterClass = "io.confluent.connect.protobuf.ProtobufConverter"
 type ProtobufConverter struct {
 	cfg     serdeConfig
 	isKey   bool
-	written map[*connect.Schema]*protoWriter
+	written map[writtenKey]*protoWriter
 	read    map[int]protoreflect.FileDescriptor
 }
 
@@ -39,7 +39,7 @@ func (c *ProtobufConverter) Configure(config map[string]string, isKey bool) erro
 		return err
 	}
 	c.cfg, c.isKey = cfg, isKey
-	c.written, c.read = map[*connect.Schema]*protoWriter{}, map[int]protoreflect.FileDescriptor{}
+	c.written, c.read = map[writtenKey]*protoWriter{}, map[int]protoreflect.FileDescriptor{}
 	return nil
 }
 
@@ -51,7 +51,7 @@ func (c *ProtobufConverter) FromConnect(topic string, schema *connect.Schema, va
 	if value == nil {
 		return nil, nil
 	}
-	w, ok := c.written[schema]
+	w, ok := c.written[writtenKey{topic, schema}]
 	if !ok {
 		text, err := ProtobufSchema(schema)
 		if err != nil {
@@ -76,7 +76,7 @@ func (c *ProtobufConverter) FromConnect(topic string, schema *connect.Schema, va
 			clear(c.written)
 		}
 		w = &protoWriter{id: ss.ID, md: fd.Messages().Get(0)}
-		c.written[schema] = w
+		c.written[writtenKey{topic, schema}] = w
 	}
 	st, ok := value.(*connect.Struct)
 	if !ok {
