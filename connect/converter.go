@@ -37,6 +37,9 @@ func NewConverter(class string, config map[string]string, isKey bool) (Converter
 	case ByteArrayConverterClass, "ByteArrayConverter":
 		c = ByteArrayConverter{}
 	default:
+		if rc, ok, err := newRegisteredConverter(class, config, isKey); ok {
+			return rc, err
+		}
 		return nil, fmt.Errorf("%w %q", ErrUnknownConverter, class)
 	}
 	if err := c.Configure(config, isKey); err != nil {
@@ -75,6 +78,9 @@ func ConverterConfigDef(class string) (*ConfigDef, bool) {
 			Define(converterType), true
 	case ByteArrayConverterClass, "ByteArrayConverter":
 		return NewConfigDef().Define(converterType), true
+	}
+	if p, ok := lookupConverterPlugin(class); ok && p.ConfigDef != nil {
+		return p.ConfigDef(), true
 	}
 	return nil, false
 }

@@ -196,7 +196,7 @@ func (r *Registry) AllPlugins(connectorsOnly bool) []PluginInfo {
 			out = append(out, PluginInfo{Class: c, Type: PluginPredicate, Version: Version})
 		}
 	}
-	for _, c := range []string{ByteArrayConverterClass, JSONConverterClass, StringConverterClass} {
+	for _, c := range append([]string{ByteArrayConverterClass, JSONConverterClass, StringConverterClass}, registeredConverterClasses()...) {
 		out = append(out, PluginInfo{Class: c, Type: PluginConverter, Version: Version})
 	}
 	return out

@@ -19,10 +19,11 @@ import (
 
 	"github.com/gregor-streams/gregor/broker/config"
 	"github.com/gregor-streams/gregor/connect"
-	_ "github.com/gregor-streams/gregor/connect/transforms"  // registers Kafka's single message transforms
-	_ "github.com/gregor-streams/gregor/connectors/cron"     // registers CronQuerySource
-	_ "github.com/gregor-streams/gregor/connectors/file"     // registers FileStreamSource and FileStreamSink
-	_ "github.com/gregor-streams/gregor/connectors/postgres" // registers PostgresCdcSource and PostgresSink
+	_ "github.com/gregor-streams/gregor/connect/transforms"         // registers Kafka's single message transforms
+	_ "github.com/gregor-streams/gregor/connectors/cron"            // registers CronQuerySource
+	_ "github.com/gregor-streams/gregor/connectors/file"            // registers FileStreamSource and FileStreamSink
+	_ "github.com/gregor-streams/gregor/connectors/postgres"        // registers PostgresCdcSource and PostgresSink
+	_ "github.com/gregor-streams/gregor/schemaregistry/connectconv" // registers AvroConverter, JsonSchemaConverter, ProtobufConverter
 )
 
 const connectUsage = `Usage: gregor connect <subcommand>

@@ -46,6 +46,7 @@ var commands = []command{
 	{"groups", "list, describe and delete consumer groups; reset and delete their offsets", runGroups},
 	{"connect", "run a standalone or distributed Connect worker, or manage connectors through its REST API", runConnect},
 	{"schema-registry", "run a Confluent-compatible Schema Registry against a cluster", runSchemaRegistry},
+	{"schemas", "list, get, register, check and delete schemas; get and set compatibility", runSchemas},
 	{"perf", "producer, consumer and end-to-end performance tests", runPerf},
 	{"version", "print the version and build information", runVersion},
 }

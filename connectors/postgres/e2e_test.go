@@ -534,23 +534,44 @@ func e2eWaitEqual(t testing.TB, w *e2eWorkload, connB *pgx.Conn, tb *testbroker.
 // composite primary key, some of whose keys are updated) the tables of A and B are equal row for
 // row, and stay equal once the sink has committed the ends of the CDC topics.
 func TestCDCThroughTheBrokerIntoTheSinkKeepsTwoDatabasesEqual(t *testing.T) {
+	runCDCToSinkE2E(t, e2eRun{seedRows: 1_000, changes: 10_000})
+}
+
+// e2eRun is one run of the CDC → sink end-to-end test: its row counts and the converter
+// properties both connectors get (none: the worker's JsonConverter).
+type e2eRun struct {
+	seedRows, changes int // seedRows per table, before the connector starts: the snapshot
+	changesAfter      int // changes once B first equals A
+	converters        map[string]string
+	tb                *testbroker.Broker // nil: start one
+}
+
+// runCDCToSinkE2E runs database A → PostgresCdcSource → broker → PostgresSink → database B and
+// checks B equals A, and that auto.create kept the column types. It returns the workload (A).
+func runCDCToSinkE2E(t *testing.T, run e2eRun) *e2eWorkload {
 	const (
-		seedRows     = 1_000 // per table, before the connector starts: the snapshot
-		changes      = 10_000
 		maxPerTxn    = 20
 		convergeWait = 60 * time.Second
 	)
+	seedRows, changes := run.seedRows, run.changes
 	pg := testpg.Start(t)
 	dbA, dbB := pg.NewDatabase(t), pg.NewDatabase(t)
 	w := newE2EWorkload(t, pg, dbA, 6)
 	connB := pg.Connect(t, dbB)
 	w.seed(seedRows)
 
-	tb := testbroker.Start(t)
+	tb := run.tb
+	if tb == nil {
+		tb = testbroker.Start(t)
+	}
 	worker := e2eStartWorker(t, tb, filepath.Join(t.TempDir(), "connect.offsets"))
 	start := time.Now()
-	createConnector(t, worker.Addr, "e2e-cdc", cdcConfig(pg, dbA, "e2e"))
-	createConnector(t, worker.Addr, "e2e-sink", e2eSinkConfig(pg, dbB, "e2e"))
+	cdc, sink := cdcConfig(pg, dbA, "e2e"), e2eSinkConfig(pg, dbB, "e2e")
+	for k, v := range run.converters {
+		cdc[k], sink[k] = v, v
+	}
+	createConnector(t, worker.Addr, "e2e-cdc", cdc)
+	createConnector(t, worker.Addr, "e2e-sink", sink)
 
 	// The changes start while the snapshot runs.
 	w.run(changes, maxPerTxn)
@@ -559,6 +580,12 @@ func TestCDCThroughTheBrokerIntoTheSinkKeepsTwoDatabasesEqual(t *testing.T) {
 		t.Fatal("the change mix has no primary key change")
 	}
 	converged, rowsA := e2eWaitEqual(t, w, connB, tb, worker, "e2e", "e2e-sink", convergeWait)
+	if run.changesAfter > 0 {
+		// Changes that surely stream (the snapshot is over): updates with old images, deletes.
+		w.run(run.changesAfter, maxPerTxn)
+		converged, rowsA = e2eWaitEqual(t, w, connB, tb, worker, "e2e", "e2e-sink", convergeWait)
+		changes += run.changesAfter
+	}
 	total := 2*seedRows + changes
 	t.Logf("A and B equal: %d accounts, %d stock rows; %d snapshot rows + %d changes in %d transactions (%d key changes)",
 		len(rowsA["accounts"]), len(rowsA["stock"]), 2*seedRows, changes, w.txns-1, w.keyChanges)
@@ -592,6 +619,7 @@ func TestCDCThroughTheBrokerIntoTheSinkKeepsTwoDatabasesEqual(t *testing.T) {
 	if strings.Join(types, ", ") != strings.Join(wantTypes, ", ") {
 		t.Errorf("B's columns:\n got %v\nwant %v", types, wantTypes)
 	}
+	return w
 }
 
 // TestCDCToSinkConvergesAcrossAWorkerRestart: the worker running both connectors is closed while
