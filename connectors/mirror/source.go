@@ -14,6 +14,7 @@ import (
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -34,6 +35,8 @@ type MirrorSourceConnector struct {
 	ctx    connect.ConnectorContext
 	log    *slog.Logger
 	admins struct{ source, target *kadm.Client }
+	// targetClient is the client under admins.target.
+	targetClient *kgo.Client
 	stop   context.CancelFunc
 	done   chan struct{}
 
@@ -69,7 +72,7 @@ func (c *MirrorSourceConnector) Start(ctx connect.ConnectorContext, config map[s
 		src.Close()
 		return fmt.Errorf("mirror: target client: %w", err)
 	}
-	c.admins.source, c.admins.target = kadm.NewClient(src), kadm.NewClient(tgt)
+	c.admins.source, c.admins.target, c.targetClient = kadm.NewClient(src), kadm.NewClient(tgt), tgt
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.stop, c.done = cancel, make(chan struct{})
 	syncAdm := c.admins.source
@@ -145,20 +148,18 @@ func (c *MirrorSourceConnector) ensureRemoteTopics(ctx context.Context, want map
 		return nil
 	}
 	remote := map[string]string{}
-	var remoteNames []string
 	for t := range want {
 		remote[t] = c.flow.policy.FormatRemoteTopic(c.flow.sourceAlias, t)
-		remoteNames = append(remoteNames, remote[t])
 	}
-	existing, err := c.admins.target.ListTopics(ctx, remoteNames...)
+	existing, err := partitionCounts(ctx, c.targetClient)
 	if err != nil {
 		return fmt.Errorf("listing target topics: %w", err)
 	}
 	for t, n := range want {
-		td, ok := existing[remote[t]]
+		have, ok := existing[remote[t]]
 		switch {
-		case ok && td.Err == nil:
-			if have := int32(len(td.Partitions)); have < n {
+		case ok:
+			if have < n {
 				if _, err := c.admins.target.UpdatePartitions(ctx, int(n), remote[t]); err != nil {
 					return fmt.Errorf("adding partitions to %s: %w", remote[t], err)
 				}
@@ -194,6 +195,24 @@ func (c *MirrorSourceConnector) sourceTopicConfigs(ctx context.Context, topic st
 		}
 	}
 	return out
+}
+
+// partitionCounts lists every topic of cl's cluster with its partition count. NB: a direct
+// Metadata request, not kadm's ListTopics: kgo's metadata cache kept answering
+// UNKNOWN_TOPIC_OR_PARTITION for a topic it had been asked about before it was created.
+func partitionCounts(ctx context.Context, cl *kgo.Client) (map[string]int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int32, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.Topic != nil && t.ErrorCode == 0 {
+			out[*t.Topic] = int32(len(t.Partitions))
+		}
+	}
+	return out, nil
 }
 
 func createTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, rf int16, configs map[string]*string) error {
