@@ -37,8 +37,8 @@ type MirrorSourceConnector struct {
 	admins struct{ source, target *kadm.Client }
 	// targetClient is the client under admins.target.
 	targetClient *kgo.Client
-	stop   context.CancelFunc
-	done   chan struct{}
+	stop         context.CancelFunc
+	done         chan struct{}
 
 	mu struct {
 		sync.Mutex
