@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/connectors/mirror" // registers the MirrorMaker 2 connectors
+)
+
+const mirrorUsage = `Usage: gregor mirror mm2.properties
+
+Runs MirrorMaker 2 in dedicated mode, as connect-mirror-maker.sh does: for each enabled flow
+(A->B.enabled = true) a Connect worker on the target cluster runs MirrorSourceConnector,
+MirrorCheckpointConnector and MirrorHeartbeatConnector.
+`
+
+// runMirror is connect-mirror-maker.sh.
+func runMirror(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, mirrorUsage)
+		if len(args) == 1 {
+			return nil
+		}
+		return usageErrorf("mirror: exactly one mm2.properties file is required")
+	}
+	props, err := readPropertiesFile(args[0])
+	if err != nil {
+		return err
+	}
+	flows, err := mirror.ParseMM2(props)
+	if err != nil {
+		return err
+	}
+	if len(flows) == 0 {
+		return fmt.Errorf("mirror: %s enables no flow (set A->B.enabled = true)", args[0])
+	}
+	loggers := connect.NewLoggers(slog.LevelInfo)
+	logger := slog.New(loggers.Handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug - 4})))
+	var runners []*connect.DistributedRunner
+	defer func() {
+		for _, r := range runners {
+			r.Close()
+		}
+	}()
+	for _, f := range flows {
+		flowLog := logger.With("flow", f.Source+"->"+f.Target)
+		r, err := connect.RunDistributed(ctx, f.Worker, connect.Options{Logger: flowLog, Loggers: loggers})
+		if err != nil {
+			return fmt.Errorf("mirror: %s->%s worker: %w", f.Source, f.Target, err)
+		}
+		runners = append(runners, r)
+		for name, cfg := range f.Connectors {
+			if err := putWhenReady(ctx, r.Herder, name, cfg); err != nil {
+				if ctx.Err() != nil {
+					return nil // stopped while starting
+				}
+				return fmt.Errorf("mirror: %s->%s: %w", f.Source, f.Target, err)
+			}
+		}
+		fmt.Fprintf(stdout, "Mirroring %s->%s (worker http://%s)\n", f.Source, f.Target, r.Addr)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// putWhenReady creates or updates a connector once the worker has joined its group and read the
+// config topic (bounded): until then the herder answers ErrConflict.
+func putWhenReady(ctx context.Context, h *connect.Distributed, name string, cfg map[string]string) error {
+	var err error
+	for range 300 {
+		if _, _, err = h.PutConnectorConfig(name, cfg, true, connect.TargetStarted); err == nil {
+			return nil
+		}
+		if errors.Is(err, connect.ErrInvalidConfig) {
+			return fmt.Errorf("connector %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("connector %s: %w", name, err)
+}
