@@ -38,7 +38,7 @@ func flowConfig(sourceAlias string, source *testbroker.Broker, targetAlias strin
 }
 
 // startMirror starts a worker on target running connector class with cfg.
-func startMirror(t *testing.T, target *testbroker.Broker, offsetsFile string, connectors map[string]map[string]string) *connect.Runner {
+func startMirror(t testing.TB, target *testbroker.Broker, offsetsFile string, connectors map[string]map[string]string) *connect.Runner {
 	t.Helper()
 	r := testconnect.StartStandalone(t, target.Addr(), nil, offsetsFile, nil)
 	for name, cfg := range connectors {
