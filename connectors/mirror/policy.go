@@ -56,14 +56,11 @@ func (p DefaultReplicationPolicy) sep() string {
 
 // IdentityReplicationPolicy keeps topic names. It cannot tell a remote topic from a local one
 // (except heartbeats), so it cannot prevent cycles: use it for one-way flows only.
-type IdentityReplicationPolicy struct {
-	// SourceAlias is the flow's source cluster, reported as the source of heartbeats.
-	SourceAlias string
-}
+type IdentityReplicationPolicy struct{}
 
 // FormatRemoteTopic implements ReplicationPolicy.
 func (p IdentityReplicationPolicy) FormatRemoteTopic(sourceAlias, topic string) string {
-	if topic == HeartbeatsTopic {
+	if strings.HasSuffix(topic, HeartbeatsTopic) { // NB: heartbeats keep their trail, as in MM2
 		return DefaultReplicationPolicy{}.FormatRemoteTopic(sourceAlias, topic)
 	}
 	return topic
