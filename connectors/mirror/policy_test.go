@@ -11,7 +11,7 @@ func TestReplicationPoliciesNameRemoteTopicsAndDetectCycles(t *testing.T) {
 		cycle          bool
 	}{
 		{def, "B", "orders", "A.orders", "", false},
-		{def, "B", "B.orders", "A.B.orders", "B", true},   // came from B: never back to B
+		{def, "B", "B.orders", "A.B.orders", "B", true},     // came from B: never back to B
 		{def, "B", "C.B.orders", "A.C.B.orders", "C", true}, // came from B through C
 		{def, "B", "C.orders", "A.C.orders", "C", false},
 		{IdentityReplicationPolicy{}, "B", "orders", "orders", "", false},
