@@ -35,8 +35,8 @@ type MirrorSourceConnector struct {
 	ctx    connect.ConnectorContext
 	log    *slog.Logger
 	admins struct{ source, target *kadm.Client }
-	// targetClient is the client under admins.target.
-	targetClient *kgo.Client
+	// sourceClient and targetClient are the clients under admins.
+	sourceClient, targetClient *kgo.Client
 	stop         context.CancelFunc
 	done         chan struct{}
 
@@ -72,7 +72,8 @@ func (c *MirrorSourceConnector) Start(ctx connect.ConnectorContext, config map[s
 		src.Close()
 		return fmt.Errorf("mirror: target client: %w", err)
 	}
-	c.admins.source, c.admins.target, c.targetClient = kadm.NewClient(src), kadm.NewClient(tgt), tgt
+	c.admins.source, c.admins.target = kadm.NewClient(src), kadm.NewClient(tgt)
+	c.sourceClient, c.targetClient = src, tgt
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.stop, c.done = cancel, make(chan struct{})
 	syncAdm := c.admins.source
@@ -121,14 +122,14 @@ func (c *MirrorSourceConnector) refreshLoop(ctx context.Context) {
 func (c *MirrorSourceConnector) refresh(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	topics, err := c.admins.source.ListTopics(ctx)
+	topics, err := partitionCounts(ctx, c.sourceClient)
 	if err != nil {
 		return false, fmt.Errorf("listing source topics: %w", err)
 	}
 	want := map[string]int32{}
-	for name, td := range topics {
-		if td.Err == nil && !td.IsInternal && c.flow.replicates(name) && len(td.Partitions) > 0 {
-			want[name] = int32(len(td.Partitions))
+	for name, n := range topics {
+		if c.flow.replicates(name) && n > 0 {
+			want[name] = n
 		}
 	}
 	if err := c.ensureRemoteTopics(ctx, want); err != nil {
@@ -208,7 +209,7 @@ func partitionCounts(ctx context.Context, cl *kgo.Client) (map[string]int32, err
 	}
 	out := make(map[string]int32, len(resp.Topics))
 	for _, t := range resp.Topics {
-		if t.Topic != nil && t.ErrorCode == 0 {
+		if t.Topic != nil && t.ErrorCode == 0 && !t.IsInternal {
 			out[*t.Topic] = int32(len(t.Partitions))
 		}
 	}
