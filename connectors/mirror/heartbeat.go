@@ -7,7 +7,6 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // singleTaskConnector is the connector half of the checkpoint and heartbeat connectors: it
@@ -116,41 +115,3 @@ func (t *heartbeatTask) Poll(ctx context.Context) ([]connect.SourceRecord, error
 
 // Stop implements connect.SourceTask.
 func (*heartbeatTask) Stop() error { return nil }
-
-// ReplicationLatency reads the newest mirrored heartbeat of flow source->target from the target
-// cluster cl (topic <source>.heartbeats under DefaultReplicationPolicy) and returns how old it is.
-func ReplicationLatency(ctx context.Context, cl *kgo.Client, remoteHeartbeats string) (time.Duration, error) {
-	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(ctx, remoteHeartbeats)
-	if err != nil {
-		return 0, err
-	}
-	var lo kadm.ListedOffset
-	var ok bool
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset > 0 {
-			lo, ok = o, true
-		}
-	})
-	if !ok {
-		return 0, fmt.Errorf("mirror: no heartbeats in %s yet", remoteHeartbeats)
-	}
-	c, err := kgo.NewClient(kgo.SeedBrokers(cl.OptValue(kgo.SeedBrokers).([]string)...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{lo.Topic: {lo.Partition: kgo.NewOffset().At(lo.Offset - 1)}}))
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	fs := c.PollRecords(ctx, 1)
-	if err := fs.Err0(); err != nil {
-		return 0, err
-	}
-	for _, r := range fs.Records() {
-		hb, err := DecodeHeartbeat(r.Key, r.Value)
-		if err != nil {
-			return 0, err
-		}
-		return time.Since(time.UnixMilli(hb.TimestampMs)), nil
-	}
-	return 0, fmt.Errorf("mirror: no heartbeat read from %s", remoteHeartbeats)
-}

@@ -37,8 +37,8 @@ type MirrorSourceConnector struct {
 	admins struct{ source, target *kadm.Client }
 	// sourceClient and targetClient are the clients under admins.
 	sourceClient, targetClient *kgo.Client
-	stop         context.CancelFunc
-	done         chan struct{}
+	stop                       context.CancelFunc
+	done                       chan struct{}
 
 	mu struct {
 		sync.Mutex
