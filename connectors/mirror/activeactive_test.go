@@ -52,7 +52,12 @@ func TestMirrorActiveActiveHasNoLoopsAndExactCounts(t *testing.T) {
 	readAll(t, a, "B.orders", 300)
 	// Heartbeats travel both ways: once each side has the other's, several refreshes have passed,
 	// long enough for a loop to show.
-	readAll(t, b, "A.heartbeats", 2)
+	// A's heartbeats topic holds the heartbeats of the flow B->A (written on its target A), so
+	// A.heartbeats on B shows that flow's round trip.
+	hbs := readAll(t, b, "A.heartbeats", 2)
+	if hb, err := mirror.DecodeHeartbeat(hbs[0].Key, hbs[0].Value); err != nil || hb.SourceClusterAlias != "B" || hb.TargetClusterAlias != "A" || hb.TimestampMs <= 0 {
+		t.Fatalf("heartbeat mirrored to B: %+v (%v), want the flow B->A's with a timestamp", hb, err)
+	}
 	readAll(t, a, "B.heartbeats", 2)
 	testutil.CheckFor(t, waitLong, 100*time.Millisecond, func() error {
 		for name, cluster := range map[string]*testbroker.Broker{"A": a, "B": b} {
