@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
@@ -13,14 +15,21 @@ import (
 )
 
 const mirrorUsage = `Usage: gregor mirror mm2.properties
+       gregor mirror status [--bootstrap-server host:port]
 
 Runs MirrorMaker 2 in dedicated mode, as connect-mirror-maker.sh does: for each enabled flow
 (A->B.enabled = true) a Connect worker on the target cluster runs MirrorSourceConnector,
 MirrorCheckpointConnector and MirrorHeartbeatConnector.
+
+status prints the newest heartbeat of each heartbeats topic on a cluster: in <alias>.heartbeats
+it came through a mirror flow, and its age bounds that flow's replication latency.
 `
 
 // runMirror is connect-mirror-maker.sh.
 func runMirror(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "status" {
+		return runMirrorStatus(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, mirrorUsage)
 		if len(args) == 1 {
@@ -86,4 +95,26 @@ func putWhenReady(ctx context.Context, h *connect.Distributed, name string, cfg 
 		}
 	}
 	return fmt.Errorf("connector %s: %w", name, err)
+}
+
+// runMirrorStatus prints the newest heartbeat per heartbeats topic of one cluster.
+func runMirrorStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("mirror status", "mirror status [--bootstrap-server host:port]")
+	bootstrap := addBootstrapFlag(fs)
+	if _, err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	statuses, err := mirror.HeartbeatStatuses(ctx, strings.Split(*bootstrap, ","))
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tFLOW\tLAST HEARTBEAT\tAGE")
+	for _, s := range statuses {
+		fmt.Fprintf(tw, "%s\t%s->%s\t%s\t%s\n", s.Topic, s.Heartbeat.SourceClusterAlias, s.Heartbeat.TargetClusterAlias,
+			time.UnixMilli(s.Heartbeat.TimestampMs).UTC().Format(time.RFC3339Nano), s.Age.Round(time.Millisecond))
+	}
+	return tw.Flush()
 }

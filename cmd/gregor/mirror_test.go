@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +87,16 @@ func TestMirrorCommandMirrorsAnEnabledFlow(t *testing.T) {
 	if string(got[0].Key) != "k" || string(got[0].Value) != "hello" {
 		t.Fatalf("mirrored record %q=%q, want k=hello", got[0].Key, got[0].Value)
 	}
+
+	// The flow's heartbeats reach B, and `gregor mirror status` shows them.
+	testutil.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {
+		var status, statusErr bytes.Buffer
+		if err := runMirror(context.Background(), []string{"status", "--bootstrap-server", b}, nil, &status, &statusErr); err != nil {
+			return err
+		}
+		if !strings.Contains(status.String(), "heartbeats") || !strings.Contains(status.String(), "A->B") {
+			return fmt.Errorf("mirror status: %q", status.String())
+		}
+		return nil
+	})
 }

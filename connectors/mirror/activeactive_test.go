@@ -81,4 +81,12 @@ func TestMirrorActiveActiveHasNoLoopsAndExactCounts(t *testing.T) {
 		}
 	}
 	t.Logf("topics on A: %v; on B: %v", onA, onB)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	statuses, err := mirror.HeartbeatStatuses(ctx, []string{b.Addr()})
+	if err != nil || len(statuses) != 2 || statuses[0].Topic != "A.heartbeats" || statuses[1].Topic != "heartbeats" ||
+		statuses[0].Age <= 0 || statuses[0].Age > waitLong || statuses[1].Heartbeat.SourceClusterAlias != "A" {
+		t.Fatalf("heartbeat statuses on B: %+v (%v), want A.heartbeats and heartbeats, fresh", statuses, err)
+	}
 }
