@@ -15,8 +15,9 @@ type explicitPartition struct{}
 var explicitPartitionCtx = context.WithValue(context.Background(), explicitPartition{}, true)
 
 // sourcePartitioner honours SourceRecord.Partition: a record marked with explicitPartitionCtx
-// goes to the partition it names; any other to the sticky key partitioner (murmur2 of the key,
-// as Kafka's producer).
+// goes to the partition it names (one the producer's metadata does not know yet fails with
+// kgo's invalid-partition error, as with kgo.ManualPartitioner); any other goes to the sticky key
+// partitioner (murmur2 of the key, as Kafka's producer).
 type sourcePartitioner struct{ fallback kgo.Partitioner }
 
 func newSourcePartitioner() kgo.Partitioner {
