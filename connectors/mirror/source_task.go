@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -116,7 +117,7 @@ func (t *sourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
 	fetches := t.consumer.PollRecords(ctx, pollBatch)
 	var firstErr error
 	fetches.EachError(func(topic string, p int32, err error) {
-		if firstErr == nil && ctx.Err() == nil && err != context.DeadlineExceeded && err != context.Canceled {
+		if firstErr == nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			firstErr = fmt.Errorf("mirror: fetching %s-%d: %w", topic, p, err)
 		}
 	})
@@ -174,7 +175,9 @@ func (t *sourceTask) CommitRecord(record connect.SourceRecord, md connect.Record
 	}
 	t.mu.Unlock()
 	if emit {
-		t.syncs.Produce(context.Background(), &kgo.Record{Key: sync.Key(), Value: sync.Value()}, func(_ *kgo.Record, err error) {
+		// NB: TryProduce, never blocking the worker's callback goroutine on an unreachable source
+		// cluster: a sync dropped only makes a later translation less precise, never wrong.
+		t.syncs.TryProduce(context.Background(), &kgo.Record{Key: sync.Key(), Value: sync.Value()}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				t.log.Warn("mirror: writing an offset sync", "topic", topic, "partition", md.Partition, "error", err)
 			}
