@@ -47,7 +47,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 		return fmt.Errorf("task start: %w", err)
 	}
 	defer t.stopTask(task.Stop)
-	client, err := kgo.NewClient(t.clientOpts(kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(2*time.Millisecond))...)
+	client, err := kgo.NewClient(t.clientOpts(kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(2*time.Millisecond), kgo.RecordPartitioner(newSourcePartitioner()))...)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (t *taskRunner) toKafka(r SourceRecord, keyConv, valueConv Converter) (*kgo
 	}
 	kr := &kgo.Record{Topic: r.Topic, Key: key, Value: value, Timestamp: r.Timestamp}
 	if r.Partition != nil {
-		kr.Partition = *r.Partition
+		kr.Partition, kr.Context = *r.Partition, explicitPartitionCtx
 	}
 	for _, h := range r.Headers {
 		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})

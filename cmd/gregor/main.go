@@ -45,6 +45,7 @@ var commands = []command{
 	{"consume", "print records from a topic to stdout", runConsume},
 	{"groups", "list, describe and delete consumer groups; reset and delete their offsets", runGroups},
 	{"connect", "run a standalone or distributed Connect worker, or manage connectors through its REST API", runConnect},
+	{"mirror", "run MirrorMaker 2 (connect-mirror-maker.sh) from an mm2.properties file", runMirror},
 	{"schema-registry", "run a Confluent-compatible Schema Registry against a cluster", runSchemaRegistry},
 	{"schemas", "list, get, register, check and delete schemas; get and set compatibility", runSchemas},
 	{"perf", "producer, consumer and end-to-end performance tests", runPerf},
