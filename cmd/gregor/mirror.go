@@ -23,6 +23,10 @@ MirrorCheckpointConnector and MirrorHeartbeatConnector.
 
 status prints the newest heartbeat of each heartbeats topic on a cluster: in <alias>.heartbeats
 it came through a mirror flow, and its age bounds that flow's replication latency.
+
+Examples:
+  gregor mirror deploy/mm2.properties
+  gregor mirror status --bootstrap-server 127.0.0.1:9092
 `
 
 // runMirror is connect-mirror-maker.sh.
@@ -30,11 +34,12 @@ func runMirror(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if len(args) > 0 && args[0] == "status" {
 		return runMirrorStatus(ctx, args[1:], stdout, stderr)
 	}
-	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stdout, mirrorUsage)
+		return nil
+	}
+	if len(args) != 1 {
 		fmt.Fprint(stderr, mirrorUsage)
-		if len(args) == 1 {
-			return nil
-		}
 		return usageErrorf("mirror: exactly one mm2.properties file is required")
 	}
 	props, err := readPropertiesFile(args[0])
@@ -104,9 +109,12 @@ func runMirrorStatus(ctx context.Context, args []string, stdout, stderr io.Write
 	if _, err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if bootstrap.timeout <= 0 {
+		return usageErrorf("--timeout must be positive")
+	}
+	ctx, cancel := context.WithTimeout(ctx, bootstrap.timeout)
 	defer cancel()
-	statuses, err := mirror.HeartbeatStatuses(ctx, strings.Split(*bootstrap, ","))
+	statuses, err := mirror.HeartbeatStatuses(ctx, strings.Split(bootstrap.bootstrap, ","))
 	if err != nil {
 		return err
 	}
