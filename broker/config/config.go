@@ -62,6 +62,9 @@ type Broker struct {
 	MaxConnectionsPerIP          int
 	MaxConnectionsPerIPOverrides map[string]int // host or IP -> limit
 
+	// KRaft holds the cluster settings (process.roles and what goes with it); see kraft.go.
+	KRaft KRaft
+
 	// Raw holds every key set explicitly (file or --set), for DescribeConfigs.
 	Raw map[string]string
 }
@@ -88,9 +91,7 @@ type brokerKey struct {
 var ignoredKeys = map[string]bool{
 	"num.network.threads": true, "num.io.threads": true, "socket.send.buffer.bytes": true,
 	"socket.receive.buffer.bytes": true, "num.recovery.threads.per.data.dir": true,
-	"process.roles": true, "controller.quorum.voters": true, "controller.quorum.bootstrap.servers": true,
-	"controller.listener.names": true, "inter.broker.listener.name": true,
-	"listener.security.protocol.map": true, "offsets.topic.replication.factor": true,
+	"controller.quorum.bootstrap.servers": true,
 	"transaction.state.log.replication.factor": true, "transaction.state.log.min.isr": true,
 	"share.coordinator.state.topic.replication.factor": true, "share.coordinator.state.topic.min.isr": true,
 	"broker.rack": true,
@@ -348,6 +349,9 @@ func Parse(props map[string]string, overrides map[string]string) (*Broker, []str
 	}
 	if b.LogRetentionMs == 0 {
 		b.LogRetentionMs = 168 * 3600_000
+	}
+	if err := b.validateKRaft(); err != nil {
+		return nil, nil, err
 	}
 	return b, ignored, nil
 }
