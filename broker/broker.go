@@ -108,6 +108,13 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		}
 		b.dirLocks = append(b.dirLocks, l)
 	}
+	// NB: a KRaft node's identity comes from meta.properties (`gregor storage format`); a multi-node
+	// config on an unformatted dir is refused here, before any log is opened.
+	formattedID, err := cfg.CheckFormatted()
+	if err != nil {
+		b.releaseDirs()
+		return nil, err
+	}
 	m, err := b.loadMeta()
 	if err != nil {
 		b.releaseDirs()
@@ -116,6 +123,9 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	b.clusterID = m.ClusterID
 	if cfg.ClusterID != "" {
 		b.clusterID = cfg.ClusterID
+	}
+	if formattedID != "" {
+		b.clusterID = formattedID
 	}
 	if b.clusterID == "" {
 		id := newUUID()

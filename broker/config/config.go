@@ -91,7 +91,7 @@ type brokerKey struct {
 var ignoredKeys = map[string]bool{
 	"num.network.threads": true, "num.io.threads": true, "socket.send.buffer.bytes": true,
 	"socket.receive.buffer.bytes": true, "num.recovery.threads.per.data.dir": true,
-	"controller.quorum.bootstrap.servers": true,
+	"controller.quorum.bootstrap.servers":      true,
 	"transaction.state.log.replication.factor": true, "transaction.state.log.min.isr": true,
 	"share.coordinator.state.topic.replication.factor": true, "share.coordinator.state.topic.min.isr": true,
 	"broker.rack": true,

@@ -106,9 +106,9 @@ func TestKRaftValidationErrorsAreKafkas(t *testing.T) {
 
 func TestKRaftRolesThatAreValid(t *testing.T) {
 	for name, props := range map[string]map[string]string{
-		"broker only": with(combined(), "process.roles", "broker", "node.id", "4", "listeners", "PLAINTEXT://127.0.0.1:9092"),
+		"broker only":     with(combined(), "process.roles", "broker", "node.id", "4", "listeners", "PLAINTEXT://127.0.0.1:9092"),
 		"controller only": with(combined(), "process.roles", "controller", "listeners", "CONTROLLER://127.0.0.1:9093"),
-		"one voter": with(combined(), "controller.quorum.voters", "1@127.0.0.1:9093"),
+		"one voter":       with(combined(), "controller.quorum.voters", "1@127.0.0.1:9093"),
 		"named inter-broker listener": with(combined(), "listeners", "INTERNAL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
 			"listener.security.protocol.map", "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT", "inter.broker.listener.name", "INTERNAL"),
 	} {
