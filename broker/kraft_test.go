@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/gregor-streams/gregor/broker"
 	"github.com/gregor-streams/gregor/broker/config"
 	"github.com/gregor-streams/gregor/internal/testutil"
@@ -54,7 +57,7 @@ func startKRaftCluster(t *testing.T, n int) []*broker.Broker {
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", ports[i]),
 			"controller.listener.names=CONTROLLER",
-			"broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=3000",
+			"broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=1500",
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -114,6 +117,24 @@ func TestKRaftNodesRegisterAndShutDownInAControlledWay(t *testing.T) {
 		return nil
 	})
 	t.Logf("registered and unfenced after %v", time.Since(begin))
+	// Clients see the cluster: Metadata (kadm's ListBrokers) and DescribeCluster list all three.
+	cl := newClient(t, nodes[0].Addr())
+	md, err := kadm.NewClient(cl).BrokerMetadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Brokers) != 3 || md.Controller != 1 {
+		t.Fatalf("Metadata lists %v, controller %d", md.Brokers, md.Controller)
+	}
+	for i, d := range md.Brokers {
+		if d.NodeID != int32(i+1) || net.JoinHostPort(d.Host, fmt.Sprint(d.Port)) != nodes[i].Addr() {
+			t.Fatalf("Metadata broker %d: %+v, serving on %s", i, d, nodes[i].Addr())
+		}
+	}
+	cluster, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(context.Background(), cl)
+	if err != nil || len(cluster.Brokers) != 3 || cluster.ControllerID != 1 {
+		t.Fatalf("DescribeCluster: %+v %v", cluster, err)
+	}
 	start := time.Now()
 	if err := nodes[2].Close(); err != nil {
 		t.Fatal(err)
