@@ -241,14 +241,19 @@ func (b *Broker) advertised() (string, int32) {
 	if ta, ok := b.addrs[0].(*net.TCPAddr); ok {
 		port = ta.Port
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		if h, err := os.Hostname(); err == nil {
-			host = h
-		} else {
-			host = "127.0.0.1"
-		}
+	return advertisedHost(host), int32(port)
+}
+
+// advertisedHost replaces a wildcard listener host with the machine's hostname (127.0.0.1 if it has
+// none), for what the broker tells clients and the controller.
+func advertisedHost(host string) string {
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		return host
 	}
-	return host, int32(port)
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "127.0.0.1"
 }
 
 // Addr returns the first listener's bound address (host:port).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -98,6 +97,7 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		ClusterID:         b.clusterID,
 		Voters:            k.Voters,
 		Listeners:         advertised,
+		Rack:              b.cfg.Rack,
 		HeartbeatInterval: time.Duration(k.BrokerHeartbeatIntervalMs) * time.Millisecond,
 		MetadataOffset:    func() int64 { return pub.Current().Offset() },
 		Logger:            b.logger.With("component", "lifecycle"),
@@ -121,17 +121,11 @@ func (b *Broker) advertisedEndPoints() []metadata.EndPoint {
 		return out
 	}
 	for i, l := range b.clientListeners() {
-		host, port := l.Host, 0
+		port := 0
 		if ta, ok := b.addrs[i].(*net.TCPAddr); ok {
 			port = ta.Port
 		}
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			host = "127.0.0.1"
-			if h, err := os.Hostname(); err == nil {
-				host = h
-			}
-		}
-		out = append(out, metadata.EndPoint{Name: l.Name, Host: host, Port: uint16(port), SecurityProtocol: proto(l.Name)})
+		out = append(out, metadata.EndPoint{Name: l.Name, Host: advertisedHost(l.Host), Port: uint16(port), SecurityProtocol: proto(l.Name)})
 	}
 	return out
 }

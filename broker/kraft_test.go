@@ -57,7 +57,7 @@ func startKRaftCluster(t *testing.T, n int) []*broker.Broker {
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", ports[i]),
 			"controller.listener.names=CONTROLLER",
-			"broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=1500",
+			fmt.Sprintf("broker.rack=r%d", i+1), "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=1500",
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -91,9 +91,9 @@ func startKRaftCluster(t *testing.T, n int) []*broker.Broker {
 
 // TestKRaftNodesRegisterAndShutDownInAControlledWay: three combined nodes started through broker.New
 // and Start elect a controller, register with it and are unfenced; every node's published image
-// lists the three brokers with their advertised PLAINTEXT endpoints. Closing a node runs a controlled
-// shutdown: the others' images then show it as shutting down or fenced, and it never serves Kafka
-// clients on its controller listener.
+// lists the three brokers with their advertised PLAINTEXT endpoints, and Metadata and DescribeCluster
+// tell clients of all three with their broker.rack. Closing a node runs a controlled shutdown: it
+// returns quickly, and the others' images then show it as shutting down or fenced.
 func TestKRaftNodesRegisterAndShutDownInAControlledWay(t *testing.T) {
 	begin := time.Now()
 	nodes := startKRaftCluster(t, 3)
@@ -127,7 +127,8 @@ func TestKRaftNodesRegisterAndShutDownInAControlledWay(t *testing.T) {
 		t.Fatalf("Metadata lists %v, controller %d", md.Brokers, md.Controller)
 	}
 	for i, d := range md.Brokers {
-		if d.NodeID != int32(i+1) || net.JoinHostPort(d.Host, fmt.Sprint(d.Port)) != nodes[i].Addr() {
+		if d.NodeID != int32(i+1) || net.JoinHostPort(d.Host, fmt.Sprint(d.Port)) != nodes[i].Addr() ||
+			d.Rack == nil || *d.Rack != fmt.Sprintf("r%d", i+1) {
 			t.Fatalf("Metadata broker %d: %+v, serving on %s", i, d, nodes[i].Addr())
 		}
 	}

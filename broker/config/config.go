@@ -38,6 +38,7 @@ type Broker struct {
 	LogMessageTimestampType   string
 	MinInsyncReplicas         int
 	ClusterID                 string
+	Rack                      string // broker.rack: registered with the controller, for rack-aware placement
 
 	// Partition bounds (see docs/operations.md, "Resource limits").
 	MaxBrokerPartitions          int64 // max.broker.partitions (KIP-578): partitions this broker may hold
@@ -94,7 +95,6 @@ var ignoredKeys = map[string]bool{
 	"controller.quorum.bootstrap.servers":      true,
 	"transaction.state.log.replication.factor": true, "transaction.state.log.min.isr": true,
 	"share.coordinator.state.topic.replication.factor": true, "share.coordinator.state.topic.min.isr": true,
-	"broker.rack": true,
 }
 
 func parseBool(v string) (bool, error) {
@@ -208,6 +208,7 @@ var brokerKeys = map[string]brokerKey{
 	"group.max.size":                      intKey("2147483647", func(b *Broker, n int64) { b.GroupMaxSize = int(n) }, 1),
 	"max.broker.partitions":               intKey("2147483647", func(b *Broker, n int64) { b.MaxBrokerPartitions = n }, 1),
 	"controller.max.records.per.batch":    intKey("10000", func(b *Broker, n int64) { b.ControllerMaxRecordsPerBatch = n }, 1),
+	"broker.rack":                         {def: "", apply: func(b *Broker, v string) error { b.Rack = strings.TrimSpace(v); return nil }},
 	"cluster.id":                          {def: "", apply: func(b *Broker, v string) error { b.ClusterID = strings.TrimSpace(v); return nil }},
 	"connections.max.idle.ms":             intKey("600000", func(b *Broker, n int64) { b.ConnectionsMaxIdleMs = n }, -1),
 	"request.arrival.timeout.ms":          intKey("60000", func(b *Broker, n int64) { b.RequestArrivalTimeoutMs = n }, 0),
