@@ -17,6 +17,9 @@ type brokerEndpoint struct {
 // itself while it is not in the image yet, so a client always has a broker to talk to.
 func (b *Broker) aliveBrokers() []brokerEndpoint {
 	self := brokerEndpoint{nodeID: b.cfg.NodeID, host: b.advHost, port: b.advPort}
+	if b.cfg.Rack != "" {
+		self.rack = &b.cfg.Rack
+	}
 	img := b.MetadataImage()
 	if img == nil {
 		return []brokerEndpoint{self}

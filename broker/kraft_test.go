@@ -15,6 +15,7 @@ import (
 
 	"github.com/gregor-streams/gregor/broker"
 	"github.com/gregor-streams/gregor/broker/config"
+	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
@@ -149,4 +150,16 @@ func TestKRaftNodesRegisterAndShutDownInAControlledWay(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestSingleNodeMetadataCarriesItsRack: a legacy single node with broker.rack tells clients its rack.
+func TestSingleNodeMetadataCarriesItsRack(t *testing.T) {
+	tb := testbroker.Start(t, testbroker.Set("broker.rack", "eu-west-1a"))
+	md, err := kadm.NewClient(newClient(t, tb.Addr())).BrokerMetadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Brokers) != 1 || md.Brokers[0].Rack == nil || *md.Brokers[0].Rack != "eu-west-1a" {
+		t.Fatalf("Metadata brokers %+v", md.Brokers)
+	}
 }
