@@ -67,6 +67,10 @@ type Broker struct {
 
 	groups *groupDriver
 
+	// kraft is the cluster side of a node with process.roles set (nil on a legacy single node); set by
+	// Start, read-only after.
+	kraft *kraftNode
+
 	// dirLocks hold every log dir (Kafka's .lock) from New to Close: one process per directory.
 	dirLocks []*dirlock.Lock
 
@@ -108,6 +112,13 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		}
 		b.dirLocks = append(b.dirLocks, l)
 	}
+	// NB: a KRaft node's identity comes from meta.properties (`gregor storage format`); a multi-node
+	// config on an unformatted dir is refused here, before any log is opened.
+	formattedID, err := cfg.CheckFormatted()
+	if err != nil {
+		b.releaseDirs()
+		return nil, err
+	}
 	m, err := b.loadMeta()
 	if err != nil {
 		b.releaseDirs()
@@ -116,6 +127,9 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	b.clusterID = m.ClusterID
 	if cfg.ClusterID != "" {
 		b.clusterID = cfg.ClusterID
+	}
+	if formattedID != "" {
+		b.clusterID = formattedID
 	}
 	if b.clusterID == "" {
 		id := newUUID()
@@ -183,7 +197,8 @@ func (b *Broker) Start(ctx context.Context) error {
 	// 0) must be fixed before the first Metadata request can read it.
 	var lns []net.Listener
 	var lc net.ListenConfig
-	for _, l := range b.cfg.Listeners {
+	listeners := b.clientListeners()
+	for _, l := range listeners {
 		ln, err := lc.Listen(ctx, "tcp", l.Addr())
 		if err != nil {
 			for _, ln := range lns {
@@ -197,7 +212,13 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.advHost, b.advPort = b.advertised()
 	for i, ln := range lns {
 		b.srv.Serve(ln)
-		b.logger.Info("listening", "listener", b.cfg.Listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
+		b.logger.Info("listening", "listener", listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
+	}
+	if b.cfg.KRaft.Enabled() {
+		if err := b.startKRaft(ctx, b.advertisedEndPoints()); err != nil {
+			b.srv.Close()
+			return err
+		}
 	}
 	b.wg.Add(5)
 	go b.highWatermarkCheckpointLoop()
@@ -215,19 +236,24 @@ func (b *Broker) advertised() (string, int32) {
 		l := b.cfg.AdvertisedListeners[0]
 		return l.Host, int32(l.Port)
 	}
-	host := b.cfg.Listeners[0].Host
+	host := b.clientListeners()[0].Host
 	port := 0
 	if ta, ok := b.addrs[0].(*net.TCPAddr); ok {
 		port = ta.Port
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		if h, err := os.Hostname(); err == nil {
-			host = h
-		} else {
-			host = "127.0.0.1"
-		}
+	return advertisedHost(host), int32(port)
+}
+
+// advertisedHost replaces a wildcard listener host with the machine's hostname (127.0.0.1 if it has
+// none), for what the broker tells clients and the controller.
+func advertisedHost(host string) string {
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		return host
 	}
-	return host, int32(port)
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "127.0.0.1"
 }
 
 // Addr returns the first listener's bound address (host:port).
@@ -244,6 +270,10 @@ func (b *Broker) ClusterID() string { return b.clusterID }
 // Close stops serving, then flushes and closes every log. Idempotent.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
+		// NB: leadership moves away while this broker still serves: its followers catch up first.
+		if err := b.kraft.controlledShutdown(time.Duration(b.cfg.KRaft.BrokerSessionTimeoutMs) * time.Millisecond); err != nil {
+			b.logger.Warn("controlled shutdown did not complete; stopping anyway", "err", err)
+		}
 		close(b.stop)
 		if b.srv != nil {
 			b.srv.Close()
@@ -255,6 +285,9 @@ func (b *Broker) Close() error {
 			b.closeErr = err
 		}
 		if err := b.closeLogs(); err != nil && b.closeErr == nil {
+			b.closeErr = err
+		}
+		if err := b.kraft.close(); err != nil && b.closeErr == nil {
 			b.closeErr = err
 		}
 		b.releaseDirs()

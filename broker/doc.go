@@ -25,6 +25,18 @@
 // Requests are handled on the connection's goroutine. In this package, `log` is the partition log
 // package (broker/log); loggers are named `logger`.
 //
+// # KRaft mode (process.roles set; in progress, issue 10)
+//
+// New refuses a multi-node config on a log dir without meta.properties (`gregor storage format`) and
+// takes cluster.id from it. Start serves Kafka clients on every listener but the controller's, runs
+// controller.StartServer on the controller listener for the controller role, and for the broker role a
+// metadata.Publisher fed by a lifecycle Follower (FollowLocal on a combined node, FollowRemote on a
+// broker-only one) and a lifecycle.Manager that registers the advertised endpoints and heartbeats
+// (kraft.go). Close first runs a controlled shutdown (bounded by broker.session.timeout.ms), then
+// stops the Manager, the Follower and the controller after the logs. Metadata and DescribeCluster list
+// the image's unfenced brokers. Not yet: the topic registry from the image (partitions still come from
+// gregor-topics.json and are led here), forwarding admin requests, replica fetching.
+//
 // # Locks
 //
 // Order: Broker.mu, then a partition's locks (partition.Partition: roleMu, then mu), then a log's

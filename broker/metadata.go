@@ -22,11 +22,14 @@ func init() {
 
 func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
-	br := kmsg.NewMetadataResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.advHost, b.advPort
-	resp.Brokers = append(resp.Brokers, br)
+	brokers := b.aliveBrokers()
+	for _, e := range brokers {
+		br := kmsg.NewMetadataResponseBroker()
+		br.NodeID, br.Host, br.Port, br.Rack = e.nodeID, e.host, e.port, e.rack
+		resp.Brokers = append(resp.Brokers, br)
+	}
 	resp.ClusterID = &b.clusterID
-	resp.ControllerID = b.cfg.NodeID
+	resp.ControllerID = controllerIDForClients(brokers)
 
 	// v0: an empty list means all topics; v1+: null means all, empty means none.
 	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
@@ -126,9 +129,12 @@ func (b *Broker) handleDescribeCluster(r *kmsg.DescribeClusterRequest) *kmsg.Des
 	}
 	resp.EndpointType = 1
 	resp.ClusterID = b.clusterID
-	resp.ControllerID = b.cfg.NodeID
-	br := kmsg.NewDescribeClusterResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.advHost, b.advPort
-	resp.Brokers = append(resp.Brokers, br)
+	brokers := b.aliveBrokers()
+	for _, e := range brokers {
+		br := kmsg.NewDescribeClusterResponseBroker()
+		br.NodeID, br.Host, br.Port, br.Rack = e.nodeID, e.host, e.port, e.rack
+		resp.Brokers = append(resp.Brokers, br)
+	}
+	resp.ControllerID = controllerIDForClients(brokers)
 	return resp
 }

@@ -38,6 +38,7 @@ type Broker struct {
 	LogMessageTimestampType   string
 	MinInsyncReplicas         int
 	ClusterID                 string
+	Rack                      string // broker.rack: registered with the controller, for rack-aware placement
 
 	// Partition bounds (see docs/operations.md, "Resource limits").
 	MaxBrokerPartitions          int64 // max.broker.partitions (KIP-578): partitions this broker may hold
@@ -61,6 +62,9 @@ type Broker struct {
 	MaxConnections               int
 	MaxConnectionsPerIP          int
 	MaxConnectionsPerIPOverrides map[string]int // host or IP -> limit
+
+	// KRaft holds the cluster settings (process.roles and what goes with it); see kraft.go.
+	KRaft KRaft
 
 	// Raw holds every key set explicitly (file or --set), for DescribeConfigs.
 	Raw map[string]string
@@ -88,12 +92,9 @@ type brokerKey struct {
 var ignoredKeys = map[string]bool{
 	"num.network.threads": true, "num.io.threads": true, "socket.send.buffer.bytes": true,
 	"socket.receive.buffer.bytes": true, "num.recovery.threads.per.data.dir": true,
-	"process.roles": true, "controller.quorum.voters": true, "controller.quorum.bootstrap.servers": true,
-	"controller.listener.names": true, "inter.broker.listener.name": true,
-	"listener.security.protocol.map": true, "offsets.topic.replication.factor": true,
+	"controller.quorum.bootstrap.servers":      true,
 	"transaction.state.log.replication.factor": true, "transaction.state.log.min.isr": true,
 	"share.coordinator.state.topic.replication.factor": true, "share.coordinator.state.topic.min.isr": true,
-	"broker.rack": true,
 }
 
 func parseBool(v string) (bool, error) {
@@ -207,6 +208,7 @@ var brokerKeys = map[string]brokerKey{
 	"group.max.size":                      intKey("2147483647", func(b *Broker, n int64) { b.GroupMaxSize = int(n) }, 1),
 	"max.broker.partitions":               intKey("2147483647", func(b *Broker, n int64) { b.MaxBrokerPartitions = n }, 1),
 	"controller.max.records.per.batch":    intKey("10000", func(b *Broker, n int64) { b.ControllerMaxRecordsPerBatch = n }, 1),
+	"broker.rack":                         {def: "", apply: func(b *Broker, v string) error { b.Rack = strings.TrimSpace(v); return nil }},
 	"cluster.id":                          {def: "", apply: func(b *Broker, v string) error { b.ClusterID = strings.TrimSpace(v); return nil }},
 	"connections.max.idle.ms":             intKey("600000", func(b *Broker, n int64) { b.ConnectionsMaxIdleMs = n }, -1),
 	"request.arrival.timeout.ms":          intKey("60000", func(b *Broker, n int64) { b.RequestArrivalTimeoutMs = n }, 0),
@@ -348,6 +350,9 @@ func Parse(props map[string]string, overrides map[string]string) (*Broker, []str
 	}
 	if b.LogRetentionMs == 0 {
 		b.LogRetentionMs = 168 * 3600_000
+	}
+	if err := b.validateKRaft(); err != nil {
+		return nil, nil, err
 	}
 	return b, ignored, nil
 }

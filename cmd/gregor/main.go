@@ -40,6 +40,7 @@ var commands = []command{
 	{"dev", "run a single-node development broker on 127.0.0.1:9092", func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return cmdDev(ctx, args, stdout, stderr)
 	}},
+	{"storage", "format a KRaft node's log dirs (meta.properties), as kafka-storage.sh does", runStorage},
 	{"topics", "create, list, describe, delete and alter topics", runTopics},
 	{"produce", "write stdin lines to a topic, one record per line", runProduce},
 	{"consume", "print records from a topic to stdout", runConsume},

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gregor-streams/gregor/broker/config"
 )
 
 // Option configures a cluster.
@@ -82,6 +84,8 @@ type Cluster struct {
 	Bin string
 	// Nodes are the cluster's nodes, node.id Index+1.
 	Nodes []*Node
+	// ClusterID is the cluster.id every node's log dir is formatted with (KRaft layout only).
+	ClusterID string
 }
 
 // Bootstrap returns every node's client address (its proxy), for bootstrap.servers.
@@ -185,8 +189,17 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 			}
 		}
 	}
+	if s.kraft {
+		c.ClusterID = config.RandomClusterID()
+	}
 	for _, n := range c.Nodes {
 		n.args = append([]string{"server"}, setFlags(c.config(&s, n))...)
+		if s.kraft {
+			// As `gregor storage format -t <id> -c <file>` does on each node of a real cluster.
+			if err := config.WriteMetaProperties(n.Dir, config.MetaProperties{ClusterID: c.ClusterID, NodeID: n.ID}); err != nil {
+				t.Fatalf("testcluster: node %d: format: %v", n.ID, err)
+			}
+		}
 		for _, f := range s.beforeStart {
 			if err := f(c, n); err != nil {
 				t.Fatalf("testcluster: node %d: before first start: %v", n.ID, err)

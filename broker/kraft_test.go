@@ -1,0 +1,165 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/broker"
+	"github.com/gregor-streams/gregor/broker/config"
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
+)
+
+// freePorts reserves n distinct ports on 127.0.0.1 for the controller listeners, which
+// controller.quorum.voters must name before any node starts.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var lns []net.Listener
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+// startKRaftCluster starts n combined (broker,controller) nodes in-process, each on a formatted
+// log dir, with fast heartbeats.
+func startKRaftCluster(t *testing.T, n int) []*broker.Broker {
+	t.Helper()
+	ports := freePorts(t, n)
+	var voters []string
+	for i, p := range ports {
+		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
+	}
+	clusterID := config.RandomClusterID()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var nodes []*broker.Broker
+	for i := range n {
+		dir := t.TempDir()
+		cfg, _, err := config.Load("", []string{
+			"process.roles=broker,controller", fmt.Sprintf("node.id=%d", i+1), "log.dirs=" + dir,
+			"controller.quorum.voters=" + strings.Join(voters, ","),
+			fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", ports[i]),
+			"controller.listener.names=CONTROLLER",
+			fmt.Sprintf("broker.rack=r%d", i+1), "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=1500",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := config.WriteMetaProperties(dir, config.MetaProperties{ClusterID: clusterID, NodeID: cfg.NodeID}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := broker.New(cfg, broker.Options{Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(context.Background()); err != nil {
+			b.Close()
+			t.Fatal(err)
+		}
+		nodes = append(nodes, b)
+	}
+	// NB: closed together, so each one's controlled shutdown still finds a quorum; one after another,
+	// the last would wait broker.session.timeout.ms for a controller that lost its majority.
+	t.Cleanup(func() {
+		done := make(chan struct{}, len(nodes))
+		for _, b := range nodes {
+			go func() { b.Close(); done <- struct{}{} }()
+		}
+		for range nodes {
+			<-done
+		}
+	})
+	return nodes
+}
+
+// TestKRaftNodesRegisterAndShutDownInAControlledWay: three combined nodes started through broker.New
+// and Start elect a controller, register with it and are unfenced; every node's published image
+// lists the three brokers with their advertised PLAINTEXT endpoints, and Metadata and DescribeCluster
+// tell clients of all three with their broker.rack. Closing a node runs a controlled shutdown: it
+// returns quickly, and the others' images then show it as shutting down or fenced.
+func TestKRaftNodesRegisterAndShutDownInAControlledWay(t *testing.T) {
+	begin := time.Now()
+	nodes := startKRaftCluster(t, 3)
+	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		for i, b := range nodes {
+			st, ok := b.LifecycleState()
+			if !ok || st.BrokerEpoch < 0 || st.Fenced {
+				return fmt.Errorf("node %d: %+v", i+1, st)
+			}
+			img := b.MetadataImage()
+			if got := img.UsableBrokers(); len(got) != 3 {
+				return fmt.Errorf("node %d sees usable brokers %v", i+1, got)
+			}
+			for j, other := range nodes {
+				ep, ok := img.Broker(int32(j + 1)).EndPoint("PLAINTEXT")
+				if !ok || net.JoinHostPort(ep.Host, fmt.Sprint(ep.Port)) != other.Addr() {
+					return fmt.Errorf("node %d: broker %d endpoint %+v, serving on %s", i+1, j+1, ep, other.Addr())
+				}
+			}
+		}
+		return nil
+	})
+	t.Logf("registered and unfenced after %v", time.Since(begin))
+	// Clients see the cluster: Metadata (kadm's ListBrokers) and DescribeCluster list all three.
+	cl := newClient(t, nodes[0].Addr())
+	md, err := kadm.NewClient(cl).BrokerMetadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Brokers) != 3 || md.Controller != 1 {
+		t.Fatalf("Metadata lists %v, controller %d", md.Brokers, md.Controller)
+	}
+	for i, d := range md.Brokers {
+		if d.NodeID != int32(i+1) || net.JoinHostPort(d.Host, fmt.Sprint(d.Port)) != nodes[i].Addr() ||
+			d.Rack == nil || *d.Rack != fmt.Sprintf("r%d", i+1) {
+			t.Fatalf("Metadata broker %d: %+v, serving on %s", i, d, nodes[i].Addr())
+		}
+	}
+	cluster, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(context.Background(), cl)
+	if err != nil || len(cluster.Brokers) != 3 || cluster.ControllerID != 1 {
+		t.Fatalf("DescribeCluster: %+v %v", cluster, err)
+	}
+	start := time.Now()
+	if err := nodes[2].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Close took %v: the controlled shutdown did not complete", took)
+	}
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if br := nodes[0].MetadataImage().Broker(3); br == nil || !(br.InControlledShutdown || br.Fenced) {
+			return fmt.Errorf("broker 3 after Close: %+v", br)
+		}
+		return nil
+	})
+}
+
+// TestSingleNodeMetadataCarriesItsRack: a legacy single node with broker.rack tells clients its rack.
+func TestSingleNodeMetadataCarriesItsRack(t *testing.T) {
+	tb := testbroker.Start(t, testbroker.Set("broker.rack", "eu-west-1a"))
+	md, err := kadm.NewClient(newClient(t, tb.Addr())).BrokerMetadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Brokers) != 1 || md.Brokers[0].Rack == nil || *md.Brokers[0].Rack != "eu-west-1a" {
+		t.Fatalf("Metadata brokers %+v", md.Brokers)
+	}
+}
