@@ -89,3 +89,35 @@ func TestConnectCheckConfigFailsNamingTheKey(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigAcceptsEveryShippedPropertiesFile runs the binary's --check-config on every
+// properties file under deploy/ and examples/: server*.properties as a broker's, the others as a
+// Connect worker's. NB: it lives here, not in deploy/, because package main cannot be imported and
+// calling the command in-process costs nothing where building the binary would cost seconds.
+func TestCheckConfigAcceptsEveryShippedPropertiesFile(t *testing.T) {
+	var files []string
+	for _, dir := range []string{"../../deploy", "../../examples"} {
+		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".properties") {
+				files = append(files, path)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(files) < 4 {
+		t.Fatalf("found only %v", files)
+	}
+	for _, path := range files {
+		command := "connect"
+		if strings.HasPrefix(filepath.Base(path), "server") {
+			command = "server"
+		}
+		var out, errOut bytes.Buffer
+		if code := run([]string{command, "--check-config", path}, nil, &out, &errOut); code != 0 || !strings.Contains(out.String(), ": valid ") {
+			t.Errorf("gregor %s --check-config %s: exit %d, stderr %q", command, path, code, errOut.String())
+		}
+	}
+}
