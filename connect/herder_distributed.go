@@ -68,10 +68,11 @@ type Distributed struct {
 	http      *http.Client
 	conns     *connTracker // every connection to Kafka of every client here; Halt severs them
 
-	wake   chan struct{}
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	wake      chan struct{}
+	firstJoin chan struct{} // closed when the worker has joined its group for the first time
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	once      sync.Once
 
 	// Owned by the driver goroutine only.
 	running      map[string]*distConnector
@@ -89,6 +90,7 @@ type Distributed struct {
 		memberID   string
 		generation int32
 		joined     bool // false from the moment a rebalance is needed until its assignment is applied
+		everJoined bool // joined has been true once: firstJoin is closed
 		synced     bool // a SyncGroup succeeded in the current generation: heartbeats may flow
 		needJoin   bool
 		leader     bool
@@ -130,7 +132,7 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 	}
 	d := &Distributed{cfg: cfg, registry: opts.Registry, logger: opts.Logger.With("component", "connect", "worker", workerID),
 		workerID: workerID, url: "http://" + workerID, http: &http.Client{Timeout: 60 * time.Second},
-		wake: make(chan struct{}, 1), running: map[string]*distConnector{}, tasks: map[ConnectorTaskID]*distTask{},
+		wake: make(chan struct{}, 1), firstJoin: make(chan struct{}), running: map[string]*distConnector{}, tasks: map[ConnectorTaskID]*distTask{},
 		conns: newConnTracker(opts.Dialer)}
 	d.mu.config = newClusterConfig()
 	d.mu.statuses = map[string]statusRecord{}

@@ -41,6 +41,18 @@ func (d *Distributed) ForwardURL() (string, error) {
 	return d.mu.leaderURL, nil
 }
 
+// AwaitFirstJoin waits until the worker has joined its group for the first time, or ctx ends. NB:
+// only the first join is waited for, as Kafka's herder thread first ensures group membership before
+// it serves queued requests; a write during a later rebalance still answers 409 at once.
+func (d *Distributed) AwaitFirstJoin(ctx context.Context) error {
+	select {
+	case <-d.firstJoin:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // CatchUp waits until this worker has read every config and offset record written so far.
 func (d *Distributed) CatchUp(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

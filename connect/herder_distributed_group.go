@@ -256,6 +256,10 @@ func (d *Distributed) joinAndSync(ctx context.Context) (delay time.Duration, err
 		d.requestRejoinLocked(false)
 	} else if !d.mu.needJoin {
 		d.mu.joined = true
+		if !d.mu.everJoined {
+			d.mu.everJoined = true
+			close(d.firstJoin)
+		}
 	}
 	d.mu.Unlock()
 	return sa.Assignment.Delay, nil

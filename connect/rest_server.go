@@ -27,10 +27,16 @@ type Server struct {
 	logger    *slog.Logger
 	clusterID string
 	loggers   *Loggers // set before serving; /admin/loggers
-	srv       *http.Server
-	ln        net.Listener
-	done      chan struct{}
-	closeOnce sync.Once
+	// ready is closed when the herder is set; closing when Close begins. Requests arriving before
+	// ready wait for it, up to requestTimeout (see awaitStarted).
+	ready          chan struct{}
+	readyOnce      sync.Once
+	closing        chan struct{}
+	requestTimeout time.Duration
+	srv            *http.Server
+	ln             net.Listener
+	done           chan struct{}
+	closeOnce      sync.Once
 }
 
 // NewServer returns a server for h. clusterID is reported by GET / as kafka_cluster_id.
@@ -43,8 +49,12 @@ func newServer(h Herder, clusterID string, logger *slog.Logger, loggers *Loggers
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{logger: logger.With("component", "connect.rest"), clusterID: clusterID, loggers: loggers, done: make(chan struct{})}
+	s := &Server{logger: logger.With("component", "connect.rest"), clusterID: clusterID, loggers: loggers, done: make(chan struct{}),
+		ready: make(chan struct{}), closing: make(chan struct{}), requestTimeout: DefaultRESTRequestTimeout}
 	s.mu.herder = h
+	if h != nil {
+		s.readyOnce.Do(func() { close(s.ready) })
+	}
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
@@ -53,6 +63,7 @@ func (s *Server) setHerder(h Herder) {
 	s.mu.Lock()
 	s.mu.herder = h
 	s.mu.Unlock()
+	s.readyOnce.Do(func() { close(s.ready) })
 }
 
 func (s *Server) h() Herder {
@@ -95,6 +106,7 @@ func (s *Server) Listen(listeners string) (string, error) {
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		close(s.closing)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err = s.srv.Shutdown(ctx)
@@ -174,8 +186,7 @@ func (s *Server) Handler() http.Handler {
 			writeError(w, http.StatusBadRequest, msg)
 			return
 		}
-		if s.h() == nil {
-			writeError(w, http.StatusServiceUnavailable, "Worker is starting")
+		if !s.awaitStarted(w, r) {
 			return
 		}
 		if s.forwardToLeader(w, r) {

@@ -61,6 +61,9 @@ func startServer(ctx context.Context, cfg WorkerConfig, opts Options) (*Server, 
 	}
 	opts = opts.withLoggers()
 	srv := newServer(nil, clusterID, opts.Logger, opts.Loggers)
+	if opts.RESTRequestTimeout > 0 {
+		srv.requestTimeout = opts.RESTRequestTimeout
+	}
 	addr, err := srv.Listen(cfg.Listeners)
 	if err != nil {
 		return nil, "", opts, err

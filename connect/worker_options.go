@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // Options tune a worker.
@@ -20,6 +21,9 @@ type Options struct {
 	// Dialer, if set, opens every connection to Kafka of every client the worker makes (see
 	// Dialer); nil dials directly.
 	Dialer Dialer
+	// RESTRequestTimeout bounds how long a REST request waits for a worker still starting (its
+	// herder, and for a write its first group join); 0 means DefaultRESTRequestTimeout.
+	RESTRequestTimeout time.Duration
 }
 
 // withLoggers fills in Logger and Loggers.

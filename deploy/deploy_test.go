@@ -1,6 +1,8 @@
 // Package deploy_test checks the deployment files in deploy/: every properties file parses with
 // the loaders the binary uses, and the Dockerfile, compose file, systemd units and Kubernetes
-// manifests agree with each other on files, ports, images and volumes.
+// manifests agree with each other on files, ports, images and volumes. The binary's own
+// --check-config runs on every properties file here and under examples/ in
+// cmd/gregor's TestCheckConfigAcceptsEveryShippedPropertiesFile (package main cannot be imported).
 package deploy_test
 
 import (

@@ -47,6 +47,9 @@ Subcommands:
   pause NAME, resume NAME
            pause or resume a connector and its tasks
   plugins  list the installed connector plugins
+  --check-config worker.properties
+           parse a standalone (no group.id) or distributed worker config, print the
+           effective settings and exit (1 with the offending key if it is invalid)
 
 Every subcommand but standalone and distributed talks to a worker's REST API: --connect-url, default ` + defaultConnectURL + `
 (the worker ` + "`gregor dev`" + ` starts).
@@ -57,6 +60,12 @@ const defaultConnectURL = "http://127.0.0.1:8083"
 
 // runConnect is `gregor connect <subcommand>`.
 func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "--check-config" || args[0] == "-check-config") {
+		if len(args) != 2 {
+			return usageErrorf("connect --check-config: exactly one worker.properties file is required")
+		}
+		return checkConnectConfig(args[1], stdout)
+	}
 	return runSubcommand(ctx, "connect", connectUsage, map[string]subcommand{
 		"standalone":  runConnectStandalone,
 		"distributed": runConnectDistributed,

@@ -29,9 +29,16 @@ func cmdServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&sets, "set", "override a config: `key=value` (repeatable)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this `file` until shutdown")
+	checkConfig := fs.String("check-config", "", "parse this server.properties `file`, print the effective settings and exit")
 	positional, err := parseFlags(fs, args, stdout, stderr)
 	if err != nil {
 		return err
+	}
+	if *checkConfig != "" {
+		if err := noPositional(positional); err != nil {
+			return err
+		}
+		return checkServerConfig(ctx, *checkConfig, sets, stdout)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
