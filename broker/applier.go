@@ -6,24 +6,29 @@ import (
 
 	"github.com/gregor-streams/gregor/broker/metadata"
 	replication "github.com/gregor-streams/gregor/broker/partition"
+	"github.com/gregor-streams/gregor/broker/replica"
 )
 
 // imageApplier applies the metadata images a KRaft broker receives to the partitions assigned to it
 // (issue 10, step 3): it opens or creates their logs, makes them leader or follower with the image's
-// leader epoch, partition epoch, replicas and ISR, and deletes the replicas the image takes away.
+// leader epoch, partition epoch, replicas and ISR, starts or stops their replica fetchers, and
+// deletes the replicas the image takes away.
 //
 // NB: the publisher calls onUpdate on its own goroutine, which must never wait on disk I/O: onUpdate
 // only queues the update; one applier goroutine (run) does the work, in image order.
 //
 // Not yet (next steps): the broker's topic registry and handlers do not see these partitions, a
-// follower does not fetch (broker/replica), and ISR proposals are not sent to the controller.
+// leader does not serve replica fetches of these partitions, and ISR proposals are not sent to the
+// controller.
 type imageApplier struct {
-	b    *Broker
-	node int32
-	wake chan struct{} // capacity 1: run has updates to apply
-	stop chan struct{}
-	done chan struct{}
-	mu   struct {
+	b        *Broker
+	node     int32
+	replicas *replica.Manager
+	leaders  *leaderClients
+	wake     chan struct{} // capacity 1: run has updates to apply
+	stop     chan struct{}
+	done     chan struct{}
+	mu       struct {
 		sync.Mutex
 		pending []metadata.Update
 		// hosted are the partitions the images assigned here; written by run only.
@@ -33,9 +38,11 @@ type imageApplier struct {
 	topics map[metadata.Uuid]*topic
 }
 
-func newImageApplier(b *Broker) *imageApplier {
+func newImageApplier(b *Broker, pub *metadata.Publisher) *imageApplier {
+	lc := newLeaderClients(b, pub)
 	a := &imageApplier{b: b, node: b.cfg.NodeID, wake: make(chan struct{}, 1), stop: make(chan struct{}),
-		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{}}
+		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{},
+		leaders: lc, replicas: replica.NewManager(b.replicaConfig(), lc.dial)}
 	a.mu.hosted = map[topicPartition]*partition{}
 	go a.run()
 	return a
@@ -81,18 +88,42 @@ func (a *imageApplier) apply(u metadata.Update) {
 	for _, pc := range local.Deleted {
 		a.remove(pc)
 	}
-	for _, list := range [][]metadata.PartitionChange{local.Leaders, local.Followers, local.IsrOnly} {
-		for _, pc := range list {
-			a.assign(u.Image, pc)
+	for _, pc := range local.Leaders {
+		if a.assign(u.Image, pc) != nil {
+			a.replicas.Unfollow(replicaTP(pc))
 		}
+	}
+	for _, pc := range local.Followers {
+		p := a.assign(u.Image, pc)
+		if p == nil {
+			continue
+		}
+		// NB: with no leader (NoLeader) the replica waits for the next image, fetching from nobody.
+		if pc.Cur.Leader < 0 {
+			a.replicas.Unfollow(replicaTP(pc))
+			continue
+		}
+		if err := a.replicas.Follow(replicaTP(pc), pc.Cur.Leader, pc.Cur.LeaderEpoch, p.state, p.log); err != nil {
+			a.b.logger.Warn("starting a replica fetcher failed", "topic", pc.TopicName, "partition", pc.Partition,
+				"leader", pc.Cur.Leader, "err", err)
+		}
+	}
+	for _, pc := range local.IsrOnly {
+		a.assign(u.Image, pc)
 	}
 	for _, t := range u.Changes.DeletedTopics {
 		delete(a.topics, t.ID)
 	}
 }
 
-// assign opens the partition if it is new here and applies the image's assignment.
-func (a *imageApplier) assign(img *metadata.Image, pc metadata.PartitionChange) {
+// replicaTP names pc for the replica fetchers.
+func replicaTP(pc metadata.PartitionChange) replica.TopicPartition {
+	return replica.TopicPartition{Topic: pc.TopicName, TopicID: pc.TopicID, Partition: pc.Partition}
+}
+
+// assign opens the partition if it is new here and applies the image's assignment; it returns the
+// partition, or nil if it could not.
+func (a *imageApplier) assign(img *metadata.Image, pc metadata.PartitionChange) *partition {
 	tp := topicPartition{pc.TopicName, pc.Partition}
 	a.mu.Lock()
 	p := a.mu.hosted[tp]
@@ -101,7 +132,7 @@ func (a *imageApplier) assign(img *metadata.Image, pc metadata.PartitionChange) 
 		var err error
 		if p, err = a.open(img, pc); err != nil {
 			a.b.logger.Error("opening an assigned partition failed", "topic", pc.TopicName, "partition", pc.Partition, "err", err)
-			return
+			return nil
 		}
 		a.mu.Lock()
 		a.mu.hosted[tp] = p
@@ -113,10 +144,11 @@ func (a *imageApplier) assign(img *metadata.Image, pc metadata.PartitionChange) 
 	if err != nil {
 		a.b.logger.Warn("applying a partition assignment failed", "topic", pc.TopicName, "partition", pc.Partition,
 			"leader", cur.Leader, "leader_epoch", cur.LeaderEpoch, "err", err)
-		return
+		return nil
 	}
 	a.b.logger.Debug("partition assignment applied", "topic", pc.TopicName, "partition", pc.Partition,
 		"from", tr.From, "to", tr.To, "leader", tr.Leader, "leader_epoch", tr.LeaderEpoch)
+	return p
 }
 
 // open opens (or creates) the log of a partition assigned here.
@@ -151,6 +183,7 @@ func (a *imageApplier) remove(pc metadata.PartitionChange) {
 	if p == nil {
 		return
 	}
+	a.replicas.Unfollow(replicaTP(pc))
 	if err := p.log.Delete(); err != nil {
 		a.b.logger.Warn("deleting a removed partition failed", "topic", pc.TopicName, "partition", pc.Partition, "err", err)
 	}
@@ -163,14 +196,16 @@ func (a *imageApplier) hosted(topic string, p int32) *partition {
 	return a.mu.hosted[topicPartition{topic, p}]
 }
 
-// close stops run and closes the hosted partitions' logs. Call after the publisher stopped
-// delivering (the Follower is closed).
+// close stops run and the replica fetchers, then closes the hosted partitions' logs. Call after
+// the publisher stopped delivering (the Follower is closed).
 func (a *imageApplier) close() {
 	if a == nil {
 		return
 	}
 	close(a.stop)
 	<-a.done
+	a.replicas.Close()
+	a.leaders.close()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for tp, p := range a.mu.hosted {

@@ -20,8 +20,8 @@ import (
 // TestKRaftImageOpensAssignedPartitions: a topic the controller creates (RF 3, 2 partitions) appears
 // on every node of a 3-node cluster as replicas opened from the metadata image: on the image's
 // leader the partition is leader at the image's leader epoch, partition epoch, replicas and ISR,
-// elsewhere a follower of that leader. Deleting the topic through the controller removes every
-// replica and its directory.
+// elsewhere a follower of that leader with one replica fetcher per leader it follows. Deleting the topic through the controller removes every
+// replica, its directory and the fetchers.
 func TestKRaftImageOpensAssignedPartitions(t *testing.T) {
 	nodes := startKRaftCluster(t, 3)
 	waitUnfenced(t, nodes)
@@ -42,6 +42,7 @@ func TestKRaftImageOpensAssignedPartitions(t *testing.T) {
 	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		for i, b := range nodes {
 			img := b.MetadataImage()
+			followed := map[int32]bool{}
 			for p := int32(0); p < 2; p++ {
 				want := img.Partition("applied", p)
 				if want == nil {
@@ -54,6 +55,8 @@ func TestKRaftImageOpensAssignedPartitions(t *testing.T) {
 				role := replication.RoleFollower
 				if want.Leader == int32(i+1) {
 					role = replication.RoleLeader
+				} else {
+					followed[want.Leader] = true
 				}
 				if snap.Role != role || snap.Leader != want.Leader || snap.LeaderEpoch != want.LeaderEpoch ||
 					snap.PartitionEpoch != want.PartitionEpoch || !slices.Equal(snap.Replicas, want.Replicas) ||
@@ -63,6 +66,9 @@ func TestKRaftImageOpensAssignedPartitions(t *testing.T) {
 				if _, err := os.Stat(broker.PartitionDir(b, "applied", p)); err != nil {
 					return fmt.Errorf("node %d: %w", i+1, err)
 				}
+			}
+			if got := broker.ReplicaFetchers(b); got != len(followed) {
+				return fmt.Errorf("node %d runs %d replica fetchers, follows leaders %v", i+1, got, followed)
 			}
 		}
 		return nil
@@ -90,6 +96,9 @@ func TestKRaftImageOpensAssignedPartitions(t *testing.T) {
 				if _, err := os.Stat(broker.PartitionDir(b, "applied", p)); !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("node %d applied-%d directory: %v", i+1, p, err)
 				}
+			}
+			if got := broker.ReplicaFetchers(b); got != 0 {
+				return fmt.Errorf("node %d still runs %d replica fetchers", i+1, got)
 			}
 		}
 		return nil

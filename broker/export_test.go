@@ -42,3 +42,11 @@ func SendToController(ctx context.Context, b *Broker, req kmsg.Request) (kmsg.Re
 func PartitionDir(b *Broker, topic string, partition int32) string {
 	return b.partitionDir(topic, partition)
 }
+
+// ReplicaFetchers returns how many replica fetchers (one per leader followed) this KRaft broker runs.
+func ReplicaFetchers(b *Broker) int {
+	if b.kraft == nil || b.kraft.applier == nil {
+		return 0
+	}
+	return b.kraft.applier.replicas.Fetchers()
+}

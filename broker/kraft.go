@@ -78,7 +78,7 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 	}
 	kn.pub = metadata.NewPublisher(metadata.Empty())
 	// NB: subscribers subscribe here, before the Follower starts, so they see every image.
-	kn.applier = newImageApplier(b)
+	kn.applier = newImageApplier(b, kn.pub)
 	_, kn.unsub = kn.pub.Subscribe("partitions", kn.applier.onUpdate)
 	if kn.ctl != nil {
 		kn.follower = lifecycle.FollowLocal(kn.ctl.Quorum(), kn.pub, b.logger.With("component", "metadata-follower"))
