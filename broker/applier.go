@@ -3,7 +3,10 @@ package broker
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/gregor-streams/gregor/broker/lifecycle"
 	"github.com/gregor-streams/gregor/broker/metadata"
 	replication "github.com/gregor-streams/gregor/broker/partition"
 	"github.com/gregor-streams/gregor/broker/replica"
@@ -18,31 +21,35 @@ import (
 // only queues the update; one applier goroutine (run) does the work, in image order.
 //
 // Not yet (next steps): the broker's topic registry and handlers do not see these partitions, a
-// leader does not serve replica fetches of these partitions, and ISR proposals are not sent to the
-// controller.
+// leader does not serve replica fetches of these partitions.
 type imageApplier struct {
 	b        *Broker
 	node     int32
 	replicas *replica.Manager
 	leaders  *leaderClients
-	wake     chan struct{} // capacity 1: run has updates to apply
-	stop     chan struct{}
-	done     chan struct{}
-	mu       struct {
+	client   *lifecycle.ControllerClient // sends AlterPartition
+	// mgr is the lifecycle Manager (its broker epoch goes in AlterPartition); set once it started.
+	mgr  atomic.Pointer[lifecycle.Manager]
+	wake chan struct{} // capacity 1: run has updates to apply
+	stop chan struct{}
+	done chan struct{}
+	mu   struct {
 		sync.Mutex
 		pending []metadata.Update
 		// hosted are the partitions the images assigned here; written by run only.
 		hosted map[topicPartition]*partition
 	}
+	// proposals counts AlterPartition sends in flight (alterpartition.go); close waits for them.
+	proposals sync.WaitGroup
 	// topics holds one topic per image topic ID with a replica here; run's alone.
 	topics map[metadata.Uuid]*topic
 }
 
-func newImageApplier(b *Broker, pub *metadata.Publisher) *imageApplier {
+func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.ControllerClient) *imageApplier {
 	lc := newLeaderClients(b, pub)
 	a := &imageApplier{b: b, node: b.cfg.NodeID, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{},
-		leaders: lc, replicas: replica.NewManager(b.replicaConfig(), lc.dial)}
+		leaders: lc, client: client, replicas: replica.NewManager(b.replicaConfig(), lc.dial)}
 	a.mu.hosted = map[topicPartition]*partition{}
 	go a.run()
 	return a
@@ -61,10 +68,17 @@ func (a *imageApplier) onUpdate(u metadata.Update) {
 
 func (a *imageApplier) run() {
 	defer close(a.done)
+	// NB: each led partition checks its followers' lag every replica.lag.time.max.ms / 2 (Kafka's
+	// isr-expiration task); a shrink is a proposal sent to the controller (alterpartition.go).
+	tick := time.NewTicker(max(time.Duration(a.b.cfg.KRaft.ReplicaLagTimeMaxMs)*time.Millisecond/2, 10*time.Millisecond))
+	defer tick.Stop()
 	for {
 		select {
 		case <-a.stop:
 			return
+		case <-tick.C:
+			a.shrinkISRs()
+			continue
 		case <-a.wake:
 		}
 		a.mu.Lock()
@@ -170,7 +184,7 @@ func (a *imageApplier) open(img *metadata.Image, pc metadata.PartitionChange) (*
 		t = &topic{name: pc.TopicName, id: pc.TopicID, configs: configs}
 		a.topics[pc.TopicID] = t
 	}
-	return a.b.openReplica(t, pc.Partition, 0)
+	return a.b.openReplica(t, pc.Partition, 0, a.propose)
 }
 
 // remove stops and deletes a replica the image no longer assigns here.
@@ -204,6 +218,7 @@ func (a *imageApplier) close() {
 	}
 	close(a.stop)
 	<-a.done
+	a.proposals.Wait()
 	a.replicas.Close()
 	a.leaders.close()
 	a.mu.Lock()

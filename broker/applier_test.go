@@ -121,3 +121,41 @@ func waitUnfenced(t *testing.T, nodes []*broker.Broker) {
 		return nil
 	})
 }
+
+// TestKRaftLeaderShrinksTheISRThroughTheController: followers that do not catch up within
+// replica.lag.time.max.ms are proposed out of the ISR by the partition leader (AlterPartition to the
+// controller); the committed ISR comes back in the image and the leader applies it.
+// NB: it relies on followers not fetching (the leader does not serve replica fetches of image
+// partitions yet); once it does, stop a follower's fetching here instead.
+func TestKRaftLeaderShrinksTheISRThroughTheController(t *testing.T) {
+	nodes := startKRaftCluster(t, 3, "replica.lag.time.max.ms=300")
+	waitUnfenced(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "shrink", 1, 3
+	create.Topics = append(create.Topics, ct)
+	create.TimeoutMillis = 10000
+	resp, err := broker.SendToController(ctx, nodes[0], create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("CreateTopics: %v", kerr.ErrorForCode(code))
+	}
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		p := nodes[0].MetadataImage().Partition("shrink", 0)
+		if p == nil {
+			return fmt.Errorf("no shrink-0 in the image")
+		}
+		if !slices.Equal(p.Isr, []int32{p.Leader}) || p.PartitionEpoch == 0 {
+			return fmt.Errorf("image: ISR %v, leader %d, partition epoch %d", p.Isr, p.Leader, p.PartitionEpoch)
+		}
+		snap, ok := broker.HostedReplica(nodes[p.Leader-1], "shrink", 0)
+		if !ok || !slices.Equal(snap.ISR, p.Isr) || snap.PartitionEpoch != p.PartitionEpoch {
+			return fmt.Errorf("leader %d: %+v, image %+v", p.Leader, snap, *p)
+		}
+		return nil
+	})
+}

@@ -77,8 +77,11 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		return nil
 	}
 	kn.pub = metadata.NewPublisher(metadata.Empty())
+	if kn.client, err = lifecycle.NewControllerClient(k.Voters, fmt.Sprintf("gregor-broker-%d", b.cfg.NodeID)); err != nil {
+		return fmt.Errorf("controller client: %w", err)
+	}
 	// NB: subscribers subscribe here, before the Follower starts, so they see every image.
-	kn.applier = newImageApplier(b, kn.pub)
+	kn.applier = newImageApplier(b, kn.pub, kn.client)
 	_, kn.unsub = kn.pub.Subscribe("partitions", kn.applier.onUpdate)
 	if kn.ctl != nil {
 		kn.follower = lifecycle.FollowLocal(kn.ctl.Quorum(), kn.pub, b.logger.With("component", "metadata-follower"))
@@ -90,9 +93,6 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		if err != nil {
 			return fmt.Errorf("metadata follower: %w", err)
 		}
-	}
-	if kn.client, err = lifecycle.NewControllerClient(k.Voters, fmt.Sprintf("gregor-broker-%d", b.cfg.NodeID)); err != nil {
-		return fmt.Errorf("controller client: %w", err)
 	}
 	pub := kn.pub
 	kn.mgr, err = lifecycle.Start(lifecycle.Config{
@@ -108,6 +108,7 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 	if err != nil {
 		return fmt.Errorf("broker lifecycle: %w", err)
 	}
+	kn.applier.mgr.Store(kn.mgr)
 	b.kraft = kn
 	return nil
 }
