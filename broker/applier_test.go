@@ -27,18 +27,7 @@ func TestKRaftImageOpensAssignedPartitions(t *testing.T) {
 	waitUnfenced(t, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	create := kmsg.NewPtrCreateTopicsRequest()
-	ct := kmsg.NewCreateTopicsRequestTopic()
-	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "applied", 2, 3
-	create.Topics = append(create.Topics, ct)
-	create.TimeoutMillis = 10000
-	resp, err := broker.SendToController(ctx, nodes[0], create)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; code != 0 {
-		t.Fatalf("CreateTopics: %v", kerr.ErrorForCode(code))
-	}
+	createThroughController(ctx, t, nodes[0], "applied", 2, 3)
 	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		for i, b := range nodes {
 			img := b.MetadataImage()
@@ -130,20 +119,7 @@ func waitUnfenced(t *testing.T, nodes []*broker.Broker) {
 func TestKRaftLeaderShrinksTheISRThroughTheController(t *testing.T) {
 	nodes := startKRaftCluster(t, 3, "replica.lag.time.max.ms=300")
 	waitUnfenced(t, nodes)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	create := kmsg.NewPtrCreateTopicsRequest()
-	ct := kmsg.NewCreateTopicsRequestTopic()
-	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "shrink", 1, 3
-	create.Topics = append(create.Topics, ct)
-	create.TimeoutMillis = 10000
-	resp, err := broker.SendToController(ctx, nodes[0], create)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; code != 0 {
-		t.Fatalf("CreateTopics: %v", kerr.ErrorForCode(code))
-	}
+	createThroughController(context.Background(), t, nodes[0], "shrink", 1, 3)
 	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		p := nodes[0].MetadataImage().Partition("shrink", 0)
 		if p == nil {
@@ -158,4 +134,23 @@ func TestKRaftLeaderShrinksTheISRThroughTheController(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// createThroughController creates a topic with a CreateTopics sent to the active controller.
+func createThroughController(ctx context.Context, t *testing.T, b *broker.Broker, name string, partitions int32, rf int16) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = name, partitions, rf
+	create.Topics = append(create.Topics, ct)
+	create.TimeoutMillis = 10000
+	resp, err := broker.SendToController(ctx, b, create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("CreateTopics %s: %v", name, kerr.ErrorForCode(code))
+	}
 }
