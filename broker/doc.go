@@ -34,8 +34,13 @@
 // broker-only one) and a lifecycle.Manager that registers the advertised endpoints and heartbeats
 // (kraft.go). Close first runs a controlled shutdown (bounded by broker.session.timeout.ms), then
 // stops the Manager, the Follower and the controller after the logs. Metadata and DescribeCluster list
-// the image's unfenced brokers. Not yet: the topic registry from the image (partitions still come from
-// gregor-topics.json and are led here), forwarding admin requests, replica fetching.
+// the image's unfenced brokers. The image applier (applier.go), subscribed before the Follower starts,
+// hands each image's local changes to one goroutine that opens the partitions assigned here as leader
+// or follower at the image's epochs, replicas and ISR, runs a broker/replica fetcher per leader
+// followed (replicas.go), deletes removed replicas, and sends leaders' ISR proposals to the controller
+// (alterpartition.go). Not yet: the topic registry and the handlers see only gregor-topics.json (the
+// applier's partitions are not served: no produce, fetch, replica fetch or OffsetForLeaderEpoch on
+// them), forwarding admin requests and producer-ID blocks to the controller.
 //
 // # Locks
 //

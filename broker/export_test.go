@@ -1,5 +1,13 @@
 package broker
 
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	replication "github.com/gregor-streams/gregor/broker/partition"
+)
+
 // FetchWakeups returns how many times a long-polling fetch was woken by a partition it reads.
 func FetchWakeups(b *Broker) int64 { return b.fetchWakeups.Load() }
 
@@ -10,4 +18,35 @@ func FetchWaiters(b *Broker, topic string, partition int32) int {
 		return 0
 	}
 	return p.state.Snapshot().FetchWaiters
+}
+
+// HostedReplica returns the replica state of a partition the metadata images assigned to this KRaft
+// broker, and false if it hosts none.
+func HostedReplica(b *Broker, topic string, partition int32) (replication.Snapshot, bool) {
+	if b.kraft == nil || b.kraft.applier == nil {
+		return replication.Snapshot{}, false
+	}
+	p := b.kraft.applier.hosted(topic, partition)
+	if p == nil {
+		return replication.Snapshot{}, false
+	}
+	return p.state.Snapshot(), true
+}
+
+// SendToController sends req to the active controller through this KRaft broker's controller client.
+func SendToController(ctx context.Context, b *Broker, req kmsg.Request) (kmsg.Response, error) {
+	return b.kraft.client.Send(ctx, req)
+}
+
+// PartitionDir is the directory of a partition's log.
+func PartitionDir(b *Broker, topic string, partition int32) string {
+	return b.partitionDir(topic, partition)
+}
+
+// ReplicaFetchers returns how many replica fetchers (one per leader followed) this KRaft broker runs.
+func ReplicaFetchers(b *Broker) int {
+	if b.kraft == nil || b.kraft.applier == nil {
+		return 0
+	}
+	return b.kraft.applier.replicas.Fetchers()
 }

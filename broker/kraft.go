@@ -25,6 +25,8 @@ type kraftNode struct {
 	follower *lifecycle.Follower
 	mgr      *lifecycle.Manager
 	client   *lifecycle.ControllerClient
+	applier  *imageApplier // applies each image to the partitions assigned here
+	unsub    func()
 }
 
 // startKRaft starts the node's cluster side; advertised are the broker listeners' endpoints. On error
@@ -75,8 +77,12 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		return nil
 	}
 	kn.pub = metadata.NewPublisher(metadata.Empty())
-	// NB: subscribers (the partition manager, next step) subscribe here, before the Follower starts,
-	// so they see every image.
+	if kn.client, err = lifecycle.NewControllerClient(k.Voters, fmt.Sprintf("gregor-broker-%d", b.cfg.NodeID)); err != nil {
+		return fmt.Errorf("controller client: %w", err)
+	}
+	// NB: subscribers subscribe here, before the Follower starts, so they see every image.
+	kn.applier = newImageApplier(b, kn.pub, kn.client)
+	_, kn.unsub = kn.pub.Subscribe("partitions", kn.applier.onUpdate)
 	if kn.ctl != nil {
 		kn.follower = lifecycle.FollowLocal(kn.ctl.Quorum(), kn.pub, b.logger.With("component", "metadata-follower"))
 	} else {
@@ -87,9 +93,6 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		if err != nil {
 			return fmt.Errorf("metadata follower: %w", err)
 		}
-	}
-	if kn.client, err = lifecycle.NewControllerClient(k.Voters, fmt.Sprintf("gregor-broker-%d", b.cfg.NodeID)); err != nil {
-		return fmt.Errorf("controller client: %w", err)
 	}
 	pub := kn.pub
 	kn.mgr, err = lifecycle.Start(lifecycle.Config{
@@ -105,6 +108,7 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 	if err != nil {
 		return fmt.Errorf("broker lifecycle: %w", err)
 	}
+	kn.applier.mgr.Store(kn.mgr)
 	b.kraft = kn
 	return nil
 }
@@ -163,8 +167,8 @@ func (kn *kraftNode) controlledShutdown(timeout time.Duration) error {
 	return kn.mgr.ControlledShutdown(ctx)
 }
 
-// close stops the Manager, the Follower, the controller client and the controller server, in that
-// order (lifecycle's doc). Safe on a partly started node.
+// close stops the Manager, the Follower, the image applier (closing its partitions' logs), the
+// controller client and the controller server, in that order (lifecycle's doc). Safe on a partly started node.
 func (kn *kraftNode) close() error {
 	if kn == nil {
 		return nil
@@ -176,6 +180,10 @@ func (kn *kraftNode) close() error {
 	if kn.follower != nil {
 		errs = append(errs, kn.follower.Close())
 	}
+	if kn.unsub != nil {
+		kn.unsub()
+	}
+	kn.applier.close()
 	if kn.client != nil {
 		kn.client.Close()
 	}

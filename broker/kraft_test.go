@@ -40,8 +40,8 @@ func freePorts(t *testing.T, n int) []int {
 }
 
 // startKRaftCluster starts n combined (broker,controller) nodes in-process, each on a formatted
-// log dir, with fast heartbeats.
-func startKRaftCluster(t *testing.T, n int) []*broker.Broker {
+// log dir, with fast heartbeats; extra are more key=value settings.
+func startKRaftCluster(t *testing.T, n int, extra ...string) []*broker.Broker {
 	t.Helper()
 	ports := freePorts(t, n)
 	var voters []string
@@ -53,13 +53,13 @@ func startKRaftCluster(t *testing.T, n int) []*broker.Broker {
 	var nodes []*broker.Broker
 	for i := range n {
 		dir := t.TempDir()
-		cfg, _, err := config.Load("", []string{
+		cfg, _, err := config.Load("", append([]string{
 			"process.roles=broker,controller", fmt.Sprintf("node.id=%d", i+1), "log.dirs=" + dir,
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", ports[i]),
 			"controller.listener.names=CONTROLLER",
 			fmt.Sprintf("broker.rack=r%d", i+1), "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=1500",
-		})
+		}, extra...))
 		if err != nil {
 			t.Fatal(err)
 		}

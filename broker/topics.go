@@ -168,13 +168,11 @@ func (b *Broker) logConfig(overrides map[string]string) log.Config {
 
 // openPartition opens partition p of t with the high watermark the broker checkpointed for it.
 func (b *Broker) openPartition(t *topic, p int32, highWatermark int64) (*partition, error) {
-	l, err := log.Open(b.partitionDir(t.name, p), b.logConfig(t.configs), log.Options{FS: b.fs, Logger: b.logger.With("partition", fmt.Sprintf("%s-%d", t.name, p))})
+	part, err := b.openReplica(t, p, highWatermark, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
+		return nil, err
 	}
-	part := &partition{topic: t, index: p, log: l}
-	highWatermark = max(highWatermark, l.LogStartOffset())
-	part.state = replication.New(t.name, p, b.cfg.NodeID, l, highWatermark, b.replicationConfig(t.configs), replication.Options{Logger: b.partitionLogger})
+	l := part.log
 	// Single node: this broker is the only replica, the leader and the whole ISR. The leader epoch
 	// is the latest the log recorded (0 for a new log), so it survives restarts unchanged.
 	epoch := max(l.LatestEpoch(), 0)
@@ -186,10 +184,23 @@ func (b *Broker) openPartition(t *topic, p int32, highWatermark int64) (*partiti
 	return part, nil
 }
 
+// openReplica opens (or creates) partition p of t, its log and its replica state, with no role yet:
+// the caller applies an assignment. propose sends its ISR proposals (nil: a single node has none).
+func (b *Broker) openReplica(t *topic, p int32, highWatermark int64, propose func(string, int32, replication.Proposal)) (*partition, error) {
+	l, err := log.Open(b.partitionDir(t.name, p), b.logConfig(t.configs), log.Options{FS: b.fs, Logger: b.logger.With("partition", fmt.Sprintf("%s-%d", t.name, p))})
+	if err != nil {
+		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
+	}
+	part := &partition{topic: t, index: p, log: l}
+	highWatermark = max(highWatermark, l.LogStartOffset())
+	part.state = replication.New(t.name, p, b.cfg.NodeID, l, highWatermark, b.replicationConfig(t.configs), replication.Options{Logger: b.partitionLogger, Propose: propose})
+	return part, nil
+}
+
 // replicationConfig resolves a topic's replication config (min.insync.replicas).
 func (b *Broker) replicationConfig(overrides map[string]string) replication.Config {
 	tc := config.Topic{Overrides: overrides, Broker: b.cfg}
-	return replication.Config{MinInsyncReplicas: tc.MinInsyncReplicas()}
+	return replication.Config{MinInsyncReplicas: tc.MinInsyncReplicas(), ReplicaLagTimeMaxMs: b.cfg.KRaft.ReplicaLagTimeMaxMs}
 }
 
 // validTopicName applies Kafka's rules: 1..249 chars of [a-zA-Z0-9._-], not "." or "..".

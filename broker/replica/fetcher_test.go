@@ -1,59 +1,14 @@
 package replica
 
 import (
-	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/gregor-streams/gregor/broker/partition"
-	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
-
-// brokerLeader starts a single-node broker with topic "t" (one partition) holding n records
-// produced in batches of 10, and returns it with a client and the topic's ID.
-func brokerLeader(t *testing.T, n int) (*testbroker.Broker, *kgo.Client, [16]byte) {
-	t.Helper()
-	tb := testbroker.Start(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.DefaultProduceTopic("t"), kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	adm := kadm.NewClient(cl)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "t"); err != nil {
-		t.Fatal(err)
-	}
-	produce(t, cl, 0, n)
-	td, err := adm.ListTopics(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tb, cl, td["t"].ID
-}
-
-func produce(t *testing.T, cl *kgo.Client, from, to int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for i := from; i < to; i += 10 {
-		var rs []*kgo.Record
-		for j := i; j < min(i+10, to); j++ {
-			rs = append(rs, &kgo.Record{Value: []byte("r" + strconv.Itoa(j))})
-		}
-		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func values(rs []record) []string {
 	out := make([]string, len(rs))
@@ -61,90 +16,6 @@ func values(rs []record) []string {
 		out[i] = r.Value
 	}
 	return out
-}
-
-func wantValues(from, to int) []string {
-	var out []string
-	for i := from; i < to; i++ {
-		out = append(out, "r"+strconv.Itoa(i))
-	}
-	return out
-}
-
-// The single-node broker is the leader (node 1, epoch 0); the follower's log is a real log on
-// disk. The follower keeps the leader's offsets and epochs, takes its high watermark, and keeps
-// up with appends made while it follows (long-polling fetches).
-func TestFollowerReplicatesFromTheBrokerKeepingOffsetsAndEpochs(t *testing.T) {
-	tb, cl, id := brokerLeader(t, 50)
-	fl := openLog(t, "")
-	fp := follower(t, 2, 1, 0, fl, 1, 2)
-	m := NewManager(Config{ReplicaID: 2, MaxWait: 100 * time.Millisecond, Backoff: 20 * time.Millisecond, Logger: quiet()}, dialer(t, tb.Addr()))
-	defer m.Close()
-	if err := m.Follow(TopicPartition{Topic: "t", TopicID: id, Partition: 0}, 1, 0, fp, fl); err != nil {
-		t.Fatal(err)
-	}
-	caughtUp := func(n int) func() error {
-		return func() error {
-			got, err := tryReadLog(t, fl)
-			if err != nil {
-				return err
-			}
-			if !slices.Equal(values(got), wantValues(0, n)) {
-				return fmt.Errorf("follower has %d records, want %d", len(got), n)
-			}
-			if hw := fp.Snapshot().HighWatermark; hw != int64(n) {
-				return fmt.Errorf("follower high watermark %d, want %d", hw, n)
-			}
-			return nil
-		}
-	}
-	testutil.CheckFor(t, 10*time.Second, 10*time.Millisecond, caughtUp(50))
-	for i, r := range readLog(t, fl) {
-		if r.Offset != int64(i) || r.Epoch != 0 {
-			t.Fatalf("record %d at offset %d epoch %d, want the leader's offset %d and epoch 0", i, r.Offset, r.Epoch, i)
-		}
-	}
-	produce(t, cl, 50, 120)
-	testutil.CheckFor(t, 10*time.Second, 10*time.Millisecond, caughtUp(120))
-	if m.Fetchers() != 1 {
-		t.Fatalf("%d fetchers for one leader", m.Fetchers())
-	}
-	m.Unfollow(TopicPartition{Topic: "t", TopicID: id, Partition: 0})
-	if m.Fetchers() != 0 {
-		t.Fatalf("%d fetchers after the last partition was unfollowed", m.Fetchers())
-	}
-}
-
-// A follower whose log ends below the leader's log start offset (records deleted on the leader
-// while it was away) gets OFFSET_OUT_OF_RANGE, empties its log and starts at the leader's log start.
-func TestFollowerBelowTheLeaderLogStartStartsOverThere(t *testing.T) {
-	tb, cl, id := brokerLeader(t, 40)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	adm := kadm.NewClient(cl)
-	offs := kadm.Offsets{}
-	offs.Add(kadm.Offset{Topic: "t", Partition: 0, At: 25})
-	if _, err := adm.DeleteRecords(ctx, offs); err != nil {
-		t.Fatal(err)
-	}
-	fl := openLog(t, "")
-	appendAt(t, fl, 0, "stale-0", "stale-1", "stale-2") // what it had before: offsets 0..2
-	fp := follower(t, 2, 1, 0, fl, 1, 2)
-	m := NewManager(Config{ReplicaID: 2, MaxWait: 100 * time.Millisecond, Backoff: 20 * time.Millisecond, Logger: quiet()}, dialer(t, tb.Addr()))
-	defer m.Close()
-	if err := m.Follow(TopicPartition{Topic: "t", TopicID: id, Partition: 0}, 1, 0, fp, fl); err != nil {
-		t.Fatal(err)
-	}
-	testutil.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-		got, err := tryReadLog(t, fl)
-		if err != nil {
-			return err
-		}
-		if fl.LogStartOffset() != 25 || !slices.Equal(values(got), wantValues(25, 40)) {
-			return fmt.Errorf("follower log start %d, records %v; want start 25 and r25..r39", fl.LogStartOffset(), values(got))
-		}
-		return nil
-	})
 }
 
 // Leader epochs fence: a follower at an older epoch than the leader's gets FENCED_LEADER_EPOCH

@@ -1,0 +1,232 @@
+package broker
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gregor-streams/gregor/broker/lifecycle"
+	"github.com/gregor-streams/gregor/broker/metadata"
+	replication "github.com/gregor-streams/gregor/broker/partition"
+	"github.com/gregor-streams/gregor/broker/replica"
+)
+
+// imageApplier applies the metadata images a KRaft broker receives to the partitions assigned to it
+// (issue 10, step 3): it opens or creates their logs, makes them leader or follower with the image's
+// leader epoch, partition epoch, replicas and ISR, starts or stops their replica fetchers, and
+// deletes the replicas the image takes away.
+//
+// NB: the publisher calls onUpdate on its own goroutine, which must never wait on disk I/O: onUpdate
+// only queues the update; one applier goroutine (run) does the work, in image order.
+//
+// Not yet (next steps): the broker's topic registry and handlers do not see these partitions, a
+// leader does not serve replica fetches of these partitions.
+type imageApplier struct {
+	b        *Broker
+	node     int32
+	replicas *replica.Manager
+	leaders  *leaderClients
+	client   *lifecycle.ControllerClient // sends AlterPartition
+	// mgr is the lifecycle Manager (its broker epoch goes in AlterPartition); set once it started.
+	mgr  atomic.Pointer[lifecycle.Manager]
+	wake chan struct{} // capacity 1: run has updates to apply
+	stop chan struct{}
+	done chan struct{}
+	mu   struct {
+		sync.Mutex
+		pending []metadata.Update
+		// hosted are the partitions the images assigned here; written by run only.
+		hosted map[topicPartition]*partition
+	}
+	// proposals counts AlterPartition sends in flight (alterpartition.go); close waits for them.
+	proposals sync.WaitGroup
+	// topics holds one topic per image topic ID with a replica here; run's alone.
+	topics map[metadata.Uuid]*topic
+}
+
+func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.ControllerClient) *imageApplier {
+	lc := newLeaderClients(b, pub)
+	a := &imageApplier{b: b, node: b.cfg.NodeID, wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{},
+		leaders: lc, client: client, replicas: replica.NewManager(b.replicaConfig(), lc.dial)}
+	a.mu.hosted = map[topicPartition]*partition{}
+	go a.run()
+	return a
+}
+
+// onUpdate is the publisher's callback: it queues u and wakes run.
+func (a *imageApplier) onUpdate(u metadata.Update) {
+	a.mu.Lock()
+	a.mu.pending = append(a.mu.pending, u)
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *imageApplier) run() {
+	defer close(a.done)
+	// NB: each led partition checks its followers' lag every replica.lag.time.max.ms / 2 (Kafka's
+	// isr-expiration task); a shrink is a proposal sent to the controller (alterpartition.go).
+	tick := time.NewTicker(max(time.Duration(a.b.cfg.KRaft.ReplicaLagTimeMaxMs)*time.Millisecond/2, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-tick.C:
+			a.shrinkISRs()
+			continue
+		case <-a.wake:
+		}
+		a.mu.Lock()
+		batch := a.mu.pending
+		a.mu.pending = nil
+		a.mu.Unlock()
+		for _, u := range batch {
+			select {
+			case <-a.stop:
+				return
+			default:
+			}
+			a.apply(u)
+		}
+	}
+}
+
+// apply acts on one image's local changes.
+func (a *imageApplier) apply(u metadata.Update) {
+	local := u.Changes.Local(a.node)
+	for _, pc := range local.Deleted {
+		a.remove(pc)
+	}
+	for _, pc := range local.Leaders {
+		if a.assign(u.Image, pc) != nil {
+			a.replicas.Unfollow(replicaTP(pc))
+		}
+	}
+	for _, pc := range local.Followers {
+		p := a.assign(u.Image, pc)
+		if p == nil {
+			continue
+		}
+		// NB: with no leader (NoLeader) the replica waits for the next image, fetching from nobody.
+		if pc.Cur.Leader < 0 {
+			a.replicas.Unfollow(replicaTP(pc))
+			continue
+		}
+		if err := a.replicas.Follow(replicaTP(pc), pc.Cur.Leader, pc.Cur.LeaderEpoch, p.state, p.log); err != nil {
+			a.b.logger.Warn("starting a replica fetcher failed", "topic", pc.TopicName, "partition", pc.Partition,
+				"leader", pc.Cur.Leader, "err", err)
+		}
+	}
+	for _, pc := range local.IsrOnly {
+		a.assign(u.Image, pc)
+	}
+	for _, t := range u.Changes.DeletedTopics {
+		delete(a.topics, t.ID)
+	}
+}
+
+// replicaTP names pc for the replica fetchers.
+func replicaTP(pc metadata.PartitionChange) replica.TopicPartition {
+	return replica.TopicPartition{Topic: pc.TopicName, TopicID: pc.TopicID, Partition: pc.Partition}
+}
+
+// assign opens the partition if it is new here and applies the image's assignment; it returns the
+// partition, or nil if it could not.
+func (a *imageApplier) assign(img *metadata.Image, pc metadata.PartitionChange) *partition {
+	tp := topicPartition{pc.TopicName, pc.Partition}
+	a.mu.Lock()
+	p := a.mu.hosted[tp]
+	a.mu.Unlock()
+	if p == nil {
+		var err error
+		if p, err = a.open(img, pc); err != nil {
+			a.b.logger.Error("opening an assigned partition failed", "topic", pc.TopicName, "partition", pc.Partition, "err", err)
+			return nil
+		}
+		a.mu.Lock()
+		a.mu.hosted[tp] = p
+		a.mu.Unlock()
+	}
+	cur := pc.Cur
+	tr, err := p.state.ApplyAssignment(replication.Assignment{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch,
+		PartitionEpoch: cur.PartitionEpoch, Replicas: cur.Replicas, ISR: cur.Isr})
+	if err != nil {
+		a.b.logger.Warn("applying a partition assignment failed", "topic", pc.TopicName, "partition", pc.Partition,
+			"leader", cur.Leader, "leader_epoch", cur.LeaderEpoch, "err", err)
+		return nil
+	}
+	a.b.logger.Debug("partition assignment applied", "topic", pc.TopicName, "partition", pc.Partition,
+		"from", tr.From, "to", tr.To, "leader", tr.Leader, "leader_epoch", tr.LeaderEpoch)
+	return p
+}
+
+// open opens (or creates) the log of a partition assigned here.
+func (a *imageApplier) open(img *metadata.Image, pc metadata.PartitionChange) (*partition, error) {
+	// NB: a topic of the single-node registry (gregor-topics.json) owns its partition directories;
+	// the image must not open them a second time.
+	a.b.mu.RLock()
+	_, local := a.b.topics[pc.TopicName]
+	a.b.mu.RUnlock()
+	if local {
+		return nil, fmt.Errorf("topic %s is also in the local registry %s", pc.TopicName, metaFileName)
+	}
+	t := a.topics[pc.TopicID]
+	if t == nil {
+		configs := map[string]string{}
+		for k, v := range img.Configs(metadata.TopicResource(pc.TopicName)) {
+			configs[k] = v
+		}
+		t = &topic{name: pc.TopicName, id: pc.TopicID, configs: configs}
+		a.topics[pc.TopicID] = t
+	}
+	return a.b.openReplica(t, pc.Partition, 0, a.propose)
+}
+
+// remove stops and deletes a replica the image no longer assigns here.
+func (a *imageApplier) remove(pc metadata.PartitionChange) {
+	tp := topicPartition{pc.TopicName, pc.Partition}
+	a.mu.Lock()
+	p := a.mu.hosted[tp]
+	delete(a.mu.hosted, tp)
+	a.mu.Unlock()
+	if p == nil {
+		return
+	}
+	a.replicas.Unfollow(replicaTP(pc))
+	if err := p.log.Delete(); err != nil {
+		a.b.logger.Warn("deleting a removed partition failed", "topic", pc.TopicName, "partition", pc.Partition, "err", err)
+	}
+}
+
+// hosted returns the partition the images assigned here, or nil.
+func (a *imageApplier) hosted(topic string, p int32) *partition {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mu.hosted[topicPartition{topic, p}]
+}
+
+// close stops run and the replica fetchers, then closes the hosted partitions' logs. Call after
+// the publisher stopped delivering (the Follower is closed).
+func (a *imageApplier) close() {
+	if a == nil {
+		return
+	}
+	close(a.stop)
+	<-a.done
+	a.proposals.Wait()
+	a.replicas.Close()
+	a.leaders.close()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for tp, p := range a.mu.hosted {
+		if err := p.log.Close(); err != nil {
+			a.b.logger.Warn("closing a partition failed", "topic", tp.topic, "partition", tp.partition, "err", err)
+		}
+	}
+	a.mu.hosted = map[topicPartition]*partition{}
+}

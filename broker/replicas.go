@@ -1,0 +1,84 @@
+package broker
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregor-streams/gregor/broker/metadata"
+	"github.com/gregor-streams/gregor/broker/replica"
+)
+
+// leaderClients dials the leaders a KRaft broker's replica fetchers copy from: one kgo client per
+// leader, seeded with the leader's endpoint for inter.broker.listener.name in the current image.
+type leaderClients struct {
+	pub      *metadata.Publisher
+	listener string
+	clientID string
+	mu       struct {
+		sync.Mutex
+		clients map[int32]*kgo.Client
+	}
+}
+
+func newLeaderClients(b *Broker, pub *metadata.Publisher) *leaderClients {
+	lc := &leaderClients{pub: pub, listener: b.cfg.KRaft.InterBrokerListenerName,
+		clientID: fmt.Sprintf("gregor-replica-fetcher-%d", b.cfg.NodeID)}
+	lc.mu.clients = map[int32]*kgo.Client{}
+	return lc
+}
+
+// dial returns a client of leader (replica.Manager's dial: it must not block, and kgo connects
+// lazily). NB: a leader that re-registers with a new endpoint keeps its old client until its
+// fetcher closes (it is re-dialed when this broker follows a partition of it again).
+func (lc *leaderClients) dial(leader int32) (replica.Client, error) {
+	br := lc.pub.Current().Broker(leader)
+	if br == nil {
+		return nil, fmt.Errorf("broker %d is not registered", leader)
+	}
+	ep, ok := br.EndPoint(lc.listener)
+	if !ok {
+		return nil, fmt.Errorf("broker %d has no %s endpoint", leader, lc.listener)
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if old := lc.mu.clients[leader]; old != nil {
+		old.Close()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port)))),
+		kgo.ClientID(lc.clientID), kgo.RequestTimeoutOverhead(10*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	lc.mu.clients[leader] = cl
+	return cl.SeedBrokers()[0], nil
+}
+
+// close closes every client.
+func (lc *leaderClients) close() {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	for id, cl := range lc.mu.clients {
+		cl.Close()
+		delete(lc.mu.clients, id)
+	}
+}
+
+// replicaConfig is the fetchers' config from node.id and replica.fetch.*.
+func (b *Broker) replicaConfig() replica.Config {
+	k := &b.cfg.KRaft
+	return replica.Config{
+		ReplicaID:         b.cfg.NodeID,
+		BrokerEpoch:       -1,
+		MaxWait:           time.Duration(k.ReplicaFetchWaitMaxMs) * time.Millisecond,
+		MinBytes:          int32(k.ReplicaFetchMinBytes),
+		MaxBytes:          int32(k.ReplicaFetchResponseMaxBytes),
+		PartitionMaxBytes: int32(k.ReplicaFetchMaxBytes),
+		Backoff:           time.Duration(k.ReplicaFetchBackoffMs) * time.Millisecond,
+		Logger:            b.logger.With("component", "replica-fetcher"),
+	}
+}
