@@ -110,7 +110,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 			case t == nil && r.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = codeFor(b.missingPartitionError(t, rp.Partition))
 			default:
 				_, _, err := p.state.CheckEpoch(rp.CurrentLeaderEpoch, true)
 				sp.ErrorCode = codeFor(err)

@@ -91,7 +91,7 @@ func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.Pro
 	}
 	p := b.partitionOf(t, rp.Partition)
 	if p == nil {
-		return nil, apiErr(kerr.UnknownTopicOrPartition, "topic %s has no partition %d", t.name, rp.Partition)
+		return nil, b.missingPartitionError(t, rp.Partition)
 	}
 	switch r.Acks {
 	case -1, 0, 1:
