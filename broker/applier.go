@@ -20,8 +20,8 @@ import (
 // NB: the publisher calls onUpdate on its own goroutine, which must never wait on disk I/O: onUpdate
 // only queues the update; one applier goroutine (run) does the work, in image order.
 //
-// It also keeps the image's topics in the broker's topic registry (registry_kraft.go). Not yet: a
-// leader does not serve replica fetches of these partitions.
+// It also keeps the image's topics in the broker's topic registry (registry_kraft.go), through
+// which the handlers serve them.
 type imageApplier struct {
 	b        *Broker
 	node     int32

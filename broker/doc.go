@@ -41,9 +41,11 @@
 // (alterpartition.go). The applier also keeps every image topic in the topic registry
 // (registry_kraft.go), so produce, fetch, ListOffsets and OffsetForLeaderEpoch find its partitions
 // (NOT_LEADER_OR_FOLLOWER for one hosted elsewhere) and Metadata lists the image's leaders, replicas
-// and ISR; gregor-topics.json is never written in KRaft mode. Not yet: a leader serving replica
-// fetches of image partitions, forwarding admin requests and producer-ID blocks to the controller
-// (local admin changes to an image topic are refused).
+// and ISR; gregor-topics.json is never written in KRaft mode. A leader serves followers' fetches
+// (fetch.go: ReplicaID / ReplicaState): it records their progress (partition.FollowerFetch, which
+// advances the high watermark and completes acks=all) and returns records up to the log end offset.
+// Not yet: checking ReplicaState's broker epoch, fetch sessions, forwarding admin requests and
+// producer-ID blocks to the controller (local admin changes to an image topic are refused).
 //
 // # Locks
 //
