@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -128,6 +129,17 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 			default:
 				_, _, err := p.state.CheckEpoch(rp.CurrentLeaderEpoch, true)
 				sp.ErrorCode = codeFor(err)
+			}
+			if sp.ErrorCode == kerr.NotLeaderForPartition.Code && r.Version >= 12 {
+				// KIP-951: tell the client where the partition's leader is.
+				if leader, epoch, ep, ok := b.currentLeader(t, rp.Partition); ok {
+					sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = leader, epoch
+					if r.Version >= 16 && !slices.ContainsFunc(resp.Brokers, func(br kmsg.FetchResponseBroker) bool { return br.NodeID == leader }) {
+						br := kmsg.NewFetchResponseBroker()
+						br.NodeID, br.Host, br.Port, br.Rack = ep.nodeID, ep.host, ep.port, ep.rack
+						resp.Brokers = append(resp.Brokers, br)
+					}
+				}
 			}
 			if sp.ErrorCode != 0 {
 				anyErr = true

@@ -127,3 +127,30 @@ func (b *Broker) imageTopicPartitions(mt *kmsg.MetadataResponseTopic, id [16]byt
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 }
+
+// currentLeader is the image's leader of partition index of t and that leader's client endpoint,
+// for KIP-951's current-leader fields of a NOT_LEADER_OR_FOLLOWER answer; ok is false for a
+// single-node topic, a partition without a leader, or a leader without a client endpoint.
+func (b *Broker) currentLeader(t *topic, index int32) (leader, leaderEpoch int32, ep brokerEndpoint, ok bool) {
+	if t == nil || !t.image {
+		return -1, -1, ep, false
+	}
+	img := b.MetadataImage()
+	if img == nil {
+		return -1, -1, ep, false
+	}
+	it := img.TopicByID(t.id)
+	if it == nil {
+		return -1, -1, ep, false
+	}
+	p := it.Partition(index)
+	if p == nil || p.Leader < 0 {
+		return -1, -1, ep, false
+	}
+	for _, e := range b.aliveBrokers() {
+		if e.nodeID == p.Leader {
+			return p.Leader, p.LeaderEpoch, e, true
+		}
+	}
+	return -1, -1, ep, false
+}

@@ -23,7 +23,8 @@ import (
 // each node leads some and hosts none of the others) is listed by every node's Metadata with the
 // image's leader, replicas, ISR and leader epoch; franz-go, seeded with one node, produces to every
 // partition's leader and reads the records back; a node that hosts no replica of a partition
-// answers a produce to it NOT_LEADER_OR_FOLLOWER, and no node writes gregor-topics.json.
+// answers a produce to it NOT_LEADER_OR_FOLLOWER naming the current leader and its endpoint
+// (KIP-951), and no node writes gregor-topics.json.
 func TestKRaftHandlersServeImageTopics(t *testing.T) {
 	nodes := startKRaftCluster(t, 3)
 	waitUnfenced(t, nodes)
@@ -89,8 +90,16 @@ func TestKRaftHandlersServeImageTopics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
-			t.Fatalf("produce to %s-%d on a node without a replica: %v, want NOT_LEADER_OR_FOLLOWER", topic, p, kerr.ErrorForCode(code))
+		sp := resp.Topics[0].Partitions[0]
+		if sp.ErrorCode != kerr.NotLeaderForPartition.Code {
+			t.Fatalf("produce to %s-%d on a node without a replica: %v, want NOT_LEADER_OR_FOLLOWER", topic, p, kerr.ErrorForCode(sp.ErrorCode))
+		}
+		// KIP-951: the answer names the current leader and its endpoint.
+		if sp.CurrentLeader.LeaderID != leader || sp.CurrentLeader.LeaderEpoch != img.Partition(topic, p).LeaderEpoch ||
+			len(resp.Brokers) != 1 || resp.Brokers[0].NodeID != leader ||
+			fmt.Sprintf("%s:%d", resp.Brokers[0].Host, resp.Brokers[0].Port) != nodes[leader-1].Addr() {
+			t.Fatalf("produce v%d to %s-%d: current leader %+v, brokers %+v; want leader %d at %s", req.Version, topic, p,
+				sp.CurrentLeader, resp.Brokers, leader, nodes[leader-1].Addr())
 		}
 	}
 	for i, b := range nodes {
