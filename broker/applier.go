@@ -20,8 +20,8 @@ import (
 // NB: the publisher calls onUpdate on its own goroutine, which must never wait on disk I/O: onUpdate
 // only queues the update; one applier goroutine (run) does the work, in image order.
 //
-// Not yet (next steps): the broker's topic registry and handlers do not see these partitions, a
-// leader does not serve replica fetches of these partitions.
+// It also keeps the image's topics in the broker's topic registry (registry_kraft.go), through
+// which the handlers serve them.
 type imageApplier struct {
 	b        *Broker
 	node     int32
@@ -98,6 +98,7 @@ func (a *imageApplier) run() {
 
 // apply acts on one image's local changes.
 func (a *imageApplier) apply(u metadata.Update) {
+	a.syncRegistry(u.Image)
 	local := u.Changes.Local(a.node)
 	for _, pc := range local.Deleted {
 		a.remove(pc)
@@ -125,9 +126,6 @@ func (a *imageApplier) apply(u metadata.Update) {
 	for _, pc := range local.IsrOnly {
 		a.assign(u.Image, pc)
 	}
-	for _, t := range u.Changes.DeletedTopics {
-		delete(a.topics, t.ID)
-	}
 }
 
 // replicaTP names pc for the replica fetchers.
@@ -151,6 +149,7 @@ func (a *imageApplier) assign(img *metadata.Image, pc metadata.PartitionChange) 
 		a.mu.Lock()
 		a.mu.hosted[tp] = p
 		a.mu.Unlock()
+		a.setSlot(p.topic, p.index, p)
 	}
 	cur := pc.Cur
 	tr, err := p.state.ApplyAssignment(replication.Assignment{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch,
@@ -170,19 +169,14 @@ func (a *imageApplier) open(img *metadata.Image, pc metadata.PartitionChange) (*
 	// NB: a topic of the single-node registry (gregor-topics.json) owns its partition directories;
 	// the image must not open them a second time.
 	a.b.mu.RLock()
-	_, local := a.b.topics[pc.TopicName]
+	registered := a.b.topics[pc.TopicName]
 	a.b.mu.RUnlock()
-	if local {
+	if registered != nil && !registered.image {
 		return nil, fmt.Errorf("topic %s is also in the local registry %s", pc.TopicName, metaFileName)
 	}
 	t := a.topics[pc.TopicID]
 	if t == nil {
-		configs := map[string]string{}
-		for k, v := range img.Configs(metadata.TopicResource(pc.TopicName)) {
-			configs[k] = v
-		}
-		t = &topic{name: pc.TopicName, id: pc.TopicID, configs: configs}
-		a.topics[pc.TopicID] = t
+		return nil, fmt.Errorf("topic %s (%s) is not in the registry", pc.TopicName, formatUUID(pc.TopicID))
 	}
 	return a.b.openReplica(t, pc.Partition, 0, a.propose)
 }
@@ -197,6 +191,7 @@ func (a *imageApplier) remove(pc metadata.PartitionChange) {
 	if p == nil {
 		return
 	}
+	a.setSlot(p.topic, p.index, nil)
 	a.replicas.Unfollow(replicaTP(pc))
 	if err := p.log.Delete(); err != nil {
 		a.b.logger.Warn("deleting a removed partition failed", "topic", pc.TopicName, "partition", pc.Partition, "err", err)

@@ -342,6 +342,9 @@ func (b *Broker) allPartitions() []*partition {
 	defer b.mu.RUnlock()
 	var out []*partition
 	for _, t := range b.topics {
+		if t.image {
+			continue // the imageApplier owns these logs
+		}
 		out = append(out, t.partitions...)
 	}
 	return out

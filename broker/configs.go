@@ -264,6 +264,9 @@ func (b *Broker) setTopicConfigs(name string, overrides map[string]string, valid
 	t.configs = overrides
 	lc, rc := b.logConfig(overrides), b.replicationConfig(overrides)
 	for _, p := range t.partitions {
+		if p == nil {
+			continue // a hole of a KRaft image topic: hosted elsewhere
+		}
 		p.log.SetConfig(lc)
 		p.state.SetConfig(rc)
 	}

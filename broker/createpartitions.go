@@ -35,6 +35,9 @@ func (b *Broker) createPartitions(rt kmsg.CreatePartitionsRequestTopic, validate
 	b.mu.Lock()
 	t := b.topics[rt.Topic]
 	have, err := b.checkCreatePartitionsLocked(t, rt)
+	if t != nil && t.image {
+		err = errImageTopic(t.name)
+	}
 	if err == nil {
 		err = budget.take(rt.Count - have)
 	}

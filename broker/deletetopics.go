@@ -66,6 +66,10 @@ func (b *Broker) deleteTopic(name string) ([16]byte, error) {
 		b.mu.Unlock()
 		return [16]byte{}, apiErr(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
+	if t.image {
+		b.mu.Unlock()
+		return [16]byte{}, errImageTopic(name)
+	}
 	delete(b.topics, name)
 	delete(b.byID, t.id)
 	b.mu.Unlock()
@@ -74,6 +78,9 @@ func (b *Broker) deleteTopic(name string) ([16]byte, error) {
 		b.repeats.Error("persisting topic metadata failed", "err", err)
 	}
 	for _, p := range t.partitions {
+		if p == nil {
+			continue // a hole of a KRaft image topic: hosted elsewhere
+		}
 		if err := p.log.Delete(); err != nil {
 			b.logger.Warn("deleting partition directory failed", "topic", name, "partition", p.index, "err", err)
 		}

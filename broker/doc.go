@@ -38,9 +38,14 @@
 // hands each image's local changes to one goroutine that opens the partitions assigned here as leader
 // or follower at the image's epochs, replicas and ISR, runs a broker/replica fetcher per leader
 // followed (replicas.go), deletes removed replicas, and sends leaders' ISR proposals to the controller
-// (alterpartition.go). Not yet: the topic registry and the handlers see only gregor-topics.json (the
-// applier's partitions are not served: no produce, fetch, replica fetch or OffsetForLeaderEpoch on
-// them), forwarding admin requests and producer-ID blocks to the controller.
+// (alterpartition.go). The applier also keeps every image topic in the topic registry
+// (registry_kraft.go), so produce, fetch, ListOffsets and OffsetForLeaderEpoch find its partitions
+// (NOT_LEADER_OR_FOLLOWER for one hosted elsewhere) and Metadata lists the image's leaders, replicas
+// and ISR; gregor-topics.json is never written in KRaft mode. A leader serves followers' fetches
+// (fetch.go: ReplicaID / ReplicaState): it records their progress (partition.FollowerFetch, which
+// advances the high watermark and completes acks=all) and returns records up to the log end offset.
+// Not yet: checking ReplicaState's broker epoch, fetch sessions, forwarding admin requests and
+// producer-ID blocks to the controller (local admin changes to an image topic are refused).
 //
 // # Locks
 //

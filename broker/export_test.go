@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	replication "github.com/gregor-streams/gregor/broker/partition"
+	"github.com/gregor-streams/gregor/broker/replica"
 )
 
 // FetchWakeups returns how many times a long-polling fetch was woken by a partition it reads.
@@ -49,4 +50,15 @@ func ReplicaFetchers(b *Broker) int {
 		return 0
 	}
 	return b.kraft.applier.replicas.Fetchers()
+}
+
+// StopReplicaFetching stops this KRaft broker's replica fetching of one partition (as if its
+// fetcher stalled); the broker stays registered and the partition stays a follower.
+func StopReplicaFetching(b *Broker, topic string, partition int32) {
+	img := b.MetadataImage()
+	t := img.Topic(topic)
+	if t == nil || b.kraft.applier == nil {
+		return
+	}
+	b.kraft.applier.replicas.Unfollow(replica.TopicPartition{Topic: topic, TopicID: t.ID, Partition: partition})
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -91,11 +92,21 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 	anyErr := false
 	var splices []server.Splice
 	var seen []watchedPartition
+	// A follower's fetch (ReplicaID below v15, ReplicaState from v15, KIP-903) of a KRaft image
+	// partition reads up to the log end offset, not the high watermark, and records the follower's
+	// progress.
+	// NB: a single node's partitions have no followers; a replica fetch of one is read as a
+	// consumer's (up to the high watermark), as before KRaft.
+	replicaID := r.ReplicaID
+	if r.Version >= 15 {
+		replicaID = r.ReplicaState.ID
+	}
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		t := b.topicByNameOrID(r.Version >= 13, rt.Topic, rt.TopicID)
+		follower := replicaID >= 0 && t != nil && t.image
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewFetchResponseTopicPartition()
@@ -110,10 +121,25 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 			case t == nil && r.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = codeFor(b.missingPartitionError(t, rp.Partition))
+			case follower:
+				// NB: the offsets are read below, after this fetch may have advanced the high watermark.
+				_, err := p.state.FollowerFetch(replicaID, rp.FetchOffset, rp.CurrentLeaderEpoch)
+				sp.ErrorCode = codeFor(err)
 			default:
 				_, _, err := p.state.CheckEpoch(rp.CurrentLeaderEpoch, true)
 				sp.ErrorCode = codeFor(err)
+			}
+			if sp.ErrorCode == kerr.NotLeaderForPartition.Code && r.Version >= 12 {
+				// KIP-951: tell the client where the partition's leader is.
+				if leader, epoch, ep, ok := b.currentLeader(t, rp.Partition); ok {
+					sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = leader, epoch
+					if r.Version >= 16 && !slices.ContainsFunc(resp.Brokers, func(br kmsg.FetchResponseBroker) bool { return br.NodeID == leader }) {
+						br := kmsg.NewFetchResponseBroker()
+						br.NodeID, br.Host, br.Port, br.Rack = ep.nodeID, ep.host, ep.port, ep.rack
+						resp.Brokers = append(resp.Brokers, br)
+					}
+				}
 			}
 			if sp.ErrorCode != 0 {
 				anyErr = true
@@ -121,6 +147,11 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 				continue
 			}
 			hw, leo := p.state.Offsets()
+			// readTo bounds what is read: a consumer reads committed records only, a follower all.
+			readTo := hw
+			if follower {
+				readTo = leo
+			}
 			if collect {
 				seen = append(seen, watchedPartition{p: p, highWatermark: hw, logEndOffset: leo})
 			}
@@ -133,12 +164,12 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 			var ranges []server.FileRange
 			size := 0
 			offset := rp.FetchOffset
-			for offset < hw {
+			for offset < readTo {
 				limit := min(partMax-size, maxBytes-total-size)
 				if limit <= 0 {
 					break
 				}
-				chunk, err := p.log.Read(offset, limit, hw)
+				chunk, err := p.log.Read(offset, limit, readTo)
 				if err != nil {
 					if errors.Is(err, log.ErrOffsetOutOfRange) {
 						sp.ErrorCode = kerr.OffsetOutOfRange.Code

@@ -108,6 +108,10 @@ func (b *Broker) metadataTopic(name string, _ []int32) kmsg.MetadataResponseTopi
 	}
 	mt.TopicID = t.id
 	mt.IsInternal = isInternalTopic(name)
+	if t.image {
+		b.imageTopicPartitions(&mt, t.id)
+		return mt
+	}
 	for _, p := range t.partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.index

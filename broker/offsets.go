@@ -28,9 +28,9 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) *kmsg.ListOffsets
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			_, p := b.lookup(rt.Topic, rp.Partition)
+			t, p := b.lookup(rt.Topic, rp.Partition)
 			if p == nil {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = codeFor(b.missingPartitionError(t, rp.Partition))
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
@@ -82,9 +82,9 @@ func (b *Broker) handleOffsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest)
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			_, p := b.lookup(rt.Topic, rp.Partition)
+			t, p := b.lookup(rt.Topic, rp.Partition)
 			if p == nil {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = codeFor(b.missingPartitionError(t, rp.Partition))
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

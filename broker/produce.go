@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -47,6 +48,17 @@ func (b *Broker) handleProduce(r *kmsg.ProduceRequest, sum log.Checksum, cancel 
 			sp.Partition = rp.Partition
 			ack, err := b.producePartition(r, t, rp, &sp, sum)
 			setProduceError(&sp, err)
+			if sp.ErrorCode == kerr.NotLeaderForPartition.Code && r.Version >= 10 {
+				// KIP-951: tell the client where the partition's leader is.
+				if leader, epoch, ep, ok := b.currentLeader(t, rp.Partition); ok {
+					sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = leader, epoch
+					if !slices.ContainsFunc(resp.Brokers, func(br kmsg.ProduceResponseBroker) bool { return br.NodeID == leader }) {
+						br := kmsg.NewProduceResponseBroker()
+						br.NodeID, br.Host, br.Port, br.Rack = ep.nodeID, ep.host, ep.port, ep.rack
+						resp.Brokers = append(resp.Brokers, br)
+					}
+				}
+			}
 			if ack != nil {
 				acks = append(acks, pendingAck{topic: i, partition: j, ack: ack})
 			}
@@ -91,7 +103,7 @@ func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.Pro
 	}
 	p := b.partitionOf(t, rp.Partition)
 	if p == nil {
-		return nil, apiErr(kerr.UnknownTopicOrPartition, "topic %s has no partition %d", t.name, rp.Partition)
+		return nil, b.missingPartitionError(t, rp.Partition)
 	}
 	switch r.Acks {
 	case -1, 0, 1:

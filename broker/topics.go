@@ -25,6 +25,9 @@ type topic struct {
 	configs    map[string]string
 	partitions []*partition
 	growing    bool // a CreatePartitions is adding partitions (outside Broker.mu)
+	// image marks a topic of the KRaft metadata image (registry_kraft.go): its nil partition slots
+	// are partitions hosted elsewhere, and the imageApplier owns its logs.
+	image bool
 }
 
 // partition is one partition of a topic hosted here: its log (storage) and its replica state
@@ -76,8 +79,13 @@ func (b *Broker) saveMeta(newProducerIDBlock bool) error {
 	if err != nil {
 		return err
 	}
-	if err := b.writeMeta(data); err != nil {
-		return err
+	// NB: a KRaft node's topics live in the metadata log; it never writes the single-node registry.
+	// Its producer-ID blocks are then held in memory only, so IDs may repeat after a restart or on
+	// another broker until blocks come from the controller (AllocateProducerIds).
+	if !b.cfg.KRaft.Enabled() {
+		if err := b.writeMeta(data); err != nil {
+			return err
+		}
 	}
 	b.mu.Lock()
 	b.producerIDLimit = max(b.producerIDLimit, limit)

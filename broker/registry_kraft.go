@@ -1,0 +1,156 @@
+package broker
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/broker/metadata"
+)
+
+// The topic registry of a KRaft broker (issue 10): every topic of the metadata image is in
+// Broker.topics and Broker.byID, marked image, so the handlers find it as they find a single-node
+// topic. Its partitions slice has one slot per partition of the image's topic; a slot holds the
+// applier's partition if this broker is one of its replicas, and is nil (a hole) otherwise. Such
+// topics are never written to gregor-topics.json, and the background loops (retention, flush,
+// high-watermark checkpoints, close) leave their logs to the applier.
+
+// syncRegistry makes Broker.topics hold img's topics: it registers new ones, grows their
+// partition slots to the image's count, and unregisters the topics img no longer has. Run's alone.
+//
+// NB: O(topics) per image, under Broker.mu with no disk I/O; an image with many topics will want
+// the change set instead.
+func (a *imageApplier) syncRegistry(img *metadata.Image) {
+	b := a.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, it := range img.Topics() {
+		t := a.topics[it.ID]
+		if t == nil {
+			if local := b.topics[it.Name]; local != nil {
+				// NB: a topic of the single-node registry owns its partition directories.
+				b.repeats.Warn("an image topic is also in the local registry; the local one is kept", "topic", it.Name, "file", metaFileName)
+				continue
+			}
+			configs := map[string]string{}
+			for k, v := range img.Configs(metadata.TopicResource(it.Name)) {
+				configs[k] = v
+			}
+			t = &topic{name: it.Name, id: it.ID, configs: configs, image: true}
+			a.topics[it.ID] = t
+			b.topics[t.name] = t
+			b.byID[t.id] = t
+		}
+		for len(t.partitions) < it.NumPartitions() {
+			t.partitions = append(t.partitions, nil)
+		}
+	}
+	for id, t := range a.topics {
+		if img.TopicByID(id) != nil {
+			continue
+		}
+		if b.topics[t.name] == t {
+			delete(b.topics, t.name)
+		}
+		if b.byID[id] == t {
+			delete(b.byID, id)
+		}
+		delete(a.topics, id)
+	}
+}
+
+// setSlot puts p (nil: a hole) in its topic's partition slot.
+func (a *imageApplier) setSlot(t *topic, index int32, p *partition) {
+	a.b.mu.Lock()
+	defer a.b.mu.Unlock()
+	for int32(len(t.partitions)) <= index {
+		t.partitions = append(t.partitions, nil)
+	}
+	t.partitions[index] = p
+}
+
+// missingPartitionError is the error for partition index of t when this broker hosts no replica of
+// it: NOT_LEADER_OR_FOLLOWER for a partition of an image topic hosted elsewhere (the client
+// refreshes its metadata and goes to the leader), UNKNOWN_TOPIC_OR_PARTITION otherwise.
+func (b *Broker) missingPartitionError(t *topic, index int32) error {
+	if t != nil && t.image && index >= 0 {
+		b.mu.RLock()
+		n := int32(len(t.partitions))
+		b.mu.RUnlock()
+		if index < n {
+			return apiErr(kerr.NotLeaderForPartition, "this broker hosts no replica of %s-%d", t.name, index)
+		}
+	}
+	if t == nil {
+		return apiErr(kerr.UnknownTopicOrPartition, "unknown topic")
+	}
+	return apiErr(kerr.UnknownTopicOrPartition, "topic %s has no partition %d", t.name, index)
+}
+
+// errImageTopic refuses a local admin change to a topic of the KRaft metadata image.
+//
+// NB: Kafka forwards these to the controller; until this broker does, it refuses rather than
+// touch logs the imageApplier owns.
+func errImageTopic(name string) error {
+	return apiErr(kerr.InvalidRequest, "topic %s is managed by the KRaft controller; this broker does not forward admin requests yet", name)
+}
+
+// imageTopicPartitions fills mt's partitions from the newest metadata image: leader, leader epoch,
+// replicas, ISR, and the replicas on brokers the image does not list as alive as offline.
+func (b *Broker) imageTopicPartitions(mt *kmsg.MetadataResponseTopic, id [16]byte) {
+	img := b.MetadataImage()
+	if img == nil {
+		return
+	}
+	it := img.TopicByID(id)
+	if it == nil {
+		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return
+	}
+	alive := img.AliveBrokers()
+	for _, ip := range it.Partitions() {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = ip.ID
+		mp.Leader, mp.LeaderEpoch = ip.Leader, ip.LeaderEpoch
+		if ip.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		mp.Replicas = slices.Clone(ip.Replicas)
+		mp.ISR = slices.Clone(ip.Isr)
+		mp.OfflineReplicas = []int32{}
+		for _, r := range ip.Replicas {
+			if !slices.Contains(alive, r) {
+				mp.OfflineReplicas = append(mp.OfflineReplicas, r)
+			}
+		}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+}
+
+// currentLeader is the image's leader of partition index of t and that leader's client endpoint,
+// for KIP-951's current-leader fields of a NOT_LEADER_OR_FOLLOWER answer; ok is false for a
+// single-node topic, a partition without a leader, or a leader without a client endpoint.
+func (b *Broker) currentLeader(t *topic, index int32) (leader, leaderEpoch int32, ep brokerEndpoint, ok bool) {
+	if t == nil || !t.image {
+		return -1, -1, ep, false
+	}
+	img := b.MetadataImage()
+	if img == nil {
+		return -1, -1, ep, false
+	}
+	it := img.TopicByID(t.id)
+	if it == nil {
+		return -1, -1, ep, false
+	}
+	p := it.Partition(index)
+	if p == nil || p.Leader < 0 {
+		return -1, -1, ep, false
+	}
+	for _, e := range b.aliveBrokers() {
+		if e.nodeID == p.Leader {
+			return p.Leader, p.LeaderEpoch, e, true
+		}
+	}
+	return -1, -1, ep, false
+}
