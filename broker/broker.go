@@ -17,6 +17,7 @@ import (
 
 	"github.com/gregor-streams/gregor/broker/config"
 	"github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/metrics"
 	"github.com/gregor-streams/gregor/broker/server"
 	"github.com/gregor-streams/gregor/internal/dirlock"
 )
@@ -27,6 +28,8 @@ var uuidEncoding = base64.RawURLEncoding
 type Options struct {
 	Logger *slog.Logger
 	FS     log.FS // nil: the OS filesystem
+	// DisableMetrics turns off request instrumentation (MetricsRegistry is then empty).
+	DisableMetrics bool
 }
 
 // Broker is one Gregor broker node.
@@ -67,6 +70,10 @@ type Broker struct {
 
 	groups *groupDriver
 
+	// metrics are this broker's Prometheus metrics (nil: off); metricsListener serves them.
+	metrics         *metrics.Broker
+	metricsListener *metrics.Listener
+
 	// kraft is the cluster side of a node with process.roles set (nil on a legacy single node); set by
 	// Start, read-only after.
 	kraft *kraftNode
@@ -101,6 +108,10 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 
 		hwCheckpoints:   map[string][]byte{},
 		partitionLogger: opts.Logger.With("node_id", cfg.NodeID),
+	}
+	if !opts.DisableMetrics {
+		b.metrics = metrics.NewBroker(metricsSource{b})
+		b.fs = b.metrics.TimeFsyncs(b.fs)
 	}
 	// NB: the locks come first, before any file of a log dir is read or written: a second broker
 	// on the same directories must fail here, not after it has opened (and recovered) the logs.
@@ -192,7 +203,8 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 func (b *Broker) Start(ctx context.Context) error {
 	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Logger: b.logger,
 		ConnectionsMaxIdle: time.Duration(b.cfg.ConnectionsMaxIdleMs) * time.Millisecond, RequestArrivalTimeout: time.Duration(b.cfg.RequestArrivalTimeoutMs) * time.Millisecond,
-		MaxConnections: b.cfg.MaxConnections, MaxConnectionsPerIP: b.cfg.MaxConnectionsPerIP, MaxConnectionsPerIPOverrides: b.cfg.MaxConnectionsPerIPOverrides}, b)
+		MaxConnections: b.cfg.MaxConnections, MaxConnectionsPerIP: b.cfg.MaxConnectionsPerIP, MaxConnectionsPerIPOverrides: b.cfg.MaxConnectionsPerIPOverrides,
+		Observer: b.requestObserver()}, b)
 	// Bind every listener before serving any: the advertised address (which may use a bound port
 	// 0) must be fixed before the first Metadata request can read it.
 	var lns []net.Listener
@@ -210,6 +222,12 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.addrs = append(b.addrs, ln.Addr())
 	}
 	b.advHost, b.advPort = b.advertised()
+	if err := b.startMetricsListener(ctx); err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return err
+	}
 	for i, ln := range lns {
 		b.srv.Serve(ln)
 		b.logger.Info("listening", "listener", listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
@@ -278,6 +296,7 @@ func (b *Broker) Close() error {
 		if b.srv != nil {
 			b.srv.Close()
 		}
+		b.metricsListener.Close()
 		b.wg.Wait()
 		b.closeErr = b.saveMeta(false)
 		// NB: after the server and the loops stopped, so the high watermarks are final.

@@ -43,9 +43,11 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 	for {
 		resp, splices, total, anyErr, seen := b.fetchOnce(r, w == nil)
 		if anyErr || total >= int(max(r.MinBytes, 1)) || deadline.IsZero() || !time.Now().Before(deadline) {
+			b.countFetched(r, resp, splices)
 			return server.Response{Msg: resp, Splices: splices}
 		}
 		if w == nil {
+			defer b.metrics.FetchWaitStarted()() // NB: runs once: w is set below
 			// NB: Watch compares what the read saw with the partition now, so an append between
 			// the read and the registration wakes the waiter at once; later ones find it registered.
 			w, watched = replication.NewFetchWaiter(), seen

@@ -83,6 +83,7 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 	// NB: subscribers subscribe here, before the Follower starts, so they see every image.
 	kn.applier = newImageApplier(b, kn.pub, kn.client)
 	_, kn.unsub = kn.pub.Subscribe("partitions", kn.applier.onUpdate)
+	b.observeImages(kn.pub)
 	if kn.ctl != nil {
 		kn.follower = lifecycle.FollowLocal(kn.ctl.Quorum(), kn.pub, b.logger.With("component", "metadata-follower"))
 	} else {

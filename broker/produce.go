@@ -125,6 +125,7 @@ func (b *Broker) producePartition(r *kmsg.ProduceRequest, t *topic, rp *kmsg.Pro
 	case err != nil:
 		return nil, fmt.Errorf("%s-%d: %w", t.name, p.index, err)
 	}
+	b.metrics.Topic(t.name).Produced(len(rp.Records), res.Records)
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset

@@ -63,6 +63,8 @@ type Broker struct {
 	MaxConnectionsPerIP          int
 	MaxConnectionsPerIPOverrides map[string]int // host or IP -> limit
 
+	MetricsListener string // metrics.listener: host:port serving /metrics; "" is off
+
 	// KRaft holds the cluster settings (process.roles and what goes with it); see kraft.go.
 	KRaft KRaft
 

@@ -15,6 +15,8 @@ import (
 type connState struct {
 	c  net.Conn
 	ip string // the client's address, the key of the per-IP limit
+	// listener is the address of the listener that accepted the connection.
+	listener string
 	// lastActive is the coarse time a request last started arriving or a response was last written.
 	lastActive atomic.Int64
 	// frameStart is the coarse time the current request's size prefix was read; 0 between requests.

@@ -80,6 +80,8 @@ type Config struct {
 	MaxConnectionsPerIP          int
 	MaxConnectionsPerIPOverrides map[string]int
 	Logger                       *slog.Logger
+	// Observer, if not nil, sees every request with its timings (metrics).
+	Observer Observer
 }
 
 // Server accepts connections on a listener.
@@ -152,14 +154,14 @@ func (s *Server) Serve(ln net.Listener) {
 				continue
 			}
 			backoff = 0
-			s.startConn(c)
+			s.startConn(c, ln.Addr().String())
 		}
 	}()
 }
 
-func (s *Server) startConn(c net.Conn) {
+func (s *Server) startConn(c net.Conn, listener string) {
 	id := s.nextID.Add(1)
-	cs := &connState{c: c, ip: remoteIP(c)}
+	cs := &connState{c: c, ip: remoteIP(c), listener: listener}
 	cs.lastActive.Store(s.clock.now())
 	s.mu.Lock()
 	if s.mu.closed {
@@ -219,6 +221,8 @@ type outgoing struct {
 	key      int16
 	flexible bool // response header v1 (tagged fields)
 	resp     Response
+	version  int16
+	times    RequestTimes // stamped only when an Observer is set
 }
 
 // ErrFrame describes why a frame was rejected.
@@ -271,13 +275,16 @@ func (s *Server) serveConn(id uint64, cs *connState) {
 		}
 		cs.pending.Add(1)
 		cs.frameStart.Store(0)
+		received := s.observeNow()
 		o, ok := s.handleFrame(conn, body, log)
+		o.times.Received = received
 		conn.Body.Reset(nil)
 		putBody(body)
 		if !ok {
 			return
 		}
 		if o.resp.Msg == nil && o.resp.Release == nil && !o.resp.Close {
+			s.observe(&o, false)
 			cs.lastActive.Store(s.clock.now())
 			cs.pending.Add(-1)
 			continue
@@ -355,7 +362,10 @@ func (s *Server) handleFrame(conn *Conn, body []byte, log *slog.Logger) (o outgo
 		return o, false
 	}
 	o.flexible = req.IsFlexible() && h.Key != 18 // ApiVersions responses always use header v0
+	o.version = h.Version
+	o.times.Started = s.observeNow()
 	o.resp = s.safeHandle(conn, req, log)
+	o.times.Handled = s.observeNow()
 	if o.resp.Msg != nil {
 		o.resp.Msg.SetVersion(h.Version)
 	}
@@ -385,7 +395,9 @@ func (s *Server) writeLoop(cs *connState, out <-chan outgoing, log *slog.Logger)
 	var buf, scratch []byte
 	failed := false
 	for o := range out {
+		o.times.Dequeued = s.observeNow()
 		if failed || o.resp.Msg == nil {
+			s.observe(&o, false)
 			if o.resp.Release != nil {
 				o.resp.Release()
 			}
@@ -410,6 +422,7 @@ func (s *Server) writeLoop(cs *connState, out <-chan outgoing, log *slog.Logger)
 		} else {
 			_, err = w.Write(buf)
 		}
+		s.observe(&o, err == nil)
 		if o.resp.Release != nil {
 			o.resp.Release()
 		}
