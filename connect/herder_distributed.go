@@ -172,7 +172,7 @@ func NewDistributed(ctx context.Context, cfg DistributedConfig, workerID string,
 			return nil, err
 		}
 	}
-	d.worker = newWorker(cfg.WorkerConfig, opts.Registry, d.logger, workerID, d.offsets, d.conns.Dial)
+	d.worker = newWorker(cfg.WorkerConfig, opts.Registry, d.logger, workerID, d.offsets, d.conns.Dial, opts.Metrics)
 
 	runCtx, stop := context.WithCancel(context.Background())
 	d.cancel = stop

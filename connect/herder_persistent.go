@@ -176,5 +176,6 @@ func RunStandaloneWithConfigFile(ctx context.Context, props map[string]string, o
 		return nil, nil, err
 	}
 	srv.setHerder(p)
-	return &Runner{Herder: h, Server: srv, Addr: addr}, loadErrs, nil
+	registerStatus(opts.Metrics, h)
+	return &Runner{Herder: h, Server: srv, Addr: addr, metrics: opts.Metrics}, loadErrs, nil
 }

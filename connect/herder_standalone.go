@@ -71,7 +71,7 @@ func NewStandalone(cfg WorkerConfig, opts Options) (*Standalone, error) {
 		return nil, err
 	}
 	logger := opts.Logger.With("component", "connect")
-	s := &Standalone{worker: newWorker(cfg, opts.Registry, logger, opts.WorkerID, offsets, opts.Dialer), logger: logger, offsetLock: lock}
+	s := &Standalone{worker: newWorker(cfg, opts.Registry, logger, opts.WorkerID, offsets, opts.Dialer, opts.Metrics), logger: logger, offsetLock: lock}
 	s.mu.connectors = map[string]*connectorState{}
 	return s, nil
 }

@@ -37,6 +37,8 @@ type Server struct {
 	ln             net.Listener
 	done           chan struct{}
 	closeOnce      sync.Once
+	// metrics serves GET /metrics (the worker's Prometheus registry); nil answers 404.
+	metrics http.Handler
 }
 
 // NewServer returns a server for h. clusterID is reported by GET / as kafka_cluster_id.
@@ -184,6 +186,12 @@ func (s *Server) Handler() http.Handler {
 		defer s.recoverPanic(w, r)
 		if msg := uncleanPath(r.URL); msg != "" {
 			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+		// NB: before awaitStarted and forwarding: a worker's metrics are its own, and a worker
+		// still starting has metrics to show.
+		if r.URL.Path == "/metrics" && s.metrics != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			s.metrics.ServeHTTP(w, r)
 			return
 		}
 		if !s.awaitStarted(w, r) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -15,6 +16,8 @@ type Runner struct {
 	Server *Server
 	// Addr is the REST listener's bound host:port (also the worker ID).
 	Addr string
+
+	metrics prometheus.Registerer // Options.Metrics, or the registry made for the worker
 }
 
 // RunStandalone starts a standalone worker from worker properties: it checks that Kafka is reachable
@@ -38,7 +41,8 @@ func RunStandalone(ctx context.Context, props map[string]string, opts Options) (
 		return nil, err
 	}
 	srv.setHerder(h)
-	return &Runner{Herder: h, Server: srv, Addr: addr}, nil
+	registerStatus(opts.Metrics, h)
+	return &Runner{Herder: h, Server: srv, Addr: addr, metrics: opts.Metrics}, nil
 }
 
 // Close stops the REST server, then every connector. Idempotent.
@@ -59,8 +63,9 @@ func startServer(ctx context.Context, cfg WorkerConfig, opts Options) (*Server, 
 	if err != nil {
 		return nil, "", opts, err
 	}
-	opts = opts.withLoggers()
+	opts = opts.withLoggers().withMetrics()
 	srv := newServer(nil, clusterID, opts.Logger, opts.Loggers)
+	srv.metrics = metricsHandler(opts.Metrics)
 	if opts.RESTRequestTimeout > 0 {
 		srv.requestTimeout = opts.RESTRequestTimeout
 	}
@@ -92,6 +97,8 @@ type DistributedRunner struct {
 	Server *Server
 	// Addr is the REST listener's bound host:port; WorkerID is the advertised one.
 	Addr, WorkerID string
+
+	metrics prometheus.Registerer // Options.Metrics, or the registry made for the worker
 }
 
 // RunDistributed starts a distributed worker from worker properties (connect-distributed.sh): it
@@ -116,7 +123,8 @@ func RunDistributed(ctx context.Context, props map[string]string, opts Options) 
 		return nil, err
 	}
 	srv.setHerder(h)
-	return &DistributedRunner{Herder: h, Server: srv, Addr: addr, WorkerID: workerID}, nil
+	registerStatus(opts.Metrics, h)
+	return &DistributedRunner{Herder: h, Server: srv, Addr: addr, WorkerID: workerID, metrics: opts.Metrics}, nil
 }
 
 // Close stops the REST server, then the herder (which leaves the group). Idempotent.

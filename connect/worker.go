@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -24,6 +25,7 @@ type Worker struct {
 	id       string
 	offsets  OffsetStore
 	dial     Dialer // Options.Dialer, or a distributed worker's connection tracker
+	metrics  *workerMetrics
 
 	// halt is taken for reading around every call into a task and every write or commit a task
 	// runner makes; HaltTasks takes it for writing once, to stop all of them at once.
@@ -35,8 +37,12 @@ type Worker struct {
 
 // newWorker returns a worker whose tasks store source offsets in offsets and dial Kafka with dial
 // (nil dials directly). id is the worker ID statuses report.
-func newWorker(cfg WorkerConfig, registry *Registry, logger *slog.Logger, id string, offsets OffsetStore, dial Dialer) *Worker {
-	return &Worker{cfg: cfg, registry: registry, logger: logger, id: id, offsets: offsets, dial: dial}
+// Its metrics go to reg (nil: a registry of its own, not exposed).
+func newWorker(cfg WorkerConfig, registry *Registry, logger *slog.Logger, id string, offsets OffsetStore, dial Dialer, reg prometheus.Registerer) *Worker {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	return &Worker{cfg: cfg, registry: registry, logger: logger, id: id, offsets: offsets, dial: dial, metrics: newWorkerMetrics(reg)}
 }
 
 // ID is the worker ID statuses report.

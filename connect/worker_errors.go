@@ -157,11 +157,12 @@ type errorHandler struct {
 	dlqHeaders bool
 	dlq        *kgo.Client
 	pending    []*kgo.Record // DLQ records of the batch being processed; see flushDLQ
+	m          *taskMetrics
 }
 
 func newErrorHandler(t *taskRunner) (*errorHandler, error) {
 	c := t.config
-	h := &errorHandler{connector: t.connector, task: t.id, logger: t.logger, retryDelayMax: time.Minute, dlqRF: 3}
+	h := &errorHandler{connector: t.connector, task: t.id, logger: t.logger, retryDelayMax: time.Minute, dlqRF: 3, m: t.m}
 	parseBool := func(key string) (bool, error) {
 		v, err := ParseValue(TypeConfigBoolean, c[key])
 		if _, set := c[key]; !set {
@@ -310,6 +311,7 @@ func (h *errorHandler) flushDLQ(ctx context.Context) error {
 	if err := h.dlq.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("write to dead letter queue %s: %w", h.dlqTopic, err)
 	}
+	h.m.dlqWritten(len(recs))
 	return nil
 }
 

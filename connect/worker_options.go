@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options tune a worker.
@@ -24,6 +26,9 @@ type Options struct {
 	// RESTRequestTimeout bounds how long a REST request waits for a worker still starting (its
 	// herder, and for a write its first group join); 0 means DefaultRESTRequestTimeout.
 	RESTRequestTimeout time.Duration
+	// Metrics is where the worker registers its Prometheus metrics; nil means a fresh registry,
+	// which the runner exposes (Runner.MetricsRegistry) and the REST listener serves on /metrics.
+	Metrics prometheus.Registerer
 }
 
 // withLoggers fills in Logger and Loggers.

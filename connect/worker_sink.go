@@ -108,6 +108,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 		client.CommitOffsetsSync(cctx, toCommit, func(_ *kgo.Client, _ *kmsgOffsetCommitRequest, resp *kmsgOffsetCommitResponse, err error) {
 			commitErr = firstCommitError(resp, err)
 		})
+		t.m.committed(commitErr)
 		if commitErr != nil {
 			// NB: a failed commit is not fatal: the next commit carries the same (or later) offsets.
 			t.logger.Warn("offset commit failed", "err", commitErr)
@@ -198,6 +199,7 @@ func (t *taskRunner) runSink(ctx context.Context) error {
 		pctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 		fetches := client.PollRecords(pctx, 1000)
 		cancel()
+		t.m.sinkRead(fetches.NumRecords())
 		for _, fe := range fetches.Errors() {
 			if !errors.Is(fe.Err, context.DeadlineExceeded) && !errors.Is(fe.Err, context.Canceled) {
 				t.logger.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
@@ -272,12 +274,14 @@ func (t *taskRunner) putHoldingCallMu(ctx context.Context, task SinkTask, fetche
 		return err
 	}
 	if len(records) > 0 {
+		putStart := time.Now()
 		if err := eh.retryPut(ctx, func() error { return t.act(func() error { return task.Put(records) }) }); err != nil {
 			if errors.Is(err, errHalted) {
 				return err
 			}
 			return fmt.Errorf("put: %w", err)
 		}
+		t.m.putBatchDone(len(records), time.Since(putStart))
 	}
 	for tp, o := range next {
 		current[tp] = o

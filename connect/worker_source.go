@@ -75,6 +75,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 		fctx, cancel := context.WithTimeout(context.Background(), t.w.cfg.OffsetFlushTimeout)
 		defer cancel()
 		if err := client.Flush(fctx); err != nil {
+			t.m.committed(err)
 			t.logger.Warn("offset flush timed out; will retry", "err", err)
 			return nil // keep pending; retry at the next interval
 		}
@@ -82,6 +83,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 		perr := produceErr.err
 		produceErr.Unlock()
 		if perr != nil {
+			t.m.committed(perr)
 			return fmt.Errorf("produce: %w", perr)
 		}
 		produced = 0
@@ -93,8 +95,10 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 			batch = append(batch, po)
 		}
 		if err := t.w.offsets.Put(t.connector, batch); err != nil {
+			t.m.committed(err)
 			return err
 		}
+		t.m.committed(nil)
 		clear(pending)
 		if committer != nil {
 			return committer.Commit()
@@ -120,6 +124,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 				break
 			}
 		}
+		pollStart := time.Now()
 		records, err := task.Poll(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -128,6 +133,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 			_ = commit() // store what Kafka has before failing
 			return fmt.Errorf("poll: %w", err)
 		}
+		t.m.polledBatch(len(records), time.Since(pollStart))
 		for _, r := range records {
 			if xform != nil {
 				// Transforms apply after Poll, before conversion; a dropped record's offset still
@@ -181,6 +187,7 @@ func (t *taskRunner) runSource(ctx context.Context) error {
 						produceErr.Unlock()
 						return
 					}
+					t.m.sourceWritten()
 					if committer != nil {
 						t.tryAct(func() {
 							if err := committer.CommitRecord(rec, RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset}); err != nil {

@@ -24,6 +24,7 @@ type taskRunner struct {
 	logger    *slog.Logger
 
 	topics *topicSet // the connector's active topics
+	m      *taskMetrics
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -40,7 +41,7 @@ type taskRunner struct {
 func newTaskRunner(w *Worker, connector string, id int, plugin *Plugin, config map[string]string) *taskRunner {
 	t := &taskRunner{w: w, connector: connector, id: id, plugin: plugin, config: config,
 		logger: w.logger.With("connector", connector, "task", id),
-		done:   make(chan struct{}), wake: make(chan struct{}, 1)}
+		done:   make(chan struct{}), wake: make(chan struct{}, 1), m: w.metrics.task(connector, id)}
 	t.mu.state = StateUnassigned
 	return t
 }

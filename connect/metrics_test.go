@@ -1,0 +1,141 @@
+package connect_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	_ "github.com/gregor-streams/gregor/connectors/file"
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
+)
+
+// scrapeMetric GETs url and sums the samples of name carrying every "k=v" label in want
+// (histograms count their observations).
+func scrapeMetric(url, name string, want ...string) (float64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	mf := mfs[name]
+	if mf == nil {
+		return 0, fmt.Errorf("%s not in the scrape", name)
+	}
+	sum, found := 0.0, false
+	for _, m := range mf.GetMetric() {
+		if !labelsMatch(m, want) {
+			continue
+		}
+		found = true
+		switch {
+		case m.Counter != nil:
+			sum += m.Counter.GetValue()
+		case m.Gauge != nil:
+			sum += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			sum += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	if !found {
+		return 0, fmt.Errorf("no %s%v in the scrape", name, want)
+	}
+	return sum, nil
+}
+
+func labelsMatch(m *dto.Metric, want []string) bool {
+	for _, w := range want {
+		k, v, _ := strings.Cut(w, "=")
+		ok := false
+		for _, l := range m.GetLabel() {
+			ok = ok || (l.GetName() == k && l.GetValue() == v)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// TestWorkerMetricsCountRecordsCommitsDLQAndStates runs a file source and a tolerant sink with a
+// dead letter queue, and reads on the REST listener's /metrics what Kafka Connect's JMX metrics
+// would show: records polled and written per source task, read and put per sink task, batch
+// latencies, offset commits, DLQ records, and connector and task states.
+func TestWorkerMetricsCountRecordsCommitsDLQAndStates(t *testing.T) {
+	tb := testbroker.Start(t)
+	const n = 20
+	produceMixed(t, tb, "mixed", n) // 10 valid, 10 bad records
+	w := startWorker(t, tb, nil, "")
+	if w.MetricsRegistry() == nil {
+		t.Fatal("Runner.MetricsRegistry is nil with no Options.Metrics")
+	}
+	c := restClient{t: t, base: "http://" + w.Addr}
+	url := c.base + "/metrics"
+
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte("a\nb\nc\nd\ne\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(201, "POST", "/connectors", fmt.Sprintf(`{"name":"lines","config":{"connector.class":"FileStreamSource","file":%q,"topic":"lines"}}`, in))
+	c.expect(201, "POST", "/connectors", fmt.Sprintf(`{"name":"tolerant","config":{"connector.class":"FileStreamSink","file":%q,"topics":"mixed",%s,
+		"errors.tolerance":"all","errors.deadletterqueue.topic.name":"mixed-dlq","errors.deadletterqueue.topic.replication.factor":"1"}}`,
+		filepath.Join(t.TempDir(), "out.txt"), schemalessJSON))
+
+	checks := []struct {
+		name    string
+		labels  []string
+		want    float64
+		atLeast bool
+	}{
+		{"gregor_connect_source_records_polled_total", []string{"connector=lines", "task=0"}, 5, false},
+		{"gregor_connect_source_records_written_total", []string{"connector=lines", "task=0"}, 5, false},
+		{"gregor_connect_sink_records_read_total", []string{"connector=tolerant", "task=0"}, n, false},
+		{"gregor_connect_sink_records_written_total", []string{"connector=tolerant", "task=0"}, n / 2, false},
+		{"gregor_connect_dlq_records_total", []string{"connector=tolerant", "task=0"}, n / 2, false},
+		{"gregor_connect_batch_duration_seconds", []string{"connector=lines", "op=poll"}, 1, true},
+		{"gregor_connect_batch_duration_seconds", []string{"connector=tolerant", "op=put"}, 1, true},
+		{"gregor_connect_offset_commits_total", []string{"connector=lines", "result=success"}, 1, true},
+		{"gregor_connect_offset_commits_total", []string{"connector=tolerant", "result=success"}, 1, true},
+		{"gregor_connect_connector_status", []string{"connector=tolerant", "state=RUNNING"}, 1, false},
+		{"gregor_connect_connector_status", []string{"connector=tolerant"}, 1, false}, // exactly one state is 1
+		{"gregor_connect_task_status", []string{"connector=lines", "task=0", "state=RUNNING"}, 1, false},
+	}
+	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		for _, ck := range checks {
+			got, err := scrapeMetric(url, ck.name, ck.labels...)
+			if err != nil {
+				return err
+			}
+			if got != ck.want && !(ck.atLeast && got >= ck.want) {
+				return fmt.Errorf("%s%v = %v, want %v", ck.name, ck.labels, got, ck.want)
+			}
+		}
+		return nil
+	})
+
+	// A paused connector shows PAUSED.
+	c.expect(202, "PUT", "/connectors/lines/pause", "")
+	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		got, err := scrapeMetric(url, "gregor_connect_connector_status", "connector=lines", "state=PAUSED")
+		if err == nil && got != 1 {
+			err = fmt.Errorf("lines PAUSED = %v", got)
+		}
+		return err
+	})
+}
