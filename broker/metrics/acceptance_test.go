@@ -193,3 +193,45 @@ func TestBrokersInOneProcessKeepSeparateRegistries(t *testing.T) {
 		t.Errorf("broker B counted %v Metadata requests, want 0: it received none", n)
 	}
 }
+
+// TestFetchWaitersCountsLongPollsAndFsyncsAreTimed: a consumer long-polling an empty topic shows in
+// gregor_broker_fetch_waiters while it waits, and the broker's file writes are in the fsync
+// histogram.
+func TestFetchWaitersCountsLongPollsAndFsyncsAreTimed(t *testing.T) {
+	tb, url := startWithMetrics(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.ConsumeTopics("quiet"), kgo.FetchMaxWait(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "quiet"); err != nil {
+		t.Fatal(err)
+	}
+	go cl.PollFetches(ctx) // returns when the client closes
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		s, err := scrapeURL(url)
+		if err != nil {
+			return err
+		}
+		if n, _ := s.value("gregor_broker_fetch_waiters"); n != 1 {
+			return fmt.Errorf("gregor_broker_fetch_waiters = %v, want 1 (the consumer's long poll)", n)
+		}
+		if n, _ := s.value("gregor_broker_log_flush_duration_seconds"); n < 1 {
+			return fmt.Errorf("no fsync observed (creating a topic writes and syncs files)")
+		}
+		return nil
+	})
+	cl.Close()
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		s, err := scrapeURL(url)
+		if err != nil {
+			return err
+		}
+		if n, _ := s.value("gregor_broker_fetch_waiters"); n != 0 {
+			return fmt.Errorf("gregor_broker_fetch_waiters = %v after the consumer left, want 0", n)
+		}
+		return nil
+	})
+}
