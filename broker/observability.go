@@ -71,7 +71,7 @@ func (b *Broker) countFetched(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, sp
 		var c *metrics.TopicCounters
 		for j := range rt.Partitions {
 			rb := rt.Partitions[j].RecordBatches
-			if next >= len(splices) || len(rb) == 0 || &rb[0] != &splices[next].Placeholder[0] {
+			if next >= len(splices) || len(rb) == 0 || len(splices[next].Placeholder) == 0 || &rb[0] != &splices[next].Placeholder[0] {
 				continue
 			}
 			if c == nil {
