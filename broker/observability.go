@@ -161,7 +161,12 @@ func (s metricsSource) groups(st *metrics.State, hws map[topicPartition]int64) {
 	go func() {
 		// NB: do waits for the coordinator's goroutine, which Start launches; a scrape before Start
 		// or after Close gets no group metrics rather than a hang.
-		_ = b.groups.do(func(c *group.Coordinator, _ time.Time) { got <- c.Summaries() })
+		if err := b.groups.do(func(c *group.Coordinator, _ time.Time) { got <- c.Summaries() }); err != nil {
+			select {
+			case got <- nil: // stopping: the scrape goes on without group metrics
+			default:
+			}
+		}
 	}()
 	var sums []group.Summary
 	select {
