@@ -10,37 +10,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gregor-streams/gregor/broker"
+	"github.com/gregor-streams/gregor/internal/testmetrics"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
-// gathered sums the gauge or counter samples of name in reg whose labels include want (name=value
-// pairs); found is false when none matched.
-func gathered(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (sum float64, found bool) {
+// gathered sums the samples of name in reg whose labels include every "key=value" of want.
+func gathered(t *testing.T, reg *prometheus.Registry, name string, want ...string) (float64, bool) {
 	t.Helper()
-	fams, err := reg.Gather()
+	fs, err := testmetrics.Gather(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range f.GetMetric() {
-			for k, v := range want {
-				ok := false
-				for _, l := range m.GetLabel() {
-					ok = ok || (l.GetName() == k && l.GetValue() == v)
-				}
-				if !ok {
-					continue metric
-				}
-			}
-			found = true
-			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	return sum, found
+	return fs.Value(name, want...)
 }
 
 // TestKRaftMetricsShowAnISRShrinkAndTheUnderReplicatedPartition: when a follower of a 3-replica
@@ -66,13 +47,12 @@ func TestKRaftMetricsShowAnISRShrinkAndTheUnderReplicatedPartition(t *testing.T)
 		return nil
 	})
 	lreg := nodes[leader-1].MetricsRegistry()
-	tp := map[string]string{"topic": "watched", "partition": "0"}
 	for i, b := range nodes {
-		if _, ok := gathered(t, b.MetricsRegistry(), "gregor_broker_log_end_offset", tp); !ok {
+		if _, ok := gathered(t, b.MetricsRegistry(), "gregor_broker_log_end_offset", "topic=watched", "partition=0"); !ok {
 			t.Errorf("node %d reports no log end offset for watched-0, a replica it hosts", i+1)
 		}
 	}
-	if n, _ := gathered(t, lreg, "gregor_broker_under_replicated_partitions", nil); n != 0 {
+	if n, _ := gathered(t, lreg, "gregor_broker_under_replicated_partitions"); n != 0 {
 		t.Fatalf("under-replicated partitions = %v with a full ISR", n)
 	}
 
@@ -85,20 +65,20 @@ func TestKRaftMetricsShowAnISRShrinkAndTheUnderReplicatedPartition(t *testing.T)
 		t.Fatal(err)
 	}
 	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		if n, _ := gathered(t, lreg, "gregor_broker_isr_shrinks_total", nil); n != 1 {
+		if n, _ := gathered(t, lreg, "gregor_broker_isr_shrinks_total"); n != 1 {
 			return fmt.Errorf("leader %d: ISR shrinks = %v, want 1", leader, n)
 		}
-		if n, _ := gathered(t, lreg, "gregor_broker_under_replicated_partitions", nil); n != 1 {
+		if n, _ := gathered(t, lreg, "gregor_broker_under_replicated_partitions"); n != 1 {
 			return fmt.Errorf("leader %d: under-replicated partitions = %v, want 1", leader, n)
 		}
 		return nil
 	})
 	for i, b := range nodes {
-		if n, ok := gathered(t, b.MetricsRegistry(), "gregor_broker_offline_partitions", nil); !ok || n != 0 {
+		if n, ok := gathered(t, b.MetricsRegistry(), "gregor_broker_offline_partitions"); !ok || n != 0 {
 			t.Errorf("node %d: offline partitions = %v (reported %v), want 0", i+1, n, ok)
 		}
 		if int32(i+1) != leader {
-			if n, _ := gathered(t, b.MetricsRegistry(), "gregor_broker_isr_shrinks_total", nil); n != 0 {
+			if n, _ := gathered(t, b.MetricsRegistry(), "gregor_broker_isr_shrinks_total"); n != 0 {
 				t.Errorf("node %d, not the leader, counted %v ISR shrinks", i+1, n)
 			}
 		}

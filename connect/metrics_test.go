@@ -2,75 +2,29 @@ package connect_test
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	_ "github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testmetrics"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // scrapeMetric GETs url and sums the samples of name carrying every "k=v" label in want
 // (histograms count their observations).
 func scrapeMetric(url, name string, want ...string) (float64, error) {
-	resp, err := http.Get(url)
+	fs, err := testmetrics.Scrape(url)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	mf := mfs[name]
-	if mf == nil {
-		return 0, fmt.Errorf("%s not in the scrape", name)
-	}
-	sum, found := 0.0, false
-	for _, m := range mf.GetMetric() {
-		if !labelsMatch(m, want) {
-			continue
-		}
-		found = true
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	if !found {
+	v, ok := fs.Value(name, want...)
+	if !ok {
 		return 0, fmt.Errorf("no %s%v in the scrape", name, want)
 	}
-	return sum, nil
-}
-
-func labelsMatch(m *dto.Metric, want []string) bool {
-	for _, w := range want {
-		k, v, _ := strings.Cut(w, "=")
-		ok := false
-		for _, l := range m.GetLabel() {
-			ok = ok || (l.GetName() == k && l.GetValue() == v)
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+	return v, nil
 }
 
 // TestWorkerMetricsCountRecordsCommitsDLQAndStates runs a file source and a tolerant sink with a

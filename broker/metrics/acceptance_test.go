@@ -96,7 +96,7 @@ func TestMetricsListenerShowsClientWorkAndGroupLagMatchesOffsets(t *testing.T) {
 		}
 		after = s
 		// The group left: it is Empty, with its offsets committed.
-		if n, _ := s.value("gregor_groups", "state=Empty"); n < 1 {
+		if n, _ := s.Value("gregor_groups", "state=Empty"); n < 1 {
 			return fmt.Errorf("gregor_groups{state=Empty} = %v, want >= 1", n)
 		}
 		return nil
@@ -104,8 +104,8 @@ func TestMetricsListenerShowsClientWorkAndGroupLagMatchesOffsets(t *testing.T) {
 
 	moved := func(name string, want float64, labels ...string) {
 		t.Helper()
-		b, _ := before.value(name, labels...)
-		a, ok := after.value(name, labels...)
+		b, _ := before.Value(name, labels...)
+		a, ok := after.Value(name, labels...)
 		if !ok || a-b < want {
 			t.Errorf("%s%v moved by %v (from %v to %v), want at least %v", name, labels, a-b, b, a, want)
 		}
@@ -121,25 +121,25 @@ func TestMetricsListenerShowsClientWorkAndGroupLagMatchesOffsets(t *testing.T) {
 	moved("gregor_broker_topic_records_in_total", 330, "topic=orders")
 	moved("gregor_broker_topic_bytes_in_total", float64(330*len("order-0")), "topic=orders")
 	moved("gregor_broker_topic_bytes_out_total", float64(300*len("order-0")), "topic=orders")
-	if n, _ := after.value("gregor_broker_topic_records_in_total", "topic=orders"); n != 330 {
+	if n, _ := after.Value("gregor_broker_topic_records_in_total", "topic=orders"); n != 330 {
 		t.Errorf("records in = %v, want exactly 330", n)
 	}
-	if n, _ := after.value("gregor_broker_log_end_offset", "topic=orders"); n != 330 {
+	if n, _ := after.Value("gregor_broker_log_end_offset", "topic=orders"); n != 330 {
 		t.Errorf("sum of orders' log end offsets = %v, want 330", n)
 	}
-	if n, _ := after.value("gregor_broker_high_watermark", "topic=orders"); n != 330 {
+	if n, _ := after.Value("gregor_broker_high_watermark", "topic=orders"); n != 330 {
 		t.Errorf("sum of orders' high watermarks = %v, want 330", n)
 	}
-	if n, _ := after.value("gregor_broker_log_segments", "topic=orders", "partition=0"); n != 1 {
+	if n, _ := after.Value("gregor_broker_log_segments", "topic=orders", "partition=0"); n != 1 {
 		t.Errorf("orders-0 segments = %v, want 1", n)
 	}
-	if n, _ := after.value("gregor_broker_log_size_bytes", "topic=orders"); n < 330*float64(len("order-0")) {
+	if n, _ := after.Value("gregor_broker_log_size_bytes", "topic=orders"); n < 330*float64(len("order-0")) {
 		t.Errorf("orders' log size = %v bytes, want at least the values' bytes", n)
 	}
-	if n, _ := after.value("gregor_broker_connections", "listener=PLAINTEXT"); n < 1 {
+	if n, _ := after.Value("gregor_broker_connections", "listener=PLAINTEXT"); n < 1 {
 		t.Errorf("gregor_broker_connections{listener=PLAINTEXT} = %v, want >= 1 (the admin client is connected)", n)
 	}
-	if _, ok := after.value("go_goroutines"); !ok {
+	if _, ok := after.Value("go_goroutines"); !ok {
 		t.Error("no Go runtime metrics in the scrape")
 	}
 
@@ -160,7 +160,7 @@ func TestMetricsListenerShowsClientWorkAndGroupLagMatchesOffsets(t *testing.T) {
 			t.Fatalf("billing has no commit for orders-%d", p)
 		}
 		want := float64(end.Offset - c.At)
-		gotLag, found := after.value("gregor_group_lag", "group=billing", "topic=orders", "partition="+strconv.Itoa(int(p)))
+		gotLag, found := after.Value("gregor_group_lag", "group=billing", "topic=orders", "partition="+strconv.Itoa(int(p)))
 		if !found || gotLag != want {
 			t.Errorf("gregor_group_lag{billing,orders,%d} = %v (found %v), kadm says %d - %d = %v", p, gotLag, found, end.Offset, c.At, want)
 		}
@@ -186,10 +186,10 @@ func TestBrokersInOneProcessKeepSeparateRegistries(t *testing.T) {
 	if _, err := kadm.NewClient(cl).ListTopics(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := mustScrape(t, urlA).value("gregor_broker_requests_total", "api=Metadata"); n < 1 {
+	if n, _ := mustScrape(t, urlA).Value("gregor_broker_requests_total", "api=Metadata"); n < 1 {
 		t.Errorf("broker A counted %v Metadata requests, want >= 1", n)
 	}
-	if n, _ := mustScrape(t, urlB).value("gregor_broker_requests_total", "api=Metadata"); n != 0 {
+	if n, _ := mustScrape(t, urlB).Value("gregor_broker_requests_total", "api=Metadata"); n != 0 {
 		t.Errorf("broker B counted %v Metadata requests, want 0: it received none", n)
 	}
 }
@@ -215,10 +215,10 @@ func TestFetchWaitersCountsLongPollsAndFsyncsAreTimed(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n, _ := s.value("gregor_broker_fetch_waiters"); n != 1 {
+		if n, _ := s.Value("gregor_broker_fetch_waiters"); n != 1 {
 			return fmt.Errorf("gregor_broker_fetch_waiters = %v, want 1 (the consumer's long poll)", n)
 		}
-		if n, _ := s.value("gregor_broker_log_flush_duration_seconds"); n < 1 {
+		if n, _ := s.Value("gregor_broker_log_flush_duration_seconds"); n < 1 {
 			return fmt.Errorf("no fsync observed (creating a topic writes and syncs files)")
 		}
 		return nil
@@ -229,7 +229,7 @@ func TestFetchWaitersCountsLongPollsAndFsyncsAreTimed(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n, _ := s.value("gregor_broker_fetch_waiters"); n != 0 {
+		if n, _ := s.Value("gregor_broker_fetch_waiters"); n != 0 {
 			return fmt.Errorf("gregor_broker_fetch_waiters = %v after the consumer left, want 0", n)
 		}
 		return nil

@@ -17,14 +17,13 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	_ "github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testconnect"
+	"github.com/gregor-streams/gregor/internal/testmetrics"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
@@ -227,23 +226,9 @@ func TestMetricNamesExtractsOnlyMetricNames(t *testing.T) {
 	}
 }
 
-// families scrapes url and returns its metric families by name.
-func families(url string) (map[string]*dto.MetricFamily, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(resp.Body)
-}
-
 // exposed reports whether name is a scraped series: a family, or the _bucket, _sum or _count
 // series of a histogram (_sum and _count of a summary) family.
-func exposed(fams map[string]*dto.MetricFamily, name string) bool {
+func exposed(fams testmetrics.Families, name string) bool {
 	if strings.HasPrefix(name, "gregor_streams_") {
 		return slices.Contains(streamsMetrics, name)
 	}
@@ -320,9 +305,9 @@ func TestDashboardReferencesOnlyExposedMetrics(t *testing.T) {
 	urls := []string{"http://" + tb.Broker().MetricsAddr() + "/metrics", "http://" + w.Addr + "/metrics"}
 	var missing []string
 	testutil.CheckFor(t, 15*time.Second, 100*time.Millisecond, func() error {
-		all := map[string]*dto.MetricFamily{}
+		all := testmetrics.Families{}
 		for _, u := range urls {
-			fams, err := families(u)
+			fams, err := testmetrics.Scrape(u)
 			if err != nil {
 				return err
 			}
