@@ -78,3 +78,27 @@ func BenchmarkProduceWithAndWithoutMetrics(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGatherWith2000Partitions is the cost of one scrape of a broker holding 2,000
+// partitions (plus the offsets topic): the state collector reads every partition's log and
+// replica state, and the group coordinator's committed offsets.
+func BenchmarkGatherWith2000Partitions(b *testing.B) {
+	br := startBench(b, false)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2000, 1, nil, "wide"); err != nil {
+		b.Fatal(err)
+	}
+	reg := br.MetricsRegistry()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := reg.Gather(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
