@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gregor-streams/gregor/connect"
 	_ "github.com/gregor-streams/gregor/connectors/file"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testmetrics"
@@ -91,5 +92,41 @@ func TestWorkerMetricsCountRecordsCommitsDLQAndStates(t *testing.T) {
 			err = fmt.Errorf("lines PAUSED = %v", got)
 		}
 		return err
+	})
+}
+
+// TestDistributedWorkersEachReportTheTasksTheyRun: two distributed workers in one process keep
+// separate registries, serve them on their REST listeners, and exactly one of them reports the
+// running task of a connector (each worker reports what it runs, as Kafka Connect's JMX does).
+func TestDistributedWorkersEachReportTheTasksTheyRun(t *testing.T) {
+	tb := startDistBroker(t)
+	a := startDistWorker(t, tb, nil, "metrics-cluster")
+	b := startDistWorker(t, tb, nil, "metrics-cluster")
+	if a.MetricsRegistry() == nil || a.MetricsRegistry() == b.MetricsRegistry() {
+		t.Fatal("distributed workers do not have registries of their own")
+	}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte("x\ny\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeRetrying(restOf(t, a), 201, "POST", "/connectors",
+		fmt.Sprintf(`{"name":"spread","config":{"connector.class":"FileStreamSource","file":%q,"topic":"spread-lines","tasks.max":"1"}}`, in))
+	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		running, polled := 0.0, 0.0
+		for _, w := range []*connect.DistributedRunner{a, b} {
+			fs, err := testmetrics.Scrape("http://" + w.Addr + "/metrics")
+			if err != nil {
+				return err
+			}
+			n, _ := fs.Value("gregor_connect_task_status", "connector=spread", "task=0", "state=RUNNING")
+			running += n
+			p, _ := fs.Value("gregor_connect_source_records_polled_total", "connector=spread")
+			polled += p
+		}
+		// NB: at least 2: a task moved by a rebalance before its offsets were stored polls again.
+		if running != 1 || polled < 2 {
+			return fmt.Errorf("workers report task spread-0 RUNNING %v times (want 1) and %v records polled (want 2 or more)", running, polled)
+		}
+		return nil
 	})
 }
