@@ -422,12 +422,14 @@ func (s *Server) writeLoop(cs *connState, out <-chan outgoing, log *slog.Logger)
 		} else {
 			_, err = w.Write(buf)
 		}
+		if err == nil && len(out) == 0 {
+			err = w.Flush()
+		}
+		// NB: observed after the flush, so send covers the write to the socket, and before
+		// Release, so the observer reads a response whose buffers are still the handler's.
 		s.observe(&o, err == nil)
 		if o.resp.Release != nil {
 			o.resp.Release()
-		}
-		if err == nil && len(out) == 0 {
-			err = w.Flush()
 		}
 		cs.lastActive.Store(s.clock.now())
 		cs.pending.Add(-1)
