@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gregor-streams/gregor/schemaregistry/serde"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -22,9 +23,10 @@ var ErrData = errors.New("recordjson: value does not match the schema")
 // concurrent use; schemas are cached by id for the Codec's life.
 type Codec struct {
 	client *sr.Client
-	mu     struct {
-		sync.Mutex
-		schemas map[int]compiled
+	// schemas maps id → compiled schema; it is replaced, never changed, so a hit takes no lock.
+	schemas atomic.Pointer[map[int]compiled]
+	mu      struct {
+		sync.Mutex // serializes misses of schemas
 	}
 }
 
@@ -39,8 +41,15 @@ type compiled interface {
 // New returns a Codec fetching schemas with client.
 func New(client *sr.Client) *Codec {
 	c := &Codec{client: client}
-	c.mu.schemas = map[int]compiled{}
+	c.schemas.Store(&map[int]compiled{})
 	return c
+}
+
+// Load fetches and compiles schema id now, so a producer learns of an unknown id or a schema it
+// cannot use before its first record.
+func (c *Codec) Load(ctx context.Context, id int) error {
+	_, err := c.schema(ctx, id)
+	return err
 }
 
 // Encode returns the JSON text encoded with schema id, framed in the Confluent wire format.
@@ -77,9 +86,13 @@ func (c *Codec) Decode(ctx context.Context, framed []byte) ([]byte, error) {
 
 // schema returns the compiled schema of id, fetching and compiling it on first use.
 func (c *Codec) schema(ctx context.Context, id int) (compiled, error) {
+	if s, ok := (*c.schemas.Load())[id]; ok {
+		return s, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s, ok := c.mu.schemas[id]; ok {
+	cur := *c.schemas.Load()
+	if s, ok := cur[id]; ok {
 		return s, nil
 	}
 	s, err := c.client.SchemaByID(ctx, id)
@@ -104,7 +117,12 @@ func (c *Codec) schema(ctx context.Context, id int) (compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema %d: %w", id, err)
 	}
-	c.mu.schemas[id] = cs
+	next := make(map[int]compiled, len(cur)+1)
+	for k, v := range cur {
+		next[k] = v
+	}
+	next[id] = cs
+	c.schemas.Store(&next)
 	return cs, nil
 }
 

@@ -8,5 +8,6 @@
 // the first message of the schema's file); JSON Schema values are validated and written as they
 // are. Schemas, with their references, are fetched from the registry once per id.
 //
-// Lock order: Codec.mu is a leaf; it is held only while a schema id is fetched and compiled.
+// Lock order: Codec.mu is a leaf, held only while a schema id not seen before is fetched and
+// compiled; a cached id takes no lock.
 package recordjson
