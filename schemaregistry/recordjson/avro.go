@@ -20,22 +20,6 @@ type avroCodec struct {
 	schema avro.Schema
 }
 
-// compileAvro parses schema after its references, all in one name cache of their own (a
-// reference defines the named types the schema uses).
-func compileAvro(schema string, refs []reference) (compiled, error) {
-	cache := &avro.SchemaCache{}
-	for _, r := range refs {
-		if _, err := avro.ParseWithCache(r.schema, "", cache); err != nil {
-			return nil, fmt.Errorf("reference %q: %w", r.name, err)
-		}
-	}
-	s, err := avro.ParseWithCache(schema, "", cache)
-	if err != nil {
-		return nil, err
-	}
-	return &avroCodec{schema: s}, nil
-}
-
 func (a *avroCodec) encode(dst []byte, id int, text []byte) ([]byte, error) {
 	v, err := parseJSON(text)
 	if err != nil {

@@ -5,61 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/gregor-streams/gregor/schemaregistry/serde"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// jsonSchemaBase is where references without an absolute URL are placed, so a "$ref" naming a
-// reference resolves to it.
-const jsonSchemaBase = "https://schema-registry.gregor.invalid/"
-
 type jsonSchemaCodec struct {
 	schema *jsonschema.Schema
-}
-
-// compileJSONSchema compiles a JSON Schema with its references as the only documents a $ref
-// may reach (no file or network loads).
-func compileJSONSchema(schema string, refs []reference) (compiled, error) {
-	c := jsonschema.NewCompiler()
-	c.UseLoader(refsOnly{})
-	for _, r := range refs {
-		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(r.schema))
-		if err != nil {
-			return nil, fmt.Errorf("reference %q: %w", r.name, err)
-		}
-		if err := c.AddResource(referenceURL(r.name), doc); err != nil {
-			return nil, fmt.Errorf("reference %q: %w", r.name, err)
-		}
-	}
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(schema))
-	if err != nil {
-		return nil, err
-	}
-	self := referenceURL("gregor-recordjson-schema.json")
-	if err := c.AddResource(self, doc); err != nil {
-		return nil, err
-	}
-	s, err := c.Compile(self)
-	if err != nil {
-		return nil, err
-	}
-	return &jsonSchemaCodec{schema: s}, nil
-}
-
-func referenceURL(name string) string {
-	if u, err := url.Parse(name); err == nil && u.IsAbs() {
-		return name
-	}
-	return jsonSchemaBase + strings.TrimPrefix(name, "/")
-}
-
-type refsOnly struct{}
-
-func (refsOnly) Load(u string) (any, error) {
-	return nil, fmt.Errorf("$ref %s is not one of the schema's references", u)
 }
 
 // encode validates the JSON against the schema and writes it compacted after the header.

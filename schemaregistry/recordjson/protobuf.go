@@ -1,14 +1,10 @@
 package recordjson
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/bufbuild/protocompile"
-	"github.com/bufbuild/protocompile/reporter"
+	"github.com/gregor-streams/gregor/schemaregistry/compiled"
 	"github.com/gregor-streams/gregor/schemaregistry/serde"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -16,47 +12,8 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
-// protoMainFile is the name the schema itself compiles under; references compile under their
-// reference names, which are the names the schema imports.
-const protoMainFile = "gregor_recordjson_schema.proto"
-
 type protobufCodec struct {
 	file protoreflect.FileDescriptor
-}
-
-// compileProtobuf compiles a .proto schema with its references as its imports (google/protobuf
-// well-known types built in).
-func compileProtobuf(schema string, refs []reference) (compiled, error) {
-	sources := map[string]string{protoMainFile: schema}
-	for _, r := range refs {
-		sources[r.name] = r.schema
-	}
-	var errs []error
-	compiler := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			Accessor: func(path string) (io.ReadCloser, error) {
-				if s, ok := sources[path]; ok {
-					return io.NopCloser(strings.NewReader(s)), nil
-				}
-				return nil, fmt.Errorf("import %q is not a reference of the schema", path)
-			},
-		}),
-		Reporter: reporter.NewReporter(func(err reporter.ErrorWithPos) error {
-			errs = append(errs, err)
-			return nil
-		}, nil),
-	}
-	files, err := compiler.Compile(context.Background(), protoMainFile)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if files[0].Messages().Len() == 0 {
-		return nil, errors.New("the Protobuf schema has no message")
-	}
-	return &protobufCodec{file: files[0]}, nil
 }
 
 // encode writes the file's first message, message indexes [0], as Confluent's serializers do
@@ -82,14 +39,9 @@ func (p *protobufCodec) decode(framed []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs := p.file.Messages()
-	var md protoreflect.MessageDescriptor
-	for _, i := range indexes {
-		if i >= msgs.Len() {
-			return nil, fmt.Errorf("%w: message indexes %v are not in the schema", ErrData, indexes)
-		}
-		md = msgs.Get(i)
-		msgs = md.Messages()
+	md, err := compiled.MessageAt(p.file, indexes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrData, err)
 	}
 	msg := dynamicpb.NewMessage(md)
 	if err := proto.Unmarshal(payload, msg); err != nil {
