@@ -35,7 +35,7 @@ type enrichedDoc struct {
 	AmountCents int64  `json:"amount_cents"`
 }
 
-func orderProto(t *testing.T) string {
+func orderProto(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile("internal/testpb/order.proto")
 	if err != nil {
