@@ -9,6 +9,7 @@ import (
 
 	"github.com/bufbuild/protocompile"
 	"github.com/bufbuild/protocompile/reporter"
+	"github.com/gregor-streams/gregor/schemaregistry/compiled"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -35,6 +36,9 @@ func (protobufFormat) parse(schema string, refs []resolvedRef) (parsedSchema, er
 		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
 			Accessor: func(path string) (io.ReadCloser, error) {
 				if s, ok := sources[path]; ok {
+					return io.NopCloser(strings.NewReader(s)), nil
+				}
+				if s, ok := compiled.KnownDependency(path); ok {
 					return io.NopCloser(strings.NewReader(s)), nil
 				}
 				return nil, fmt.Errorf("import %q is not a reference of the schema", path)

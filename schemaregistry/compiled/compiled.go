@@ -150,6 +150,9 @@ func compileProtobuf(schema string, refs []reference) (*Schema, error) {
 				if s, ok := sources[path]; ok {
 					return io.NopCloser(strings.NewReader(s)), nil
 				}
+				if s, ok := KnownDependency(path); ok {
+					return io.NopCloser(strings.NewReader(s)), nil
+				}
 				return nil, fmt.Errorf("import %q is not a reference of the schema", path)
 			},
 		}),
