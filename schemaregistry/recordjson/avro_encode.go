@@ -406,7 +406,12 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// escapePointer escapes a key for a JSON pointer (RFC 6901).
+// pointerEscaper escapes a key for a JSON pointer (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 func escapePointer(k string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+	if !strings.ContainsAny(k, "~/") {
+		return k
+	}
+	return pointerEscaper.Replace(k)
 }
