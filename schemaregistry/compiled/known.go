@@ -1,9 +1,6 @@
 package compiled
 
-import (
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-)
+import "google.golang.org/protobuf/reflect/protoreflect"
 
 // knownDependencies are the .proto files Confluent's registry and serializers resolve without a
 // schema reference (beside google/protobuf/*, which protocompile builds in): Confluent's field
@@ -63,8 +60,8 @@ func KnownDependency(path string) (string, bool) {
 // ProtobufConverter keeps what a Connect schema says that Protobuf cannot (a decimal's scale and
 // precision), or nil.
 func FieldParams(fd protoreflect.FieldDescriptor) map[string]string {
-	opts, ok := fd.Options().(proto.Message)
-	if !ok || opts == nil {
+	opts := fd.Options()
+	if opts == nil {
 		return nil
 	}
 	var params map[string]string
