@@ -55,15 +55,24 @@ func Compile(ctx context.Context, cl *sr.Client, s sr.Schema) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
+	out := &Schema{Type: s.Type}
 	switch s.Type {
 	case sr.TypeAvro:
-		return compileAvro(s.Schema, refs)
+		out.Avro, err = ParseAvro(s.Schema, refs)
 	case sr.TypeProtobuf:
-		return compileProtobuf(s.Schema, refs)
+		out.Protobuf, err = CompileProtobuf(s.Schema, refs)
+		if err == nil && out.Protobuf.Messages().Len() == 0 {
+			err = errors.New("the Protobuf schema has no message")
+		}
 	case sr.TypeJSON:
-		return compileJSONSchema(s.Schema, refs)
+		out.JSON, err = CompileJSONSchema(s.Schema, refs)
+	default:
+		err = fmt.Errorf("schema type %s is not supported", s.Type)
 	}
-	return nil, fmt.Errorf("schema type %s is not supported", s.Type)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // RegistryError words a registry's error response as Confluent's clients do: the error code and
@@ -76,16 +85,18 @@ func RegistryError(err error) error {
 	return err
 }
 
-// reference is one schema a schema refers to, by the name it imports it as.
-type reference struct {
-	name   string
-	schema string
+// Ref is one schema a schema refers to: its text under the name the referencing schema imports
+// it by (a Protobuf import path, a JSON Schema $ref, an Avro reference's name). A list of them is
+// in dependency order: a schema comes after the ones it refers to.
+type Ref struct {
+	Name   string
+	Schema string
 }
 
 // references fetches refs and what they refer to, depth first, so each schema comes after the
 // ones it refers to; each (subject, version) is fetched once.
-func references(ctx context.Context, cl *sr.Client, refs []sr.SchemaReference) ([]reference, error) {
-	var out []reference
+func references(ctx context.Context, cl *sr.Client, refs []sr.SchemaReference) ([]Ref, error) {
+	var out []Ref
 	seen := map[string]bool{}
 	var visit func(refs []sr.SchemaReference, depth int) error
 	visit = func(refs []sr.SchemaReference, depth int) error {
@@ -105,7 +116,7 @@ func references(ctx context.Context, cl *sr.Client, refs []sr.SchemaReference) (
 			if err := visit(ss.References, depth+1); err != nil {
 				return err
 			}
-			out = append(out, reference{name: r.Name, schema: ss.Schema.Schema})
+			out = append(out, Ref{Name: r.Name, Schema: ss.Schema.Schema})
 		}
 		return nil
 	}
@@ -115,33 +126,30 @@ func references(ctx context.Context, cl *sr.Client, refs []sr.SchemaReference) (
 	return out, nil
 }
 
-// compileAvro parses schema after its references, all in one name cache of their own (a
+// ParseAvro parses an Avro schema after its references, all in one name cache of their own (a
 // reference defines the named types the schema uses; two schemas' versions of one name must not
-// see each other, as in hamba/avro's global cache).
-func compileAvro(schema string, refs []reference) (*Schema, error) {
+// see each other, as they would in hamba/avro's global cache).
+func ParseAvro(schema string, refs []Ref) (avro.Schema, error) {
 	cache := &avro.SchemaCache{}
 	for _, r := range refs {
-		if _, err := avro.ParseWithCache(r.schema, "", cache); err != nil {
-			return nil, fmt.Errorf("reference %q: %w", r.name, err)
+		if _, err := avro.ParseWithCache(r.Schema, "", cache); err != nil {
+			return nil, fmt.Errorf("reference %q: %w", r.Name, err)
 		}
 	}
-	s, err := avro.ParseWithCache(schema, "", cache)
-	if err != nil {
-		return nil, err
-	}
-	return &Schema{Type: sr.TypeAvro, Avro: s}, nil
+	return avro.ParseWithCache(schema, "", cache)
 }
 
 // protoMainFile is the name the schema itself compiles under; references compile under their
 // reference names, which are the names the schema imports.
 const protoMainFile = "gregor_registry_schema.proto"
 
-// compileProtobuf compiles a .proto schema with its references as its imports (google/protobuf
-// well-known types built in).
-func compileProtobuf(schema string, refs []reference) (*Schema, error) {
+// CompileProtobuf compiles a .proto schema with its references as its imports; the
+// google/protobuf well-known types and Confluent's known dependencies (KnownDependency) resolve
+// without one. An error lists every problem the compiler found.
+func CompileProtobuf(schema string, refs []Ref) (protoreflect.FileDescriptor, error) {
 	sources := map[string]string{protoMainFile: schema}
 	for _, r := range refs {
-		sources[r.name] = r.schema
+		sources[r.Name] = r.Schema
 	}
 	var errs []error
 	compiler := protocompile.Compiler{
@@ -168,52 +176,48 @@ func compileProtobuf(schema string, refs []reference) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	if files[0].Messages().Len() == 0 {
-		return nil, errors.New("the Protobuf schema has no message")
-	}
-	return &Schema{Type: sr.TypeProtobuf, Protobuf: files[0]}, nil
+	return files[0], nil
 }
 
 // jsonSchemaBase is where references without an absolute URL are placed, so a "$ref" naming a
 // reference resolves to it.
 const jsonSchemaBase = "https://schema-registry.gregor.invalid/"
 
-// compileJSONSchema compiles a JSON Schema with its references as the only documents a $ref
+// CompileJSONSchema compiles a JSON Schema with its references as the only documents a $ref
 // may reach (no file or network loads).
-func compileJSONSchema(schema string, refs []reference) (*Schema, error) {
+func CompileJSONSchema(schema string, refs []Ref) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.UseLoader(refsOnly{})
 	for _, r := range refs {
-		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(r.schema))
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(r.Schema))
 		if err != nil {
-			return nil, fmt.Errorf("reference %q: %w", r.name, err)
+			return nil, fmt.Errorf("reference %q: %w", r.Name, err)
 		}
-		if err := c.AddResource(referenceURL(r.name), doc); err != nil {
-			return nil, fmt.Errorf("reference %q: %w", r.name, err)
+		if err := c.AddResource(ReferenceURL(r.Name), doc); err != nil {
+			return nil, fmt.Errorf("reference %q: %w", r.Name, err)
 		}
 	}
 	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(schema))
 	if err != nil {
 		return nil, err
 	}
-	self := referenceURL("gregor-registry-schema.json")
+	self := ReferenceURL("gregor-registry-schema.json")
 	if err := c.AddResource(self, doc); err != nil {
 		return nil, err
 	}
-	s, err := c.Compile(self)
-	if err != nil {
-		return nil, err
-	}
-	return &Schema{Type: sr.TypeJSON, JSON: s}, nil
+	return c.Compile(self)
 }
 
-func referenceURL(name string) string {
+// ReferenceURL is where a JSON Schema reference named name is placed, so a "$ref" naming it
+// resolves to it: the name itself when it is an absolute URL.
+func ReferenceURL(name string) string {
 	if u, err := url.Parse(name); err == nil && u.IsAbs() {
 		return name
 	}
 	return jsonSchemaBase + strings.TrimPrefix(name, "/")
 }
 
+// refsOnly refuses every URL: references are the only documents a JSON Schema may use.
 type refsOnly struct{}
 
 func (refsOnly) Load(u string) (any, error) {

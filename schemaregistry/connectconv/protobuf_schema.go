@@ -1,22 +1,15 @@
 package connectconv
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/bufbuild/protocompile"
-	"github.com/bufbuild/protocompile/reporter"
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/schemaregistry/compiled"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
-
-const protoFileName = "connect.proto"
 
 // ProtobufSchema returns a proto3 file for a Connect struct schema: the struct is the file's first
 // message (message indexes [0]); nested structs are further top-level messages. Fields are
@@ -187,49 +180,17 @@ func (g *protoGen) fieldOptions(s *connect.Schema) string {
 	return " [(confluent.field_meta) = { params: [" + strings.Join(params, ", ") + "] }]"
 }
 
-// compileProto compiles one self-contained proto file (standard imports allowed).
+// compileProto compiles one self-contained proto file (standard imports and Confluent's known
+// dependencies allowed).
 func compileProto(text string) (protoreflect.FileDescriptor, error) {
-	var errs []error
-	compiler := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			Accessor: func(path string) (io.ReadCloser, error) {
-				if path == protoFileName {
-					return io.NopCloser(strings.NewReader(text)), nil
-				}
-				if known, ok := compiled.KnownDependency(path); ok {
-					return io.NopCloser(strings.NewReader(known)), nil
-				}
-				return nil, fmt.Errorf("import %q is not resolved (schema references are not supported yet)", path)
-			},
-		}),
-		Reporter: reporter.NewReporter(func(err reporter.ErrorWithPos) error {
-			errs = append(errs, err)
-			return nil
-		}, nil),
-	}
-	files, err := compiler.Compile(context.Background(), protoFileName)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return files[0], nil
+	return compiled.CompileProtobuf(text, nil)
 }
 
 // messageAt finds the message of Confluent's message indexes in a file.
 func messageAt(fd protoreflect.FileDescriptor, indexes []int) (protoreflect.MessageDescriptor, error) {
-	msgs := fd.Messages()
-	var md protoreflect.MessageDescriptor
-	for _, i := range indexes {
-		if i < 0 || i >= msgs.Len() {
-			return nil, fmt.Errorf("%w: message index %v not in the schema", connect.ErrDataInvalid, indexes)
-		}
-		md = msgs.Get(i)
-		msgs = md.Messages()
-	}
-	if md == nil {
-		return nil, fmt.Errorf("%w: no message indexes", connect.ErrDataInvalid)
+	md, err := compiled.MessageAt(fd, indexes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", connect.ErrDataInvalid, err)
 	}
 	return md, nil
 }
