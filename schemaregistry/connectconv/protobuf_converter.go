@@ -67,7 +67,7 @@ func (c *ProtobufConverter) FromConnect(topic string, schema *connect.Schema, va
 		if err != nil {
 			return nil, err
 		}
-		fd, err := compileProto(ss.Schema.Schema)
+		fd, err := c.cfg.compileProtobuf(ss.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("%w: schema %d of subject %s: %v", connect.ErrDataInvalid, ss.ID, subject, err)
 		}
@@ -109,13 +109,11 @@ func (c *ProtobufConverter) ToConnect(topic string, data []byte) (*connect.Schem
 	}
 	fd, ok := c.read[int(id)]
 	if !ok {
-		s, err := c.cfg.schemaByID(int(id), sr.TypeProtobuf)
+		s, err := c.cfg.compiledByID(int(id), sr.TypeProtobuf)
 		if err != nil {
 			return nil, nil, err
 		}
-		if fd, err = compileProto(s.Schema); err != nil {
-			return nil, nil, fmt.Errorf("%w: schema %d: %v", connect.ErrDataInvalid, id, err)
-		}
+		fd = s.Protobuf
 		if len(c.read) >= maxCachedSchemas {
 			clear(c.read)
 		}
