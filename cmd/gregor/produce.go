@@ -8,12 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/gregor-streams/gregor/schemaregistry/recordjson"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -41,11 +38,8 @@ type lineFormat struct {
 	// nullMarker, when not empty, is the text of a null key or value (a tombstone's value), as
 	// Kafka's console producer's null.marker property.
 	nullMarker string
-	// schemaRegistryURL, keySchemaID and valueSchemaID are Confluent's schema.registry.url,
-	// key.schema.id and value.schema.id: a key or value is JSON encoded with that schema
-	// (0: sent as typed).
-	schemaRegistryURL          string
-	keySchemaID, valueSchemaID int
+	// schemas, when set, encode keys and values (JSON) through a schema registry.
+	schemas *recordSchemas
 }
 
 // parseLine splits one stdin line (without its line ending) into a record.
@@ -87,7 +81,7 @@ func parseLine(line []byte, f lineFormat) (*kgo.Record, error) {
 
 // applyProducerProperties applies Kafka console-producer `--property key=value` settings
 // (parse.key, key.separator, parse.headers, null.marker, and the Confluent console producers'
-// schema.registry.url, key.schema.id, value.schema.id) to f. keySeparator is the separator
+// schema.registry.url, key.schema.id, value.schema.id, key.schema, value.schema, ...) to f. keySeparator is the separator
 // --key-separator gave, if any.
 func applyProducerProperties(f *lineFormat, props []string) error {
 	for _, p := range props {
@@ -109,20 +103,16 @@ func applyProducerProperties(f *lineFormat, props []string) error {
 			f.parseHeaders = value == "true"
 		case "null.marker":
 			f.nullMarker = value
-		case "schema.registry.url":
-			f.schemaRegistryURL = value
-		case "key.schema.id", "value.schema.id":
-			id, err := strconv.Atoi(value)
-			if err != nil || id <= 0 {
-				return usageErrorf("--property %s must be a positive schema id, not %q", key, value)
-			}
-			if key == "key.schema.id" {
-				f.keySchemaID = id
-			} else {
-				f.valueSchemaID = id
-			}
 		default:
-			return usageErrorf("--property %q is not supported; the console producer takes parse.key, key.separator, parse.headers, null.marker, schema.registry.url, key.schema.id and value.schema.id", key)
+			if f.schemas != nil {
+				if ok, err := f.schemas.applySchemaProperty(key, value); ok {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			return usageErrorf("--property %q is not supported; the console producer takes parse.key, key.separator, parse.headers, null.marker, %s", key, schemaProperties)
 		}
 	}
 	return nil
@@ -175,10 +165,11 @@ func flagWasSet(fs *flagSet, name string) bool {
 // runProduce is `gregor produce`, the console producer: one record per stdin
 // line, all acknowledged before it returns.
 func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("produce", "gregor produce --topic T [--key-separator SEP] [--null-marker M] [--property k=v]... [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] [--value-schema-id N [--key-schema-id N] [--schema-registry-url URL]] < lines")
+	fs := newFlagSet("produce", "gregor produce --topic T [--key-separator SEP] [--null-marker M] [--property k=v]... [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] [--value-schema-id N | --value-schema[-file] S [--schema-type T]] [--key-schema-id N | --key-schema[-file] S] [--schema-registry-url URL] < lines")
 	fs.about = "Writes one record per stdin line, like kafka-console-producer.sh. A keyed record's partition is\n" +
 		"chosen as Kafka's Java client chooses it (murmur2 over the key; kcat's default partitioner differs).\n" +
 		"With --value-schema-id (--key-schema-id) each value (key) is JSON, encoded with that registry schema\n" +
+		"(or with --value-schema, a schema registered under <topic>-value, as Confluent's value.schema)\n" +
 		"(Avro in Avro's JSON encoding, Protobuf's first message in proto3 JSON, or JSON Schema) and framed in\n" +
 		"Confluent's wire format, like kafka-avro-console-producer."
 	bootstrap := addBootstrapFlag(fs)
@@ -192,16 +183,13 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	lingerMs := fs.Int("linger-ms", 0, "how long to wait for a batch to fill, in milliseconds")
 	maxRequestSize := fs.Int("max-request-size", defaultMaxRequestSize, "largest record batch in bytes")
 	nullMarker := fs.String("null-marker", "", "a key or value equal to this `text` is null (a value of null is a tombstone); Kafka's null.marker")
-	registryURL := fs.String("schema-registry-url", "", "Schema Registry `URLs` (comma-separated) for --value-schema-id/--key-schema-id; default "+defaultRegistryURL)
-	valueSchemaID := fs.Int("value-schema-id", 0, "encode each value (JSON) with this registry schema `id`")
-	keySchemaID := fs.Int("key-schema-id", 0, "encode each key (JSON) with this registry schema `id`")
+	schemas := addSchemaFlags(fs)
 	var props stringList
-	fs.Var(&props, "property", "a console-producer property `key=value`: parse.key, key.separator, parse.headers, null.marker, schema.registry.url, key.schema.id, value.schema.id (repeatable)")
+	fs.Var(&props, "property", "a console-producer property `key=value`: parse.key, key.separator, parse.headers, null.marker, "+schemaProperties+" (repeatable)")
 	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
-	format := lineFormat{parseHeaders: *parseHeadersFlag, nullMarker: *nullMarker,
-		schemaRegistryURL: *registryURL, keySchemaID: *keySchemaID, valueSchemaID: *valueSchemaID}
+	format := lineFormat{parseHeaders: *parseHeadersFlag, nullMarker: *nullMarker, schemas: schemas}
 	if flagWasSet(fs, "key-separator") {
 		format.parseKey = true
 		format.keySeparator = unescapeSeparator(*keySeparator)
@@ -212,16 +200,9 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err := applyProducerProperties(&format, props); err != nil {
 		return err
 	}
-	codec, err := producerCodec(format)
+	codec, err := schemas.codec(ctx, *topic, format.parseKey)
 	if err != nil {
 		return err
-	}
-	for _, id := range []int{format.keySchemaID, format.valueSchemaID} {
-		if id > 0 {
-			if err := codec.Load(ctx, id); err != nil {
-				return err
-			}
-		}
 	}
 	if format.staticHeaders, err = parseHeaders(*headers); err != nil {
 		return usageErrorf("--headers: %v", err)
@@ -299,7 +280,7 @@ loop:
 				break loop
 			}
 			if codec != nil {
-				if err := encodeWithSchemas(ctx, codec, r, format); err != nil {
+				if err := schemas.encode(ctx, codec, r); err != nil {
 					lineErr = fmt.Errorf("line %d: %w", lineNumber, err)
 					break loop
 				}
@@ -329,51 +310,6 @@ loop:
 		return explainTopicError(*topic, firstErr, "")
 	}
 	return lineErr
-}
-
-// producerCodec returns the registry codec the schema ids of f need, or nil when f has none.
-func producerCodec(f lineFormat) (*recordjson.Codec, error) {
-	if f.keySchemaID < 0 || f.valueSchemaID < 0 {
-		return nil, usageErrorf("--key-schema-id and --value-schema-id must be positive schema ids")
-	}
-	if f.keySchemaID == 0 && f.valueSchemaID == 0 {
-		if f.schemaRegistryURL != "" {
-			return nil, usageErrorf("--schema-registry-url needs --value-schema-id or --key-schema-id (the schema to encode with)")
-		}
-		return nil, nil
-	}
-	if f.keySchemaID > 0 && !f.parseKey {
-		return nil, usageErrorf("--key-schema-id needs keys: give --key-separator (or --property parse.key=true)")
-	}
-	url := f.schemaRegistryURL
-	if url == "" {
-		url = defaultRegistryURL
-	}
-	cl, err := newRegistryClient(url)
-	if err != nil {
-		return nil, err
-	}
-	return recordjson.New(cl), nil
-}
-
-// encodeWithSchemas replaces r's key and value, JSON text, with their Confluent-framed encoding
-// under f's schema ids. A null key or value (the null marker) stays null.
-func encodeWithSchemas(ctx context.Context, codec *recordjson.Codec, r *kgo.Record, f lineFormat) error {
-	if f.keySchemaID > 0 && r.Key != nil {
-		enc, err := codec.Encode(ctx, f.keySchemaID, r.Key)
-		if err != nil {
-			return fmt.Errorf("key: %w", err)
-		}
-		r.Key = enc
-	}
-	if f.valueSchemaID > 0 && r.Value != nil {
-		enc, err := codec.Encode(ctx, f.valueSchemaID, r.Value)
-		if err != nil {
-			return fmt.Errorf("value: %w", err)
-		}
-		r.Value = enc
-	}
-	return nil
 }
 
 // readLines reads r line by line on its own goroutine, without a line length

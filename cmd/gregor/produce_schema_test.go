@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +193,52 @@ func TestProduceWithSchemaIDErrorsNameTheProblem(t *testing.T) {
 	}
 	if r.stdout != `{"id":1,"customer":"a","note":null}`+"\n" {
 		t.Errorf("records before the bad one: %q", r.stdout)
+	}
+}
+
+// TestProduceRegistersTheGivenSchemaUnderTheTopicsSubject: as kafka-avro-console-producer's
+// value.schema, a schema given as text (or file, any type) is registered under <topic>-value (and
+// <topic>-key) and the lines are encoded with it; the same schema again reuses its id; with
+// auto.register.schemas=false an unregistered schema is refused with the registry's error.
+func TestProduceRegistersTheGivenSchemaUnderTheTopicsSubject(t *testing.T) {
+	bs := startTestCluster(t)
+	url, cl := startTestRegistry(t, bs)
+	for _, topic := range []string{"a", "p"} {
+		mustGregor(t, "", "topics", "create", "--topic", topic, "--partitions", "1", "-b", bs)
+	}
+	for range 2 {
+		mustGregor(t, `"k"|{"id":1,"customer":"ada"}`+"\n", "produce", "--topic", "a", "-b", bs, "--key-separator", "|",
+			"--property", "schema.registry.url="+url, "--property", "value.schema="+cliOrderAvro, "--property", `key.schema="string"`)
+	}
+	protoFile := t.TempDir() + "/order.proto"
+	if err := os.WriteFile(protoFile, []byte(cliOrderProto), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustGregor(t, `{"id":"5","line":{"sku":"Z"}}`+"\n", "produce", "--topic", "p", "-b", bs, "--schema-registry-url", url,
+		"--value-schema-file", protoFile, "--schema-type", "protobuf")
+
+	ctx := t.Context()
+	for subject, want := range map[string]sr.SchemaType{"a-value": sr.TypeAvro, "a-key": sr.TypeAvro, "p-value": sr.TypeProtobuf} {
+		versions, err := cl.SubjectVersions(ctx, subject)
+		if err != nil || len(versions) != 1 {
+			t.Errorf("%s: versions %v, %v (want one: the second run reuses the schema)", subject, versions, err)
+			continue
+		}
+		if ss, err := cl.SchemaByVersion(ctx, subject, 1); err != nil || ss.Type != want {
+			t.Errorf("%s: %v %v", subject, ss.Type, err)
+		}
+	}
+	r := mustGregor(t, "", "consume", "--topic", "a", "--from-beginning", "--max-messages", "2", "--print-key", "-b", bs, "--schema-registry-url", url)
+	if want := "\"k\"\t{\"id\":1,\"customer\":\"ada\",\"note\":null}\n"; r.stdout != want+want {
+		t.Errorf("consume: %q", r.stdout)
+	}
+	r = mustGregor(t, "", "consume", "--topic", "p", "--from-beginning", "--max-messages", "1", "-b", bs, "--schema-registry-url", url)
+	if got := strings.Join(strings.Fields(r.stdout), ""); got != `{"id":"5","line":{"sku":"Z"}}` {
+		t.Errorf("consume Protobuf: %q", r.stdout)
+	}
+	r = gregor(t, `{"x":1}`+"\n", "produce", "--topic", "a", "-b", bs, "--schema-registry-url", url, "--property", "auto.register.schemas=false",
+		"--value-schema", `{"type":"record","name":"Other","fields":[{"name":"x","type":"int"}]}`)
+	if r.err == nil || !strings.Contains(r.err.Error(), "subject a-value") || !strings.Contains(r.err.Error(), "40403") {
+		t.Errorf("lookup of an unregistered schema: %v", r.err)
 	}
 }
