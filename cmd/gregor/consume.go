@@ -242,7 +242,7 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		for it := fetches.RecordIter(); !it.Done(); {
 			r := it.Next()
 			if codec != nil {
-				if r, err = decodeWithSchemas(ctx, codec, r); err != nil {
+				if r, err = decodeWithSchemas(ctx, codec, r, format.printKey); err != nil {
 					out.Flush()
 					return err
 				}
@@ -260,13 +260,13 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	return out.Flush()
 }
 
-// decodeWithSchemas returns a copy of r with its value, and its key when it is framed, decoded
-// to JSON through the registry. An error names the record.
+// decodeWithSchemas returns a copy of r with its value, and its key when it is printed and
+// framed, decoded to JSON through the registry. An error names the record.
 //
 // NB: a value must be framed (a consumer of a registry topic expects it; Confluent's console
 // consumer fails the same way), but a key is decoded only when it starts with the magic byte and
 // is long enough to hold a schema id, since topics often key registry values with plain strings.
-func decodeWithSchemas(ctx context.Context, codec *recordjson.Codec, r *kgo.Record) (*kgo.Record, error) {
+func decodeWithSchemas(ctx context.Context, codec *recordjson.Codec, r *kgo.Record, keys bool) (*kgo.Record, error) {
 	dup := *r
 	if r.Value != nil {
 		v, err := codec.Decode(ctx, r.Value)
@@ -275,7 +275,7 @@ func decodeWithSchemas(ctx context.Context, codec *recordjson.Codec, r *kgo.Reco
 		}
 		dup.Value = v
 	}
-	if len(r.Key) >= serde.HeaderSize && r.Key[0] == serde.MagicByte {
+	if keys && len(r.Key) >= serde.HeaderSize && r.Key[0] == serde.MagicByte {
 		k, err := codec.Decode(ctx, r.Key)
 		if err != nil {
 			return nil, fmt.Errorf("record at partition %d offset %d: key: %w", r.Partition, r.Offset, err)

@@ -1,6 +1,8 @@
 package recordjson
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -51,5 +53,11 @@ func (p *protobufCodec) decode(framed []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: message %s as JSON: %v", ErrData, md.FullName(), err)
 	}
-	return out, nil
+	// NB: protojson varies its spacing on purpose (so nobody relies on its bytes); a console
+	// prints one stable form.
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, out); err != nil {
+		return nil, fmt.Errorf("%w: message %s as JSON: %v", ErrData, md.FullName(), err)
+	}
+	return buf.Bytes(), nil
 }
