@@ -45,11 +45,13 @@ type Avro[T any] struct {
 // names it "<topic>-value" or "<topic>-key"); the schema is registered (or looked up) now.
 // Records read back may be written with any schema the registry holds that resolves to schema.
 func NewAvro[T any](reg *Registry, subject, schema string, opts Options) (*Avro[T], error) {
-	parsed, err := parse(schema)
+	s := sr.Schema{Schema: schema, Type: sr.TypeAvro, References: opts.References}
+	c, err := reg.compile(subject, s)
 	if err != nil {
-		return nil, fmt.Errorf("streamserde: subject %s: %w", subject, err)
+		return nil, err
 	}
-	id, err := reg.register(subject, sr.Schema{Schema: schema, Type: sr.TypeAvro, References: opts.References}, opts.LookupOnly)
+	parsed := c.Avro
+	id, err := reg.register(subject, s, opts.LookupOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -118,9 +118,3 @@ func (r *Registry) compile(subject string, schema sr.Schema) (*compiled.Schema, 
 	}
 	return s, nil
 }
-
-// parse parses an Avro schema on its own cache: two versions of one record name must not see
-// each other's definition (hamba/avro's default cache is global by name).
-func parse(schema string) (avro.Schema, error) {
-	return avro.ParseWithCache(schema, "", &avro.SchemaCache{})
-}
