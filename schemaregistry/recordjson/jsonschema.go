@@ -28,14 +28,14 @@ func (j *jsonSchemaCodec) encode(dst []byte, id int, text []byte) ([]byte, error
 	return append(dst, buf.Bytes()...), nil
 }
 
-// decode validates the payload too: a record that breaks its own schema is reported, not printed
-// as if it were fine.
+// decode returns the document compacted. NB: it is not validated: as Confluent's deserializer by
+// default (json.fail.invalid.schema=false), a consumer shows what producers wrote.
 func (j *jsonSchemaCodec) decode(framed []byte) ([]byte, error) {
-	payload := framed[serde.HeaderSize:]
-	if err := j.validate(payload); err != nil {
-		return nil, err
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, framed[serde.HeaderSize:]); err != nil {
+		return nil, fmt.Errorf("%w: not JSON: %v", ErrData, err)
 	}
-	return payload, nil
+	return buf.Bytes(), nil
 }
 
 func (j *jsonSchemaCodec) validate(text []byte) error {
