@@ -1,7 +1,8 @@
-// Package streamserde is registry-backed serdes for streams and statestore: Avro records in the
-// Confluent wire format (magic byte, schema id, Avro binary), as Confluent's KafkaAvroSerde
-// writes them, for typed Go structs (hamba/avro struct tags) and for generic map[string]any
-// records. A serde registers (or looks up) its writer schema under the subject it is given once,
+// Package streamserde is registry-backed serdes for streams and statestore, in the Confluent wire
+// format as Confluent's serdes write it: Avro (KafkaAvroSerde) for typed Go structs (hamba/avro
+// struct tags) and generic map[string]any records, Protobuf (KafkaProtobufSerde, with message
+// indexes) for generated messages and generic dynamicpb ones, and JSON Schema
+// (KafkaJsonSchemaSerde) for encoding/json values. A serde registers (or looks up) its writer schema under the subject it is given once,
 // then serializes without a registry call; a deserializer fetches each writer schema it meets by
 // id once and resolves it to the serde's reader schema, so records written with an older or newer
 // compatible schema read into today's struct.
