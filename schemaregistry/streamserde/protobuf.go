@@ -87,7 +87,9 @@ type Protobuf[T proto.Message] struct {
 	// checked holds, per schema id, the message indexes (as their encoded bytes) already seen to
 	// name T's message; replaced, never changed, so a known frame takes no lock and no registry call.
 	checked atomic.Pointer[map[uint32]map[string]bool]
-	mu      sync.Mutex // serializes misses of checked
+	mu      struct {
+		sync.Mutex // serializes misses of checked
+	}
 }
 
 // NewProtobuf returns a Protobuf serde writing T under subject with schema, the .proto text of
