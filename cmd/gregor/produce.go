@@ -81,8 +81,8 @@ func parseLine(line []byte, f lineFormat) (*kgo.Record, error) {
 
 // applyProducerProperties applies Kafka console-producer `--property key=value` settings
 // (parse.key, key.separator, parse.headers, null.marker, and the Confluent console producers'
-// schema.registry.url, key.schema.id, value.schema.id, key.schema, value.schema, ...) to f. keySeparator is the separator
-// --key-separator gave, if any.
+// schema.registry.url, key.schema.id, value.schema.id, key.schema, value.schema, ...) to f.
+// keySeparator is the separator --key-separator gave, if any.
 func applyProducerProperties(f *lineFormat, props []string) error {
 	for _, p := range props {
 		key, value, ok := strings.Cut(p, "=")
@@ -168,10 +168,10 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs := newFlagSet("produce", "gregor produce --topic T [--key-separator SEP] [--null-marker M] [--property k=v]... [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] [--value-schema-id N | --value-schema[-file] S [--schema-type T]] [--key-schema-id N | --key-schema[-file] S] [--schema-registry-url URL] < lines")
 	fs.about = "Writes one record per stdin line, like kafka-console-producer.sh. A keyed record's partition is\n" +
 		"chosen as Kafka's Java client chooses it (murmur2 over the key; kcat's default partitioner differs).\n" +
-		"With --value-schema-id (--key-schema-id) each value (key) is JSON, encoded with that registry schema\n" +
-		"(or with --value-schema, a schema registered under <topic>-value, as Confluent's value.schema)\n" +
-		"(Avro in Avro's JSON encoding, Protobuf's first message in proto3 JSON, or JSON Schema) and framed in\n" +
-		"Confluent's wire format, like kafka-avro-console-producer."
+		"With --value-schema-id (--key-schema-id) each value (key) is JSON — Avro's JSON encoding, Protobuf's\n" +
+		"first message in proto3 JSON, or a JSON Schema document — encoded with that registry schema and framed\n" +
+		"in Confluent's wire format, like kafka-avro-console-producer; --value-schema (--key-schema) gives the\n" +
+		"schema instead, registered under <topic>-value (<topic>-key) as Confluent's value.schema."
 	bootstrap := addBootstrapFlag(fs)
 	topic := fs.String("topic", "", "topic to produce to")
 	keySeparator := fs.String("key-separator", "\t", "giving this flag turns on key parsing: each line is key, `SEP`, value")
@@ -200,10 +200,7 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err := applyProducerProperties(&format, props); err != nil {
 		return err
 	}
-	codec, err := schemas.codec(ctx, *topic, format.parseKey)
-	if err != nil {
-		return err
-	}
+	var err error
 	if format.staticHeaders, err = parseHeaders(*headers); err != nil {
 		return usageErrorf("--headers: %v", err)
 	}
@@ -217,6 +214,11 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	if *maxRequestSize <= 0 || *maxRequestSize > 1<<30 {
 		return usageErrorf("--max-request-size must be between 1 and 1 GiB")
+	}
+	// NB: after every other flag is checked, since it may register schemas.
+	codec, err := schemas.codec(ctx, *topic, format.parseKey)
+	if err != nil {
+		return err
 	}
 	opts := append(ackOpts,
 		kgo.DefaultProduceTopic(*topic),
