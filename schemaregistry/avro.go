@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gregor-streams/gregor/schemaregistry/compiled"
 	"github.com/hamba/avro/v2"
 )
 
@@ -20,13 +21,7 @@ type avroSchema struct {
 func (a *avroSchema) canonical() string { return a.text }
 
 func (avroFormat) parse(schema string, refs []resolvedRef) (parsedSchema, error) {
-	cache := &avro.SchemaCache{}
-	for _, r := range refs {
-		if _, err := avro.ParseWithCache(r.schema, "", cache); err != nil {
-			return nil, fmt.Errorf("reference %q: %w", r.name, err)
-		}
-	}
-	s, err := avro.ParseWithCache(schema, "", cache)
+	s, err := compiled.ParseAvro(schema, compiledRefs(refs))
 	if err != nil {
 		return nil, err
 	}

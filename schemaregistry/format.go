@@ -3,6 +3,8 @@ package schemaregistry
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gregor-streams/gregor/schemaregistry/compiled"
 )
 
 // The schema types, as Confluent names them in `schemaType`.
@@ -22,6 +24,15 @@ type parsedSchema interface {
 type resolvedRef struct {
 	name   string
 	schema string
+}
+
+// compiledRefs is refs as the compiled package takes them.
+func compiledRefs(refs []resolvedRef) []compiled.Ref {
+	out := make([]compiled.Ref, len(refs))
+	for i, r := range refs {
+		out[i] = compiled.Ref{Name: r.name, Schema: r.schema}
+	}
+	return out
 }
 
 // schemaFormat parses and compares schemas of one type.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gregor-streams/gregor/schemaregistry/recordjson"
+	"github.com/gregor-streams/gregor/schemaregistry/serde"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -129,7 +131,10 @@ func parseConsumeStart(fromBeginning bool, offset string, partition int, group s
 // after --max-messages records or after --timeout-ms without a record, and
 // reports how many records it printed on stderr.
 func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("consume", "gregor consume --topic T [--from-beginning] [--offset earliest|latest|N --partition N] [--max-messages N] [--print-key] [--print-headers] [--print-timestamp] [--group G] [--timeout-ms N]")
+	fs := newFlagSet("consume", "gregor consume --topic T [--from-beginning] [--offset earliest|latest|N --partition N] [--max-messages N] [--print-key] [--print-headers] [--print-timestamp] [--group G] [--timeout-ms N] [--schema-registry-url URL]")
+	fs.about = "Prints records like kafka-console-consumer.sh. With --schema-registry-url each value (and each key in\n" +
+		"Confluent's wire format) is decoded to JSON with the registry schema its frame names, like\n" +
+		"kafka-avro-console-consumer: Avro in Avro's JSON encoding, Protobuf in proto3 JSON, JSON Schema as is."
 	bootstrap := addBootstrapFlag(fs)
 	topic := fs.String("topic", "", "topic to consume")
 	fromBeginning := fs.Bool("from-beginning", false, "start at the earliest offset rather than the end (for a group: when it has no committed offset)")
@@ -145,6 +150,7 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	group := fs.String("group", "", "consume as a member of this consumer group")
 	timeoutMs := fs.Int("timeout-ms", 0, "exit after this many milliseconds without a record; 0 waits forever")
 	fetchMaxBytes := fs.Int("fetch-max-bytes", 50<<20, "most bytes to ask for in one fetch")
+	registryURL := fs.String("schema-registry-url", "", "decode values (and framed keys) through the Schema Registry at these comma-separated `URLs`")
 	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
@@ -165,6 +171,15 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		printHeaders:   *printHeaders,
 		printKey:       *printKey,
 		separator:      unescapeSeparator(*separator),
+	}
+
+	var codec *recordjson.Codec
+	if *registryURL != "" {
+		rc, err := newRegistryClient(*registryURL)
+		if err != nil {
+			return err
+		}
+		codec = recordjson.New(rc)
 	}
 
 	opts := []kgo.Opt{kgo.FetchMaxBytes(int32(*fetchMaxBytes))}
@@ -225,7 +240,14 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			break // --timeout-ms passed without a record
 		}
 		for it := fetches.RecordIter(); !it.Done(); {
-			line = appendRecord(line[:0], it.Next(), format)
+			r := it.Next()
+			if codec != nil {
+				if r, err = decodeWithSchemas(ctx, codec, r, format.printKey); err != nil {
+					out.Flush()
+					return err
+				}
+			}
+			line = appendRecord(line[:0], r, format)
 			if _, err := out.Write(line); err != nil {
 				return fmt.Errorf("writing output: %w", err)
 			}
@@ -236,6 +258,31 @@ func runConsume(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 	}
 	return out.Flush()
+}
+
+// decodeWithSchemas returns a copy of r with its value, and its key when it is printed and
+// framed, decoded to JSON through the registry. An error names the record.
+//
+// NB: a value must be framed (a consumer of a registry topic expects it; Confluent's console
+// consumer fails the same way), but a key is decoded only when it starts with the magic byte and
+// is long enough to hold a schema id, since topics often key registry values with plain strings.
+func decodeWithSchemas(ctx context.Context, codec *recordjson.Codec, r *kgo.Record, keys bool) (*kgo.Record, error) {
+	dup := *r
+	if r.Value != nil {
+		v, err := codec.Decode(ctx, r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("record at partition %d offset %d: value: %w", r.Partition, r.Offset, err)
+		}
+		dup.Value = v
+	}
+	if keys && len(r.Key) >= serde.HeaderSize && r.Key[0] == serde.MagicByte {
+		k, err := codec.Decode(ctx, r.Key)
+		if err != nil {
+			return nil, fmt.Errorf("record at partition %d offset %d: key: %w", r.Partition, r.Offset, err)
+		}
+		dup.Key = k
+	}
+	return &dup, nil
 }
 
 // fetchError returns the first fetch error that is not the poll's own

@@ -38,6 +38,8 @@ type lineFormat struct {
 	// nullMarker, when not empty, is the text of a null key or value (a tombstone's value), as
 	// Kafka's console producer's null.marker property.
 	nullMarker string
+	// schemas, when set, encode keys and values (JSON) through a schema registry.
+	schemas *recordSchemas
 }
 
 // parseLine splits one stdin line (without its line ending) into a record.
@@ -78,8 +80,9 @@ func parseLine(line []byte, f lineFormat) (*kgo.Record, error) {
 }
 
 // applyProducerProperties applies Kafka console-producer `--property key=value` settings
-// (parse.key, key.separator, parse.headers, null.marker) to f. keySeparator is the separator
-// --key-separator gave, if any.
+// (parse.key, key.separator, parse.headers, null.marker, and the Confluent console producers'
+// schema.registry.url, key.schema.id, value.schema.id, key.schema, value.schema, ...) to f.
+// keySeparator is the separator --key-separator gave, if any.
 func applyProducerProperties(f *lineFormat, props []string) error {
 	for _, p := range props {
 		key, value, ok := strings.Cut(p, "=")
@@ -101,7 +104,15 @@ func applyProducerProperties(f *lineFormat, props []string) error {
 		case "null.marker":
 			f.nullMarker = value
 		default:
-			return usageErrorf("--property %q is not supported; the console producer takes parse.key, key.separator, parse.headers and null.marker", key)
+			if f.schemas != nil {
+				if ok, err := f.schemas.applySchemaProperty(key, value); ok {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			return usageErrorf("--property %q is not supported; the console producer takes parse.key, key.separator, parse.headers, null.marker, %s", key, schemaProperties)
 		}
 	}
 	return nil
@@ -154,9 +165,13 @@ func flagWasSet(fs *flagSet, name string) bool {
 // runProduce is `gregor produce`, the console producer: one record per stdin
 // line, all acknowledged before it returns.
 func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("produce", "gregor produce --topic T [--key-separator SEP] [--null-marker M] [--property k=v]... [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] < lines")
+	fs := newFlagSet("produce", "gregor produce --topic T [--key-separator SEP] [--null-marker M] [--property k=v]... [--headers k1:v1,k2:v2] [--acks all|1|0] [--compression c] [--partition N] [--value-schema-id N | --value-schema[-file] S [--schema-type T]] [--key-schema-id N | --key-schema[-file] S] [--schema-registry-url URL] < lines")
 	fs.about = "Writes one record per stdin line, like kafka-console-producer.sh. A keyed record's partition is\n" +
-		"chosen as Kafka's Java client chooses it (murmur2 over the key; kcat's default partitioner differs)."
+		"chosen as Kafka's Java client chooses it (murmur2 over the key; kcat's default partitioner differs).\n" +
+		"With --value-schema-id (--key-schema-id) each value (key) is JSON — Avro's JSON encoding, Protobuf's\n" +
+		"first message in proto3 JSON, or a JSON Schema document — encoded with that registry schema and framed\n" +
+		"in Confluent's wire format, like kafka-avro-console-producer; --value-schema (--key-schema) gives the\n" +
+		"schema instead, registered under <topic>-value (<topic>-key) as Confluent's value.schema."
 	bootstrap := addBootstrapFlag(fs)
 	topic := fs.String("topic", "", "topic to produce to")
 	keySeparator := fs.String("key-separator", "\t", "giving this flag turns on key parsing: each line is key, `SEP`, value")
@@ -168,12 +183,13 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	lingerMs := fs.Int("linger-ms", 0, "how long to wait for a batch to fill, in milliseconds")
 	maxRequestSize := fs.Int("max-request-size", defaultMaxRequestSize, "largest record batch in bytes")
 	nullMarker := fs.String("null-marker", "", "a key or value equal to this `text` is null (a value of null is a tombstone); Kafka's null.marker")
+	schemas := addSchemaFlags(fs)
 	var props stringList
-	fs.Var(&props, "property", "a console-producer property `key=value`: parse.key, key.separator, parse.headers, null.marker (repeatable)")
+	fs.Var(&props, "property", "a console-producer property `key=value`: parse.key, key.separator, parse.headers, null.marker, "+schemaProperties+" (repeatable)")
 	if err := parseTopicFlags(fs, args, stdout, stderr, topic); err != nil {
 		return err
 	}
-	format := lineFormat{parseHeaders: *parseHeadersFlag, nullMarker: *nullMarker}
+	format := lineFormat{parseHeaders: *parseHeadersFlag, nullMarker: *nullMarker, schemas: schemas}
 	if flagWasSet(fs, "key-separator") {
 		format.parseKey = true
 		format.keySeparator = unescapeSeparator(*keySeparator)
@@ -188,7 +204,7 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if format.staticHeaders, err = parseHeaders(*headers); err != nil {
 		return usageErrorf("--headers: %v", err)
 	}
-	codec, err := parseCompression(*compression)
+	compressionCodec, err := parseCompression(*compression)
 	if err != nil {
 		return err
 	}
@@ -199,9 +215,14 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if *maxRequestSize <= 0 || *maxRequestSize > 1<<30 {
 		return usageErrorf("--max-request-size must be between 1 and 1 GiB")
 	}
+	// NB: after every other flag is checked, since it may register schemas.
+	codec, err := schemas.codec(ctx, *topic, format.parseKey)
+	if err != nil {
+		return err
+	}
 	opts := append(ackOpts,
 		kgo.DefaultProduceTopic(*topic),
-		kgo.ProducerBatchCompression(codec),
+		kgo.ProducerBatchCompression(compressionCodec),
 		kgo.ProducerBatchMaxBytes(int32(*maxRequestSize)),
 		kgo.ProducerLinger(time.Duration(*lingerMs)*time.Millisecond),
 		kgo.AllowAutoTopicCreation(),
@@ -259,6 +280,12 @@ loop:
 			if err != nil {
 				lineErr = usageErrorf("line %d: %v", lineNumber, err)
 				break loop
+			}
+			if codec != nil {
+				if err := schemas.encode(ctx, codec, r); err != nil {
+					lineErr = fmt.Errorf("line %d: %w", lineNumber, err)
+					break loop
+				}
 			}
 			if *partition >= 0 {
 				r.Partition = int32(*partition)

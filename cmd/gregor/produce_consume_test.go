@@ -126,7 +126,7 @@ func TestProduceNullMarkerAndPropertiesWriteTombstones(t *testing.T) {
 		t.Errorf("consumed %q, want %q", r.stdout, want)
 	}
 	r = gregor(t, "x\n", "produce", "--topic", "t", "--property", "ignore.error=true", "-b", bs)
-	wantErr := "error: --property \"ignore.error\" is not supported; the console producer takes parse.key, key.separator, parse.headers and null.marker\n"
+	wantErr := "error: --property \"ignore.error\" is not supported; the console producer takes parse.key, key.separator, parse.headers, null.marker, schema.registry.url, key.schema.id, value.schema.id, key.schema, value.schema, key.schema.file, value.schema.file, auto.register.schemas\n"
 	if r.exit != 2 || r.stderr != wantErr {
 		t.Errorf("unsupported property: exit %d, stderr %q; want exit 2, %q", r.exit, r.stderr, wantErr)
 	}

@@ -176,14 +176,11 @@ func (c *AvroConverter) readerFor(id int) (*readerSchema, error) {
 	if r, ok := c.read[id]; ok {
 		return r, nil
 	}
-	s, err := c.cfg.schemaByID(id, sr.TypeAvro)
+	s, err := c.cfg.compiledByID(id, sr.TypeAvro)
 	if err != nil {
 		return nil, err
 	}
-	parsed, err := avro.ParseWithCache(s.Schema, "", &avro.SchemaCache{})
-	if err != nil {
-		return nil, fmt.Errorf("%w: schema %d: %v", connect.ErrDataInvalid, id, err)
-	}
+	parsed := s.Avro
 	cs, err := ConnectSchema(parsed)
 	if err != nil {
 		return nil, fmt.Errorf("schema %d: %w", id, err)

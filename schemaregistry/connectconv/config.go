@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/schemaregistry/compiled"
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Confluent's serializer config names.
@@ -159,7 +161,40 @@ func (c serdeConfig) writerSchema(subject string, schema sr.Schema) (sr.SubjectS
 	return ss, nil
 }
 
-// schemaByID fetches a schema by id and checks its type.
+// compileProtobuf compiles a Protobuf schema the registry gave, fetching its references.
+func (c serdeConfig) compileProtobuf(s sr.Schema) (protoreflect.FileDescriptor, error) {
+	if s.Type != sr.TypeProtobuf {
+		return nil, fmt.Errorf("the schema is %s, not PROTOBUF", s.Type)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), registryTimeout)
+	defer cancel()
+	cs, err := compiled.Compile(ctx, c.client, s)
+	if err != nil {
+		return nil, err
+	}
+	return cs.Protobuf, nil
+}
+
+// compiledByID fetches a schema by id, checks its type and compiles it with its references.
+func (c serdeConfig) compiledByID(id int, want sr.SchemaType) (*compiled.Schema, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), registryTimeout)
+	defer cancel()
+	s, err := c.client.SchemaByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry: schema %d: %w", id, err)
+	}
+	if s.Type != want {
+		return nil, fmt.Errorf("%w: schema %d is %s, not %s", connect.ErrDataInvalid, id, s.Type, want)
+	}
+	cs, err := compiled.Compile(ctx, c.client, s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: schema %d: %v", connect.ErrDataInvalid, id, err)
+	}
+	return cs, nil
+}
+
+// schemaByID fetches a schema by id and checks its type; a schema with references is refused
+// (the JSON Schema converter does not resolve them).
 func (c serdeConfig) schemaByID(id int, want sr.SchemaType) (sr.Schema, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), registryTimeout)
 	defer cancel()

@@ -7,6 +7,10 @@
 // parameters as connect.* properties, Decimal as bytes with the decimal logical type (precision
 // from connect.decimal.precision), Date, Time and Timestamp as date, time-millis and
 // timestamp-millis — so Debezium's envelopes and logical types survive the round trip.
+// io.confluent.connect.protobuf.ProtobufConverter and io.confluent.connect.json.JsonSchemaConverter
+// do the same for Protobuf (Decimal, Date, Time, Timestamp as confluent.type.Decimal,
+// google.type.Date, google.type.TimeOfDay, google.protobuf.Timestamp, as Confluent's
+// ProtobufData) and JSON Schema (as Confluent's JsonSchemaData).
 //
 // It registers itself with connect in init; cmd/gregor imports it for that side effect. It reaches
 // the registry over HTTP only (franz-go's sr client), never the registry's server code.

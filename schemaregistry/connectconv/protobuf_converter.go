@@ -2,6 +2,8 @@ package connectconv
 
 import (
 	"fmt"
+	"math/big"
+	"slices"
 	"time"
 
 	"github.com/gregor-streams/gregor/connect"
@@ -65,7 +67,7 @@ func (c *ProtobufConverter) FromConnect(topic string, schema *connect.Schema, va
 		if err != nil {
 			return nil, err
 		}
-		fd, err := compileProto(ss.Schema.Schema)
+		fd, err := c.cfg.compileProtobuf(ss.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("%w: schema %d of subject %s: %v", connect.ErrDataInvalid, ss.ID, subject, err)
 		}
@@ -107,13 +109,11 @@ func (c *ProtobufConverter) ToConnect(topic string, data []byte) (*connect.Schem
 	}
 	fd, ok := c.read[int(id)]
 	if !ok {
-		s, err := c.cfg.schemaByID(int(id), sr.TypeProtobuf)
+		s, err := c.cfg.compiledByID(int(id), sr.TypeProtobuf)
 		if err != nil {
 			return nil, nil, err
 		}
-		if fd, err = compileProto(s.Schema); err != nil {
-			return nil, nil, fmt.Errorf("%w: schema %d: %v", connect.ErrDataInvalid, id, err)
-		}
+		fd = s.Protobuf
 		if len(c.read) >= maxCachedSchemas {
 			clear(c.read)
 		}
@@ -198,16 +198,16 @@ func toProto(md protoreflect.MessageDescriptor, st *connect.Struct, depth int) (
 
 func protoValue(fd protoreflect.FieldDescriptor, cs *connect.Schema, v any, _ *dynamicpb.Message, depth int) (protoreflect.Value, error) {
 	if cs.IsLogical() {
-		if fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() == "google.protobuf.Timestamp" {
+		if fd.Kind() == protoreflect.MessageKind {
 			prim, err := connect.LogicalToPrimitive(cs, v)
 			if err != nil {
 				return protoreflect.Value{}, err
 			}
-			ms := prim.(int64)
-			ts := dynamicpb.NewMessage(fd.Message())
-			ts.Set(fd.Message().Fields().ByName("seconds"), protoreflect.ValueOfInt64(floorDiv(ms, 1000)))
-			ts.Set(fd.Message().Fields().ByName("nanos"), protoreflect.ValueOfInt32(int32((ms-floorDiv(ms, 1000)*1000)*int64(time.Millisecond))))
-			return protoreflect.ValueOfMessage(ts), nil
+			m, err := logicalMessage(fd.Message(), cs, prim)
+			if err != nil {
+				return protoreflect.Value{}, err
+			}
+			return protoreflect.ValueOfMessage(m), nil
 		}
 		prim, err := connect.LogicalToPrimitive(cs, v)
 		if err != nil {
@@ -247,6 +247,119 @@ func protoValue(fd protoreflect.FieldDescriptor, cs *connect.Schema, v any, _ *d
 	return protoreflect.Value{}, fmt.Errorf("%w: %T has no Protobuf form", connect.ErrDataInvalid, v)
 }
 
+// maxDecimalScale bounds the scale a Decimal message may carry: 10^scale is computed, and a
+// corrupt or hostile record must not make it take minutes.
+const maxDecimalScale = 1000
+
+// logicalMessage is the message of a logical value's primitive (prim: Timestamp int64 millis,
+// Date int32 days, Time int32 millis of the day, Decimal two's-complement unscaled bytes), as
+// Confluent's ProtobufConverter writes it.
+func logicalMessage(md protoreflect.MessageDescriptor, cs *connect.Schema, prim any) (*dynamicpb.Message, error) {
+	m := dynamicpb.NewMessage(md)
+	var err error
+	set := func(name string, v protoreflect.Value, kinds ...protoreflect.Kind) {
+		fd := md.Fields().ByName(protoreflect.Name(name))
+		if err != nil {
+			return
+		}
+		if fd == nil || fd.Cardinality() == protoreflect.Repeated || !slices.Contains(kinds, fd.Kind()) {
+			err = fmt.Errorf("%w: message %s has no %s field of the expected type", connect.ErrDataInvalid, md.FullName(), name)
+			return
+		}
+		m.Set(fd, v)
+	}
+	set32 := func(name string, v int64) { set(name, protoreflect.ValueOfInt32(int32(v)), protoreflect.Int32Kind) }
+	switch {
+	case md.FullName() == "google.protobuf.Timestamp" && cs.Name == connect.TimestampSchemaName:
+		ms := prim.(int64)
+		set("seconds", protoreflect.ValueOfInt64(floorDiv(ms, 1000)), protoreflect.Int64Kind)
+		set32("nanos", (ms-floorDiv(ms, 1000)*1000)*int64(time.Millisecond))
+	case md.FullName() == "google.type.Date" && cs.Name == connect.DateSchemaName:
+		d := time.UnixMilli(int64(prim.(int32)) * 24 * int64(time.Hour/time.Millisecond)).UTC()
+		set32("year", int64(d.Year()))
+		set32("month", int64(d.Month()))
+		set32("day", int64(d.Day()))
+	case md.FullName() == "google.type.TimeOfDay" && cs.Name == connect.TimeSchemaName:
+		ms := int64(prim.(int32))
+		set32("hours", ms/3_600_000)
+		set32("minutes", ms/60_000%60)
+		set32("seconds", ms/1000%60)
+		set32("nanos", ms%1000*int64(time.Millisecond))
+	case md.FullName() == "confluent.type.Decimal" && cs.Name == connect.DecimalSchemaName:
+		unscaled := prim.([]byte)
+		scale, serr := connect.DecimalScale(cs)
+		if serr != nil {
+			return nil, serr
+		}
+		set("value", protoreflect.ValueOfBytes(unscaled), protoreflect.BytesKind)
+		set("precision", protoreflect.ValueOfUint32(uint32(decimalPrecision(unscaled))), protoreflect.Uint32Kind)
+		set32("scale", int64(scale))
+	default:
+		return nil, fmt.Errorf("%w: %s has no Protobuf form as message %s", connect.ErrDataInvalid, cs.Name, md.FullName())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decimalPrecision is the number of decimal digits of a two's-complement unscaled value (Java's
+// BigDecimal.precision(): 1 for zero).
+func decimalPrecision(unscaled []byte) int {
+	n := fromTwosComplement(unscaled)
+	return max(len(n.Abs(n).String()), 1)
+}
+
+// fromTwosComplement reads big-endian two's-complement bytes.
+func fromTwosComplement(b []byte) *big.Int {
+	n := new(big.Int).SetBytes(b)
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(len(b))*8))
+	}
+	return n
+}
+
+// logicalFromMessage is the Connect logical value of a Timestamp, Date, TimeOfDay or Decimal
+// message. A Decimal reads with the scale it carries, which Confluent's writers set to the
+// schema's. A field missing or of another type reads as zero.
+func logicalFromMessage(cs *connect.Schema, msg protoreflect.Message) (any, error) {
+	fields := msg.Descriptor().Fields()
+	num := func(name string) int64 {
+		fd := fields.ByName(protoreflect.Name(name))
+		if fd == nil || fd.Cardinality() == protoreflect.Repeated {
+			return 0
+		}
+		switch fd.Kind() {
+		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+			protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+			return msg.Get(fd).Int()
+		case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+			return int64(msg.Get(fd).Uint())
+		}
+		return 0
+	}
+	switch name := msg.Descriptor().FullName(); {
+	case cs.Name == connect.TimestampSchemaName && name == "google.protobuf.Timestamp":
+		return time.UnixMilli(num("seconds")*1000 + num("nanos")/int64(time.Millisecond)).UTC(), nil
+	case cs.Name == connect.DateSchemaName && name == "google.type.Date":
+		return time.Date(int(num("year")), time.Month(num("month")), int(num("day")), 0, 0, 0, 0, time.UTC), nil
+	case cs.Name == connect.TimeSchemaName && name == "google.type.TimeOfDay":
+		ms := num("hours")*3_600_000 + num("minutes")*60_000 + num("seconds")*1000 + num("nanos")/int64(time.Millisecond)
+		return time.UnixMilli(ms).UTC(), nil
+	case cs.Name == connect.DecimalSchemaName && name == "confluent.type.Decimal":
+		scale := num("scale")
+		if scale < -maxDecimalScale || scale > maxDecimalScale {
+			return nil, fmt.Errorf("%w: decimal scale %d is beyond ±%d", connect.ErrDataInvalid, scale, maxDecimalScale)
+		}
+		var unscaled []byte
+		if fd := fields.ByName("value"); fd != nil && fd.Kind() == protoreflect.BytesKind && fd.Cardinality() != protoreflect.Repeated {
+			unscaled = msg.Get(fd).Bytes()
+		}
+		return connect.DecimalFromUnscaled(fromTwosComplement(unscaled), int(scale)), nil
+	}
+	return nil, fmt.Errorf("%w: message %s is not a Connect %s", connect.ErrDataInvalid, msg.Descriptor().FullName(), cs.Name)
+}
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if (a%b != 0) && ((a < 0) != (b < 0)) {
@@ -256,11 +369,8 @@ func floorDiv(a, b int64) int64 {
 }
 
 func fromProto(cs *connect.Schema, msg protoreflect.Message) (any, error) {
-	if cs.Name == connect.TimestampSchemaName && cs.Type == connect.TypeInt64 {
-		f := msg.Descriptor().Fields()
-		sec := msg.Get(f.ByName("seconds")).Int()
-		nanos := msg.Get(f.ByName("nanos")).Int()
-		return time.UnixMilli(sec*1000 + nanos/int64(time.Millisecond)).UTC(), nil
+	if cs.IsLogical() {
+		return logicalFromMessage(cs, msg)
 	}
 	st := connect.NewStruct(cs)
 	fields := msg.Descriptor().Fields()

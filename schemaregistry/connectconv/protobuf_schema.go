@@ -1,26 +1,23 @@
 package connectconv
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
+	"strconv"
 	"strings"
 
-	"github.com/bufbuild/protocompile"
-	"github.com/bufbuild/protocompile/reporter"
 	"github.com/gregor-streams/gregor/connect"
+	"github.com/gregor-streams/gregor/schemaregistry/compiled"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
-
-const protoFileName = "connect.proto"
 
 // ProtobufSchema returns a proto3 file for a Connect struct schema: the struct is the file's first
 // message (message indexes [0]); nested structs are further top-level messages. Fields are
 // numbered by position from 1; optional scalars are proto3 optional fields; arrays are repeated;
-// maps with string or integer keys are map fields; Timestamp is google.protobuf.Timestamp; other
-// logical types travel as their Connect primitives.
+// maps with string or integer keys are map fields. Logical types map as Confluent's
+// ProtobufConverter maps them: Timestamp is google.protobuf.Timestamp, Date google.type.Date, Time
+// google.type.TimeOfDay, and Decimal confluent.type.Decimal with its scale and precision in the
+// field's (confluent.field_meta) params.
 func ProtobufSchema(s *connect.Schema) (string, error) {
 	if s == nil || s.Type != connect.TypeStruct {
 		return "", fmt.Errorf("%w: the Protobuf converter needs a struct schema", connect.ErrDataInvalid)
@@ -34,8 +31,14 @@ func ProtobufSchema(s *connect.Schema) (string, error) {
 	if ns, _ := splitName(avroFullName(s.Name)); ns != "" {
 		fmt.Fprintf(&b, "package %s;\n", ns)
 	}
-	if g.timestamp {
-		b.WriteString("import \"google/protobuf/timestamp.proto\";\n")
+	for _, imp := range []struct {
+		used bool
+		file string
+	}{{g.meta, "confluent/meta.proto"}, {g.decimal, "confluent/type/decimal.proto"}, {g.date, "google/type/date.proto"},
+		{g.timeOfDay, "google/type/timeofday.proto"}, {g.timestamp, "google/protobuf/timestamp.proto"}} {
+		if imp.used {
+			fmt.Fprintf(&b, "import %q;\n", imp.file)
+		}
 	}
 	for _, m := range g.out {
 		b.WriteString(m)
@@ -44,9 +47,10 @@ func ProtobufSchema(s *connect.Schema) (string, error) {
 }
 
 type protoGen struct {
-	names     map[string]*connect.Schema
-	out       []string
-	timestamp bool
+	names map[string]*connect.Schema
+	out   []string
+	// the imports the messages use
+	timestamp, date, timeOfDay, decimal, meta bool
 }
 
 func (g *protoGen) message(s *connect.Schema, depth int) (string, error) {
@@ -77,7 +81,7 @@ func (g *protoGen) message(s *connect.Schema, depth int) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("field %q: %w", f.Name, err)
 		}
-		fmt.Fprintf(&b, "  %s%s %s = %d;\n", label, typ, avroName(f.Name), i+1)
+		fmt.Fprintf(&b, "  %s%s %s = %d%s;\n", label, typ, avroName(f.Name), i+1, g.fieldOptions(f.Schema))
 	}
 	b.WriteString("}\n")
 	g.out[slot] = b.String()
@@ -116,9 +120,19 @@ func (g *protoGen) fieldType(s *connect.Schema, depth int) (string, string, erro
 		name, err := g.message(s, depth+1)
 		return name, "", err // message fields are nullable already
 	}
-	if s.Name == connect.TimestampSchemaName && s.Type == connect.TypeInt64 {
+	switch {
+	case s.Name == connect.TimestampSchemaName && s.Type == connect.TypeInt64:
 		g.timestamp = true
 		return "google.protobuf.Timestamp", "", nil
+	case s.Name == connect.DateSchemaName && s.Type == connect.TypeInt32:
+		g.date = true
+		return "google.type.Date", "", nil
+	case s.Name == connect.TimeSchemaName && s.Type == connect.TypeInt32:
+		g.timeOfDay = true
+		return "google.type.TimeOfDay", "", nil
+	case s.Name == connect.DecimalSchemaName && s.Type == connect.TypeBytes:
+		g.decimal = true
+		return "confluent.type.Decimal", "", nil
 	}
 	label := ""
 	if s.Optional {
@@ -143,46 +157,40 @@ func (g *protoGen) fieldType(s *connect.Schema, depth int) (string, string, erro
 	return "", "", fmt.Errorf("%w: Connect type %q has no Protobuf form", connect.ErrDataInvalid, s.Type)
 }
 
-// compileProto compiles one self-contained proto file (standard imports allowed).
+// fieldOptions returns a field's options: a Decimal's scale and precision, and int8/int16 as
+// connect.type, in Confluent's (confluent.field_meta) params, so a reader rebuilds the same
+// Connect schema.
+func (g *protoGen) fieldOptions(s *connect.Schema) string {
+	if s.Type == connect.TypeArray && s.ValueSchema != nil {
+		s = s.ValueSchema
+	}
+	var params []string
+	switch {
+	case s.Name == connect.DecimalSchemaName && s.Type == connect.TypeBytes:
+		if p, ok := s.Parameters[DecimalPrecisionParameter]; ok {
+			params = append(params, fmt.Sprintf(`{ key: "precision", value: %q }`, p))
+		}
+		params = append(params, fmt.Sprintf(`{ key: "scale", value: %q }`, s.Parameters[connect.DecimalScaleParameter]))
+	case s.Type == connect.TypeInt8 || s.Type == connect.TypeInt16:
+		params = append(params, fmt.Sprintf(`{ key: "connect.type", value: %q }`, s.Type))
+	default:
+		return ""
+	}
+	g.meta = true
+	return " [(confluent.field_meta) = { params: [" + strings.Join(params, ", ") + "] }]"
+}
+
+// compileProto compiles one self-contained proto file (standard imports and Confluent's known
+// dependencies allowed).
 func compileProto(text string) (protoreflect.FileDescriptor, error) {
-	var errs []error
-	compiler := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			Accessor: func(path string) (io.ReadCloser, error) {
-				if path == protoFileName {
-					return io.NopCloser(strings.NewReader(text)), nil
-				}
-				return nil, fmt.Errorf("import %q is not resolved (schema references are not supported yet)", path)
-			},
-		}),
-		Reporter: reporter.NewReporter(func(err reporter.ErrorWithPos) error {
-			errs = append(errs, err)
-			return nil
-		}, nil),
-	}
-	files, err := compiler.Compile(context.Background(), protoFileName)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return files[0], nil
+	return compiled.CompileProtobuf(text, nil)
 }
 
 // messageAt finds the message of Confluent's message indexes in a file.
 func messageAt(fd protoreflect.FileDescriptor, indexes []int) (protoreflect.MessageDescriptor, error) {
-	msgs := fd.Messages()
-	var md protoreflect.MessageDescriptor
-	for _, i := range indexes {
-		if i < 0 || i >= msgs.Len() {
-			return nil, fmt.Errorf("%w: message index %v not in the schema", connect.ErrDataInvalid, indexes)
-		}
-		md = msgs.Get(i)
-		msgs = md.Messages()
-	}
-	if md == nil {
-		return nil, fmt.Errorf("%w: no message indexes", connect.ErrDataInvalid)
+	md, err := compiled.MessageAt(fd, indexes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", connect.ErrDataInvalid, err)
 	}
 	return md, nil
 }
@@ -192,10 +200,18 @@ func connectFromProto(md protoreflect.MessageDescriptor, optional bool, depth in
 	if depth > maxSchemaDepth {
 		return nil, fmt.Errorf("%w: message nests deeper than %d", connect.ErrDataInvalid, maxSchemaDepth)
 	}
-	if md.FullName() == "google.protobuf.Timestamp" {
-		ts := connect.TimestampSchema()
-		ts.Optional = optional
-		return ts, nil
+	var logical *connect.Schema
+	switch md.FullName() {
+	case "google.protobuf.Timestamp":
+		logical = connect.TimestampSchema()
+	case "google.type.Date":
+		logical = connect.DateSchema()
+	case "google.type.TimeOfDay":
+		logical = connect.TimeSchema()
+	}
+	if logical != nil {
+		logical.Optional = optional
+		return logical, nil
 	}
 	cs := &connect.Schema{Type: connect.TypeStruct, Name: string(md.FullName()), Optional: optional}
 	fields := md.Fields()
@@ -236,6 +252,25 @@ func connectFromProtoField(fd protoreflect.FieldDescriptor, depth int) (*connect
 	return connectFromProtoKind(fd, fd.HasPresence(), depth)
 }
 
+// decimalFromField is the Connect Decimal of a confluent.type.Decimal field, its scale and
+// precision from the field's (confluent.field_meta) params.
+//
+// NB: a schema written without the params (not by a Connect converter) gives scale 0 here; each
+// value still reads with the scale it carries, as Confluent's converter does.
+func decimalFromField(fd protoreflect.FieldDescriptor, optional bool) *connect.Schema {
+	params := compiled.FieldParams(fd)
+	scale, err := strconv.Atoi(params["scale"])
+	if err != nil {
+		scale = 0
+	}
+	s := connect.DecimalSchema(scale)
+	if p, ok := params["precision"]; ok {
+		s.Parameters[DecimalPrecisionParameter] = p
+	}
+	s.Optional = optional
+	return s
+}
+
 func connectFromProtoKind(fd protoreflect.FieldDescriptor, optional bool, depth int) (*connect.Schema, error) {
 	var t connect.Type
 	switch fd.Kind() {
@@ -254,9 +289,20 @@ func connectFromProtoKind(fd protoreflect.FieldDescriptor, optional bool, depth 
 	case protoreflect.BytesKind:
 		t = connect.TypeBytes
 	case protoreflect.MessageKind, protoreflect.GroupKind:
+		if fd.Message().FullName() == "confluent.type.Decimal" {
+			return decimalFromField(fd, optional), nil
+		}
 		return connectFromProto(fd.Message(), true, depth+1)
 	default:
 		return nil, fmt.Errorf("%w: Protobuf kind %s has no Connect form", connect.ErrDataInvalid, fd.Kind())
+	}
+	if t == connect.TypeInt32 {
+		switch compiled.FieldParams(fd)["connect.type"] {
+		case string(connect.TypeInt8):
+			t = connect.TypeInt8
+		case string(connect.TypeInt16):
+			t = connect.TypeInt16
+		}
 	}
 	return &connect.Schema{Type: t, Optional: optional}, nil
 }

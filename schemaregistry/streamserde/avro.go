@@ -7,13 +7,23 @@ import (
 
 	"github.com/gregor-streams/gregor/schemaregistry/serde"
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
 )
 
-// Options adjust how an Avro serde finds its writer schema id.
+// Options adjust how a serde finds its writer schema id and reads records.
 type Options struct {
 	// LookupOnly looks the schema up under the subject instead of registering it (Confluent's
 	// auto.register.schemas=false); the serde fails to build if the subject does not hold it.
 	LookupOnly bool
+	// References are the registered schemas the schema refers to (Avro named types, Protobuf
+	// imports, JSON Schema $refs), registered with it.
+	References []sr.SchemaReference
+	// Message is the Protobuf message GenericProtobuf writes (full name); default the schema's
+	// first message. Protobuf[T] writes T's message.
+	Message string
+	// Validate makes a JSON Schema serde validate each record it writes against its schema and
+	// each it reads against its writer's schema (Confluent's json.fail.invalid.schema=true).
+	Validate bool
 }
 
 // Avro is a Serde[T] of Avro records in the Confluent wire format: T is a Go struct with avro
@@ -35,11 +45,13 @@ type Avro[T any] struct {
 // names it "<topic>-value" or "<topic>-key"); the schema is registered (or looked up) now.
 // Records read back may be written with any schema the registry holds that resolves to schema.
 func NewAvro[T any](reg *Registry, subject, schema string, opts Options) (*Avro[T], error) {
-	parsed, err := parse(schema)
+	s := sr.Schema{Schema: schema, Type: sr.TypeAvro, References: opts.References}
+	c, err := reg.compile(subject, s)
 	if err != nil {
-		return nil, fmt.Errorf("streamserde: subject %s: %w", subject, err)
+		return nil, err
 	}
-	id, err := reg.register(subject, schema, opts.LookupOnly)
+	parsed := c.Avro
+	id, err := reg.register(subject, s, opts.LookupOnly)
 	if err != nil {
 		return nil, err
 	}
