@@ -84,6 +84,9 @@ func New(opts Options) (*Server, error) {
 		kgo.ClientID("gregor-console"),
 		// NB: short metadata age so a restarted or reshaped cluster is seen within seconds.
 		kgo.MetadataMaxAge(10 * time.Second),
+		// NB: kgo answers metadata requests from a cache younger than MetadataMinAge (5s by
+		// default): a topic created a moment ago would be missing from the topics page.
+		kgo.MetadataMinAge(250 * time.Millisecond),
 		kgo.RetryTimeout(opts.RequestTimeout),
 		kgo.RecordPartitioner(partitioner()),
 	}, opts.ClientOpts...)...)
@@ -159,7 +162,7 @@ func (s *Server) Close() error {
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	sub, _ := fs.Sub(assetsFS, "assets") // NB: cannot fail, "assets" is embedded above.
-	mux.Handle("GET /", http.FileServerFS(sub))
+	mux.Handle("/", http.FileServerFS(sub))
 	if s.opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.opts.Metrics)
 	}
