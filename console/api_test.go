@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/internal/testutil"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -334,5 +333,4 @@ func TestOverviewSamplesThroughput(t *testing.T) {
 		}
 		return fmt.Errorf("no positive rate for busy yet: %v", tp)
 	})
-	_ = kadm.Offsets{}
 }
