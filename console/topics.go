@@ -213,14 +213,25 @@ func (s *Server) describeTopic(r *http.Request) (any, error) {
 	starts, _ := s.adm.ListStartOffsets(ctx, topic)
 	ends, _ := s.adm.ListEndOffsets(ctx, topic)
 	sizes := map[int32]int64{}
-	if dirs, err := s.adm.DescribeAllLogDirs(ctx, kadm.TopicsSet{topic: nil}); err == nil {
-		dirs.Each(func(d kadm.DescribedLogDir) {
-			d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
-				if p.Topic == topic {
-					sizes[p.Partition] = max(sizes[p.Partition], p.Size)
-				}
-			})
+	// NB: a cluster that does not answer DescribeLogDirs (or denies it) shows sizes as unknown
+	// (-1, with sizeError), not as zero.
+	sizeErr := ""
+	dirs, err := s.adm.DescribeAllLogDirs(ctx, kadm.TopicsSet{topic: nil})
+	for _, ds := range dirs {
+		if err == nil {
+			err = ds.Error()
+		}
+		ds.EachPartition(func(p kadm.DescribedLogDirPartition) {
+			if p.Topic == topic {
+				sizes[p.Partition] = max(sizes[p.Partition], p.Size)
+			}
 		})
+	}
+	switch {
+	case err != nil:
+		sizeErr = "sizes unknown: DescribeLogDirs failed: " + err.Error()
+	case len(sizes) == 0:
+		sizeErr = "sizes unknown: the cluster reported no log dir for this topic"
 	}
 	var parts []partitionInfo
 	var total int64
@@ -228,6 +239,9 @@ func (s *Server) describeTopic(r *http.Request) (any, error) {
 		pi := partitionInfo{Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
 			Replicas: nonNil(p.Replicas), ISR: nonNil(p.ISR), Offline: nonNil(p.OfflineReplicas), Start: -1, End: -1,
 			SizeBytes: sizes[p.Partition]}
+		if sizeErr != "" {
+			pi.SizeBytes = -1
+		}
 		if p.Err != nil {
 			pi.Error = p.Err.Error()
 		}
@@ -237,7 +251,7 @@ func (s *Server) describeTopic(r *http.Request) (any, error) {
 		if o, ok := ends.Lookup(topic, p.Partition); ok && o.Err == nil {
 			pi.End = o.Offset
 		}
-		total += pi.SizeBytes
+		total += max(pi.SizeBytes, 0)
 		parts = append(parts, pi)
 	}
 	configs := []configEntry{}
@@ -251,7 +265,10 @@ func (s *Server) describeTopic(r *http.Request) (any, error) {
 	}
 	sort.Slice(configs, func(i, j int) bool { return configs[i].Name < configs[j].Name })
 	rates := s.sampler.topicRates(map[string]bool{topic: true})
-	return map[string]any{"name": topic, "internal": td.IsInternal, "partitions": parts, "sizeBytes": total,
+	if sizeErr != "" {
+		total = -1
+	}
+	return map[string]any{"name": topic, "internal": td.IsInternal, "partitions": parts, "sizeBytes": total, "sizeError": sizeErr,
 		"configs": configs, "throughput": rates[topic]}, nil
 }
 

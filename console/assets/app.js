@@ -24,6 +24,7 @@ let generation = 0;
 
 async function route() {
   timers.forEach(clearInterval);
+  document.getElementById('toast').replaceChildren();
   timers = [];
   const gen = ++generation;
   const path = location.hash.replace(/^#/, '') || '/';

@@ -38,7 +38,7 @@ export async function renderConnector(main, [name], ctx) {
   } }, label);
   main.replaceChildren(h('h1', {}, 'Connector ', name),
     h('div', { class: 'pager' }, act('pause', 'Pause'), act('resume', 'Resume'), act('restart', 'Restart'), act('stop', 'Stop'), act('delete', 'Delete', 'danger')), live);
-  const refresh = ctx.every(2000, async () => {
+  const refresh = async () => {
     try {
       const c = await api('GET', '/connectors/' + enc(name));
       live.replaceChildren(
@@ -50,6 +50,6 @@ export async function renderConnector(main, [name], ctx) {
           h('span', { 'data-testid': 'task-state' }, state(t.state)), t.worker_id, t.trace ? h('pre', { class: 'error' }, t.trace) : ''])),
         h('h2', {}, 'Config'), h('pre', { 'data-testid': 'connector-config' }, JSON.stringify(c.config, null, 2)));
     } catch (e) { live.replaceChildren(e.status === 503 ? absent(e) : errorBox(e)); }
-  });
-  await refresh;
+  };
+  await ctx.every(2000, refresh);
 }

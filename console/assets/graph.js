@@ -1,5 +1,7 @@
-// Topology graph: a layered left-to-right layout (rank = longest path from a node without
-// inputs, order within a rank by the mean position of its predecessors), drawn as SVG.
+// Topology graph: a layered top-to-bottom layout (rank = longest path from a node without
+// inputs, order within a rank by the mean position of its predecessors, each rank centred),
+// drawn as SVG. NB: top-to-bottom, because streams topologies are long chains: left-to-right
+// they would not fit a screen's width.
 import { s } from './charts.js';
 
 const COLORS = {
@@ -7,7 +9,7 @@ const COLORS = {
   topic: '#eef0f4', repartition: '#fff4c2', changelog: '#fde2e2',
 };
 export const KINDS = Object.keys(COLORS);
-const W = 200, H = 40, GX = 70, GY = 18;
+const W = 230, H = 40, GX = 24, GY = 34;
 
 // layout returns {pos: id -> {x, y}, width, height}.
 export function layout(nodes, edges) {
@@ -30,17 +32,19 @@ export function layout(nodes, edges) {
   const cols = [];
   for (const id of ids) (cols[rank.get(id)] ||= []).push(id);
   const pos = new Map();
+  const widest = Math.max(1, ...cols.map((c) => (c ? c.length : 0)));
+  const width = 20 + widest * (W + GX) - GX;
   cols.forEach((col, c) => {
     if (!col) return;
     const key = (id) => {
       const ps = preds.get(id).filter((p) => pos.has(p));
-      return ps.length ? ps.reduce((a, p) => a + pos.get(p).y, 0) / ps.length : Infinity;
+      return ps.length ? ps.reduce((a, p) => a + pos.get(p).x, 0) / ps.length : Infinity;
     };
     col.sort((a, b) => key(a) - key(b));
-    col.forEach((id, r) => pos.set(id, { x: 10 + c * (W + GX), y: 10 + r * (H + GY) }));
+    const offset = (width - (col.length * (W + GX) - GX)) / 2;
+    col.forEach((id, r) => pos.set(id, { x: offset + r * (W + GX), y: 10 + c * (H + GY) }));
   });
-  const width = 20 + cols.length * (W + GX) - GX;
-  const height = 20 + Math.max(1, ...cols.map((c) => (c ? c.length : 0))) * (H + GY) - GY;
+  const height = 20 + cols.length * (H + GY) - GY;
   return { pos, width, height };
 }
 
@@ -57,8 +61,8 @@ export function drawTopology(graph) {
   for (const e of graph.edges) {
     const a = pos.get(e.from), b = pos.get(e.to);
     if (!a || !b) continue;
-    const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mx = (x1 + x2) / 2;
-    svg.append(s('path', { class: 'edge', d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, fill: 'none', stroke: '#8a93a6',
+    const x1 = a.x + W / 2, y1 = a.y + H, x2 = b.x + W / 2, y2 = b.y, my = (y1 + y2) / 2;
+    svg.append(s('path', { class: 'edge', d: `M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2}`, fill: 'none', stroke: '#8a93a6',
       'stroke-width': 1.3, 'marker-end': 'url(#arrow)', 'data-from': e.from, 'data-to': e.to }));
   }
   for (const n of graph.nodes) {
@@ -67,7 +71,7 @@ export function drawTopology(graph) {
     const g = s('g', { class: 'node node-' + n.kind, transform: `translate(${p.x},${p.y})`, 'data-id': n.id });
     g.append(s('title', {}, `${n.kind}: ${n.label}`));
     g.append(s('rect', { width: W, height: H, rx: isTopic ? 18 : 4, fill: COLORS[n.kind] || '#fff', stroke: '#9aa3b5' }));
-    g.append(s('text', { x: 8, y: 15, 'font-weight': 600 }, cut(n.label, 30)));
+    g.append(s('text', { x: 8, y: 15, 'font-weight': 600 }, cut(n.label, 34)));
     let sub = n.kind;
     if (['source', 'processor', 'sink'].includes(n.kind)) sub += ` · ${fmt(n.processRate || 0)} rec/s · lag ${n.lag || 0}`;
     g.append(s('text', { x: 8, y: 31, fill: '#55607a' }, sub));

@@ -60,6 +60,7 @@ export function table(id, heads, rows) {
 export const num = (v) => ({ v: v === undefined || v === null ? '' : Number(v).toLocaleString('en'), class: 'num' });
 
 export function bytes(n) {
+  if (n < 0) return 'n/a';
   if (n < 1024) return n + ' B';
   const u = ['KiB', 'MiB', 'GiB', 'TiB'];
   let i = -1;

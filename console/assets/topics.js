@@ -60,7 +60,7 @@ export async function renderTopic(main, [topic], ctx) {
     info.replaceChildren(
       h('div', { class: 'cards' },
         h('div', { class: 'card' }, h('div', { class: 'n' }, t.partitions.length), 'partitions'),
-        h('div', { class: 'card' }, h('div', { class: 'n' }, bytes(t.sizeBytes)), 'on disk'),
+        h('div', { class: 'card', title: t.sizeError || '' }, h('div', { class: 'n' }, bytes(t.sizeBytes)), 'on disk'),
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'Records in / s'), sparkline(t.throughput, 180, 32))),
       table('partitions', ['#', 'Leader', 'Replicas', 'ISR', 'Start offset', 'End offset', 'Size'], t.partitions.map((p) => [
         num(p.partition), String(p.leader), p.replicas.join(', '), p.isr.join(', '), num(p.startOffset), num(p.endOffset), { v: bytes(p.sizeBytes), class: 'num' }])));
