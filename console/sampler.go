@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -149,11 +150,12 @@ func (sp *sampler) topicRates(topics map[string]bool) map[string][]point {
 	return out
 }
 
-// topTopics returns the n topics with the highest latest rate.
+// topTopics returns the n topics with the highest latest rate, among those that had any
+// traffic in the samples.
 func topTopics(rates map[string][]point, n int) []string {
 	var names []string
 	for t, ps := range rates {
-		if t != "" && len(ps) > 0 {
+		if t != "" && slices.ContainsFunc(ps, func(p point) bool { return p.V > 0 }) {
 			names = append(names, t)
 		}
 	}
