@@ -34,7 +34,6 @@ async function scenario(name, page, fn) {
   await scenario('overview', page, async () => {
     await page.goto(base + '/#/');
     await page.getByTestId('brokers').waitFor();
-    await shot(page, 'overview');
   });
 
   await scenario('browse-filter', page, async () => {
@@ -102,6 +101,12 @@ async function scenario(name, page, fn) {
     await page.goto(base + '/#/topics');
     await page.getByTestId('topics').waitFor();
     await shot(page, 'topics');
+  });
+
+  await scenario('overview-after', page, async () => {
+    await page.goto(base + '/#/');
+    await page.getByTestId('brokers').waitFor();
+    await shot(page, 'overview');
   });
 
   await browser.close();
