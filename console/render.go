@@ -43,7 +43,9 @@ func render(b []byte) renderedField {
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, trimmed, "", "  ") == nil {
 			f.Format, f.Text = "json", cut(pretty.String())
-			debezium(&f, trimmed)
+			if bytes.Contains(trimmed, []byte(`"op"`)) { // NB: skip a second parse for most values
+				debezium(&f, trimmed)
+			}
 			return f
 		}
 	}

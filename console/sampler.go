@@ -187,14 +187,3 @@ func (sp *sampler) lagHistory(group string) ([]point, map[string][]point) {
 	}
 	return total, parts
 }
-
-// latestLag is the group's total lag at the last sample, or -1.
-func (sp *sampler) latestLag(group string) int64 {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	h := sp.mu.lags[group]
-	if len(h) == 0 {
-		return -1
-	}
-	return h[len(h)-1].total
-}
