@@ -89,9 +89,10 @@ func (t *flakyTask) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
 func (t *flakyTask) Stop() error { return nil }
 
 // TestBrowserScenarios drives the console in headless Chromium (playwright-core), one browser for
-// all scenarios: browse a topic with a filter, produce from the form and see the record, watch a
-// group's lag fall to 0 while a consumer runs, restart a failed connector and see it RUNNING, and
-// see a streams topology with the right number of nodes and edges. Screenshots go to
+// all scenarios: browse a topic with a filter, see an out-of-range offset refused, produce from the
+// form and see the record, watch a group's lag fall to 0 while a consumer runs (and a reset of the
+// active group refused), restart a failed connector and see it RUNNING, see a streams topology
+// with the right number of nodes and edges, and a console without Connect say so. Screenshots go to
 // $GREGOR_ARTIFACTS (default: the test's temp dir).
 func TestBrowserScenarios(t *testing.T) {
 	node, chromium, nodePath := browserTools(t)
@@ -172,10 +173,12 @@ func TestBrowserScenarios(t *testing.T) {
 
 	_, base := startConsole(t, Options{BootstrapServers: []string{b.Addr()}, ConnectURL: connectURL, SampleInterval: 500 * time.Millisecond})
 
+	_, noConnect := startConsole(t, Options{BootstrapServers: []string{b.Addr()}, SampleInterval: time.Hour})
+
 	script, _ := filepath.Abs(filepath.Join("testdata", "browser", "scenarios.js"))
 	runCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(runCtx, node, script, base)
+	cmd := exec.CommandContext(runCtx, node, script, base, noConnect)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+nodePath, "CHROMIUM="+chromium, "GREGOR_ARTIFACTS="+artifacts,
 		"EXPECT_NODES=10", "EXPECT_EDGES=9")
 	var stderr bytes.Buffer
@@ -210,7 +213,8 @@ func TestBrowserScenarios(t *testing.T) {
 	if err != nil {
 		t.Errorf("node %s: %v\n%s", script, err, stderr.String())
 	}
-	for _, name := range []string{"browse-filter", "produce-form", "group-lag", "connector-restart", "streams-graph"} {
+	for _, name := range []string{"overview", "browse-filter", "bad-input", "produce-form", "group-lag", "connector-restart",
+		"streams-graph", "topics-page", "connect-absent", "overview-after"} {
 		if r := results[name]; !strings.HasPrefix(r, "PASS ") {
 			t.Errorf("scenario %s: %q", name, r)
 		}

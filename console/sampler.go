@@ -153,7 +153,7 @@ func (sp *sampler) topicRates(topics map[string]bool) map[string][]point {
 // topTopics returns the n topics with the highest latest rate, among those that had any
 // traffic in the samples.
 func topTopics(rates map[string][]point, n int) []string {
-	var names []string
+	names := []string{}
 	for t, ps := range rates {
 		if t != "" && slices.ContainsFunc(ps, func(p point) bool { return p.V > 0 }) {
 			names = append(names, t)

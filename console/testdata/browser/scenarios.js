@@ -1,5 +1,6 @@
 // Browser scenarios for the console, run by console/browser_test.go:
-//   node scenarios.js http://127.0.0.1:PORT
+//   node scenarios.js http://127.0.0.1:PORT http://127.0.0.1:PORT2
+// (the second a console without Kafka Connect)
 // with NODE_PATH pointing at playwright-core, CHROMIUM at the browser, GREGOR_ARTIFACTS the
 // screenshot directory, EXPECT_NODES/EXPECT_EDGES the topology's size. It prints one
 // "PASS name" or "FAIL name: why" line per scenario, and "START_CONSUMER" when the Go test
@@ -54,6 +55,19 @@ async function scenario(name, page, fn) {
     await shot(page, 'topic-messages');
   });
 
+  await scenario('bad-input', page, async () => {
+    await page.getByTestId('filter-key').fill('');
+    await page.getByTestId('browse-partition').selectOption('0');
+    await page.getByTestId('browse-from').selectOption('offset');
+    await page.getByTestId('browse-at').fill('99999');
+    await page.getByTestId('browse-load').click();
+    await page.waitForFunction(() => /offset 99999 is out of range for partition 0/.test(document.querySelector('[data-testid=messages] [data-testid=error]')?.textContent || ''));
+    await shot(page, 'bad-offset');
+    await page.getByTestId('browse-partition').selectOption('-1');
+    await page.getByTestId('browse-from').selectOption('newest');
+    await page.getByTestId('browse-at').fill('');
+  });
+
   await scenario('produce-form', page, async () => {
     await page.getByTestId('filter-key').fill('');
     await page.getByTestId('produce-key').fill('from-the-form');
@@ -74,6 +88,9 @@ async function scenario(name, page, fn) {
     // Let the chart gather the fall (bounded: a few samples).
     await page.waitForFunction(() => Number(document.querySelector('svg.chart')?.dataset.points) >= 4, null, { timeout: 20000 });
     await shot(page, 'group-lag');
+    // The consumer still runs: a reset is refused, saying why.
+    await page.getByTestId('reset-plan-button').click();
+    await page.waitForFunction(() => /can only be reset if the group 'billing' is inactive/.test(document.querySelector('[data-testid=reset-plan]')?.textContent || ''));
   });
 
   await scenario('connector-restart', page, async () => {
@@ -101,6 +118,12 @@ async function scenario(name, page, fn) {
     await page.goto(base + '/#/topics');
     await page.getByTestId('topics').waitFor();
     await shot(page, 'topics');
+  });
+
+  await scenario('connect-absent', page, async () => {
+    await page.goto(process.argv[3] + '/#/connectors');
+    await page.waitForFunction(() => /not configured/.test(document.querySelector('[data-testid=connect-absent]')?.textContent || ''));
+    await shot(page, 'connect-absent');
   });
 
   await scenario('overview-after', page, async () => {
