@@ -41,13 +41,19 @@ func (s *Server) overview(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, errUnavailable("cluster unreachable: %v", err)
 	}
-	internal := 0
-	partitions := 0
+	internal, partitions, underReplicated, offline := 0, 0, 0, 0
 	for _, t := range m.Topics {
 		if t.IsInternal || strings.HasPrefix(t.Topic, "__") {
 			internal++
 		}
 		partitions += len(t.Partitions)
+		for _, p := range t.Partitions {
+			if p.Leader < 0 {
+				offline++
+			} else if len(p.ISR) < len(p.Replicas) {
+				underReplicated++
+			}
+		}
 	}
 	out := map[string]any{
 		"clusterId":      m.Cluster,
@@ -56,6 +62,9 @@ func (s *Server) overview(r *http.Request) (any, error) {
 		"topics":         len(m.Topics),
 		"internalTopics": internal,
 		"partitions":     partitions,
+		// Cluster health, as Kafka's UnderReplicatedPartitions and OfflinePartitionsCount.
+		"underReplicatedPartitions": underReplicated,
+		"offlinePartitions":         offline,
 	}
 	if groups, err := s.adm.ListGroups(ctx); err == nil {
 		states := map[string]int{}
