@@ -81,8 +81,11 @@ func (s *Server) api(h func(*http.Request) (any, error)) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		if err != nil {
 			st := statusOf(err)
-			if st >= 500 {
+			var ae *apiError
+			if st >= 500 && !errors.As(err, &ae) { // NB: expected answers (Connect absent) are not warnings
 				s.log.Warn("api request failed", "path", r.URL.Path, "err", err)
+			} else {
+				s.log.Debug("api request refused", "path", r.URL.Path, "status", st, "err", err)
 			}
 			w.WriteHeader(st)
 			_ = json.NewEncoder(w).Encode(map[string]any{"error": err.Error(), "status": st})

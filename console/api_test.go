@@ -341,3 +341,54 @@ func TestOverviewSamplesThroughput(t *testing.T) {
 		return fmt.Errorf("no positive rate for busy yet: %v", tp)
 	})
 }
+
+func TestTopicConfigEditIsPlannedThenApplied(t *testing.T) {
+	_, _, adm, base := brokerAndConsole(t, Options{})
+	createTopic(t, adm, "orders", 1, nil)
+	retention := func() string {
+		rcs, err := adm.DescribeTopicConfigs(context.Background(), "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rcs[0].Configs {
+			if c.Key == "retention.ms" {
+				return c.MaybeValue()
+			}
+		}
+		return ""
+	}
+	before := retention()
+	st, body := call(t, "PUT", base+"/api/topics/orders/configs", `{"set": {"retention.ms": "3600000"}}`)
+	wantStatus(t, "plan", st, body, 200)
+	changes := body["changes"].([]any)
+	if len(changes) != 1 || changes[0].(map[string]any)["to"] != "3600000" || changes[0].(map[string]any)["from"] != before || body["applied"] != false {
+		t.Fatalf("plan %v", body)
+	}
+	if got := retention(); got != before {
+		t.Fatalf("a plan changed retention.ms to %s", got)
+	}
+	st, body = call(t, "PUT", base+"/api/topics/orders/configs", `{"set": {"retention.ms": "3600000"}, "confirm": true}`)
+	wantStatus(t, "apply", st, body, 200)
+	if got := retention(); got != "3600000" {
+		t.Fatalf("applied retention.ms is %s, want 3600000", got)
+	}
+}
+
+func TestCreateThenDeleteTopicWithConfirmation(t *testing.T) {
+	_, _, _, base := brokerAndConsole(t, Options{})
+	st, body := call(t, "POST", base+"/api/topics", `{"name": "fresh", "partitions": 3, "configs": {"cleanup.policy": "compact"}}`)
+	wantStatus(t, "create", st, body, 200)
+	st, body = call(t, "GET", base+"/api/topics/fresh", nil)
+	wantStatus(t, "describe", st, body, 200)
+	if n := len(body["partitions"].([]any)); n != 3 {
+		t.Fatalf("%d partitions, want 3", n)
+	}
+	st, body = call(t, "DELETE", base+"/api/topics/fresh?confirm=fresh", nil)
+	wantStatus(t, "delete", st, body, 200)
+	testutil.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		if st, body := call(t, "GET", base+"/api/topics/fresh", nil); st != 404 {
+			return fmt.Errorf("after delete: %d %v", st, body)
+		}
+		return nil
+	})
+}

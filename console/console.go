@@ -115,16 +115,6 @@ func New(opts Options) (*Server, error) {
 // Options.Metrics is set.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Serve serves the console on l until Close. It returns nil after Close.
-func (s *Server) Serve(l net.Listener) error {
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-	s.srv = srv
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
 // Start listens on addr (host:port) and serves in the background; it returns the bound address.
 func (s *Server) Start(addr string) (string, error) {
 	l, err := net.Listen("tcp", addr)
