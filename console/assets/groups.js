@@ -1,7 +1,7 @@
 // Consumer groups: the list with lag; a group's members, lag per partition now and over time,
 // and offset resets planned first, executed after confirmation (refused on an active group).
 import { h, api, table, num, link, enc, state, toast, errorBox } from './lib.js';
-import { lineChart } from './charts.js';
+import { lineChart, sparkline } from './charts.js';
 
 export async function renderList(main, _p, ctx) {
   const body = h('div', {});
@@ -30,8 +30,9 @@ export async function renderGroup(main, [group], ctx) {
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'Protocol'), h('div', {}, `${g.protocolType || '—'} / ${g.protocol || '—'}`))),
       h('h2', {}, 'Lag over time'), lineChart(g.lagHistory, { label: 'total lag' }),
       h('h2', {}, 'Partitions'),
-      table('group-partitions', ['Topic', '#', 'Committed', 'End offset', 'Lag', 'Member'], g.partitions.map((p) => [
-        link('#/topics/' + enc(p.topic), p.topic), num(p.partition), num(p.committed), num(p.end), p.error ? { v: p.error, class: 'error' } : num(p.lag), p.clientId || ''])),
+      table('group-partitions', ['Topic', '#', 'Committed', 'End offset', 'Lag', 'Lag trend', 'Member'], g.partitions.map((p) => [
+        link('#/topics/' + enc(p.topic), p.topic), num(p.partition), num(p.committed), num(p.end), p.error ? { v: p.error, class: 'error' } : num(p.lag),
+        sparkline((g.partitionLagHistory || {})[`${p.topic}/${p.partition}`]), p.clientId || ''])),
       h('h2', {}, 'Members'),
       g.members.length === 0 ? h('p', { class: 'muted' }, 'No active members.')
         : table('members', ['Client id', 'Host', 'Member id', 'Assigned'], g.members.map((m) => [m.clientId, m.host, m.memberId,
@@ -42,7 +43,7 @@ export async function renderGroup(main, [group], ctx) {
 function resetForm(group) {
   const strategy = h('select', { 'data-testid': 'reset-strategy' }, ['earliest', 'latest', 'offset', 'shift-by', 'datetime', 'duration', 'current'].map((s) => h('option', { value: s }, s)));
   const value = h('input', { placeholder: 'offset, delta, 2026-01-31T12:00:00.000 or PT1H', style: 'width:260px' });
-  const topics = h('input', { placeholder: 'topic or topic:0,1 (comma-separated lines: all committed)', style: 'width:300px' });
+  const topics = h('input', { placeholder: 'orders payments:0,1 (empty: every committed partition)', style: 'width:300px' });
   const out = h('div', { 'data-testid': 'reset-plan' });
   const body = () => ({ strategy: strategy.value, value: value.value, topics: topics.value.split(/\s+/).filter(Boolean) });
   const form = h('form', { onsubmit: async (ev) => {
