@@ -233,7 +233,7 @@ func TestDevStartsBrokerAndConnect(t *testing.T) {
 	done := make(chan error, 1)
 	dataDir := t.TempDir()
 	go func() {
-		done <- cmdDev(ctx, []string{"--data", dataDir, "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0"}, io.Discard, io.Discard)
+		done <- cmdDev(ctx, []string{"--data", dataDir, "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--console-listen", "off"}, io.Discard, io.Discard)
 	}()
 	// NB: the Connect worker starts last, after the broker serves; the lock on its offset
 	// file (offsets.json.lock) says it has started.

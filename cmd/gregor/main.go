@@ -48,6 +48,7 @@ var commands = []command{
 	{"connect", "run a standalone or distributed Connect worker, or manage connectors through its REST API", runConnect},
 	{"mirror", "run MirrorMaker 2 (connect-mirror-maker.sh) from an mm2.properties file", runMirror},
 	{"schema-registry", "run a Confluent-compatible Schema Registry against a cluster", runSchemaRegistry},
+	{"console", "serve the web console and its JSON API for a cluster and Kafka Connect", runConsole},
 	{"schemas", "list, get, register, check and delete schemas; get and set compatibility", runSchemas},
 	{"perf", "producer, consumer and end-to-end performance tests", runPerf},
 	{"version", "print the version and build information", runVersion},

@@ -120,7 +120,7 @@ func freeLocalPort(t *testing.T) string {
 // the broker address and Connect URL its banner prints.
 func startDevProcess(t *testing.T, dir string) (broker, connectURL string, logs *testLogWriter) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "dev", "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0",
+	cmd := exec.Command(os.Args[0], "dev", "--listen", "127.0.0.1:0", "--connect-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--console-listen", "127.0.0.1:0",
 		"--data", filepath.Join(dir, "data"))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GREGOR_TEST_MAIN=1")

@@ -10,6 +10,8 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/gregor-streams/gregor/broker"
 	"github.com/gregor-streams/gregor/broker/config"
 	"github.com/gregor-streams/gregor/connect"
@@ -56,6 +58,9 @@ func cmdServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	brokerSets, started, err := serverSchemaRegistry(ctx, *path, sets, nil)
+	if err == nil {
+		brokerSets, started, err = serverConsole(brokerSets, started)
+	}
 	if err != nil {
 		return err
 	}
@@ -66,13 +71,14 @@ func cmdServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // standalone Connect worker on 127.0.0.1:8083 whose offsets and connector configs live under
 // ./data/connect, so connectors survive a restart.
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("dev", "gregor dev [--listen 127.0.0.1:9092] [--connect-listen 127.0.0.1:8083] [--data ./data] [--set key=value]...")
+	fs := newFlagSet("dev", "gregor dev [--listen 127.0.0.1:9092] [--connect-listen 127.0.0.1:8083] [--console-listen 127.0.0.1:8080] [--data ./data] [--set key=value]...")
 	fs.about = "Runs a single-node broker and a standalone Connect worker (JSON converters without schemas)\n" +
 		"for development; Ctrl-C stops both cleanly."
 	dataDir := fs.String("data", "./data", "data `directory`")
 	listen := fs.String("listen", "127.0.0.1:9092", "broker `host:port`")
 	connectListen := fs.String("connect-listen", "127.0.0.1:8083", "Connect worker REST `host:port` (empty disables the worker)")
 	registryListen := fs.String("schema-registry-listen", defaultSchemaRegistryListen, "Schema Registry REST `host:port` (empty disables it)")
+	consoleListen := fs.String("console-listen", defaultConsoleListen, "web console `host:port` (empty or off disables it)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a broker config: `key=value` (repeatable)")
 	positional, err := parseFlags(fs, args, stdout, stderr)
@@ -96,6 +102,16 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			stop = r.Close
 			connectLine = fmt.Sprintf("  connect  http://%s   (Kafka Connect REST; JSON converters without schemas; connectors in %s)\n", r.Addr, filepath.Join(*dataDir, "connect"))
 			connectURL = "http://" + r.Addr
+		}
+		if !consoleOff(*consoleListen) {
+			cs, url, err := startConsole([]string{addr}, connectURL, *consoleListen, promhttp.Handler(), logger)
+			if err != nil {
+				_ = stop()
+				return nil, fmt.Errorf("console on %s (use --console-listen to move it, or --console-listen=off to disable it): %w", *consoleListen, err)
+			}
+			stopConnect := stop
+			stop = func() error { cs.Close(); return stopConnect() }
+			connectLine += fmt.Sprintf("  console  %s   (web console and JSON API; Prometheus metrics at /metrics)\n", url)
 		}
 		fmt.Fprint(stdout, devBanner(addr, *dataDir, connectLine, connectURL))
 		return stop, nil
