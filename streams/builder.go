@@ -326,7 +326,7 @@ func (t *Topology) Describe() string {
 func fanout[K, V any](children []any) func(Record[K, V]) error {
 	fs := make([]func(Record[K, V]) error, len(children))
 	for i, c := range children {
-		fs[i] = c.(func(Record[K, V]) error)
+		fs[i] = forwardTo[K, V](c)
 	}
 	switch len(fs) {
 	case 0:
