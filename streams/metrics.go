@@ -162,8 +162,8 @@ func newMetrics(a *App) *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	})
 	m.punctLagVec = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: metricPunctuationLag,
-		Help: "How late punctuations fire after their due time (stream time for STREAM_TIME, the App's clock for WALL_CLOCK_TIME).",
+		Name:    metricPunctuationLag,
+		Help:    "How late punctuations fire after their due time (stream time for STREAM_TIME, the App's clock for WALL_CLOCK_TIME).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 	}, []string{"type"})
 	for _, typ := range []PunctuationType{StreamTime, WallClockTime} {
