@@ -204,7 +204,7 @@ func (a *App) consoleApp(now time.Time) ConsoleApp {
 				m.ProcessRate = max(0, float64(count[n.name]-c.prevCount[n.name])/elapsed)
 			}
 			// NB: the mean over the interval's samples; the last known mean when the interval
-			// had none (one record in 64 is timed).
+			// had none (one record in 256 is timed).
 			m.ProcessLatencyAvgMs = c.prevAvgMs[n.name]
 			if dc := latCount[n.name] - c.prevLatCount[n.name]; latCount[n.name] > c.prevLatCount[n.name] && dc > 0 {
 				m.ProcessLatencyAvgMs = (latSum[n.name] - c.prevLatSum[n.name]) / float64(dc) * 1000

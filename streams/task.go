@@ -103,7 +103,7 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 			t.close()
 			return nil, fmt.Errorf("streams: task %s: %s: %w", t.id, n.name, err)
 		}
-		if t.metrics != nil {
+		if t.metrics != nil && !n.countsItself {
 			v = instrumented{fn: v, m: t.metrics.nodes[i]}
 		}
 		inst[n] = v
@@ -241,6 +241,7 @@ func (t *task) flush(ctx context.Context) error {
 		}
 	}
 	t.app.positions.set(t.id, slices.Collect(maps.Values(t.stores)))
+	t.metrics.publish()
 	return nil
 }
 
@@ -251,6 +252,7 @@ func (t *task) close() {
 	}
 	t.closed = true
 	defer t.app.standbyDeactivate(t.id)
+	t.metrics.publish()
 	t.app.metrics.closeTask(t.id, t.metrics)
 	t.closeProcessors()
 	for _, c := range t.caches {
@@ -291,7 +293,8 @@ func sourceFunc(v any) func(*kgo.Record) error {
 	}
 	f, m := in.fn.(func(*kgo.Record) error), in.m
 	return func(r *kgo.Record) error {
-		if m.processed.Add(1)&latencySampleMask != 1 {
+		m.count++
+		if m.count&latencySampleMask != 1 {
 			return f(r)
 		}
 		start := time.Now()
@@ -307,6 +310,7 @@ func (t *task) setSourceLag(batches []fetchBatch) {
 	if t.metrics == nil {
 		return
 	}
+	t.metrics.publish()
 	for _, b := range batches {
 		if l := t.metrics.sourceLag[b.topic]; l != nil && len(b.records) > 0 {
 			l.Store(max(0, b.highWatermark-b.records[len(b.records)-1].Offset-1))
