@@ -145,3 +145,37 @@ func TestTwoAppsShareARegistryAndCloseRemovesTheirSeries(t *testing.T) {
 		t.Errorf("the open App's source count = %v after the other closed, want %d", got, n)
 	}
 }
+
+func TestRestoreProgressGaugesReachTheChangelogEndOnANewInstance(t *testing.T) {
+	tb := testbroker.Start(t)
+	addr := tb.Addr()
+	createTopic(t, addr, "orders", 2)
+	createTopic(t, addr, "counts-out", 2)
+	cfg := streams.Config{ApplicationID: "restorer", BootstrapServers: []string{addr}, StateDir: t.TempDir(),
+		MetricsRegisterer: prometheus.NewRegistry(), ConsolePublishInterval: -1}
+	first := startApp(t, consoleTopology(t), cfg)
+	var records []*kgo.Record
+	for i := range 200 {
+		records = append(records, &kgo.Record{Topic: "orders", Key: []byte(strconv.Itoa(i)), Value: []byte("v" + strconv.Itoa(i%40))})
+	}
+	produce(t, addr, records...)
+	waitCaughtUp(t, first, addr, "restorer")
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new instance without local state restores the counts from their changelog.
+	reg := prometheus.NewRegistry()
+	cfg.StateDir, cfg.MetricsRegisterer = t.TempDir(), reg
+	second := startApp(t, consoleTopology(t), cfg)
+	waitFor(t, func() error {
+		appFailed(t, second)
+		m := gather(t, reg)
+		restored, k := m["gregor_streams_restore_restored_records"].sum("store=counts")
+		total, _ := m["gregor_streams_restore_total_records"].sum("store=counts")
+		if k != 2 || total == 0 || restored != total {
+			return fmt.Errorf("restore progress of counts over %d partitions: %v of %v, want all of a non-zero total over 2", k, restored, total)
+		}
+		return nil
+	})
+}
