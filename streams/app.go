@@ -258,6 +258,7 @@ func New(topology *Topology, cfg Config) (*App, error) {
 		done: make(chan struct{}),
 	}
 	a.state.listener = cfg.StateListener
+	a.state.changed = make(chan struct{}, 1)
 	a.mu.tasks = map[taskID]*task{}
 	a.subOf = map[string]*subtopology{}
 	a.repartitions = map[string]*subtopology{}

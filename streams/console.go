@@ -98,7 +98,8 @@ type consolePublisher struct {
 	prevAvgMs    map[string]float64
 }
 
-// startConsole starts publishing, unless ConsolePublishInterval turns it off.
+// startConsole starts publishing, unless ConsolePublishInterval turns it off. It publishes at
+// once when the App's state changes too.
 func (a *App) startConsole() {
 	if a.cfg.ConsolePublishInterval < 0 {
 		return
@@ -117,6 +118,7 @@ func (a *App) startConsole() {
 			select {
 			case <-ctx.Done():
 				return
+			case <-a.state.changed:
 			case <-time.After(a.cfg.ConsolePublishInterval):
 			}
 		}
