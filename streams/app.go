@@ -921,6 +921,9 @@ func (a *App) Done() <-chan struct{} { return a.done }
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		a.closing.Store(true)
+		// NB: the publisher stops first, so that no console record of the closing App holds
+		// up its last flush; the tombstone is written once everything else is closed.
+		a.stopConsolePublisher()
 		a.stopProbe()
 		a.state.set(PendingShutdown)
 		if a.cancel != nil {
@@ -930,14 +933,16 @@ func (a *App) Close() error {
 			close(a.done)
 		}
 		a.global.close()
-		a.stopConsole()
 		if a.consumer != nil {
 			a.consumer.CloseAllowingRebalance()
 		}
+		a.stopStandbys()
+		// NB: after the stores are closed (the tombstone may wait for an unreachable
+		// broker) and before the producer is.
+		a.writeConsoleTombstone()
 		if a.producer != nil {
 			a.producer.Close()
 		}
-		a.stopStandbys()
 		a.metrics.unregister()
 		// NB: last, once every task, standby and global store is closed.
 		if err := a.stateLock.Release(); err != nil {

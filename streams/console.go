@@ -125,14 +125,21 @@ func (a *App) startConsole() {
 	})
 }
 
-// stopConsole stops publishing and writes the instance's tombstone. Close calls it before it
-// closes the producer.
-func (a *App) stopConsole() {
+// stopConsolePublisher stops publishing and waits for the publishing goroutine.
+func (a *App) stopConsolePublisher() {
 	if a.console.cancel == nil {
 		return
 	}
 	a.console.cancel()
 	a.console.wg.Wait()
+}
+
+// writeConsoleTombstone writes the instance's tombstone, if it published. Close calls it
+// before it closes the producer.
+func (a *App) writeConsoleTombstone() {
+	if a.console.cancel == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), consoleWriteTimeout)
 	defer cancel()
 	key := ConsoleKey(a.cfg.ApplicationID, a.cfg.InstanceID)
