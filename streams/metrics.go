@@ -117,8 +117,13 @@ func forwardTo[K, V any](c any) func(Record[K, V]) error {
 	if !ok {
 		return c.(func(Record[K, V]) error)
 	}
-	f, m := in.fn.(func(Record[K, V]) error), in.m
-	return func(r Record[K, V]) error {
+	return counted(in.m, in.fn.(func(Record[K, V]) error))
+}
+
+// counted wraps a node's instance: it counts the records handed to it and times one in
+// latencySampleMask+1 of them.
+func counted[R any](m *nodeMetrics, f func(R) error) func(R) error {
+	return func(r R) error {
 		m.count++
 		if m.count&latencySampleMask != 1 {
 			return f(r)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -291,17 +290,7 @@ func sourceFunc(v any) func(*kgo.Record) error {
 	if !ok {
 		return v.(func(*kgo.Record) error)
 	}
-	f, m := in.fn.(func(*kgo.Record) error), in.m
-	return func(r *kgo.Record) error {
-		m.count++
-		if m.count&latencySampleMask != 1 {
-			return f(r)
-		}
-		start := time.Now()
-		err := f(r)
-		m.latency.observe(time.Since(start))
-		return err
-	}
+	return counted(in.m, in.fn.(func(*kgo.Record) error))
 }
 
 // setSourceLag records, per source topic of the fetched batches, how far the last record
