@@ -33,7 +33,9 @@ func BenchmarkTopologyMetrics(b *testing.B) {
 	})
 	b.Run("json", func(b *testing.B) {
 		benchTopologyMetrics(b, statestore.JSON[benchOrder]{}, func(_ string, o benchOrder) int64 { return int64(o.Amount) },
-			func(i int) []byte { return fmt.Appendf(nil, `{"id":%d,"amount":%d.5,"note":"order number %d"}`, i, i%300, i) })
+			func(i int) []byte {
+				return fmt.Appendf(nil, `{"id":%d,"amount":%d.5,"note":"order number %d"}`, i, i%300, i)
+			})
 	})
 }
 
