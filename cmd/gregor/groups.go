@@ -713,7 +713,7 @@ func commitResetWithProgress(ctx context.Context, adm *kadm.Client, group string
 		total += len(b.Sorted())
 	}
 	tracker := progress.NewTracker(int64(total), interval, func(p progress.Progress) {
-		fmt.Fprintf(stderr, "Resetting offsets of group '%s': %s partitions\n", group, p)
+		fmt.Fprintf(stderr, "Resetting offsets of group '%s': %s\n", group, p.Format("partitions"))
 	})
 	done := 0
 	for _, b := range batches {

@@ -15,13 +15,13 @@ func TestGroupsResetOffsetsExecutePrintsProgressWhileCommittingManyPartitions(t 
 	r := mustGregor(t, "", "groups", "reset-offsets", "--group", "wide-readers", "--topic", "wide", "--to-earliest",
 		"--execute", "--progress-interval", "0", "-b", bs)
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	want := []string{"Resetting offsets of group 'wide-readers': 10/25 (40.0%)", "Resetting offsets of group 'wide-readers': 20/25 (80.0%)"}
+	want := []string{"Resetting offsets of group 'wide-readers': 10/25 partitions (40.0%), ", "Resetting offsets of group 'wide-readers': 20/25 partitions (80.0%), "}
 	if len(lines) != len(want) {
 		t.Fatalf("stderr has %d lines, want %d progress lines:\n%s", len(lines), len(want), r.stderr)
 	}
 	for i, w := range want {
-		if !strings.HasPrefix(lines[i], w) || !strings.HasSuffix(lines[i], " partitions") || !strings.Contains(lines[i], "ETA ") {
-			t.Errorf("progress line %d = %q, want %q..., an ETA and \" partitions\"", i, lines[i], w)
+		if !strings.HasPrefix(lines[i], w) || !strings.Contains(lines[i], "/s, ETA ") {
+			t.Errorf("progress line %d = %q, want %q... with a rate and an ETA", i, lines[i], w)
 		}
 	}
 	if rows := describeRows(t, bs, "wide-readers"); len(rows) != 25 {

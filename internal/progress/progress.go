@@ -55,11 +55,18 @@ func (p Progress) ETA() (eta time.Duration, ok bool) {
 }
 
 // String is a human line: "1200/5000 (24.0%), 400/s, ETA 9s"; without a total, "1200, 400/s".
-func (p Progress) String() string {
-	if p.Total <= 0 {
-		return fmt.Sprintf("%d, %.0f/s", p.Done, p.Rate())
+func (p Progress) String() string { return p.Format("") }
+
+// Format is String with the unit of work after the counts: Format("rows") is
+// "1200/5000 rows (24.0%), 400/s, ETA 9s".
+func (p Progress) Format(unit string) string {
+	if unit != "" {
+		unit = " " + unit
 	}
-	s := fmt.Sprintf("%d/%d (%.1f%%), %.0f/s", p.Done, p.Total, p.Percent(), p.Rate())
+	if p.Total <= 0 {
+		return fmt.Sprintf("%d%s, %.0f/s", p.Done, unit, p.Rate())
+	}
+	s := fmt.Sprintf("%d/%d%s (%.1f%%), %.0f/s", p.Done, p.Total, unit, p.Percent(), p.Rate())
 	if eta, ok := p.ETA(); ok {
 		s += ", ETA " + eta.String()
 	}

@@ -40,6 +40,20 @@ func TestProgressFigures(t *testing.T) {
 	}
 }
 
+func TestFormatNamesTheUnit(t *testing.T) {
+	for _, tc := range []struct {
+		p    Progress
+		want string
+	}{
+		{Compute(250, 1000, 10*time.Second), "250/1000 rows (25.0%), 25/s, ETA 30s"},
+		{Compute(500, 0, 5*time.Second), "500 rows, 100/s"},
+	} {
+		if got := tc.p.Format("rows"); got != tc.want {
+			t.Errorf("Format(rows) = %q, want %q", got, tc.want)
+		}
+	}
+}
+
 func TestTrackerReportsAtMostOncePerInterval(t *testing.T) {
 	clock := time.Unix(1000, 0)
 	var reports []Progress
