@@ -192,6 +192,9 @@ type App struct {
 	wake wakeState
 	// metrics are the App's Prometheus metrics (metrics.go), nil when disabled.
 	metrics *metrics
+	// restoreProgressInterval is how often task stores log restore progress; 0 is statestore's
+	// default (5s). Tests shorten it (export_test.go).
+	restoreProgressInterval time.Duration
 	// console publishes the App to __gregor_streams_apps (console.go).
 	console consolePublisher
 }

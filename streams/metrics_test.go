@@ -2,9 +2,12 @@ package streams_test
 
 import (
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/streams"
@@ -164,10 +167,21 @@ func TestRestoreProgressGaugesReachTheChangelogEndOnANewInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A new instance without local state restores the counts from their changelog.
+	// A new instance without local state restores the counts from their changelog, logging its
+	// progress (every fetch, with the interval shortened).
 	reg := prometheus.NewRegistry()
-	cfg.StateDir, cfg.MetricsRegisterer = t.TempDir(), reg
-	second := startApp(t, consoleTopology(t), cfg)
+	var logs lockedLog
+	cfg.StateDir, cfg.MetricsRegisterer, cfg.Logger = t.TempDir(), reg, slog.New(slog.NewTextHandler(&logs, nil))
+	cfg.CommitInterval = 100 * time.Millisecond // bounds the loop's poll, after which assigned tasks open
+	second, err := streams.New(consoleTopology(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { second.Close() })
+	streams.SetRestoreProgressInterval(second, time.Nanosecond)
+	if err := second.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() error {
 		appFailed(t, second)
 		m := gather(t, reg)
@@ -178,4 +192,35 @@ func TestRestoreProgressGaugesReachTheChangelogEndOnANewInstance(t *testing.T) {
 		}
 		return nil
 	})
+
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `msg="restoring store from changelog"`) {
+			line = l
+			break
+		}
+	}
+	for _, want := range []string{"store=counts", "partition=", "records=", "done=", "total=", "percent=", "eta="} {
+		if !strings.Contains(line, want) {
+			t.Errorf("restore progress line lacks %q: %q", want, line)
+		}
+	}
+}
+
+// lockedLog is a goroutine-safe log sink.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

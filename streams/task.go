@@ -74,6 +74,7 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 	for _, name := range st.stores {
 		opts := a.storeOptions(name, partition, a.log.With("task", t.id.String()))
 		opts.RestoreListener = a.metrics.restoreListener(name, partition)
+		opts.RestoreProgressInterval = a.restoreProgressInterval
 		kv, err := t.openStore(ctx, name, opts)
 		if err != nil {
 			t.close()
