@@ -83,8 +83,14 @@ type Options struct {
 	// RestoreBatchRecords is how many changelog records go into one LevelDB batch during
 	// restore (default 10000).
 	RestoreBatchRecords int
-	// RestoreProgressInterval is how often restore progress is logged (default 5s).
+	// RestoreProgressInterval is how often restore progress is logged, with the store, the
+	// percentage, the records and the ETA (default 5s).
 	RestoreProgressInterval time.Duration
+	// RestoreListener, if set, is called during a restore from the changelog after each fetch,
+	// and once at its end, with the changelog offsets restored so far and in all (the restore
+	// covers offsets up to the high watermark captured when it started). It runs on the
+	// goroutine of Open and must be quick.
+	RestoreListener func(restored, total int64)
 	// RestoreIdleTimeout bounds how long restore waits without receiving any record before it
 	// fails (default 30s).
 	RestoreIdleTimeout time.Duration
@@ -396,6 +402,20 @@ func (s *KeyValueStore) iter(r *util.Range) Iterator {
 		return s.bufferedIter(r)
 	}
 	return &dbIterator{it: s.db.NewIterator(r, nil)}
+}
+
+// ApproximateSizeBytes returns the approximate size of the store's data on disk (LevelDB's
+// estimate over its tables; updates still in the memtable or the write cache are not counted).
+// It is cheap enough to call at every metrics scrape.
+func (s *KeyValueStore) ApproximateSizeBytes() (int64, error) {
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	sizes, err := s.db.SizeOf([]util.Range{{Start: []byte{nsData}, Limit: []byte{nsData + 1}}})
+	if err != nil {
+		return 0, err
+	}
+	return sizes.Sum(), nil
 }
 
 // ApproximateCount returns the number of keys.

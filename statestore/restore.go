@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gregor-streams/gregor/internal/progress"
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -144,6 +145,9 @@ func (s *KeyValueStore) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.opts.RestoreListener != nil {
+		s.opts.RestoreListener(bound-from, bound-from)
+	}
 	// NB: offsets between the last record and the bound may hold no record (compaction,
 	// control batches); the store now reflects everything before it.
 	if err := s.writeCheckpoint(bound - 1); err != nil {
@@ -205,10 +209,13 @@ func (s *KeyValueStore) consumeChangelog(ctx context.Context, from, highWatermar
 		applied    int64
 		batch      leveldb.Batch
 		lastOffset = from - 1
-		begin      = time.Now()
-		lastLog    = begin
-		total      = highWatermark - from
 	)
+	// NB: progress counts changelog offsets, not records applied: markers, compacted gaps and
+	// control batches take offsets too, and the total is only known in offsets.
+	tracker := progress.NewTracker(highWatermark-from, s.opts.RestoreProgressInterval, func(p progress.Progress) {
+		s.log.Info("restoring store from changelog", append([]any{"store", s.opts.Name, "partition", s.partition,
+			"topic", s.topic, "records", applied, "offset", lastOffset, "high_watermark", highWatermark}, p.Attrs()...)...)
+	})
 	flush := func() error {
 		if batch.Len() == 0 {
 			return nil
@@ -241,18 +248,11 @@ func (s *KeyValueStore) consumeChangelog(ctx context.Context, from, highWatermar
 				return err
 			}
 		}
-		if now := time.Now(); now.Sub(lastLog) >= s.opts.RestoreProgressInterval {
-			lastLog = now
-			done := lastOffset + 1 - from
-			r := rate(done, now.Sub(begin))
-			eta := time.Duration(0)
-			if r > 0 {
-				eta = time.Duration(float64(total-done) / r * float64(time.Second))
-			}
-			s.log.Info("restoring store from changelog", "topic", s.topic, "records", applied,
-				"offset", lastOffset, "high_watermark", highWatermark, "rate_per_sec", int64(r),
-				"eta", eta.Round(time.Second))
+		done := lastOffset + 1 - from
+		if s.opts.RestoreListener != nil {
+			s.opts.RestoreListener(done, highWatermark-from)
 		}
+		tracker.Update(done)
 		return nil
 	}
 	err := s.scanChangelog(ctx, from, highWatermark, 500*time.Millisecond, apply, afterPoll)

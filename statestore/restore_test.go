@@ -232,18 +232,31 @@ func TestRestoreLogsProgressWithRateAndETA(t *testing.T) {
 	s.Close()
 
 	var logs syncBuffer
+	var progress [][2]int64
 	r, err := Open(ctxT(t), Options{
 		StateDir: t.TempDir(), Name: "counts", Partition: 1, Changelog: cl, ApplicationID: testApp,
 		RestoreBatchRecords: 100, RestoreProgressInterval: time.Nanosecond,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Logger:          slog.New(slog.NewTextHandler(&logs, nil)),
+		RestoreListener: func(restored, total int64) { progress = append(progress, [2]int64{restored, total}) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	if len(progress) < 2 {
+		t.Fatalf("RestoreListener called %d times, want once per fetch and at the end", len(progress))
+	}
+	for i, p := range progress {
+		if p[1] != progress[0][1] || p[0] > p[1] || (i > 0 && p[0] < progress[i-1][0]) {
+			t.Fatalf("RestoreListener progress %v is not monotonic within a fixed total", progress)
+		}
+	}
+	if last := progress[len(progress)-1]; last[0] != last[1] || last[1] == 0 {
+		t.Fatalf("last RestoreListener call %v, want restored == total > 0", last)
+	}
 	out := logs.String()
 	for _, want := range []string{"msg=\"restoring store from changelog\"", "rate_per_sec=", "eta=",
-		"msg=\"restored store from changelog\"", "records=3429", "component=statestore"} {
+		"store=counts", "percent=", "msg=\"restored store from changelog\"", "records=3429", "component=statestore"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("restore log lacks %q:\n%s", want, out)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gregor-streams/gregor/internal/dirlock"
 	"github.com/gregor-streams/gregor/statestore"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -98,6 +99,21 @@ type Config struct {
 	// Clock is the wall-clock time of wall-clock punctuations (PunctuationType); nil is the
 	// system clock. Tests give a ManualClock.
 	Clock Clock
+	// InstanceID names this instance of the application in its metrics (label instance) and in
+	// the console (ConsolePublishInterval); it must be unique among the running instances of
+	// the application. Default: the host name and a random suffix, new for every App.
+	InstanceID string
+	// MetricsRegisterer receives the App's Prometheus metrics (gregor_streams_*, see
+	// docs/streams-console.md), labelled application_id and instance, from Start until Close
+	// unregisters them. Default prometheus.DefaultRegisterer.
+	MetricsRegisterer prometheus.Registerer
+	// DisableMetrics turns the App's metrics off (nothing is registered, nothing counted).
+	DisableMetrics bool
+	// ConsolePublishInterval is how often the App writes its description, state and per-node
+	// metrics to the compacted topic __gregor_streams_apps for the console
+	// (console.publish.interval.ms): at Start, then at this interval; Close writes a
+	// tombstone. Default 5s; negative turns publishing off (console.publish.interval.ms=0).
+	ConsolePublishInterval time.Duration
 }
 
 // DefaultCommitInterval is Kafka Streams' commit.interval.ms under at-least-once.
@@ -174,6 +190,13 @@ type App struct {
 	droppedRecords atomic.Int64
 	// wake lets a ManualClock interrupt the loop's poll (punctuation.go).
 	wake wakeState
+	// metrics are the App's Prometheus metrics (metrics.go), nil when disabled.
+	metrics *metrics
+	// restoreProgressInterval is how often task stores log restore progress; 0 is statestore's
+	// default (5s). Tests shorten it (export_test.go).
+	restoreProgressInterval time.Duration
+	// console publishes the App to __gregor_streams_apps (console.go).
+	console consolePublisher
 }
 
 // New checks cfg and prepares an App for topology. It does not contact Kafka; Start does.
@@ -225,6 +248,12 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = defaultInstanceID()
+	}
+	if cfg.ConsolePublishInterval == 0 {
+		cfg.ConsolePublishInterval = DefaultConsolePublishInterval
+	}
 	a := &App{
 		topo: topology,
 		cfg:  cfg,
@@ -232,6 +261,7 @@ func New(topology *Topology, cfg Config) (*App, error) {
 		done: make(chan struct{}),
 	}
 	a.state.listener = cfg.StateListener
+	a.state.changed = make(chan struct{}, 1)
 	a.mu.tasks = map[taskID]*task{}
 	a.subOf = map[string]*subtopology{}
 	a.repartitions = map[string]*subtopology{}
@@ -253,6 +283,7 @@ func New(topology *Topology, cfg Config) (*App, error) {
 	}
 	a.sizeRepartitionsByExternalReaders()
 	sort.Strings(a.sourceTopics)
+	a.metrics = newMetrics(a)
 	return a, nil
 }
 
@@ -273,6 +304,9 @@ func (a *App) Start(ctx context.Context) error {
 
 func (a *App) start(ctx context.Context) error {
 	if err := a.lockStateDir(); err != nil {
+		return err
+	}
+	if err := a.metrics.register(); err != nil {
 		return err
 	}
 	internal := map[string]bool{} // produced to with the manual partitioner
@@ -331,7 +365,8 @@ func (a *App) start(ctx context.Context) error {
 	a.joinClock()
 	a.startStandbys()
 	go a.run(runCtx, ctx)
-	a.log.Info("started", "topics", a.sourceTopics)
+	a.startConsole()
+	a.log.Info("started", "topics", a.sourceTopics, "instance", a.cfg.InstanceID)
 	return nil
 }
 
@@ -552,7 +587,7 @@ func (a *App) processLocked(ctx context.Context, fetches kgo.Fetches) error {
 			order = append(order, id)
 			subs[id] = st
 		}
-		byTask[id] = append(byTask[id], fetchBatch{p.Topic, p.Records})
+		byTask[id] = append(byTask[id], fetchBatch{p.Topic, p.Records, p.HighWatermark})
 	})
 	tasks := make([]*task, len(order))
 	for i, id := range order {
@@ -641,13 +676,15 @@ func (a *App) processTask(ctx context.Context, t *task, batches []fetchBatch) (p
 			heads[next] = end
 		}
 	}
+	t.setSourceLag(batches)
 	return processed, skipped, nil
 }
 
 // fetchBatch is the fetched records of one partition.
 type fetchBatch struct {
-	topic   string
-	records []*kgo.Record
+	topic         string
+	records       []*kgo.Record
+	highWatermark int64
 }
 
 func (a *App) allTasksLocked() []*task {
@@ -665,7 +702,9 @@ func (a *App) allTasksLocked() []*task {
 // NB: outputs go first so that a store's position marker never covers an input whose output
 // could still be lost: a new owner skips the inputs a restored position covers.
 func (a *App) commitLocked(ctx context.Context, tasks []*task) error {
+	start := time.Now()
 	defer func() { a.mu.lastCommit = time.Now() }()
+	defer a.metrics.observeCommit(start)
 	for _, t := range tasks {
 		if err := t.flushCaches(); err != nil {
 			return err
@@ -885,6 +924,9 @@ func (a *App) Done() <-chan struct{} { return a.done }
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		a.closing.Store(true)
+		// NB: the publisher stops first, so that no console record of the closing App holds
+		// up its last flush; the tombstone is written once everything else is closed.
+		a.stopConsolePublisher()
 		a.stopProbe()
 		a.state.set(PendingShutdown)
 		if a.cancel != nil {
@@ -897,10 +939,14 @@ func (a *App) Close() error {
 		if a.consumer != nil {
 			a.consumer.CloseAllowingRebalance()
 		}
+		a.stopStandbys()
+		// NB: after the stores are closed (the tombstone may wait for an unreachable
+		// broker) and before the producer is.
+		a.writeConsoleTombstone()
 		if a.producer != nil {
 			a.producer.Close()
 		}
-		a.stopStandbys()
+		a.metrics.unregister()
 		// NB: last, once every task, standby and global store is closed.
 		if err := a.stateLock.Release(); err != nil {
 			a.log.Warn("release the state directory lock", "err", err)

@@ -33,7 +33,7 @@ func (s *KStream[K, V]) Split(opts ...Option) *Splitter[K, V] {
 		// Children are the branches in the order they were added; the default, if any, last.
 		next := make([]func(Record[K, V]) error, len(children))
 		for i, ch := range children {
-			next[i] = ch.(func(Record[K, V]) error)
+			next[i] = forwardTo[K, V](ch)
 		}
 		preds := sp.preds
 		return func(r Record[K, V]) error {

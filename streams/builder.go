@@ -111,6 +111,9 @@ type node struct {
 	// timestampExtractor, on a source, gives its records' timestamps (timestamp.go); nil
 	// means Config.TimestampExtractor, or the record's own timestamp.
 	timestampExtractor TimestampExtractor
+	// countsItself marks a node whose instance updates its own metrics (task.nodeMetrics), so
+	// openTask does not wrap it (see forwardTo).
+	countsItself bool
 }
 
 // storeSpec is a key-value store of the topology.
@@ -326,7 +329,7 @@ func (t *Topology) Describe() string {
 func fanout[K, V any](children []any) func(Record[K, V]) error {
 	fs := make([]func(Record[K, V]) error, len(children))
 	for i, c := range children {
-		fs[i] = c.(func(Record[K, V]) error)
+		fs[i] = forwardTo[K, V](c)
 	}
 	switch len(fs) {
 	case 0:

@@ -200,6 +200,17 @@
 // partitions; KeyOwner says which instance owns a key; App.Handler serves queries over HTTP and
 // redirects a query for another instance's key to it.
 //
+// # Metrics and the console
+//
+// An App registers Prometheus metrics (gregor_streams_*: records processed and process latency
+// per task and node, commit latency, restore progress per store partition, dropped records,
+// punctuation lag, store sizes, source lag) in Config.MetricsRegisterer from Start to Close,
+// labelled application_id and instance. Node counters are resolved when a task opens and
+// counted by the task's goroutine without atomics; they are published once per fetched batch.
+// The App also writes its description, state and per-node figures to the compacted topic
+// ConsoleAppsTopic every Config.ConsolePublishInterval (ConsoleApp), and a tombstone on Close,
+// for Gregor's console. docs/streams-console.md has the names and the format.
+//
 // # Goroutines and locking
 //
 // The App runs one goroutine, the processing loop, which owns the tasks; kgo's revoke, lost and
@@ -212,5 +223,8 @@
 // The standby replicas' lock (standby.mu) is taken under App.mu when a task opens or closes, and
 // held while a standby copy is refreshed; App.mu is never taken under it.
 // App.wake (through which a ManualClock interrupts the loop's poll) is taken alone too; a
-// ManualClock's lock may be taken under App.mu, never the other way round.
+// ManualClock's lock may be taken under App.mu, never the other way round. The metrics' lock
+// (metrics.mu) is taken under App.mu when a task opens or closes, and alone by scrapes and the
+// console publisher (a scrape takes iq.mu after releasing it); the console publisher runs on
+// its own goroutine, stopped first by Close.
 package streams

@@ -186,7 +186,7 @@ func addProcessor[K, V, K2, V2 any](s *KStream[K, V], prefix string, supply func
 		pc := &processorContext[K2, V2]{t: t, n: n, next: fanout[K2, V2](children), fixedKey: keyOf != nil,
 			children: make(map[string]func(Record[K2, V2]) error, len(children))}
 		for i, c := range n.children {
-			pc.children[c.name] = children[i].(func(Record[K2, V2]) error)
+			pc.children[c.name] = forwardTo[K2, V2](children[i])
 		}
 		p := supply()
 		if p == nil {

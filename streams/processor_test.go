@@ -14,6 +14,7 @@ import (
 	"github.com/gregor-streams/gregor/statestore"
 	"github.com/gregor-streams/gregor/streams"
 	"github.com/gregor-streams/gregor/streams/streamstest"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -216,8 +217,9 @@ func TestWallClockPunctuationFiresWhileTheLoopWaitsForRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The default commit interval (30s) would otherwise bound the loop's wait for records.
+	reg := prometheus.NewRegistry()
 	app := startApp(t, topo, streams.Config{ApplicationID: "ticks", BootstrapServers: []string{tb.Addr()},
-		CommitInterval: streams.DefaultCommitInterval})
+		CommitInterval: streams.DefaultCommitInterval, MetricsRegisterer: reg})
 	produce(t, tb.Addr(), &kgo.Record{Topic: "idle", Value: []byte("open the task")})
 
 	// Every 100ms with no input at all: they keep coming, and not faster than the interval.
@@ -236,6 +238,11 @@ func TestWallClockPunctuationFiresWhileTheLoopWaitsForRecords(t *testing.T) {
 	// the interval; on average they cannot.
 	if spread := seen[len(seen)-1].Sub(seen[0]); spread < time.Duration(len(seen)-1)*50*time.Millisecond {
 		t.Fatalf("%d wall-clock punctuations within %v: more than one per 100ms interval", len(seen), spread)
+	}
+	// Each punctuation's lateness is in the punctuation lag histogram.
+	lags, _ := gather(t, reg)["gregor_streams_punctuation_lag_seconds"].sum("type=WALL_CLOCK_TIME")
+	if lags < float64(len(seen)) {
+		t.Errorf("%v punctuation lag samples of type WALL_CLOCK_TIME, want at least the %d punctuations seen", lags, len(seen))
 	}
 }
 

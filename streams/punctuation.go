@@ -98,6 +98,7 @@ func (t *task) punctuate(typ PunctuationType, now int64) (bool, error) {
 		if due == nil {
 			return fired, nil
 		}
+		t.app.metrics.observePunctuationLag(typ, now-due.next)
 		due.next += due.interval
 		if now >= due.next {
 			due.next += (now - due.next + due.interval) / due.interval * due.interval

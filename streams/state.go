@@ -43,6 +43,9 @@ type stateMachine struct {
 	mu       sync.Mutex
 	state    State
 	listener StateListener
+	// changed, if set, gets a token (without blocking) on every change: the console publisher
+	// publishes the new state at once.
+	changed chan struct{}
 }
 
 func (m *stateMachine) get() State {
@@ -68,6 +71,12 @@ func (m *stateMachine) set(s State) bool {
 	m.state = s
 	if m.listener != nil {
 		m.listener(s, old)
+	}
+	if m.changed != nil {
+		select {
+		case m.changed <- struct{}{}:
+		default:
+		}
 	}
 	return true
 }

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -82,10 +83,29 @@ func child[K, V, K2, V2 any](s *KStream[K, V], prefix string, opts []Option, ins
 }
 
 // stateless adds a stateless processor whose per-record behaviour f does not depend on the task.
+//
+// NB: it counts its records itself (countsItself), in the closure that calls f anyway: wrapping
+// it in forwardTo would add a call, and a copy of the record, per record.
 func stateless[K, V, K2, V2 any](s *KStream[K, V], prefix string, opts []Option, f func(r Record[K, V], next func(Record[K2, V2]) error) error) *node {
-	return child(s, prefix, opts, func(_ *task, next func(Record[K2, V2]) error) (func(Record[K, V]) error, error) {
-		return func(r Record[K, V]) error { return f(r, next) }, nil
+	var n *node
+	n = child(s, prefix, opts, func(t *task, next func(Record[K2, V2]) error) (func(Record[K, V]) error, error) {
+		m := t.nodeMetrics(n)
+		if m == nil {
+			return func(r Record[K, V]) error { return f(r, next) }, nil
+		}
+		return func(r Record[K, V]) error {
+			m.count++
+			if m.count&latencySampleMask != 1 {
+				return f(r, next)
+			}
+			start := time.Now()
+			err := f(r, next)
+			m.latency.observe(time.Since(start))
+			return err
+		}, nil
 	})
+	n.countsItself = true
+	return n
 }
 
 func derive[K, V, K2, V2 any](s *KStream[K, V], n *node, ks Serde[K2], vs Serde[V2], keyChanged bool) *KStream[K2, V2] {

@@ -53,6 +53,8 @@ type task struct {
 	proc *processorState
 	// caches are the record caches of the task's aggregations, children first (cache.go).
 	caches []cacheFlusher
+	// metrics are the task's node metrics (metrics.go), nil when metrics are off.
+	metrics *taskMetrics
 }
 
 // openTask opens (and restores) the task's stores, then instantiates its processors.
@@ -70,7 +72,10 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 	// NB: a standby copy of the task's stores on this instance stops being refreshed first.
 	a.standbyActivate(t.id)
 	for _, name := range st.stores {
-		kv, err := t.openStore(ctx, name, a.storeOptions(name, partition, a.log.With("task", t.id.String())))
+		opts := a.storeOptions(name, partition, a.log.With("task", t.id.String()))
+		opts.RestoreListener = a.metrics.restoreListener(name, partition)
+		opts.RestoreProgressInterval = a.restoreProgressInterval
+		kv, err := t.openStore(ctx, name, opts)
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("streams: task %s: open store %s: %w", t.id, name, err)
@@ -82,6 +87,9 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 		}
 	}
 	a.positions.set(t.id, slices.Collect(maps.Values(t.stores)))
+	// NB: the metrics of every node are resolved here, once per task: the records only touch
+	// the counters they are handed (see forwardTo).
+	t.metrics = a.metrics.openTask(t.id, st)
 	// Children before parents: nodes are in creation order, so walk it backwards.
 	inst := map[*node]any{}
 	for i := len(st.nodes) - 1; i >= 0; i-- {
@@ -95,9 +103,12 @@ func openTask(ctx context.Context, a *App, st *subtopology, partition int32) (*t
 			t.close()
 			return nil, fmt.Errorf("streams: task %s: %s: %w", t.id, n.name, err)
 		}
+		if t.metrics != nil && !n.countsItself {
+			v = instrumented{fn: v, m: t.metrics.nodes[i]}
+		}
 		inst[n] = v
 		if n.kind == sourceNode {
-			t.sources[topicName(a.cfg.ApplicationID, n)] = v.(func(*kgo.Record) error)
+			t.sources[topicName(a.cfg.ApplicationID, n)] = sourceFunc(v)
 		}
 	}
 	a.log.Info("task opened", "task", t.id.String(), "stores", len(t.stores))
@@ -230,6 +241,7 @@ func (t *task) flush(ctx context.Context) error {
 		}
 	}
 	t.app.positions.set(t.id, slices.Collect(maps.Values(t.stores)))
+	t.metrics.publish()
 	return nil
 }
 
@@ -240,6 +252,8 @@ func (t *task) close() {
 	}
 	t.closed = true
 	defer t.app.standbyDeactivate(t.id)
+	t.metrics.publish()
+	t.app.metrics.closeTask(t.id, t.metrics)
 	t.closeProcessors()
 	for _, c := range t.caches {
 		c.dropCache()
@@ -267,5 +281,29 @@ func (a *App) storeOptions(name string, partition int32, log *slog.Logger) state
 		RestoreOptions: append([]kgo.Opt{kgo.SeedBrokers(a.cfg.BootstrapServers...)},
 			a.cfg.ClientOptions...),
 		Logger: log,
+	}
+}
+
+// sourceFunc returns a source node's instance as the function records are handed to, counting
+// them and sampling their latency when the instance carries metrics.
+func sourceFunc(v any) func(*kgo.Record) error {
+	in, ok := v.(instrumented)
+	if !ok {
+		return v.(func(*kgo.Record) error)
+	}
+	return counted(in.m, in.fn.(func(*kgo.Record) error))
+}
+
+// setSourceLag records, per source topic of the fetched batches, how far the last record
+// processed is behind the fetch's high watermark.
+func (t *task) setSourceLag(batches []fetchBatch) {
+	if t.metrics == nil {
+		return
+	}
+	t.metrics.publish()
+	for _, b := range batches {
+		if l := t.metrics.sourceLag[b.topic]; l != nil && len(b.records) > 0 {
+			l.Store(max(0, b.highWatermark-b.records[len(b.records)-1].Offset-1))
+		}
 	}
 }

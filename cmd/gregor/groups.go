@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/admin"
+	"github.com/gregor-streams/gregor/internal/progress"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -597,6 +598,8 @@ func runGroupsResetOffsets(ctx context.Context, args []string, stdout, stderr io
 	byDuration := fs.String("by-duration", "", "reset to the first offset at or after now minus an ISO-8601 `duration` (PT1H, P1DT12H)")
 	dryRun := fs.Bool("dry-run", false, "only print the new offsets (the default)")
 	execute := fs.Bool("execute", false, "commit the new offsets")
+	progressInterval := fs.Duration("progress-interval", 2*time.Second,
+		"with --execute, how often to print progress lines to stderr while committing (0: after every batch of partitions)")
 	positional, err := parseFlags(fs, args, stdout, stderr)
 	if err != nil {
 		return err
@@ -668,7 +671,7 @@ func runGroupsResetOffsets(ctx context.Context, args []string, stdout, stderr io
 	var rows [][]string
 	for i, g := range groups {
 		if *execute {
-			if err := commitGroupOffsets(ctx, adm, g, plans[i]); err != nil {
+			if err := commitResetWithProgress(ctx, adm, g, plans[i], *progressInterval, stderr); err != nil {
 				return err
 			}
 		}
@@ -695,6 +698,34 @@ func explainPlanError(err error) error {
 		return explainTopicError(pe.Topic, pe.Err, "")
 	}
 	return err
+}
+
+// resetCommitBatch is how many partitions reset-offsets --execute commits per request (a
+// variable for tests).
+var resetCommitBatch = admin.DefaultCommitBatchPartitions
+
+// commitResetWithProgress commits a reset plan in batches of partitions, printing a progress line
+// with percent and ETA to stderr at most once per interval while it lasts.
+func commitResetWithProgress(ctx context.Context, adm *kadm.Client, group string, plan kadm.Offsets, interval time.Duration, stderr io.Writer) error {
+	batches := admin.SplitOffsets(plan, resetCommitBatch)
+	total := 0
+	for _, b := range batches {
+		total += len(b.Sorted())
+	}
+	tracker := progress.NewTracker(int64(total), interval, func(p progress.Progress) {
+		fmt.Fprintf(stderr, "Resetting offsets of group '%s': %s\n", group, p.Format("partitions"))
+	})
+	done := 0
+	for _, b := range batches {
+		if err := commitGroupOffsets(ctx, adm, group, b); err != nil {
+			return err
+		}
+		done += len(b.Sorted())
+		if done < total {
+			tracker.Update(int64(done))
+		}
+	}
+	return nil
 }
 
 // commitGroupOffsets commits offsets for group, failing on the first

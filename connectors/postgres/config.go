@@ -29,6 +29,7 @@ const (
 	ConfigTableExclude      = "table.exclude.list"
 	ConfigColumnExclude     = "column.exclude.list"
 	ConfigSnapshotMode      = "snapshot.mode"
+	ConfigSnapshotProgress  = "snapshot.progress.interval.ms"
 	ConfigHeartbeatInterval = "heartbeat.interval.ms"
 	ConfigTombstones        = "tombstones.on.delete"
 	ConfigDecimalHandling   = "decimal.handling.mode"
@@ -101,6 +102,9 @@ func sourceConfigDef() *connect.ConfigDef {
 	def(connect.ConfigKey{Name: ConfigSnapshotMode, Type: connect.TypeConfigString, Default: SnapshotInitial, Importance: connect.Low,
 		Documentation: "When to snapshot the captured tables: initial, no_data, initial_only, always, when_needed.",
 		Validator:     connect.OneOf(SnapshotInitial, SnapshotNoData, SnapshotInitialOnly, SnapshotAlways, SnapshotWhenNeeded)})
+	def(connect.ConfigKey{Name: ConfigSnapshotProgress, Type: connect.TypeConfigInt, Default: "5000", Importance: connect.Low,
+		Documentation: "How often (ms) the snapshot logs, per table, the rows copied, the table's estimated rows (pg_class.reltuples), the percentage and the ETA; 0 logs after every row.",
+		Validator:     connect.AtLeast(0)})
 	def(connect.ConfigKey{Name: ConfigHeartbeatInterval, Type: connect.TypeConfigInt, Default: "0", Importance: connect.Medium,
 		Documentation: "How often (ms) to emit a heartbeat record to __debezium-heartbeat.<topic.prefix> so the slot advances on an idle database; 0 disables.",
 		Validator:     connect.AtLeast(0)})
@@ -177,6 +181,7 @@ type config struct {
 	tableInclude, tableExclude   []*regexp.Regexp
 	columnExclude                []*regexp.Regexp
 	snapshotMode                 string
+	snapshotProgress             time.Duration
 	heartbeat                    time.Duration
 	tombstones                   bool
 	decimalMode                  string
@@ -213,7 +218,8 @@ func parseConfig(raw map[string]string) (*config, error) {
 		dbname: str(ConfigDBName), topicPrefix: str(ConfigTopicPrefix), slot: str(ConfigSlotName),
 		publication: str(ConfigPublicationName), publicationMode: str(ConfigPublicationMode),
 		tableInclude: list(ConfigTableInclude), tableExclude: list(ConfigTableExclude), columnExclude: list(ConfigColumnExclude),
-		snapshotMode: str(ConfigSnapshotMode), heartbeat: time.Duration(num(ConfigHeartbeatInterval)) * time.Millisecond,
+		snapshotMode: str(ConfigSnapshotMode), snapshotProgress: time.Duration(num(ConfigSnapshotProgress)) * time.Millisecond,
+		heartbeat:   time.Duration(num(ConfigHeartbeatInterval)) * time.Millisecond,
 		decimalMode: str(ConfigDecimalHandling), timeMode: str(ConfigTimePrecision),
 	}
 	c.tombstones, _ = v[ConfigTombstones].(bool)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gregor-streams/gregor/connect"
 	"github.com/gregor-streams/gregor/internal/pgsql"
+	"github.com/gregor-streams/gregor/internal/progress"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -117,6 +118,26 @@ func (r *reader) sendStatus(ctx context.Context, force bool) error {
 	return nil
 }
 
+// snapshotTracker reports the snapshot's progress through one table in log lines, against the
+// table's estimated row count.
+//
+// NB: the estimate is pg_class.reltuples (as of the last VACUUM or ANALYZE): counting the rows
+// would read the table twice. It is -1 (unknown) for a table never analysed, and the lines then
+// show the rows copied and the rate without a percentage.
+func (r *reader) snapshotTracker(ctx context.Context, tx pgx.Tx, tb *table) (*progress.Tracker, error) {
+	var estimate float64
+	err := tx.QueryRow(ctx, "SELECT reltuples::float8 FROM pg_class WHERE oid = $1::regclass",
+		pgsql.QuoteIdent(tb.schema, tb.name)).Scan(&estimate)
+	if err != nil {
+		return nil, errConnection("snapshot", r.cfg, fmt.Errorf("estimating the rows of %s.%s: %w", tb.schema, tb.name, err))
+	}
+	name := tb.schema + "." + tb.name
+	return progress.NewTracker(max(0, int64(estimate)), r.cfg.snapshotProgress, func(p progress.Progress) {
+		// done is rows copied, total the estimated rows of the table.
+		r.t.logger.Info("snapshot progress", append([]any{"table", name}, p.Attrs()...)...)
+	}), nil
+}
+
 // snapshot reads every captured table in the exported snapshot and hands out op "r" events.
 func (r *reader) snapshot(ctx context.Context, snapshotName string, tables []*table) error {
 	start := time.Now()
@@ -150,11 +171,18 @@ func (r *reader) snapshot(ctx context.Context, snapshotName string, tables []*ta
 			cols[i] = pgsql.QuoteIdent(c.name)
 		}
 		q := "SELECT " + strings.Join(cols, ", ") + " FROM " + pgsql.QuoteIdent(tb.schema, tb.name)
+		tracker, err := r.snapshotTracker(ctx, tx, tb)
+		if err != nil {
+			return err
+		}
+		tableRows := 0
 		res, err := tx.Query(ctx, q, pgx.QueryResultFormats{pgx.TextFormatCode})
 		if err != nil {
 			return errConnection("snapshot", r.cfg, fmt.Errorf("reading %s.%s: %w", tb.schema, tb.name, err))
 		}
 		for res.Next() {
+			tableRows++
+			tracker.Update(int64(tableRows))
 			raw := res.RawValues()
 			cells := make([]cell, len(raw))
 			for i, v := range raw {
@@ -189,6 +217,8 @@ func (r *reader) snapshot(ctx context.Context, snapshotName string, tables []*ta
 		if err := res.Err(); err != nil {
 			return errConnection("snapshot", r.cfg, fmt.Errorf("reading %s.%s: %w", tb.schema, tb.name, err))
 		}
+		r.t.logger.Info("snapshot of table done", "table", tb.schema+"."+tb.name, "rows", tableRows,
+			"elapsed", tracker.Progress(int64(tableRows)).Elapsed.Round(time.Millisecond))
 	}
 	if err := flush(true); err != nil {
 		return err
