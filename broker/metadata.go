@@ -139,6 +139,6 @@ func (b *Broker) handleDescribeCluster(r *kmsg.DescribeClusterRequest) *kmsg.Des
 		br.NodeID, br.Host, br.Port, br.Rack = e.nodeID, e.host, e.port, e.rack
 		resp.Brokers = append(resp.Brokers, br)
 	}
-	resp.ControllerID = controllerIDForClients(brokers)
+	resp.ControllerID = b.describeClusterControllerID(brokers)
 	return resp
 }
