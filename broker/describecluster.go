@@ -1,6 +1,10 @@
 package broker
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // describeClusterControllerID is DescribeCluster's ControllerID: on a KRaft broker the active
 // controller its heartbeats reach, when that node is also one of the listed (alive) brokers, so
@@ -16,4 +20,27 @@ func (b *Broker) describeClusterControllerID(brokers []brokerEndpoint) int32 {
 		}
 	}
 	return controllerIDForClients(brokers)
+}
+
+// appendFencedBrokers adds, for a v2+ request with IncludeFencedBrokers (KIP-1073), the registered
+// brokers of the metadata image that are fenced, marked IsFenced, with their endpoint on this node's
+// first client listener (as aliveBrokers lists the others).
+func (b *Broker) appendFencedBrokers(r *kmsg.DescribeClusterRequest, resp *kmsg.DescribeClusterResponse) {
+	img := b.MetadataImage()
+	if r.Version < 2 || !r.IncludeFencedBrokers || img == nil {
+		return
+	}
+	listener := b.clientListeners()[0].Name
+	for _, br := range img.Brokers() {
+		if !br.Fenced || br.ID == b.cfg.NodeID {
+			continue // NB: aliveBrokers lists this node whatever the image says
+		}
+		out := kmsg.NewDescribeClusterResponseBroker()
+		out.NodeID, out.Rack, out.IsFenced = br.ID, br.Rack, true
+		if ep, ok := br.EndPoint(listener); ok {
+			out.Host, out.Port = ep.Host, int32(ep.Port)
+		}
+		resp.Brokers = append(resp.Brokers, out)
+	}
+	slices.SortFunc(resp.Brokers, func(x, y kmsg.DescribeClusterResponseBroker) int { return int(x.NodeID - y.NodeID) })
 }

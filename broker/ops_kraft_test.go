@@ -230,7 +230,8 @@ func TestKRaftReassignmentMovesDataAndKeepsRecordsReadable(t *testing.T) {
 
 // TestKRaftPreferredLeadershipReturnsWithAutoRebalance: with auto.leader.rebalance.enable and a short
 // leader.imbalance.check.interval.seconds, a partition whose preferred leader stopped (leadership moved
-// to another replica) gets it back once that broker returns and rejoins the ISR.
+// to another replica; DescribeCluster v2 lists the broker as fenced) gets it back once that broker
+// returns and rejoins the ISR.
 func TestKRaftPreferredLeadershipReturnsWithAutoRebalance(t *testing.T) {
 	c := startOpsCluster(t, 3, "leader.imbalance.check.interval.seconds=1", "replica.lag.time.max.ms=1000")
 	waitUnfenced(t, c.nodes)
@@ -252,6 +253,25 @@ func TestKRaftPreferredLeadershipReturnsWithAutoRebalance(t *testing.T) {
 	testutil.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		if p := other.MetadataImage().Partition(topic, 0); p.Leader == preferred || p.Leader < 0 {
 			return fmt.Errorf("leader %d", p.Leader)
+		}
+		return nil
+	})
+	// DescribeCluster v2 with IncludeFencedBrokers (KIP-1073) lists the stopped broker as fenced.
+	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		req := kmsg.NewPtrDescribeClusterRequest()
+		req.IncludeFencedBrokers = true
+		resp, err := req.RequestWith(ctx, newClient(t, other.Addr()))
+		if err != nil {
+			return err
+		}
+		var fenced []int32
+		for _, br := range resp.Brokers {
+			if br.IsFenced {
+				fenced = append(fenced, br.NodeID)
+			}
+		}
+		if len(resp.Brokers) != 3 || !slices.Equal(fenced, []int32{preferred}) {
+			return fmt.Errorf("DescribeCluster lists %d brokers, fenced %v; stopped %d", len(resp.Brokers), fenced, preferred)
 		}
 		return nil
 	})
