@@ -193,7 +193,7 @@ func TestKRaftReassignmentMovesDataAndKeepsRecordsReadable(t *testing.T) {
 					return fmt.Errorf("node %d: replicas %v, ISR %v, adding %v, removing %v", i+1, p.Replicas, p.Isr, p.AddingReplicas, p.RemovingReplicas)
 				}
 			}
-			listed, err := adm.ListPartitionReassignments(ctx, nil)
+			listed, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{topic: {0: {}}})
 			if err != nil || len(listed) != 0 {
 				return fmt.Errorf("reassignments in progress: %v %v", listed, err)
 			}

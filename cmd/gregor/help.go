@@ -33,6 +33,13 @@ var commandExamples = map[string][]string{
 	"topics describe":      {"gregor topics describe --topic orders"},
 	"topics delete":        {"gregor topics delete --topic orders"},
 	"topics alter-configs": {"gregor topics alter-configs --topic orders --config retention.ms=86400000 --delete-config cleanup.policy"},
+	"topics reassign": {
+		"gregor topics reassign --topic orders --partition 0 --replicas 2,3,1",
+		"gregor topics reassign --reassignment-json-file plan.json --execute",
+		"gregor topics reassign --reassignment-json-file plan.json --verify",
+	},
+	"topics elect-leaders": {"gregor topics elect-leaders --topic orders", "gregor topics elect-leaders --all-topic-partitions"},
+	"cluster status":       {"gregor cluster status", "gregor cluster status -b 127.0.0.1:9092,127.0.0.1:9093"},
 	"groups list":          {"gregor groups list", "gregor groups list --state Stable"},
 	"groups describe":      {"gregor groups describe --group billing", "gregor groups describe --all-groups --members"},
 	"groups delete":        {"gregor groups delete --group billing"},

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,6 +25,8 @@ Subcommands:
   describe       [--topic T]
   delete         --topic T
   alter-configs  --topic T [--config k=v]... [--delete-config k]...
+  reassign       (--topic T --partition N --replicas 1,2,3 | --reassignment-json-file F) [--execute|--verify|--cancel]
+  elect-leaders  [--election-type preferred|unclean] (--topic T [--partition N] | --all-topic-partitions)
 
 All take --bootstrap-server (-b). Run 'gregor topics <subcommand> -h' for details.
 `
@@ -36,6 +39,8 @@ func runTopics(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		"describe":      runTopicsDescribe,
 		"delete":        runTopicsDelete,
 		"alter-configs": runTopicsAlterConfigs,
+		"reassign":      runTopicsReassign,
+		"elect-leaders": runTopicsElectLeaders,
 	}, args, stdout, stderr)
 }
 
@@ -245,6 +250,12 @@ func runTopicsDelete(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer closeAdmin()
+	// NB: on a cluster, deleting a topic with many partitions takes a while; say so rather than hang.
+	begin := time.Now()
+	stop := startProgress(deleteProgressEvery, stderr, func(now time.Time) string {
+		return fmt.Sprintf("Deleting topic %s... (%ds)\n", *topic, int(now.Sub(begin).Round(time.Second).Seconds()))
+	})
+	defer stop()
 	resps, err := adm.DeleteTopics(ctx, *topic)
 	if err != nil {
 		return fmt.Errorf("deleting topic %q: %w", *topic, err)
@@ -256,8 +267,38 @@ func runTopicsDelete(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return explainTopicError(*topic, err, resp.ErrMessage)
 	}
+	if !waitTopicGone(ctx, adm, *topic, bootstrap.timeout) {
+		stop()
+		fmt.Fprintf(stdout, "Topic %s is marked for deletion; brokers still list it.\n", *topic)
+		return nil
+	}
+	stop()
 	fmt.Fprintf(stdout, "Deleted topic %s.\n", *topic)
 	return nil
+}
+
+// deleteProgressEvery is how often `topics delete` says it is still deleting.
+var deleteProgressEvery = 2 * time.Second
+
+// waitTopicGone polls Metadata until no broker asked lists topic, for at most timeout.
+func waitTopicGone(ctx context.Context, adm *kadm.Client, topic string, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		details, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			if d, ok := details[topic]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 func runTopicsAlterConfigs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
