@@ -13,6 +13,7 @@ var commandExamples = map[string][]string{
 		"gregor dev",
 		"gregor dev --listen 127.0.0.1:19092 --connect-listen 127.0.0.1:18083 --data /tmp/gregor",
 		"gregor dev --set auto.create.topics.enable=false",
+		"gregor dev --brokers 3 --data /tmp/gregor-cluster",
 	},
 	"server": {
 		"gregor server --config deploy/server.properties",
