@@ -149,7 +149,7 @@ func prepareDevNodes(nodes []*devNode, sets []string) (clusterID string, err err
 			return "", fmt.Errorf("node %d: %w", n.id, err)
 		}
 		if _, err := config.ReadMetaProperties(n.dir); err != nil {
-			if err := config.WriteMetaProperties(n.dir, config.MetaProperties{ClusterID: clusterID, NodeID: n.id}); err != nil {
+			if err := formatDir(n.dir, config.MetaProperties{ClusterID: clusterID, NodeID: n.id}); err != nil {
 				return "", fmt.Errorf("formatting %s: %w", n.dir, err)
 			}
 		}
