@@ -23,9 +23,11 @@ import (
 // opsCluster is an in-process KRaft cluster of combined nodes whose nodes can be stopped and started
 // again on their directories (a broker returning).
 type opsCluster struct {
-	t     *testing.T
-	cfgs  []*config.Broker
-	nodes []*broker.Broker // nil while stopped
+	t         *testing.T
+	voters    string // controller.quorum.voters
+	clusterID string
+	cfgs      []*config.Broker
+	nodes     []*broker.Broker // nil while stopped
 }
 
 // startOpsCluster starts n combined nodes with fast heartbeats; extra are more key=value settings.
@@ -37,7 +39,7 @@ func startOpsCluster(t *testing.T, n int, extra ...string) *opsCluster {
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
 	}
 	clusterID := config.RandomClusterID()
-	c := &opsCluster{t: t, nodes: make([]*broker.Broker, n)}
+	c := &opsCluster{t: t, voters: strings.Join(voters, ","), clusterID: clusterID, nodes: make([]*broker.Broker, n)}
 	for i := range n {
 		dir := t.TempDir()
 		cfg, _, err := config.Load("", append([]string{
@@ -60,7 +62,7 @@ func startOpsCluster(t *testing.T, n int, extra ...string) *opsCluster {
 	}
 	// NB: closed together, so each controlled shutdown still finds a quorum.
 	t.Cleanup(func() {
-		done := make(chan struct{}, n)
+		done := make(chan struct{}, len(c.nodes))
 		for _, b := range c.nodes {
 			go func() {
 				if b != nil {
@@ -69,11 +71,34 @@ func startOpsCluster(t *testing.T, n int, extra ...string) *opsCluster {
 				done <- struct{}{}
 			}()
 		}
-		for range n {
+		for range c.nodes {
 			<-done
 		}
 	})
 	return c
+}
+
+// addBroker formats and starts a broker-only node (process.roles=broker: a KRaft observer that
+// follows the metadata log from the controllers) with the next node ID, and returns the ID.
+func (c *opsCluster) addBroker() int32 {
+	c.t.Helper()
+	id := int32(len(c.cfgs) + 1)
+	dir := c.t.TempDir()
+	cfg, _, err := config.Load("", []string{
+		"process.roles=broker", fmt.Sprintf("node.id=%d", id), "log.dirs=" + dir,
+		"controller.quorum.voters=" + c.voters, "listeners=PLAINTEXT://127.0.0.1:0", "controller.listener.names=CONTROLLER",
+		"broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=1500", "replica.fetch.backoff.ms=50",
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := config.WriteMetaProperties(dir, config.MetaProperties{ClusterID: c.clusterID, NodeID: id}); err != nil {
+		c.t.Fatal(err)
+	}
+	c.cfgs = append(c.cfgs, cfg)
+	c.nodes = append(c.nodes, nil)
+	c.start(id)
+	return id
 }
 
 // start starts node id on its directory.
@@ -387,4 +412,81 @@ func TestKRaftElectLeadersAndDescribeAPIs(t *testing.T) {
 			t.Fatalf("node %d: DescribeLogDirs lists partitions %v (%d bytes), it hosts %v", i+1, listed, size, hosted)
 		}
 	}
+}
+
+// TestKRaftAddedBrokerTakesOverReplicasAndLeavesAfterReassignment is docs/operations.md's "adding and
+// removing a broker": a broker-only node joins a running three-node cluster (registers, is unfenced,
+// follows the metadata log as an observer) and hosts nothing until a reassignment moves a replica to
+// it; it then copies the log, joins the ISR and, made the preferred replica, leads after a preferred
+// election. Reassigning the partition away again lets it be stopped with nothing lost.
+func TestKRaftAddedBrokerTakesOverReplicasAndLeavesAfterReassignment(t *testing.T) {
+	c := startOpsCluster(t, 3)
+	waitUnfenced(t, c.nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic = "grow"
+	createThroughController(ctx, t, c.nodes[0], topic, 1, 3)
+	var orig []int32
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		p := c.nodes[0].MetadataImage().Partition(topic, 0)
+		if p == nil || len(p.Isr) != 3 {
+			return fmt.Errorf("partition %+v", p)
+		}
+		orig = slices.Clone(p.Replicas)
+		return nil
+	})
+	cl := newClient(t, c.nodes[0].Addr(), c.seeds())
+	produceRange(ctx, t, cl, topic, 0, 30)
+
+	added := c.addBroker()
+	waitUnfenced(t, c.running())
+	if _, ok := broker.HostedReplica(c.nodes[added-1], topic, 0); ok {
+		t.Fatalf("the new broker %d hosts %s-0 before any reassignment", added, topic)
+	}
+	adm := kadm.NewClient(newClient(t, c.nodes[0].Addr(), c.seeds()))
+	target := []int32{added, orig[1], orig[2]}
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign(topic, 0, target)
+	if resp, err := adm.AlterPartitionAssignments(ctx, req); err != nil || resp.Error() != nil {
+		t.Fatalf("reassign to %v: %v %v", target, err, resp.Error())
+	}
+	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		p := c.nodes[0].MetadataImage().Partition(topic, 0)
+		if !slices.Equal(p.Replicas, target) || p.Reassigning() || !p.InIsr(added) {
+			return fmt.Errorf("replicas %v, ISR %v, adding %v", p.Replicas, p.Isr, p.AddingReplicas)
+		}
+		if _, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}}}); err != nil {
+			return err
+		}
+		if p.Leader != added {
+			return fmt.Errorf("leader %d, want the new preferred replica %d", p.Leader, added)
+		}
+		return nil
+	})
+	snap, _ := broker.HostedReplica(c.nodes[added-1], topic, 0)
+	if snap.LogEndOffset < 30 {
+		t.Fatalf("the new broker's replica ends at %d, want ≥ 30", snap.LogEndOffset)
+	}
+	produceRange(ctx, t, cl, topic, 30, 60)
+	c.checkReadable(t, topic, 60)
+
+	// Removing the broker: move its replica back, then stop it.
+	req = nil
+	req.Assign(topic, 0, orig)
+	if resp, err := adm.AlterPartitionAssignments(ctx, req); err != nil || resp.Error() != nil {
+		t.Fatalf("reassign back to %v: %v %v", orig, err, resp.Error())
+	}
+	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		p := c.nodes[0].MetadataImage().Partition(topic, 0)
+		if !slices.Equal(p.Replicas, orig) || p.Reassigning() || len(p.Isr) != 3 {
+			return fmt.Errorf("replicas %v, ISR %v", p.Replicas, p.Isr)
+		}
+		if _, ok := broker.HostedReplica(c.nodes[added-1], topic, 0); ok {
+			return fmt.Errorf("broker %d still hosts %s-0", added, topic)
+		}
+		return nil
+	})
+	c.stop(added)
+	produceRange(ctx, t, cl, topic, 60, 90)
+	c.checkReadable(t, topic, 90)
 }
