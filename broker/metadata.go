@@ -139,7 +139,7 @@ func (b *Broker) handleDescribeCluster(r *kmsg.DescribeClusterRequest) *kmsg.Des
 		br.NodeID, br.Host, br.Port, br.Rack = e.nodeID, e.host, e.port, e.rack
 		resp.Brokers = append(resp.Brokers, br)
 	}
-	resp.ControllerID = b.describeClusterControllerID(brokers)
+	resp.ControllerID = controllerIDForClients(brokers)
 	b.appendFencedBrokers(r, resp)
 	return resp
 }

@@ -35,12 +35,11 @@ func runCluster(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 
 // clusterStatus is what `gregor cluster status` gathers before printing.
 type clusterStatus struct {
-	clusterID    string
-	controllerID int32
-	brokers      []kmsg.DescribeClusterResponseBroker // sorted by node ID
-	quorum       *kmsg.DescribeQuorumResponseTopicPartition
-	quorumErr    error
-	topics       kadm.TopicDetails
+	clusterID string
+	brokers   []kmsg.DescribeClusterResponseBroker // sorted by node ID
+	quorum    *kmsg.DescribeQuorumResponseTopicPartition
+	quorumErr error
+	topics    kadm.TopicDetails
 }
 
 func runClusterStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,7 +83,7 @@ func gatherClusterStatus(ctx context.Context, cl *kgo.Client) (*clusterStatus, e
 	if err := kerr.ErrorForCode(dcResp.ErrorCode); err != nil {
 		return nil, fmt.Errorf("describing the cluster: %w", err)
 	}
-	st.clusterID, st.controllerID, st.brokers = dcResp.ClusterID, dcResp.ControllerID, dcResp.Brokers
+	st.clusterID, st.brokers = dcResp.ClusterID, dcResp.Brokers
 	slices.SortFunc(st.brokers, func(x, y kmsg.DescribeClusterResponseBroker) int { return int(x.NodeID - y.NodeID) })
 
 	dq := kmsg.NewPtrDescribeQuorumRequest()
@@ -117,7 +116,9 @@ func gatherClusterStatus(ctx context.Context, cl *kgo.Client) (*clusterStatus, e
 
 // printClusterStatus renders st; now dates the quorum's fetch timestamps.
 func printClusterStatus(w io.Writer, st *clusterStatus, now time.Time) {
-	fmt.Fprintf(w, "Cluster ID: %s\nController: %d\n\n", st.clusterID, st.controllerID)
+	// NB: DescribeCluster's ControllerID is, in KRaft as in Kafka, a broker for clients to send admin
+	// requests to, not the active controller; the quorum leader below is that.
+	fmt.Fprintf(w, "Cluster ID: %s\n\n", st.clusterID)
 	fmt.Fprintf(w, "Brokers: %d\n", len(st.brokers))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ID\tSTATUS\tENDPOINT\tRACK")
@@ -163,7 +164,7 @@ func printQuorum(w io.Writer, q *kmsg.DescribeQuorumResponseTopicPartition, now 
 		}
 		return strings.Join(s, ",")
 	}
-	fmt.Fprintf(w, "Metadata quorum (__cluster_metadata-0): leader %d, epoch %d, high watermark %d\n", q.LeaderID, q.LeaderEpoch, q.HighWatermark)
+	fmt.Fprintf(w, "Metadata quorum (__cluster_metadata-0): leader %d (the active controller), epoch %d, high watermark %d\n", q.LeaderID, q.LeaderEpoch, q.HighWatermark)
 	fmt.Fprintf(w, "  voters: %s; observers: %s\n", ids(q.CurrentVoters), ids(q.Observers))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NODE\tROLE\tLOG END OFFSET\tLAG\tLAST FETCH\tLAST CAUGHT UP")

@@ -16,7 +16,7 @@ func TestClusterOpsCommandsOnASingleNode(t *testing.T) {
 	mustGregor(t, "", "topics", "create", "--topic", "orders", "--partitions", "2", "-b", bs)
 
 	r := mustGregor(t, "", "cluster", "status", "-b", bs)
-	for _, want := range []string{"Brokers: 1\n", "  1   unfenced", "Metadata quorum (__cluster_metadata-0): leader 1", "voters: 1; observers: none",
+	for _, want := range []string{"Brokers: 1\n", "  1   unfenced", "Metadata quorum (__cluster_metadata-0): leader 1 (the active controller)", "voters: 1; observers: none",
 		"; 0 under-replicated, 0 offline\n"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("cluster status lacks %q:\n%s", want, r.stdout)
