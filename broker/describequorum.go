@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -18,6 +19,10 @@ func init() {
 
 // metadataTopicName is KRaft's metadata partition, the only one DescribeQuorum describes.
 const metadataTopicName = "__cluster_metadata"
+
+// describeQuorumTimeout bounds each forwarded request of a DescribeQuorum: it is a status read, and a
+// quorum without a majority must not hold `gregor cluster status` for request.timeout.ms.
+const describeQuorumTimeout = 5 * time.Second
 
 // describeQuorumAttempts bounds how often a forwarded DescribeQuorum is retried while the voter asked
 // is not the quorum leader (a leader change between the two requests of an attempt).
@@ -61,11 +66,11 @@ func (b *Broker) forwardDescribeQuorum(r *kmsg.DescribeQuorumRequest) *kmsg.Desc
 	for range describeQuorumAttempts {
 		probe := kmsg.NewPtrListPartitionReassignmentsRequest()
 		probe.Topics = []kmsg.ListPartitionReassignmentsRequestTopic{}
-		if _, err = b.forward(probe, 0); err != nil {
+		if _, err = b.forward(probe, int32(describeQuorumTimeout/time.Millisecond)); err != nil {
 			break
 		}
 		var resp kmsg.Response
-		if resp, err = b.forward(r, 0); err != nil {
+		if resp, err = b.forward(r, int32(describeQuorumTimeout/time.Millisecond)); err != nil {
 			break
 		}
 		dq, ok := resp.(*kmsg.DescribeQuorumResponse)

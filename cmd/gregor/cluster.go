@@ -59,9 +59,7 @@ func runClusterStatus(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, bootstrap.timeout)
-	defer cancel()
-	st, err := gatherClusterStatus(ctx, cl)
+	st, err := gatherClusterStatus(ctx, cl, bootstrap.timeout)
 	if err != nil {
 		return err
 	}
@@ -71,12 +69,15 @@ func runClusterStatus(ctx context.Context, args []string, stdout, stderr io.Writ
 
 // gatherClusterStatus asks the cluster: DescribeCluster (v2 lists fenced brokers too), DescribeQuorum
 // (a broker forwards it to the quorum leader), and Metadata of every topic. A cluster without a
-// metadata quorum (an older Kafka) is reported, not an error.
-func gatherClusterStatus(ctx context.Context, cl *kgo.Client) (*clusterStatus, error) {
+// metadata quorum (an older Kafka), or one that lost its majority, is reported, not an error. Each
+// request has its own timeout, so a quorum that does not answer still leaves brokers and partitions.
+func gatherClusterStatus(ctx context.Context, cl *kgo.Client, timeout time.Duration) (*clusterStatus, error) {
 	st := &clusterStatus{}
 	dc := kmsg.NewPtrDescribeClusterRequest()
 	dc.IncludeFencedBrokers = true
-	dcResp, err := dc.RequestWith(ctx, cl)
+	dcCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	dcResp, err := dc.RequestWith(dcCtx, cl)
 	if err != nil {
 		return nil, fmt.Errorf("describing the cluster: %w", err)
 	}
@@ -91,7 +92,9 @@ func gatherClusterStatus(ctx context.Context, cl *kgo.Client) (*clusterStatus, e
 	qt.Topic = "__cluster_metadata"
 	qt.Partitions = append(qt.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
 	dq.Topics = append(dq.Topics, qt)
-	switch dqResp, err := dq.RequestWith(ctx, cl); {
+	dqCtx, dqCancel := context.WithTimeout(ctx, timeout)
+	defer dqCancel()
+	switch dqResp, err := dq.RequestWith(dqCtx, cl); {
 	case err != nil:
 		st.quorumErr = err
 	case dqResp.ErrorCode != 0:
@@ -108,7 +111,9 @@ func gatherClusterStatus(ctx context.Context, cl *kgo.Client) (*clusterStatus, e
 	}
 
 	adm := kadm.NewClient(cl)
-	if st.topics, err = adm.ListTopicsWithInternal(ctx); err != nil {
+	mdCtx, mdCancel := context.WithTimeout(ctx, timeout)
+	defer mdCancel()
+	if st.topics, err = adm.ListTopicsWithInternal(mdCtx); err != nil {
 		return nil, fmt.Errorf("listing topics: %w", err)
 	}
 	return st, nil
@@ -136,7 +141,7 @@ func printClusterStatus(w io.Writer, st *clusterStatus, now time.Time) {
 
 	fmt.Fprintln(w)
 	if st.quorum == nil {
-		fmt.Fprintf(w, "Metadata quorum: not available (%v)\n", st.quorumErr)
+		fmt.Fprintf(w, "Metadata quorum: no answer (%v): the quorum may have lost its majority; nothing in the metadata can change until it has one\n", st.quorumErr)
 	} else {
 		printQuorum(w, st.quorum, now)
 	}

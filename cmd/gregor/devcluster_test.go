@@ -65,8 +65,8 @@ func createTopicOnController(t *testing.T, controllers []string, topic string, p
 // kafka-topics.sh; cluster status shows three unfenced brokers and the three voters; topics reassign
 // (a JSON plan that drops a replica, then --verify) moves replicas; reordering a partition's replicas
 // and a preferred election move its leader; after kill -9 of a node, dev reports it, cluster status
-// shows it fenced and partitions under-replicated, and records produced before stay readable. Ctrl-C
-// stops every node.
+// shows it fenced and partitions under-replicated, and records produced before stay readable; with
+// node 2 killed too, cluster status reports the quorum without a majority. Ctrl-C stops every node.
 func TestDevClusterOfThreeNodesAndTheClusterCommands(t *testing.T) {
 	t.Setenv("GREGOR_TEST_MAIN", "1") // the nodes are this test binary running main (TestMain)
 	data := t.TempDir()
@@ -208,5 +208,19 @@ func TestDevClusterOfThreeNodesAndTheClusterCommands(t *testing.T) {
 			t.Errorf("after kill -9 of node 3, consume lacks %q:\n%s", v, r.stdout)
 		}
 	}
+
+	// kill -9 node 2 as well: the quorum has lost its majority; cluster status says so and still
+	// lists the brokers and partitions.
+	if err := syscall.Kill(pids[2], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	node1 := strings.Split(bs, ",")[0]
+	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		r := gregor(t, "", "cluster", "status", "-b", node1, "--timeout", "3s")
+		if r.err != nil || !strings.Contains(r.stdout, "Metadata quorum: no answer") || !strings.Contains(r.stdout, "Brokers: 3") {
+			return fmt.Errorf("cluster status with 2 of 3 nodes down: %v\n%s", r.err, r.stdout)
+		}
+		return nil
+	})
 	stop()
 }
