@@ -23,6 +23,12 @@ func TestClusterOpsCommandsOnASingleNode(t *testing.T) {
 		}
 	}
 
+	for _, filter := range []string{"--under-replicated-partitions", "--unavailable-partitions"} {
+		if r := mustGregor(t, "", "topics", "describe", filter, "-b", bs); r.stdout != "" {
+			t.Errorf("topics describe %s on a healthy node: %q", filter, r.stdout)
+		}
+	}
+
 	r = mustGregor(t, "", "topics", "elect-leaders", "--topic", "orders", "-b", bs)
 	if r.stdout != "Valid replica already elected for partitions orders-0, orders-1\n" {
 		t.Errorf("elect-leaders stdout = %q", r.stdout)

@@ -202,6 +202,10 @@ func TestDevClusterOfThreeNodesAndTheClusterCommands(t *testing.T) {
 		}
 		return nil
 	})
+	r = mustGregor(t, "", "topics", "describe", "--under-replicated-partitions", "-b", bs)
+	if n := len(regexp.MustCompile(`(?m)^\tTopic: orders\tPartition: \d\t.*\tOffline: 3$`).FindAllString(r.stdout, -1)); n == 0 || n != strings.Count(r.stdout, "\n") {
+		t.Errorf("describe --under-replicated-partitions after kill -9 of node 3:\n%s", r.stdout)
+	}
 	r = mustGregor(t, "", "consume", "--topic", "orders", "--from-beginning", "--max-messages", "3", "-b", bs)
 	for _, v := range []string{"one", "two", "three"} {
 		if !strings.Contains(r.stdout, v+"\n") {

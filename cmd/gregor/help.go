@@ -31,7 +31,7 @@ var commandExamples = map[string][]string{
 	},
 	"topics create":        {"gregor topics create --topic orders --partitions 3 --config retention.ms=604800000"},
 	"topics list":          {"gregor topics list"},
-	"topics describe":      {"gregor topics describe --topic orders"},
+	"topics describe":      {"gregor topics describe --topic orders", "gregor topics describe --under-replicated-partitions"},
 	"topics delete":        {"gregor topics delete --topic orders"},
 	"topics alter-configs": {"gregor topics alter-configs --topic orders --config retention.ms=86400000 --delete-config cleanup.policy"},
 	"topics reassign": {

@@ -22,7 +22,7 @@ const topicsUsage = `Usage: gregor topics <subcommand> [flags]
 Subcommands:
   create         --topic T [--partitions N] [--replication-factor R] [--config k=v]... [--if-not-exists]
   list
-  describe       [--topic T]
+  describe       [--topic T] [--under-replicated-partitions | --unavailable-partitions]
   delete         --topic T
   alter-configs  --topic T [--config k=v]... [--delete-config k]...
   reassign       (--topic T --partition N --replicas 1,2,3 | --reassignment-json-file F) [--execute|--verify|--cancel]
@@ -132,9 +132,11 @@ func runTopicsList(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func runTopicsDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("topics describe", "gregor topics describe [--topic T]")
+	fs := newFlagSet("topics describe", "gregor topics describe [--topic T] [--under-replicated-partitions | --unavailable-partitions]")
 	bootstrap := addBootstrapFlag(fs)
 	topic := fs.String("topic", "", "topic to describe; all topics if empty")
+	underReplicated := fs.Bool("under-replicated-partitions", false, "only partitions whose ISR is smaller than their replicas (no topic lines)")
+	unavailable := fs.Bool("unavailable-partitions", false, "only partitions without a leader (no topic lines)")
 	positional, err := parseFlags(fs, args, stdout, stderr)
 	if err != nil {
 		return err
@@ -165,6 +167,18 @@ func runTopicsDescribe(ctx context.Context, args []string, stdout, stderr io.Wri
 	if len(names) == 0 {
 		return nil
 	}
+	if *underReplicated || *unavailable {
+		// NB: as kafka-topics.sh, the filters print matching partition lines only.
+		for _, name := range names {
+			d := details[name]
+			d.Partitions = filterPartitions(d.Partitions, *underReplicated, *unavailable)
+			if len(d.Partitions) > 0 {
+				desc := formatTopicDescription(d, nil)
+				fmt.Fprint(stdout, desc[strings.IndexByte(desc, '\n')+1:])
+			}
+		}
+		return nil
+	}
 	resourceConfigs, err := adm.DescribeTopicConfigs(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("describing topic configs: %w", err)
@@ -180,6 +194,18 @@ func runTopicsDescribe(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprint(stdout, formatTopicDescription(details[name], topicOverrides(rc.Configs)))
 	}
 	return nil
+}
+
+// filterPartitions keeps the under-replicated (ISR smaller than the replicas) and/or unavailable (no
+// leader) partitions.
+func filterPartitions(ps kadm.PartitionDetails, underReplicated, unavailable bool) kadm.PartitionDetails {
+	out := kadm.PartitionDetails{}
+	for id, p := range ps {
+		if (underReplicated && len(p.ISR) < len(p.Replicas)) || (unavailable && p.Leader < 0) {
+			out[id] = p
+		}
+	}
+	return out
 }
 
 // topicOverrides returns the configs set on the topic itself, which is what
