@@ -144,6 +144,23 @@ func (c *opsCluster) seeds() kgo.Opt {
 	return kgo.SeedBrokers(addrs...)
 }
 
+// createOnePartition creates topic with one partition of rf replicas and returns its replicas once
+// they are all in the ISR.
+func (c *opsCluster) createOnePartition(ctx context.Context, t *testing.T, topic string, rf int16) []int32 {
+	t.Helper()
+	createThroughController(ctx, t, c.nodes[0], topic, 1, rf)
+	var replicas []int32
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		p := c.nodes[0].MetadataImage().Partition(topic, 0)
+		if p == nil || len(p.Isr) != int(rf) {
+			return fmt.Errorf("partition %+v", p)
+		}
+		replicas = slices.Clone(p.Replicas)
+		return nil
+	})
+	return replicas
+}
+
 // produceRange writes values from..to-1 with acks=all.
 func produceRange(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, from, to int) {
 	t.Helper()
@@ -177,16 +194,7 @@ func TestKRaftReassignmentMovesDataAndKeepsRecordsReadable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const topic = "moving"
-	createThroughController(ctx, t, c.nodes[0], topic, 1, 2)
-	var orig []int32
-	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		p := c.nodes[0].MetadataImage().Partition(topic, 0)
-		if p == nil || len(p.Isr) != 2 {
-			return fmt.Errorf("partition %+v", p)
-		}
-		orig = slices.Clone(p.Replicas)
-		return nil
-	})
+	orig := c.createOnePartition(ctx, t, topic, 2)
 	var newcomer int32
 	for id := int32(1); id <= 3; id++ {
 		if !slices.Contains(orig, id) {
@@ -424,16 +432,7 @@ func TestKRaftAddedBrokerTakesOverReplicasAndLeavesAfterReassignment(t *testing.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const topic = "grow"
-	createThroughController(ctx, t, c.nodes[0], topic, 1, 3)
-	var orig []int32
-	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		p := c.nodes[0].MetadataImage().Partition(topic, 0)
-		if p == nil || len(p.Isr) != 3 {
-			return fmt.Errorf("partition %+v", p)
-		}
-		orig = slices.Clone(p.Replicas)
-		return nil
-	})
+	orig := c.createOnePartition(ctx, t, topic, 3)
 	cl := newClient(t, c.nodes[0].Addr(), c.seeds())
 	produceRange(ctx, t, cl, topic, 0, 30)
 
