@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,5 +74,35 @@ func TestReassignmentPlanIsKafkasJSON(t *testing.T) {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%s: error %v, want %q", tc.json, err, tc.wantErr)
 		}
+	}
+}
+
+// --generate proposes a plan over the given brokers that keeps each partition's replication
+// factor and spreads leaders; it refuses a broker list shorter than the replication factor.
+func TestReassignGenerateSpreadsReplicasOverTheBrokerList(t *testing.T) {
+	current := &reassignmentPlan{Version: 1, Partitions: []reassignmentPartition{
+		{Topic: "a", Partition: 0, Replicas: []int32{1, 2}}, {Topic: "a", Partition: 1, Replicas: []int32{2, 1}},
+		{Topic: "a", Partition: 2, Replicas: []int32{1, 2}}, {Topic: "b", Partition: 0, Replicas: []int32{1}},
+	}}
+	got, err := proposeAssignment(current, []int32{2, 3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int32{{2, 3}, {3, 4}, {4, 2}, {3}}
+	for i, p := range got.Partitions {
+		if fmt.Sprint(p.Replicas) != fmt.Sprint(want[i]) {
+			t.Errorf("%s-%d: %v, want %v", p.Topic, p.Partition, p.Replicas, want[i])
+		}
+	}
+	if _, err := proposeAssignment(current, []int32{2}); err == nil || !strings.Contains(err.Error(), "a-0 has 2 replicas") {
+		t.Errorf("a broker list shorter than the replication factor: %v", err)
+	}
+
+	bs := startTestCluster(t)
+	mustGregor(t, "", "topics", "create", "--topic", "orders", "--partitions", "2", "-b", bs)
+	r := mustGregor(t, "", "topics", "reassign", "--generate", "--topics", "orders", "--broker-list", "1", "-b", bs)
+	const plan = `{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[1]},{"topic":"orders","partition":1,"replicas":[1]}]}`
+	if r.stdout != "Current partition replica assignment\n"+plan+"\n\nProposed partition reassignment configuration\n"+plan+"\n" {
+		t.Errorf("--generate stdout:\n%s", r.stdout)
 	}
 }

@@ -337,6 +337,7 @@ func devClusterBanner(nodes []*devNode, bootstrap, clusterID, dataDir string) st
 	fmt.Fprintf(&sb, "  ./gregor topics describe -b %s\n", bootstrap)
 	fmt.Fprintf(&sb, "  kill -9 %d    # then cluster status again: node %d is fenced, its partitions get new leaders\n", last.cmd.Process.Pid, last.id)
 	fmt.Fprintf(&sb, "  ./gregor server --config %s    # bring node %d back\n", last.propsPath, last.id)
-	sb.WriteString("\nPress Ctrl-C to stop every node.\n")
+	sb.WriteString("\nThe Connect worker and the Schema Registry of the single-node `gregor dev` are not started here.\n")
+	sb.WriteString("Press Ctrl-C to stop every node.\n")
 	return sb.String()
 }

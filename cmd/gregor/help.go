@@ -38,6 +38,7 @@ var commandExamples = map[string][]string{
 		"gregor topics reassign --topic orders --partition 0 --replicas 2,3,1",
 		"gregor topics reassign --reassignment-json-file plan.json --execute",
 		"gregor topics reassign --reassignment-json-file plan.json --verify",
+		"gregor topics reassign --generate --topics orders --broker-list 1,2,4",
 	},
 	"topics elect-leaders": {"gregor topics elect-leaders --topic orders", "gregor topics elect-leaders --all-topic-partitions"},
 	"cluster status":       {"gregor cluster status", "gregor cluster status -b 127.0.0.1:9092,127.0.0.1:9093"},

@@ -94,7 +94,7 @@ func parseBrokerList(s string) ([]int32, error) {
 }
 
 func runTopicsReassign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("topics reassign", "gregor topics reassign (--topic T --partition N --replicas 1,2,3 | --reassignment-json-file F) [--execute | --verify | --cancel]")
+	fs := newFlagSet("topics reassign", "gregor topics reassign (--topic T --partition N --replicas 1,2,3 | --reassignment-json-file F) [--execute | --verify | --cancel] | --generate --topics T1,T2 --broker-list 1,2,3")
 	fs.about = "Moves partition replicas, as kafka-reassign-partitions.sh does: the new replicas copy the log and\n" +
 		"join the ISR, then the old ones are removed. --execute starts it (the default with --topic) and\n" +
 		"prints the current assignment to keep for a rollback; --verify tells whether it completed; --cancel\n" +
@@ -107,12 +107,18 @@ func runTopicsReassign(ctx context.Context, args []string, stdout, stderr io.Wri
 	execute := fs.Bool("execute", false, "start the reassignment")
 	verify := fs.Bool("verify", false, "report whether the reassignment completed")
 	cancel := fs.Bool("cancel", false, "cancel the reassignment in progress")
+	generate := fs.Bool("generate", false, "print a plan that spreads --topics over --broker-list (nothing is changed)")
+	topicsToMove := fs.String("topics", "", "with --generate: comma-separated `topics` to move")
+	brokerList := fs.String("broker-list", "", "with --generate: broker `ids` to place the replicas on")
 	positional, err := parseFlags(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	if err := noPositional(positional); err != nil {
 		return err
+	}
+	if *generate {
+		return generateReassignment(ctx, bootstrap, *topicsToMove, *brokerList, stdout)
 	}
 	plan, err := reassignPlanFromFlags(*topic, *partition, *replicas, *jsonFile)
 	if err != nil {
@@ -288,4 +294,77 @@ func verifyReassignment(ctx context.Context, adm *kadm.Client, plan *reassignmen
 		return fmt.Errorf("%d of %d partition reassignments are not complete", pending, len(plan.Partitions))
 	}
 	return nil
+}
+
+// generateReassignment prints the current assignment of topics and a proposal that places each
+// partition's replicas (same replication factor) round-robin over brokers, as
+// kafka-reassign-partitions.sh --generate does; it changes nothing.
+func generateReassignment(ctx context.Context, bootstrap *brokerFlags, topics, brokerList string, stdout io.Writer) error {
+	if topics == "" || brokerList == "" {
+		return usageErrorf("--generate needs --topics and --broker-list")
+	}
+	brokers, err := parseBrokerList(brokerList)
+	if err != nil {
+		return err
+	}
+	if err := checkReplicaList("--broker-list", brokers); err != nil {
+		return err
+	}
+	adm, closeAdmin, err := newAdmin(ctx, bootstrap)
+	if err != nil {
+		return err
+	}
+	defer closeAdmin()
+	var names []string
+	for _, t := range strings.Split(topics, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			names = append(names, t)
+		}
+	}
+	details, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("describing topics: %w", err)
+	}
+	current := &reassignmentPlan{Version: 1}
+	for _, name := range names {
+		d := details[name]
+		if d.Err != nil {
+			return explainTopicError(name, d.Err, "")
+		}
+		for _, p := range d.Partitions.Sorted() {
+			current.Partitions = append(current.Partitions, reassignmentPartition{Topic: name, Partition: p.Partition, Replicas: p.Replicas})
+		}
+	}
+	proposed, err := proposeAssignment(current, brokers)
+	if err != nil {
+		return err
+	}
+	cur, _ := json.Marshal(current)
+	prop, _ := json.Marshal(proposed)
+	fmt.Fprintf(stdout, "Current partition replica assignment\n%s\n\nProposed partition reassignment configuration\n%s\n", cur, prop)
+	return nil
+}
+
+// proposeAssignment places every partition of current on brokers, keeping its replication factor:
+// partition i of a topic gets brokers i, i+1, ... (mod len(brokers)), so leaders and followers spread
+// evenly, and the k-th topic starts k brokers further on.
+func proposeAssignment(current *reassignmentPlan, brokers []int32) (*reassignmentPlan, error) {
+	out := &reassignmentPlan{Version: 1}
+	topicIndex := map[string]int{}
+	for _, p := range current.Partitions {
+		if _, ok := topicIndex[p.Topic]; !ok {
+			topicIndex[p.Topic] = len(topicIndex)
+		}
+		rf := len(p.Replicas)
+		if rf > len(brokers) {
+			return nil, usageErrorf("%s-%d has %d replicas; --broker-list names only %d brokers", p.Topic, p.Partition, rf, len(brokers))
+		}
+		start := int(p.Partition) + topicIndex[p.Topic]
+		replicas := make([]int32, rf)
+		for j := range replicas {
+			replicas[j] = brokers[(start+j)%len(brokers)]
+		}
+		out.Partitions = append(out.Partitions, reassignmentPartition{Topic: p.Topic, Partition: p.Partition, Replicas: replicas})
+	}
+	return out, nil
 }

@@ -26,6 +26,7 @@ Subcommands:
   delete         --topic T
   alter-configs  --topic T [--config k=v]... [--delete-config k]...
   reassign       (--topic T --partition N --replicas 1,2,3 | --reassignment-json-file F) [--execute|--verify|--cancel]
+                 | --generate --topics T1,T2 --broker-list 1,2,3
   elect-leaders  [--election-type preferred|unclean] (--topic T [--partition N] | --all-topic-partitions)
 
 All take --bootstrap-server (-b). Run 'gregor topics <subcommand> -h' for details.
