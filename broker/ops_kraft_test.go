@@ -17,6 +17,7 @@ import (
 
 	"github.com/gregor-streams/gregor/broker"
 	"github.com/gregor-streams/gregor/broker/config"
+	"github.com/gregor-streams/gregor/broker/metadata"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
@@ -487,4 +488,70 @@ func TestKRaftAddedBrokerTakesOverReplicasAndLeavesAfterReassignment(t *testing.
 	c.stop(added)
 	produceRange(ctx, t, cl, topic, 60, 90)
 	c.checkReadable(t, topic, 90)
+}
+
+// TestKRaftUncleanElectionThroughABrokerRevivesAnOfflinePartition: a partition on brokers 4 and 5
+// whose ISR shrank to 4 (5 stopped) goes offline when 4 stops too; 5 returning does not lead (it is
+// not in the ISR, unclean.leader.election.enable is false), and a preferred election cannot help. An
+// unclean ElectLeaders sent to a broker elects 5, and the partition serves again.
+func TestKRaftUncleanElectionThroughABrokerRevivesAnOfflinePartition(t *testing.T) {
+	c := startOpsCluster(t, 3)
+	b4, b5 := c.addBroker(), c.addBroker()
+	waitUnfenced(t, c.running())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic = "unclean"
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, -1, -1
+	a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	a.Replicas = []int32{b4, b5}
+	ct.ReplicaAssignment = append(ct.ReplicaAssignment, a)
+	create.Topics, create.TimeoutMillis = append(create.Topics, ct), 10000
+	if resp, err := broker.SendToController(ctx, c.nodes[0], create); err != nil || resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode != 0 {
+		t.Fatalf("create %s on brokers %d, %d: %v %+v", topic, b4, b5, err, resp)
+	}
+	partition := func() *metadata.Partition { return c.nodes[0].MetadataImage().Partition(topic, 0) }
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if p := partition(); p == nil || p.Leader != b4 || len(p.Isr) != 2 {
+			return fmt.Errorf("partition %+v", p)
+		}
+		return nil
+	})
+	c.stop(b5)
+	c.stop(b4)
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if p := partition(); p.Leader != metadata.NoLeader || !slices.Equal(p.Isr, []int32{b4}) {
+			return fmt.Errorf("leader %d, ISR %v; want offline with ISR [%d]", p.Leader, p.Isr, b4)
+		}
+		return nil
+	})
+	c.start(b5)
+	adm := kadm.NewClient(newClient(t, c.nodes[0].Addr(), c.seeds()))
+	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if !c.nodes[0].MetadataImage().IsUsable(b5) {
+			return fmt.Errorf("broker %d not unfenced yet", b5)
+		}
+		res, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}}})
+		if err != nil {
+			return err
+		}
+		if r := res[topic][0]; r.Err == nil || partition().Leader != metadata.NoLeader {
+			return fmt.Errorf("a preferred election of an offline partition: %v, leader %d", r.Err, partition().Leader)
+		}
+		return nil
+	})
+	res, err := adm.ElectLeaders(ctx, kadm.ElectLiveReplica, kadm.TopicsSet{topic: {0: {}}})
+	if err != nil || res[topic][0].Err != nil {
+		t.Fatalf("unclean election: %v %+v", err, res)
+	}
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if p := partition(); p.Leader != b5 || !slices.Equal(p.Isr, []int32{b5}) {
+			return fmt.Errorf("leader %d, ISR %v; want %d alone", p.Leader, p.Isr, b5)
+		}
+		return nil
+	})
+	cl := newClient(t, c.nodes[0].Addr(), c.seeds())
+	produceRange(ctx, t, cl, topic, 0, 5)
+	c.checkReadable(t, topic, 5)
 }
