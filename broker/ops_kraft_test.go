@@ -424,7 +424,7 @@ func TestKRaftElectLeadersAndDescribeAPIs(t *testing.T) {
 
 // TestKRaftAddedBrokerTakesOverReplicasAndLeavesAfterReassignment is docs/operations.md's "adding and
 // removing a broker": a broker-only node joins a running three-node cluster (registers, is unfenced,
-// follows the metadata log as an observer) and hosts nothing until a reassignment moves a replica to
+// follows the metadata log as an observer, which DescribeQuorum through it lists) and hosts nothing until a reassignment moves a replica to
 // it; it then copies the log, joins the ISR and, made the preferred replica, leads after a preferred
 // election. Reassigning the partition away again lets it be stopped with nothing lost.
 func TestKRaftAddedBrokerTakesOverReplicasAndLeavesAfterReassignment(t *testing.T) {
@@ -442,6 +442,22 @@ func TestKRaftAddedBrokerTakesOverReplicasAndLeavesAfterReassignment(t *testing.
 	if _, ok := broker.HostedReplica(c.nodes[added-1], topic, 0); ok {
 		t.Fatalf("the new broker %d hosts %s-0 before any reassignment", added, topic)
 	}
+	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		dq := kmsg.NewPtrDescribeQuorumRequest()
+		qt := kmsg.NewDescribeQuorumRequestTopic()
+		qt.Topic = "__cluster_metadata"
+		qt.Partitions = append(qt.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+		dq.Topics = append(dq.Topics, qt)
+		resp, err := dq.RequestWith(ctx, newClient(t, c.nodes[added-1].Addr()))
+		if err != nil {
+			return err
+		}
+		p := resp.Topics[0].Partitions[0]
+		if len(p.CurrentVoters) != 3 || len(p.Observers) != 1 || p.Observers[0].ReplicaID != added {
+			return fmt.Errorf("DescribeQuorum through broker %d: voters %d, observers %+v", added, len(p.CurrentVoters), p.Observers)
+		}
+		return nil
+	})
 	adm := kadm.NewClient(newClient(t, c.nodes[0].Addr(), c.seeds()))
 	target := []int32{added, orig[1], orig[2]}
 	var req kadm.AlterPartitionAssignmentsReq
