@@ -53,6 +53,8 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		ctlCfg.DefaultNumPartitions = b.cfg.NumPartitions
 		ctlCfg.UncleanLeaderElection = k.UncleanLeaderElectionEnable
 		ctlCfg.AutoLeaderRebalance = k.AutoLeaderRebalanceEnable
+		ctlCfg.LeaderImbalanceCheckInterval = time.Duration(k.LeaderImbalanceCheckIntervalSeconds) * time.Second
+		ctlCfg.LeaderImbalancePerBroker = k.LeaderImbalancePerBrokerPercentage
 		kn.ctl, err = controller.StartServer(controller.ServerConfig{
 			Listener:     ln,
 			ListenerName: l.Name,

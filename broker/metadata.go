@@ -14,8 +14,8 @@ func init() {
 	register(3, 0, 13, func(b *Broker, _ *server.Conn, r *kmsg.MetadataRequest) server.Response {
 		return server.Response{Msg: b.handleMetadata(r)}
 	})
-	// DescribeCluster v0-1.
-	register(60, 0, 1, func(b *Broker, _ *server.Conn, r *kmsg.DescribeClusterRequest) server.Response {
+	// DescribeCluster v0-2 (v2: IncludeFencedBrokers, KIP-1073; describecluster.go).
+	register(60, 0, 2, func(b *Broker, _ *server.Conn, r *kmsg.DescribeClusterRequest) server.Response {
 		return server.Response{Msg: b.handleDescribeCluster(r)}
 	})
 }
@@ -140,5 +140,6 @@ func (b *Broker) handleDescribeCluster(r *kmsg.DescribeClusterRequest) *kmsg.Des
 		resp.Brokers = append(resp.Brokers, br)
 	}
 	resp.ControllerID = controllerIDForClients(brokers)
+	b.appendFencedBrokers(r, resp)
 	return resp
 }

@@ -243,9 +243,12 @@ func TestEveryAdvertisedVersionIsServed(t *testing.T) {
 	for k, fn := range groupVersionTests(t, rc) {
 		exercised[k] = fn
 	}
+	for k, fn := range opsVersionTests(t, rc) {
+		exercised[k] = fn
+	}
 	// Produce before Fetch/ListOffsets/OffsetForLeaderEpoch need data; CreateTopics before CreatePartitions.
 	order := []int16{18, 3, 0, 1, 2, 19, 37, 20, 22, 23, 32, 33, 44, 60, 21,
-		10, 11, 14, 12, 13, 8, 9, 15, 16, 47, 42}
+		10, 11, 14, 12, 13, 8, 9, 15, 16, 47, 42, 35, 43, 45, 46, 55}
 	if len(order) != len(broker.APIKeys()) {
 		t.Fatalf("test covers %d API keys, broker implements %d: add the new key here", len(order), len(broker.APIKeys()))
 	}

@@ -32,9 +32,11 @@ type KRaft struct {
 	MetadataLogMaxSnapshotIntervalMs          int64  // metadata.log.max.snapshot.interval.ms
 	MetadataLogDir                            string // metadata.log.dir; empty: the first of log.dirs
 
-	OffsetsTopicReplicationFactor int16 // offsets.topic.replication.factor
-	UncleanLeaderElectionEnable   bool  // unclean.leader.election.enable
-	AutoLeaderRebalanceEnable     bool  // auto.leader.rebalance.enable
+	OffsetsTopicReplicationFactor       int16 // offsets.topic.replication.factor
+	UncleanLeaderElectionEnable         bool  // unclean.leader.election.enable
+	AutoLeaderRebalanceEnable           bool  // auto.leader.rebalance.enable
+	LeaderImbalanceCheckIntervalSeconds int64 // leader.imbalance.check.interval.seconds (leaderbalance.go)
+	LeaderImbalancePerBrokerPercentage  int   // leader.imbalance.per.broker.percentage (leaderbalance.go)
 
 	ReplicaLagTimeMaxMs          int64 // replica.lag.time.max.ms
 	ReplicaFetchMaxBytes         int   // replica.fetch.max.bytes

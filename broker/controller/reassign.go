@@ -85,6 +85,17 @@ func (c *Controller) startReassignment(t *metadata.Topic, p *metadata.Partition,
 	ch.removing = without(orig, target)
 	ch.replicas = append(slices.Clone(target), ch.removing...)
 	if len(ch.adding) == 0 && len(ch.removing) == 0 && !p.Reassigning() {
+		if slices.Equal(target, p.Replicas) {
+			return 0, nil
+		}
+		// NB: the same replicas in another order, as kafka-reassign-partitions.sh uses to change the
+		// preferred leader: Kafka takes the new order at once; leadership follows on the next
+		// preferred election (ElectLeaders or auto.leader.rebalance).
+		ch.replicas = target
+		ch.isr = slices.Clone(p.Isr)
+		if err := c.applyChange(ch); err != nil {
+			return internalErr, err
+		}
 		return 0, nil
 	}
 	if len(ch.adding) == 0 && len(ch.removing) == 0 {

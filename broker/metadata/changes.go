@@ -67,8 +67,8 @@ type LocalChanges struct {
 	// Deleted are partitions this broker held a replica of that are gone or no longer assigned to it:
 	// stop and delete the local replica.
 	Deleted []PartitionChange
-	// IsrOnly are partitions this broker leads whose ISR changed without a leader change (an AlterPartition
-	// it sent committed, or a follower was removed by a fence).
+	// IsrOnly are partitions this broker leads whose ISR or replicas changed without a leader change (an
+	// AlterPartition it sent committed, a follower was removed by a fence, a reassignment step).
 	IsrOnly []PartitionChange
 }
 
@@ -85,7 +85,9 @@ func (c *Changes) Local(broker int32) LocalChanges {
 		case pc.Cur.Leader == broker && pc.LeaderChanged():
 			l.Leaders = append(l.Leaders, pc)
 		case pc.Cur.Leader == broker:
-			if pc.IsrChanged() {
+			// NB: the partition epoch, as Kafka's localChanges: a reassignment changes the replicas
+			// without touching the ISR, and the leader must know its new followers.
+			if pc.IsrChanged() || pc.Prev.PartitionEpoch != pc.Cur.PartitionEpoch {
 				l.IsrOnly = append(l.IsrOnly, pc)
 			}
 		case pc.LeaderChanged() || !had:

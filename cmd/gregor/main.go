@@ -41,7 +41,8 @@ var commands = []command{
 		return cmdDev(ctx, args, stdout, stderr)
 	}},
 	{"storage", "format a KRaft node's log dirs (meta.properties), as kafka-storage.sh does", runStorage},
-	{"topics", "create, list, describe, delete and alter topics", runTopics},
+	{"topics", "create, list, describe, delete and alter topics; reassign replicas, elect leaders", runTopics},
+	{"cluster", "cluster status: brokers, metadata quorum, under-replicated and offline partitions", runCluster},
 	{"produce", "write stdin lines to a topic, one record per line", runProduce},
 	{"consume", "print records from a topic to stdout", runConsume},
 	{"groups", "list, describe and delete consumer groups; reset and delete their offsets", runGroups},

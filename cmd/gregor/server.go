@@ -81,12 +81,16 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	consoleListen := fs.String("console-listen", defaultConsoleListen, "web console `host:port` (empty or off disables it)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a broker config: `key=value` (repeatable)")
+	brokers := fs.Int("brokers", 1, "run a local KRaft cluster of this many nodes (devcluster.go): brokers from --listen's port up, controllers after them")
 	positional, err := parseFlags(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	if err := noPositional(positional); err != nil {
 		return err
+	}
+	if *brokers != 1 {
+		return runDevCluster(ctx, *brokers, *listen, *dataDir, sets, stdout)
 	}
 	// Like Kafka's quickstart config: a new group's first rebalance is not delayed.
 	base := []string{"listeners=PLAINTEXT://" + *listen, "log.dirs=" + *dataDir + "/broker", "group.initial.rebalance.delay.ms=0"}

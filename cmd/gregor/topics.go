@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,9 +22,12 @@ const topicsUsage = `Usage: gregor topics <subcommand> [flags]
 Subcommands:
   create         --topic T [--partitions N] [--replication-factor R] [--config k=v]... [--if-not-exists]
   list
-  describe       [--topic T]
+  describe       [--topic T] [--under-replicated-partitions | --unavailable-partitions]
   delete         --topic T
   alter-configs  --topic T [--config k=v]... [--delete-config k]...
+  reassign       (--topic T --partition N --replicas 1,2,3 | --reassignment-json-file F) [--execute|--verify|--cancel]
+                 | --generate --topics T1,T2 --broker-list 1,2,3
+  elect-leaders  [--election-type preferred|unclean] (--topic T [--partition N] | --all-topic-partitions)
 
 All take --bootstrap-server (-b). Run 'gregor topics <subcommand> -h' for details.
 `
@@ -36,6 +40,8 @@ func runTopics(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		"describe":      runTopicsDescribe,
 		"delete":        runTopicsDelete,
 		"alter-configs": runTopicsAlterConfigs,
+		"reassign":      runTopicsReassign,
+		"elect-leaders": runTopicsElectLeaders,
 	}, args, stdout, stderr)
 }
 
@@ -127,9 +133,11 @@ func runTopicsList(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func runTopicsDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("topics describe", "gregor topics describe [--topic T]")
+	fs := newFlagSet("topics describe", "gregor topics describe [--topic T] [--under-replicated-partitions | --unavailable-partitions]")
 	bootstrap := addBootstrapFlag(fs)
 	topic := fs.String("topic", "", "topic to describe; all topics if empty")
+	underReplicated := fs.Bool("under-replicated-partitions", false, "only partitions whose ISR is smaller than their replicas (no topic lines)")
+	unavailable := fs.Bool("unavailable-partitions", false, "only partitions without a leader (no topic lines)")
 	positional, err := parseFlags(fs, args, stdout, stderr)
 	if err != nil {
 		return err
@@ -160,6 +168,18 @@ func runTopicsDescribe(ctx context.Context, args []string, stdout, stderr io.Wri
 	if len(names) == 0 {
 		return nil
 	}
+	if *underReplicated || *unavailable {
+		// NB: as kafka-topics.sh, the filters print matching partition lines only.
+		for _, name := range names {
+			d := details[name]
+			d.Partitions = filterPartitions(d.Partitions, *underReplicated, *unavailable)
+			if len(d.Partitions) > 0 {
+				desc := formatTopicDescription(d, nil)
+				fmt.Fprint(stdout, desc[strings.IndexByte(desc, '\n')+1:])
+			}
+		}
+		return nil
+	}
 	resourceConfigs, err := adm.DescribeTopicConfigs(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("describing topic configs: %w", err)
@@ -175,6 +195,18 @@ func runTopicsDescribe(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprint(stdout, formatTopicDescription(details[name], topicOverrides(rc.Configs)))
 	}
 	return nil
+}
+
+// filterPartitions keeps the under-replicated (ISR smaller than the replicas) and/or unavailable (no
+// leader) partitions.
+func filterPartitions(ps kadm.PartitionDetails, underReplicated, unavailable bool) kadm.PartitionDetails {
+	out := kadm.PartitionDetails{}
+	for id, p := range ps {
+		if (underReplicated && len(p.ISR) < len(p.Replicas)) || (unavailable && p.Leader < 0) {
+			out[id] = p
+		}
+	}
+	return out
 }
 
 // topicOverrides returns the configs set on the topic itself, which is what
@@ -245,6 +277,12 @@ func runTopicsDelete(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer closeAdmin()
+	// NB: on a cluster, deleting a topic with many partitions takes a while; say so rather than hang.
+	begin := time.Now()
+	stop := startProgress(deleteProgressEvery, stderr, func(now time.Time) string {
+		return fmt.Sprintf("Deleting topic %s... (%ds)\n", *topic, int(now.Sub(begin).Round(time.Second).Seconds()))
+	})
+	defer stop()
 	resps, err := adm.DeleteTopics(ctx, *topic)
 	if err != nil {
 		return fmt.Errorf("deleting topic %q: %w", *topic, err)
@@ -256,8 +294,38 @@ func runTopicsDelete(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return explainTopicError(*topic, err, resp.ErrMessage)
 	}
+	if !waitTopicGone(ctx, adm, *topic, bootstrap.timeout) {
+		stop()
+		fmt.Fprintf(stdout, "Topic %s is marked for deletion; brokers still list it.\n", *topic)
+		return nil
+	}
+	stop()
 	fmt.Fprintf(stdout, "Deleted topic %s.\n", *topic)
 	return nil
+}
+
+// deleteProgressEvery is how often `topics delete` says it is still deleting.
+var deleteProgressEvery = 2 * time.Second
+
+// waitTopicGone polls Metadata until no broker asked lists topic, for at most timeout.
+func waitTopicGone(ctx context.Context, adm *kadm.Client, topic string, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		details, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			if d, ok := details[topic]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 func runTopicsAlterConfigs(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,71 @@
+package broker
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/broker/server"
+)
+
+func init() {
+	// ElectLeaders v0-2 (v1: ElectionType, KIP-460; v2: flexible).
+	register(43, 0, 2, func(b *Broker, _ *server.Conn, r *kmsg.ElectLeadersRequest) server.Response {
+		return server.Response{Msg: b.handleElectLeaders(r)}
+	})
+}
+
+// handleElectLeaders runs preferred (0) or unclean (1) leader election. A KRaft broker forwards it to
+// the active controller; a single node leads every partition it has, so nothing needs electing.
+func (b *Broker) handleElectLeaders(r *kmsg.ElectLeadersRequest) *kmsg.ElectLeadersResponse {
+	if r.Version == 0 {
+		r.ElectionType = 0 // v0 is preferred election only
+	}
+	if b.forwarding() {
+		resp, err := b.forward(r, r.TimeoutMillis)
+		if err == nil {
+			if er, ok := resp.(*kmsg.ElectLeadersResponse); ok {
+				return er
+			}
+			err = fmt.Errorf("controller answered %T", resp)
+		}
+		return electLeadersError(r, forwardErrorCode(err), errText(err))
+	}
+	resp := r.ResponseKind().(*kmsg.ElectLeadersResponse)
+	if r.ElectionType != 0 && r.ElectionType != 1 {
+		return electLeadersError(r, kerr.InvalidRequest.Code, errMsg("election type must be 0 (preferred) or 1 (unclean)"))
+	}
+	for _, rt := range r.Topics { // NB: null topics (every partition) answers none: no election is needed
+		out := kmsg.NewElectLeadersResponseTopic()
+		out.Topic = rt.Topic
+		for _, pid := range rt.Partitions {
+			op := kmsg.NewElectLeadersResponseTopicPartition()
+			op.Partition, op.ErrorCode = pid, kerr.ElectionNotNeeded.Code
+			if _, p := b.lookup(rt.Topic, pid); p == nil {
+				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				op.ErrorMessage = errMsg("no such partition")
+			}
+			out.Partitions = append(out.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	return resp
+}
+
+// electLeadersError answers every requested partition (and, v1+, the request) with code.
+func electLeadersError(r *kmsg.ElectLeadersRequest, code int16, msg *string) *kmsg.ElectLeadersResponse {
+	resp := r.ResponseKind().(*kmsg.ElectLeadersResponse)
+	resp.ErrorCode = code
+	for _, rt := range r.Topics {
+		out := kmsg.NewElectLeadersResponseTopic()
+		out.Topic = rt.Topic
+		for _, pid := range rt.Partitions {
+			op := kmsg.NewElectLeadersResponseTopicPartition()
+			op.Partition, op.ErrorCode, op.ErrorMessage = pid, code, msg
+			out.Partitions = append(out.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	return resp
+}
