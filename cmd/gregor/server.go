@@ -10,7 +10,9 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gregor-streams/gregor/broker"
 	"github.com/gregor-streams/gregor/broker/config"
@@ -98,17 +100,22 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		addr := b.Addr()
 		stop := func() error { return nil }
 		connectLine, connectURL := "", ""
+		// NB: /metrics on the console port gathers the broker's registry, the worker's, and the
+		// default one (where streams Apps in this process register by default) without its Go and
+		// process collectors, which the broker's registry has already.
+		gatherers := prometheus.Gatherers{b.MetricsRegistry(), withoutRuntimeMetrics(prometheus.DefaultGatherer)}
 		if *connectListen != "" {
 			r, err := startDevConnect(ctx, addr, *dataDir, *connectListen, logger)
 			if err != nil {
 				return nil, fmt.Errorf("connect worker on %s (use --connect-listen to move it, or --connect-listen= to disable it): %w", *connectListen, err)
 			}
 			stop = r.Close
+			gatherers = append(gatherers, r.MetricsRegistry())
 			connectLine = fmt.Sprintf("  connect  http://%s   (Kafka Connect REST; JSON converters without schemas; connectors in %s)\n", r.Addr, filepath.Join(*dataDir, "connect"))
 			connectURL = "http://" + r.Addr
 		}
 		if !consoleOff(*consoleListen) {
-			cs, url, err := startConsole([]string{addr}, connectURL, *consoleListen, promhttp.Handler(), logger)
+			cs, url, err := startConsole([]string{addr}, connectURL, *consoleListen, promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{}), logger)
 			if err != nil {
 				_ = stop()
 				return nil, fmt.Errorf("console on %s (use --console-listen to move it, or --console-listen=off to disable it): %w", *consoleListen, err)
@@ -215,4 +222,18 @@ func runBroker(ctx context.Context, path string, sets []string, level string, lo
 		err = berr
 	}
 	return err
+}
+
+// withoutRuntimeMetrics returns g's families except the go_ and process_ ones.
+func withoutRuntimeMetrics(g prometheus.Gatherer) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := g.Gather()
+		kept := mfs[:0]
+		for _, mf := range mfs {
+			if n := mf.GetName(); !strings.HasPrefix(n, "go_") && !strings.HasPrefix(n, "process_") {
+				kept = append(kept, mf)
+			}
+		}
+		return kept, err
+	})
 }
