@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -215,4 +217,14 @@ func killNode(t *testing.T, n *testcluster.Node) {
 		t.Fatal(err)
 	}
 	t.Logf("killed node %d (kill -9)", n.ID)
+}
+
+// failoverKafkajsModules returns .ci/node_modules, skipping (or failing in CI) without kafkajs.
+func failoverKafkajsModules(t *testing.T) string {
+	t.Helper()
+	modules := filepath.Join(repoRoot(t), ".ci", "node_modules")
+	if _, err := os.Stat(filepath.Join(modules, "kafkajs", "package.json")); err != nil {
+		missing(t, "kafkajs not installed under "+modules)
+	}
+	return modules
 }
