@@ -132,7 +132,9 @@ func (g *groupConsumer) duplicates() int {
 // committed offsets by the second member.
 func TestFranzGoConsumerGroupSurvivesCoordinatorKill(t *testing.T) {
 	c := startFailoverCluster(t)
-	const topic, groupID = "group-failover", "group-failover-g"
+	const topic = "group-failover"
+	// NB: see TestKillingTheLeaderAndTheActiveControllerTogether.
+	groupID := c.GroupAwayFromController(t, "group-failover-g")
 	createReplicatedTopic(t, c, topic, 3, 3, map[string]string{"min.insync.replicas": "2"})
 	pr, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MetadataMinAge(250*time.Millisecond), kgo.MetadataMaxAge(time.Second))
 	if err != nil {
