@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -58,11 +59,15 @@ func startProducerFailover(t *testing.T, client string) *producerFailover {
 // the active controller and the partition's leader, the new active controller moves the partition
 // to leader -1 (epoch 1) once broker.session.timeout.ms has passed, and no leader is elected again
 // while the test waits (60 s): clients see LEADER_NOT_AVAILABLE (kcat: "Message timed out"; sarama
-// returns the error). Seen in about one run in three when the roles coincide. The nodes' logs
-// suggest the surviving brokers are fenced by (or never caught up for) the new controller, leaving
-// the dead node the last ISR member.
+// returns the error; franz-go waits forever). Seen in 3 of 11 runs with the roles coinciding. The
+// new controller changes the partition exactly broker.session.timeout.ms after it became active,
+// and the surviving brokers log no heartbeat answer from it meanwhile: their lifecycle managers
+// seem not to reach the new controller in time, so all three brokers are fenced at once and the
+// dead node stays the last ISR member (unclean election off).
 func TestKillingTheLeaderAndTheActiveControllerTogether(t *testing.T) {
-	t.Skip("failover bug: killing the node that is both the active controller and a partition leader can leave the partition leaderless (leader -1) with live ISR members; see the doc comment")
+	if os.Getenv("GREGOR_KNOWN_BUGS") == "" {
+		t.Skip("failover bug: killing the node that is both the active controller and a partition leader can leave the partition leaderless (leader -1) with live ISR members; see the doc comment (GREGOR_KNOWN_BUGS=1 runs it)")
+	}
 	c := startFailoverCluster(t)
 	f := &producerFailover{c: c, topic: "failover-controller"}
 	active := c.ActiveController(t)
