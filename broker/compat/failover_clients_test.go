@@ -54,17 +54,17 @@ func startProducerFailover(t *testing.T, client string) *producerFailover {
 // TestKillingTheLeaderAndTheActiveControllerTogether: the producer failover, with the partition led
 // by the node that is also the active controller.
 //
-// Skipped: it finds a failover bug outside the group and client code (controller / broker
-// lifecycle, owned by cluster-failover and cluster-ops). After a kill -9 of the node that is both
-// the active controller and the partition's leader, the new active controller moves the partition
-// to leader -1 (epoch 1) once broker.session.timeout.ms has passed, and no leader is elected again
-// while the test waits (60 s): clients see LEADER_NOT_AVAILABLE (kcat: "Message timed out"; sarama
-// returns the error; franz-go waits forever). Seen in 2 of 6 runs of this test, and twice in the
-// failover suite before it steered clear of the active controller. The
-// new controller changes the partition exactly broker.session.timeout.ms after it became active,
-// and the surviving brokers log no heartbeat answer from it meanwhile: their lifecycle managers
-// seem not to reach the new controller in time, so all three brokers are fenced at once and the
-// dead node stays the last ISR member (unclean election off).
+// Skipped: it finds a failover bug outside the group and client code (broker/controller and
+// broker/lifecycle). After a kill -9 of the node that is both the active controller and the
+// partition's leader, the new active controller moves the partition to leader -1 (epoch 1) once
+// broker.session.timeout.ms has passed, and no leader is elected again while the test waits
+// (60 s): clients see LEADER_NOT_AVAILABLE (kcat: "Message timed out"; sarama returns the error;
+// franz-go waits). Seen in 2 of 6 runs of this test, and twice in the failover suite before it
+// steered clear of the active controller. The new controller changes the partition exactly
+// broker.session.timeout.ms after it became active, and the surviving brokers log no heartbeat
+// answer from it meanwhile: their lifecycle managers seem not to reach the new controller in time,
+// so all three brokers are fenced at once and the dead node stays the last ISR member (unclean
+// election off).
 func TestKillingTheLeaderAndTheActiveControllerTogether(t *testing.T) {
 	if os.Getenv("GREGOR_KNOWN_BUGS") == "" {
 		t.Skip("failover bug: killing the node that is both the active controller and a partition leader can leave the partition leaderless (leader -1) with live ISR members; see the doc comment (GREGOR_KNOWN_BUGS=1 runs it)")
