@@ -33,15 +33,25 @@ import (
 //     that epoch.
 //   - The coordinator's writes go through the partition's append path with acks=all, in the epoch
 //     it was loaded in (offsetsStore): a write after leadership moved fails with NOT_COORDINATOR.
+//   - A topic the image deletes loses its committed offsets in every loaded coordinator (their
+//     tombstones are written), so a topic created again under the name starts without them.
 //
 // FindCoordinator answers the image's leader of the group's offsets partition, and asks the
 // controller to create __consumer_offsets (offsets.topic.num.partitions,
 // offsets.topic.replication.factor) when the image has none, answering COORDINATOR_NOT_AVAILABLE
 // until it exists.
 
-// imageApplied records which offsets partitions img has this broker lead. Called by the image
-// applier after it applied img to the partitions; quick, no I/O.
-func (d *groupDriver) imageApplied(img *metadata.Image) {
+// imageApplied records which offsets partitions u's image has this broker lead, and the topics it
+// deleted (their committed offsets are deleted, as Kafka's onPartitionsDeleted). Called by the image
+// applier after it applied the image to the partitions; quick, no I/O.
+func (d *groupDriver) imageApplied(u metadata.Update) {
+	img := u.Image
+	var deleted []string
+	if u.Changes != nil {
+		for _, t := range u.Changes.DeletedTopics {
+			deleted = append(deleted, t.Name)
+		}
+	}
 	led := map[int32]int32{}
 	var n int32
 	if t := img.Topic(offsetsTopic); t != nil {
@@ -53,8 +63,9 @@ func (d *groupDriver) imageApplied(img *metadata.Image) {
 		}
 	}
 	d.mu.Lock()
-	changed := n != d.mu.partitions || !maps.Equal(led, d.mu.led)
+	changed := n != d.mu.partitions || !maps.Equal(led, d.mu.led) || len(deleted) > 0
 	d.mu.led, d.mu.partitions = led, n
+	d.mu.deletedTopics = append(d.mu.deletedTopics, deleted...)
 	d.mu.Unlock()
 	if changed {
 		d.poke()
@@ -84,7 +95,19 @@ func (d *groupDriver) reconcile() {
 	d.mu.Lock()
 	led := maps.Clone(d.mu.led)
 	n := d.mu.partitions
+	deleted := d.mu.deletedTopics
+	d.mu.deletedTopics = nil
 	d.mu.Unlock()
+	for _, topic := range deleted {
+		for _, s := range d.shards {
+			if s.coord == nil {
+				continue // NB: a partition still loading keeps offsets of a topic deleted meanwhile
+			}
+			if removed := s.coord.DeleteTopicOffsets(topic); removed > 0 {
+				d.b.logger.Info("deleted the committed offsets of a deleted topic", "topic", topic, "offsets", removed)
+			}
+		}
+	}
 	for index, s := range d.shards {
 		if e, ok := led[index]; ok && e == s.leaderEpoch {
 			continue

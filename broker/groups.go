@@ -41,6 +41,8 @@ type groupDriver struct {
 		partitions int32
 		// creating is set while a CreateTopics of the offsets topic is in flight.
 		creating bool
+		// deletedTopics are topics the images deleted whose offsets run has not deleted yet.
+		deletedTopics []string
 	}
 }
 

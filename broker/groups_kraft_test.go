@@ -130,3 +130,56 @@ func TestKRaftGroupCoordinatorMovesWithOffsetsLeadership(t *testing.T) {
 		}
 	}
 }
+
+// TestKRaftDeletedTopicLosesItsCommittedOffsets: a group's committed offsets of a topic deleted
+// through the controller are deleted by the group's coordinator when the image without the topic
+// arrives (Kafka's onPartitionsDeleted), so a topic created again under the name starts without
+// them; the group's offsets of other topics stay.
+func TestKRaftDeletedTopicLosesItsCommittedOffsets(t *testing.T) {
+	nodes := startKRaftCluster(t, 3, "offsets.topic.num.partitions=3")
+	waitUnfenced(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const groupID = "janitor"
+	createThroughController(ctx, t, nodes[0], "gone", 2, 3)
+	createThroughController(ctx, t, nodes[0], "kept", 1, 3)
+	adm := kadm.NewClient(newClient(t, nodes[1].Addr()))
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "gone", Partition: 0, At: 5, LeaderEpoch: -1})
+	offsets.Add(kadm.Offset{Topic: "gone", Partition: 1, At: 7, LeaderEpoch: -1})
+	offsets.Add(kadm.Offset{Topic: "kept", Partition: 0, At: 3, LeaderEpoch: -1})
+	committed, err := adm.CommitOffsets(ctx, groupID, offsets)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.TimeoutMillis = 10000
+	del.TopicNames = []string{"gone"}
+	dt := kmsg.NewDeleteTopicsRequestTopic()
+	dt.Topic = kmsg.StringPtr("gone")
+	del.Topics = append(del.Topics, dt)
+	resp, err := broker.SendToController(ctx, nodes[0], del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("DeleteTopics gone: %v", kerr.ErrorForCode(code))
+	}
+	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		fetched, err := adm.FetchOffsets(ctx, groupID)
+		if err != nil {
+			return err
+		}
+		if _, ok := fetched.Lookup("gone", 0); ok {
+			return fmt.Errorf("offsets of the deleted topic still committed: %v", fetched)
+		}
+		if o, ok := fetched.Lookup("kept", 0); !ok || o.At != 3 {
+			return fmt.Errorf("offset of kept-0: %+v (present %v), want 3", o, ok)
+		}
+		return nil
+	})
+}
