@@ -92,6 +92,7 @@ func (a *imageApplier) run() {
 			default:
 			}
 			a.apply(u)
+			a.b.groups.imageApplied(u) // group coordinators follow __consumer_offsets leadership
 		}
 	}
 }

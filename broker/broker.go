@@ -228,15 +228,23 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 		return err
 	}
-	for i, ln := range lns {
-		b.srv.Serve(ln)
-		b.logger.Info("listening", "listener", listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
-	}
+	// NB: the cluster side starts before the first request is served: handlers read b.kraft
+	// without a lock. Clients that connect meanwhile wait in the listeners' backlog.
 	if b.cfg.KRaft.Enabled() {
 		if err := b.startKRaft(ctx, b.advertisedEndPoints()); err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			if b.metricsListener != nil {
+				b.metricsListener.Close()
+			}
 			b.srv.Close()
 			return err
 		}
+	}
+	for i, ln := range lns {
+		b.srv.Serve(ln)
+		b.logger.Info("listening", "listener", listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
 	}
 	b.wg.Add(5)
 	go b.highWatermarkCheckpointLoop()

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"net"
+	"sort"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -60,23 +61,24 @@ func init() {
 
 func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	answer := func(key string) (code int16, msg *string) {
+	answer := func(key string) (ep brokerEndpoint, code int16, msg *string) {
 		switch r.CoordinatorType {
 		case 0: // group
-			return 0, nil
+			return b.groupCoordinatorNode(key)
 		case 1:
-			return kerr.CoordinatorNotAvailable.Code, errMsg("transactions are not supported by this broker")
+			return ep, kerr.CoordinatorNotAvailable.Code, errMsg("transactions are not supported by this broker")
 		default:
-			return kerr.InvalidRequest.Code, errMsg("unknown coordinator type")
+			return ep, kerr.InvalidRequest.Code, errMsg("unknown coordinator type")
 		}
 	}
 	if r.Version >= 4 {
 		for _, key := range r.CoordinatorKeys {
 			c := kmsg.NewFindCoordinatorResponseCoordinator()
 			c.Key = key
-			c.ErrorCode, c.ErrorMessage = answer(key)
+			var ep brokerEndpoint
+			ep, c.ErrorCode, c.ErrorMessage = answer(key)
 			if c.ErrorCode == 0 {
-				c.NodeID, c.Host, c.Port = b.cfg.NodeID, b.advHost, b.advPort
+				c.NodeID, c.Host, c.Port = ep.nodeID, ep.host, ep.port
 			} else {
 				c.NodeID, c.Port = -1, -1
 			}
@@ -84,9 +86,10 @@ func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) *kmsg.Fin
 		}
 		return resp
 	}
-	resp.ErrorCode, resp.ErrorMessage = answer(r.CoordinatorKey)
+	var ep brokerEndpoint
+	ep, resp.ErrorCode, resp.ErrorMessage = answer(r.CoordinatorKey)
 	if resp.ErrorCode == 0 {
-		resp.NodeID, resp.Host, resp.Port = b.cfg.NodeID, b.advHost, b.advPort
+		resp.NodeID, resp.Host, resp.Port = ep.nodeID, ep.host, ep.port
 	} else {
 		resp.NodeID, resp.Port = -1, -1
 	}
@@ -118,10 +121,14 @@ func (b *Broker) handleJoinGroup(c *server.Conn, r *kmsg.JoinGroupRequest) serve
 	}
 	ch := make(chan group.JoinResult, 1)
 	clientID, host := c.ClientID, clientHost(c)
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) {
+	code, err := b.groups.doGroup(r.Group, func(co *group.Coordinator, now time.Time) {
 		co.Join(now, r, clientID, host, func(res group.JoinResult) { ch <- res })
-	}); err != nil {
+	})
+	if err != nil {
 		return server.Response{Close: true}
+	}
+	if code != 0 {
+		ch <- group.JoinResult{Err: code, Generation: -1, MemberID: r.MemberID}
 	}
 	res, ok := waitReply(b, c, ch)
 	if !ok {
@@ -146,10 +153,14 @@ func (b *Broker) handleSyncGroup(c *server.Conn, r *kmsg.SyncGroupRequest) serve
 		r.GroupAssignment[i].MemberAssignment = append([]byte(nil), r.GroupAssignment[i].MemberAssignment...)
 	}
 	ch := make(chan group.SyncResult, 1)
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) {
+	code, err := b.groups.doGroup(r.Group, func(co *group.Coordinator, now time.Time) {
 		co.Sync(now, r, func(res group.SyncResult) { ch <- res })
-	}); err != nil {
+	})
+	if err != nil {
 		return server.Response{Close: true}
+	}
+	if code != 0 {
+		ch <- group.SyncResult{Err: code}
 	}
 	res, ok := waitReply(b, c, ch)
 	if !ok {
@@ -168,8 +179,12 @@ func (b *Broker) handleSyncGroup(c *server.Conn, r *kmsg.SyncGroupRequest) serve
 }
 func (b *Broker) handleHeartbeat(r *kmsg.HeartbeatRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.HeartbeatResponse)
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) { resp.ErrorCode = co.Heartbeat(now, r) }); err != nil {
+	code, err := b.groups.doGroup(r.Group, func(co *group.Coordinator, now time.Time) { resp.ErrorCode = co.Heartbeat(now, r) })
+	if err != nil {
 		return server.Response{Close: true}
+	}
+	if code != 0 {
+		resp.ErrorCode = code
 	}
 	return server.Response{Msg: resp}
 }
@@ -183,8 +198,15 @@ func (b *Broker) handleLeaveGroup(r *kmsg.LeaveGroupRequest) server.Response {
 			members = append(members, group.LeaveMember{MemberID: m.MemberID, InstanceID: m.InstanceID})
 		}
 	}
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) { resp.ErrorCode = co.Leave(now, r.Group, members) }); err != nil {
+	code, err := b.groups.doGroup(r.Group, func(co *group.Coordinator, now time.Time) { resp.ErrorCode = co.Leave(now, r.Group, members) })
+	if err != nil {
 		return server.Response{Close: true}
+	}
+	if code != 0 {
+		resp.ErrorCode = code
+		if r.Version >= 3 {
+			return server.Response{Msg: resp} // Kafka answers a request-level error with no members
+		}
 	}
 	if r.Version < 3 {
 		if resp.ErrorCode == 0 {
@@ -215,10 +237,16 @@ func (b *Broker) handleOffsetCommit(r *kmsg.OffsetCommitRequest) server.Response
 	if r.Version == 0 {
 		generation, member = -1, ""
 	}
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) {
+	code, err := b.groups.doGroup(r.Group, func(co *group.Coordinator, now time.Time) {
 		co.Commit(now, r.Group, member, r.InstanceID, generation, parts)
-	}); err != nil {
+	})
+	if err != nil {
 		return server.Response{Close: true}
+	}
+	if code != 0 {
+		for i := range parts {
+			parts[i].Err = code
+		}
 	}
 	i := 0
 	for _, t := range r.Topics {
@@ -240,6 +268,7 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) server.Response {
 		group  string
 		topics []kmsg.OffsetFetchRequestTopic
 		out    []group.FetchedOffset
+		code   int16 // NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS
 	}
 	var reqs []*req
 	if r.Version < 8 {
@@ -260,14 +289,34 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) server.Response {
 			reqs = append(reqs, rq)
 		}
 	}
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) {
-		for _, rq := range reqs {
+	for _, rq := range reqs {
+		var err error
+		rq.code, err = b.groups.doGroup(rq.group, func(co *group.Coordinator, now time.Time) {
 			rq.out = co.FetchOffsets(rq.group, rq.topics)
+		})
+		if err != nil {
+			return server.Response{Close: true}
 		}
-	}); err != nil {
-		return server.Response{Close: true}
 	}
 	if r.Version < 8 {
+		if code := reqs[0].code; code != 0 {
+			if r.Version >= 2 {
+				resp.ErrorCode = code
+				return server.Response{Msg: resp}
+			}
+			// v0-1 have no request-level error: every partition asked for carries it.
+			for _, t := range reqs[0].topics {
+				rt := kmsg.NewOffsetFetchResponseTopic()
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewOffsetFetchResponseTopicPartition()
+					rp.Partition, rp.Offset, rp.ErrorCode = p, -1, code
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				resp.Topics = append(resp.Topics, rt)
+			}
+			return server.Response{Msg: resp}
+		}
 		byTopic := map[string]int{}
 		for _, o := range reqs[0].out {
 			i, ok := byTopic[o.Topic]
@@ -294,6 +343,11 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) server.Response {
 		g.Group = rq.group
 		if rq.group == "" {
 			g.ErrorCode = kerr.InvalidGroupID.Code
+		}
+		if rq.code != 0 {
+			g.ErrorCode = rq.code
+			resp.Groups = append(resp.Groups, g)
+			continue
 		}
 		byTopic := map[string]int{}
 		for _, o := range rq.out {
@@ -329,9 +383,16 @@ func (b *Broker) handleListGroups(r *kmsg.ListGroupsRequest) server.Response {
 		return server.Response{Msg: resp}
 	}
 	var listed []group.ListedGroup
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) { listed = co.List(states, r.TypesFilter) }); err != nil {
+	loading, err := b.groups.doAll(func(co *group.Coordinator, now time.Time) { listed = append(listed, co.List(states, r.TypesFilter)...) })
+	if err != nil {
 		return server.Response{Close: true}
 	}
+	if loading {
+		// NB: as Kafka, which lists no group while any of its partitions loads.
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return server.Response{Msg: resp}
+	}
+	sort.Slice(listed, func(i, j int) bool { return listed[i].Group < listed[j].Group })
 	for _, g := range listed {
 		lg := kmsg.NewListGroupsResponseGroup()
 		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.Group, g.ProtocolType, g.State.String(), "classic"
@@ -342,18 +403,21 @@ func (b *Broker) handleListGroups(r *kmsg.ListGroupsRequest) server.Response {
 func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	described := make([]group.DescribedGroup, len(r.Groups))
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) {
-		for i, g := range r.Groups {
-			described[i] = co.Describe(g)
+	codes := make([]int16, len(r.Groups))
+	for i, g := range r.Groups {
+		var err error
+		codes[i], err = b.groups.doGroup(g, func(co *group.Coordinator, now time.Time) { described[i] = co.Describe(g) })
+		if err != nil {
+			return server.Response{Close: true}
 		}
-	}); err != nil {
-		return server.Response{Close: true}
 	}
 	for i, d := range described {
 		dg := kmsg.NewDescribeGroupsResponseGroup()
 		dg.Group = r.Groups[i]
 		dg.State, dg.ProtocolType, dg.Protocol = d.State.String(), d.ProtocolType, d.Protocol
 		switch {
+		case codes[i] != 0:
+			dg.ErrorCode, dg.State = codes[i], ""
 		case r.Groups[i] == "":
 			dg.ErrorCode = kerr.InvalidGroupID.Code
 		case !d.Found && r.Version >= 6:
@@ -379,12 +443,14 @@ func orEmpty(b []byte) []byte {
 func (b *Broker) handleDeleteGroups(r *kmsg.DeleteGroupsRequest) server.Response {
 	resp := r.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	codes := make([]int16, len(r.Groups))
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) {
-		for i, g := range r.Groups {
-			codes[i] = co.DeleteGroup(now, g)
+	for i, g := range r.Groups {
+		code, err := b.groups.doGroup(g, func(co *group.Coordinator, now time.Time) { codes[i] = co.DeleteGroup(now, g) })
+		if err != nil {
+			return server.Response{Close: true}
 		}
-	}); err != nil {
-		return server.Response{Close: true}
+		if code != 0 {
+			codes[i] = code
+		}
 	}
 	for i, g := range r.Groups {
 		dg := kmsg.NewDeleteGroupsResponseGroup()
@@ -401,8 +467,12 @@ func (b *Broker) handleOffsetDelete(r *kmsg.OffsetDeleteRequest) server.Response
 			parts = append(parts, group.DeletePartition{Topic: t.Topic, Partition: p.Partition})
 		}
 	}
-	if err := b.groups.do(func(co *group.Coordinator, now time.Time) { resp.ErrorCode = co.DeleteOffsets(now, r.Group, parts) }); err != nil {
+	code, err := b.groups.doGroup(r.Group, func(co *group.Coordinator, now time.Time) { resp.ErrorCode = co.DeleteOffsets(now, r.Group, parts) })
+	if err != nil {
 		return server.Response{Close: true}
+	}
+	if code != 0 {
+		resp.ErrorCode = code
 	}
 	if resp.ErrorCode != 0 {
 		return server.Response{Msg: resp}

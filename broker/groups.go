@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/gregor-streams/gregor/broker/group"
 	"github.com/gregor-streams/gregor/broker/log"
@@ -15,21 +18,54 @@ const offsetsTopic = "__consumer_offsets"
 
 func isInternalTopic(name string) bool { return name == offsetsTopic }
 
-// groupDriver owns the group coordinator: one goroutine runs every operation on it, in order, and
-// ticks its timers. Handlers submit closures and wait for their replies.
+// groupDriver runs this broker's group coordinators: one group.Coordinator per __consumer_offsets
+// partition it coordinates, on one goroutine (run) that carries out every operation in order and
+// ticks their timers. Handlers submit closures and wait for their replies.
+//
+// A single node coordinates every offsets partition, loaded in New. A KRaft broker coordinates the
+// offsets partitions it leads (groupleaders.go): the coordinators move with partition leadership.
 type groupDriver struct {
-	b     *Broker
-	coord *group.Coordinator
-	ops   chan func(now time.Time)
+	b   *Broker
+	ops chan func(now time.Time)
+	// shards are the coordinators by offsets partition; run's alone once run started.
+	shards map[int32]*groupShard
+	// nobody answers requests naming no group (INVALID_GROUP_ID): they concern no partition.
+	nobody *group.Coordinator
+	// wake (capacity 1) tells run that mu.led changed.
+	wake chan struct{}
+	mu   struct {
+		sync.Mutex
+		// led holds the offsets partitions this broker leads in the newest image applied, with
+		// their leader epochs, and partitions the offsets topic's partition count in that image.
+		led        map[int32]int32
+		partitions int32
+		// creating is set while a CreateTopics of the offsets topic is in flight.
+		creating bool
+		// deletedTopics are topics the images deleted whose offsets run has not deleted yet.
+		deletedTopics []string
+	}
 }
 
-// offsetsStore appends coordinator records to __consumer_offsets.
-type offsetsStore struct{ b *Broker }
+// groupShard is the coordinator of one offsets partition.
+type groupShard struct {
+	// coord is nil while the partition's groups are loading (COORDINATOR_LOAD_IN_PROGRESS).
+	coord *group.Coordinator
+	// leaderEpoch is the leader epoch the groups were loaded in (-1 on a single node).
+	leaderEpoch int32
+}
+
+// offsetsStore appends one offsets partition's coordinator records to __consumer_offsets.
+type offsetsStore struct {
+	b *Broker
+	// leaderEpoch is the leader epoch the coordinator was loaded in; a write in any other epoch
+	// is refused (the coordinator's state may be stale). -1: any epoch (a single node).
+	leaderEpoch int32
+}
 
 func (s offsetsStore) Persist(partition int32, recs []group.Record) error {
 	_, p := s.b.lookup(offsetsTopic, partition)
 	if p == nil {
-		return fmt.Errorf("%s-%d does not exist", offsetsTopic, partition)
+		return fmt.Errorf("%s-%d: %w: no replica here", offsetsTopic, partition, group.ErrNotCoordinator)
 	}
 	kvs := make([]log.KeyValue, len(recs))
 	for i, r := range recs {
@@ -38,6 +74,9 @@ func (s offsetsStore) Persist(partition int32, recs []group.Record) error {
 	batch := log.EncodeBatch(time.Now().UnixMilli(), kvs)
 	// NB: acks=all, as Kafka's offsets.commit.required.acks: a commit is answered once its ISR has it.
 	ack, err := p.state.AppendAsLeader(-1, func(leaderEpoch int32) (int64, error) {
+		if s.leaderEpoch >= 0 && leaderEpoch != s.leaderEpoch {
+			return 0, fmt.Errorf("%w: leader epoch %d, groups loaded in %d", group.ErrNotCoordinator, leaderEpoch, s.leaderEpoch)
+		}
 		res, err := p.log.Append(batch, leaderEpoch)
 		return res.LastOffset + 1, err
 	})
@@ -45,6 +84,9 @@ func (s offsetsStore) Persist(partition int32, recs []group.Record) error {
 		err = ack.Wait(offsetsCommitTimeout, s.b.stop)
 	}
 	if err != nil {
+		if code := codeFor(err); code == kerr.NotLeaderForPartition.Code || code == kerr.FencedLeaderEpoch.Code {
+			err = fmt.Errorf("%w: %w", group.ErrNotCoordinator, err)
+		}
 		s.b.repeats.Error("writing to the offsets topic failed", "partition", partition, "err", err)
 		return fmt.Errorf("%s-%d: %w", offsetsTopic, partition, err)
 	}
@@ -55,8 +97,66 @@ func (s offsetsStore) Persist(partition int32, recs []group.Record) error {
 // offsets.commit.timeout.ms default).
 const offsetsCommitTimeout = 5 * time.Second
 
-// openGroupCoordinator creates __consumer_offsets if needed and loads every group from it.
+// groupConfig is the coordinators' config; partitions is the offsets topic's partition count.
+func (b *Broker) groupConfig(partitions int32) group.Config {
+	return group.Config{
+		MinSessionTimeout:     time.Duration(b.cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
+		MaxSessionTimeout:     time.Duration(b.cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
+		InitialRebalanceDelay: time.Duration(b.cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
+		MaxSize:               b.cfg.GroupMaxSize,
+		OffsetsRetention:      time.Duration(b.cfg.OffsetsRetentionMinutes) * time.Minute,
+		OffsetsRetentionCheck: time.Duration(b.cfg.OffsetsRetentionCheckInterval) * time.Millisecond,
+		MaxMetadataBytes:      b.cfg.OffsetMetadataMaxBytes,
+		Partitions:            partitions,
+		PartitionExists:       b.partitionExists,
+	}
+}
+
+// partitionExists reports whether a topic has the partition, wherever its replicas are (a KRaft
+// broker's registry has a hole for a partition it hosts no replica of).
+func (b *Broker) partitionExists(topic string, partition int32) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	t := b.topics[topic]
+	return t != nil && partition >= 0 && int(partition) < len(t.partitions)
+}
+
+// errScanDone ends a load's scan at the offset it loads up to.
+var errScanDone = errors.New("broker: scan done")
+
+// loadGroups replays offsets partition index's records below upTo into a new coordinator whose
+// writes go through store, and starts its members' session timers.
+func (b *Broker) loadGroups(p *partition, partitions int32, upTo int64, store group.Store) (*group.Coordinator, int, error) {
+	coord := group.New(b.groupConfig(partitions), store)
+	records := 0
+	err := p.log.ScanRecords(0, func(r log.Record) error {
+		if r.Offset >= upTo {
+			return errScanDone
+		}
+		records++
+		if err := coord.Replay(r.Key, r.Value); err != nil {
+			b.logger.Warn("skipping unreadable offsets record", "partition", p.index, "offset", r.Offset, "err", err)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errScanDone) {
+		return nil, records, fmt.Errorf("load %s-%d: %w", offsetsTopic, p.index, err)
+	}
+	coord.FinishLoad(time.Now())
+	return coord, records, nil
+}
+
+// openGroupCoordinator sets up the group coordinators. A single node creates __consumer_offsets if
+// needed and loads every partition's groups; a KRaft broker starts with none (the image's
+// leadership of the offsets partitions brings them, see groupleaders.go).
 func (b *Broker) openGroupCoordinator() error {
+	d := &groupDriver{b: b, ops: make(chan func(time.Time)), shards: map[int32]*groupShard{}, wake: make(chan struct{}, 1)}
+	d.nobody = group.New(b.groupConfig(1), offsetsStore{b: b})
+	d.mu.led = map[int32]int32{}
+	b.groups = d
+	if b.cfg.KRaft.Enabled() {
+		return nil
+	}
 	n := b.cfg.OffsetsTopicPartitions
 	if t, _ := b.lookup(offsetsTopic, 0); t == nil {
 		cfgs := map[string]string{
@@ -71,40 +171,21 @@ func (b *Broker) openGroupCoordinator() error {
 		n = int32(len(t.partitions)) // the partition count a group hashes to is fixed at creation
 		b.mu.RUnlock()
 	}
-	coord := group.New(group.Config{
-		MinSessionTimeout:     time.Duration(b.cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
-		MaxSessionTimeout:     time.Duration(b.cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
-		InitialRebalanceDelay: time.Duration(b.cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
-		MaxSize:               b.cfg.GroupMaxSize,
-		OffsetsRetention:      time.Duration(b.cfg.OffsetsRetentionMinutes) * time.Minute,
-		OffsetsRetentionCheck: time.Duration(b.cfg.OffsetsRetentionCheckInterval) * time.Millisecond,
-		MaxMetadataBytes:      b.cfg.OffsetMetadataMaxBytes,
-		Partitions:            n,
-		PartitionExists: func(topic string, partition int32) bool {
-			_, p := b.lookup(topic, partition)
-			return p != nil
-		},
-	}, offsetsStore{b})
 	start := time.Now()
 	records := 0
-	for p := int32(0); p < n; p++ {
-		_, part := b.lookup(offsetsTopic, p)
-		if part == nil {
-			return fmt.Errorf("%s-%d is missing", offsetsTopic, p)
+	for i := int32(0); i < n; i++ {
+		_, p := b.lookup(offsetsTopic, i)
+		if p == nil {
+			return fmt.Errorf("%s-%d is missing", offsetsTopic, i)
 		}
-		err := part.log.ScanRecords(0, func(r log.Record) error {
-			records++
-			if err := coord.Replay(r.Key, r.Value); err != nil {
-				b.logger.Warn("skipping unreadable offsets record", "partition", p, "offset", r.Offset, "err", err)
-			}
-			return nil
-		})
+		coord, nrec, err := b.loadGroups(p, n, p.log.LogEndOffset(), offsetsStore{b: b, leaderEpoch: -1})
 		if err != nil {
-			return fmt.Errorf("load %s-%d: %w", offsetsTopic, p, err)
+			return err
 		}
+		records += nrec
+		d.shards[i] = &groupShard{coord: coord, leaderEpoch: -1}
 	}
-	coord.FinishLoad(time.Now())
-	b.groups = &groupDriver{b: b, coord: coord, ops: make(chan func(time.Time))}
+	d.mu.partitions = n
 	b.logger.Info("loaded consumer groups", "records", records, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -118,7 +199,13 @@ func (d *groupDriver) run() {
 		case op := <-d.ops:
 			op(time.Now())
 		case now := <-t.C:
-			d.coord.Tick(now)
+			for _, s := range d.shards {
+				if s.coord != nil {
+					s.coord.Tick(now)
+				}
+			}
+		case <-d.wake:
+			d.reconcile()
 		case <-d.b.stop:
 			return
 		}
@@ -130,7 +217,7 @@ func (b *Broker) deleteTopicOffsets(topic string) {
 	if b.groups == nil {
 		return
 	}
-	b.groups.do(func(c *group.Coordinator, _ time.Time) {
+	b.groups.doAll(func(c *group.Coordinator, _ time.Time) {
 		if n := c.DeleteTopicOffsets(topic); n > 0 {
 			b.logger.Info("deleted the committed offsets of a deleted topic", "topic", topic, "offsets", n)
 		}
@@ -139,11 +226,11 @@ func (b *Broker) deleteTopicOffsets(topic string) {
 
 var errStopping = errors.New("broker: shutting down")
 
-// do runs fn on the coordinator goroutine and waits for it to return (not for deferred replies).
-func (d *groupDriver) do(fn func(c *group.Coordinator, now time.Time)) error {
+// do runs fn on the driver goroutine and waits for it to return (not for deferred replies).
+func (d *groupDriver) do(fn func(now time.Time)) error {
 	done := make(chan struct{})
 	select {
-	case d.ops <- func(now time.Time) { fn(d.coord, now); close(done) }:
+	case d.ops <- func(now time.Time) { fn(now); close(done) }:
 	case <-d.b.stop:
 		return errStopping
 	}
@@ -153,4 +240,58 @@ func (d *groupDriver) do(fn func(c *group.Coordinator, now time.Time)) error {
 	case <-d.b.stop:
 		return errStopping
 	}
+}
+
+// doGroup runs fn on the coordinator of groupID's offsets partition. When this broker does not
+// coordinate the group now, fn does not run and the Kafka error code is returned instead:
+// NOT_COORDINATOR, or COORDINATOR_LOAD_IN_PROGRESS while the partition's groups load. An empty
+// group ID runs on a coordinator of no partition (which answers INVALID_GROUP_ID).
+func (d *groupDriver) doGroup(groupID string, fn func(c *group.Coordinator, now time.Time)) (int16, error) {
+	var code int16
+	err := d.do(func(now time.Time) {
+		if groupID == "" {
+			fn(d.nobody, now)
+			return
+		}
+		c, cc := d.coordinatorOf(groupID)
+		if c == nil {
+			code = cc
+			return
+		}
+		fn(c, now)
+	})
+	return code, err
+}
+
+// coordinatorOf returns the coordinator of groupID, or nil and the error code to answer.
+// Run on the driver goroutine (which owns shards).
+func (d *groupDriver) coordinatorOf(groupID string) (*group.Coordinator, int16) {
+	d.mu.Lock()
+	n := d.mu.partitions
+	d.mu.Unlock()
+	if n <= 0 {
+		return nil, kerr.NotCoordinator.Code
+	}
+	s := d.shards[group.PartitionFor(groupID, n)]
+	switch {
+	case s == nil:
+		return nil, kerr.NotCoordinator.Code
+	case s.coord == nil:
+		return nil, kerr.CoordinatorLoadInProgress.Code
+	}
+	return s.coord, 0
+}
+
+// doAll runs fn on every loaded coordinator; loading is true if some partition is still loading.
+func (d *groupDriver) doAll(fn func(c *group.Coordinator, now time.Time)) (loading bool, err error) {
+	err = d.do(func(now time.Time) {
+		for _, s := range d.shards {
+			if s.coord == nil {
+				loading = true
+				continue
+			}
+			fn(s.coord, now)
+		}
+	})
+	return loading, err
 }

@@ -161,7 +161,11 @@ func (s metricsSource) groups(st *metrics.State, hws map[topicPartition]int64) {
 	go func() {
 		// NB: do waits for the coordinator's goroutine, which Start launches; a scrape before Start
 		// or after Close gets no group metrics rather than a hang.
-		if err := b.groups.do(func(c *group.Coordinator, _ time.Time) { got <- c.Summaries() }); err != nil {
+		var all []group.Summary
+		_, err := b.groups.doAll(func(c *group.Coordinator, _ time.Time) { all = append(all, c.Summaries()...) })
+		if err == nil {
+			got <- all
+		} else {
 			select {
 			case got <- nil: // stopping: the scrape goes on without group metrics
 			default:

@@ -421,10 +421,12 @@ func (c *Coordinator) Sync(now time.Time, r *kmsg.SyncGroupRequest, reply func(S
 			mm.assignment = assigned[mm.id]
 		}
 		if err := c.persistGroup(now, g); err != nil {
-			// Kafka answers a failed group write with COORDINATOR_NOT_AVAILABLE and rebalances.
+			// Kafka answers a failed group write with COORDINATOR_NOT_AVAILABLE (NOT_COORDINATOR
+			// once leadership moved) and rebalances.
+			code := persistErrCode(err)
 			for _, mm := range g.members {
 				if mm.syncReply != nil {
-					mm.syncReply(SyncResult{Err: kerr.CoordinatorNotAvailable.Code})
+					mm.syncReply(SyncResult{Err: code})
 					mm.syncReply = nil
 				}
 			}
@@ -642,3 +644,27 @@ func (c *Coordinator) deleteGroup(now time.Time, g *Group) error {
 	delete(c.groups, g.id)
 	return nil
 }
+
+// Unload is Kafka's resignation of an offsets partition: every request waiting for a join or
+// sync phase is answered NOT_COORDINATOR (the client finds the new coordinator and rejoins
+// there), and every group is forgotten. The coordinator must not be used afterwards; its groups
+// live on in the log, from which the partition's next leader loads them.
+func (c *Coordinator) Unload() {
+	for _, g := range c.groups {
+		for _, m := range g.members {
+			if m.joinReply != nil {
+				m.joinReply(JoinResult{Err: kerr.NotCoordinator.Code, Generation: -1, MemberID: m.id})
+				m.joinReply = nil
+			}
+			if m.syncReply != nil {
+				m.syncReply(SyncResult{Err: kerr.NotCoordinator.Code})
+				m.syncReply = nil
+			}
+		}
+		g.state = Dead
+	}
+	c.groups = map[string]*Group{}
+}
+
+// Groups returns how many groups the coordinator holds (loaded or created since).
+func (c *Coordinator) Groups() int { return len(c.groups) }

@@ -1,7 +1,10 @@
 // Package group is the classic consumer group coordinator (JoinGroup, SyncGroup, Heartbeat,
 // LeaveGroup) and the committed-offset store, as a pure state machine.
 //
-// A Coordinator holds every group. Its methods take the current time and a request (kmsg types) and
+// A Coordinator holds the groups of one or more __consumer_offsets partitions (the broker runs one
+// per partition it coordinates: every partition on a single node, the partitions it leads in a
+// cluster, loaded from the log when it becomes leader). Unload resigns them when leadership moves:
+// waiting joins and syncs are answered NOT_COORDINATOR. Its methods take the current time and a request (kmsg types) and
 // answer through a reply callback: at once, or later when the rebalance the request waits for
 // completes. Coordinator does no I/O and starts no goroutines: time moves only through the `now`
 // arguments and Tick, and durable state leaves through the Store it is given (records for the
@@ -23,5 +26,7 @@
 // A failed Store write is never dropped: a commit or a SyncGroup answers it with an error; a
 // group's metadata written on its own (a group that emptied, a static member that rejoined) is
 // written again by Tick until it lands; an expired group's tombstone is written again at the next
-// retention check. The broker's Store appends through the partition's append path (acks=all).
+// retention check. The broker's Store appends through the partition's append path (acks=all); a
+// write refused because leadership moved wraps ErrNotCoordinator and is answered NOT_COORDINATOR,
+// any other failure COORDINATOR_NOT_AVAILABLE, as Kafka maps them.
 package group

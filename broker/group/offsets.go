@@ -83,8 +83,9 @@ func (c *Coordinator) Commit(now time.Time, group, memberID string, instanceID *
 		return
 	}
 	if err := c.store.Persist(PartitionFor(group, c.cfg.Partitions), recs); err != nil {
+		code := persistErrCode(err)
 		for _, i := range idx {
-			parts[i].Err = kerr.CoordinatorNotAvailable.Code
+			parts[i].Err = code
 		}
 		c.dropIfGone(g)
 		return
@@ -233,7 +234,7 @@ func (c *Coordinator) DeleteGroup(now time.Time, group string) int16 {
 		return kerr.NonEmptyGroup.Code
 	}
 	if err := c.deleteGroup(now, g); err != nil {
-		return kerr.CoordinatorNotAvailable.Code
+		return persistErrCode(err)
 	}
 	return 0
 }
@@ -274,7 +275,7 @@ func (c *Coordinator) DeleteOffsets(now time.Time, group string, parts []DeleteP
 	}
 	if len(recs) > 0 {
 		if err := c.store.Persist(PartitionFor(group, c.cfg.Partitions), recs); err != nil {
-			return kerr.CoordinatorNotAvailable.Code
+			return persistErrCode(err)
 		}
 		for _, i := range idx {
 			g.deleteOffset(parts[i].Topic, parts[i].Partition)

@@ -1,8 +1,11 @@
 package group
 
 import (
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -12,6 +15,21 @@ import (
 // defines it. It is called from the goroutine that drives the Coordinator.
 type Store interface {
 	Persist(partition int32, records []Record) error
+}
+
+// ErrNotCoordinator is what a Store's error wraps when this broker no longer leads the offsets
+// partition (or leads it in a newer leader epoch than the coordinator was loaded in): the
+// coordinator answers NOT_COORDINATOR, and the client looks for the new coordinator.
+var ErrNotCoordinator = errors.New("group: not the coordinator of this group's offsets partition")
+
+// persistErrCode is Kafka's answer to a failed group write (GroupMetadataManager's mapping):
+// NOT_COORDINATOR once leadership moved, COORDINATOR_NOT_AVAILABLE otherwise (too few in-sync
+// replicas, a timeout, a disk error).
+func persistErrCode(err error) int16 {
+	if errors.Is(err, ErrNotCoordinator) {
+		return kerr.NotCoordinator.Code
+	}
+	return kerr.CoordinatorNotAvailable.Code
 }
 
 // Record is one __consumer_offsets record.
