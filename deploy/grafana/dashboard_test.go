@@ -1,5 +1,6 @@
 // Package grafana_test checks deploy/grafana/gregor.json against live metrics: every metric name its
-// PromQL expressions reference must be one a broker and a Connect worker actually expose.
+// PromQL expressions reference must be one a broker, a Connect worker or a streams.App actually
+// expose.
 package grafana_test
 
 import (
@@ -26,10 +27,6 @@ import (
 	"github.com/gregor-streams/gregor/internal/testmetrics"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
-
-// streamsMetrics lists the gregor_streams_ metric names streams.App exposes (obs-streams fills it
-// in); a dashboard expression naming any other gregor_streams_ metric fails the test.
-var streamsMetrics = []string{}
 
 // dashboard is the part of a Grafana dashboard the test reads.
 type dashboard struct {
@@ -229,9 +226,6 @@ func TestMetricNamesExtractsOnlyMetricNames(t *testing.T) {
 // exposed reports whether name is a scraped series: a family, or the _bucket, _sum or _count
 // series of a histogram (_sum and _count of a summary) family.
 func exposed(fams testmetrics.Families, name string) bool {
-	if strings.HasPrefix(name, "gregor_streams_") {
-		return slices.Contains(streamsMetrics, name)
-	}
 	if _, ok := fams[name]; ok {
 		return true
 	}
@@ -252,17 +246,18 @@ func exposed(fams testmetrics.Families, name string) bool {
 	return false
 }
 
-// TestDashboardReferencesOnlyExposedMetrics starts a broker (with metrics.listener) and a Connect
-// worker, makes every kind of series appear (produce, a consumer group with lag, a request error,
-// a running connector), scrapes both and checks every metric the dashboard names against the
-// scrapes.
+// TestDashboardReferencesOnlyExposedMetrics starts a broker (with metrics.listener), a Connect
+// worker and a streams.App, makes every kind of series appear (produce, a consumer group with lag,
+// a request error, a running connector, an App processing records after restoring its store),
+// scrapes the broker and the worker, gathers the App's registry, and checks every metric the
+// dashboard names against them: gregor_streams_ names against the App's registry only.
 func TestDashboardReferencesOnlyExposedMetrics(t *testing.T) {
 	exprs := expressions(t)
 	if len(exprs) < 20 {
 		t.Fatalf("read only %d expressions from gregor.json", len(exprs))
 	}
 	tb := testbroker.Start(t, testbroker.Set("metrics.listener", "127.0.0.1:0"))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.DefaultProduceTopic("dash"),
 		kgo.ConsumerGroup("dash-group"), kgo.ConsumeTopics("dash"), kgo.FetchMaxWait(100*time.Millisecond))
@@ -302,6 +297,8 @@ func TestDashboardReferencesOnlyExposedMetrics(t *testing.T) {
 		t.Fatalf("create connector: %s", resp.Status)
 	}
 
+	streamsReg := runStreamsApp(ctx, t, tb.Addr())
+
 	urls := []string{"http://" + tb.Broker().MetricsAddr() + "/metrics", "http://" + w.Addr + "/metrics"}
 	var missing []string
 	testutil.CheckFor(t, 15*time.Second, 100*time.Millisecond, func() error {
@@ -315,6 +312,10 @@ func TestDashboardReferencesOnlyExposedMetrics(t *testing.T) {
 				all[k] = v
 			}
 		}
+		appFams, err := testmetrics.Gather(streamsReg)
+		if err != nil {
+			return err
+		}
 		missing = missing[:0]
 		for where, expr := range exprs {
 			names, err := metricNames(expr)
@@ -325,7 +326,11 @@ func TestDashboardReferencesOnlyExposedMetrics(t *testing.T) {
 				t.Fatalf("%s: %q names no metric", where, expr)
 			}
 			for _, n := range names {
-				if !exposed(all, n) {
+				fams := all
+				if strings.HasPrefix(n, "gregor_streams_") {
+					fams = appFams
+				}
+				if !exposed(fams, n) {
 					missing = append(missing, fmt.Sprintf("%s: %s", where, n))
 				}
 			}
@@ -333,6 +338,10 @@ func TestDashboardReferencesOnlyExposedMetrics(t *testing.T) {
 		// The check itself must be able to fail: a made-up name is reported.
 		if exposed(all, "gregor_broker_no_such_metric_total") || exposed(all, "gregor_group_lag_bucket") {
 			t.Fatal("exposed() accepts names that are not scraped")
+		}
+		if !exposed(appFams, "gregor_streams_process_latency_seconds_bucket") ||
+			exposed(appFams, "gregor_streams_process_record_total") || exposed(all, "gregor_streams_process_records_total") {
+			t.Fatal("exposed() misjudges streams names: a histogram's bucket, a misspelling, or a name outside the App's registry")
 		}
 		if len(missing) > 0 {
 			sort.Strings(missing)
