@@ -89,7 +89,8 @@ func waitProcessed(t *testing.T, app *streams.App, reg *prometheus.Registry, n i
 // runStreamsApp runs dashApp against the broker at addr and returns the registry of a running
 // instance that has processed records and restored its store: a first instance counts records
 // into the store (and so its changelog) and stops; a second one, on a new state directory,
-// restores the store from the changelog and processes more records.
+// restores the store from the changelog, processes more records and drops one with a null key
+// (which a count cannot use).
 func runStreamsApp(ctx context.Context, t *testing.T, addr string) *prometheus.Registry {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
@@ -110,6 +111,9 @@ func runStreamsApp(ctx context.Context, t *testing.T, addr string) *prometheus.R
 
 	second, reg := startDashApp(t, addr, "dash-2")
 	produceOrders(ctx, t, cl, 50)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "dash-orders", Value: []byte("no key")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
 	waitProcessed(t, second, reg, 50)
 	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 		fams, err := testmetrics.Gather(reg)
@@ -120,6 +124,9 @@ func runStreamsApp(ctx context.Context, t *testing.T, addr string) *prometheus.R
 		total, _ := fams.Value("gregor_streams_restore_total_records", "store=counts")
 		if total == 0 || restored != total {
 			return fmt.Errorf("dash-2 restored %v of %v changelog records of counts, want all of more than 0", restored, total)
+		}
+		if dropped, _ := fams.Value("gregor_streams_dropped_records_total"); dropped < 1 {
+			return fmt.Errorf("dash-2 dropped %v records, want the one with a null key", dropped)
 		}
 		return nil
 	})
