@@ -182,7 +182,7 @@ func newMetrics(a *App) *metrics {
 		reg = prometheus.DefaultRegisterer
 	}
 	m := &metrics{app: a, reg: prometheus.WrapRegistererWith(prometheus.Labels{
-		"application_id": a.cfg.ApplicationID, "instance": a.cfg.InstanceID}, reg)}
+		"application_id": a.cfg.ApplicationID, "instance_id": a.cfg.InstanceID}, reg)}
 	m.mu.tasks = map[taskID]*taskMetrics{}
 	m.mu.restores = map[storePartition]*restoreProgress{}
 	m.mu.retired = map[string]int64{}
