@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,10 @@ type imageApplier struct {
 		pending []metadata.Update
 		// hosted are the partitions the images assigned here; written by run only.
 		hosted map[topicPartition]*partition
+		// applied is the newest image run has applied (nil before the first); appliedCh is closed
+		// and replaced each time it changes (waitApplied).
+		applied   *metadata.Image
+		appliedCh chan struct{}
 	}
 	// proposals counts AlterPartition sends in flight (alterpartition.go); close waits for them.
 	proposals sync.WaitGroup
@@ -51,6 +56,7 @@ func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.Contr
 		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{},
 		leaders: lc, client: client, replicas: replica.NewManager(b.replicaConfig(), lc.dial)}
 	a.mu.hosted = map[topicPartition]*partition{}
+	a.mu.appliedCh = make(chan struct{})
 	go a.run()
 	return a
 }
@@ -92,13 +98,41 @@ func (a *imageApplier) run() {
 			default:
 			}
 			a.apply(u)
+			a.setApplied(u.Image)
+		}
+	}
+}
+
+// setApplied records img as applied and wakes waitApplied's waiters.
+func (a *imageApplier) setApplied(img *metadata.Image) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.mu.applied = img
+	close(a.mu.appliedCh)
+	a.mu.appliedCh = make(chan struct{})
+}
+
+// waitApplied waits until run has applied an image for which done is true, or ctx ends. done must
+// be quick: it runs on the caller's goroutine once per applied image at most.
+func (a *imageApplier) waitApplied(ctx context.Context, done func(*metadata.Image) bool) error {
+	for {
+		a.mu.Lock()
+		img, ch := a.mu.applied, a.mu.appliedCh
+		a.mu.Unlock()
+		if img != nil && done(img) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
 
 // apply acts on one image's local changes.
 func (a *imageApplier) apply(u metadata.Update) {
-	a.syncRegistry(u.Image)
+	a.syncRegistry(u)
 	local := u.Changes.Local(a.node)
 	for _, pc := range local.Deleted {
 		a.remove(pc)

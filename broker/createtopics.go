@@ -18,6 +18,9 @@ func init() {
 }
 
 func (b *Broker) handleCreateTopics(r *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
+	if b.forwarding() {
+		return b.forwardCreateTopics(r)
+	}
 	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := map[string]int{}
 	for _, rt := range r.Topics {

@@ -33,6 +33,16 @@ func (b *Broker) handleInitProducerID(r *kmsg.InitProducerIDRequest) *kmsg.InitP
 			return resp
 		}
 	}
+	if b.forwarding() {
+		id, err := b.allocateProducerIDFromController()
+		if err != nil {
+			resp.ErrorCode = codeFor(err)
+			b.repeats.Warn("allocating a producer id block from the controller failed", "err", err)
+			return resp
+		}
+		resp.ProducerID, resp.ProducerEpoch = id, 0
+		return resp
+	}
 	id, err := b.allocateProducerID()
 	if err != nil {
 		resp.ErrorCode = kerr.KafkaStorageError.Code

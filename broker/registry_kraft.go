@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,48 +17,90 @@ import (
 // topics are never written to gregor-topics.json, and the background loops (retention, flush,
 // high-watermark checkpoints, close) leave their logs to the applier.
 
-// syncRegistry makes Broker.topics hold img's topics: it registers new ones, grows their
-// partition slots to the image's count, and unregisters the topics img no longer has. Run's alone.
+// syncRegistry makes Broker.topics hold u.Image's topics, working from u.Changes alone: it
+// registers the created topics, unregisters the deleted ones, grows the partition slots of the
+// topics whose partitions changed, and installs changed topic configs in the registry and in the
+// open partitions here (log config: retention, segment, flush, cleanup.policy, max.message.bytes...;
+// replication config: min.insync.replicas). Run's alone.
 //
-// NB: O(topics) per image, under Broker.mu with no disk I/O; an image with many topics will want
-// the change set instead.
-func (a *imageApplier) syncRegistry(img *metadata.Image) {
-	b := a.b
+// NB: O(changes) per image, under Broker.mu with no disk I/O (Log.SetConfig and
+// Partition.SetConfig only store the new config): a broker with many topics pays nothing for the
+// topics an image leaves alone (BenchmarkApplierIgnoresUnchangedTopics).
+func (a *imageApplier) syncRegistry(u metadata.Update) {
+	b, img, ch := a.b, u.Image, u.Changes
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, it := range img.Topics() {
-		t := a.topics[it.ID]
+	for _, dt := range ch.DeletedTopics {
+		t := a.topics[dt.ID]
 		if t == nil {
-			if local := b.topics[it.Name]; local != nil {
-				// NB: a topic of the single-node registry owns its partition directories.
-				b.repeats.Warn("an image topic is also in the local registry; the local one is kept", "topic", it.Name, "file", metaFileName)
-				continue
-			}
-			configs := map[string]string{}
-			for k, v := range img.Configs(metadata.TopicResource(it.Name)) {
-				configs[k] = v
-			}
-			t = &topic{name: it.Name, id: it.ID, configs: configs, image: true}
-			a.topics[it.ID] = t
-			b.topics[t.name] = t
-			b.byID[t.id] = t
-		}
-		for len(t.partitions) < it.NumPartitions() {
-			t.partitions = append(t.partitions, nil)
-		}
-	}
-	for id, t := range a.topics {
-		if img.TopicByID(id) != nil {
 			continue
 		}
 		if b.topics[t.name] == t {
 			delete(b.topics, t.name)
 		}
-		if b.byID[id] == t {
-			delete(b.byID, id)
+		if b.byID[dt.ID] == t {
+			delete(b.byID, dt.ID)
 		}
-		delete(a.topics, id)
+		delete(a.topics, dt.ID)
 	}
+	for _, ct := range ch.CreatedTopics {
+		it := img.TopicByID(ct.ID)
+		if it == nil || a.topics[it.ID] != nil {
+			continue
+		}
+		if local := b.topics[it.Name]; local != nil {
+			// NB: a topic of the single-node registry owns its partition directories.
+			b.repeats.Warn("an image topic is also in the local registry; the local one is kept", "topic", it.Name, "file", metaFileName)
+			continue
+		}
+		t := &topic{name: it.Name, id: it.ID, configs: cloneMap(img.Configs(metadata.TopicResource(it.Name))), image: true}
+		a.topics[it.ID] = t
+		b.topics[t.name] = t
+		b.byID[t.id] = t
+	}
+	var last metadata.Uuid
+	for _, pc := range ch.Partitions {
+		if pc.Cur == nil || pc.TopicID == last {
+			continue
+		}
+		last = pc.TopicID
+		t, it := a.topics[pc.TopicID], img.TopicByID(pc.TopicID)
+		if t == nil || it == nil {
+			continue
+		}
+		for len(t.partitions) < it.NumPartitions() {
+			t.partitions = append(t.partitions, nil)
+		}
+	}
+	for _, res := range ch.Configs {
+		if res.Type != metadata.ResourceTopic {
+			continue
+		}
+		it := img.Topic(res.Name)
+		if it == nil {
+			continue
+		}
+		t := a.topics[it.ID]
+		if t == nil || maps.Equal(t.configs, img.Configs(res)) {
+			continue
+		}
+		a.setConfigsLocked(t, cloneMap(img.Configs(res)))
+	}
+}
+
+// setConfigsLocked installs overrides as t's topic configs and gives its open partitions the
+// resulting log and replication configs. Requires Broker.mu.
+func (a *imageApplier) setConfigsLocked(t *topic, overrides map[string]string) {
+	t.configs = overrides
+	lc, rc := a.b.logConfig(overrides), a.b.replicationConfig(overrides)
+	for _, p := range t.partitions {
+		if p == nil {
+			continue // hosted elsewhere
+		}
+		p.log.SetConfig(lc)
+		p.state.SetConfig(rc)
+	}
+	a.b.logger.Info("topic configs changed", "topic", t.name, "configs", overrides)
 }
 
 // setSlot puts p (nil: a hole) in its topic's partition slot.
