@@ -43,6 +43,9 @@ type imageApplier struct {
 		// and replaced each time it changes (waitApplied).
 		applied   *metadata.Image
 		appliedCh chan struct{}
+		// checkpointed are the high watermarks of replication-offset-checkpoint at start, for the
+		// replicas not reopened yet (open takes them; checkpointHighWatermarks keeps the rest).
+		checkpointed map[topicPartition]int64
 	}
 	// proposals counts AlterPartition sends in flight (alterpartition.go); close waits for them.
 	proposals sync.WaitGroup
@@ -51,12 +54,21 @@ type imageApplier struct {
 }
 
 func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.ControllerClient) *imageApplier {
+	// NB: read again (New read it for the single node's partitions): a malformed checkpoint already
+	// failed New, so an error here is a file that vanished or a disk failing now; the replicas then
+	// start at their log start offset and learn the high watermark from their leader.
+	checkpointed, err := b.readHighWatermarks()
+	if err != nil {
+		b.logger.Warn("reading the high-watermark checkpoint failed; image partitions start without it", "err", err)
+		checkpointed = map[topicPartition]int64{}
+	}
 	lc := newLeaderClients(b, pub)
 	a := &imageApplier{b: b, node: b.cfg.NodeID, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{},
 		leaders: lc, client: client, replicas: replica.NewManager(b.replicaConfig(), lc.dial)}
 	a.mu.hosted = map[topicPartition]*partition{}
 	a.mu.appliedCh = make(chan struct{})
+	a.mu.checkpointed = checkpointed
 	go a.run()
 	return a
 }
@@ -212,7 +224,8 @@ func (a *imageApplier) open(img *metadata.Image, pc metadata.PartitionChange) (*
 	if t == nil {
 		return nil, fmt.Errorf("topic %s (%s) is not in the registry", pc.TopicName, formatUUID(pc.TopicID))
 	}
-	return a.b.openReplica(t, pc.Partition, 0, a.propose)
+	tp := topicPartition{pc.TopicName, pc.Partition}
+	return a.b.openReplica(t, pc.Partition, a.takeCheckpointedHighWatermark(tp), a.propose)
 }
 
 // remove stops and deletes a replica the image no longer assigns here.
@@ -222,6 +235,7 @@ func (a *imageApplier) remove(pc metadata.PartitionChange) {
 	p := a.mu.hosted[tp]
 	delete(a.mu.hosted, tp)
 	a.mu.Unlock()
+	a.takeCheckpointedHighWatermark(tp)
 	if p == nil {
 		return
 	}

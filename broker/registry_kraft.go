@@ -197,3 +197,41 @@ func (b *Broker) currentLeader(t *topic, index int32) (leader, leaderEpoch int32
 	}
 	return -1, -1, ep, false
 }
+
+// servedPartitions snapshots every partition whose log this broker serves, for the log manager's
+// loops (retention, flush, compaction, high-watermark checkpoints): the single node's, and a KRaft
+// broker's replicas of image partitions. A partition may be closed or deleted while a loop holds
+// it; its log then answers log.ErrClosed.
+func (b *Broker) servedPartitions() []*partition {
+	out := b.allPartitions()
+	if b.kraft == nil || b.kraft.applier == nil {
+		return out
+	}
+	a := b.kraft.applier
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range a.mu.hosted {
+		out = append(out, p)
+	}
+	return out
+}
+
+// unopenedHighWatermarks are the checkpointed high watermarks of the replicas not reopened since
+// the broker started (nil receiver: none).
+func (a *imageApplier) unopenedHighWatermarks() map[topicPartition]int64 {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.mu.checkpointed)
+}
+
+// takeCheckpointedHighWatermark returns (and forgets) the high watermark checkpointed for tp, or 0.
+func (a *imageApplier) takeCheckpointedHighWatermark(tp topicPartition) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	hw := a.mu.checkpointed[tp]
+	delete(a.mu.checkpointed, tp)
+	return hw
+}
