@@ -398,3 +398,38 @@ func randomBytes(n int) []byte {
 	rand.Read(b)
 	return b
 }
+
+// TestKRaftForwardingFollowsTheNewActiveController: after the active controller's node stops, a
+// CreateTopics sent to another node still succeeds within its timeout: the node's controller client
+// finds the newly elected controller (NOT_CONTROLLER and unreachable voters are retried) and the
+// node answers once it applied the topic.
+func TestKRaftForwardingFollowsTheNewActiveController(t *testing.T) {
+	nodes := startKRaftCluster(t, 3)
+	waitUnfenced(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	createThroughController(ctx, t, nodes[0], "before", 1, 3) // the clients now know the active controller
+	st, _ := nodes[0].LifecycleState()
+	if st.Controller < 1 || int(st.Controller) > len(nodes) {
+		t.Fatalf("no active controller known: %+v", st)
+	}
+	old := nodes[st.Controller-1]
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	node := nodes[st.Controller%3] // another node
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "after", 2, 2
+	req.Topics = append(req.Topics, rt)
+	start := time.Now()
+	resp := sendTo(ctx, t, node, req).(*kmsg.CreateTopicsResponse)
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("CreateTopics after the controller stopped: %v (%v)", kerr.ErrorForCode(code), resp.Topics[0].ErrorMessage)
+	}
+	t.Logf("created through the new controller in %v", time.Since(start).Round(time.Millisecond))
+	if mt := metadataOf(ctx, t, node, "after"); mt.ErrorCode != 0 || len(mt.Partitions) != 2 {
+		t.Fatalf("Metadata after: %v, %d partitions", kerr.ErrorForCode(mt.ErrorCode), len(mt.Partitions))
+	}
+}
