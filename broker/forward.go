@@ -94,6 +94,3 @@ func describeTopicErr(code int16, msg *string) error {
 	}
 	return apiErr(kerr.ErrorForCode(code).(*kerr.Error), "%s", text)
 }
-
-// timeUntil is the time left until dl (never negative).
-func timeUntil(dl time.Time) time.Duration { return max(time.Until(dl), 0) }

@@ -136,7 +136,7 @@ func (b *Broker) missingPartitionError(t *topic, index int32) error {
 // NB: Kafka forwards these to the controller; until this broker does, it refuses rather than
 // touch logs the imageApplier owns.
 func errImageTopic(name string) error {
-	return apiErr(kerr.InvalidRequest, "topic %s is managed by the KRaft controller; this broker does not forward admin requests yet", name)
+	return apiErr(kerr.InvalidRequest, "topic %s is managed by the KRaft controller, not by this broker's local registry", name)
 }
 
 // imageTopicPartitions fills mt's partitions from the newest metadata image: leader, leader epoch,
