@@ -2,7 +2,7 @@ package broker
 
 import (
 	"context"
-	"slices"
+	"maps"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -15,122 +15,72 @@ import (
 // partitions run with the new configs (registry_kraft.go) and DescribeConfigs shows them. Other
 // resources (broker configs) are answered locally, as on the single node.
 
-// forwardAlterConfigs serves AlterConfigs on a KRaft broker.
-func (b *Broker) forwardAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
-	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
-	fwd := *r
-	fwd.Resources = nil
-	for _, rr := range r.Resources {
-		if rr.ResourceType == resourceTopic {
-			fwd.Resources = append(fwd.Resources, rr)
-		}
-	}
-	local := *r
-	local.Resources = slices.DeleteFunc(slices.Clone(r.Resources), func(rr kmsg.AlterConfigsRequestResource) bool { return rr.ResourceType == resourceTopic })
-	var forwarded []kmsg.AlterConfigsResponseResource
-	if len(fwd.Resources) > 0 {
-		ctx, cancel := adminContext(0)
-		defer cancel()
-		raw, err := b.forward(ctx, &fwd)
-		if err != nil {
-			err = forwardError(err)
-			for _, rr := range fwd.Resources {
-				sr := kmsg.NewAlterConfigsResponseResource()
-				sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-				sr.ErrorCode, sr.ErrorMessage = codeFor(err), errText(err)
-				forwarded = append(forwarded, sr)
-			}
-		} else {
-			forwarded = raw.(*kmsg.AlterConfigsResponse).Resources
-			if !r.ValidateOnly {
-				b.awaitConfigs(ctx, len(forwarded), func(i int) (string, int16, *int16, **string) {
-					return forwarded[i].ResourceName, forwarded[i].ErrorCode, &forwarded[i].ErrorCode, &forwarded[i].ErrorMessage
-				}, func(i int, have map[string]string) bool {
-					want := map[string]string{}
-					for _, c := range fwd.Resources[i].Configs {
-						if c.Value != nil {
-							want[c.Name] = *c.Value
-						}
-					}
-					return mapsEqual(have, want)
-				})
-			}
-		}
-	}
-	var locals []kmsg.AlterConfigsResponseResource
-	if len(local.Resources) > 0 {
-		locals = b.handleAlterConfigsLocal(&local).Resources
-	}
-	// NB: answered in the request's order.
-	for _, rr := range r.Resources {
-		if rr.ResourceType == resourceTopic && len(forwarded) > 0 {
-			resp.Resources, forwarded = append(resp.Resources, forwarded[0]), forwarded[1:]
-		} else if rr.ResourceType != resourceTopic && len(locals) > 0 {
-			resp.Resources, locals = append(resp.Resources, locals[0]), locals[1:]
-		}
-	}
-	return resp
+// configAPI is what forwardConfigs needs of one of the two config APIs: Q is its request resource,
+// A its response resource.
+type configAPI[Q, A any] struct {
+	resourceType func(Q) int8
+	// forward sends the topic resources to the controller and returns their answers in order.
+	forward func(ctx context.Context, topics []Q) ([]A, error)
+	// failed answers a topic resource whose forward failed with err.
+	failed func(q Q, err error) A
+	// local answers the other resources on this broker, in order.
+	local func(others []Q) []A
+	// result returns answer a's resource name and a pointer to its error code and message.
+	result func(a *A) (name string, code *int16, msg **string)
+	// applied reports whether a topic's configs (have) show q's change.
+	applied func(q Q, have map[string]string) bool
 }
 
-// forwardIncrementalAlterConfigs serves IncrementalAlterConfigs on a KRaft broker.
-func (b *Broker) forwardIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
-	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	fwd := *r
-	fwd.Resources = nil
-	for _, rr := range r.Resources {
-		if rr.ResourceType == resourceTopic {
-			fwd.Resources = append(fwd.Resources, rr)
+// forwardConfigs serves a config request's resources: the topic ones through the controller
+// (waiting until this broker applied them unless validateOnly), the others locally, answered in
+// the request's order.
+func forwardConfigs[Q, A any](b *Broker, all []Q, validateOnly bool, api configAPI[Q, A]) []A {
+	var topics, others []Q
+	for _, q := range all {
+		if api.resourceType(q) == resourceTopic {
+			topics = append(topics, q)
+		} else {
+			others = append(others, q)
 		}
 	}
-	local := *r
-	local.Resources = slices.DeleteFunc(slices.Clone(r.Resources), func(rr kmsg.IncrementalAlterConfigsRequestResource) bool {
-		return rr.ResourceType == resourceTopic
-	})
-	var forwarded []kmsg.IncrementalAlterConfigsResponseResource
-	if len(fwd.Resources) > 0 {
+	var forwarded, locals []A
+	if len(topics) > 0 {
 		ctx, cancel := adminContext(0)
 		defer cancel()
-		raw, err := b.forward(ctx, &fwd)
-		if err != nil {
-			err = forwardError(err)
-			for _, rr := range fwd.Resources {
-				sr := kmsg.NewIncrementalAlterConfigsResponseResource()
-				sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-				sr.ErrorCode, sr.ErrorMessage = codeFor(err), errText(err)
-				forwarded = append(forwarded, sr)
+		var err error
+		forwarded, err = api.forward(ctx, topics)
+		if err != nil || len(forwarded) != len(topics) {
+			if err == nil {
+				err = errShortAnswer(len(forwarded), len(topics))
 			}
-		} else {
-			forwarded = raw.(*kmsg.IncrementalAlterConfigsResponse).Resources
-			if !r.ValidateOnly {
-				b.awaitConfigs(ctx, len(forwarded), func(i int) (string, int16, *int16, **string) {
-					return forwarded[i].ResourceName, forwarded[i].ErrorCode, &forwarded[i].ErrorCode, &forwarded[i].ErrorMessage
-				}, func(i int, have map[string]string) bool {
-					return incrementalApplied(fwd.Resources[i].Configs, have)
-				})
+			forwarded = forwarded[:0]
+			for _, q := range topics {
+				forwarded = append(forwarded, api.failed(q, forwardError(err)))
 			}
+		} else if !validateOnly {
+			awaitConfigs(ctx, b, topics, forwarded, api)
 		}
 	}
-	var locals []kmsg.IncrementalAlterConfigsResponseResource
-	if len(local.Resources) > 0 {
-		locals = b.handleIncrementalAlterConfigsLocal(&local).Resources
+	if len(others) > 0 {
+		locals = api.local(others)
 	}
-	for _, rr := range r.Resources {
-		if rr.ResourceType == resourceTopic && len(forwarded) > 0 {
-			resp.Resources, forwarded = append(resp.Resources, forwarded[0]), forwarded[1:]
-		} else if rr.ResourceType != resourceTopic && len(locals) > 0 {
-			resp.Resources, locals = append(resp.Resources, locals[0]), locals[1:]
+	out := make([]A, 0, len(all))
+	for _, q := range all {
+		if api.resourceType(q) == resourceTopic {
+			out, forwarded = append(out, forwarded[0]), forwarded[1:]
+		} else if len(locals) > 0 {
+			out, locals = append(out, locals[0]), locals[1:]
 		}
 	}
-	return resp
+	return out
 }
 
-// awaitConfigs waits until this broker applied every successful resource i of n (applied(i, the
-// image's configs of the topic) is true); it turns the ones it did not see in time into
-// REQUEST_TIMED_OUT. at(i) returns resource i's name, error code and where to write an error.
-func (b *Broker) awaitConfigs(ctx context.Context, n int, at func(int) (string, int16, *int16, **string), applied func(int, map[string]string) bool) {
+// awaitConfigs waits until this broker applied every successful topic change; the ones it did not
+// see in time become REQUEST_TIMED_OUT.
+func awaitConfigs[Q, A any](ctx context.Context, b *Broker, topics []Q, answers []A, api configAPI[Q, A]) {
 	var pending []int
-	for i := range n {
-		if _, code, _, _ := at(i); code == 0 {
+	for i := range answers {
+		if _, code, _ := api.result(&answers[i]); *code == 0 {
 			pending = append(pending, i)
 		}
 	}
@@ -139,15 +89,15 @@ func (b *Broker) awaitConfigs(ctx context.Context, n int, at func(int) (string, 
 	}
 	err := b.waitApplied(ctx, func(img *metadata.Image) bool {
 		for _, i := range pending {
-			name, _, _, _ := at(i)
-			if !applied(i, img.Configs(metadata.TopicResource(name))) {
+			name, _, _ := api.result(&answers[i])
+			if !api.applied(topics[i], img.Configs(metadata.TopicResource(name))) {
 				return false
 			}
 		}
 		return true
 	})
 	for _, i := range pending {
-		name, _, code, msg := at(i)
+		name, code, msg := api.result(&answers[i])
 		if err != nil {
 			e := notSeenError("the config change of topic "+name, err)
 			*code, *msg = codeFor(e), errText(e)
@@ -155,6 +105,84 @@ func (b *Broker) awaitConfigs(ctx context.Context, n int, at func(int) (string, 
 		}
 		b.logger.Info("altered topic configs through the controller", "topic", name)
 	}
+}
+
+// forwardAlterConfigs serves AlterConfigs on a KRaft broker: it replaces a topic's whole set.
+func (b *Broker) forwardAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
+	type (
+		Q = kmsg.AlterConfigsRequestResource
+		A = kmsg.AlterConfigsResponseResource
+	)
+	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
+	resp.Resources = forwardConfigs(b, r.Resources, r.ValidateOnly, configAPI[Q, A]{
+		resourceType: func(q Q) int8 { return int8(q.ResourceType) },
+		forward: func(ctx context.Context, topics []Q) ([]A, error) {
+			fwd := *r
+			fwd.Resources = topics
+			raw, err := b.forward(ctx, &fwd)
+			if err != nil {
+				return nil, err
+			}
+			return raw.(*kmsg.AlterConfigsResponse).Resources, nil
+		},
+		failed: func(q Q, err error) A {
+			a := kmsg.NewAlterConfigsResponseResource()
+			a.ResourceType, a.ResourceName = q.ResourceType, q.ResourceName
+			a.ErrorCode, a.ErrorMessage = codeFor(err), errText(err)
+			return a
+		},
+		local: func(others []Q) []A {
+			req := *r
+			req.Resources = others
+			return b.handleAlterConfigsLocal(&req).Resources
+		},
+		result: func(a *A) (string, *int16, **string) { return a.ResourceName, &a.ErrorCode, &a.ErrorMessage },
+		applied: func(q Q, have map[string]string) bool {
+			want := map[string]string{}
+			for _, c := range q.Configs {
+				if c.Value != nil {
+					want[c.Name] = *c.Value
+				}
+			}
+			return maps.Equal(have, want)
+		},
+	})
+	return resp
+}
+
+// forwardIncrementalAlterConfigs serves IncrementalAlterConfigs on a KRaft broker.
+func (b *Broker) forwardIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
+	type (
+		Q = kmsg.IncrementalAlterConfigsRequestResource
+		A = kmsg.IncrementalAlterConfigsResponseResource
+	)
+	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	resp.Resources = forwardConfigs(b, r.Resources, r.ValidateOnly, configAPI[Q, A]{
+		resourceType: func(q Q) int8 { return int8(q.ResourceType) },
+		forward: func(ctx context.Context, topics []Q) ([]A, error) {
+			fwd := *r
+			fwd.Resources = topics
+			raw, err := b.forward(ctx, &fwd)
+			if err != nil {
+				return nil, err
+			}
+			return raw.(*kmsg.IncrementalAlterConfigsResponse).Resources, nil
+		},
+		failed: func(q Q, err error) A {
+			a := kmsg.NewIncrementalAlterConfigsResponseResource()
+			a.ResourceType, a.ResourceName = q.ResourceType, q.ResourceName
+			a.ErrorCode, a.ErrorMessage = codeFor(err), errText(err)
+			return a
+		},
+		local: func(others []Q) []A {
+			req := *r
+			req.Resources = others
+			return b.handleIncrementalAlterConfigsLocal(&req).Resources
+		},
+		result:  func(a *A) (string, *int16, **string) { return a.ResourceName, &a.ErrorCode, &a.ErrorMessage },
+		applied: func(q Q, have map[string]string) bool { return incrementalApplied(q.Configs, have) },
+	})
+	return resp
 }
 
 // incrementalApplied reports whether have (a topic's configs) shows every operation of ops.
@@ -186,19 +214,6 @@ func incrementalApplied(ops []kmsg.IncrementalAlterConfigsRequestResourceConfig,
 					return false
 				}
 			}
-		}
-	}
-	return true
-}
-
-// mapsEqual compares two config maps (nil and empty are equal).
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
 		}
 	}
 	return true

@@ -56,6 +56,10 @@ func (b *Broker) forward(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 // forwardError is the Kafka error for a forward that got no answer: REQUEST_TIMED_OUT when the
 // deadline passed (the controller may still apply it), NOT_CONTROLLER otherwise (retriable).
 func forwardError(err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return err
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return apiErr(kerr.RequestTimedOut, "the active controller did not answer in time: %v", err)
 	}
@@ -93,4 +97,9 @@ func describeTopicErr(code int16, msg *string) error {
 		text = *msg
 	}
 	return apiErr(kerr.ErrorForCode(code).(*kerr.Error), "%s", text)
+}
+
+// errShortAnswer is a controller answer that does not pair with the request.
+func errShortAnswer(got, want int) error {
+	return apiErr(kerr.UnknownServerError, "the controller answered %d resources for %d", got, want)
 }

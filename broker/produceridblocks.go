@@ -24,26 +24,18 @@ const producerIDBlockTimeout = 5 * time.Second
 // NB: concurrent callers that find the block used up each ask for one; a block that arrives while
 // another is current is dropped. Wasting IDs is safe, handing one out twice is not.
 func (b *Broker) allocateProducerIDFromController() (int64, error) {
-	for range 4 {
-		b.mu.Lock()
-		if b.nextProducerID < b.producerIDLimit {
-			id := b.nextProducerID
-			b.nextProducerID++
-			b.mu.Unlock()
-			return id, nil
-		}
-		b.mu.Unlock()
+	return b.nextProducerIDFrom(func() error {
 		start, n, err := b.fetchProducerIDBlock()
 		if err != nil {
-			return -1, err
+			return err
 		}
 		b.mu.Lock()
 		if b.nextProducerID >= b.producerIDLimit {
 			b.nextProducerID, b.producerIDLimit = start, start+int64(n)
 		}
 		b.mu.Unlock()
-	}
-	return -1, apiErr(kerr.CoordinatorLoadInProgress, "producer id blocks were used up as fast as they arrived")
+		return nil
+	}, apiErr(kerr.CoordinatorLoadInProgress, "producer id blocks were used up as fast as they arrived"))
 }
 
 // fetchProducerIDBlock asks the active controller for a new block of producer IDs.
