@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/gregor-streams/gregor/broker"
+	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
@@ -431,5 +432,43 @@ func TestKRaftForwardingFollowsTheNewActiveController(t *testing.T) {
 	t.Logf("created through the new controller in %v", time.Since(start).Round(time.Millisecond))
 	if mt := metadataOf(ctx, t, node, "after"); mt.ErrorCode != 0 || len(mt.Partitions) != 2 {
 		t.Fatalf("Metadata after: %v, %d partitions", kerr.ErrorForCode(mt.ErrorCode), len(mt.Partitions))
+	}
+}
+
+// TestKRaftBrokerOnlyNodeForwardsAdminRequests: a broker-only node (process.roles=broker, no local
+// controller) forwards CreateTopics over the network to the active controller and answers once its
+// own image (fetched from the quorum as an observer) holds the topic; its producer IDs come from its
+// own controller-allocated block, apart from a combined node's.
+func TestKRaftBrokerOnlyNodeForwardsAdminRequests(t *testing.T) {
+	c := testbroker.StartCluster(t, 3)
+	only := c.AddBroker()
+	c.WaitUnfenced(30 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 20000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "four", 4, 4
+	req.Topics = append(req.Topics, rt)
+	resp := sendTo(ctx, t, only.Broker(), req).(*kmsg.CreateTopicsResponse)
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("CreateTopics on the broker-only node: %v", kerr.ErrorForCode(code))
+	}
+	mt := metadataOf(ctx, t, only.Broker(), "four")
+	if mt.ErrorCode != 0 || len(mt.Partitions) != 4 || len(mt.Partitions[0].Replicas) != 4 {
+		t.Fatalf("Metadata on the broker-only node right after: %v, %+v", kerr.ErrorForCode(mt.ErrorCode), mt.Partitions)
+	}
+	ids := map[int64]string{}
+	for i, b := range []*broker.Broker{only.Broker(), c.Node(0).Broker()} {
+		for range 3 {
+			r := sendTo(ctx, t, b, kmsg.NewPtrInitProducerIDRequest()).(*kmsg.InitProducerIDResponse)
+			if r.ErrorCode != 0 {
+				t.Fatalf("InitProducerId on node %d: %v", i, kerr.ErrorForCode(r.ErrorCode))
+			}
+			if prev, dup := ids[r.ProducerID]; dup {
+				t.Fatalf("producer ID %d handed out by %s and node %d", r.ProducerID, prev, i)
+			}
+			ids[r.ProducerID] = fmt.Sprint("node ", i)
+		}
 	}
 }

@@ -17,8 +17,10 @@ import (
 // its own formatted log dir, with node IDs 1..n, controller listeners on reserved 127.0.0.1 ports and
 // fast heartbeats (broker.heartbeat.interval.ms 100, broker.session.timeout.ms 1500).
 type Cluster struct {
-	t     testing.TB
-	nodes []*Broker
+	t         testing.TB
+	nodes     []*Broker
+	voters    string // controller.quorum.voters
+	clusterID string
 }
 
 // StartCluster starts a cluster of n nodes, with opts applied to every node (Set overrides the
@@ -31,24 +33,9 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	for i, p := range ports {
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
 	}
-	clusterID := config.RandomClusterID()
-	c := &Cluster{t: t}
+	c := &Cluster{t: t, voters: strings.Join(voters, ","), clusterID: config.RandomClusterID()}
 	for i := range n {
-		tb := &Broker{t: t, controllerListener: fmt.Sprintf("127.0.0.1:%d", ports[i])}
-		tb.sets = []string{
-			"process.roles=broker,controller", fmt.Sprintf("node.id=%d", i+1),
-			"controller.quorum.voters=" + strings.Join(voters, ","), "controller.listener.names=CONTROLLER",
-			fmt.Sprintf("broker.rack=r%d", i+1), "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=1500",
-		}
-		for _, o := range opts {
-			o(tb)
-		}
-		if tb.dir == "" {
-			tb.dir = t.TempDir()
-		}
-		if err := config.WriteMetaProperties(tb.dir, config.MetaProperties{ClusterID: clusterID, NodeID: int32(i + 1)}); err != nil {
-			t.Fatalf("testbroker: format node %d: %v", i+1, err)
-		}
+		tb := c.newNode("broker,controller", fmt.Sprintf("127.0.0.1:%d", ports[i]), opts)
 		c.nodes = append(c.nodes, tb)
 	}
 	// NB: registered after the temp dirs, so it runs before they are removed. Stopped together, so
@@ -59,6 +46,39 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		tb.start("127.0.0.1:0")
 	}
 	return c
+}
+
+// newNode prepares (formats, does not start) node len(c.nodes)+1 with roles.
+func (c *Cluster) newNode(roles, controllerListener string, opts []Option) *Broker {
+	id := len(c.nodes) + 1
+	tb := &Broker{t: c.t, controllerListener: controllerListener}
+	tb.sets = []string{
+		"process.roles=" + roles, fmt.Sprintf("node.id=%d", id),
+		"controller.quorum.voters=" + c.voters, "controller.listener.names=CONTROLLER",
+		fmt.Sprintf("broker.rack=r%d", id), "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=1500",
+	}
+	for _, o := range opts {
+		o(tb)
+	}
+	if tb.dir == "" {
+		tb.dir = c.t.TempDir()
+	}
+	if err := config.WriteMetaProperties(tb.dir, config.MetaProperties{ClusterID: c.clusterID, NodeID: int32(id)}); err != nil {
+		c.t.Fatalf("testbroker: format node %d: %v", id, err)
+	}
+	return tb
+}
+
+// AddBroker starts one more node, broker-only (process.roles=broker: it follows the metadata log
+// over the network and forwards admin requests to the controllers), with the next node ID.
+func (c *Cluster) AddBroker(opts ...Option) *Broker {
+	c.t.Helper()
+	tb := c.newNode("broker", "", opts)
+	// NB: after its temp dir, so it stops before the dir is removed (and before the controllers).
+	c.t.Cleanup(tb.Stop)
+	c.nodes = append(c.nodes, tb)
+	tb.start("127.0.0.1:0")
+	return tb
 }
 
 // freePorts reserves n distinct ports on 127.0.0.1 for the controller listeners, which
