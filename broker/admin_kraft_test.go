@@ -243,7 +243,8 @@ func TestKRaftDeleteTopicsAndCreatePartitionsAreForwarded(t *testing.T) {
 // TestKRaftTopicConfigChangesReachOpenPartitions: IncrementalAlterConfigs and AlterConfigs on a
 // topic go through the controller; once answered, DescribeConfigs on the node shows the new value,
 // and every replica's open log enforces it: after max.message.bytes drops to 1000, a 4 KB record is
-// refused MESSAGE_TOO_LARGE by the partition leader.
+// refused MESSAGE_TOO_LARGE by the partition leader, and after min.insync.replicas rises above the
+// ISR an acks=all produce is refused NOT_ENOUGH_REPLICAS.
 func TestKRaftTopicConfigChangesReachOpenPartitions(t *testing.T) {
 	nodes := startKRaftCluster(t, 3)
 	waitUnfenced(t, nodes)
@@ -279,6 +280,27 @@ func TestKRaftTopicConfigChangesReachOpenPartitions(t *testing.T) {
 		err := cl.ProduceSync(ctx, &kgo.Record{Value: randomBytes(4096)}).FirstErr()
 		if err == nil || !strings.Contains(err.Error(), kerr.MessageTooLarge.Message) {
 			return fmt.Errorf("4 KB record after max.message.bytes=1000: %v", err)
+		}
+		return nil
+	})
+
+	// min.insync.replicas above the ISR: the leader's replica state refuses acks=all.
+	mi := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	mres := kmsg.NewIncrementalAlterConfigsRequestResource()
+	mres.ResourceType, mres.ResourceName = kmsg.ConfigResourceTypeTopic, "cfg"
+	mc := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	mc.Name, mc.Op, mc.Value = "min.insync.replicas", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("4")
+	mres.Configs = append(mres.Configs, mc)
+	mi.Resources = append(mi.Resources, mres)
+	if r := sendTo(ctx, t, node, mi).(*kmsg.IncrementalAlterConfigsResponse); r.Resources[0].ErrorCode != 0 {
+		t.Fatalf("min.insync.replicas=4: %v", kerr.ErrorForCode(r.Resources[0].ErrorCode))
+	}
+	// NB: not idempotent and retried once, so the refusal comes back at once.
+	strict := newClient(t, node.Addr(), kgo.DefaultProduceTopic("cfg"), kgo.DisableIdempotentWrite(), kgo.RecordRetries(1))
+	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		err := strict.ProduceSync(ctx, &kgo.Record{Value: []byte("small")}).FirstErr()
+		if err == nil || !strings.Contains(err.Error(), kerr.NotEnoughReplicas.Message) {
+			return fmt.Errorf("acks=all with min.insync.replicas=4 and 3 in sync: %v", err)
 		}
 		return nil
 	})
