@@ -41,8 +41,9 @@ func adminContext(timeoutMs int32) (context.Context, context.CancelFunc) {
 
 // forward sends req to the active controller and returns its response set to req's version.
 //
-// NB: the client that sends it negotiates the version with the controller (the highest both speak);
-// req is never mutated, so the caller still answers in its client's version.
+// NB: the controller client sends req at the version it negotiated with the controller (the highest
+// both speak) and sets req's version to it, so callers pass a copy of their client's request; the
+// response is set back to the version req had before sending, the client's.
 func (b *Broker) forward(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
 	version := req.GetVersion()
 	resp, err := b.kraft.client.Send(ctx, req)

@@ -14,8 +14,9 @@ import (
 // Broker.topics and Broker.byID, marked image, so the handlers find it as they find a single-node
 // topic. Its partitions slice has one slot per partition of the image's topic; a slot holds the
 // applier's partition if this broker is one of its replicas, and is nil (a hole) otherwise. Such
-// topics are never written to gregor-topics.json, and the background loops (retention, flush,
-// high-watermark checkpoints, close) leave their logs to the applier.
+// topics are never written to gregor-topics.json. The log manager's loops (retention, flush,
+// compaction, high-watermark checkpoints) serve their hosted partitions like the single node's
+// (servedPartitions); closing them is the applier's.
 
 // syncRegistry makes Broker.topics hold u.Image's topics, working from u.Changes alone: it
 // registers the created topics, unregisters the deleted ones, grows the partition slots of the
@@ -133,8 +134,8 @@ func (b *Broker) missingPartitionError(t *topic, index int32) error {
 
 // errImageTopic refuses a local admin change to a topic of the KRaft metadata image.
 //
-// NB: Kafka forwards these to the controller; until this broker does, it refuses rather than
-// touch logs the imageApplier owns.
+// NB: a KRaft broker forwards admin requests to the controller (forward.go) and never reaches the
+// local paths that refuse with this; it guards the logs the imageApplier owns all the same.
 func errImageTopic(name string) error {
 	return apiErr(kerr.InvalidRequest, "topic %s is managed by the KRaft controller, not by this broker's local registry", name)
 }
