@@ -51,8 +51,8 @@ func metadataOf(ctx context.Context, t *testing.T, b *broker.Broker, topic strin
 // active controller goes to the controller, and its answer comes only once the node itself applied
 // the topic: the node's very next Metadata lists every partition with three replicas. An explicit
 // replica_assignment is kept as given, replication factor -1 takes default.replication.factor, a
-// factor larger than the unfenced brokers is INVALID_REPLICATION_FACTOR, validateOnly creates
-// nothing, and the v5+ answer carries the topic's configs with their sources.
+// factor larger than the unfenced brokers is INVALID_REPLICATION_FACTOR, a bad config value
+// INVALID_CONFIG, validateOnly creates nothing, and the v5+ answer carries the topic's configs with their sources.
 func TestKRaftCreateTopicsIsForwardedToTheController(t *testing.T) {
 	nodes := startKRaftCluster(t, 3, "default.replication.factor=2")
 	waitUnfenced(t, nodes)
@@ -86,6 +86,7 @@ func TestKRaftCreateTopicsIsForwardedToTheController(t *testing.T) {
 	add("manual", -1, -1, [][]int32{{1, 2}, {3, 1}})
 	add("defaults", 2, -1, nil)
 	add("too-many", 1, 4, nil)
+	add("bad-config", 1, 1, nil, "retention.ms", "soon")
 	resp := sendTo(ctx, t, node, req).(*kmsg.CreateTopicsResponse)
 	codes := map[string]int16{}
 	for _, st := range resp.Topics {
@@ -104,7 +105,8 @@ func TestKRaftCreateTopicsIsForwardedToTheController(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]int16{"rf3": 0, "manual": 0, "defaults": 0, "too-many": kerr.InvalidReplicationFactor.Code}
+	want := map[string]int16{"rf3": 0, "manual": 0, "defaults": 0, "too-many": kerr.InvalidReplicationFactor.Code,
+		"bad-config": kerr.InvalidConfig.Code}
 	for name, code := range want {
 		if codes[name] != code {
 			t.Errorf("CreateTopics %s: %v, want %v", name, kerr.ErrorForCode(codes[name]), kerr.ErrorForCode(code))
