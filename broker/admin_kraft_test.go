@@ -52,7 +52,8 @@ func metadataOf(ctx context.Context, t *testing.T, b *broker.Broker, topic strin
 // the topic: the node's very next Metadata lists every partition with three replicas. An explicit
 // replica_assignment is kept as given, replication factor -1 takes default.replication.factor, a
 // factor larger than the unfenced brokers is INVALID_REPLICATION_FACTOR, a bad config value
-// INVALID_CONFIG, validateOnly creates nothing, and the v5+ answer carries the topic's configs with their sources.
+// INVALID_CONFIG, validateOnly creates nothing, and the v5+ answer carries the topic's configs
+// with their sources.
 func TestKRaftCreateTopicsIsForwardedToTheController(t *testing.T) {
 	nodes := startKRaftCluster(t, 3, "default.replication.factor=2")
 	waitUnfenced(t, nodes)
