@@ -452,7 +452,12 @@ func TestKRaftForwardingFollowsTheNewActiveController(t *testing.T) {
 	start := time.Now()
 	resp := sendTo(ctx, t, node, req).(*kmsg.CreateTopicsResponse)
 	if code := resp.Topics[0].ErrorCode; code != 0 {
-		t.Fatalf("CreateTopics after the controller stopped: %v (%v)", kerr.ErrorForCode(code), resp.Topics[0].ErrorMessage)
+		var brokers []string
+		for _, br := range node.MetadataImage().Brokers() {
+			brokers = append(brokers, fmt.Sprintf("%d fenced=%v shutdown=%v", br.ID, br.Fenced, br.InControlledShutdown))
+		}
+		t.Fatalf("CreateTopics after the controller stopped: %v (%v); image at %d: %v", kerr.ErrorForCode(code),
+			*resp.Topics[0].ErrorMessage, node.MetadataImage().Offset(), brokers)
 	}
 	t.Logf("created through the new controller in %v", time.Since(start).Round(time.Millisecond))
 	if mt := metadataOf(ctx, t, node, "after"); mt.ErrorCode != 0 || len(mt.Partitions) != 2 {
@@ -494,6 +499,52 @@ func TestKRaftBrokerOnlyNodeForwardsAdminRequests(t *testing.T) {
 				t.Fatalf("producer ID %d handed out by %s and node %d", r.ProducerID, prev, i)
 			}
 			ids[r.ProducerID] = fmt.Sprint("node ", i)
+		}
+	}
+}
+
+// TestKRaftControllerFailoverFencesNoLiveBroker: when the active controller's node stops, the
+// surviving brokers reach the newly elected controller well within broker.session.timeout.ms (1.5 s
+// here), so it fences neither of them: their lifecycle managers retry at most every heartbeat
+// interval while the controllers elect. (With a 2 s retry backoff, every broker was fenced on a
+// controller failover and all partitions went offline until they heartbeated again.)
+func TestKRaftControllerFailoverFencesNoLiveBroker(t *testing.T) {
+	nodes := startKRaftCluster(t, 3)
+	waitUnfenced(t, nodes)
+	st, _ := nodes[0].LifecycleState()
+	if st.Controller < 1 || int(st.Controller) > len(nodes) {
+		t.Fatalf("no active controller known: %+v", st)
+	}
+	if err := nodes[st.Controller-1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	var live []*broker.Broker
+	for i, b := range nodes {
+		if int32(i+1) != st.Controller {
+			live = append(live, b)
+		}
+	}
+	// NB: a bounded watch of an invariant, not a wait: every 10 ms for 5 s, no live broker may be
+	// fenced in any live node's image; by the end a new controller must have taken over.
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; n < 1000 && time.Now().Before(deadline); n++ {
+		<-tick.C
+		for _, b := range live {
+			img := b.MetadataImage()
+			for _, other := range live {
+				id := int32(slices.Index(nodes, other) + 1)
+				if br := img.Broker(id); br == nil || br.Fenced {
+					t.Fatalf("node %d's image at offset %d shows live broker %d fenced after the controller failover",
+						slices.Index(nodes, b)+1, img.Offset(), id)
+				}
+			}
+		}
+	}
+	for _, b := range live {
+		if st2, _ := b.LifecycleState(); st2.Controller == st.Controller || st2.Fenced {
+			t.Errorf("after the failover a live broker still sees controller %d (was %d), fenced %v", st2.Controller, st.Controller, st2.Fenced)
 		}
 	}
 }
