@@ -110,7 +110,6 @@ func (a *imageApplier) run() {
 			default:
 			}
 			a.apply(u)
-			a.setApplied(u.Image)
 		}
 	}
 }
@@ -142,7 +141,7 @@ func (a *imageApplier) waitApplied(ctx context.Context, done func(*metadata.Imag
 	}
 }
 
-// apply acts on one image's local changes.
+// apply acts on one image's local changes, then wakes the requests waiting for it (waitApplied).
 func (a *imageApplier) apply(u metadata.Update) {
 	a.syncRegistry(u)
 	local := u.Changes.Local(a.node)
@@ -172,6 +171,7 @@ func (a *imageApplier) apply(u metadata.Update) {
 	for _, pc := range local.IsrOnly {
 		a.assign(u.Image, pc)
 	}
+	a.setApplied(u.Image)
 }
 
 // replicaTP names pc for the replica fetchers.

@@ -25,6 +25,7 @@ func BenchmarkApplierIgnoresUnchangedTopics(b *testing.B) {
 	br := &Broker{cfg: cfg, logger: logger, repeats: newRepeatLog(logger, repeatLogEvery, time.Now),
 		topics: map[string]*topic{}, byID: map[[16]byte]*topic{}}
 	a := &imageApplier{b: br, node: 4, topics: map[metadata.Uuid]*topic{}}
+	a.mu.appliedCh = make(chan struct{})
 
 	d := metadata.NewDelta(metadata.Empty())
 	replay := func(r metadata.Record) {

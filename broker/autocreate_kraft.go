@@ -43,7 +43,7 @@ func (b *Broker) autoCreateViaController(topics []kmsg.MetadataRequestTopic) map
 	defer cancel()
 	req.TimeoutMillis = int32(autoCreateWait.Milliseconds())
 	errs := map[string]error{}
-	raw, err := b.forward(ctx, req)
+	raw, err := b.forwardToController(ctx, req)
 	if err != nil {
 		err = apiErr(kerr.LeaderNotAvailable, "auto-creating the topic: %v", forwardError(err))
 		for _, t := range req.Topics {

@@ -148,7 +148,7 @@ func cloneMap(m map[string]string) map[string]string {
 	return out
 }
 func (b *Broker) handleAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
-	if b.forwarding() {
+	if b.forwardsAdmin() {
 		return b.forwardAlterConfigs(r)
 	}
 	return b.handleAlterConfigsLocal(r)
@@ -189,7 +189,7 @@ func alterResource(resourceType int8, alterTopic func() error) error {
 	return apiErr(kerr.InvalidRequest, "resource type %d is not supported", resourceType)
 }
 func (b *Broker) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
-	if b.forwarding() {
+	if b.forwardsAdmin() {
 		return b.forwardIncrementalAlterConfigs(r)
 	}
 	return b.handleIncrementalAlterConfigsLocal(r)

@@ -119,7 +119,7 @@ func (b *Broker) forwardAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterCon
 		forward: func(ctx context.Context, topics []Q) ([]A, error) {
 			fwd := *r
 			fwd.Resources = topics
-			raw, err := b.forward(ctx, &fwd)
+			raw, err := b.forwardToController(ctx, &fwd)
 			if err != nil {
 				return nil, err
 			}
@@ -162,7 +162,7 @@ func (b *Broker) forwardIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsR
 		forward: func(ctx context.Context, topics []Q) ([]A, error) {
 			fwd := *r
 			fwd.Resources = topics
-			raw, err := b.forward(ctx, &fwd)
+			raw, err := b.forwardToController(ctx, &fwd)
 			if err != nil {
 				return nil, err
 			}

@@ -15,7 +15,7 @@ func init() {
 }
 
 func (b *Broker) handleCreatePartitions(r *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
-	if b.forwarding() {
+	if b.forwardsAdmin() {
 		return b.forwardCreatePartitions(r)
 	}
 	resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)

@@ -14,7 +14,7 @@ func (b *Broker) forwardCreatePartitions(r *kmsg.CreatePartitionsRequest) *kmsg.
 	defer cancel()
 	resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	fwd := *r
-	raw, err := b.forward(ctx, &fwd)
+	raw, err := b.forwardToController(ctx, &fwd)
 	if err != nil {
 		err = forwardError(err)
 		for _, rt := range r.Topics {

@@ -18,7 +18,7 @@ func init() {
 }
 
 func (b *Broker) handleCreateTopics(r *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
-	if b.forwarding() {
+	if b.forwardsAdmin() {
 		return b.forwardCreateTopics(r)
 	}
 	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)

@@ -19,7 +19,7 @@ func (b *Broker) forwardCreateTopics(r *kmsg.CreateTopicsRequest) *kmsg.CreateTo
 	defer cancel()
 	fwd := *r
 	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
-	raw, err := b.forward(ctx, &fwd)
+	raw, err := b.forwardToController(ctx, &fwd)
 	if err != nil {
 		err = forwardError(err)
 		for _, rt := range r.Topics {

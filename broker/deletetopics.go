@@ -15,7 +15,7 @@ func init() {
 }
 
 func (b *Broker) handleDeleteTopics(r *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopicsResponse {
-	if b.forwarding() {
+	if b.forwardsAdmin() {
 		return b.forwardDeleteTopics(r)
 	}
 	resp := r.ResponseKind().(*kmsg.DeleteTopicsResponse)

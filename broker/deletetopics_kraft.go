@@ -53,7 +53,7 @@ func (b *Broker) forwardDeleteTopics(r *kmsg.DeleteTopicsRequest) *kmsg.DeleteTo
 	}
 	var answers []kmsg.DeleteTopicsResponseTopic
 	if len(fwd.Topics) > 0 {
-		raw, err := b.forward(ctx, fwd)
+		raw, err := b.forwardToController(ctx, fwd)
 		if err != nil {
 			err = forwardError(err)
 			for _, t := range fwd.Topics {

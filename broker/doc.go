@@ -46,8 +46,8 @@
 // advances the high watermark and completes acks=all) and returns records up to the log end offset.
 // Admin requests (CreateTopics, DeleteTopics, CreatePartitions, topic configs, auto-creation) are
 // forwarded to the active controller and answered once the applier applied their effect
-// (forward.go); InitProducerId draws from AllocateProducerIds blocks (produceridblocks.go). Not yet:
-// checking ReplicaState's broker epoch, fetch sessions.
+// (admin_forward.go); InitProducerId draws from AllocateProducerIds blocks (produceridblocks.go).
+// Not yet: checking ReplicaState's broker epoch, fetch sessions.
 //
 // # Locks
 //

@@ -33,7 +33,7 @@ func (b *Broker) handleInitProducerID(r *kmsg.InitProducerIDRequest) *kmsg.InitP
 			return resp
 		}
 	}
-	if b.forwarding() {
+	if b.forwardsAdmin() {
 		id, err := b.allocateProducerIDFromController()
 		if err != nil {
 			resp.ErrorCode = codeFor(err)

@@ -46,7 +46,7 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 	seenNames := make(map[string]struct{})
 	seenIDs := make(map[[16]byte]struct{})
 	var autoCreateErrs map[string]error
-	if autoCreate && b.forwarding() {
+	if autoCreate && b.forwardsAdmin() {
 		autoCreateErrs = b.autoCreateViaController(r.Topics)
 		autoCreate = false
 	}

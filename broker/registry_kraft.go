@@ -134,7 +134,7 @@ func (b *Broker) missingPartitionError(t *topic, index int32) error {
 
 // errImageTopic refuses a local admin change to a topic of the KRaft metadata image.
 //
-// NB: a KRaft broker forwards admin requests to the controller (forward.go) and never reaches the
+// NB: a KRaft broker forwards admin requests to the controller (admin_forward.go) and never reaches the
 // local paths that refuse with this; it guards the logs the imageApplier owns all the same.
 func errImageTopic(name string) error {
 	return apiErr(kerr.InvalidRequest, "topic %s is managed by the KRaft controller, not by this broker's local registry", name)

@@ -25,8 +25,8 @@ import (
 // Kafka's request.timeout.ms default.
 const defaultAdminTimeout = 30 * time.Second
 
-// forwarding reports whether this broker forwards admin requests to a controller (a KRaft broker).
-func (b *Broker) forwarding() bool {
+// forwardsAdmin reports whether this broker forwards admin requests to a controller (a KRaft broker).
+func (b *Broker) forwardsAdmin() bool {
 	return b.kraft != nil && b.kraft.client != nil && b.kraft.applier != nil
 }
 
@@ -39,12 +39,12 @@ func adminContext(timeoutMs int32) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
 
-// forward sends req to the active controller and returns its response set to req's version.
+// forwardToController sends req to the active controller and returns its response set to req's version.
 //
 // NB: the controller client sends req at the version it negotiated with the controller (the highest
 // both speak) and sets req's version to it, so callers pass a copy of their client's request; the
 // response is set back to the version req had before sending, the client's.
-func (b *Broker) forward(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+func (b *Broker) forwardToController(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
 	version := req.GetVersion()
 	resp, err := b.kraft.client.Send(ctx, req)
 	if err != nil {
