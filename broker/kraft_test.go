@@ -16,6 +16,11 @@ import (
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
+// freePorts reserves n ports on 127.0.0.1 for controller listeners (testbroker.FreePorts).
+//
+//lint:ignore U1000 kept for the in-process clusters other test files build by hand (ops_cluster_test.go on main)
+func freePorts(t *testing.T, n int) []int { return testbroker.FreePorts(t, n) }
+
 // startKRaftCluster starts n combined (broker,controller) nodes in-process (testbroker.StartCluster)
 // with fast heartbeats; extra are more key=value settings.
 func startKRaftCluster(t *testing.T, n int, extra ...string) []*broker.Broker {

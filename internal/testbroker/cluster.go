@@ -28,7 +28,7 @@ type Cluster struct {
 // WaitUnfenced before relying on all of them.
 func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
-	ports := freePorts(t, n)
+	ports := FreePorts(t, n)
 	var voters []string
 	for i, p := range ports {
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
@@ -81,9 +81,10 @@ func (c *Cluster) AddBroker(opts ...Option) *Broker {
 	return tb
 }
 
-// freePorts reserves n distinct ports on 127.0.0.1 for the controller listeners, which
-// controller.quorum.voters must name before any node starts.
-func freePorts(t testing.TB, n int) []int {
+// FreePorts reserves n distinct ports on 127.0.0.1 for controller listeners, which
+// controller.quorum.voters must name before any node starts. NB: they are free when it returns, not
+// held: a port can be taken by someone else before the node binds it (rare on 127.0.0.1).
+func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var lns []net.Listener
 	var ports []int
