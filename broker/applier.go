@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,13 @@ type imageApplier struct {
 		pending []metadata.Update
 		// hosted are the partitions the images assigned here; written by run only.
 		hosted map[topicPartition]*partition
+		// applied is the newest image run has applied (nil before the first); appliedCh is closed
+		// and replaced each time it changes (waitApplied).
+		applied   *metadata.Image
+		appliedCh chan struct{}
+		// checkpointed are the high watermarks of replication-offset-checkpoint at start, for the
+		// replicas not reopened yet (open takes them; checkpointHighWatermarks keeps the rest).
+		checkpointed map[topicPartition]int64
 	}
 	// proposals counts AlterPartition sends in flight (alterpartition.go); close waits for them.
 	proposals sync.WaitGroup
@@ -46,11 +54,21 @@ type imageApplier struct {
 }
 
 func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.ControllerClient) *imageApplier {
+	// NB: read again (New read it for the single node's partitions): a malformed checkpoint already
+	// failed New, so an error here is a file that vanished or a disk failing now; the replicas then
+	// start at their log start offset and learn the high watermark from their leader.
+	checkpointed, err := b.readHighWatermarks()
+	if err != nil {
+		b.logger.Warn("reading the high-watermark checkpoint failed; image partitions start without it", "err", err)
+		checkpointed = map[topicPartition]int64{}
+	}
 	lc := newLeaderClients(b, pub)
 	a := &imageApplier{b: b, node: b.cfg.NodeID, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{},
 		leaders: lc, client: client, replicas: replica.NewManager(b.replicaConfig(), lc.dial)}
 	a.mu.hosted = map[topicPartition]*partition{}
+	a.mu.appliedCh = make(chan struct{})
+	a.mu.checkpointed = checkpointed
 	go a.run()
 	return a
 }
@@ -97,9 +115,36 @@ func (a *imageApplier) run() {
 	}
 }
 
-// apply acts on one image's local changes.
+// setApplied records img as applied and wakes waitApplied's waiters.
+func (a *imageApplier) setApplied(img *metadata.Image) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.mu.applied = img
+	close(a.mu.appliedCh)
+	a.mu.appliedCh = make(chan struct{})
+}
+
+// waitApplied waits until run has applied an image for which done is true, or ctx ends. done must
+// be quick: it runs on the caller's goroutine once per applied image at most.
+func (a *imageApplier) waitApplied(ctx context.Context, done func(*metadata.Image) bool) error {
+	for {
+		a.mu.Lock()
+		img, ch := a.mu.applied, a.mu.appliedCh
+		a.mu.Unlock()
+		if img != nil && done(img) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// apply acts on one image's local changes, then wakes the requests waiting for it (waitApplied).
 func (a *imageApplier) apply(u metadata.Update) {
-	a.syncRegistry(u.Image)
+	a.syncRegistry(u)
 	local := u.Changes.Local(a.node)
 	for _, pc := range local.Deleted {
 		a.remove(pc)
@@ -127,6 +172,7 @@ func (a *imageApplier) apply(u metadata.Update) {
 	for _, pc := range local.IsrOnly {
 		a.assign(u.Image, pc)
 	}
+	a.setApplied(u.Image)
 }
 
 // replicaTP names pc for the replica fetchers.
@@ -179,7 +225,8 @@ func (a *imageApplier) open(img *metadata.Image, pc metadata.PartitionChange) (*
 	if t == nil {
 		return nil, fmt.Errorf("topic %s (%s) is not in the registry", pc.TopicName, formatUUID(pc.TopicID))
 	}
-	return a.b.openReplica(t, pc.Partition, 0, a.propose)
+	tp := topicPartition{pc.TopicName, pc.Partition}
+	return a.b.openReplica(t, pc.Partition, a.takeCheckpointedHighWatermark(tp), a.propose)
 }
 
 // remove stops and deletes a replica the image no longer assigns here.
@@ -189,6 +236,7 @@ func (a *imageApplier) remove(pc metadata.PartitionChange) {
 	p := a.mu.hosted[tp]
 	delete(a.mu.hosted, tp)
 	a.mu.Unlock()
+	a.takeCheckpointedHighWatermark(tp)
 	if p == nil {
 		return
 	}

@@ -388,7 +388,7 @@ func (b *Broker) retentionLoop() {
 			return
 		case <-t.C:
 		}
-		for _, p := range b.allPartitions() {
+		for _, p := range b.servedPartitions() {
 			n, err := p.log.EnforceRetention()
 			if err != nil && !errors.Is(err, log.ErrClosed) {
 				b.repeats.Warn("retention failed", "topic", p.topic.name, "partition", p.index, "err", err)
@@ -410,7 +410,7 @@ func (b *Broker) flushLoop() {
 		case <-b.stop:
 			return
 		case now := <-t.C:
-			for _, p := range b.allPartitions() {
+			for _, p := range b.servedPartitions() {
 				ms := p.log.Config().FlushMs
 				if ms <= 0 || ms == math.MaxInt64 {
 					continue

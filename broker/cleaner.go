@@ -37,7 +37,7 @@ func (b *Broker) cleanOnce() {
 		ratio float64
 	}
 	var cands []candidate
-	for _, p := range b.allPartitions() {
+	for _, p := range b.servedPartitions() {
 		if p.log.Config().Compact {
 			cands = append(cands, candidate{p, p.log.DirtyRatio()})
 		}

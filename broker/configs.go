@@ -148,6 +148,14 @@ func cloneMap(m map[string]string) map[string]string {
 	return out
 }
 func (b *Broker) handleAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
+	if b.forwardsAdmin() {
+		return b.forwardAlterConfigs(r)
+	}
+	return b.handleAlterConfigsLocal(r)
+}
+
+// handleAlterConfigsLocal applies AlterConfigs to this broker's own registry (the single node).
+func (b *Broker) handleAlterConfigsLocal(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
 	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
 	for _, rr := range r.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
@@ -181,6 +189,14 @@ func alterResource(resourceType int8, alterTopic func() error) error {
 	return apiErr(kerr.InvalidRequest, "resource type %d is not supported", resourceType)
 }
 func (b *Broker) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
+	if b.forwardsAdmin() {
+		return b.forwardIncrementalAlterConfigs(r)
+	}
+	return b.handleIncrementalAlterConfigsLocal(r)
+}
+
+// handleIncrementalAlterConfigsLocal applies IncrementalAlterConfigs to this broker's own registry.
+func (b *Broker) handleIncrementalAlterConfigsLocal(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	for _, rr := range r.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()

@@ -15,6 +15,9 @@ func init() {
 }
 
 func (b *Broker) handleCreatePartitions(r *kmsg.CreatePartitionsRequest) *kmsg.CreatePartitionsResponse {
+	if b.forwardsAdmin() {
+		return b.forwardCreatePartitions(r)
+	}
 	resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	budget := b.newRequestBudget()
 	for _, rt := range r.Topics {

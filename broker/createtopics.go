@@ -18,6 +18,9 @@ func init() {
 }
 
 func (b *Broker) handleCreateTopics(r *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
+	if b.forwardsAdmin() {
+		return b.forwardCreateTopics(r)
+	}
 	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := map[string]int{}
 	for _, rt := range r.Topics {
@@ -79,15 +82,7 @@ func (b *Broker) createTopicFromRequest(r *kmsg.CreateTopicsRequest, rt *kmsg.Cr
 	}
 	st.NumPartitions, st.ReplicationFactor = int32(len(t.partitions)), 1
 	st.TopicID = t.id
-	tc := config.Topic{Overrides: t.configs, Broker: b.cfg}
-	for _, e := range tc.Entries() {
-		c := kmsg.NewCreateTopicsResponseTopicConfig()
-		c.Name = e.Name
-		v := e.Value
-		c.Value = &v
-		c.Source = b.configSource(tc, e)
-		st.Configs = append(st.Configs, c)
-	}
+	b.describeCreatedConfigs(st, t.configs)
 	if !r.ValidateOnly {
 		b.logger.Info("created topic", "topic", t.name, "partitions", len(t.partitions), "configs", t.configs)
 	}

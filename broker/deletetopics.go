@@ -15,6 +15,9 @@ func init() {
 }
 
 func (b *Broker) handleDeleteTopics(r *kmsg.DeleteTopicsRequest) *kmsg.DeleteTopicsResponse {
+	if b.forwardsAdmin() {
+		return b.forwardDeleteTopics(r)
+	}
 	resp := r.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	type target struct {
 		name *string

@@ -44,8 +44,10 @@
 // and ISR; gregor-topics.json is never written in KRaft mode. A leader serves followers' fetches
 // (fetch.go: ReplicaID / ReplicaState): it records their progress (partition.FollowerFetch, which
 // advances the high watermark and completes acks=all) and returns records up to the log end offset.
-// Not yet: checking ReplicaState's broker epoch, fetch sessions, forwarding admin requests and
-// producer-ID blocks to the controller (local admin changes to an image topic are refused).
+// Admin requests (CreateTopics, DeleteTopics, CreatePartitions, topic configs, auto-creation) are
+// forwarded to the active controller and answered once the applier applied their effect
+// (admin_forward.go); InitProducerId draws from AllocateProducerIds blocks (produceridblocks.go).
+// Not yet: checking ReplicaState's broker epoch, fetch sessions.
 //
 // # Locks
 //

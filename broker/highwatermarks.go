@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,9 @@ import (
 
 // The high watermark of every partition is checkpointed in Kafka's replication-offset-checkpoint
 // file, one per log dir, holding the partitions of that dir: a version line (0), a count line,
-// then "topic partition highWatermark" a line. It is written every
+// then "topic partition highWatermark" a line. It holds the single node's partitions and a KRaft
+// broker's replicas of image partitions alike (the applier opens those with their checkpointed high
+// watermark, so a restarted replica neither starts at 0 nor serves uncommitted records). It is written every
 // replica.high.watermark.checkpoint.interval.ms and on a clean stop, and read at start: a
 // partition's log opens with its high watermark at its log end offset, which may hold records
 // that were never committed (acks=1 writes while the ISR is below min.insync.replicas, or, in a
@@ -83,14 +86,25 @@ func parseHighWatermarks(data []byte, into map[topicPartition]int64) error {
 // Callers are serialized (the checkpoint loop, then Close after the loop stopped).
 func (b *Broker) checkpointHighWatermarks() error {
 	byDir := map[string][]string{}
-	for _, p := range b.allPartitions() {
+	add := func(tp topicPartition, hw int64) {
+		dir := filepath.Dir(b.partitionDir(tp.topic, tp.partition))
+		byDir[dir] = append(byDir[dir], tp.topic+" "+strconv.Itoa(int(tp.partition))+" "+strconv.FormatInt(hw, 10))
+	}
+	for _, p := range b.servedPartitions() {
 		hw, _ := p.state.Offsets()
-		dir := filepath.Dir(b.partitionDir(p.topic.name, p.index))
-		byDir[dir] = append(byDir[dir], p.topic.name+" "+strconv.Itoa(int(p.index))+" "+strconv.FormatInt(hw, 10))
+		add(topicPartition{p.topic.name, p.index}, hw)
+	}
+	// NB: a KRaft broker's replicas the image has not reopened yet keep the high watermark they were
+	// checkpointed with, so a restart before the applier caught up loses none.
+	if b.kraft != nil {
+		for tp, hw := range b.kraft.applier.unopenedHighWatermarks() {
+			add(tp, hw)
+		}
 	}
 	var errs []error
 	for _, dir := range b.cfg.LogDirs {
 		entries := byDir[dir]
+		slices.Sort(entries) // NB: stable contents, so an unchanged checkpoint is not rewritten
 		var buf bytes.Buffer
 		fmt.Fprintf(&buf, "0\n%d\n", len(entries))
 		for _, e := range entries {

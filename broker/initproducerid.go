@@ -33,6 +33,16 @@ func (b *Broker) handleInitProducerID(r *kmsg.InitProducerIDRequest) *kmsg.InitP
 			return resp
 		}
 	}
+	if b.forwardsAdmin() {
+		id, err := b.allocateProducerIDFromController()
+		if err != nil {
+			resp.ErrorCode = codeFor(err)
+			b.repeats.Warn("allocating a producer id block from the controller failed", "err", err)
+			return resp
+		}
+		resp.ProducerID, resp.ProducerEpoch = id, 0
+		return resp
+	}
 	id, err := b.allocateProducerID()
 	if err != nil {
 		resp.ErrorCode = kerr.KafkaStorageError.Code
@@ -50,6 +60,13 @@ const producerIDBlock = 1000
 func (b *Broker) allocateProducerID() (int64, error) {
 	// NB: each round persists a new block unless another allocation already did; a block of
 	// producerIDBlock IDs used up between two rounds would take many concurrent allocations.
+	return b.nextProducerIDFrom(func() error { return b.saveMeta(true) },
+		fmt.Errorf("producer id blocks were used up as fast as they were reserved"))
+}
+
+// nextProducerIDFrom hands out the next ID of the current block (Broker.nextProducerID below
+// producerIDLimit), calling refill when it is used up, a bounded number of times (then exhausted).
+func (b *Broker) nextProducerIDFrom(refill func() error, exhausted error) (int64, error) {
 	for range 8 {
 		b.mu.Lock()
 		if b.nextProducerID < b.producerIDLimit {
@@ -59,9 +76,9 @@ func (b *Broker) allocateProducerID() (int64, error) {
 			return id, nil
 		}
 		b.mu.Unlock()
-		if err := b.saveMeta(true); err != nil {
+		if err := refill(); err != nil {
 			return -1, err
 		}
 	}
-	return -1, fmt.Errorf("producer id blocks were used up as fast as they were reserved")
+	return -1, exhausted
 }

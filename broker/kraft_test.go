@@ -3,8 +3,6 @@ package broker_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -14,80 +12,25 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streams/gregor/broker"
-	"github.com/gregor-streams/gregor/broker/config"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
-// freePorts reserves n distinct ports on 127.0.0.1 for the controller listeners, which
-// controller.quorum.voters must name before any node starts.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
+// freePorts reserves n ports on 127.0.0.1 for controller listeners (testbroker.FreePorts).
+//
+//lint:ignore U1000 kept for the in-process clusters other test files build by hand (ops_cluster_test.go on main)
+func freePorts(t *testing.T, n int) []int { return testbroker.FreePorts(t, n) }
 
-// startKRaftCluster starts n combined (broker,controller) nodes in-process, each on a formatted
-// log dir, with fast heartbeats; extra are more key=value settings.
+// startKRaftCluster starts n combined (broker,controller) nodes in-process (testbroker.StartCluster)
+// with fast heartbeats; extra are more key=value settings.
 func startKRaftCluster(t *testing.T, n int, extra ...string) []*broker.Broker {
 	t.Helper()
-	ports := freePorts(t, n)
-	var voters []string
-	for i, p := range ports {
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
+	var opts []testbroker.Option
+	for _, kv := range extra {
+		k, v, _ := strings.Cut(kv, "=")
+		opts = append(opts, testbroker.Set(k, v))
 	}
-	clusterID := config.RandomClusterID()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var nodes []*broker.Broker
-	for i := range n {
-		dir := t.TempDir()
-		cfg, _, err := config.Load("", append([]string{
-			"process.roles=broker,controller", fmt.Sprintf("node.id=%d", i+1), "log.dirs=" + dir,
-			"controller.quorum.voters=" + strings.Join(voters, ","),
-			fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", ports[i]),
-			"controller.listener.names=CONTROLLER",
-			fmt.Sprintf("broker.rack=r%d", i+1), "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=1500",
-		}, extra...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := config.WriteMetaProperties(dir, config.MetaProperties{ClusterID: clusterID, NodeID: cfg.NodeID}); err != nil {
-			t.Fatal(err)
-		}
-		b, err := broker.New(cfg, broker.Options{Logger: logger})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Start(context.Background()); err != nil {
-			b.Close()
-			t.Fatal(err)
-		}
-		nodes = append(nodes, b)
-	}
-	// NB: closed together, so each one's controlled shutdown still finds a quorum; one after another,
-	// the last would wait broker.session.timeout.ms for a controller that lost its majority.
-	t.Cleanup(func() {
-		done := make(chan struct{}, len(nodes))
-		for _, b := range nodes {
-			go func() { b.Close(); done <- struct{}{} }()
-		}
-		for range nodes {
-			<-done
-		}
-	})
-	return nodes
+	return testbroker.StartCluster(t, n, opts...).Brokers()
 }
 
 // TestKRaftNodesRegisterAndShutDownInAControlledWay: three combined nodes started through broker.New

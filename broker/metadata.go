@@ -45,6 +45,11 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 	// with the request's repetitions: 100,000 copies of one name once built a 131 MB response.
 	seenNames := make(map[string]struct{})
 	seenIDs := make(map[[16]byte]struct{})
+	var autoCreateErrs map[string]error
+	if autoCreate && b.forwardsAdmin() {
+		autoCreateErrs = b.autoCreateViaController(r.Topics)
+		autoCreate = false
+	}
 	for _, rt := range r.Topics {
 		if rt.Topic == nil {
 			// Lookup by topic ID (v10+).
@@ -76,6 +81,13 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 			mt := kmsg.NewMetadataResponseTopic()
 			mt.Topic = rt.Topic
 			mt.ErrorCode = kerr.InvalidTopicException.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		if err := autoCreateErrs[name]; err != nil {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic = rt.Topic
+			mt.ErrorCode = codeFor(err)
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -13,51 +14,94 @@ import (
 // Broker.topics and Broker.byID, marked image, so the handlers find it as they find a single-node
 // topic. Its partitions slice has one slot per partition of the image's topic; a slot holds the
 // applier's partition if this broker is one of its replicas, and is nil (a hole) otherwise. Such
-// topics are never written to gregor-topics.json, and the background loops (retention, flush,
-// high-watermark checkpoints, close) leave their logs to the applier.
+// topics are never written to gregor-topics.json. The log manager's loops (retention, flush,
+// compaction, high-watermark checkpoints) serve their hosted partitions like the single node's
+// (servedPartitions); closing them is the applier's.
 
-// syncRegistry makes Broker.topics hold img's topics: it registers new ones, grows their
-// partition slots to the image's count, and unregisters the topics img no longer has. Run's alone.
+// syncRegistry makes Broker.topics hold u.Image's topics, working from u.Changes alone: it
+// registers the created topics, unregisters the deleted ones, grows the partition slots of the
+// topics whose partitions changed, and installs changed topic configs in the registry and in the
+// open partitions here (log config: retention, segment, flush, cleanup.policy, max.message.bytes...;
+// replication config: min.insync.replicas). Run's alone.
 //
-// NB: O(topics) per image, under Broker.mu with no disk I/O; an image with many topics will want
-// the change set instead.
-func (a *imageApplier) syncRegistry(img *metadata.Image) {
-	b := a.b
+// NB: O(changes) per image, under Broker.mu with no disk I/O (Log.SetConfig and
+// Partition.SetConfig only store the new config): a broker with many topics pays nothing for the
+// topics an image leaves alone (BenchmarkApplierIgnoresUnchangedTopics).
+func (a *imageApplier) syncRegistry(u metadata.Update) {
+	b, img, ch := a.b, u.Image, u.Changes
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, it := range img.Topics() {
-		t := a.topics[it.ID]
+	for _, dt := range ch.DeletedTopics {
+		t := a.topics[dt.ID]
 		if t == nil {
-			if local := b.topics[it.Name]; local != nil {
-				// NB: a topic of the single-node registry owns its partition directories.
-				b.repeats.Warn("an image topic is also in the local registry; the local one is kept", "topic", it.Name, "file", metaFileName)
-				continue
-			}
-			configs := map[string]string{}
-			for k, v := range img.Configs(metadata.TopicResource(it.Name)) {
-				configs[k] = v
-			}
-			t = &topic{name: it.Name, id: it.ID, configs: configs, image: true}
-			a.topics[it.ID] = t
-			b.topics[t.name] = t
-			b.byID[t.id] = t
-		}
-		for len(t.partitions) < it.NumPartitions() {
-			t.partitions = append(t.partitions, nil)
-		}
-	}
-	for id, t := range a.topics {
-		if img.TopicByID(id) != nil {
 			continue
 		}
 		if b.topics[t.name] == t {
 			delete(b.topics, t.name)
 		}
-		if b.byID[id] == t {
-			delete(b.byID, id)
+		if b.byID[dt.ID] == t {
+			delete(b.byID, dt.ID)
 		}
-		delete(a.topics, id)
+		delete(a.topics, dt.ID)
 	}
+	for _, ct := range ch.CreatedTopics {
+		it := img.TopicByID(ct.ID)
+		if it == nil || a.topics[it.ID] != nil {
+			continue
+		}
+		if local := b.topics[it.Name]; local != nil {
+			// NB: a topic of the single-node registry owns its partition directories.
+			b.repeats.Warn("an image topic is also in the local registry; the local one is kept", "topic", it.Name, "file", metaFileName)
+			continue
+		}
+		t := &topic{name: it.Name, id: it.ID, configs: cloneMap(img.Configs(metadata.TopicResource(it.Name))), image: true}
+		a.topics[it.ID] = t
+		b.topics[t.name] = t
+		b.byID[t.id] = t
+	}
+	var last metadata.Uuid
+	for _, pc := range ch.Partitions {
+		if pc.Cur == nil || pc.TopicID == last {
+			continue
+		}
+		last = pc.TopicID
+		t, it := a.topics[pc.TopicID], img.TopicByID(pc.TopicID)
+		if t == nil || it == nil {
+			continue
+		}
+		for len(t.partitions) < it.NumPartitions() {
+			t.partitions = append(t.partitions, nil)
+		}
+	}
+	for _, res := range ch.Configs {
+		if res.Type != metadata.ResourceTopic {
+			continue
+		}
+		it := img.Topic(res.Name)
+		if it == nil {
+			continue
+		}
+		t := a.topics[it.ID]
+		if t == nil || maps.Equal(t.configs, img.Configs(res)) {
+			continue
+		}
+		a.setConfigsLocked(t, cloneMap(img.Configs(res)))
+	}
+}
+
+// setConfigsLocked installs overrides as t's topic configs and gives its open partitions the
+// resulting log and replication configs. Requires Broker.mu.
+func (a *imageApplier) setConfigsLocked(t *topic, overrides map[string]string) {
+	t.configs = overrides
+	lc, rc := a.b.logConfig(overrides), a.b.replicationConfig(overrides)
+	for _, p := range t.partitions {
+		if p == nil {
+			continue // hosted elsewhere
+		}
+		p.log.SetConfig(lc)
+		p.state.SetConfig(rc)
+	}
+	a.b.logger.Info("topic configs changed", "topic", t.name, "configs", overrides)
 }
 
 // setSlot puts p (nil: a hole) in its topic's partition slot.
@@ -90,10 +134,10 @@ func (b *Broker) missingPartitionError(t *topic, index int32) error {
 
 // errImageTopic refuses a local admin change to a topic of the KRaft metadata image.
 //
-// NB: Kafka forwards these to the controller; until this broker does, it refuses rather than
-// touch logs the imageApplier owns.
+// NB: a KRaft broker forwards admin requests to the controller (admin_forward.go) and never reaches the
+// local paths that refuse with this; it guards the logs the imageApplier owns all the same.
 func errImageTopic(name string) error {
-	return apiErr(kerr.InvalidRequest, "topic %s is managed by the KRaft controller; this broker does not forward admin requests yet", name)
+	return apiErr(kerr.InvalidRequest, "topic %s is managed by the KRaft controller, not by this broker's local registry", name)
 }
 
 // imageTopicPartitions fills mt's partitions from the newest metadata image: leader, leader epoch,
@@ -153,4 +197,42 @@ func (b *Broker) currentLeader(t *topic, index int32) (leader, leaderEpoch int32
 		}
 	}
 	return -1, -1, ep, false
+}
+
+// servedPartitions snapshots every partition whose log this broker serves, for the log manager's
+// loops (retention, flush, compaction, high-watermark checkpoints): the single node's, and a KRaft
+// broker's replicas of image partitions. A partition may be closed or deleted while a loop holds
+// it; its log then answers log.ErrClosed.
+func (b *Broker) servedPartitions() []*partition {
+	out := b.allPartitions()
+	if b.kraft == nil || b.kraft.applier == nil {
+		return out
+	}
+	a := b.kraft.applier
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range a.mu.hosted {
+		out = append(out, p)
+	}
+	return out
+}
+
+// unopenedHighWatermarks are the checkpointed high watermarks of the replicas not reopened since
+// the broker started (nil receiver: none).
+func (a *imageApplier) unopenedHighWatermarks() map[topicPartition]int64 {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.mu.checkpointed)
+}
+
+// takeCheckpointedHighWatermark returns (and forgets) the high watermark checkpointed for tp, or 0.
+func (a *imageApplier) takeCheckpointedHighWatermark(tp topicPartition) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	hw := a.mu.checkpointed[tp]
+	delete(a.mu.checkpointed, tp)
+	return hw
 }

@@ -37,6 +37,9 @@ type partition struct {
 	index int32
 	log   *log.Log
 	state *replication.Partition
+	// openedHighWatermark is the high watermark the partition opened with (its checkpoint, clamped
+	// to the log), for logs and tests.
+	openedHighWatermark int64
 }
 
 // metaFile is the persisted form of the topic registry.
@@ -199,8 +202,8 @@ func (b *Broker) openReplica(t *topic, p int32, highWatermark int64, propose fun
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
 	}
-	part := &partition{topic: t, index: p, log: l}
 	highWatermark = max(highWatermark, l.LogStartOffset())
+	part := &partition{topic: t, index: p, log: l, openedHighWatermark: highWatermark}
 	part.state = replication.New(t.name, p, b.cfg.NodeID, l, highWatermark, b.replicationConfig(t.configs), replication.Options{Logger: b.partitionLogger, Propose: propose})
 	return part, nil
 }

@@ -88,6 +88,9 @@ func createTopic(t *testing.T, addr, topic string, partitions int32, configs map
 	if err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
 	}
+	if tg := clusterOf(t); tg != nil {
+		tg.waitTopicEverywhere(t, topic, int(partitions))
+	}
 }
 
 // readAll reads want records from every partition of topic with franz-go (no consumer group),

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/gregor-streams/gregor/internal/testbroker"
 )
 
 // TestKafkajsAdminAndProducerRoundTrip runs testdata/kafkajs_roundtrip.js under node with kafkajs
@@ -28,12 +27,13 @@ func TestKafkajsAdminAndProducerRoundTrip(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(modules, "kafkajs", "package.json")); err != nil {
 		missing(t, "kafkajs not installed under "+modules)
 	}
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join("testdata", "kafkajs_roundtrip.js"))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "GREGOR_BROKER="+tb.Addr(), "KAFKAJS_NO_PARTITIONER_WARNING=1")
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "GREGOR_BROKER="+tb.Addr(), "KAFKAJS_NO_PARTITIONER_WARNING=1",
+		fmt.Sprintf("GREGOR_BROKERS=%d", tb.brokers))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/gregor-streams/gregor/internal/testbroker"
 )
 
 // kcat runs kcat (librdkafka) with stdin and returns its stdout, failing the test on a non-zero
@@ -44,7 +42,7 @@ func kcat(t *testing.T, stdin string, args ...string) string {
 // at the address clients dialled, and the topic with its partitions, leader, replicas and ISR.
 func TestKcatListsTopicMetadata(t *testing.T) {
 	requireTool(t, "kcat")
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 	createTopic(t, tb.Addr(), "kcat-meta", 3, nil)
 
 	out := kcat(t, "", "-b", tb.Addr(), "-L", "-t", "kcat-meta")
@@ -54,11 +52,13 @@ func TestKcatListsTopicMetadata(t *testing.T) {
 	if !strings.Contains(out, `topic "kcat-meta" with 3 partitions:`) {
 		t.Errorf("kcat -L does not list kcat-meta with 3 partitions:\n%s", out)
 	}
-	part := regexp.MustCompile(`partition (\d+), leader (\d+), replicas: (\d+), isrs: (\d+)`)
+	part := regexp.MustCompile(`partition (\d+), leader (\d+), replicas: ([\d,]+), isrs: ([\d,]+)`)
 	var seen []string
 	for _, m := range part.FindAllStringSubmatch(out, -1) {
-		if m[2] != m[3] || m[2] != m[4] {
-			t.Errorf("kcat -L: %s: leader, replicas and isrs differ", m[0])
+		replicas, isrs := strings.Split(m[3], ","), strings.Split(m[4], ",")
+		slices.Sort(isrs)
+		if !slices.Contains(replicas, m[2]) || len(replicas) != tb.brokers || !slices.Equal(slices.Sorted(slices.Values(replicas)), isrs) {
+			t.Errorf("kcat -L: %s: want the leader among %d replicas, all in sync", m[0], tb.brokers)
 		}
 		seen = append(seen, m[1])
 	}
@@ -80,8 +80,13 @@ func TestKcatListsTopicMetadata(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &md); err != nil {
 		t.Fatalf("kcat -L -J: %v\n%s", err, js)
 	}
-	if len(md.Brokers) != 1 || md.Brokers[0].Name != tb.Addr() {
-		t.Errorf("kcat -L -J brokers: %+v, want one at %s", md.Brokers, tb.Addr())
+	if len(md.Brokers) != tb.brokers || !slices.ContainsFunc(md.Brokers, func(b struct {
+		ID   int32  `json:"id"`
+		Name string `json:"name"`
+	}) bool {
+		return b.Name == tb.Addr()
+	}) {
+		t.Errorf("kcat -L -J brokers: %+v, want %d, one at %s", md.Brokers, tb.brokers, tb.Addr())
 	}
 	if len(md.Topics) != 1 || md.Topics[0].Topic != "kcat-meta" || len(md.Topics[0].Partitions) != 3 {
 		t.Errorf("kcat -L -J -t kcat-meta: %s", js)
@@ -94,7 +99,7 @@ func TestKcatListsTopicMetadata(t *testing.T) {
 // and both read back as NULL.
 func TestKcatProducesAndConsumesEveryCodec(t *testing.T) {
 	requireTool(t, "kcat")
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 	for _, codec := range codecs {
 		t.Run(codec, func(t *testing.T) {
 			topic := "kcat-" + codec
@@ -129,7 +134,7 @@ func TestKcatProducesAndConsumesEveryCodec(t *testing.T) {
 // sequence numbers increase within each partition, and each key stays in one partition.
 func TestKcatKeepsPartitionOrder(t *testing.T) {
 	requireTool(t, "kcat")
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 	const topic, n = "kcat-order", 600
 	createTopic(t, tb.Addr(), topic, 3, nil)
 	var in strings.Builder
@@ -185,7 +190,7 @@ type kcatJSON struct {
 // and a 1 MiB line, and franz-go reads those back.
 func TestKcatReadsHeadersTimestampsAndNulls(t *testing.T) {
 	requireTool(t, "kcat")
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 	const topic = "kcat-json"
 	createTopic(t, tb.Addr(), topic, 1, map[string]string{"max.message.bytes": bigTopicMaxMessageBytes})
 

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-
-	"github.com/gregor-streams/gregor/internal/testbroker"
 )
 
 // saramaVersions are the protocol levels sarama is run at: a current one, and Kafka 0.11 — the
@@ -115,8 +113,14 @@ func saramaConsume(t *testing.T, addr string, cfg *sarama.Config, topic string, 
 // null key, tombstone, empty value, 1 MiB value) with a SyncProducer under every codec and
 // protocol level, reads them back with sarama's PartitionConsumer and with franz-go, and compares.
 func TestSaramaSyncProducerRoundTripsEveryField(t *testing.T) {
-	tb := testbroker.Start(t)
-	for _, sv := range saramaVersions {
+	tb := startBroker(t)
+	// NB: on the cluster, the current protocol level alone: the old one changes nothing replication
+	// sees, and the cluster run is kept short.
+	versions := saramaVersions
+	if tb.clustered() {
+		versions = versions[:1]
+	}
+	for _, sv := range versions {
 		for _, codec := range codecs {
 			if codec == "zstd" && !sv.version.IsAtLeast(sarama.V2_1_0_0) {
 				continue // zstd needs Produce v7 (Kafka 2.1); sarama refuses it below.
@@ -183,7 +187,7 @@ func TestSaramaSyncProducerRoundTripsEveryField(t *testing.T) {
 // stayed in one partition, and that the offsets the producer reported are where the consumer
 // finds the records. The idempotent run adds InitProducerId and producer sequence numbers.
 func TestSaramaAsyncProducerKeepsPartitionOrder(t *testing.T) {
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 	runs := []struct {
 		name       string
 		version    sarama.KafkaVersion
@@ -274,7 +278,7 @@ func TestSaramaAsyncProducerKeepsPartitionOrder(t *testing.T) {
 // non-default configs), DescribeTopics, DescribeConfig, DescribeCluster, CreatePartitions (where
 // the protocol level has it), DeleteTopic, and that the topic is gone afterwards.
 func TestSaramaClusterAdminManagesTopics(t *testing.T) {
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 	for _, sv := range saramaVersions {
 		t.Run(sv.name, func(t *testing.T) {
 			admin, err := sarama.NewClusterAdmin([]string{tb.Addr()}, saramaConfig(sv.version))
@@ -286,7 +290,7 @@ func TestSaramaClusterAdminManagesTopics(t *testing.T) {
 			retention := "3600000"
 			detail := &sarama.TopicDetail{
 				NumPartitions:     3,
-				ReplicationFactor: 1,
+				ReplicationFactor: int16(tb.brokers),
 				ConfigEntries:     map[string]*string{"retention.ms": &retention},
 			}
 			if err := admin.CreateTopic(topic, detail, false); err != nil {
@@ -296,42 +300,57 @@ func TestSaramaClusterAdminManagesTopics(t *testing.T) {
 				t.Errorf("CreateTopic twice: %v, want %v", err, sarama.ErrTopicAlreadyExists)
 			}
 
-			topics, err := admin.ListTopics()
-			if err != nil {
-				t.Fatalf("ListTopics: %v", err)
-			}
-			td, ok := topics[topic]
-			if !ok {
-				t.Fatalf("ListTopics: %s missing from %v", topic, keys(topics))
-			}
-			if td.NumPartitions != 3 || td.ReplicationFactor != 1 {
-				t.Errorf("ListTopics: %d partitions, replication %d; want 3, 1", td.NumPartitions, td.ReplicationFactor)
-			}
-			if v := td.ConfigEntries["retention.ms"]; v == nil || *v != retention {
-				t.Errorf("ListTopics: retention.ms %v, want %s (non-default configs: %v)", v, retention, keys(td.ConfigEntries))
-			}
-			if v, ok := td.ConfigEntries["segment.bytes"]; ok {
-				t.Errorf("ListTopics: default segment.bytes=%s reported as non-default", *v)
-			}
+			// NB: sarama sends Metadata and DescribeConfigs to any broker. The one that forwarded
+			// CreateTopics answered once it applied the topic; the others learn it from the metadata
+			// log a moment later, as Kafka's brokers do, so on the cluster the reads are retried.
+			tb.eventually(t, func() error {
+				topics, err := admin.ListTopics()
+				if err != nil {
+					return fmt.Errorf("ListTopics: %v", err)
+				}
+				td, ok := topics[topic]
+				if !ok {
+					return fmt.Errorf("ListTopics: %s missing from %v", topic, keys(topics))
+				}
+				if td.NumPartitions != 3 || td.ReplicationFactor != int16(tb.brokers) {
+					return fmt.Errorf("ListTopics: %d partitions, replication %d; want 3, %d", td.NumPartitions, td.ReplicationFactor, tb.brokers)
+				}
+				if v := td.ConfigEntries["retention.ms"]; v == nil || *v != retention {
+					return fmt.Errorf("ListTopics: retention.ms %v, want %s (non-default configs: %v)", v, retention, keys(td.ConfigEntries))
+				}
+				if v, ok := td.ConfigEntries["segment.bytes"]; ok {
+					return fmt.Errorf("ListTopics: default segment.bytes=%s reported as non-default", *v)
+				}
+				return nil
+			})
 
-			metas, err := admin.DescribeTopics([]string{topic})
-			if err != nil {
-				t.Fatalf("DescribeTopics: %v", err)
-			}
-			if len(metas) != 1 || !errors.Is(metas[0].Err, sarama.ErrNoError) || len(metas[0].Partitions) != 3 {
-				t.Fatalf("DescribeTopics: %+v", metas)
-			}
+			var metas []*sarama.TopicMetadata
+			tb.eventually(t, func() error {
+				var err error
+				if metas, err = admin.DescribeTopics([]string{topic}); err != nil {
+					return fmt.Errorf("DescribeTopics: %v", err)
+				}
+				if len(metas) != 1 || !errors.Is(metas[0].Err, sarama.ErrNoError) || len(metas[0].Partitions) != 3 {
+					return fmt.Errorf("DescribeTopics: %+v", metas)
+				}
+				return nil
+			})
 			brokers, controller, err := admin.DescribeCluster()
-			if err != nil || len(brokers) != 1 {
-				t.Fatalf("DescribeCluster: %v brokers, err %v", len(brokers), err)
+			if err != nil || len(brokers) != tb.brokers {
+				t.Fatalf("DescribeCluster: %v brokers, err %v; want %d", len(brokers), err, tb.brokers)
+			}
+			var ids []int32
+			for _, b := range brokers {
+				ids = append(ids, b.ID())
 			}
 			for _, p := range metas[0].Partitions {
-				if p.Leader != brokers[0].ID() || !slices.Equal(p.Replicas, []int32{p.Leader}) || !slices.Equal(p.Isr, []int32{p.Leader}) {
-					t.Errorf("DescribeTopics: partition %d leader %d replicas %v isr %v, want all %d", p.ID, p.Leader, p.Replicas, p.Isr, brokers[0].ID())
+				// Every broker holds a replica (the replication factor is the broker count), all in sync.
+				if !slices.Contains(p.Replicas, p.Leader) || len(p.Replicas) != tb.brokers || len(p.Isr) != tb.brokers {
+					t.Errorf("DescribeTopics: partition %d leader %d replicas %v isr %v, want all of %v", p.ID, p.Leader, p.Replicas, p.Isr, ids)
 				}
 			}
-			if controller != brokers[0].ID() {
-				t.Errorf("DescribeCluster: controller %d, broker %d", controller, brokers[0].ID())
+			if !slices.Contains(ids, controller) {
+				t.Errorf("DescribeCluster: controller %d is none of the brokers %v", controller, ids)
 			}
 
 			//lint:ignore SA1019 DescribeConfig is deprecated but is what existing sarama users call.
@@ -365,22 +384,28 @@ func TestSaramaClusterAdminManagesTopics(t *testing.T) {
 				if err := admin.CreatePartitions(topic, 5, nil, false); err != nil {
 					t.Fatalf("CreatePartitions: %v", err)
 				}
-				metas, err := admin.DescribeTopics([]string{topic})
-				if err != nil || len(metas) != 1 || len(metas[0].Partitions) != 5 {
-					t.Fatalf("DescribeTopics after CreatePartitions: %+v %v", metas, err)
-				}
+				tb.eventually(t, func() error {
+					metas, err := admin.DescribeTopics([]string{topic})
+					if err != nil || len(metas) != 1 || len(metas[0].Partitions) != 5 {
+						return fmt.Errorf("DescribeTopics after CreatePartitions: %+v %v", metas, err)
+					}
+					return nil
+				})
 			}
 
 			if err := admin.DeleteTopic(topic); err != nil {
 				t.Fatalf("DeleteTopic: %v", err)
 			}
-			topics, err = admin.ListTopics()
-			if err != nil {
-				t.Fatalf("ListTopics after delete: %v", err)
-			}
-			if _, ok := topics[topic]; ok {
-				t.Errorf("ListTopics after delete still lists %s", topic)
-			}
+			tb.eventually(t, func() error {
+				topics, err := admin.ListTopics()
+				if err != nil {
+					return fmt.Errorf("ListTopics after delete: %v", err)
+				}
+				if _, ok := topics[topic]; ok {
+					return fmt.Errorf("ListTopics after delete still lists %s", topic)
+				}
+				return nil
+			})
 			if err := admin.DeleteTopic(topic); !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 				t.Errorf("DeleteTopic twice: %v, want %v", err, sarama.ErrUnknownTopicOrPartition)
 			}

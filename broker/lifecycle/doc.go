@@ -64,12 +64,14 @@
 //     or unload the group coordinators;
 //  3. request handlers consult Publisher.Current() (lock-free) for Metadata, leaders, epochs and configs:
 //     NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH come from the image; nothing is cached beside it;
-//  4. admin requests (CreateTopics, DeleteTopics, CreatePartitions, IncrementalAlterConfigs,
-//     AlterConfigs, ElectLeaders, AlterPartitionReassignments, ListPartitionReassignments) and the
-//     broker's own AlterPartition (ISR changes) and AllocateProducerIds are forwarded to the active
-//     controller with a ControllerClient (Kafka's forwarding: it finds the active controller as the
-//     Manager does and retries NOT_CONTROLLER until the request's deadline) and answered with the
-//     controller's reply; the broker's view changes when the records come back through the Follower;
+//  4. admin requests (CreateTopics, DeleteTopics, CreatePartitions, IncrementalAlterConfigs and
+//     AlterConfigs on topics, and the topics Metadata auto-creates; broker/admin_forward.go) and the
+//     broker's own AlterPartition (ISR changes) and AllocateProducerIds (the blocks InitProducerId hands out)
+//     are forwarded to the active controller with a ControllerClient (Kafka's forwarding: it finds the
+//     active controller as the Manager does and retries NOT_CONTROLLER until the request's deadline)
+//     and answered with the controller's reply once the broker applied the records that come back
+//     through the Follower (ElectLeaders and the reassignment APIs are served by the controller
+//     listener only, so far);
 //  5. starts the Manager with MetadataOffset = Publisher.Current().Offset() (and PreviousBrokerEpoch,
 //     if it kept one), waits for it to be unfenced before it serves clients as a replica leader
 //     (WaitFor), and on SIGTERM calls ControlledShutdown (bounded), keeps State().BrokerEpoch on disk

@@ -54,7 +54,8 @@ type Config struct {
 	PreviousBrokerEpoch int64
 	// HeartbeatInterval is broker.heartbeat.interval.ms (DefaultHeartbeatInterval if zero).
 	HeartbeatInterval time.Duration
-	// RetryBackoff and MaxRetryBackoff bound the waits between failed attempts.
+	// RetryBackoff and MaxRetryBackoff bound the waits between failed attempts (defaults:
+	// DefaultRetryBackoff, and the heartbeat interval capped at DefaultMaxRetryBackoff).
 	RetryBackoff, MaxRetryBackoff time.Duration
 	// MetadataOffset returns the offset of the newest metadata image the broker has published (the
 	// Publisher's Current().Offset()): the heartbeat's CurrentMetadataOffset. Required.
@@ -119,7 +120,11 @@ func Start(cfg Config) (*Manager, error) {
 		cfg.RetryBackoff = DefaultRetryBackoff
 	}
 	if cfg.MaxRetryBackoff < cfg.RetryBackoff {
-		cfg.MaxRetryBackoff = max(DefaultMaxRetryBackoff, cfg.RetryBackoff)
+		// NB: never longer than a heartbeat interval (nor DefaultMaxRetryBackoff): while the controllers
+		// elect a new leader, a broker backing off for longer reaches the new active controller late,
+		// and that controller fences it once broker.session.timeout.ms passed since it became active
+		// (a short session timeout then fenced every broker on a controller failover).
+		cfg.MaxRetryBackoff = max(min(DefaultMaxRetryBackoff, cfg.HeartbeatInterval), cfg.RetryBackoff)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -25,6 +25,9 @@ type Broker struct {
 	fs   plog.FS
 	logs io.Writer
 	b    *broker.Broker
+	// controllerListener is the CONTROLLER listener's address of a KRaft node ("" for a legacy
+	// single node; see StartCluster).
+	controllerListener string
 }
 
 // Option adjusts the broker's configuration.
@@ -63,8 +66,12 @@ func Start(t testing.TB, opts ...Option) *Broker {
 
 func (tb *Broker) start(listen string) {
 	tb.t.Helper()
+	listeners := "listeners=PLAINTEXT://" + listen
+	if tb.controllerListener != "" {
+		listeners += ",CONTROLLER://" + tb.controllerListener
+	}
 	sets := append([]string{
-		"listeners=PLAINTEXT://" + listen,
+		listeners,
 		"log.dirs=" + tb.dir,
 		// As Kafka's own test harness does: no initial delay before a new group's first rebalance,
 		// and few offsets partitions (fast to create and load).

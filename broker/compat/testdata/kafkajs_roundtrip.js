@@ -1,5 +1,8 @@
 // kafkajs round trip against a Gregor broker, run by kafkajs_test.go:
 //   GREGOR_BROKER=127.0.0.1:port NODE_PATH=<repo>/.ci/node_modules node kafkajs_roundtrip.js
+// GREGOR_BROKERS (default 1) is how many brokers the cluster has: topics then have as many replicas,
+// and reads that may go to a broker other than the one that forwarded an admin change are retried
+// (the others learn it from the metadata log a moment later).
 //
 // Admin: createTopics (twice: the second must report "already exists" as false), fetchTopicMetadata,
 // describeConfigs, listTopics, deleteTopics, fetchTopicOffsets. Producer: keys, null key, tombstone
@@ -15,9 +18,23 @@ const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel } = require('kafk
 const broker = process.env.GREGOR_BROKER
 if (!broker) throw new Error('GREGOR_BROKER is not set')
 
+const brokers = Number(process.env.GREGOR_BROKERS || '1')
 const topic = 'kafkajs-data'
 const scratch = 'kafkajs-scratch'
 const base = 1700000000123
+
+// eventually runs an async check once on a single broker, and on a cluster until it passes (5 s).
+async function eventually(fn) {
+  const deadline = Date.now() + (brokers > 1 ? 5000 : 0)
+  for (;;) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (Date.now() >= deadline) throw err
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+}
 
 function check(ok, what, got) {
   if (!ok) {
@@ -53,20 +70,26 @@ async function main() {
     const again = await admin.createTopics({ topics: [{ topic: scratch, numPartitions: 1 }] })
     check(again === false, 'createTopics of an existing topic', again)
 
-    const md = await admin.fetchTopicMetadata({ topics: [topic] })
-    check(md.topics.length === 1 && md.topics[0].name === topic, 'fetchTopicMetadata topics', md)
-    const parts = md.topics[0].partitions.slice().sort((a, b) => a.partitionId - b.partitionId)
-    check(parts.length === 2 && parts[0].partitionId === 0 && parts[1].partitionId === 1, 'fetchTopicMetadata partitions', parts)
-    for (const p of parts) {
-      check(p.partitionErrorCode === 0 && p.leader >= 0, 'partition leader', p)
-      check(p.replicas.length === 1 && p.replicas[0] === p.leader && p.isr.length === 1 && p.isr[0] === p.leader, 'partition replicas/isr', p)
-    }
-
-    const cfg = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'cleanup.policy'] }],
+    await eventually(async () => {
+      const md = await admin.fetchTopicMetadata({ topics: [topic] })
+      check(md.topics.length === 1 && md.topics[0].name === topic, 'fetchTopicMetadata topics', md)
+      const parts = md.topics[0].partitions.slice().sort((a, b) => a.partitionId - b.partitionId)
+      check(parts.length === 2 && parts[0].partitionId === 0 && parts[1].partitionId === 1, 'fetchTopicMetadata partitions', parts)
+      for (const p of parts) {
+        check(p.partitionErrorCode === 0 && p.leader >= 0, 'partition leader', p)
+        check(p.replicas.length === brokers && p.replicas.includes(p.leader) && p.isr.length === brokers &&
+          p.isr.every(r => p.replicas.includes(r)), 'partition replicas/isr', p)
+      }
     })
-    check(cfg.resources.length === 1 && cfg.resources[0].errorCode === 0, 'describeConfigs', cfg)
+
+    const cfg = await eventually(async () => {
+      const cfg = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'cleanup.policy'] }],
+      })
+      check(cfg.resources.length === 1 && cfg.resources[0].errorCode === 0, 'describeConfigs', cfg)
+      return cfg
+    })
     const entries = Object.fromEntries(cfg.resources[0].configEntries.map(e => [e.configName, e]))
     check(entries['retention.ms'] && entries['retention.ms'].configValue === '3600000' && !entries['retention.ms'].isDefault,
       'describeConfigs retention.ms', entries['retention.ms'])
@@ -74,8 +97,10 @@ async function main() {
       'describeConfigs cleanup.policy', entries['cleanup.policy'])
 
     await admin.deleteTopics({ topics: [scratch] })
-    const topics = await admin.listTopics()
-    check(topics.includes(topic) && !topics.includes(scratch), 'listTopics after deleteTopics', topics)
+    await eventually(async () => {
+      const topics = await admin.listTopics()
+      check(topics.includes(topic) && !topics.includes(scratch), 'listTopics after deleteTopics', topics)
+    })
 
     // The records, as sent: key/value null or a string (big: a 1 MiB pattern, rebuilt by the Go test).
     const big = Buffer.alloc(1 << 20)

@@ -1,0 +1,153 @@
+package compat_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
+)
+
+// target is what a compat test runs against: one broker, or a KRaft cluster.
+type target struct {
+	addr    string   // the bootstrap address clients are given: the first node's
+	brokers int      // how many brokers Metadata lists (and the replication factor of new topics)
+	all     []string // every node's client address
+}
+
+// Addr is the bootstrap address; clients learn the other brokers from Metadata.
+func (tg *target) Addr() string { return tg.addr }
+
+// clusterPrefix names the test that reruns part of this package against a three-node cluster.
+const clusterPrefix = "TestThreeNodeCluster/"
+
+// sharedCluster is TestThreeNodeCluster's cluster while it runs (its subtests run one at a time and
+// use distinct topic names, so they share it and CI starts one cluster, not one per suite).
+var sharedCluster struct {
+	sync.Mutex
+	target *target
+}
+
+// startBroker starts the test's target: a single in-process broker stopped when the test ends, or,
+// for a test run as a subtest of TestThreeNodeCluster, that test's three-node cluster.
+func startBroker(t *testing.T) *target {
+	t.Helper()
+	if !strings.HasPrefix(t.Name(), clusterPrefix) {
+		return &target{addr: testbroker.Start(t).Addr(), brokers: 1}
+	}
+	sharedCluster.Lock()
+	defer sharedCluster.Unlock()
+	if sharedCluster.target == nil {
+		t.Fatal("no cluster: run through TestThreeNodeCluster")
+	}
+	return sharedCluster.target
+}
+
+// eventually checks a read that goes to any broker: once on a single broker (it must hold at
+// once), and on a cluster until it holds (bounded), since brokers other than the one that forwarded
+// an admin request learn its effect from the metadata log a moment later.
+func (tg *target) eventually(t *testing.T, check func() error) {
+	t.Helper()
+	if !tg.clustered() {
+		if err := check(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, check)
+}
+
+// clusterOf is the cluster t runs against, or nil on a single broker.
+func clusterOf(t *testing.T) *target {
+	if !strings.HasPrefix(t.Name(), clusterPrefix) {
+		return nil
+	}
+	sharedCluster.Lock()
+	defer sharedCluster.Unlock()
+	return sharedCluster.target
+}
+
+// waitTopicEverywhere waits until every node's Metadata lists topic with its partitions and
+// leaders, so a client under test finds it whichever broker it asks.
+func (tg *target) waitTopicEverywhere(t *testing.T, topic string, partitions int) {
+	t.Helper()
+	var clients []*kgo.Client
+	for _, addr := range tg.all {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		clients = append(clients, cl)
+	}
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		for i, cl := range clients {
+			req := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(topic)
+			req.Topics = append(req.Topics, rt)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			resp, err := cl.SeedBrokers()[0].Request(ctx, req)
+			cancel()
+			if err != nil {
+				return err
+			}
+			mt := resp.(*kmsg.MetadataResponse).Topics[0]
+			if mt.ErrorCode != 0 || len(mt.Partitions) != partitions {
+				return fmt.Errorf("node %d: %s: error %d, %d partitions", i+1, topic, mt.ErrorCode, len(mt.Partitions))
+			}
+			for _, p := range mt.Partitions {
+				if p.Leader < 0 {
+					return fmt.Errorf("node %d: %s-%d has no leader", i+1, topic, p.Partition)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// clustered reports whether tb is a cluster.
+func (tg *target) clustered() bool { return tg.brokers > 1 }
+
+// TestThreeNodeCluster runs the client suites that do not restart the broker against a three-node
+// KRaft cluster with RF=3 topics: the clients must find partition leaders on every node through
+// Metadata, and admin requests go through the forwarding to the controller. (The consumer-group
+// suites restart their broker and wait for cluster-wide group coordination; they run on one node.)
+//
+// The cluster: three in-process KRaft nodes whose topics have three replicas
+// (default.replication.factor=3, min.insync.replicas=2); clients are seeded with node 1 only.
+func TestThreeNodeCluster(t *testing.T) {
+	c := testbroker.StartCluster(t, 3, testbroker.Set("default.replication.factor", "3"),
+		testbroker.Set("min.insync.replicas", "2"))
+	c.WaitUnfenced(30 * time.Second)
+	sharedCluster.Lock()
+	sharedCluster.target = &target{addr: c.Node(0).Addr(), brokers: c.Len(), all: c.Bootstrap()}
+	sharedCluster.Unlock()
+	t.Cleanup(func() {
+		sharedCluster.Lock()
+		sharedCluster.target = nil
+		sharedCluster.Unlock()
+	})
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"TestSaramaSyncProducerRoundTripsEveryField", TestSaramaSyncProducerRoundTripsEveryField},
+		{"TestSaramaAsyncProducerKeepsPartitionOrder", TestSaramaAsyncProducerKeepsPartitionOrder},
+		{"TestSaramaClusterAdminManagesTopics", TestSaramaClusterAdminManagesTopics},
+		{"TestKcatListsTopicMetadata", TestKcatListsTopicMetadata},
+		{"TestKcatProducesAndConsumesEveryCodec", TestKcatProducesAndConsumesEveryCodec},
+		{"TestKcatKeepsPartitionOrder", TestKcatKeepsPartitionOrder},
+		{"TestKcatReadsHeadersTimestampsAndNulls", TestKcatReadsHeadersTimestampsAndNulls},
+		{"TestKafkajsAdminAndProducerRoundTrip", TestKafkajsAdminAndProducerRoundTrip},
+	} {
+		t.Run(tc.name, tc.run)
+	}
+}
