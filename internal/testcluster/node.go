@@ -224,6 +224,11 @@ func (n *Node) signal(sig syscall.Signal, paused bool) error {
 	if err := n.mu.cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("testcluster: node %d: %v: %w", n.ID, sig, err)
 	}
+	if sig == syscall.SIGSTOP {
+		if err := waitStopped(n.mu.cmd.Process.Pid); err != nil {
+			return fmt.Errorf("testcluster: node %d: %w", n.ID, err)
+		}
+	}
 	n.mu.paused = paused
 	return nil
 }
