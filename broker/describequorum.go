@@ -32,7 +32,7 @@ const describeQuorumAttempts = 3
 // broker forwards it to the quorum leader, as Kafka's brokers do. A single node is its own one-voter
 // quorum: it answers as the leader and only voter, with no observers.
 func (b *Broker) handleDescribeQuorum(r *kmsg.DescribeQuorumRequest) *kmsg.DescribeQuorumResponse {
-	if b.forwarding() {
+	if b.forwardsAdmin() {
 		return b.forwardDescribeQuorum(r)
 	}
 	resp := r.ResponseKind().(*kmsg.DescribeQuorumResponse)

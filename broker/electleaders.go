@@ -22,7 +22,7 @@ func (b *Broker) handleElectLeaders(r *kmsg.ElectLeadersRequest) *kmsg.ElectLead
 	if r.Version == 0 {
 		r.ElectionType = 0 // v0 is preferred election only
 	}
-	if b.forwarding() {
+	if b.forwardsAdmin() {
 		resp, err := b.forward(r, r.TimeoutMillis)
 		if err == nil {
 			if er, ok := resp.(*kmsg.ElectLeadersResponse); ok {

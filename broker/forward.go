@@ -1,10 +1,8 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -16,30 +14,17 @@ import (
 // active controller among controller.quorum.voters and retries NOT_CONTROLLER; the controller's reply
 // goes back to the client in the version it asked for. A legacy single node answers them itself.
 
-// defaultForwardTimeout bounds a forwarded request that carries no timeout of its own (Kafka's
-// request.timeout.ms default).
-const defaultForwardTimeout = 30 * time.Second
-
 // errNoController: the request could not reach an active controller before its deadline.
 var errNoController = errors.New("broker: no active controller answered")
 
-// forwarding reports whether this broker forwards controller requests (a KRaft node with the broker role).
-func (b *Broker) forwarding() bool { return b.kraft != nil && b.kraft.client != nil }
-
-// forward sends req to the active controller and returns its reply, bounded by timeoutMs (the
-// request's own timeout; defaultForwardTimeout when not positive). NB: the client picks the version it
-// sends (the newest both it and the controller know); every field our clients may send exists in that
-// version, and the server encodes the reply at the caller's version.
+// forward sends req to the active controller (forwardToController) within timeoutMs (the request's
+// own timeout; defaultAdminTimeout when not positive) and returns its reply at req's version.
 func (b *Broker) forward(req kmsg.Request, timeoutMs int32) (kmsg.Response, error) {
-	timeout := defaultForwardTimeout
-	if timeoutMs > 0 {
-		timeout = time.Duration(timeoutMs) * time.Millisecond
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := adminContext(timeoutMs)
 	defer cancel()
-	resp, err := b.kraft.client.Send(ctx, req)
+	resp, err := b.forwardToController(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("%w within %v: %v", errNoController, timeout, err)
+		return nil, fmt.Errorf("%w: %v", errNoController, err)
 	}
 	return resp, nil
 }

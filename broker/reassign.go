@@ -28,7 +28,7 @@ func (b *Broker) handleAlterPartitionReassignments(r *kmsg.AlterPartitionAssignm
 	if r.Version == 0 {
 		r.AllowReplicationFactorChange = true // NB: v0 has no such field and always allowed it
 	}
-	if b.forwarding() {
+	if b.forwardsAdmin() {
 		resp, err := b.forward(r, r.TimeoutMillis)
 		if err == nil {
 			if ar, ok := resp.(*kmsg.AlterPartitionAssignmentsResponse); ok {
@@ -84,7 +84,7 @@ func alterReassignmentsError(r *kmsg.AlterPartitionAssignmentsRequest, code int1
 // handleListPartitionReassignments lists the reassignments in progress (null topics: all). A
 // single node never has one.
 func (b *Broker) handleListPartitionReassignments(r *kmsg.ListPartitionReassignmentsRequest) *kmsg.ListPartitionReassignmentsResponse {
-	if !b.forwarding() {
+	if !b.forwardsAdmin() {
 		return r.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
 	}
 	resp, err := b.forward(r, r.TimeoutMillis)
