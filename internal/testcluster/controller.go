@@ -15,6 +15,7 @@ import (
 
 	"github.com/gregor-streams/gregor/broker/lifecycle"
 	"github.com/gregor-streams/gregor/broker/quorum"
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // ErrNoControllers is returned by controller requests on a cluster without controller listeners.
@@ -157,4 +158,58 @@ func (c *Cluster) controllerClient() (*lifecycle.ControllerClient, error) {
 		return nil, fmt.Errorf("testcluster: %w", err)
 	}
 	return lifecycle.NewControllerClient(vs, "testcluster")
+}
+
+// WaitUnfenced waits until every running node answers Metadata listing every running node, i.e.
+// each broker is registered and unfenced in the metadata image every node has (bounded by ctx
+// and startTimeout).
+func (c *Cluster) WaitUnfenced(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	return testutil.Poll(startTimeout, 50*time.Millisecond, func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var want []int32
+		for _, n := range c.Nodes {
+			if n.Running() {
+				want = append(want, n.ID)
+			}
+		}
+		for _, n := range c.Nodes {
+			if !n.Running() {
+				continue
+			}
+			got, err := metadataBrokers(ctx, n.Addr())
+			if err != nil {
+				return fmt.Errorf("node %d: %w", n.ID, err)
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("node %d lists brokers %v, want %v", n.ID, got, want)
+			}
+		}
+		return nil
+	})
+}
+
+// metadataBrokers asks the node at addr for the brokers its Metadata lists, sorted.
+func metadataBrokers(ctx context.Context, addr string) ([]int32, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("testcluster"))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	if err != nil {
+		return nil, err
+	}
+	var ids []int32
+	for _, b := range resp.Brokers {
+		ids = append(ids, b.NodeID)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gregor-streams/gregor/internal/testutil"
@@ -29,6 +30,20 @@ var failoverSettings = []Option{
 	Set("min.insync.replicas", "2"),
 	Set("unclean.leader.election.enable", "false"),
 	Set("auto.leader.rebalance.enable", "false"),
+	// NB: a KRaft broker auto-creates a topic in its local registry, not through the controller;
+	// a Metadata racing the image's topic would shadow it there.
+	Set("auto.create.topics.enable", "false"),
+}
+
+// replicatedClient returns a franz-go client of the cluster that never asks for auto-creation.
+func replicatedClient(t *testing.T, c *Cluster, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Bootstrap()...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }
 
 // startReplicated starts a 3-node KRaft cluster with failoverSettings (plus opts) and creates
@@ -50,7 +65,7 @@ func startReplicated(t *testing.T, topic string, partitions int32, opts ...Optio
 // returns its node, once every replica is in the ISR if fullISR is set.
 func partitionLeader(t *testing.T, c *Cluster, topic string, partition int32, fullISR bool) *Node {
 	t.Helper()
-	cl := client(t, c, kgo.MetadataMinAge(100*time.Millisecond))
+	cl := replicatedClient(t, c, kgo.MetadataMinAge(100*time.Millisecond))
 	adm := kadm.NewClient(cl)
 	var leader int32
 	testutil.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
@@ -110,7 +125,7 @@ type producer struct {
 
 func startProducer(t *testing.T, c *Cluster, topic string) *producer {
 	t.Helper()
-	cl := client(t, c, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MetadataMinAge(250*time.Millisecond),
+	cl := replicatedClient(t, c, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
 		kgo.MaxBufferedRecords(200), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -162,7 +177,7 @@ func (p *producer) close(t *testing.T) {
 // value at each offset.
 func readPartition(t *testing.T, c *Cluster, topic string) map[int64]string {
 	t.Helper()
-	cl := client(t, c, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
+	cl := replicatedClient(t, c, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.MetadataMinAge(250*time.Millisecond))
 	adm := kadm.NewClient(cl)
 	var end int64
@@ -280,4 +295,127 @@ func TestKilledLeaderLosesNoAcknowledgedRecord(t *testing.T) {
 			t.Logf("failed write %s: %v", v, err)
 		}
 	}
+}
+
+// produceOnce produces value to topic's partition 0 with a fresh acks=all client that does not
+// retry, and returns the result (bounded by 15 s: closing the client fails a record kgo still
+// holds).
+func produceOnce(t *testing.T, c *Cluster, topic, value string) (int64, error) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.DisableIdempotentWrite(), kgo.RecordRetries(0), kgo.MetadataMinAge(100*time.Millisecond),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProduceRequestTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		offset int64
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Partition: 0, Value: []byte(value)}).First()
+		done <- result{r.Offset, err}
+	}()
+	select {
+	case r := <-done:
+		cl.Close()
+		return r.offset, r.err
+	case <-time.After(15 * time.Second):
+		cl.Close()
+		<-done
+		return 0, fmt.Errorf("produce %q: no answer in 15s", value)
+	}
+}
+
+// TestTwoReplicasDownRefusesAcksAllWithNotEnoughReplicas: with two of a partition's three
+// replicas down (the controller quorum still up: three voters, a fourth broker-only node), the
+// controller takes them out of the ISR and an acks=all produce fails with NOT_ENOUGH_REPLICAS — it
+// is not acknowledged, and not written — until one replica returns and catches up; then writes go
+// on, and every acknowledged record is there.
+func TestTwoReplicasDownRefusesAcksAllWithNotEnoughReplicas(t *testing.T) {
+	const topic = "minisr"
+	c := Start(t, append([]Option{Nodes(4), KRaft(), ControllerNodes(3)}, failoverSettings...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Replicas 1 (a voter, the preferred leader), 2 (a voter) and 4 (broker-only): with 2 and 4
+	// down, voters 1 and 3 keep the quorum.
+	if err := c.CreateTopic(ctx, Topic{Name: topic, Assignment: [][]int32{{1, 2, 4}},
+		Configs: map[string]string{"min.insync.replicas": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	partitionLeader(t, c, topic, 0, true)
+	p := startProducer(t, c, topic)
+	p.waitAcked(t, 200, 30*time.Second, "with every replica up")
+	p.close(t)
+
+	for _, n := range []*Node{c.Nodes[3], c.Nodes[1]} {
+		if err := n.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Once the controller fenced both and shrank the ISR to {1}, acks=all is refused up front.
+	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		_, err := produceOnce(t, c, topic, "refused")
+		if !errors.Is(err, kerr.NotEnoughReplicas) {
+			md, _ := kadm.NewClient(replicatedClient(t, c)).Metadata(context.Background(), topic)
+			return fmt.Errorf("produce with 2 of 3 replicas down: %v, want NOT_ENOUGH_REPLICAS; metadata %+v", err, md.Topics[topic].Partitions[0])
+		}
+		return nil
+	})
+	if err := c.Nodes[3].Start(); err != nil {
+		t.Fatal(err)
+	}
+	var resumed int64
+	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		o, err := produceOnce(t, c, topic, "resumed")
+		resumed = o
+		return err
+	})
+	log := readPartition(t, c, topic)
+	checkAcked(t, p.acks, log)
+	if log[resumed] != "resumed" {
+		t.Errorf("offset %d holds %q, acknowledged %q", resumed, log[resumed], "resumed")
+	}
+}
+
+// TestLosingTheActiveControllerElectsAnotherAndTheClusterKeepsServing: killing the active
+// controller's node elects another controller among the remaining voters; the new one creates
+// topics and the cluster keeps acknowledging acks=all writes, also to partitions created before.
+func TestLosingTheActiveControllerElectsAnotherAndTheClusterKeepsServing(t *testing.T) {
+	const topic = "before"
+	c := startReplicated(t, topic, 1)
+	partitionLeader(t, c, topic, 0, true)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	active, err := c.ActiveController(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProducer(t, c, topic)
+	p.waitAcked(t, 200, 30*time.Second, "before the controller is killed")
+	if err := c.Nodes[active-1].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		id, err := c.ActiveController(ctx)
+		if err != nil {
+			return err
+		}
+		if id == active {
+			return fmt.Errorf("controller %d was killed and is still reported active", id)
+		}
+		return nil
+	})
+	p.waitAcked(t, 300, 30*time.Second, fmt.Sprintf("after killing controller %d", active))
+	if err := c.CreateTopic(ctx, Topic{Name: "after", Partitions: 1, ReplicationFactor: 2,
+		Configs: map[string]string{"min.insync.replicas": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		_, err := produceOnce(t, c, "after", "new-topic")
+		return err
+	})
+	p.close(t)
+	checkAcked(t, p.acks, readPartition(t, c, topic))
 }
