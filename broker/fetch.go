@@ -117,18 +117,29 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 				sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 			}
 			p := b.partitionOf(t, rp.Partition)
+			diverged := false
 			switch {
 			case t == nil && r.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case p == nil:
 				sp.ErrorCode = codeFor(b.missingPartitionError(t, rp.Partition))
-			case follower:
-				// NB: the offsets are read below, after this fetch may have advanced the high watermark.
-				_, err := p.state.FollowerFetch(replicaID, rp.FetchOffset, rp.CurrentLeaderEpoch)
-				sp.ErrorCode = codeFor(err)
 			default:
 				_, _, err := p.state.CheckEpoch(rp.CurrentLeaderEpoch, true)
 				sp.ErrorCode = codeFor(err)
+				if err != nil {
+					break
+				}
+				if epoch, end, ok := divergingEpoch(p.log, r.Version, rp); ok {
+					// NB: a diverged fetch offset is not the follower's progress: its records from
+					// there on differ from ours, so it must not count toward the high watermark
+					// (Kafka updates follower state only without a diverging epoch).
+					sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = epoch, end
+					diverged = true
+				} else if follower {
+					// NB: the offsets are read below, after this fetch may have advanced the high watermark.
+					_, err := p.state.FollowerFetch(replicaID, rp.FetchOffset, rp.CurrentLeaderEpoch)
+					sp.ErrorCode = codeFor(err)
+				}
 			}
 			if sp.ErrorCode == kerr.NotLeaderForPartition.Code && r.Version >= 12 {
 				// KIP-951: tell the client where the partition's leader is.
@@ -147,6 +158,13 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 				continue
 			}
 			hw, leo := p.state.Offsets()
+			if diverged {
+				// KIP-320: no records, answered at once; the fetcher truncates and fetches again.
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.LogStartOffset()
+				anyErr = true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			// readTo bounds what is read: a consumer reads committed records only, a follower all.
 			readTo := hw
 			if follower {
@@ -217,4 +235,24 @@ func (b *Broker) partitionOf(t *topic, p int32) *partition {
 		return nil
 	}
 	return t.partitions[p]
+}
+
+// divergingEpoch is KIP-320's check of a Fetch (v12+) that names the epoch of the last batch the
+// fetcher has (LastFetchedEpoch): if our log ends that epoch before the fetch offset, or has only
+// older epochs, the fetcher's log diverged from ours, and it is told the largest epoch we have up
+// to its own and where that epoch ends here (DivergingEpoch). A log without epoch information
+// answers nothing: there is nothing to compare (Kafka's fetchers then truncate by
+// OffsetForLeaderEpoch, as ours do anyway).
+func divergingEpoch(l *log.Log, version int16, rp *kmsg.FetchRequestTopicPartition) (epoch int32, endOffset int64, diverged bool) {
+	if version < 12 || rp.LastFetchedEpoch < 0 {
+		return 0, 0, false
+	}
+	epoch, endOffset = l.EndOffsetForEpoch(rp.LastFetchedEpoch)
+	if epoch < 0 || endOffset < 0 {
+		return 0, 0, false
+	}
+	if epoch < rp.LastFetchedEpoch || endOffset < rp.FetchOffset {
+		return epoch, endOffset, true
+	}
+	return 0, 0, false
 }
