@@ -49,7 +49,8 @@ func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.Contr
 	lc := newLeaderClients(b, pub)
 	a := &imageApplier{b: b, node: b.cfg.NodeID, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{},
-		leaders: lc, client: client, replicas: replica.NewManager(b.replicaConfig(), lc.dial)}
+		leaders: lc, client: client}
+	a.replicas = replica.NewManager(b.replicaConfig(a.brokerEpoch), lc.dial)
 	a.mu.hosted = map[topicPartition]*partition{}
 	go a.run()
 	return a

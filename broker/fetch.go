@@ -101,6 +101,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 	if r.Version >= 15 {
 		replicaID = r.ReplicaState.ID
 	}
+	staleReplica := replicaID >= 0 && b.staleReplicaEpoch(replicaID, r)
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -135,7 +136,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 					// (Kafka updates follower state only without a diverging epoch).
 					sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = epoch, end
 					diverged = true
-				} else if follower {
+				} else if follower && !staleReplica {
 					// NB: the offsets are read below, after this fetch may have advanced the high watermark.
 					_, err := p.state.FollowerFetch(replicaID, rp.FetchOffset, rp.CurrentLeaderEpoch)
 					sp.ErrorCode = codeFor(err)
@@ -255,4 +256,22 @@ func divergingEpoch(l *log.Log, version int16, rp *kmsg.FetchRequestTopicPartiti
 		return epoch, endOffset, true
 	}
 	return 0, 0, false
+}
+
+// staleReplicaEpoch is KIP-903's check of a replica fetch (v15+, ReplicaState): the broker epoch it
+// names is not the one the metadata image has for that broker, so it comes from an earlier
+// incarnation (one that may have lost its log) or from one the image does not know yet. Such a
+// fetch is served but not taken as the replica's progress: it neither moves the high watermark
+// nor brings the replica back into the ISR. A fetch without an epoch (-1, or below v15) is not
+// checked.
+func (b *Broker) staleReplicaEpoch(replicaID int32, r *kmsg.FetchRequest) bool {
+	if r.Version < 15 || r.ReplicaState.Epoch < 0 {
+		return false
+	}
+	img := b.MetadataImage()
+	if img == nil {
+		return false
+	}
+	br := img.Broker(replicaID)
+	return br == nil || br.Epoch != r.ReplicaState.Epoch
 }

@@ -68,12 +68,13 @@ func (lc *leaderClients) close() {
 	}
 }
 
-// replicaConfig is the fetchers' config from node.id and replica.fetch.*.
-func (b *Broker) replicaConfig() replica.Config {
+// replicaConfig is the fetchers' config from node.id and replica.fetch.*; brokerEpoch gives this
+// broker's registration epoch for ReplicaState (KIP-903).
+func (b *Broker) replicaConfig(brokerEpoch func() int64) replica.Config {
 	k := &b.cfg.KRaft
 	return replica.Config{
 		ReplicaID:         b.cfg.NodeID,
-		BrokerEpoch:       -1,
+		BrokerEpoch:       brokerEpoch,
 		MaxWait:           time.Duration(k.ReplicaFetchWaitMaxMs) * time.Millisecond,
 		MinBytes:          int32(k.ReplicaFetchMinBytes),
 		MaxBytes:          int32(k.ReplicaFetchResponseMaxBytes),
@@ -81,4 +82,13 @@ func (b *Broker) replicaConfig() replica.Config {
 		Backoff:           time.Duration(k.ReplicaFetchBackoffMs) * time.Millisecond,
 		Logger:            b.logger.With("component", "replica-fetcher"),
 	}
+}
+
+// brokerEpoch is this broker's registration epoch as the controller last answered it, -1 before
+// it registered.
+func (a *imageApplier) brokerEpoch() int64 {
+	if mgr := a.mgr.Load(); mgr != nil {
+		return mgr.State().BrokerEpoch
+	}
+	return -1
 }

@@ -17,7 +17,7 @@ func (f *Fetcher) fetch(ps []followed) {
 	// NB: both replica fields are set; the encoder writes the one the negotiated version has
 	// (ReplicaID below v15, ReplicaState from v15, KIP-903).
 	req.ReplicaID = f.cfg.ReplicaID
-	req.ReplicaState.ID, req.ReplicaState.Epoch = f.cfg.ReplicaID, f.cfg.BrokerEpoch
+	req.ReplicaState.ID, req.ReplicaState.Epoch = f.cfg.ReplicaID, f.cfg.BrokerEpoch()
 	req.MaxWaitMillis = int32(f.cfg.MaxWait / time.Millisecond)
 	req.MinBytes, req.MaxBytes = f.cfg.MinBytes, f.cfg.MaxBytes
 	req.SessionID, req.SessionEpoch = 0, -1 // full fetches, no session (KIP-227 not used yet)
