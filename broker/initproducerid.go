@@ -48,6 +48,9 @@ const producerIDBlock = 1000
 // allocateProducerID hands out a new producer ID. IDs are reserved in persisted blocks so that
 // no ID is reused after a crash.
 func (b *Broker) allocateProducerID() (int64, error) {
+	if b.cfg.KRaft.Enabled() {
+		return b.kraft.allocateProducerID(b.cfg.NodeID) // kraft.go: blocks from the controller
+	}
 	// NB: each round persists a new block unless another allocation already did; a block of
 	// producerIDBlock IDs used up between two rounds would take many concurrent allocations.
 	for range 8 {

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streams/gregor/broker/config"
 	"github.com/gregor-streams/gregor/broker/controller"
@@ -27,6 +31,59 @@ type kraftNode struct {
 	client   *lifecycle.ControllerClient
 	applier  *imageApplier // applies each image to the partitions assigned here
 	unsub    func()
+	// producerIDs is the block of producer IDs the controller allocated to this broker.
+	producerIDs struct {
+		sync.Mutex
+		next, end int64
+	}
+}
+
+// producerIDRequestTimeout bounds one AllocateProducerIds to the controller.
+const producerIDRequestTimeout = 10 * time.Second
+
+// allocateProducerID hands out a producer ID from a block the active controller allocated to this
+// broker (AllocateProducerIds, KIP-730), asking for a new block when this one is used up. Every
+// broker of a cluster hands out IDs from its own blocks, so no two producers share an ID: a
+// per-broker counter gave two producers the same ID, and a leader took one's batches for
+// retries of the other's (acknowledged, never written).
+//
+// NB: the lock is held across the controller request, so concurrent InitProducerIds wait for the
+// one new block instead of each asking for one.
+func (kn *kraftNode) allocateProducerID(nodeID int32) (int64, error) {
+	if kn == nil {
+		return -1, errors.New("producer ids: the broker is still starting")
+	}
+	kn.producerIDs.Lock()
+	defer kn.producerIDs.Unlock()
+	if kn.producerIDs.next < kn.producerIDs.end {
+		id := kn.producerIDs.next
+		kn.producerIDs.next++
+		return id, nil
+	}
+	if kn.mgr == nil || kn.client == nil {
+		return -1, errors.New("producer ids: no controller connection")
+	}
+	st := kn.mgr.State()
+	if st.BrokerEpoch < 0 {
+		return -1, errors.New("producer ids: not registered with the controller yet")
+	}
+	req := kmsg.NewPtrAllocateProducerIDsRequest()
+	req.BrokerID, req.BrokerEpoch = nodeID, st.BrokerEpoch
+	ctx, cancel := context.WithTimeout(context.Background(), producerIDRequestTimeout)
+	defer cancel()
+	resp, err := kn.client.Send(ctx, req)
+	if err != nil {
+		return -1, fmt.Errorf("producer ids: AllocateProducerIds: %w", err)
+	}
+	r := resp.(*kmsg.AllocateProducerIDsResponse)
+	if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+		return -1, fmt.Errorf("producer ids: AllocateProducerIds: %w", err)
+	}
+	if r.ProducerIDLen <= 0 || r.ProducerIDStart < 0 {
+		return -1, fmt.Errorf("producer ids: the controller allocated %d ids from %d", r.ProducerIDLen, r.ProducerIDStart)
+	}
+	kn.producerIDs.next, kn.producerIDs.end = r.ProducerIDStart+1, r.ProducerIDStart+int64(r.ProducerIDLen)
+	return r.ProducerIDStart, nil
 }
 
 // startKRaft starts the node's cluster side; advertised are the broker listeners' endpoints. On error

@@ -34,6 +34,10 @@ import (
 // info, warn, error), to read a failing test's node logs in detail.
 const LogLevelEnv = "GREGOR_TESTCLUSTER_LOG_LEVEL"
 
+// KeepLogsEnv names an environment variable that, if set to a directory, receives a copy of
+// every node's whole log file when a test fails.
+const KeepLogsEnv = "GREGOR_TESTCLUSTER_KEEP_LOGS"
+
 // Option configures a cluster.
 type Option func(*settings)
 
@@ -300,6 +304,13 @@ func (c *Cluster) close(t testing.TB) {
 	for _, n := range c.Nodes {
 		if b, err := os.ReadFile(n.LogPath); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
 			t.Errorf("testcluster: node %d reported a data race (its log follows)", n.ID)
+		}
+	}
+	if dir := os.Getenv(KeepLogsEnv); dir != "" && t.Failed() {
+		for _, n := range c.Nodes {
+			if b, err := os.ReadFile(n.LogPath); err == nil {
+				_ = os.WriteFile(filepath.Join(dir, filepath.Base(n.LogPath)), b, 0o644)
+			}
 		}
 	}
 	if t.Failed() {

@@ -147,3 +147,35 @@ func TestRetriedBatchAfterLeaderChangeIsNotWrittenTwice(t *testing.T) {
 		t.Errorf("log holds %d records, want 6: %v", len(log), log)
 	}
 }
+
+// TestEveryNodeHandsOutDistinctProducerIDs: producer IDs come from blocks the controller
+// allocates (AllocateProducerIds), so InitProducerId answered by different nodes of a cluster
+// never gives two producers the same ID. (With IDs from a per-node counter, two idempotent
+// producers bootstrapped through different nodes shared an ID, and the leader took one's batches
+// for retries of the other's: acknowledged, never written.)
+func TestEveryNodeHandsOutDistinctProducerIDs(t *testing.T) {
+	c := Start(t, append([]Option{Nodes(3), KRaft()}, failoverSettings...)...)
+	seen := map[int64]int32{}
+	for round := range 2 {
+		for _, n := range c.Nodes {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			resp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl.SeedBrokers()[0])
+			cancel()
+			cl.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+				t.Fatalf("node %d: InitProducerId: %v", n.ID, err)
+			}
+			if other, dup := seen[resp.ProducerID]; dup {
+				t.Fatalf("round %d: node %d handed out producer ID %d, as node %d did", round, n.ID, resp.ProducerID, other)
+			}
+			seen[resp.ProducerID] = n.ID
+		}
+	}
+}
