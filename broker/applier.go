@@ -127,6 +127,9 @@ func (a *imageApplier) apply(u metadata.Update) {
 	for _, pc := range local.IsrOnly {
 		a.assign(u.Image, pc)
 	}
+	for _, pc := range followerISRChanges(u.Changes, a.node) { // replicas.go
+		a.assign(u.Image, pc)
+	}
 }
 
 // replicaTP names pc for the replica fetchers.

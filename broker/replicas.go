@@ -92,3 +92,21 @@ func (a *imageApplier) brokerEpoch() int64 {
 	}
 	return -1
 }
+
+// followerISRChanges are the partitions changes tells broker to follow on, unchanged, with a new
+// committed ISR or partition epoch (metadata.LocalChanges.IsrOnly holds only the ones it leads).
+// A follower applies them as Kafka's makeFollower does every partition change, so its replica
+// state (Snapshot, DescribeLogDirs) shows the ISR and partition epoch the image has.
+func followerISRChanges(changes *metadata.Changes, broker int32) []metadata.PartitionChange {
+	var out []metadata.PartitionChange
+	for _, pc := range changes.Partitions {
+		if pc.Prev == nil || pc.Cur == nil || !pc.Prev.HasReplica(broker) || !pc.Cur.HasReplica(broker) ||
+			pc.Cur.Leader == broker || pc.LeaderChanged() {
+			continue
+		}
+		if pc.IsrChanged() || pc.Prev.PartitionEpoch != pc.Cur.PartitionEpoch {
+			out = append(out, pc)
+		}
+	}
+	return out
+}
