@@ -112,8 +112,8 @@ func (a *ackLog) record(r *kgo.Record, err error) {
 	a.acked.Add(1)
 }
 
-// producer writes "v<n>" values to topic's partition 0 with an idempotent acks=all client, at most
-// 200 unacknowledged, until stop is closed; it returns once every record is acknowledged or
+// producer writes "v<n>" values to topic's partition 0 with an idempotent acks=all client, one a
+// millisecond and at most 200 unacknowledged, until stop is closed; it returns once every record is acknowledged or
 // failed (bounded by a minute after stop).
 type producer struct {
 	cl   *kgo.Client
@@ -133,6 +133,9 @@ func startProducer(t *testing.T, c *Cluster, topic string) *producer {
 	go func() {
 		defer close(p.done)
 		ctx := context.Background()
+		// NB: about 2000 records/s, so the test leaves CPU to the nodes on a small CI machine.
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
 		for i := 0; ; i++ {
 			select {
 			case <-p.stop:
@@ -140,11 +143,10 @@ func startProducer(t *testing.T, c *Cluster, topic string) *producer {
 				defer cancel()
 				cl.Flush(fctx)
 				return
-			default:
+			case <-tick.C:
 			}
 			p.sent.Add(1)
-			// NB: Produce blocks while 200 records are buffered: the loop writes as fast as the
-			// cluster acknowledges.
+			// NB: Produce blocks while 200 records are buffered.
 			cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: 0, Value: []byte("v" + strconv.Itoa(i))}, p.acks.record)
 		}
 	}()
