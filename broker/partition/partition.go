@@ -21,6 +21,12 @@ type Log interface {
 	AssignEpochStartOffset(epoch int32, offset int64) error
 }
 
+// latestEpocher is a Log that knows the newest leader epoch its batches or its leader-epoch
+// checkpoint hold (*broker/log.Log implements it).
+type latestEpocher interface {
+	LatestEpoch() int32
+}
+
 // highWatermarkRestorer is a Log that can set its high watermark below the current one, once,
 // when the partition is created (*broker/log.Log implements it).
 type highWatermarkRestorer interface {
@@ -104,6 +110,17 @@ type Transition struct {
 func (p *Partition) ApplyAssignment(a Assignment) (Transition, error) {
 	p.roleMu.Lock()
 	defer p.roleMu.Unlock()
+	if le, ok := p.log.(latestEpocher); ok && a.Leader == p.mu.state.localID {
+		// NB: an assignment making us leader in an epoch older than one our own log holds is
+		// history: a restarted broker replays the metadata log image by image. Leading in it,
+		// even for a moment, would take appends at a stale epoch, in offsets the current leader
+		// may have filled differently. Such an assignment is applied without a leader; the
+		// newer ones follow.
+		if latest := le.LatestEpoch(); a.LeaderEpoch < latest {
+			p.logger.Debug("not leading in a leader epoch older than the log's", "leaderEpoch", a.LeaderEpoch, "logLatestEpoch", latest)
+			a.Leader = -1
+		}
+	}
 	p.mu.Lock()
 	st := p.mu.state
 	tr := Transition{From: st.role}

@@ -118,7 +118,7 @@ func TestFetchPastTheEndOfAnEpochAnswersDivergingEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	partitionLeader(t, c, topic, 0, true)
-	log := readPartition(t, c, topic)
+	log := readPartition(t, c, topic, 10)
 	if len(log) != 10 {
 		t.Fatalf("log holds %d records, want 10: %v", len(log), log)
 	}

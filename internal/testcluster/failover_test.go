@@ -101,6 +101,17 @@ type ackLog struct {
 
 func newAckLog() *ackLog { return &ackLog{offset: map[string]int64{}, failed: map[string]error{}} }
 
+// end is one past the highest acknowledged offset.
+func (a *ackLog) end() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	end := int64(0)
+	for _, o := range a.offset {
+		end = max(end, o+1)
+	}
+	return end
+}
+
 func (a *ackLog) record(r *kgo.Record, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -175,9 +186,13 @@ func (p *producer) close(t *testing.T) {
 	}
 }
 
-// readPartition reads topic's partition 0 from the start to its high watermark and returns the
-// value at each offset.
-func readPartition(t *testing.T, c *Cluster, topic string) map[int64]string {
+// readPartition reads topic's partition 0 from the start to its high watermark, once that is at
+// least atLeast, and returns the value at each offset.
+//
+// NB: a node restarted a moment ago may still answer from an old metadata image (it replays the
+// metadata log) and name a stale leader; the wait for atLeast (past every acknowledged offset)
+// rides that out.
+func readPartition(t *testing.T, c *Cluster, topic string, atLeast int64) map[int64]string {
 	t.Helper()
 	cl := replicatedClient(t, c, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.MetadataMinAge(250*time.Millisecond))
@@ -195,6 +210,9 @@ func readPartition(t *testing.T, c *Cluster, topic string) map[int64]string {
 			return fmt.Errorf("end offset of %s-0: %v", topic, o.Err)
 		}
 		end = o.Offset
+		if end < atLeast {
+			return fmt.Errorf("end offset of %s-0 is %d, want at least %d", topic, end, atLeast)
+		}
 		return nil
 	})
 	got := map[int64]string{}
@@ -287,8 +305,9 @@ func TestKilledLeaderLosesNoAcknowledgedRecord(t *testing.T) {
 	if err := second.Start(); err != nil {
 		t.Fatal(err)
 	}
+	partitionLeader(t, c, topic, 0, true)
 	p.close(t)
-	checkAcked(t, p.acks, readPartition(t, c, topic))
+	checkAcked(t, p.acks, readPartition(t, c, topic, p.acks.end()))
 	if len(p.acks.offset) == 0 {
 		t.Fatal("nothing acknowledged")
 	}
@@ -374,7 +393,7 @@ func TestTwoReplicasDownRefusesAcksAllWithNotEnoughReplicas(t *testing.T) {
 		resumed = o
 		return err
 	})
-	log := readPartition(t, c, topic)
+	log := readPartition(t, c, topic, max(p.acks.end(), resumed+1))
 	checkAcked(t, p.acks, log)
 	if log[resumed] != "resumed" {
 		t.Errorf("offset %d holds %q, acknowledged %q", resumed, log[resumed], "resumed")
@@ -419,5 +438,5 @@ func TestLosingTheActiveControllerElectsAnotherAndTheClusterKeepsServing(t *test
 		return err
 	})
 	p.close(t)
-	checkAcked(t, p.acks, readPartition(t, c, topic))
+	checkAcked(t, p.acks, readPartition(t, c, topic, p.acks.end()))
 }

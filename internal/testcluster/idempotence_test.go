@@ -133,7 +133,7 @@ func TestRetriedBatchAfterLeaderChangeIsNotWrittenTwice(t *testing.T) {
 	if _, err := produceBatch(t, leader, topic, idempotentBatch(pid, epoch, 9, "gap")); err != kerr.OutOfOrderSequenceNumber {
 		t.Errorf("a sequence gap on the new leader: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER", err)
 	}
-	log := readPartition(t, c, topic)
+	log := readPartition(t, c, topic, next.BaseOffset+1)
 	seen := map[string]int{}
 	for _, v := range log {
 		seen[v]++
