@@ -43,17 +43,15 @@ func replicaFetch(t *testing.T, leader *broker.Broker, topic string, replica int
 	return resp.Topics[0].Partitions[0]
 }
 
-// TestFetchWithAStaleBrokerEpochDoesNotBringAReplicaBackIntoTheISR: KIP-903. A follower out of
-// the ISR that fetches up to the leader's log end naming a broker epoch that is not its current
-// registration (an earlier incarnation's) is served, but the leader does not take it as the
-// follower's progress: no ISR expansion is proposed. The same fetch with the follower's current
-// broker epoch brings it back.
-func TestFetchWithAStaleBrokerEpochDoesNotBringAReplicaBackIntoTheISR(t *testing.T) {
-	nodes := startKRaftCluster(t, 3, "replica.lag.time.max.ms=300")
+// stallOneFollower starts a 3-node KRaft cluster (replica.lag.time.max.ms=300), creates topic
+// (one partition, RF 3) through the controller, stops one follower's fetching and appends a
+// record, so the leader proposes that follower out of the ISR. It returns the nodes, the leader
+// and the stalled follower.
+func stallOneFollower(t *testing.T, topic string) (nodes []*broker.Broker, leader, stalled int32) {
+	t.Helper()
+	nodes = startKRaftCluster(t, 3, "replica.lag.time.max.ms=300")
 	waitUnfenced(t, nodes)
-	const topic = "epochs"
 	createThroughController(context.Background(), t, nodes[0], topic, 1, 3)
-	var leader int32
 	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		p := nodes[0].MetadataImage().Partition(topic, 0)
 		if p == nil {
@@ -67,14 +65,27 @@ func TestFetchWithAStaleBrokerEpochDoesNotBringAReplicaBackIntoTheISR(t *testing
 		leader = p.Leader
 		return nil
 	})
-	stalled := leader%3 + 1
+	stalled = leader%3 + 1
 	broker.StopReplicaFetching(nodes[stalled-1], topic, 0)
+	// NB: a follower at the log end stays caught up (Kafka's rule): the leader must append for the
+	// stalled one to fall behind.
 	cl := newClient(t, nodes[leader-1].Addr(), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("v")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+	return nodes, leader, stalled
+}
+
+// TestFetchWithAStaleBrokerEpochDoesNotBringAReplicaBackIntoTheISR: KIP-903. A follower out of
+// the ISR that fetches up to the leader's log end naming a broker epoch that is not its current
+// registration (an earlier incarnation's) is served, but the leader does not take it as the
+// follower's progress: no ISR expansion is proposed. The same fetch with the follower's current
+// broker epoch brings it back.
+func TestFetchWithAStaleBrokerEpochDoesNotBringAReplicaBackIntoTheISR(t *testing.T) {
+	const topic = "epochs"
+	nodes, leader, stalled := stallOneFollower(t, topic)
 	var snap replication.Snapshot
 	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		var ok bool

@@ -102,6 +102,12 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 		replicaID = r.ReplicaState.ID
 	}
 	staleReplica := replicaID >= 0 && b.staleReplicaEpoch(replicaID, r)
+	// Kafka's isReplicaIsrEligible: a replica whose broker is fenced or shutting down may fetch,
+	// but is not proposed into the ISR (the controller would refuse it, INELIGIBLE_REPLICA).
+	isrEligible := true
+	if img := b.MetadataImage(); img != nil && replicaID >= 0 {
+		isrEligible = img.IsUsable(replicaID)
+	}
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -138,7 +144,11 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 					diverged = true
 				} else if follower && !staleReplica {
 					// NB: the offsets are read below, after this fetch may have advanced the high watermark.
-					_, err := p.state.FollowerFetch(replicaID, rp.FetchOffset, rp.CurrentLeaderEpoch)
+					fetched := p.state.FollowerFetch
+					if !isrEligible {
+						fetched = p.state.FollowerFetchIneligible
+					}
+					_, err := fetched(replicaID, rp.FetchOffset, rp.CurrentLeaderEpoch)
 					sp.ErrorCode = codeFor(err)
 				}
 			}

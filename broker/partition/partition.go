@@ -224,6 +224,16 @@ type FollowerView struct {
 // ReplicaState) after checking its current leader epoch, and returns the offsets to answer with.
 // Errors: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE.
 func (p *Partition) FollowerFetch(replicaID int32, fetchOffset int64, currentLeaderEpoch int32) (FollowerView, error) {
+	return p.followerFetch(replicaID, fetchOffset, currentLeaderEpoch, true)
+}
+
+// FollowerFetchIneligible is FollowerFetch from a replica that may not join the ISR now (its
+// broker is fenced or shutting down): see State.FollowerFetchedIneligible.
+func (p *Partition) FollowerFetchIneligible(replicaID int32, fetchOffset int64, currentLeaderEpoch int32) (FollowerView, error) {
+	return p.followerFetch(replicaID, fetchOffset, currentLeaderEpoch, false)
+}
+
+func (p *Partition) followerFetch(replicaID int32, fetchOffset int64, currentLeaderEpoch int32, isrEligible bool) (FollowerView, error) {
 	p.mu.Lock()
 	st := p.mu.state
 	if err := st.CheckEpoch(currentLeaderEpoch, true); err != nil {
@@ -231,7 +241,7 @@ func (p *Partition) FollowerFetch(replicaID int32, fetchOffset int64, currentLea
 		return FollowerView{}, err
 	}
 	st.LogStartOffsetMoved(p.log.LogStartOffset())
-	act, err := st.FollowerFetched(replicaID, fetchOffset, p.nowMs())
+	act, err := st.followerFetched(replicaID, fetchOffset, p.nowMs(), isrEligible)
 	p.applyLocked(act)
 	v := FollowerView{HighWatermark: st.highWatermark, LogStartOffset: st.logStartOffset, LogEndOffset: st.logEndOffset}
 	p.mu.Unlock()

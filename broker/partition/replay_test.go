@@ -2,6 +2,7 @@ package partition
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -45,5 +46,32 @@ func TestReplayedAssignmentOlderThanTheLogDoesNotLead(t *testing.T) {
 	}
 	if _, err := q.AppendAsLeader(1, appendTo(l, 1)); err != nil {
 		t.Fatalf("append as the current leader: %v", err)
+	}
+}
+
+// TestIneligibleFollowerIsNotProposedIntoTheISR: a follower caught up to the leader whose broker
+// is fenced or shutting down (FollowerFetchedIneligible) counts for its progress but is not
+// proposed into the ISR; the same fetch from an eligible broker is.
+func TestIneligibleFollowerIsNotProposedIntoTheISR(t *testing.T) {
+	s := NewState(1, Config{MinInsyncReplicas: 1, ReplicaLagTimeMaxMs: 30000}, 0, 10, 10)
+	if _, err := s.ApplyAssignment(Assignment{Leader: 1, LeaderEpoch: 1, PartitionEpoch: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}}, 1000); err != nil {
+		t.Fatal(err)
+	}
+	act, err := s.FollowerFetchedIneligible(3, 10, 1001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act.Propose != nil || s.Pending() != nil {
+		t.Fatalf("an ineligible follower was proposed: %+v", act.Propose)
+	}
+	if got := s.FollowerLogEndOffset(3); got != 10 {
+		t.Fatalf("ineligible follower's progress %d, want 10", got)
+	}
+	act, err = s.FollowerFetched(3, 10, 1002)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act.Propose == nil || !slices.Contains(act.Propose.NewISR, 3) {
+		t.Fatalf("an eligible caught-up follower was not proposed: %+v", act.Propose)
 	}
 }

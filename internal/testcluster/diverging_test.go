@@ -76,13 +76,7 @@ func TestFetchPastTheEndOfAnEpochAnswersDivergingEpoch(t *testing.T) {
 	if err := old.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	var leader *Node
-	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
-		if leader = partitionLeader(t, c, topic, 0, false); leader == old {
-			return fmt.Errorf("node %d still leads after it was killed", old.ID)
-		}
-		return nil
-	})
+	leader := newLeader(t, c, topic, old)
 	for i := range 5 {
 		testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
 			_, err := produceOnce(t, c, topic, fmt.Sprintf("e1-%d", i))

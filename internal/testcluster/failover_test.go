@@ -91,6 +91,19 @@ func partitionLeader(t *testing.T, c *Cluster, topic string, partition int32, fu
 	return c.Nodes[leader-1]
 }
 
+// newLeader waits until topic-0 is led by a node other than old (after old was killed).
+func newLeader(t *testing.T, c *Cluster, topic string, old *Node) *Node {
+	t.Helper()
+	var leader *Node
+	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if leader = partitionLeader(t, c, topic, 0, false); leader == old {
+			return fmt.Errorf("node %d still leads after it was killed", old.ID)
+		}
+		return nil
+	})
+	return leader
+}
+
 // ackLog is what an acks=all producer was told: the offset of every acknowledged value.
 type ackLog struct {
 	mu     sync.Mutex

@@ -5,7 +5,6 @@ package testcluster
 import (
 	"context"
 	be "encoding/binary"
-	"fmt"
 	"hash/crc32"
 	"testing"
 	"time"
@@ -107,13 +106,7 @@ func TestRetriedBatchAfterLeaderChangeIsNotWrittenTwice(t *testing.T) {
 	if err := old.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	var leader *Node
-	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
-		if leader = partitionLeader(t, c, topic, 0, false); leader == old {
-			return fmt.Errorf("node %d still leads after it was killed", old.ID)
-		}
-		return nil
-	})
+	leader := newLeader(t, c, topic, old)
 	// The retry may reach the new leader before it has its ISR's fetches: poll until answered.
 	var retried kmsg.ProduceResponseTopicPartition
 	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
