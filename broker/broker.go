@@ -210,15 +210,19 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.addrs = append(b.addrs, ln.Addr())
 	}
 	b.advHost, b.advPort = b.advertised()
-	for i, ln := range lns {
-		b.srv.Serve(ln)
-		b.logger.Info("listening", "listener", listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
-	}
+	// NB: the cluster side starts before any request is served: handlers read b.kraft.
 	if b.cfg.KRaft.Enabled() {
 		if err := b.startKRaft(ctx, b.advertisedEndPoints()); err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
 			b.srv.Close()
 			return err
 		}
+	}
+	for i, ln := range lns {
+		b.srv.Serve(ln)
+		b.logger.Info("listening", "listener", listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
 	}
 	b.wg.Add(5)
 	go b.highWatermarkCheckpointLoop()
