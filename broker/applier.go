@@ -65,7 +65,8 @@ func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.Contr
 	lc := newLeaderClients(b, pub)
 	a := &imageApplier{b: b, node: b.cfg.NodeID, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{},
-		leaders: lc, client: client, replicas: replica.NewManager(b.replicaConfig(), lc.dial)}
+		leaders: lc, client: client}
+	a.replicas = replica.NewManager(b.replicaConfig(a.brokerEpoch), lc.dial)
 	a.mu.hosted = map[topicPartition]*partition{}
 	a.mu.appliedCh = make(chan struct{})
 	a.mu.checkpointed = checkpointed
@@ -170,6 +171,9 @@ func (a *imageApplier) apply(u metadata.Update) {
 		}
 	}
 	for _, pc := range local.IsrOnly {
+		a.assign(u.Image, pc)
+	}
+	for _, pc := range followerISRChanges(u.Changes, a.node) { // replicas.go
 		a.assign(u.Image, pc)
 	}
 	a.setApplied(u.Image)

@@ -103,6 +103,13 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 	if r.Version >= 15 {
 		replicaID = r.ReplicaState.ID
 	}
+	staleReplica := replicaID >= 0 && b.staleReplicaEpoch(replicaID, r)
+	// Kafka's isReplicaIsrEligible: a replica whose broker is fenced or shutting down may fetch,
+	// but is not proposed into the ISR (the controller would refuse it, INELIGIBLE_REPLICA).
+	isrEligible := true
+	if img := b.MetadataImage(); img != nil && replicaID >= 0 {
+		isrEligible = img.IsUsable(replicaID)
+	}
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -119,18 +126,33 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 				sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 			}
 			p := b.partitionOf(t, rp.Partition)
+			diverged := false
 			switch {
 			case t == nil && r.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case p == nil:
 				sp.ErrorCode = codeFor(b.missingPartitionError(t, rp.Partition))
-			case follower:
-				// NB: the offsets are read below, after this fetch may have advanced the high watermark.
-				_, err := p.state.FollowerFetch(replicaID, rp.FetchOffset, rp.CurrentLeaderEpoch)
-				sp.ErrorCode = codeFor(err)
 			default:
 				_, _, err := p.state.CheckEpoch(rp.CurrentLeaderEpoch, true)
 				sp.ErrorCode = codeFor(err)
+				if err != nil {
+					break
+				}
+				if epoch, end, ok := divergingEpoch(p.log, r.Version, rp); ok {
+					// NB: a diverged fetch offset is not the follower's progress: its records from
+					// there on differ from ours, so it must not count toward the high watermark
+					// (Kafka updates follower state only without a diverging epoch).
+					sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = epoch, end
+					diverged = true
+				} else if follower && !staleReplica {
+					// NB: the offsets are read below, after this fetch may have advanced the high watermark.
+					fetched := p.state.FollowerFetch
+					if !isrEligible {
+						fetched = p.state.FollowerFetchIneligible
+					}
+					_, err := fetched(replicaID, rp.FetchOffset, rp.CurrentLeaderEpoch)
+					sp.ErrorCode = codeFor(err)
+				}
 			}
 			if sp.ErrorCode == kerr.NotLeaderForPartition.Code && r.Version >= 12 {
 				// KIP-951: tell the client where the partition's leader is.
@@ -149,6 +171,13 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 				continue
 			}
 			hw, leo := p.state.Offsets()
+			if diverged {
+				// KIP-320: no records, answered at once; the fetcher truncates and fetches again.
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.LogStartOffset()
+				anyErr = true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			// readTo bounds what is read: a consumer reads committed records only, a follower all.
 			readTo := hw
 			if follower {
@@ -219,4 +248,42 @@ func (b *Broker) partitionOf(t *topic, p int32) *partition {
 		return nil
 	}
 	return t.partitions[p]
+}
+
+// divergingEpoch is KIP-320's check of a Fetch (v12+) that names the epoch of the last batch the
+// fetcher has (LastFetchedEpoch): if our log ends that epoch before the fetch offset, or has only
+// older epochs, the fetcher's log diverged from ours, and it is told the largest epoch we have up
+// to its own and where that epoch ends here (DivergingEpoch). A log without epoch information
+// answers nothing: there is nothing to compare (Kafka's fetchers then truncate by
+// OffsetForLeaderEpoch, as ours do anyway).
+func divergingEpoch(l *log.Log, version int16, rp *kmsg.FetchRequestTopicPartition) (epoch int32, endOffset int64, diverged bool) {
+	if version < 12 || rp.LastFetchedEpoch < 0 {
+		return 0, 0, false
+	}
+	epoch, endOffset = l.EndOffsetForEpoch(rp.LastFetchedEpoch)
+	if epoch < 0 || endOffset < 0 {
+		return 0, 0, false
+	}
+	if epoch < rp.LastFetchedEpoch || endOffset < rp.FetchOffset {
+		return epoch, endOffset, true
+	}
+	return 0, 0, false
+}
+
+// staleReplicaEpoch is KIP-903's check of a replica fetch (v15+, ReplicaState): the broker epoch it
+// names is not the one the metadata image has for that broker, so it comes from an earlier
+// incarnation (one that may have lost its log) or from one the image does not know yet. Such a
+// fetch is served but not taken as the replica's progress: it neither moves the high watermark
+// nor brings the replica back into the ISR. A fetch without an epoch (-1, or below v15) is not
+// checked.
+func (b *Broker) staleReplicaEpoch(replicaID int32, r *kmsg.FetchRequest) bool {
+	if r.Version < 15 || r.ReplicaState.Epoch < 0 {
+		return false
+	}
+	img := b.MetadataImage()
+	if img == nil {
+		return false
+	}
+	br := img.Broker(replicaID)
+	return br == nil || br.Epoch != r.ReplicaState.Epoch
 }

@@ -58,6 +58,9 @@ const producerIDBlock = 1000
 // allocateProducerID hands out a new producer ID. IDs are reserved in persisted blocks so that
 // no ID is reused after a crash.
 func (b *Broker) allocateProducerID() (int64, error) {
+	if b.cfg.KRaft.Enabled() {
+		return b.allocateProducerIDFromController() // produceridblocks.go
+	}
 	// NB: each round persists a new block unless another allocation already did; a block of
 	// producerIDBlock IDs used up between two rounds would take many concurrent allocations.
 	return b.nextProducerIDFrom(func() error { return b.saveMeta(true) },

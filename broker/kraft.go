@@ -98,15 +98,21 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		}
 	}
 	pub := kn.pub
+	heartbeat := time.Duration(k.BrokerHeartbeatIntervalMs) * time.Millisecond
 	kn.mgr, err = lifecycle.Start(lifecycle.Config{
 		NodeID:            b.cfg.NodeID,
 		ClusterID:         b.clusterID,
 		Voters:            k.Voters,
 		Listeners:         advertised,
 		Rack:              b.cfg.Rack,
-		HeartbeatInterval: time.Duration(k.BrokerHeartbeatIntervalMs) * time.Millisecond,
-		MetadataOffset:    func() int64 { return pub.Current().Offset() },
-		Logger:            b.logger.With("component", "lifecycle"),
+		HeartbeatInterval: heartbeat,
+		// NB: a new active controller starts every broker's session when it activates. A broker
+		// whose heartbeats went to the dead controller must find the new one well within
+		// broker.session.timeout.ms, or the controller fences a healthy broker (partition leaders
+		// included) on a controller failover: retries are never further apart than heartbeats.
+		MaxRetryBackoff: max(min(lifecycle.DefaultMaxRetryBackoff, heartbeat), lifecycle.DefaultRetryBackoff),
+		MetadataOffset:  func() int64 { return pub.Current().Offset() },
+		Logger:          b.logger.With("component", "lifecycle"),
 	})
 	if err != nil {
 		return fmt.Errorf("broker lifecycle: %w", err)

@@ -68,12 +68,13 @@ func (lc *leaderClients) close() {
 	}
 }
 
-// replicaConfig is the fetchers' config from node.id and replica.fetch.*.
-func (b *Broker) replicaConfig() replica.Config {
+// replicaConfig is the fetchers' config from node.id and replica.fetch.*; brokerEpoch gives this
+// broker's registration epoch for ReplicaState (KIP-903).
+func (b *Broker) replicaConfig(brokerEpoch func() int64) replica.Config {
 	k := &b.cfg.KRaft
 	return replica.Config{
 		ReplicaID:         b.cfg.NodeID,
-		BrokerEpoch:       -1,
+		BrokerEpoch:       brokerEpoch,
 		MaxWait:           time.Duration(k.ReplicaFetchWaitMaxMs) * time.Millisecond,
 		MinBytes:          int32(k.ReplicaFetchMinBytes),
 		MaxBytes:          int32(k.ReplicaFetchResponseMaxBytes),
@@ -81,4 +82,31 @@ func (b *Broker) replicaConfig() replica.Config {
 		Backoff:           time.Duration(k.ReplicaFetchBackoffMs) * time.Millisecond,
 		Logger:            b.logger.With("component", "replica-fetcher"),
 	}
+}
+
+// brokerEpoch is this broker's registration epoch as the controller last answered it, -1 before
+// it registered.
+func (a *imageApplier) brokerEpoch() int64 {
+	if mgr := a.mgr.Load(); mgr != nil {
+		return mgr.State().BrokerEpoch
+	}
+	return -1
+}
+
+// followerISRChanges are the partitions changes tells broker to follow on, unchanged, with a new
+// committed ISR or partition epoch (metadata.LocalChanges.IsrOnly holds only the ones it leads).
+// A follower applies them as Kafka's makeFollower does every partition change, so its replica
+// state (Snapshot, DescribeLogDirs) shows the ISR and partition epoch the image has.
+func followerISRChanges(changes *metadata.Changes, broker int32) []metadata.PartitionChange {
+	var out []metadata.PartitionChange
+	for _, pc := range changes.Partitions {
+		if pc.Prev == nil || pc.Cur == nil || !pc.Prev.HasReplica(broker) || !pc.Cur.HasReplica(broker) ||
+			pc.Cur.Leader == broker || pc.LeaderChanged() {
+			continue
+		}
+		if pc.IsrChanged() || pc.Prev.PartitionEpoch != pc.Cur.PartitionEpoch {
+			out = append(out, pc)
+		}
+	}
+	return out
 }

@@ -34,10 +34,10 @@ func TestDistributedWorkerKeepsCopyingThroughABrokerKill(t *testing.T) {
 	compacted := map[string]string{"cleanup.policy": "compact", "min.insync.replicas": "2"}
 	// NB: a KRaft broker does not forward CreateTopics yet (it refuses RF 3 as a single node
 	// would): the topics are created on the controller, and the worker finds them.
-	c.CreateTopic(t, group+"-configs", 1, 3, compacted)
-	c.CreateTopic(t, group+"-offsets", 3, 3, compacted)
-	c.CreateTopic(t, group+"-status", 2, 3, compacted)
-	c.CreateTopic(t, "copy-lines", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.MustCreateTopic(t, group+"-configs", 1, 3, compacted)
+	c.MustCreateTopic(t, group+"-offsets", 3, 3, compacted)
+	c.MustCreateTopic(t, group+"-status", 2, 3, compacted)
+	c.MustCreateTopic(t, "copy-lines", 1, 3, map[string]string{"min.insync.replicas": "2"})
 
 	props := map[string]string{
 		"bootstrap.servers":                 strings.Join(c.Bootstrap(), ","),

@@ -28,12 +28,12 @@ func TestStreamsAppKeepsCountingThroughABrokerKill(t *testing.T) {
 	// (broker/compat TestKillingTheLeaderAndTheActiveControllerTogether); this test is about the App.
 	app := c.GroupAwayFromController(t, "cluster-count")
 	replicated := map[string]string{"min.insync.replicas": "2"}
-	c.CreateTopic(t, "events", 3, 3, replicated)
-	c.CreateTopic(t, "event-counts", 3, 3, replicated)
+	c.MustCreateTopic(t, "events", 3, 3, replicated)
+	c.MustCreateTopic(t, "event-counts", 3, 3, replicated)
 	// NB: a KRaft broker does not forward CreateTopics yet (it refuses RF 3 as a single node
 	// would): the changelog is created on the controller (compacted, RF 3), and the App, left at
 	// the broker's default replication factor, finds it there.
-	c.CreateTopic(t, statestore.ChangelogTopic(app, "counts"), 3, 3, map[string]string{"cleanup.policy": "compact", "min.insync.replicas": "2"})
+	c.MustCreateTopic(t, statestore.ChangelogTopic(app, "counts"), 3, 3, map[string]string{"cleanup.policy": "compact", "min.insync.replicas": "2"})
 
 	b := streams.NewBuilder()
 	streams.Stream(b, "events", statestore.String{}, statestore.String{}).GroupByKey().

@@ -18,7 +18,7 @@ import (
 // __consumer_offsets partition (RF 3, acks=all).
 func BenchmarkOffsetCommitOnThreeNodes(b *testing.B) {
 	c := testcluster.StartFailover(b)
-	c.CreateTopic(b, "bench", 6, 3, nil)
+	c.MustCreateTopic(b, "bench", 6, 3, nil)
 	const groupID = "bench-group"
 	coordinator := c.GroupCoordinator(b, groupID)
 	c.WaitReplicated(b, "__consumer_offsets", 4, 3)

@@ -71,7 +71,7 @@ func TestKillingTheLeaderAndTheActiveControllerTogether(t *testing.T) {
 	}
 	c := startFailoverCluster(t)
 	f := &producerFailover{c: c, topic: "failover-controller"}
-	active := c.ActiveController(t)
+	active := c.ActiveControllerNode(t)
 	var replicas []int32
 	replicas = append(replicas, active.ID)
 	for _, n := range c.Nodes {

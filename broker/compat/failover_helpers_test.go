@@ -26,7 +26,7 @@ func failoverAdminClient(t *testing.T, c *testcluster.Cluster) *kgo.Client { ret
 // createReplicatedTopic creates topic on the active controller, replicated rf times.
 func createReplicatedTopic(t *testing.T, c *testcluster.Cluster, topic string, partitions int32, rf int16, configs map[string]string) {
 	t.Helper()
-	c.CreateTopic(t, topic, partitions, rf, configs)
+	c.MustCreateTopic(t, topic, partitions, rf, configs)
 }
 
 // leaderNode returns the node leading topic-partition.

@@ -21,6 +21,12 @@ type Log interface {
 	AssignEpochStartOffset(epoch int32, offset int64) error
 }
 
+// latestEpocher is a Log that knows the newest leader epoch its batches or its leader-epoch
+// checkpoint hold (*broker/log.Log implements it).
+type latestEpocher interface {
+	LatestEpoch() int32
+}
+
 // highWatermarkRestorer is a Log that can set its high watermark below the current one, once,
 // when the partition is created (*broker/log.Log implements it).
 type highWatermarkRestorer interface {
@@ -104,6 +110,17 @@ type Transition struct {
 func (p *Partition) ApplyAssignment(a Assignment) (Transition, error) {
 	p.roleMu.Lock()
 	defer p.roleMu.Unlock()
+	if le, ok := p.log.(latestEpocher); ok && a.Leader == p.mu.state.localID {
+		// NB: an assignment making us leader in an epoch older than one our own log holds is
+		// history: a restarted broker replays the metadata log image by image. Leading in it,
+		// even for a moment, would take appends at a stale epoch, in offsets the current leader
+		// may have filled differently. Such an assignment is applied without a leader; the
+		// newer ones follow.
+		if latest := le.LatestEpoch(); a.LeaderEpoch < latest {
+			p.logger.Debug("not leading in a leader epoch older than the log's", "leaderEpoch", a.LeaderEpoch, "logLatestEpoch", latest)
+			a.Leader = -1
+		}
+	}
 	p.mu.Lock()
 	st := p.mu.state
 	tr := Transition{From: st.role}
@@ -207,6 +224,16 @@ type FollowerView struct {
 // ReplicaState) after checking its current leader epoch, and returns the offsets to answer with.
 // Errors: FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE.
 func (p *Partition) FollowerFetch(replicaID int32, fetchOffset int64, currentLeaderEpoch int32) (FollowerView, error) {
+	return p.followerFetch(replicaID, fetchOffset, currentLeaderEpoch, true)
+}
+
+// FollowerFetchIneligible is FollowerFetch from a replica that may not join the ISR now (its
+// broker is fenced or shutting down): see State.FollowerFetchedIneligible.
+func (p *Partition) FollowerFetchIneligible(replicaID int32, fetchOffset int64, currentLeaderEpoch int32) (FollowerView, error) {
+	return p.followerFetch(replicaID, fetchOffset, currentLeaderEpoch, false)
+}
+
+func (p *Partition) followerFetch(replicaID int32, fetchOffset int64, currentLeaderEpoch int32, isrEligible bool) (FollowerView, error) {
 	p.mu.Lock()
 	st := p.mu.state
 	if err := st.CheckEpoch(currentLeaderEpoch, true); err != nil {
@@ -214,7 +241,7 @@ func (p *Partition) FollowerFetch(replicaID int32, fetchOffset int64, currentLea
 		return FollowerView{}, err
 	}
 	st.LogStartOffsetMoved(p.log.LogStartOffset())
-	act, err := st.FollowerFetched(replicaID, fetchOffset, p.nowMs())
+	act, err := st.followerFetched(replicaID, fetchOffset, p.nowMs(), isrEligible)
 	p.applyLocked(act)
 	v := FollowerView{HighWatermark: st.highWatermark, LogStartOffset: st.logStartOffset, LogEndOffset: st.logEndOffset}
 	p.mu.Unlock()

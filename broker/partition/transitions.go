@@ -160,6 +160,18 @@ func (s *State) AckTimedOut(id uint64) Actions {
 // a replica of the assignment (NOT_LEADER_OR_FOLLOWER otherwise); an offset beyond the leader's
 // log end is OFFSET_OUT_OF_RANGE.
 func (s *State) FollowerFetched(id int32, fetchOffset int64, nowMs int64) (Actions, error) {
+	return s.followerFetched(id, fetchOffset, nowMs, true)
+}
+
+// FollowerFetchedIneligible is FollowerFetched from a follower that may not join the ISR now
+// (Kafka's isReplicaIsrEligible: its broker is fenced or shutting down in the metadata image):
+// its progress counts, but no ISR expansion is proposed for it. The controller would refuse one
+// (INELIGIBLE_REPLICA), and the next fetch would propose it again.
+func (s *State) FollowerFetchedIneligible(id int32, fetchOffset int64, nowMs int64) (Actions, error) {
+	return s.followerFetched(id, fetchOffset, nowMs, false)
+}
+
+func (s *State) followerFetched(id int32, fetchOffset int64, nowMs int64, isrEligible bool) (Actions, error) {
 	if s.role != RoleLeader {
 		return Actions{}, kerr.NotLeaderForPartition
 	}
@@ -180,7 +192,7 @@ func (s *State) FollowerFetched(id int32, fetchOffset int64, nowMs int64) (Actio
 	f.logEndOffset = fetchOffset
 
 	var act Actions
-	if s.pending == nil && !slices.Contains(s.isr, id) && s.followerInSync(f) {
+	if isrEligible && s.pending == nil && !slices.Contains(s.isr, id) && s.followerInSync(f) {
 		s.pending = &Proposal{LeaderEpoch: s.leaderEpoch, PartitionEpoch: s.partitionEpoch, NewISR: append(slices.Clone(s.isr), id)}
 		act.Propose = s.pending
 	}

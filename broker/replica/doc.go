@@ -44,10 +44,12 @@
 // OffsetForLeaderEpoch, ListOffsets) live in the broker and call broker/partition; this package's
 // tests serve that side with broker/server over a real log and partition (leader_test.go).
 //
-// Not yet: fetch sessions (KIP-227; every fetch is a full one), LastFetchedEpoch divergence
-// detection in Fetch (KIP-595's DivergingEpoch is honoured if a leader sends it, but the fetcher
-// sends LastFetchedEpoch -1), throttling, and fetching from several leaders' partitions over one
-// connection per broker pair.
+// Every fetch names LastFetchedEpoch, the epoch of the local log's last batch (KIP-320): a leader
+// whose log ends that epoch earlier answers DivergingEpoch instead of records (and does not count
+// the fetch as the follower's progress), and the partition truncates by epoch again.
+//
+// Not yet: fetch sessions (KIP-227; every fetch is a full one), throttling, and fetching from
+// several leaders' partitions over one connection per broker pair.
 //
 // # Locks
 //

@@ -17,7 +17,7 @@ func (f *Fetcher) fetch(ps []followed) {
 	// NB: both replica fields are set; the encoder writes the one the negotiated version has
 	// (ReplicaID below v15, ReplicaState from v15, KIP-903).
 	req.ReplicaID = f.cfg.ReplicaID
-	req.ReplicaState.ID, req.ReplicaState.Epoch = f.cfg.ReplicaID, f.cfg.BrokerEpoch
+	req.ReplicaState.ID, req.ReplicaState.Epoch = f.cfg.ReplicaID, f.cfg.BrokerEpoch()
 	req.MaxWaitMillis = int32(f.cfg.MaxWait / time.Millisecond)
 	req.MinBytes, req.MaxBytes = f.cfg.MinBytes, f.cfg.MaxBytes
 	req.SessionID, req.SessionEpoch = 0, -1 // full fetches, no session (KIP-227 not used yet)
@@ -34,7 +34,9 @@ func (f *Fetcher) fetch(ps []followed) {
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition, rp.CurrentLeaderEpoch, rp.FetchOffset = p.tp.Partition, p.leaderEpoch, p.fetchOffset
 		rp.LogStartOffset, rp.PartitionMaxBytes = p.log.LogStartOffset(), f.cfg.PartitionMaxBytes
-		rp.LastFetchedEpoch = -1
+		// KIP-320: the epoch of our last batch; a leader whose log diverged from ours there answers
+		// DivergingEpoch instead of records, and we truncate by epoch again.
+		rp.LastFetchedEpoch = p.log.LatestEpoch()
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	kresp, err := f.client.Request(f.ctx, req)
@@ -74,7 +76,8 @@ func (f *Fetcher) fetch(ps []followed) {
 		case rp.ErrorCode != 0:
 			f.partitionError(p, rp.ErrorCode)
 		case rp.DivergingEpoch.EndOffset >= 0 && rp.DivergingEpoch.Epoch >= 0:
-			// KIP-595 style divergence answer (only if we sent LastFetchedEpoch): truncate by epoch.
+			// KIP-320: our log diverged from the leader's: truncate by epoch (OffsetForLeaderEpoch,
+			// which answers the same end offset) before fetching again.
 			f.update(p, func(cur *followed) { cur.truncating = true })
 		default:
 			f.apply(p, rp)

@@ -63,8 +63,10 @@ func (tp TopicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic,
 
 // Config configures fetchers, with Kafka's broker settings.
 type Config struct {
-	ReplicaID         int32         // node.id of this broker
-	BrokerEpoch       int64         // this broker's registration epoch, sent in ReplicaState (-1 unknown)
+	ReplicaID int32 // node.id of this broker
+	// BrokerEpoch returns this broker's registration epoch, sent in ReplicaState (KIP-903; -1
+	// unknown). Called for every fetch, from the fetchers' goroutines; nil: always -1.
+	BrokerEpoch       func() int64
 	MaxWait           time.Duration // replica.fetch.wait.max.ms (500 ms)
 	MinBytes          int32         // replica.fetch.min.bytes (1)
 	MaxBytes          int32         // replica.fetch.response.max.bytes (10 MiB)
@@ -91,6 +93,9 @@ func (c Config) normalized() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.BrokerEpoch == nil {
+		c.BrokerEpoch = func() int64 { return -1 }
 	}
 	return c
 }

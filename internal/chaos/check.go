@@ -142,7 +142,11 @@ func Check(h History) Result {
 	for _, a := range h.Acks {
 		acked := position{a.Partition, a.Offset}
 		if !inFinal[a.Value] {
-			r.add(LostWrite, "%s acked at %s, absent from the final read", a.Value, acked)
+			at := "nothing"
+			if v, ok := valueAt[acked]; ok {
+				at = v.String()
+			}
+			r.add(LostWrite, "%s acked at %s, absent from the final read (which has %s there)", a.Value, acked, at)
 		}
 		for _, p := range positionsOf[a.Value] {
 			if p != acked {

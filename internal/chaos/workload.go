@@ -36,6 +36,9 @@ type Workload struct {
 	// ReaderRestart, if set, restarts the reader's client that often; the new client resumes
 	// after the last record polled.
 	ReaderRestart time.Duration
+	// CreateTopic, if set, creates the topic instead of a CreateTopics to a broker (a KRaft
+	// cluster creates topics through its controller). It must treat an existing topic as created.
+	CreateTopic func(ctx context.Context, w Workload) error
 	// CatchUp [30s] bounds the wait for the reader to reach the end after the writes stop;
 	// FinalRead [60s] bounds the final full read.
 	CatchUp, FinalRead time.Duration
@@ -87,8 +90,12 @@ type Run struct {
 // Start creates the topic and starts the producers and the reader.
 func Start(ctx context.Context, w Workload) (*Run, error) {
 	w.defaults()
-	if err := createTopic(ctx, w); err != nil {
-		return nil, err
+	create := createTopic
+	if w.CreateTopic != nil {
+		create = w.CreateTopic
+	}
+	if err := create(ctx, w); err != nil {
+		return nil, fmt.Errorf("chaos: create topic %s: %w", w.Topic, err)
 	}
 	r := &Run{w: w}
 	rd, err := startReader(w)

@@ -17,6 +17,7 @@ package testcluster
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -29,6 +30,14 @@ import (
 	"github.com/gregor-streams/gregor/broker/config"
 )
 
+// LogLevelEnv names an environment variable that, if set, gives every node's --log-level (debug,
+// info, warn, error), to read a failing test's node logs in detail.
+const LogLevelEnv = "GREGOR_TESTCLUSTER_LOG_LEVEL"
+
+// KeepLogsEnv names an environment variable that, if set to a directory, receives a copy of
+// every node's whole log file when a test fails.
+const KeepLogsEnv = "GREGOR_TESTCLUSTER_KEEP_LOGS"
+
 // Option configures a cluster.
 type Option func(*settings)
 
@@ -37,6 +46,7 @@ type settings struct {
 	sets        []string
 	controllers bool
 	kraft       bool
+	voters      int // with kraft: the first voters nodes are controllers too; 0: all
 	configure   []func(*Cluster, *Node) []string
 	beforeStart []func(*Cluster, *Node) error
 }
@@ -65,12 +75,16 @@ func Controllers() Option { return func(s *settings) { s.controllers = true } }
 // controller proxy, controller.listener.names=CONTROLLER, inter.broker.listener.name=PLAINTEXT and
 // listener.security.protocol.map. It implies Controllers.
 //
-// TODO(cluster): a multi-node quorum needs formatted storage; pass `gregor storage format` through
-// BeforeFirstStart once that command exists, and wait for registration if "listening" comes
-// before the node serves.
+// Each node's log dir is formatted (meta.properties with the cluster's ClusterID), and Start
+// returns once every broker is registered and unfenced (WaitUnfenced).
 func KRaft() Option {
 	return func(s *settings) { s.controllers, s.kraft = true, true }
 }
+
+// ControllerNodes, with KRaft, makes only the first n nodes controllers (process.roles=broker,controller,
+// each in controller.quorum.voters); the others are broker-only nodes with no controller listener,
+// as in a Kafka cluster whose quorum is smaller than its broker set.
+func ControllerNodes(n int) Option { return func(s *settings) { s.voters = n } }
 
 // BeforeFirstStart runs f once per node before its first start (e.g. to format its storage with
 // c.Bin).
@@ -175,7 +189,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 			Port:    ports[2*i],
 			bin:     bin,
 		})
-		if s.controllers {
+		if s.controllers && (s.voters == 0 || i < s.voters) {
 			c.Nodes[i].ControllerPort = ports[2*i+1]
 		}
 	}
@@ -193,7 +207,11 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		c.ClusterID = config.RandomClusterID()
 	}
 	for _, n := range c.Nodes {
-		n.args = append([]string{"server"}, setFlags(c.config(&s, n))...)
+		n.args = []string{"server"}
+		if lv := os.Getenv(LogLevelEnv); lv != "" {
+			n.args = append(n.args, "--log-level", lv)
+		}
+		n.args = append(n.args, setFlags(c.config(&s, n))...)
 		if s.kraft {
 			// As `gregor storage format -t <id> -c <file>` does on each node of a real cluster.
 			if err := config.WriteMetaProperties(n.Dir, config.MetaProperties{ClusterID: c.ClusterID, NodeID: n.ID}); err != nil {
@@ -219,6 +237,13 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 			t.Fatal(err)
 		}
 	}
+	if s.kraft {
+		// NB: "listening" comes before the broker registered with the controller; a topic
+		// created before every broker is unfenced cannot be placed on all of them.
+		if err := c.WaitUnfenced(context.Background()); err != nil {
+			t.Fatalf("testcluster: %v", err)
+		}
+	}
 	return c
 }
 
@@ -239,8 +264,12 @@ func (c *Cluster) config(s *settings, n *Node) []string {
 		"offsets.topic.num.partitions=4",
 	}
 	if s.kraft {
+		roles := "process.roles=broker,controller"
+		if n.ControllerPort == 0 {
+			roles = "process.roles=broker"
+		}
 		cfg = append(cfg,
-			"process.roles=broker,controller",
+			roles,
 			"controller.quorum.voters="+c.Voters(),
 			"controller.listener.names=CONTROLLER",
 			"inter.broker.listener.name=PLAINTEXT",
@@ -275,6 +304,13 @@ func (c *Cluster) close(t testing.TB) {
 	for _, n := range c.Nodes {
 		if b, err := os.ReadFile(n.LogPath); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
 			t.Errorf("testcluster: node %d reported a data race (its log follows)", n.ID)
+		}
+	}
+	if dir := os.Getenv(KeepLogsEnv); dir != "" && t.Failed() {
+		for _, n := range c.Nodes {
+			if b, err := os.ReadFile(n.LogPath); err == nil {
+				_ = os.WriteFile(filepath.Join(dir, filepath.Base(n.LogPath)), b, 0o644)
+			}
 		}
 	}
 	if t.Failed() {

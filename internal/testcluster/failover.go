@@ -68,24 +68,24 @@ func (c *Cluster) WaitBrokers(t testing.TB, n int) {
 	})
 }
 
-// CreateTopic creates topic on the active controller and waits until Metadata shows every
+// MustCreateTopic creates topic on the active controller and waits until Metadata shows every
 // partition with a leader and an ISR of rf.
 //
-// NB: sent to the controller listeners: a KRaft broker does not forward CreateTopics yet.
-func (c *Cluster) CreateTopic(t testing.TB, topic string, partitions int32, rf int16, configs map[string]string) {
+// NB: sent to the controller listeners directly, so it works while any one broker is down.
+func (c *Cluster) MustCreateTopic(t testing.TB, topic string, partitions int32, rf int16, configs map[string]string) {
 	t.Helper()
 	c.createTopic(t, topic, partitions, rf, nil, configs)
 }
 
-// CreateTopicAssigned is CreateTopic with an explicit replica assignment (node IDs per partition,
+// CreateTopicAssigned is MustCreateTopic with an explicit replica assignment (node IDs per partition,
 // the preferred leader first).
 func (c *Cluster) CreateTopicAssigned(t testing.TB, topic string, assignment [][]int32, configs map[string]string) {
 	t.Helper()
 	c.createTopic(t, topic, -1, -1, assignment, configs)
 }
 
-// controllerClient is a franz-go client of the controller listeners; the caller closes it.
-func (c *Cluster) controllerClient(t testing.TB) *kgo.Client {
+// controllerKgo is a franz-go client of the controller listeners; the caller closes it.
+func (c *Cluster) controllerKgo(t testing.TB) *kgo.Client {
 	t.Helper()
 	var voters []string
 	for _, n := range c.Nodes {
@@ -100,7 +100,7 @@ func (c *Cluster) controllerClient(t testing.TB) *kgo.Client {
 
 func (c *Cluster) createTopic(t testing.TB, topic string, partitions int32, rf int16, assignment [][]int32, configs map[string]string) {
 	t.Helper()
-	ctl := c.controllerClient(t)
+	ctl := c.controllerKgo(t)
 	defer ctl.Close()
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.TimeoutMillis = 10_000
@@ -235,10 +235,10 @@ func (c *Cluster) GroupCoordinator(t testing.TB, groupID string) *Node {
 	return node
 }
 
-// ActiveController returns the node whose controller leads the metadata quorum (DescribeQuorum).
-func (c *Cluster) ActiveController(t testing.TB) *Node {
+// ActiveControllerNode returns the node whose controller leads the metadata quorum (DescribeQuorum).
+func (c *Cluster) ActiveControllerNode(t testing.TB) *Node {
 	t.Helper()
-	ctl := c.controllerClient(t)
+	ctl := c.controllerKgo(t)
 	defer ctl.Close()
 	var node *Node
 	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
@@ -283,7 +283,7 @@ func (c *Cluster) ActiveController(t testing.TB) *Node {
 // broker/compat); the failover tests that are about something else stay clear of it.
 func (c *Cluster) GroupAwayFromController(t testing.TB, prefix string) string {
 	t.Helper()
-	active := c.ActiveController(t)
+	active := c.ActiveControllerNode(t)
 	for i := range 64 {
 		g := prefix
 		if i > 0 {
@@ -301,7 +301,7 @@ func (c *Cluster) GroupAwayFromController(t testing.TB, prefix string) string {
 // preferred leader is not the active controller's node.
 func (c *Cluster) AssignmentAwayFromController(t testing.TB) [][]int32 {
 	t.Helper()
-	active := c.ActiveController(t)
+	active := c.ActiveControllerNode(t)
 	var replicas []int32
 	for _, n := range c.Nodes {
 		if n != active {
