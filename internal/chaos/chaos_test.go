@@ -34,8 +34,7 @@ func chaosCluster(t *testing.T, nodes int, w *Workload) *testcluster.Cluster {
 		testcluster.Set("min.insync.replicas", "2"),
 		testcluster.Set("offsets.topic.replication.factor", "3"),
 		testcluster.Set("unclean.leader.election.enable", "false"),
-		// NB: a KRaft broker still auto-creates topics in its local registry, not through the
-		// controller; the workload's topic is created through the controller (below).
+		// The workload's topic is created through the controller (below), with its settings.
 		testcluster.Set("auto.create.topics.enable", "false"),
 		// Failures detected in 1.5 s (Kafka: 2 s heartbeats, 9 s sessions), so a run spends its
 		// time on faults rather than on waiting for them to be noticed.
@@ -135,7 +134,7 @@ func TestChaos(t *testing.T) {
 		// The reader restarts its client (resuming where it was) every 10 s.
 		ReaderRestart: envDuration(t, "GREGOR_CHAOS_READER_RESTART", 10*time.Second),
 	}
-	runChaos(t, envInt(t, "GREGOR_CHAOS_NODES", 1), w, Schedule{
+	runChaos(t, envInt(t, "GREGOR_CHAOS_NODES", 3), w, Schedule{
 		Faults:   faults,
 		Kinds:    kinds,
 		Down:     envDuration(t, "GREGOR_CHAOS_DOWN", 2*time.Second),
