@@ -1,0 +1,129 @@
+//go:build unix
+
+package compat_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregor-streams/gregor/internal/testcluster"
+	"github.com/gregor-streams/gregor/internal/testutil"
+)
+
+// sessionFence matches the active controller's log line for brokers it fences on session expiry.
+var sessionFence = regexp.MustCompile(`msg="controller: fencing brokers whose session expired" .*brokers="?\[([0-9 ]*)\]`)
+
+// sessionFences returns the brokers each node logged fencing for session expiry since the offsets
+// in from (Node.LogSize), by node.
+func sessionFences(t *testing.T, c *testcluster.Cluster, from map[int32]int64) map[int32][]int32 {
+	t.Helper()
+	out := map[int32][]int32{}
+	for _, n := range c.Nodes {
+		text, err := n.LogSince(from[n.ID])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range sessionFence.FindAllStringSubmatch(text, -1) {
+			for _, f := range strings.Fields(m[1]) {
+				var id int32
+				if _, err := fmt.Sscan(f, &id); err == nil {
+					out[n.ID] = append(out[n.ID], id)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestKillingTheActiveControllerAloneFencesNoLiveBroker: kill -9 of the node that is the active
+// controller and leads nothing (the topic is led by another node). The quorum elects a new leader,
+// the surviving brokers find the new active controller and heartbeat to it within
+// broker.session.timeout.ms, so it fences the dead broker only: its session-expiry fence log names
+// no live broker, DescribeCluster lists the dead one alone as fenced, the partition keeps its
+// leader, and acks=all produce carries on (every acknowledged record is in the topic).
+func TestKillingTheActiveControllerAloneFencesNoLiveBroker(t *testing.T) {
+	c := startFailoverCluster(t)
+	const topic = "controller-alone"
+	active := c.ActiveController(t)
+	c.CreateTopicAssigned(t, topic, c.AssignmentAwayFromController(t), map[string]string{"min.insync.replicas": "2"})
+	leader := leaderNode(t, c, topic, 0)
+	if leader == active {
+		t.Fatalf("partition led by the active controller's node %d", active.ID)
+	}
+	cl := c.Client(t, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	var acked []string
+	send := func(values []string) {
+		produceFailover(t, cl, topic, values, 30*time.Second)
+		acked = append(acked, values...)
+	}
+	send(numbered("before", 0, 20))
+
+	from := map[int32]int64{}
+	for _, n := range c.Nodes {
+		from[n.ID] = n.LogSize()
+	}
+	killNode(t, active)
+	killed := time.Now()
+	for i := range 20 {
+		send([]string{fmt.Sprintf("after-%d", i)})
+	}
+	t.Logf("20 records acknowledged one at a time in %v after the kill", time.Since(killed).Round(time.Millisecond))
+
+	// The new controller fences the dead broker once its session expires; until then, and for a
+	// session timeout more, no live broker may be fenced.
+	admin := c.Client(t)
+	var fencedAt time.Time
+	testutil.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fenced, err := testcluster.FencedBrokers(ctx, admin)
+		if err != nil {
+			return err
+		}
+		for _, id := range fenced {
+			if id != active.ID {
+				t.Fatalf("live broker %d fenced after the active controller %d was killed (fenced: %v)", id, active.ID, fenced)
+			}
+		}
+		if !slices.Contains(fenced, active.ID) {
+			return fmt.Errorf("killed broker %d not fenced yet", active.ID)
+		}
+		if fencedAt.IsZero() {
+			fencedAt = time.Now()
+		}
+		if time.Since(fencedAt) < testcluster.FailoverSessionTimeout {
+			return fmt.Errorf("watching for fences of live brokers")
+		}
+		return nil
+	})
+	t.Logf("killed broker %d fenced %v after the kill", active.ID, fencedAt.Sub(killed).Round(time.Millisecond))
+	for node, ids := range sessionFences(t, c, from) {
+		for _, id := range ids {
+			if id != active.ID {
+				t.Errorf("node %d's controller fenced live broker %d (session expired) after the kill", node, id)
+			}
+		}
+	}
+	if now := leaderNode(t, c, topic, 0); now != leader {
+		t.Errorf("partition leader moved from node %d to %d: its broker lost its leadership", leader.ID, now.ID)
+	}
+	send(numbered("end", 0, 5))
+	got := readTopic(t, c, topic)
+	lost := 0
+	for _, v := range acked {
+		if !slices.Contains(got, v) {
+			lost++
+		}
+	}
+	t.Logf("%d acknowledged, %d in the topic, lost %d", len(acked), len(got), lost)
+	if lost > 0 {
+		t.Fatalf("%d acknowledged records lost", lost)
+	}
+}
