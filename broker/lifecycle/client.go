@@ -141,7 +141,7 @@ func (c *controllers) target(ctx context.Context) (int32, error) {
 
 // leaderAnswer is one voter's DescribeQuorum answer.
 type leaderAnswer struct {
-	from, leader, epoch int32
+	leader, epoch int32
 	// self: the voter answered as the quorum leader (no error), which no stale view can make up.
 	self bool
 }
@@ -162,10 +162,12 @@ func (c *controllers) locate(ctx context.Context) int32 {
 			}
 			a, err := describeQuorum(ctx, cl)
 			if err != nil {
-				c.unreachableVoter(v.ID)
+				// NB: cancelled because another voter answered for itself: not a sign of death.
+				if !errors.Is(ctx.Err(), context.Canceled) {
+					c.unreachableVoter(v.ID)
+				}
 				return
 			}
-			a.from = v.ID
 			answers <- a
 		})
 	}
@@ -174,11 +176,17 @@ func (c *controllers) locate(ctx context.Context) int32 {
 		close(answers)
 	}()
 	best := leaderAnswer{leader: quorum.NoLeader, epoch: -1}
+	var self *leaderAnswer
+	// NB: the loop ends when every asking goroutine has returned, so none outlives locate (nor the
+	// clients' close); a voter answering for itself cancels the others' requests.
 	for a := range answers {
+		if self != nil {
+			continue
+		}
 		if a.self {
-			// NB: the remaining answers are drained by nobody: the channel holds them all.
-			c.found(a)
-			return a.leader
+			self = &a
+			cancel()
+			continue
 		}
 		if a.leader == quorum.NoLeader {
 			continue
@@ -189,6 +197,9 @@ func (c *controllers) locate(ctx context.Context) int32 {
 		if ok && a.epoch > best.epoch {
 			best = a
 		}
+	}
+	if self != nil {
+		best = *self
 	}
 	if best.leader == quorum.NoLeader {
 		return quorum.NoLeader
