@@ -279,9 +279,9 @@ func (c *Cluster) ActiveController(t testing.TB) *Node {
 // GroupAwayFromController returns a group ID, prefix or prefix-<n>, whose coordinator is not the
 // active controller's node, so that killing the coordinator leaves the controller running.
 //
-// NB: killing the node that is both a partition leader and the active controller can leave the
-// partition without a leader (see TestKillingTheLeaderAndTheActiveControllerTogether in
-// broker/compat); the failover tests that are about something else stay clear of it.
+// NB: the failover tests that are about one role stay clear of the active controller, so that a
+// kill takes one role away; killing both together is its own test
+// (TestKillingTheLeaderAndTheActiveControllerTogether in broker/compat).
 func (c *Cluster) GroupAwayFromController(t testing.TB, prefix string) string {
 	t.Helper()
 	active := c.ActiveController(t)
