@@ -94,6 +94,8 @@
 //
 // Manager: one goroutine (run); Manager.mu guards the state, the shutdown wish and the change channel;
 // controllers.mu (inside the Manager, a ControllerClient and a remote Follower, one each) guards the
-// per-voter clients and the active-controller guess. Follower: one goroutine; Follower.mu guards its
-// error. No lock is held while sending a request, and none is taken while another is held.
+// per-voter clients, the active-controller guess and the stale-hint bookkeeping; the search for the
+// quorum leader asks the voters from short-lived goroutines it waits for. Follower: one goroutine;
+// Follower.mu guards its error. No lock is held while sending a request, and none is taken while
+// another is held.
 package lifecycle
