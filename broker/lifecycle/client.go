@@ -15,7 +15,7 @@ import (
 )
 
 // locateTimeout bounds one round of DescribeQuorum to the voters (a voter that does not answer in time
-// is left out of that round).
+// is left out of that round); a round also takes at most half of its caller's remaining time.
 const locateTimeout = time.Second
 
 // controllers sends Kafka-protocol requests to the controller quorum's voters on their controller
@@ -150,7 +150,12 @@ type leaderAnswer struct {
 // answering for itself is taken at once; otherwise the hint with the highest leader epoch that is not
 // stale. It returns the leader found, or quorum.NoLeader.
 func (c *controllers) locate(ctx context.Context) int32 {
-	ctx, cancel := context.WithTimeout(ctx, locateTimeout)
+	timeout := locateTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		// NB: half of the caller's time at most, so the request to the leader found still has time.
+		timeout = min(timeout, time.Until(deadline)/2)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	answers := make(chan leaderAnswer, len(c.voters))
 	var wg sync.WaitGroup
