@@ -58,7 +58,7 @@ func checkOnlyDeadFenced(t *testing.T, c *testcluster.Cluster, from map[int32]in
 	for node, ids := range sessionFences(t, c, from) {
 		for _, id := range ids {
 			if id != dead {
-				t.Errorf("node %d's controller fenced live broker %d (session expired) after broker %d was killed", node, id, dead)
+				t.Errorf("node %d's controller fenced live broker %d (session expired) after broker %d was lost", node, id, dead)
 			}
 		}
 	}
@@ -71,6 +71,25 @@ func checkOnlyDeadFenced(t *testing.T, c *testcluster.Cluster, from map[int32]in
 // no live broker, DescribeCluster lists the dead one alone as fenced, the partition keeps its
 // leader, and acks=all produce carries on (every acknowledged record is in the topic).
 func TestKillingTheActiveControllerAloneFencesNoLiveBroker(t *testing.T) {
+	loseTheActiveControllerAlone(t, "killed", func(n *testcluster.Node) { killNode(t, n) })
+}
+
+// TestPausingTheActiveControllerAloneFencesNoLiveBroker is the same with kill -STOP: requests to
+// the paused controller hang instead of failing, so the brokers must give up on it within their
+// request timeout and find the new one.
+func TestPausingTheActiveControllerAloneFencesNoLiveBroker(t *testing.T) {
+	loseTheActiveControllerAlone(t, "paused", func(n *testcluster.Node) {
+		if err := n.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Resume() })
+		t.Logf("paused node %d (kill -STOP)", n.ID)
+	})
+}
+
+// loseTheActiveControllerAlone runs the test of TestKillingTheActiveControllerAloneFencesNoLiveBroker,
+// taking the active controller's node away with lose.
+func loseTheActiveControllerAlone(t *testing.T, how string, lose func(*testcluster.Node)) {
 	c := startFailoverCluster(t)
 	const topic = "controller-alone"
 	active := c.ActiveController(t)
@@ -79,7 +98,8 @@ func TestKillingTheActiveControllerAloneFencesNoLiveBroker(t *testing.T) {
 	if leader == active {
 		t.Fatalf("partition led by the active controller's node %d", active.ID)
 	}
-	cl := c.Client(t, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	// NB: seeded with the partition leader only, so no request waits on a paused node.
+	cl := c.Client(t, kgo.SeedBrokers(leader.Addr()), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
 	var acked []string
 	send := func(values []string) {
 		produceFailover(t, cl, topic, values, 30*time.Second)
@@ -88,31 +108,30 @@ func TestKillingTheActiveControllerAloneFencesNoLiveBroker(t *testing.T) {
 	send(numbered("before", 0, 20))
 
 	from := logSizes(c)
-	killNode(t, active)
-	killed := time.Now()
+	lose(active)
+	lost := time.Now()
 	for i := range 20 {
 		send([]string{fmt.Sprintf("after-%d", i)})
 	}
-	t.Logf("20 records acknowledged one at a time in %v after the kill", time.Since(killed).Round(time.Millisecond))
+	t.Logf("20 records acknowledged one at a time in %v after node %d was %s", time.Since(lost).Round(time.Millisecond), active.ID, how)
 
-	// The new controller fences the dead broker once its session expires; until then, and for a
+	// The new controller fences the lost broker once its session expires; until then, and for a
 	// session timeout more, no live broker may be fenced.
-	admin := c.Client(t)
 	var fencedAt time.Time
 	testutil.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		fenced, err := testcluster.FencedBrokers(ctx, admin)
+		fenced, err := testcluster.FencedBrokers(ctx, cl.SeedBrokers()[0])
 		if err != nil {
 			return err
 		}
 		for _, id := range fenced {
 			if id != active.ID {
-				t.Fatalf("live broker %d fenced after the active controller %d was killed (fenced: %v)", id, active.ID, fenced)
+				t.Fatalf("live broker %d fenced after the active controller %d was %s (fenced: %v)", id, active.ID, how, fenced)
 			}
 		}
 		if !slices.Contains(fenced, active.ID) {
-			return fmt.Errorf("killed broker %d not fenced yet", active.ID)
+			return fmt.Errorf("broker %d not fenced yet", active.ID)
 		}
 		if fencedAt.IsZero() {
 			fencedAt = time.Now()
@@ -122,21 +141,28 @@ func TestKillingTheActiveControllerAloneFencesNoLiveBroker(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("killed broker %d fenced %v after the kill", active.ID, fencedAt.Sub(killed).Round(time.Millisecond))
+	t.Logf("broker %d fenced %v after it was %s", active.ID, fencedAt.Sub(lost).Round(time.Millisecond), how)
 	checkOnlyDeadFenced(t, c, from, active.ID)
 	if now := leaderNode(t, c, topic, 0); now != leader {
 		t.Errorf("partition leader moved from node %d to %d: its broker lost its leadership", leader.ID, now.ID)
 	}
 	send(numbered("end", 0, 5))
-	got := readTopic(t, c, topic)
-	lost := 0
-	for _, v := range acked {
-		if !slices.Contains(got, v) {
-			lost++
+	if how == "paused" {
+		// NB: readTopic's clients know every node; the paused one resumes first (it is fenced, and
+		// unfenced again once it heartbeats caught up).
+		if err := active.Resume(); err != nil {
+			t.Fatal(err)
 		}
 	}
-	t.Logf("%d acknowledged, %d in the topic, lost %d", len(acked), len(got), lost)
-	if lost > 0 {
-		t.Fatalf("%d acknowledged records lost", lost)
+	got := readTopic(t, c, topic)
+	missing := 0
+	for _, v := range acked {
+		if !slices.Contains(got, v) {
+			missing++
+		}
+	}
+	t.Logf("%d acknowledged, %d in the topic, lost %d", len(acked), len(got), missing)
+	if missing > 0 {
+		t.Fatalf("%d acknowledged records lost", missing)
 	}
 }

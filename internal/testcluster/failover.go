@@ -313,11 +313,11 @@ func (c *Cluster) AssignmentAwayFromController(t testing.TB) [][]int32 {
 }
 
 // FencedBrokers returns the brokers the cluster reports fenced (DescribeCluster v2 with
-// IncludeFencedBrokers, KIP-1073), asking through cl.
-func FencedBrokers(ctx context.Context, cl *kgo.Client) ([]int32, error) {
+// IncludeFencedBrokers, KIP-1073), asking through r (a *kgo.Client, or one *kgo.Broker).
+func FencedBrokers(ctx context.Context, r kmsg.Requestor) ([]int32, error) {
 	req := kmsg.NewPtrDescribeClusterRequest()
 	req.IncludeFencedBrokers = true
-	resp, err := req.RequestWith(ctx, cl)
+	resp, err := req.RequestWith(ctx, r)
 	if err != nil {
 		return nil, err
 	}
