@@ -133,7 +133,8 @@ func (g *groupConsumer) duplicates() int {
 func TestFranzGoConsumerGroupSurvivesCoordinatorKill(t *testing.T) {
 	c := startFailoverCluster(t)
 	const topic = "group-failover"
-	// NB: see TestKillingTheLeaderAndTheActiveControllerTogether.
+	// NB: a coordinator away from the active controller, so that the test kills one role (the
+	// double failover is TestKillingTheLeaderAndTheActiveControllerTogether).
 	groupID := c.GroupAwayFromController(t, "group-failover-g")
 	createReplicatedTopic(t, c, topic, 3, 3, map[string]string{"min.insync.replicas": "2"})
 	pr, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MetadataMinAge(250*time.Millisecond), kgo.MetadataMaxAge(time.Second))

@@ -221,6 +221,21 @@ func (o *owner) tick(now time.Time) {
 		return
 	}
 	if len(res.Records) > 0 {
+		o.logSessionFences(res.Records)
 		n.prop.enqueue(proposal{gen: n.prop.gen.Load(), records: res.Records})
+	}
+}
+
+// logSessionFences logs the brokers a Tick fences (their session expired), as Kafka's controller
+// does: the line an operator looks for when a live broker loses its leaderships.
+func (o *owner) logSessionFences(recs []metadata.Record) {
+	var fenced []int32
+	for _, r := range recs {
+		if r, ok := r.(*metadata.BrokerRegistrationChangeRecord); ok && r.Fenced == 1 {
+			fenced = append(fenced, r.BrokerID)
+		}
+	}
+	if len(fenced) > 0 {
+		o.n.logger.Info("controller: fencing brokers whose session expired", "brokers", fenced, "session_timeout", o.ctl.cfg.SessionTimeout)
 	}
 }

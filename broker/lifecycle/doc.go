@@ -7,10 +7,14 @@
 // Start generates the process's incarnation ID (a random UUID, as Kafka does), then one goroutine:
 //
 //   - registers with the active controller (BrokerRegistration with node.id, cluster.id, incarnation,
-//     advertised listeners, rack). The active controller is found among controller.quorum.voters: a
-//     voter answering NOT_CONTROLLER is asked for the quorum leader (DescribeQuorum's LeaderID, the
-//     hint) and the next attempt goes there; an unreachable voter makes the next attempt go to the next
-//     voter. Failures retry with exponential backoff and jitter (RetryBackoff..MaxRetryBackoff).
+//     advertised listeners, rack). The active controller is found among controller.quorum.voters:
+//     when it is not known (at start, after NOT_CONTROLLER, or after the voter could not be reached
+//     within the request timeout) every voter is asked at once for the quorum leader (DescribeQuorum)
+//     and the answer with the highest leader epoch is followed, skipping stale hints that name a
+//     voter found unreachable in that epoch. While searching, attempts repeat every RetryBackoff (at
+//     most a quarter of the heartbeat interval), so a new active controller hears from every live
+//     broker well within broker.session.timeout.ms; other failures retry with exponential backoff
+//     and jitter (RetryBackoff..MaxRetryBackoff).
 //   - heartbeats every broker.heartbeat.interval.ms (a quarter of it while fenced or shutting down),
 //     carrying the broker epoch and CurrentMetadataOffset (Config.MetadataOffset: the offset of the
 //     newest image the broker published). The reply tells fenced/unfenced: a new broker is fenced until
@@ -92,6 +96,8 @@
 //
 // Manager: one goroutine (run); Manager.mu guards the state, the shutdown wish and the change channel;
 // controllers.mu (inside the Manager, a ControllerClient and a remote Follower, one each) guards the
-// per-voter clients and the active-controller guess. Follower: one goroutine; Follower.mu guards its
-// error. No lock is held while sending a request, and none is taken while another is held.
+// per-voter clients, the active-controller guess and the stale-hint bookkeeping; the search for the
+// quorum leader asks the voters from short-lived goroutines it waits for. Follower: one goroutine;
+// Follower.mu guards its error. No lock is held while sending a request, and none is taken while
+// another is held.
 package lifecycle

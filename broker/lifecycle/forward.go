@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,11 +14,11 @@ import (
 
 // ControllerClient sends controller requests (admin requests a broker forwards, the AlterPartition of
 // its partition leaders, AllocateProducerIds) to the active controller, finding it among
-// controller.quorum.voters as the Manager does and retrying, with backoff, while the answer is
-// NOT_CONTROLLER or the voter cannot be reached. Safe for concurrent use.
+// controller.quorum.voters as the Manager does and retrying at a short, steady pace while the answer
+// is NOT_CONTROLLER or the voter cannot be reached. Safe for concurrent use.
 type ControllerClient struct {
-	ctrl                          *controllers
-	retryBackoff, maxRetryBackoff time.Duration
+	ctrl         *controllers
+	retryBackoff time.Duration
 }
 
 // NewControllerClient returns a client of the controllers in voters; clientID names it in their logs.
@@ -27,7 +26,7 @@ func NewControllerClient(voters []quorum.Voter, clientID string) (*ControllerCli
 	if len(voters) == 0 {
 		return nil, fmt.Errorf("lifecycle: no controllers: %s is empty", quorum.VotersConfig)
 	}
-	return &ControllerClient{ctrl: newControllers(voters, clientID), retryBackoff: DefaultRetryBackoff, maxRetryBackoff: DefaultMaxRetryBackoff}, nil
+	return &ControllerClient{ctrl: newControllers(voters, clientID), retryBackoff: DefaultRetryBackoff}, nil
 }
 
 // Send sends req to the active controller and returns its response, retrying NOT_CONTROLLER and
@@ -36,14 +35,15 @@ func NewControllerClient(voters []quorum.Voter, clientID string) (*ControllerCli
 // that lost leadership before answering; Kafka's forwarding has the same window (a CreateTopics then
 // answers TOPIC_ALREADY_EXISTS).
 func (c *ControllerClient) Send(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-	backoff := time.Duration(0)
 	for {
 		resp, _, err := c.ctrl.send(ctx, req, notControllerCode)
 		if err == nil || !errors.Is(err, errNotController) {
 			return resp, err
 		}
-		backoff = min(max(2*backoff, c.retryBackoff), c.maxRetryBackoff)
-		wait := backoff/2 + time.Duration(mrand.Int64N(int64(backoff/2)+1))
+		// NB: no growing backoff: each attempt asks the voters who leads the quorum, and a partition
+		// leader's AlterPartition or a forwarded admin request should reach a new controller as soon
+		// as it is active.
+		wait := jitter(c.retryBackoff)
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), err)

@@ -54,6 +54,8 @@ type cluster struct {
 	tune func(*quorum.Config)
 	// session is broker.session.timeout.ms (sessionTimeout unless a test sets it before starting).
 	session time.Duration
+	// tuneManager, if set, adjusts each broker's lifecycle configuration.
+	tuneManager func(*lifecycle.Config)
 
 	mu    sync.Mutex
 	nodes map[int32]*node
@@ -69,6 +71,11 @@ func withQuorum(tune func(*quorum.Config)) option { return func(c *cluster) { c.
 
 // withSession sets broker.session.timeout.ms.
 func withSession(d time.Duration) option { return func(c *cluster) { c.session = d } }
+
+// withManager adjusts each broker's lifecycle configuration.
+func withManager(tune func(*lifecycle.Config)) option {
+	return func(c *cluster) { c.tuneManager = tune }
+}
 
 // startCluster starts n combined nodes with node.id 1..n on 127.0.0.1, all voters.
 func startCluster(t *testing.T, n int, opts ...option) *cluster {
@@ -158,14 +165,18 @@ func (c *cluster) startBrokerOnly(id int32) *node {
 
 func (c *cluster) startManager(id int32, pub *metadata.Publisher, previousEpoch int64) *lifecycle.Manager {
 	c.t.Helper()
-	mgr, err := lifecycle.Start(lifecycle.Config{
+	cfg := lifecycle.Config{
 		NodeID: id, ClusterID: "test-cluster", Voters: c.voters, PreviousBrokerEpoch: previousEpoch,
 		Listeners:         []metadata.EndPoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: uint16(9000 + id)}},
 		HeartbeatInterval: heartbeatInterval,
 		RetryBackoff:      20 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond,
 		MetadataOffset: func() int64 { return pub.Current().Offset() },
 		Logger:         quietLogger(),
-	})
+	}
+	if c.tuneManager != nil {
+		c.tuneManager(&cfg)
+	}
+	mgr, err := lifecycle.Start(cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -247,10 +247,20 @@ func (m *Manager) run() {
 			m.mu.changed = make(chan struct{})
 			m.mu.Unlock()
 			return
+		case errors.Is(err, errNotController):
+			// NB: the active controller is gone or not known yet. A newly active controller fences
+			// every broker it has not heard from within broker.session.timeout.ms of its activation,
+			// so the search goes on at a short, steady pace (each attempt asks the voters who leads
+			// the quorum) rather than backing off for seconds, as Kafka's brokers follow the
+			// quorum's leader changes at once.
+			backoff = 0
+			wait = jitter(searchRetry(m.cfg.RetryBackoff, m.cfg.HeartbeatInterval))
+			if m.ctx.Err() == nil {
+				m.logger.Debug("active controller not reached; retrying", "err", err, "in", wait)
+			}
 		case err != nil:
 			backoff = min(max(2*backoff, m.cfg.RetryBackoff), m.cfg.MaxRetryBackoff)
-			// NB: jitter, so brokers that lost the controller together do not retry in lockstep.
-			wait = backoff/2 + time.Duration(mrand.Int64N(int64(backoff/2)+1))
+			wait = jitter(backoff)
 			if m.ctx.Err() == nil {
 				m.logger.Debug("controller request failed; retrying", "err", err, "in", wait)
 			}
@@ -280,9 +290,28 @@ var errShutdownComplete = errors.New("lifecycle: shutdown complete")
 // errFatal marks a refusal no retry can change.
 var errFatal = errors.New("lifecycle: registration refused for good")
 
+// jitter returns a wait between d/2 and d, so that brokers that lost the controller together do not
+// retry in lockstep.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+}
+
+// searchRetry is the wait between attempts while looking for the active controller: the retry
+// backoff, but at most a quarter of the heartbeat interval (a small fraction of the session timeout).
+func searchRetry(retryBackoff, heartbeatInterval time.Duration) time.Duration {
+	return max(min(retryBackoff, heartbeatInterval/4), time.Millisecond)
+}
+
+// requestTimeout bounds one registration or heartbeat: twice the heartbeat interval, within [1 s, 5 s].
+// NB: a controller that hangs (paused, cut off) must not hold the broker's heartbeats for longer
+// than its session lasts; a timed-out attempt counts as the controller being unreachable.
+func requestTimeout(heartbeatInterval time.Duration) time.Duration {
+	return min(max(2*heartbeatInterval, time.Second), 5*time.Second)
+}
+
 // step registers if needed, else sends one heartbeat.
 func (m *Manager) step() error {
-	ctx, cancel := context.WithTimeout(m.ctx, max(m.cfg.HeartbeatInterval, 5*time.Second))
+	ctx, cancel := context.WithTimeout(m.ctx, requestTimeout(m.cfg.HeartbeatInterval))
 	defer cancel()
 	if m.State().BrokerEpoch < 0 {
 		return m.register(ctx)

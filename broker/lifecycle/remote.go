@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"strconv"
 	"time"
 
@@ -82,11 +81,19 @@ func (f *Follower) runRemote(cfg RemoteConfig, ctrl *controllers) error {
 			backoff = 0
 			continue
 		}
-		if !errors.Is(err, errRetry) && !errors.Is(err, errNotController) {
+		var wait time.Duration
+		switch {
+		case errors.Is(err, errNotController):
+			// NB: the quorum leader moved or is not known yet: look for it again shortly (each attempt
+			// asks the voters), no growing backoff.
+			backoff = 0
+			wait = jitter(cfg.RetryBackoff)
+		case errors.Is(err, errRetry):
+			backoff = min(max(2*backoff, cfg.RetryBackoff), cfg.MaxRetryBackoff)
+			wait = jitter(backoff)
+		default:
 			return err
 		}
-		backoff = min(max(2*backoff, cfg.RetryBackoff), cfg.MaxRetryBackoff)
-		wait := backoff/2 + time.Duration(mrand.Int64N(int64(backoff/2)+1))
 		f.logger.Debug("metadata fetch failed; retrying", "err", err, "in", wait)
 		select {
 		case <-f.ctx.Done():
@@ -129,8 +136,8 @@ func (f *Follower) fetchOnce(cfg RemoteConfig, ctrl *controllers, next int64) (i
 	switch rp.ErrorCode {
 	case 0:
 	case kerr.NotLeaderForPartition.Code:
-		ctrl.notActive(id, rp.CurrentLeader.LeaderID)
-		return next, fmt.Errorf("%w: node %d does not lead the quorum (leader %d)", errRetry, id, rp.CurrentLeader.LeaderID)
+		ctrl.notActive(id, rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch)
+		return next, fmt.Errorf("%w: node %d does not lead the quorum (leader %d)", errNotController, id, rp.CurrentLeader.LeaderID)
 	default:
 		return next, fmt.Errorf("%w: controller %d: %v", errRetry, id, kerr.ErrorForCode(rp.ErrorCode))
 	}
@@ -186,7 +193,7 @@ func (f *Follower) loadRemoteSnapshot(ctx context.Context, cfg RemoteConfig, ctr
 		rp := fr.Topics[0].Partitions[0]
 		if rp.ErrorCode != 0 {
 			if rp.ErrorCode == kerr.NotLeaderForPartition.Code {
-				ctrl.notActive(id, rp.CurrentLeader.LeaderID)
+				ctrl.notActive(id, rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch)
 			}
 			// NB: SNAPSHOT_NOT_FOUND (a newer snapshot replaced it) and the rest: fetch again, which
 			// names the current snapshot.

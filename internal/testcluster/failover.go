@@ -5,6 +5,7 @@ package testcluster
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -278,9 +279,9 @@ func (c *Cluster) ActiveControllerNode(t testing.TB) *Node {
 // GroupAwayFromController returns a group ID, prefix or prefix-<n>, whose coordinator is not the
 // active controller's node, so that killing the coordinator leaves the controller running.
 //
-// NB: killing the node that is both a partition leader and the active controller can leave the
-// partition without a leader (see TestKillingTheLeaderAndTheActiveControllerTogether in
-// broker/compat); the failover tests that are about something else stay clear of it.
+// NB: the failover tests that are about one role stay clear of the active controller, so that a
+// kill takes one role away; killing both together is its own test
+// (TestKillingTheLeaderAndTheActiveControllerTogether in broker/compat).
 func (c *Cluster) GroupAwayFromController(t testing.TB, prefix string) string {
 	t.Helper()
 	active := c.ActiveControllerNode(t)
@@ -309,4 +310,46 @@ func (c *Cluster) AssignmentAwayFromController(t testing.TB) [][]int32 {
 		}
 	}
 	return [][]int32{append(replicas, active.ID)}
+}
+
+// FencedBrokers returns the brokers the cluster reports fenced (DescribeCluster v2 with
+// IncludeFencedBrokers, KIP-1073), asking through r (a *kgo.Client, or one *kgo.Broker).
+func FencedBrokers(ctx context.Context, r kmsg.Requestor) ([]int32, error) {
+	req := kmsg.NewPtrDescribeClusterRequest()
+	req.IncludeFencedBrokers = true
+	resp, err := req.RequestWith(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, fmt.Errorf("DescribeCluster: %w", err)
+	}
+	var fenced []int32
+	for _, b := range resp.Brokers {
+		if b.IsFenced {
+			fenced = append(fenced, b.NodeID)
+		}
+	}
+	return fenced, nil
+}
+
+// LogSince returns what n logged from offset from of its log file on (Node.LogSize gives an offset).
+func (n *Node) LogSince(from int64) (string, error) {
+	b, err := os.ReadFile(n.LogPath)
+	if err != nil {
+		return "", err
+	}
+	if from > int64(len(b)) {
+		from = 0
+	}
+	return string(b[from:]), nil
+}
+
+// LogSize is the size of n's log file now (0 if it has none yet).
+func (n *Node) LogSize() int64 {
+	fi, err := os.Stat(n.LogPath)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
