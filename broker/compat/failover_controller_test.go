@@ -92,7 +92,7 @@ func TestPausingTheActiveControllerAloneFencesNoLiveBroker(t *testing.T) {
 func loseTheActiveControllerAlone(t *testing.T, how string, lose func(*testcluster.Node)) {
 	c := startFailoverCluster(t)
 	const topic = "controller-alone"
-	active := c.ActiveController(t)
+	active := c.ActiveControllerNode(t)
 	c.CreateTopicAssigned(t, topic, c.AssignmentAwayFromController(t), map[string]string{"min.insync.replicas": "2"})
 	leader := leaderNode(t, c, topic, 0)
 	if leader == active {
