@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // Failover benchmarks for docs/benchmarks.md ("Cluster"), not run in CI: they kill nodes for
@@ -50,8 +54,30 @@ func benchKills(t *testing.T, def int) int {
 	return def
 }
 
+// startBenchCluster starts StartFailover's cluster with benchSessionTimeout and, after it, every
+// key=value of GREGOR_BENCH_SET (space-separated), to try a config's effect on the figures; with
+// GREGOR_BENCH_LOGS=<dir> the nodes' logs are copied there at the end.
 func startBenchCluster(t *testing.T) *Cluster {
-	return StartFailover(t, Set("broker.session.timeout.ms", strconv.Itoa(int(benchSessionTimeout.Milliseconds()))))
+	opts := []Option{Set("broker.session.timeout.ms", strconv.Itoa(int(benchSessionTimeout.Milliseconds())))}
+	for _, kv := range strings.Fields(os.Getenv("GREGOR_BENCH_SET")) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			t.Fatalf("GREGOR_BENCH_SET: %q is not key=value", kv)
+		}
+		opts = append(opts, Set(k, v))
+	}
+	c := StartFailover(t, opts...)
+	if dir := os.Getenv("GREGOR_BENCH_LOGS"); dir != "" {
+		// Runs before the cluster's own cleanup removes the logs (cleanups run last-in first-out).
+		t.Cleanup(func() {
+			for _, n := range c.Nodes {
+				if b, err := os.ReadFile(n.LogPath); err == nil {
+					os.WriteFile(filepath.Join(dir, filepath.Base(n.LogPath)), b, 0o644)
+				}
+			}
+		})
+	}
+	return c
 }
 
 // failoverSample is one leader kill: times from the SIGKILL to each phase, as seen by clients.
@@ -77,21 +103,28 @@ func TestBenchLeaderFailover(t *testing.T) {
 	c := startBenchCluster(t)
 	const topic = "failover-bench"
 	c.CreateTopicAssigned(t, topic, [][]int32{{1, 2, 3}, {2, 3, 1}, {3, 1, 2}}, map[string]string{"min.insync.replicas": "2"})
-	producer := c.Client(t,
+	var clientLog []kgo.Opt
+	if os.Getenv("GREGOR_BENCH_CLIENT_LOG") == "1" { // the producer's own account of a failover
+		clientLog = append(clientLog, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, func() string {
+			return time.Now().UTC().Format("15:04:05.000 ")
+		})))
+	}
+	producer := c.Client(t, append(clientLog,
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent by default
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MetadataMinAge(benchClientMetadataMinAge), kgo.MetadataMaxAge(time.Second),
 		kgo.RetryBackoffFn(func(int) time.Duration { return benchClientBackoff }),
 		kgo.RecordDeliveryTimeout(benchAttemptTimeout),
-	)
+	)...)
 	var samples []failoverSample
 	misses := 0
 	for i := range kills {
+		leaders := settle(t, c, topic)
 		active := c.ActiveController(t)
 		partition, leader := int32(-1), (*Node)(nil)
-		for p := range int32(3) {
-			if l := c.Leader(t, topic, p); l != active {
-				partition, leader = p, l
+		for p, id := range leaders {
+			if l := c.Nodes[id-1]; l != active {
+				partition, leader = int32(p), l
 				break
 			}
 		}
@@ -114,6 +147,7 @@ func TestBenchLeaderFailover(t *testing.T) {
 		}
 		watch := watchFailover(survivors, topic, partition, leader.ID)
 		start := time.Now()
+		t.Logf("kill %d: SIGKILL to node %d at %s", i, leader.ID, start.UTC().Format("15:04:05.000"))
 		if err := leader.Kill(); err != nil {
 			cancel()
 			t.Fatal(err)
@@ -138,6 +172,75 @@ func TestBenchLeaderFailover(t *testing.T) {
 		c.WaitReplicated(t, topic, 3, 3)
 	}
 	reportFailover(t, samples, misses)
+}
+
+// settle moves every partition of topic (three) back to its preferred leader and waits until
+// every node's Metadata agrees on three brokers, the leaders and full ISRs; it returns the
+// leader of each partition.
+//
+// NB: without it, leaderships pile up on the nodes not killed last (auto leader rebalance checks
+// every 300 s), and a node that just restarted can answer Metadata from an older image.
+func settle(t *testing.T, c *Cluster, topic string) []int32 {
+	t.Helper()
+	adm := kadm.NewClient(c.Client(t))
+	var leaders []int32
+	testutil.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// ELECTION_NOT_NEEDED (already the preferred leader) is not an error here.
+		if _, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}, 1: {}, 2: {}}}); err != nil {
+			return fmt.Errorf("preferred leader election: %w", err)
+		}
+		var agreed []int32
+		for _, n := range c.Nodes {
+			got, err := nodeLeaders(ctx, n, topic)
+			if err != nil {
+				return err
+			}
+			if agreed != nil && !slices.Equal(got, agreed) {
+				return fmt.Errorf("node %d sees leaders %v, another node %v", n.ID, got, agreed)
+			}
+			agreed = got
+		}
+		for p, l := range agreed {
+			if int(l) != p+1 {
+				return fmt.Errorf("leaders %v, want the preferred ones [1 2 3]", agreed)
+			}
+		}
+		leaders = agreed
+		return nil
+	})
+	return leaders
+}
+
+// nodeLeaders asks node n alone for topic's Metadata and returns the leader of each partition,
+// failing unless n lists three brokers and a full ISR everywhere.
+func nodeLeaders(ctx context.Context, n *Node, topic string) ([]int32, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr()))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	r, err := cl.SeedBrokers()[0].Request(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("node %d: metadata: %w", n.ID, err)
+	}
+	resp := r.(*kmsg.MetadataResponse)
+	if len(resp.Brokers) != 3 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 3 {
+		return nil, fmt.Errorf("node %d: %d brokers, %d topics in Metadata", n.ID, len(resp.Brokers), len(resp.Topics))
+	}
+	leaders := make([]int32, 3)
+	for _, p := range resp.Topics[0].Partitions {
+		if p.Partition < 0 || p.Partition > 2 || len(p.ISR) != 3 {
+			return nil, fmt.Errorf("node %d: %s-%d: leader %d, isr %v", n.ID, topic, p.Partition, p.Leader, p.ISR)
+		}
+		leaders[p.Partition] = p.Leader
+	}
+	return leaders, nil
 }
 
 // watchFailover polls Metadata on the survivors every 10 ms from its call until the returned
