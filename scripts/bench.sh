@@ -19,7 +19,8 @@
 # Environment: ROUNDS (5), PARTITIONS (6), E2E_RECORDS (10000), E2E_RATE (1000),
 #   GREGOR_PORT (19301), KFAKE_PORT (19302), NULL_PORT (19303), TARGETS ("gregor kfake null-broker"),
 #   CLUSTER_PORT (19310: brokers on 19310-19312, controllers on 19313-19315),
-#   CASE_NAMES (every case: "100B-acks_all 100B-acks_1 1KiB-acks_all 1KiB-acks_1"), E2E (1; 0 skips e2e),
+#   CLUSTER_SET (broker configs for gregor-cluster's nodes, space-separated key=value, e.g.
+#   "replica.fetch.wait.max.ms=50"), CASE_NAMES (every case: "100B-acks_all 100B-acks_1 1KiB-acks_all 1KiB-acks_1"), E2E (1; 0 skips e2e),
 #   DATA_ROOT (a new dir under ${TMPDIR:-/tmp}), NULL_BROKER_DIR (../shared/bench/null-broker),
 #   RUN_TIMEOUT (300 s per client run), START_TIMEOUT (30 s for a server's port to open).
 # Needs: go, python3 (for the medians), timeout (coreutils).
@@ -148,7 +149,9 @@ start_server() {
       ;;
     gregor-cluster)
       # NB: RF=3 and min.insync.replicas=2 are the dev cluster's defaults; each node logs to $dir/node<N>.log.
-      "$BIN/gregor" dev --brokers 3 --listen "127.0.0.1:$port" --data "$dir" >"$dir.log" 2>&1 &
+      local sets=() kv
+      for kv in ${CLUSTER_SET:-}; do sets+=(--set "$kv"); done
+      "$BIN/gregor" dev --brokers 3 --listen "127.0.0.1:$port" --data "$dir" "${sets[@]}" >"$dir.log" 2>&1 &
       ;;
   esac
   SERVER_PID=$!
