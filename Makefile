@@ -72,7 +72,7 @@ release:
 bench:
 	$(GO) test -run=NONE -bench=. -benchmem ./broker/...
 
-# Cluster figures of docs/benchmarks.md (not in CI, ~25 min): a 3-node RF=3 cluster against a single
+# Cluster figures of docs/benchmarks.md (not in CI, ~10 min on an idle 2-core machine): a 3-node RF=3 cluster against a single
 # node, rounds alternated (scripts/bench.sh), then leader and controller failover times over kill -9
 # (internal/testcluster/bench_test.go). Results in bench-out/cluster.md and bench-out/failover.txt.
 bench-cluster:
