@@ -19,6 +19,7 @@
 # Environment: ROUNDS (5), PARTITIONS (6), E2E_RECORDS (10000), E2E_RATE (1000),
 #   GREGOR_PORT (19301), KFAKE_PORT (19302), NULL_PORT (19303), TARGETS ("gregor kfake null-broker"),
 #   CLUSTER_PORT (19310: brokers on 19310-19312, controllers on 19313-19315),
+#   GREGOR_BIN (a prebuilt gregor binary to measure instead of this checkout's, e.g. another commit's),
 #   CLUSTER_SET (broker configs for gregor-cluster's nodes, space-separated key=value, e.g.
 #   "replica.fetch.wait.max.ms=50"), CASE_NAMES (every case: "100B-acks_all 100B-acks_1 1KiB-acks_all 1KiB-acks_1"), E2E (1; 0 skips e2e),
 #   DATA_ROOT (a new dir under ${TMPDIR:-/tmp}), NULL_BROKER_DIR (../shared/bench/null-broker),
@@ -95,7 +96,11 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # --- build ----------------------------------------------------------------------------------------
 log "building into $BIN"
-(cd "$REPO" && go build -o "$BIN/gregor" ./cmd/gregor)
+if [ -n "${GREGOR_BIN:-}" ]; then
+  cp "$GREGOR_BIN" "$BIN/gregor"
+else
+  (cd "$REPO" && go build -o "$BIN/gregor" ./cmd/gregor)
+fi
 case " $TARGETS " in *" kfake "*) (cd "$REPO" && go build -o "$BIN/kfakebroker" ./internal/kfakebroker) ;; esac
 case " $TARGETS " in *" null-broker "*) (cd "$NULL_BROKER_DIR" && go build -o "$BIN/null-broker" .) ;; esac
 
