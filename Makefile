@@ -4,7 +4,7 @@ GO ?= go
 FUZZTIME ?= 20s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test test-deps fuzz lint bench build chaos cross release
+.PHONY: test test-deps fuzz lint bench bench-cluster build chaos cross release
 
 # The platforms `make release` ships and `make cross` (run by `make lint`) builds and vets.
 PLATFORMS := linux/amd64 linux/arm64 darwin/arm64 darwin/amd64 windows/amd64
@@ -71,6 +71,14 @@ release:
 
 bench:
 	$(GO) test -run=NONE -bench=. -benchmem ./broker/...
+
+# Cluster figures of docs/benchmarks.md (not in CI, ~10 min on an idle 2-core machine): a 3-node RF=3 cluster against a single
+# node, rounds alternated (scripts/bench.sh), then leader and controller failover times over kill -9
+# (internal/testcluster/bench_test.go). Results in bench-out/cluster.md and bench-out/failover.txt.
+bench-cluster:
+	mkdir -p bench-out
+	TARGETS="gregor gregor-cluster" CASE_NAMES="$${CASE_NAMES:-100B-acks_all 1KiB-acks_all}" bash scripts/bench.sh bench-out/cluster.md
+	set -o pipefail; GREGOR_BENCH_FAILOVER=1 $(GO) test -count=1 -timeout 40m -v -run 'TestBench(Leader|Controller)Failover' ./internal/testcluster/ | tee bench-out/failover.txt
 
 build:
 	$(GO) build -o gregor ./cmd/gregor

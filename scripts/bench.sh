@@ -4,6 +4,9 @@
 #   gregor       this repository's broker (disk-backed)
 #   kfake        franz-go's in-memory kfake cluster (internal/kfakebroker), stores nothing on disk
 #   null-broker  ../shared/bench/null-broker -mode file: the client- and disk-bound ceiling
+#   gregor-cluster  `gregor dev --brokers 3`: three KRaft nodes (subprocesses), topics RF=3 with
+#                min.insync.replicas=2; not in the default TARGETS (`make bench-cluster` runs it
+#                against gregor: TARGETS="gregor gregor-cluster")
 #
 # For ROUNDS rounds (the order of the targets rotates every round), each target gets a fresh server
 # and a fresh data directory, and runs, on 6 partitions:
@@ -15,6 +18,10 @@
 # Usage: bash scripts/bench.sh [OUT.md]
 # Environment: ROUNDS (5), PARTITIONS (6), E2E_RECORDS (10000), E2E_RATE (1000),
 #   GREGOR_PORT (19301), KFAKE_PORT (19302), NULL_PORT (19303), TARGETS ("gregor kfake null-broker"),
+#   CLUSTER_PORT (19310: brokers on 19310-19312, controllers on 19313-19315),
+#   GREGOR_BIN (a prebuilt gregor binary to measure instead of this checkout's, e.g. another commit's),
+#   CLUSTER_SET (broker configs for gregor-cluster's nodes, space-separated key=value, e.g.
+#   "replica.fetch.wait.max.ms=50"), CASE_NAMES (every case: "100B-acks_all 100B-acks_1 1KiB-acks_all 1KiB-acks_1"), E2E (1; 0 skips e2e),
 #   DATA_ROOT (a new dir under ${TMPDIR:-/tmp}), NULL_BROKER_DIR (../shared/bench/null-broker),
 #   RUN_TIMEOUT (300 s per client run), START_TIMEOUT (30 s for a server's port to open).
 # Needs: go, python3 (for the medians), timeout (coreutils).
@@ -31,6 +38,8 @@ E2E_RATE="${E2E_RATE:-1000}"
 GREGOR_PORT="${GREGOR_PORT:-19301}"
 KFAKE_PORT="${KFAKE_PORT:-19302}"
 NULL_PORT="${NULL_PORT:-19303}"
+CLUSTER_PORT="${CLUSTER_PORT:-19310}"
+E2E="${E2E:-1}"
 TARGETS="${TARGETS:-gregor kfake null-broker}"
 NULL_BROKER_DIR="${NULL_BROKER_DIR:-$REPO/../shared/bench/null-broker}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-300}"
@@ -43,6 +52,14 @@ CASES=(
   "1KiB-acks_all 400000 1024 all"
   "1KiB-acks_1 400000 1024 1"
 )
+if [ -n "${CASE_NAMES:-}" ]; then
+  sel=()
+  for c in "${CASES[@]}"; do
+    for want in $CASE_NAMES; do [ "${c%% *}" = "$want" ] && sel+=("$c"); done
+  done
+  [ "${#sel[@]}" -gt 0 ] || { echo "CASE_NAMES=$CASE_NAMES matches no case" >&2; exit 1; }
+  CASES=("${sel[@]}")
+fi
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -58,11 +75,12 @@ stop_server() {
   local pid="$SERVER_PID"
   SERVER_PID=""
   kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do # 10 s, then SIGKILL
+  for _ in $(seq 1 600); do # 60 s (gregor-cluster stops three nodes in turn), then SIGKILL
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     sleep 0.1
   done
-  log "server $pid did not stop on SIGTERM within 10 s; killing it"
+  log "server $pid did not stop on SIGTERM within 60 s; killing it and its children"
+  pkill -KILL -P "$pid" 2>/dev/null || true # gregor-cluster's nodes, by parent PID
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
@@ -78,25 +96,44 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # --- build ----------------------------------------------------------------------------------------
 log "building into $BIN"
-(cd "$REPO" && go build -o "$BIN/gregor" ./cmd/gregor)
-(cd "$REPO" && go build -o "$BIN/kfakebroker" ./internal/kfakebroker)
-(cd "$NULL_BROKER_DIR" && go build -o "$BIN/null-broker" .)
+if [ -n "${GREGOR_BIN:-}" ]; then
+  cp "$GREGOR_BIN" "$BIN/gregor"
+else
+  (cd "$REPO" && go build -o "$BIN/gregor" ./cmd/gregor)
+fi
+case " $TARGETS " in *" kfake "*) (cd "$REPO" && go build -o "$BIN/kfakebroker" ./internal/kfakebroker) ;; esac
+case " $TARGETS " in *" null-broker "*) (cd "$NULL_BROKER_DIR" && go build -o "$BIN/null-broker" .) ;; esac
 
 port_of() {
   case "$1" in
     gregor) echo "$GREGOR_PORT" ;;
     kfake) echo "$KFAKE_PORT" ;;
     null-broker) echo "$NULL_PORT" ;;
+    gregor-cluster) echo "$CLUSTER_PORT" ;;
     *) echo "unknown target $1" >&2; return 1 ;;
   esac
 }
 
+# ports_of TARGET: every port the target listens on.
+ports_of() {
+  local p
+  p="$(port_of "$1")"
+  if [ "$1" = gregor-cluster ]; then seq "$p" $((p + 5)); else echo "$p"; fi
+}
+# bootstrap_of TARGET: the client's bootstrap servers.
+bootstrap_of() {
+  local p
+  p="$(port_of "$1")"
+  if [ "$1" = gregor-cluster ]; then echo "127.0.0.1:$p,127.0.0.1:$((p + 1)),127.0.0.1:$((p + 2))"; else echo "127.0.0.1:$p"; fi
+}
+
 for t in $TARGETS; do
-  p="$(port_of "$t")"
-  if port_open "$p"; then
-    echo "port $p (for $t) is already in use; choose another with GREGOR_PORT, KFAKE_PORT or NULL_PORT" >&2
-    exit 1
-  fi
+  for p in $(ports_of "$t"); do
+    if port_open "$p"; then
+      echo "port $p (for $t) is already in use; choose another with GREGOR_PORT, KFAKE_PORT, NULL_PORT or CLUSTER_PORT" >&2
+      exit 1
+    fi
+  done
 done
 
 # start_server TARGET DATADIR: starts the server in the background, sets SERVER_PID, waits for its port.
@@ -115,10 +152,20 @@ start_server() {
     null-broker)
       "$BIN/null-broker" -port "$port" -mode file -partitions "$PARTITIONS" -dir "$dir" >"$dir.log" 2>&1 &
       ;;
+    gregor-cluster)
+      # NB: RF=3 and min.insync.replicas=2 are the dev cluster's defaults; each node logs to $dir/node<N>.log.
+      local sets=() kv
+      for kv in ${CLUSTER_SET:-}; do sets+=(--set "$kv"); done
+      "$BIN/gregor" dev --brokers 3 --listen "127.0.0.1:$port" --data "$dir" "${sets[@]}" >"$dir.log" 2>&1 &
+      ;;
   esac
   SERVER_PID=$!
   local deadline=$((SECONDS + START_TIMEOUT))
-  until port_open "$port"; do
+  # ready: the port opens; a dev cluster prints its banner once every node is registered and unfenced.
+  ready() {
+    if [ "$t" = gregor-cluster ]; then grep -q "dev cluster is running" "$dir.log" 2>/dev/null; else port_open "$port"; fi
+  }
+  until ready; do
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
       log "$t exited before opening port $port:"; cat "$dir.log" >&2; SERVER_PID=""; return 1
     fi
@@ -169,8 +216,10 @@ wait_quiet() {
 }
 
 run_target() {
-  local t="$1" r="$2" port dir c name n size acks topic o
-  port="$(port_of "$t")"
+  local t="$1" r="$2" bs rf dir c name n size acks topic o
+  bs="$(bootstrap_of "$t")"
+  rf=-1
+  [ "$t" = gregor-cluster ] && rf=3
   dir="$DATA_ROOT/$t-r$r"
   rm -rf "$dir" "$dir.log"
   start_server "$t" "$dir" || return 0
@@ -181,19 +230,21 @@ run_target() {
     topic="${topic//_/-}"
     wait_quiet
     log "round $r $t $name produce"
-    perf produce -b "127.0.0.1:$port" --topic "$topic" --num-records "$n" --record-size "$size" \
-      --acks "$acks" --partitions "$PARTITIONS" --reporting-interval-ms 600000 --output-json >"$o" 2>&1 || true
+    perf produce -b "$bs" --topic "$topic" --num-records "$n" --record-size "$size" \
+      --acks "$acks" --partitions "$PARTITIONS" --replication-factor "$rf" --reporting-interval-ms 600000 --output-json >"$o" 2>&1 || true
     record "$t" "$name" "$r" produce "$o"
     wait_quiet
     log "round $r $t $name consume"
-    perf consume -b "127.0.0.1:$port" --topic "$topic" --messages "$n" --hide-header --output-json >"$o" 2>&1 || true
+    perf consume -b "$bs" --topic "$topic" --messages "$n" --hide-header --output-json >"$o" 2>&1 || true
     record "$t" "$name" "$r" consume "$o"
   done
-  wait_quiet
-  log "round $r $t e2e ${E2E_RECORDS} x 100 B at ${E2E_RATE}/s"
-  perf e2e -b "127.0.0.1:$port" --topic "bench-e2e-r$r" --num-records "$E2E_RECORDS" --throughput "$E2E_RATE" \
-    --record-size 100 --acks all --partitions "$PARTITIONS" --output-json >"$o" 2>&1 || true
-  record "$t" e2e "$r" e2e "$o"
+  if [ "$E2E" != 0 ]; then
+    wait_quiet
+    log "round $r $t e2e ${E2E_RECORDS} x 100 B at ${E2E_RATE}/s"
+    perf e2e -b "$bs" --topic "bench-e2e-r$r" --num-records "$E2E_RECORDS" --throughput "$E2E_RATE" \
+      --record-size 100 --acks all --partitions "$PARTITIONS" --output-json >"$o" 2>&1 || true
+    record "$t" e2e "$r" e2e "$o"
+  fi
   stop_server
   rm -rf "$dir" "$dir.log"
 }
@@ -227,7 +278,8 @@ def fmt(v, d=1):
     return "–" if v is None else f"{v:,.{d}f}"
 def ratio(a, b):
     return "–" if a is None or b is None or b == 0 else f"{a / b:.2f}"
-cases = ["100B-acks_all", "100B-acks_1", "1KiB-acks_all", "1KiB-acks_1"]
+cases = [c for c in ["100B-acks_all", "100B-acks_1", "1KiB-acks_all", "1KiB-acks_1"]
+         if any(x["case"] == c for x in rows)]
 label = {"100B-acks_all": "1,000,000 × 100 B, acks=all", "100B-acks_1": "1,000,000 × 100 B, acks=1",
          "1KiB-acks_all": "400,000 × 1 KiB, acks=all", "1KiB-acks_1": "400,000 × 1 KiB, acks=1"}
 L = []
@@ -276,6 +328,28 @@ if set(["gregor", "null-broker", "kfake"]) <= set(targets):
     L.append(f"| produce 400,000 × 1 KiB acks=all ≥ 90% of null-broker MB/s | {ratio(pg, pn)} | {ok(None if None in (pg, pn) else pg >= 0.9 * pn)} |")
     L.append(f"| consume 400,000 × 1 KiB acks=all ≥ 100% of null-broker MB/s | {ratio(cg, cn)} | {ok(None if None in (cg, cn) else cg >= cn)} |")
     L.append(f"| e2e p99 at {float(e2e_rate):,.0f} rec/s ≤ kfake's | {fmt(eg,2)} vs {fmt(ek,2)} ms | {ok(None if None in (eg, ek) else eg <= ek)} |")
+if "gregor" in targets and "gregor-cluster" in targets:
+    # NB: ratios per round (the two targets ran back to back in each round), then their median and
+    # spread: the machine's load drifts between rounds more than between neighbouring runs.
+    per = {}  # (case, kind) -> [ratio per round]
+    by = {(x["target"], x["case"], x["kind"], x["round"]): x["result"].get("mb_per_sec") for x in rows}
+    for (t, c, kind, r), v in by.items():
+        if t != "gregor-cluster" or not v:
+            continue
+        ref = by.get(("gregor", c, kind, r))
+        if ref:
+            per.setdefault((c, kind), []).append(v / ref)
+    L.append("\n### 3-node cluster (RF=3, min.insync.replicas=2) / single node, MB/s per round\n")
+    L.append("| case | produce ratio median | min – max | consume ratio median | min – max | n | target ≥ 0.50 |")
+    L.append("|---|--:|--:|--:|--:|--:|---|")
+    for c in cases:
+        p, q = per.get((c, "produce"), []), per.get((c, "consume"), [])
+        def m(v): return "–" if not v else f"{statistics.median(v):.2f}"
+        def mm(v): return "–" if not v else f"{min(v):.2f} – {max(v):.2f}"
+        verdict = "–"
+        if p and q:
+            verdict = "**meets**" if min(statistics.median(p), statistics.median(q)) >= 0.5 else "**misses**"
+        L.append(f"| {label[c]} | {m(p)} | {mm(p)} | {m(q)} | {mm(q)} | {len(p)}/{len(q)} | {verdict} |")
 # spread, so that a reader can judge the medians
 L.append("\n### Spread (min – max over rounds)\n")
 L.append("| case | target | produce MB/s | consume MB/s | e2e p99 ms |")
