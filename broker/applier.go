@@ -210,6 +210,9 @@ func (a *imageApplier) assign(img *metadata.Image, pc metadata.PartitionChange) 
 			"leader", cur.Leader, "leader_epoch", cur.LeaderEpoch, "err", err)
 		return nil
 	}
+	if tr.To == replication.RoleLeader && (tr.From != tr.To || tr.NewEpoch) {
+		a.b.replicaWaits.becameLeader(pc.TopicName, pc.TopicID, pc.Partition, cur.Replicas, a.node, time.Now())
+	}
 	a.b.logger.Debug("partition assignment applied", "topic", pc.TopicName, "partition", pc.Partition,
 		"from", tr.From, "to", tr.To, "leader", tr.Leader, "leader_epoch", tr.LeaderEpoch)
 	return p

@@ -69,6 +69,8 @@ type Broker struct {
 	fetchWakeups atomic.Int64
 
 	groups *groupDriver
+	// replicaWaits wakes replicas' fetches when this broker begins to lead a partition (replicawake.go).
+	replicaWaits replicaWaits
 
 	// metrics are this broker's Prometheus metrics (nil: off); metricsListener serves them.
 	metrics         *metrics.Broker

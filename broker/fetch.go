@@ -40,9 +40,16 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 			wp.p.state.Unwatch(w)
 		}
 	}()
+	replicaID := r.ReplicaID
+	if r.Version >= 15 {
+		replicaID = r.ReplicaState.ID
+	}
 	for {
 		resp, splices, total, anyErr, seen := b.fetchOnce(r, w == nil)
-		if anyErr || total >= int(max(r.MinBytes, 1)) || deadline.IsZero() || !time.Now().Before(deadline) {
+		// NB: a replica that does not fetch a partition it just became a follower of here is
+		// answered at once, so that its next fetch names it (replicawake.go).
+		newPartition := replicaID >= 0 && b.replicaWaits.omitsNewPartition(replicaID, r, time.Now())
+		if anyErr || newPartition || total >= int(max(r.MinBytes, 1)) || deadline.IsZero() || !time.Now().Before(deadline) {
 			b.countFetched(r, resp, splices)
 			return server.Response{Msg: resp, Splices: splices}
 		}
@@ -53,6 +60,9 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 			w, watched = replication.NewFetchWaiter(), seen
 			for _, wp := range watched {
 				wp.p.state.Watch(w, wp.highWatermark, wp.logEndOffset)
+			}
+			if replicaID >= 0 {
+				defer b.replicaWaits.park(replicaID, w)()
 			}
 		}
 		timer := time.NewTimer(time.Until(deadline))

@@ -437,6 +437,10 @@ func NewFetchWaiter() *FetchWaiter { return &FetchWaiter{c: make(chan struct{}, 
 // C receives after a watched partition moved.
 func (w *FetchWaiter) C() <-chan struct{} { return w.c }
 
+// Wake wakes w as an append on a watched partition would (a leader wakes replicas' fetches when
+// it begins to lead a partition they follow).
+func (w *FetchWaiter) Wake() { w.wake() }
+
 func (w *FetchWaiter) wake() {
 	select {
 	case w.c <- struct{}{}:
