@@ -180,27 +180,42 @@ func runSchemasGet(ctx context.Context, args []string, stdout, stderr io.Writer)
 func runSchemasRegister(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("schemas register", "gregor schemas register --subject S (--schema-file F | --schema TEXT) [--type AVRO|PROTOBUF|JSON]")
 	url := addRegistryFlag(fs)
-	subject := fs.String("subject", "", "the subject to register under")
-	text := fs.String("schema", "", "the schema `text`")
-	file := fs.String("schema-file", "", "a `file` holding the schema")
-	typ := fs.String("type", "AVRO", "the schema type: AVRO, PROTOBUF or JSON")
+	in := addSchemaInputFlags(fs, "the subject to register under")
 	cl, err := parseSchemaFlags(fs, url, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	if *subject == "" {
-		return usageErrorf("--subject is required")
-	}
-	s, err := schemaInput(*text, *file, *typ)
+	subject, s, err := in.read()
 	if err != nil {
 		return err
 	}
-	ss, err := cl.CreateSchema(ctx, *subject, s)
+	ss, err := cl.CreateSchema(ctx, subject, s)
 	if err != nil {
-		return fmt.Errorf("registering under %q: %w", *subject, err)
+		return fmt.Errorf("registering under %q: %w", subject, err)
 	}
 	fmt.Fprintf(stdout, "subject %s version %d id %d\n", ss.Subject, ss.Version, ss.ID)
 	return nil
+}
+
+// schemaInputFlags are the flags naming a subject and a schema (register, check).
+type schemaInputFlags struct{ subject, text, file, typ *string }
+
+func addSchemaInputFlags(fs *flagSet, subjectUsage string) schemaInputFlags {
+	return schemaInputFlags{
+		subject: fs.String("subject", "", subjectUsage),
+		text:    fs.String("schema", "", "the schema `text`"),
+		file:    fs.String("schema-file", "", "a `file` holding the schema"),
+		typ:     fs.String("type", "AVRO", "the schema type: AVRO, PROTOBUF or JSON"),
+	}
+}
+
+// read checks that a subject is given and reads the schema.
+func (f schemaInputFlags) read() (string, sr.Schema, error) {
+	if *f.subject == "" {
+		return "", sr.Schema{}, usageErrorf("--subject is required")
+	}
+	s, err := schemaInput(*f.text, *f.file, *f.typ)
+	return *f.subject, s, err
 }
 
 // errIncompatible makes `schemas check` exit 1 on an incompatible schema.
@@ -209,19 +224,13 @@ var errIncompatible = errors.New("the schema is not compatible")
 func runSchemasCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("schemas check", "gregor schemas check --subject S (--schema-file F | --schema TEXT) [--type T] [--version N|latest|all]")
 	url := addRegistryFlag(fs)
-	subject := fs.String("subject", "", "the subject to check against")
-	text := fs.String("schema", "", "the schema `text`")
-	file := fs.String("schema-file", "", "a `file` holding the schema")
-	typ := fs.String("type", "AVRO", "the schema type: AVRO, PROTOBUF or JSON")
+	in := addSchemaInputFlags(fs, "the subject to check against")
 	version := fs.String("version", "latest", "the version to check against: `N`, latest or all")
 	cl, err := parseSchemaFlags(fs, url, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	if *subject == "" {
-		return usageErrorf("--subject is required")
-	}
-	s, err := schemaInput(*text, *file, *typ)
+	subject, s, err := in.read()
 	if err != nil {
 		return err
 	}
@@ -229,9 +238,9 @@ func runSchemasCheck(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	res, err := cl.CheckCompatibility(sr.WithParams(ctx, sr.Verbose), *subject, v, s)
+	res, err := cl.CheckCompatibility(sr.WithParams(ctx, sr.Verbose), subject, v, s)
 	if err != nil {
-		return fmt.Errorf("checking against %q: %w", *subject, err)
+		return fmt.Errorf("checking against %q: %w", subject, err)
 	}
 	if res.Is {
 		fmt.Fprintln(stdout, "compatible")
