@@ -96,3 +96,14 @@ func TestSchemasCommandRegistersChecksGetsConfiguresAndDeletes(t *testing.T) {
 		t.Error("register without a schema succeeded")
 	}
 }
+
+// TestSchemasRegisterAndCheckRequireASubject: both commands refuse to run without --subject, before
+// reaching any registry.
+func TestSchemasRegisterAndCheckRequireASubject(t *testing.T) {
+	for _, cmd := range []string{"register", "check"} {
+		r := gregor(t, "", "schemas", cmd, "--registry-url", "http://127.0.0.1:1", "--schema", `"string"`)
+		if r.exit == 0 || !strings.Contains(r.stderr, "--subject is required") {
+			t.Errorf("schemas %s without --subject: exit %d, stderr %q", cmd, r.exit, r.stderr)
+		}
+	}
+}
