@@ -46,10 +46,16 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 	}
 	for {
 		resp, splices, total, anyErr, seen := b.fetchOnce(r, w == nil)
-		// NB: a replica that does not fetch a partition it just became a follower of here is
-		// answered at once, so that its next fetch names it (replicawake.go).
-		newPartition := replicaID >= 0 && b.replicaWaits.omitsNewPartition(replicaID, r, time.Now())
-		if anyErr || newPartition || total >= int(max(r.MinBytes, 1)) || deadline.IsZero() || !time.Now().Before(deadline) {
+		done := anyErr || total >= int(max(r.MinBytes, 1)) || deadline.IsZero() || !time.Now().Before(deadline)
+		// NB: a replica whose fetch leaves out a partition it has just become a follower of here
+		// is answered soon, so that its next fetch names it (replicawake.go): at once once the
+		// wait was woken (this broker became the leader meanwhile), after newLeaderPoll otherwise.
+		// The check follows the park below, so a leadership change between them is seen by one
+		// of the two.
+		if !done && w != nil && replicaID >= 0 && b.replicaWaits.omitsNewPartition(replicaID, r, time.Now()) {
+			done = true
+		}
+		if done {
 			b.countFetched(r, resp, splices)
 			return server.Response{Msg: resp, Splices: splices}
 		}
@@ -63,6 +69,9 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 			}
 			if replicaID >= 0 {
 				defer b.replicaWaits.park(replicaID, w)()
+				if now := time.Now(); b.replicaWaits.omitsNewPartition(replicaID, r, now) && now.Add(newLeaderPoll).Before(deadline) {
+					deadline = now.Add(newLeaderPoll)
+				}
 			}
 		}
 		timer := time.NewTimer(time.Until(deadline))
