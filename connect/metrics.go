@@ -105,6 +105,22 @@ func (m *workerMetrics) task(connector string, id int) *taskMetrics {
 	}
 }
 
+// forgetTask removes the series of connector's task id once its runner stopped on this worker, as
+// Kafka Connect removes a task's metrics when the task stops: a deleted connector, or a task moved
+// to another worker, leaves no series behind; a task started again counts from zero (a counter
+// reset to Prometheus).
+func (m *workerMetrics) forgetTask(connector string, id int) {
+	if m == nil {
+		return
+	}
+	labels := prometheus.Labels{"connector": connector, "task": strconv.Itoa(id)}
+	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
+		m.sourcePolled, m.sourceWritten, m.sinkRead, m.sinkWritten, m.batch, m.commits, m.dlq,
+	} {
+		v.DeletePartialMatch(labels)
+	}
+}
+
 func (t *taskMetrics) polledBatch(n int, took time.Duration) {
 	if t == nil {
 		return

@@ -93,6 +93,26 @@ func TestWorkerMetricsCountRecordsCommitsDLQAndStates(t *testing.T) {
 		}
 		return err
 	})
+
+	// A deleted connector leaves no series behind (its task's counters are removed when the task
+	// stops; its status series go with it).
+	c.expect(204, "DELETE", "/connectors/tolerant", "")
+	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		fs, err := testmetrics.Scrape(url)
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{"gregor_connect_sink_records_read_total", "gregor_connect_dlq_records_total",
+			"gregor_connect_batch_duration_seconds", "gregor_connect_offset_commits_total", "gregor_connect_task_status"} {
+			if v, ok := fs.Value(name, "connector=tolerant"); ok {
+				return fmt.Errorf("%s{connector=tolerant} = %v after the connector was deleted", name, v)
+			}
+		}
+		if _, ok := fs.Value("gregor_connect_source_records_polled_total", "connector=lines"); !ok {
+			return fmt.Errorf("the remaining connector lines lost its series")
+		}
+		return nil
+	})
 }
 
 // TestDistributedWorkersEachReportTheTasksTheyRun: two distributed workers in one process keep

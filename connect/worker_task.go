@@ -86,6 +86,7 @@ func (t *taskRunner) run(ctx context.Context) (err error) {
 func (t *taskRunner) stop() {
 	t.cancel()
 	<-t.done
+	t.w.metrics.forgetTask(t.connector, t.id)
 }
 
 // stopWithin is stop for a halted worker: it gives up waiting after timeout (a task stuck in a
@@ -96,6 +97,7 @@ func (t *taskRunner) stopWithin(timeout time.Duration) bool {
 	defer timer.Stop()
 	select {
 	case <-t.done:
+		t.w.metrics.forgetTask(t.connector, t.id)
 		return true
 	case <-timer.C:
 		return false
