@@ -25,8 +25,8 @@ Subcommands:
   delete    --subject S [--version N] [--permanent]
   config    [--subject S] [--set LEVEL]
 
-All take --registry-url (-r), default ` + defaultRegistryURL + `: any Confluent-compatible
-Schema Registry. Run 'gregor schemas <subcommand> -h' for details.
+All take --schema-registry-url (-r; --registry-url is the same), default ` + defaultRegistryURL + `:
+any Confluent-compatible Schema Registry. Run 'gregor schemas <subcommand> -h' for details.
 `
 
 // runSchemas is `gregor schemas <subcommand>`: a Schema Registry client over its REST API.
@@ -41,11 +41,13 @@ func runSchemas(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	}, args, stdout, stderr)
 }
 
-// addRegistryFlag registers --registry-url and -r.
+// addRegistryFlag registers --schema-registry-url (the name produce and consume use, after
+// Confluent's schema.registry.url), its short form -r and its older name --registry-url.
 func addRegistryFlag(fs *flagSet) *string {
 	var url string
-	fs.StringVar(&url, "registry-url", defaultRegistryURL, "comma-separated Schema Registry `URLs`")
-	fs.StringVar(&url, "r", defaultRegistryURL, "short for --registry-url")
+	fs.StringVar(&url, "schema-registry-url", defaultRegistryURL, "comma-separated Schema Registry `URLs`")
+	fs.StringVar(&url, "r", defaultRegistryURL, "short for --schema-registry-url")
+	fs.StringVar(&url, "registry-url", defaultRegistryURL, "the same as --schema-registry-url")
 	return &url
 }
 
@@ -57,7 +59,7 @@ func newRegistryClient(urls string) (*sr.Client, error) {
 		}
 	}
 	if len(list) == 0 {
-		return nil, usageErrorf("--registry-url is empty")
+		return nil, usageErrorf("--schema-registry-url is empty")
 	}
 	return sr.NewClient(sr.URLs(list...))
 }

@@ -50,6 +50,13 @@ func TestSchemasCommandRegistersChecksGetsConfiguresAndDeletes(t *testing.T) {
 	if out := must(schemasCmd(t, url, "register", "--subject", "users-value", "--schema-file", file)); !strings.Contains(out, "version 1 id ") {
 		t.Errorf("register: %q", out)
 	}
+	// --schema-registry-url is the name produce and consume take; --registry-url and -r are the same flag.
+	for _, flag := range []string{"--schema-registry-url", "--registry-url"} {
+		var stdout, stderr bytes.Buffer
+		if err := dispatch(t.Context(), []string{"schemas", "list", flag, url}, strings.NewReader(""), &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "users-value") {
+			t.Errorf("schemas list %s: %q, %v (stderr %q)", flag, stdout.String(), err, stderr.String())
+		}
+	}
 	noDefault := `{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":"int"}]}`
 	out, err := schemasCmd(t, url, "check", "--subject", "users-value", "--schema", noDefault)
 	if !errors.Is(err, errIncompatible) || !strings.Contains(out, "incompatible") || !strings.Contains(out, "age") {
