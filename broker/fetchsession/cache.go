@@ -43,12 +43,16 @@ type Stats struct {
 	Sessions   int   // sessions cached (Kafka's NumIncrementalFetchSessions)
 	Partitions int   // partitions across them (NumIncrementalFetchPartitionsCached)
 	Evictions  int64 // sessions evicted for new ones since start (IncrementalFetchSessionEvictions)
+	// Omitted counts the partitions left out of incremental responses since start: the
+	// partitions sessions saved answering.
+	Omitted int64
 }
 
 // Cache is the broker's fetch session cache. It is safe for concurrent use.
 type Cache struct {
 	cfg       Config
 	evictions atomic.Int64
+	omitted   atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -76,7 +80,7 @@ func NewCache(cfg Config) *Cache {
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := Stats{Sessions: len(c.mu.sessions), Evictions: c.evictions.Load()}
+	st := Stats{Sessions: len(c.mu.sessions), Evictions: c.evictions.Load(), Omitted: c.omitted.Load()}
 	for _, s := range c.mu.sessions {
 		st.Partitions += int(s.size.Load())
 	}

@@ -125,15 +125,17 @@ func (fc *Context) Filter(resp *kmsg.FetchResponse, now time.Time) {
 		s := fc.session
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.filterLocked(resp, true)
+		if omitted := s.filterLocked(resp, true); omitted > 0 {
+			fc.cache.omitted.Add(int64(omitted))
+		}
 		resp.SessionID = s.id
 	}
 }
 
 // filterLocked remembers what resp tells the client of each session partition and, with omit,
 // drops from resp the partitions it has nothing new for. Partitions that returned records move
-// to the end of the session's order.
-func (s *session) filterLocked(resp *kmsg.FetchResponse, omit bool) {
+// to the end of the session's order. It returns how many partitions it dropped.
+func (s *session) filterLocked(resp *kmsg.FetchResponse, omit bool) (omitted int) {
 	moved := 0
 	keptTopics := resp.Topics[:0]
 	for i := range resp.Topics {
@@ -153,6 +155,8 @@ func (s *session) filterLocked(resp *kmsg.FetchResponse, omit bool) {
 			}
 			if must || !omit {
 				kept = append(kept, *rp)
+			} else {
+				omitted++
 			}
 		}
 		rt.Partitions = kept
@@ -164,6 +168,7 @@ func (s *session) filterLocked(resp *kmsg.FetchResponse, omit bool) {
 	if moved > 0 {
 		s.rotateLocked(moved)
 	}
+	return omitted
 }
 
 // rotateLocked moves the partitions marked removed (those that returned records) to the end of

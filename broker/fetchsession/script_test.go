@@ -181,7 +181,7 @@ func (d *driver) run(line string) (string, error) {
 	case "stats":
 		d.ensureCache()
 		st := d.cache.Stats()
-		return fmt.Sprintf("sessions=%d partitions=%d evictions=%d", st.Sessions, st.Partitions, st.Evictions), nil
+		return fmt.Sprintf("sessions=%d partitions=%d evictions=%d omitted=%d", st.Sessions, st.Partitions, st.Evictions, st.Omitted), nil
 	}
 	return "", fmt.Errorf("unknown command %q", cmd)
 }
