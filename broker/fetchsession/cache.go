@@ -41,6 +41,7 @@ type Config struct {
 // Stats is a snapshot of a Cache, for metrics.
 type Stats struct {
 	Sessions   int   // sessions cached (Kafka's NumIncrementalFetchSessions)
+	Replicas   int   // of which replica fetchers' (privileged)
 	Partitions int   // partitions across them (NumIncrementalFetchPartitionsCached)
 	Evictions  int64 // sessions evicted for new ones since start (IncrementalFetchSessionEvictions)
 	// Omitted counts the partitions left out of incremental responses since start: the
@@ -83,6 +84,9 @@ func (c *Cache) Stats() Stats {
 	st := Stats{Sessions: len(c.mu.sessions), Evictions: c.evictions.Load(), Omitted: c.omitted.Load()}
 	for _, s := range c.mu.sessions {
 		st.Partitions += int(s.size.Load())
+		if s.privileged {
+			st.Replicas++
+		}
 	}
 	return st
 }
