@@ -33,6 +33,8 @@ type Context struct {
 	kind       kind
 	session    *session
 	privileged bool
+	// served are the session's partitions in the order Request names them (incremental only).
+	served []*cachedPartition
 }
 
 // Incremental reports whether the request is an incremental fetch on a session.
@@ -74,7 +76,7 @@ func (c *Cache) Resolve(r *kmsg.FetchRequest, privileged bool, now time.Time) *C
 	s.mu.epoch = nextEpoch(s.mu.epoch)
 	s.lastUsed.Store(now.UnixNano())
 	fc.kind, fc.session = incremental, s
-	fc.Request = s.requestLocked(r)
+	fc.Request, fc.served = s.requestLocked(r)
 	return fc
 }
 
@@ -119,13 +121,13 @@ func (fc *Context) Filter(resp *kmsg.FetchResponse, now time.Time) {
 			}
 		}
 		s.size.Store(int32(len(s.mu.parts)))
-		s.filterLocked(resp, false)
+		s.filterLocked(resp, nil, false)
 		resp.SessionID = s.id
 	case incremental:
 		s := fc.session
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if omitted := s.filterLocked(resp, true); omitted > 0 {
+		if omitted := s.filterLocked(resp, fc.served, true); omitted > 0 {
 			fc.cache.omitted.Add(int64(omitted))
 		}
 		resp.SessionID = s.id
@@ -134,16 +136,25 @@ func (fc *Context) Filter(resp *kmsg.FetchResponse, now time.Time) {
 
 // filterLocked remembers what resp tells the client of each session partition and, with omit,
 // drops from resp the partitions it has nothing new for. Partitions that returned records move
-// to the end of the session's order. It returns how many partitions it dropped.
-func (s *session) filterLocked(resp *kmsg.FetchResponse, omit bool) (omitted int) {
-	moved := 0
+// to the end of the session's order. It returns how many partitions it dropped. served, if not
+// nil, are the cached partitions in the order resp answers them, saving a lookup per partition;
+// where resp departs from it, partitions are looked up.
+func (s *session) filterLocked(resp *kmsg.FetchResponse, served []*cachedPartition, omit bool) (omitted int) {
+	moved, next := 0, 0
 	keptTopics := resp.Topics[:0]
 	for i := range resp.Topics {
 		rt := &resp.Topics[i]
 		kept := rt.Partitions[:0]
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
-			cp := s.mu.parts[keyOf(s.usesTopicIDs, rt.Topic, rt.TopicID, rp.Partition)]
+			k := keyOf(s.usesTopicIDs, rt.Topic, rt.TopicID, rp.Partition)
+			var cp *cachedPartition
+			if next < len(served) && served[next].key == k && !served[next].removed {
+				cp = served[next]
+			} else {
+				cp = s.mu.parts[k]
+			}
+			next++
 			if cp == nil {
 				kept = append(kept, *rp) // not ours to judge: answer it
 				continue

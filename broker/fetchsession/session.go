@@ -131,38 +131,56 @@ func (s *session) addLocked(cp *cachedPartition) {
 }
 
 // requestLocked returns a full request for every partition in the session, in the session's
-// order grouped by topic, with r's other fields.
-func (s *session) requestLocked(r *kmsg.FetchRequest) *kmsg.FetchRequest {
+// order grouped by topic, with r's other fields, and the cached partitions in the order the
+// request names them (which is the order its response answers them in).
+func (s *session) requestLocked(r *kmsg.FetchRequest) (*kmsg.FetchRequest, []*cachedPartition) {
 	full := *r
 	full.ForgottenTopics = nil
-	// Count each topic's partitions, in order of first appearance, then fill one backing array.
-	type topicSlot struct{ index, count int }
-	slots := make(map[partKey]*topicSlot, 8)
-	var topicOrder []*cachedPartition
-	for _, cp := range s.mu.order {
-		tk := partKey{topic: cp.key.topic, topicID: cp.key.topicID}
-		sl := slots[tk]
-		if sl == nil {
-			sl = &topicSlot{index: len(topicOrder)}
-			slots[tk] = sl
-			topicOrder = append(topicOrder, cp)
+	order := s.mu.order
+	// Number each topic in order of first appearance; count its partitions. NB: the map is
+	// consulted only where the topic differs from the previous partition's, which the grouping
+	// makes rare.
+	slotOf := make([]int32, len(order))
+	var counts []int
+	var firsts []*cachedPartition
+	index := map[partKey]int32{}
+	for i, cp := range order {
+		if i > 0 && sameTopic(order[i-1], cp) {
+			slotOf[i] = slotOf[i-1]
+			counts[slotOf[i]]++
+			continue
 		}
-		sl.count++
+		tk := partKey{topic: cp.key.topic, topicID: cp.key.topicID}
+		j, ok := index[tk]
+		if !ok {
+			j = int32(len(counts))
+			index[tk] = j
+			counts = append(counts, 0)
+			firsts = append(firsts, cp)
+		}
+		slotOf[i] = j
+		counts[j]++
 	}
-	parts := make([]kmsg.FetchRequestTopicPartition, len(s.mu.order))
-	full.Topics = make([]kmsg.FetchRequestTopic, len(topicOrder))
-	start := 0
-	for i, first := range topicOrder {
-		sl := slots[partKey{topic: first.key.topic, topicID: first.key.topicID}]
-		t := &full.Topics[i]
+	starts := make([]int, len(counts))
+	for j := 1; j < len(counts); j++ {
+		starts[j] = starts[j-1] + counts[j-1]
+	}
+	parts := make([]kmsg.FetchRequestTopicPartition, len(order))
+	served := make([]*cachedPartition, len(order))
+	full.Topics = make([]kmsg.FetchRequestTopic, len(counts))
+	for j, first := range firsts {
+		t := &full.Topics[j]
 		t.Topic, t.TopicID = first.topic, first.topicID
-		t.Partitions = parts[start : start : start+sl.count]
-		start += sl.count
+		t.Partitions = parts[starts[j] : starts[j]+counts[j]]
 	}
-	for _, cp := range s.mu.order {
-		sl := slots[partKey{topic: cp.key.topic, topicID: cp.key.topicID}]
-		t := &full.Topics[sl.index]
-		t.Partitions = append(t.Partitions, cp.req)
+	for i, cp := range order {
+		at := starts[slotOf[i]]
+		starts[slotOf[i]]++
+		parts[at], served[at] = cp.req, cp
 	}
-	return &full
+	return &full, served
+}
+
+func sameTopic(a, b *cachedPartition) bool {
+	return a.key.topic == b.key.topic && a.key.topicID == b.key.topicID
 }
