@@ -17,8 +17,9 @@ import (
 
 // TestIncrementalFetchOmitsUnchangedPartitions: a v13 full fetch of 200 partitions opens a
 // session and is answered in full; an incremental fetch naming nothing is answered with only the
-// partition that got a record since, at a fraction of the full answer's size; a wrong epoch is
-// INVALID_FETCH_SESSION_EPOCH, and epoch -1 closes the session.
+// partition that got a record since, at a fraction of the full answer's size; once that
+// partition's records are deleted it is answered once with its new log start offset, then
+// nothing is; a wrong epoch is INVALID_FETCH_SESSION_EPOCH, and epoch -1 closes the session.
 func TestIncrementalFetchOmitsUnchangedPartitions(t *testing.T) {
 	tb := testbroker.Start(t)
 	createTopic(t, tb.Addr(), "omit", 200, nil)
@@ -29,7 +30,7 @@ func TestIncrementalFetchOmitsUnchangedPartitions(t *testing.T) {
 	}
 	id := td["omit"].ID
 	rc := dialRaw(t, tb.Addr())
-	fetch := func(sessionID, epoch int32, parts ...int32) *kmsg.FetchResponse {
+	fetchAt := func(sessionID, epoch int32, offsets map[int32]int64, parts ...int32) *kmsg.FetchResponse {
 		req := kmsg.NewPtrFetchRequest()
 		req.Version, req.MaxBytes, req.SessionID, req.SessionEpoch = 13, 1<<20, sessionID, epoch
 		if len(parts) > 0 {
@@ -37,12 +38,15 @@ func TestIncrementalFetchOmitsUnchangedPartitions(t *testing.T) {
 			rt.TopicID = id
 			for _, p := range parts {
 				rp := kmsg.NewFetchRequestTopicPartition()
-				rp.Partition, rp.PartitionMaxBytes = p, 1<<20
+				rp.Partition, rp.PartitionMaxBytes, rp.FetchOffset = p, 1<<20, offsets[p]
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			req.Topics = append(req.Topics, rt)
 		}
 		return rc.do(req).(*kmsg.FetchResponse)
+	}
+	fetch := func(sessionID, epoch int32, parts ...int32) *kmsg.FetchResponse {
+		return fetchAt(sessionID, epoch, nil, parts...)
 	}
 	all := make([]int32, 200)
 	for i := range all {
@@ -77,13 +81,28 @@ func TestIncrementalFetchOmitsUnchangedPartitions(t *testing.T) {
 	if st := broker.FetchSessionStats(tb.Broker()); st.Sessions != 1 || st.Partitions != 200 || st.Omitted < 199 {
 		t.Fatalf("session cache %+v; want 1 session of 200 partitions, 199 omitted", st)
 	}
-	if resp := fetch(first.SessionID, 1); resp.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
+	// The partition's records are deleted (its log becomes empty at offset 1): the client moves
+	// on, and is told the new log start offset once; then nothing is new anywhere.
+	if _, err := adm.DeleteRecords(context.Background(), kadm.Offsets{"omit": {42: {Topic: "omit", Partition: 42, At: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	moved := fetchAt(first.SessionID, 2, map[int32]int64{42: 1}, 42)
+	if moved.ErrorCode != 0 || count(moved) != 1 {
+		t.Fatalf("after DeleteRecords: error %d, %d partitions; want partition 42 alone", moved.ErrorCode, count(moved))
+	}
+	if mp := moved.Topics[0].Partitions[0]; mp.Partition != 42 || mp.LogStartOffset != 1 || mp.HighWatermark != 1 || len(mp.RecordBatches) != 0 {
+		t.Fatalf("after DeleteRecords: %+v; want partition 42 with log start 1, high watermark 1, no records", mp)
+	}
+	if quiet := fetch(first.SessionID, 3); quiet.ErrorCode != 0 || count(quiet) != 0 {
+		t.Fatalf("quiet fetch: error %d, %d partitions; want none", quiet.ErrorCode, count(quiet))
+	}
+	if resp := fetch(first.SessionID, 3); resp.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
 		t.Fatalf("repeated epoch: error %d, want INVALID_FETCH_SESSION_EPOCH", resp.ErrorCode)
 	}
 	if resp := fetch(first.SessionID, -1, 0); resp.ErrorCode != 0 || resp.SessionID != 0 || count(resp) != 1 {
 		t.Fatalf("closing fetch: error %d, session %d, %d partitions; want a sessionless answer", resp.ErrorCode, resp.SessionID, count(resp))
 	}
-	if resp := fetch(first.SessionID, 2); resp.ErrorCode != kerr.FetchSessionIDNotFound.Code {
+	if resp := fetch(first.SessionID, 4); resp.ErrorCode != kerr.FetchSessionIDNotFound.Code {
 		t.Fatalf("fetch on the closed session: error %d, want FETCH_SESSION_ID_NOT_FOUND", resp.ErrorCode)
 	}
 }
