@@ -12,7 +12,7 @@ import (
 // topics × 100) with one changed partition: Resolve, then Filter of a response for every
 // partition (one carrying records) down to that one. Building the response is not timed.
 func BenchmarkResolveFilter1000(b *testing.B) {
-	c := NewCache(Config{})
+	c := NewCache(Config{MaxSlots: DefaultMaxSlots, MinEviction: DefaultMinEviction})
 	now := time.Unix(1000, 0)
 	full := kmsg.NewPtrFetchRequest()
 	full.Version, full.SessionEpoch = 13, InitialEpoch

@@ -9,6 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// defaults are Kafka's cache settings.
+var defaults = Config{MaxSlots: DefaultMaxSlots, MinEviction: DefaultMinEviction}
+
 // leader is a broker's side for Builder tests: a session cache in front of partitions with a high
 // watermark each; records are any offsets below it.
 type leader struct {
@@ -100,7 +103,7 @@ func (f *follower) round(t *testing.T, l *leader) (req *kmsg.FetchRequest, named
 }
 
 func TestBuilderSendsOnlyChangedPartitionsAndCatchesUp(t *testing.T) {
-	l := newLeader(Config{})
+	l := newLeader(defaults)
 	f := &follower{b: NewBuilder(), offsets: map[string]int64{}, topics: []string{"a", "b"}, parts: 50}
 	for _, tp := range []string{"a", "b"} {
 		for p := range 50 {
@@ -146,7 +149,7 @@ func TestBuilderSendsOnlyChangedPartitionsAndCatchesUp(t *testing.T) {
 }
 
 func TestBuilderFallsBackToFullFetchOnSessionErrors(t *testing.T) {
-	l := newLeader(Config{})
+	l := newLeader(defaults)
 	l.hw["a-0"] = 5
 	f := &follower{b: NewBuilder(), offsets: map[string]int64{}, topics: []string{"a"}, parts: 1}
 	for range 2 {
@@ -155,7 +158,7 @@ func TestBuilderFallsBackToFullFetchOnSessionErrors(t *testing.T) {
 		}
 	}
 	// The leader restarts: its cache is empty.
-	l.cache = NewCache(Config{})
+	l.cache = NewCache(defaults)
 	_, _, _, err := f.round(t, l)
 	if !IsSessionError(err) || f.b.SessionID() != 0 {
 		t.Fatalf("after a restart: err %v, session %d; want FETCH_SESSION_ID_NOT_FOUND and no session", err, f.b.SessionID())
@@ -190,7 +193,7 @@ func TestBuilderFallsBackToFullFetchOnSessionErrors(t *testing.T) {
 }
 
 func TestBuilderWithoutRoomForASessionStaysFull(t *testing.T) {
-	l := newLeader(Config{MaxSlots: -1})
+	l := newLeader(Config{MaxSlots: 0})
 	l.hw["a-0"] = 5
 	f := &follower{b: NewBuilder(), offsets: map[string]int64{}, topics: []string{"a"}, parts: 1}
 	for i := range 3 {

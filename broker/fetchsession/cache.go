@@ -26,12 +26,12 @@ const (
 
 // Config sizes a Cache.
 type Config struct {
-	// MaxSlots is max.incremental.fetch.session.cache.slots: the most sessions cached (0: 1000;
-	// negative: no sessions at all, every fetch is answered sessionless).
+	// MaxSlots is max.incremental.fetch.session.cache.slots: the most sessions cached (Kafka's
+	// default is DefaultMaxSlots; 0 or less: no sessions, every fetch is answered sessionless).
 	MaxSlots int
 	// MinEviction is min.incremental.fetch.session.eviction.ms: how long a session is safe from
 	// eviction by a more valuable one after its creation, and how long it may sit idle before
-	// any new session may take its slot (0: 120 s).
+	// any new session may take its slot (Kafka's default is DefaultMinEviction; 0: no protection).
 	MinEviction time.Duration
 	// NewID returns a candidate session ID (nil: random). IDs that are not positive or already in
 	// use are drawn again; tests script them.
@@ -61,14 +61,9 @@ type Cache struct {
 	}
 }
 
-// NewCache returns an empty cache.
+// NewCache returns an empty cache. Config{} caches nothing: pass DefaultMaxSlots and
+// DefaultMinEviction for Kafka's defaults.
 func NewCache(cfg Config) *Cache {
-	if cfg.MaxSlots == 0 {
-		cfg.MaxSlots = DefaultMaxSlots
-	}
-	if cfg.MinEviction <= 0 {
-		cfg.MinEviction = DefaultMinEviction
-	}
 	if cfg.NewID == nil {
 		cfg.NewID = func() int32 { return rand.Int32N(math.MaxInt32) + 1 }
 	}
@@ -109,7 +104,7 @@ func (c *Cache) remove(id int32) bool {
 // create adds a session for a full fetch of size partitions, evicting another if the cache is
 // full and one may go; it returns nil if there is no slot for it.
 func (c *Cache) create(privileged bool, size int, usesTopicIDs bool, now time.Time) *session {
-	if c.cfg.MaxSlots < 0 {
+	if c.cfg.MaxSlots <= 0 {
 		return nil
 	}
 	c.mu.Lock()

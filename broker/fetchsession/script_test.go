@@ -91,7 +91,7 @@ func newDriver() *driver {
 
 func (d *driver) ensureCache() {
 	if d.cache == nil {
-		d.cache = NewCache(Config{NewID: d.nextID})
+		d.cache = NewCache(Config{MaxSlots: DefaultMaxSlots, MinEviction: DefaultMinEviction, NewID: d.nextID})
 	}
 }
 
@@ -127,7 +127,7 @@ func (d *driver) run(line string) (string, error) {
 	cmd, a := args(line)
 	switch cmd {
 	case "cache":
-		cfg := Config{NewID: d.nextID}
+		cfg := Config{MaxSlots: DefaultMaxSlots, MinEviction: DefaultMinEviction, NewID: d.nextID}
 		if v, ok := a["slots"]; ok {
 			cfg.MaxSlots, _ = strconv.Atoi(v)
 		}
