@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -115,7 +114,7 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		hwCheckpoints:   map[string][]byte{},
 		partitionLogger: opts.Logger.With("node_id", cfg.NodeID),
 	}
-	b.fetchSessions = fetchsession.NewCache(fetchsession.Config{MaxSlots: cmp.Or(cfg.MaxIncrementalFetchSessionCacheSlots, -1),
+	b.fetchSessions = fetchsession.NewCache(fetchsession.Config{MaxSlots: cfg.MaxIncrementalFetchSessionCacheSlots,
 		MinEviction: time.Duration(cfg.MinIncrementalFetchSessionEvictionMs) * time.Millisecond})
 	if !opts.DisableMetrics {
 		b.metrics = metrics.NewBroker(metricsSource{b})
