@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -193,5 +194,73 @@ func TestFranzGoConsumesEveryRecordThroughFetchSessions(t *testing.T) {
 	t.Logf("consumed %d records; session cache %+v", total, st)
 	if st.Sessions == 0 || st.Omitted == 0 {
 		t.Fatalf("session cache %+v: want the consumer's session to have had partitions omitted", st)
+	}
+}
+
+// TestFranzGoConsumersShareATooSmallSessionCache: with one session slot and no eviction
+// protection (max.incremental.fetch.session.cache.slots=1,
+// min.incremental.fetch.session.eviction.ms=0), two franz-go consumers keep evicting each
+// other's session (the bigger one wins the slot, the other is told FETCH_SESSION_ID_NOT_FOUND or
+// gets no session); both still read every record of their topic in order.
+func TestFranzGoConsumersShareATooSmallSessionCache(t *testing.T) {
+	tb := testbroker.Start(t, testbroker.Set("max.incremental.fetch.session.cache.slots", "1"),
+		testbroker.Set("min.incremental.fetch.session.eviction.ms", "0"))
+	topics := map[string]int32{"small": 2, "big": 8}
+	prod := newClient(t, tb.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	results := make(chan error, len(topics))
+	for topic, parts := range topics {
+		createTopic(t, tb.Addr(), topic, parts, nil)
+		cons := newClient(t, tb.Addr(), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchMaxWait(50*time.Millisecond))
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			next := make([]int, parts)
+			for total := 0; total < int(parts)*100; {
+				fs := cons.PollFetches(ctx)
+				if ctx.Err() != nil {
+					results <- fmt.Errorf("%s: consumed %d of %d records before the timeout", topic, total, parts*100)
+					return
+				}
+				var bad error
+				fs.EachError(func(topic string, p int32, err error) { bad = fmt.Errorf("fetch %s-%d: %w", topic, p, err) })
+				fs.EachRecord(func(r *kgo.Record) {
+					if got, _ := strconv.Atoi(string(r.Value)); got != next[r.Partition] && bad == nil {
+						bad = fmt.Errorf("%s-%d: record %d, want %d", topic, r.Partition, got, next[r.Partition])
+					}
+					next[r.Partition]++
+					total++
+				})
+				if bad != nil {
+					results <- bad
+					return
+				}
+			}
+			results <- nil
+		}()
+	}
+	// Records arrive in ten waves so that both consumers fetch, and fight for the slot, many times.
+	for wave := range 10 {
+		var recs []*kgo.Record
+		for topic, parts := range topics {
+			for p := range parts {
+				for i := range 10 {
+					recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte(strconv.Itoa(wave*10 + i))})
+				}
+			}
+		}
+		if err := prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range topics {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := broker.FetchSessionStats(tb.Broker())
+	t.Logf("session cache %+v", st)
+	if st.Sessions > 1 || st.Evictions == 0 {
+		t.Fatalf("session cache %+v: want at most its one slot used, and sessions evicted", st)
 	}
 }
