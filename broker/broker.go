@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gregor-streams/gregor/broker/config"
+	"github.com/gregor-streams/gregor/broker/fetchsession"
 	"github.com/gregor-streams/gregor/broker/log"
 	"github.com/gregor-streams/gregor/broker/metrics"
 	"github.com/gregor-streams/gregor/broker/server"
@@ -69,6 +70,8 @@ type Broker struct {
 	fetchWakeups atomic.Int64
 
 	groups *groupDriver
+	// fetchSessions is the KIP-227 fetch session cache (fetch.go).
+	fetchSessions *fetchsession.Cache
 	// replicaWaits wakes replicas' fetches when this broker begins to lead a partition (replicawake.go).
 	replicaWaits replicaWaits
 
@@ -111,9 +114,12 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		hwCheckpoints:   map[string][]byte{},
 		partitionLogger: opts.Logger.With("node_id", cfg.NodeID),
 	}
+	b.fetchSessions = fetchsession.NewCache(fetchsession.Config{MaxSlots: cfg.MaxIncrementalFetchSessionCacheSlots,
+		MinEviction: time.Duration(cfg.MinIncrementalFetchSessionEvictionMs) * time.Millisecond})
 	if !opts.DisableMetrics {
 		b.metrics = metrics.NewBroker(metricsSource{b})
 		b.fs = b.metrics.TimeFsyncs(b.fs)
+		b.metrics.Registry().MustRegister(b.fetchSessions.Collector())
 	}
 	// NB: the locks come first, before any file of a log dir is read or written: a second broker
 	// on the same directories must fail here, not after it has opened (and recovered) the logs.

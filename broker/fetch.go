@@ -21,12 +21,15 @@ func init() {
 }
 
 func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Response {
-	if r.SessionID != 0 {
-		// We never create fetch sessions (we answer SessionID 0), so any ID is unknown.
+	// KIP-227: an incremental fetch is served as the full request its session resolves to, and
+	// its answer filtered down to what changed for the client (broker/fetchsession).
+	fc := b.fetchSessions.Resolve(r, r.ReplicaID >= 0 || (r.Version >= 15 && r.ReplicaState.ID >= 0), time.Now())
+	if fc.ErrorCode != 0 {
 		resp := r.ResponseKind().(*kmsg.FetchResponse)
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		fc.Filter(resp, time.Now())
 		return server.Response{Msg: resp}
 	}
+	r = fc.Request
 	var deadline time.Time
 	if r.MaxWaitMillis > 0 {
 		deadline = time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
@@ -57,6 +60,7 @@ func (b *Broker) handleFetch(c *server.Conn, r *kmsg.FetchRequest) server.Respon
 		}
 		if done {
 			b.countFetched(r, resp, splices)
+			fc.Filter(resp, time.Now())
 			return server.Response{Msg: resp, Splices: splices}
 		}
 		if w == nil {

@@ -44,6 +44,11 @@ type Broker struct {
 	MaxBrokerPartitions          int64 // max.broker.partitions (KIP-578): partitions this broker may hold
 	ControllerMaxRecordsPerBatch int64 // controller.max.records.per.batch: new partitions one request may add
 
+	// KIP-227 fetch sessions: max.incremental.fetch.session.cache.slots (0: none) and
+	// min.incremental.fetch.session.eviction.ms.
+	MaxIncrementalFetchSessionCacheSlots int
+	MinIncrementalFetchSessionEvictionMs int64
+
 	// ReplicaHighWatermarkCheckpointIntervalMs is replica.high.watermark.checkpoint.interval.ms.
 	ReplicaHighWatermarkCheckpointIntervalMs int64
 
@@ -124,6 +129,10 @@ func intKey(def string, set func(b *Broker, n int64), min int64) brokerKey {
 }
 
 var brokerKeys = map[string]brokerKey{
+	// KIP-227 fetch sessions (broker/fetchsession).
+	"max.incremental.fetch.session.cache.slots": intKey("1000", func(b *Broker, n int64) { b.MaxIncrementalFetchSessionCacheSlots = int(min(n, 1<<30)) }, 0),
+	"min.incremental.fetch.session.eviction.ms": intKey("120000", func(b *Broker, n int64) { b.MinIncrementalFetchSessionEvictionMs = n }, 0),
+
 	"node.id": intKey("1", func(b *Broker, n int64) { b.NodeID = int32(n) }, 0),
 	"broker.id": intKey("-1", func(b *Broker, n int64) {
 		if n >= 0 {

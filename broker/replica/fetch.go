@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streams/gregor/broker/fetchsession"
 	plog "github.com/gregor-streams/gregor/broker/log"
 )
 
@@ -20,35 +21,32 @@ func (f *Fetcher) fetch(ps []followed) {
 	req.ReplicaState.ID, req.ReplicaState.Epoch = f.cfg.ReplicaID, f.cfg.BrokerEpoch()
 	req.MaxWaitMillis = int32(f.cfg.MaxWait / time.Millisecond)
 	req.MinBytes, req.MaxBytes = f.cfg.MinBytes, f.cfg.MaxBytes
-	req.SessionID, req.SessionEpoch = 0, -1 // full fetches, no session (KIP-227 not used yet)
-	byTopic := map[string]int{}
+	want := make([]fetchsession.Want, 0, len(ps))
 	for _, p := range ps {
-		i, ok := byTopic[p.tp.Topic]
-		if !ok {
-			i = len(req.Topics)
-			byTopic[p.tp.Topic] = i
-			t := kmsg.NewFetchRequestTopic()
-			t.Topic, t.TopicID = p.tp.Topic, p.tp.TopicID
-			req.Topics = append(req.Topics, t)
-		}
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition, rp.CurrentLeaderEpoch, rp.FetchOffset = p.tp.Partition, p.leaderEpoch, p.fetchOffset
 		rp.LogStartOffset, rp.PartitionMaxBytes = p.log.LogStartOffset(), f.cfg.PartitionMaxBytes
 		// KIP-320: the epoch of our last batch; a leader whose log diverged from ours there answers
 		// DivergingEpoch instead of records, and we truncate by epoch again.
 		rp.LastFetchedEpoch = p.log.LatestEpoch()
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		want = append(want, fetchsession.Want{Topic: p.tp.Topic, TopicID: p.tp.TopicID, Partition: rp})
 	}
+	// KIP-227: the request names only partitions added or changed since the last one; the
+	// leader answers only partitions with something new (absent ones are handled as such below).
+	f.session.Build(req, want)
 	kresp, err := f.client.Request(f.ctx, req)
 	if err != nil {
+		f.session.HandleError()
 		if f.ctx.Err() == nil {
 			f.backoffAll(ps, err)
 		}
 		return
 	}
 	resp := kresp.(*kmsg.FetchResponse)
-	if resp.ErrorCode != 0 {
-		f.backoffAll(ps, kerr.ErrorForCode(resp.ErrorCode))
+	if err := f.session.HandleResponse(resp); err != nil {
+		if !fetchsession.IsSessionError(err) { // a session error: the next fetch is full, at once
+			f.backoffAll(ps, err)
+		}
 		return
 	}
 	byID := map[[16]byte]string{}

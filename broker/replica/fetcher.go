@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streams/gregor/broker/fetchsession"
 	plog "github.com/gregor-streams/gregor/broker/log"
 	"github.com/gregor-streams/gregor/broker/partition"
 )
@@ -125,6 +126,8 @@ type Fetcher struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	wake   chan struct{}
+	// session is the KIP-227 fetch session with the leader; used only by the run goroutine.
+	session *fetchsession.Builder
 
 	mu struct {
 		sync.Mutex
@@ -135,7 +138,7 @@ type Fetcher struct {
 // NewFetcher starts a fetcher from broker leaderID through client. Close stops it.
 func NewFetcher(leaderID int32, client Client, cfg Config) *Fetcher {
 	cfg = cfg.normalized()
-	f := &Fetcher{leaderID: leaderID, client: client, cfg: cfg, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	f := &Fetcher{leaderID: leaderID, client: client, cfg: cfg, done: make(chan struct{}), wake: make(chan struct{}, 1), session: fetchsession.NewBuilder()}
 	f.log = cfg.Logger.With("component", "replica-fetcher", "leader", leaderID)
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.mu.parts = map[TopicPartition]*followed{}
