@@ -148,13 +148,16 @@ func TestKRaftDeletedTopicLosesItsCommittedOffsets(t *testing.T) {
 	offsets.Add(kadm.Offset{Topic: "gone", Partition: 0, At: 5, LeaderEpoch: -1})
 	offsets.Add(kadm.Offset{Topic: "gone", Partition: 1, At: 7, LeaderEpoch: -1})
 	offsets.Add(kadm.Offset{Topic: "kept", Partition: 0, At: 3, LeaderEpoch: -1})
-	committed, err := adm.CommitOffsets(ctx, groupID, offsets)
-	if err == nil {
-		err = committed.Error()
-	}
-	if err != nil {
-		t.Fatalf("commit: %v", err)
-	}
+	// NB: the controller answers CreateTopics once the topics are committed to the metadata log;
+	// the group's coordinator may apply them a moment later and answers UNKNOWN_TOPIC_OR_PARTITION
+	// until then, as Kafka's does.
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		committed, err := adm.CommitOffsets(ctx, groupID, offsets)
+		if err == nil {
+			err = committed.Error()
+		}
+		return err
+	})
 
 	del := kmsg.NewPtrDeleteTopicsRequest()
 	del.TimeoutMillis = 10000
