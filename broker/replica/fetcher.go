@@ -76,7 +76,9 @@ type Config struct {
 	// Fetch in flight, the leader's partitions spread over them by FetcherID. More fetchers let a
 	// follower append one partition's batches while another's fetch is in flight.
 	NumFetchers int
-	Logger      *slog.Logger
+	// Logger for the fetchers, which add leader and fetcher; nil: slog.Default() with
+	// component=replica-fetcher (a caller's logger is expected to carry its own component).
+	Logger *slog.Logger
 }
 
 func (c Config) normalized() Config {
@@ -99,7 +101,7 @@ func (c Config) normalized() Config {
 		c.NumFetchers = 1
 	}
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.Logger = slog.Default().With("component", "replica-fetcher")
 	}
 	if c.BrokerEpoch == nil {
 		c.BrokerEpoch = func() int64 { return -1 }
@@ -148,7 +150,7 @@ func NewFetcher(leaderID int32, client Client, cfg Config) *Fetcher {
 func newFetcher(leaderID int32, fetcherID int, client Client, cfg Config) *Fetcher {
 	cfg = cfg.normalized()
 	f := &Fetcher{leaderID: leaderID, client: client, cfg: cfg, done: make(chan struct{}), wake: make(chan struct{}, 1)}
-	f.log = cfg.Logger.With("component", "replica-fetcher", "leader", leaderID, "fetcher", fetcherID)
+	f.log = cfg.Logger.With("leader", leaderID, "fetcher", fetcherID)
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.mu.parts = map[TopicPartition]*followed{}
 	go f.run()
