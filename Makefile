@@ -77,7 +77,7 @@ bench:
 # (internal/testcluster/bench_test.go). Results in bench-out/cluster.md and bench-out/failover.txt.
 bench-cluster:
 	mkdir -p bench-out
-	TARGETS="gregor gregor-cluster" CASE_NAMES="$${CASE_NAMES:-100B-acks_all 1KiB-acks_all}" bash scripts/bench.sh bench-out/cluster.md
+	TARGETS="$${TARGETS:-gregor gregor-cluster}" CASE_NAMES="$${CASE_NAMES:-100B-acks_all 1KiB-acks_all}" bash scripts/bench.sh bench-out/cluster.md
 	set -o pipefail; GREGOR_BENCH_FAILOVER=1 $(GO) test -count=1 -timeout 40m -v -run 'TestBench(Leader|Controller)Failover' ./internal/testcluster/ | tee bench-out/failover.txt
 
 build:

@@ -66,7 +66,7 @@ func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.Contr
 	a := &imageApplier{b: b, node: b.cfg.NodeID, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), topics: map[metadata.Uuid]*topic{},
 		leaders: lc, client: client}
-	a.replicas = replica.NewManager(b.replicaConfig(a.brokerEpoch), lc.dial)
+	a.replicas = replica.NewManagerPerFetcher(b.replicaConfig(a.brokerEpoch), lc.dial)
 	a.mu.hosted = map[topicPartition]*partition{}
 	a.mu.appliedCh = make(chan struct{})
 	a.mu.checkpointed = checkpointed

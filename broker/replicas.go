@@ -21,21 +21,29 @@ type leaderClients struct {
 	clientID string
 	mu       struct {
 		sync.Mutex
-		clients map[int32]*kgo.Client
+		clients map[leaderFetcher]*kgo.Client
 	}
+}
+
+// leaderFetcher names one replica fetcher: each of num.replica.fetchers per leader has its own
+// client (and connection), so one's long-polling Fetch does not hold up another's response.
+type leaderFetcher struct {
+	leader  int32
+	fetcher int
 }
 
 func newLeaderClients(b *Broker, pub *metadata.Publisher) *leaderClients {
 	lc := &leaderClients{pub: pub, listener: b.cfg.KRaft.InterBrokerListenerName,
 		clientID: fmt.Sprintf("gregor-replica-fetcher-%d", b.cfg.NodeID)}
-	lc.mu.clients = map[int32]*kgo.Client{}
+	lc.mu.clients = map[leaderFetcher]*kgo.Client{}
 	return lc
 }
 
-// dial returns a client of leader (replica.Manager's dial: it must not block, and kgo connects
-// lazily). NB: a leader that re-registers with a new endpoint keeps its old client until its
-// fetcher closes (it is re-dialed when this broker follows a partition of it again).
-func (lc *leaderClients) dial(leader int32) (replica.Client, error) {
+// dial returns a client of leader for its fetcher number fetcher (replica.FetcherDial: it must not
+// block, and kgo connects lazily). NB: a leader that re-registers with a new endpoint keeps its
+// old client until its fetcher closes (it is re-dialed when this broker follows a partition of it
+// again).
+func (lc *leaderClients) dial(leader int32, fetcher int) (replica.Client, error) {
 	br := lc.pub.Current().Broker(leader)
 	if br == nil {
 		return nil, fmt.Errorf("broker %d is not registered", leader)
@@ -46,7 +54,8 @@ func (lc *leaderClients) dial(leader int32) (replica.Client, error) {
 	}
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	if old := lc.mu.clients[leader]; old != nil {
+	key := leaderFetcher{leader, fetcher}
+	if old := lc.mu.clients[key]; old != nil {
 		old.Close()
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port)))),
@@ -54,7 +63,7 @@ func (lc *leaderClients) dial(leader int32) (replica.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc.mu.clients[leader] = cl
+	lc.mu.clients[key] = cl
 	return cl.SeedBrokers()[0], nil
 }
 
@@ -68,7 +77,7 @@ func (lc *leaderClients) close() {
 	}
 }
 
-// replicaConfig is the fetchers' config from node.id and replica.fetch.*; brokerEpoch gives this
+// replicaConfig is the fetchers' config from node.id, replica.fetch.* and num.replica.fetchers; brokerEpoch gives this
 // broker's registration epoch for ReplicaState (KIP-903).
 func (b *Broker) replicaConfig(brokerEpoch func() int64) replica.Config {
 	k := &b.cfg.KRaft
@@ -80,6 +89,7 @@ func (b *Broker) replicaConfig(brokerEpoch func() int64) replica.Config {
 		MaxBytes:          int32(k.ReplicaFetchResponseMaxBytes),
 		PartitionMaxBytes: int32(k.ReplicaFetchMaxBytes),
 		Backoff:           time.Duration(k.ReplicaFetchBackoffMs) * time.Millisecond,
+		NumFetchers:       k.NumReplicaFetchers,
 		Logger:            b.logger.With("component", "replica-fetcher"),
 	}
 }

@@ -7,6 +7,8 @@
 #   gregor-cluster  `gregor dev --brokers 3`: three KRaft nodes (subprocesses), topics RF=3 with
 #                min.insync.replicas=2; not in the default TARGETS (`make bench-cluster` runs it
 #                against gregor: TARGETS="gregor gregor-cluster")
+#   gregor-cluster2  the same cluster with CLUSTER2_SET instead of CLUSTER_SET, on CLUSTER2_PORT: two
+#                broker configs compared in one run, e.g. CLUSTER2_SET="num.replica.fetchers=2"
 #
 # For ROUNDS rounds (the order of the targets rotates every round), each target gets a fresh server
 # and a fresh data directory, and runs, on 6 partitions:
@@ -21,7 +23,7 @@
 #   CLUSTER_PORT (19310: brokers on 19310-19312, controllers on 19313-19315),
 #   GREGOR_BIN (a prebuilt gregor binary to measure instead of this checkout's, e.g. another commit's),
 #   CLUSTER_SET (broker configs for gregor-cluster's nodes, space-separated key=value, e.g.
-#   "replica.fetch.wait.max.ms=50"), CASE_NAMES (every case: "100B-acks_all 100B-acks_1 1KiB-acks_all 1KiB-acks_1"), E2E (1; 0 skips e2e),
+#   "replica.fetch.wait.max.ms=50"), CLUSTER2_SET and CLUSTER2_PORT (19320) for gregor-cluster2, CASE_NAMES (every case: "100B-acks_all 100B-acks_1 1KiB-acks_all 1KiB-acks_1"), E2E (1; 0 skips e2e),
 #   DATA_ROOT (a new dir under ${TMPDIR:-/tmp}), NULL_BROKER_DIR (../shared/bench/null-broker),
 #   RUN_TIMEOUT (300 s per client run), START_TIMEOUT (30 s for a server's port to open).
 # Needs: go, python3 (for the medians), timeout (coreutils).
@@ -39,6 +41,7 @@ GREGOR_PORT="${GREGOR_PORT:-19301}"
 KFAKE_PORT="${KFAKE_PORT:-19302}"
 NULL_PORT="${NULL_PORT:-19303}"
 CLUSTER_PORT="${CLUSTER_PORT:-19310}"
+CLUSTER2_PORT="${CLUSTER2_PORT:-19320}"
 E2E="${E2E:-1}"
 TARGETS="${TARGETS:-gregor kfake null-broker}"
 NULL_BROKER_DIR="${NULL_BROKER_DIR:-$REPO/../shared/bench/null-broker}"
@@ -110,6 +113,7 @@ port_of() {
     kfake) echo "$KFAKE_PORT" ;;
     null-broker) echo "$NULL_PORT" ;;
     gregor-cluster) echo "$CLUSTER_PORT" ;;
+    gregor-cluster2) echo "$CLUSTER2_PORT" ;;
     *) echo "unknown target $1" >&2; return 1 ;;
   esac
 }
@@ -118,19 +122,19 @@ port_of() {
 ports_of() {
   local p
   p="$(port_of "$1")"
-  if [ "$1" = gregor-cluster ]; then seq "$p" $((p + 5)); else echo "$p"; fi
+  case "$1" in gregor-cluster*) seq "$p" $((p + 5)) ;; *) echo "$p" ;; esac
 }
 # bootstrap_of TARGET: the client's bootstrap servers.
 bootstrap_of() {
   local p
   p="$(port_of "$1")"
-  if [ "$1" = gregor-cluster ]; then echo "127.0.0.1:$p,127.0.0.1:$((p + 1)),127.0.0.1:$((p + 2))"; else echo "127.0.0.1:$p"; fi
+  case "$1" in gregor-cluster*) echo "127.0.0.1:$p,127.0.0.1:$((p + 1)),127.0.0.1:$((p + 2))" ;; *) echo "127.0.0.1:$p" ;; esac
 }
 
 for t in $TARGETS; do
   for p in $(ports_of "$t"); do
     if port_open "$p"; then
-      echo "port $p (for $t) is already in use; choose another with GREGOR_PORT, KFAKE_PORT, NULL_PORT or CLUSTER_PORT" >&2
+      echo "port $p (for $t) is already in use; choose another with GREGOR_PORT, KFAKE_PORT, NULL_PORT, CLUSTER_PORT or CLUSTER2_PORT" >&2
       exit 1
     fi
   done
@@ -152,10 +156,12 @@ start_server() {
     null-broker)
       "$BIN/null-broker" -port "$port" -mode file -partitions "$PARTITIONS" -dir "$dir" >"$dir.log" 2>&1 &
       ;;
-    gregor-cluster)
+    gregor-cluster*)
       # NB: RF=3 and min.insync.replicas=2 are the dev cluster's defaults; each node logs to $dir/node<N>.log.
       local sets=() kv
-      for kv in ${CLUSTER_SET:-}; do sets+=(--set "$kv"); done
+      local set="${CLUSTER_SET:-}"
+      [ "$t" = gregor-cluster2 ] && set="${CLUSTER2_SET:-}"
+      for kv in $set; do sets+=(--set "$kv"); done
       "$BIN/gregor" dev --brokers 3 --listen "127.0.0.1:$port" --data "$dir" "${sets[@]}" >"$dir.log" 2>&1 &
       ;;
   esac
@@ -163,7 +169,7 @@ start_server() {
   local deadline=$((SECONDS + START_TIMEOUT))
   # ready: the port opens; a dev cluster prints its banner once every node is registered and unfenced.
   ready() {
-    if [ "$t" = gregor-cluster ]; then grep -q "dev cluster is running" "$dir.log" 2>/dev/null; else port_open "$port"; fi
+    if [ "${t#gregor-cluster}" != "$t" ]; then grep -q "dev cluster is running" "$dir.log" 2>/dev/null; else port_open "$port"; fi
   }
   until ready; do
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -176,15 +182,33 @@ start_server() {
   done
 }
 
-# record TARGET CASE ROUND KIND OUTPUTFILE: appends the client's final JSON line, tagged, to $RAW.
+# server_ticks: CPU time (utime+stime, clock ticks) of the server and its children (gregor-cluster's
+# nodes are children of `gregor dev`), so each client run records what the server side spent.
+server_ticks() {
+  local pids p sum=0 st
+  pids="$SERVER_PID $(pgrep -P "$SERVER_PID" 2>/dev/null | tr '\n' ' ')"
+  for p in $pids; do
+    st="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
+    st="${st##*) }" # fields after the command name; utime and stime are the 12th and 13th
+    read -r -a f <<<"$st"
+    sum=$((sum + f[11] + f[12]))
+  done
+  echo "$sum"
+}
+CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+TICKS_BEFORE=0
+# record TARGET CASE ROUND KIND OUTPUTFILE: appends the client's final JSON line, tagged, to $RAW,
+# with the server's CPU seconds during the run and the 1-minute load average after it.
 record() {
-  local line
+  local line cpu load
+  cpu="$(awk -v t="$(($(server_ticks) - TICKS_BEFORE))" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')"
+  load="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)"
   line="$(grep '^{' "$5" | tail -n 1 || true)"
   if [ -z "$line" ]; then
     log "no JSON from $4 ($1 $2 round $3):"; tail -n 5 "$5" >&2; return 0
   fi
-  printf '{"target":"%s","case":"%s","round":%d,"kind":"%s","busy_before_pct":%d,"result":%s}\n' \
-    "$1" "$2" "$3" "$4" "$BUSY" "$line" >>"$RAW"
+  printf '{"target":"%s","case":"%s","round":%d,"kind":"%s","busy_before_pct":%d,"server_cpu_s":%s,"loadavg":%s,"result":%s}\n' \
+    "$1" "$2" "$3" "$4" "$BUSY" "$cpu" "$load" "$line" >>"$RAW"
 }
 
 perf() { timeout -k 10 "$RUN_TIMEOUT" "$BIN/gregor" perf "$@"; }
@@ -219,7 +243,7 @@ run_target() {
   local t="$1" r="$2" bs rf dir c name n size acks topic o
   bs="$(bootstrap_of "$t")"
   rf=-1
-  [ "$t" = gregor-cluster ] && rf=3
+  [ "${t#gregor-cluster}" != "$t" ] && rf=3
   dir="$DATA_ROOT/$t-r$r"
   rm -rf "$dir" "$dir.log"
   start_server "$t" "$dir" || return 0
@@ -230,11 +254,13 @@ run_target() {
     topic="${topic//_/-}"
     wait_quiet
     log "round $r $t $name produce"
+    TICKS_BEFORE="$(server_ticks)"
     perf produce -b "$bs" --topic "$topic" --num-records "$n" --record-size "$size" \
       --acks "$acks" --partitions "$PARTITIONS" --replication-factor "$rf" --reporting-interval-ms 600000 --output-json >"$o" 2>&1 || true
     record "$t" "$name" "$r" produce "$o"
     wait_quiet
     log "round $r $t $name consume"
+    TICKS_BEFORE="$(server_ticks)"
     perf consume -b "$bs" --topic "$topic" --messages "$n" --hide-header --output-json >"$o" 2>&1 || true
     record "$t" "$name" "$r" consume "$o"
   done
@@ -328,18 +354,18 @@ if set(["gregor", "null-broker", "kfake"]) <= set(targets):
     L.append(f"| produce 400,000 × 1 KiB acks=all ≥ 90% of null-broker MB/s | {ratio(pg, pn)} | {ok(None if None in (pg, pn) else pg >= 0.9 * pn)} |")
     L.append(f"| consume 400,000 × 1 KiB acks=all ≥ 100% of null-broker MB/s | {ratio(cg, cn)} | {ok(None if None in (cg, cn) else cg >= cn)} |")
     L.append(f"| e2e p99 at {float(e2e_rate):,.0f} rec/s ≤ kfake's | {fmt(eg,2)} vs {fmt(ek,2)} ms | {ok(None if None in (eg, ek) else eg <= ek)} |")
-if "gregor" in targets and "gregor-cluster" in targets:
+for cl in [t for t in targets if t.startswith("gregor-cluster") and "gregor" in targets]:
     # NB: ratios per round (the two targets ran back to back in each round), then their median and
     # spread: the machine's load drifts between rounds more than between neighbouring runs.
     per = {}  # (case, kind) -> [ratio per round]
     by = {(x["target"], x["case"], x["kind"], x["round"]): x["result"].get("mb_per_sec") for x in rows}
     for (t, c, kind, r), v in by.items():
-        if t != "gregor-cluster" or not v:
+        if t != cl or not v:
             continue
         ref = by.get(("gregor", c, kind, r))
         if ref:
             per.setdefault((c, kind), []).append(v / ref)
-    L.append("\n### 3-node cluster (RF=3, min.insync.replicas=2) / single node, MB/s per round\n")
+    L.append(f"\n### 3-node cluster {cl} (RF=3, min.insync.replicas=2) / single node, MB/s per round\n")
     L.append("| case | produce ratio median | min – max | consume ratio median | min – max | n | target ≥ 0.50 |")
     L.append("|---|--:|--:|--:|--:|--:|---|")
     for c in cases:
@@ -350,6 +376,28 @@ if "gregor" in targets and "gregor-cluster" in targets:
         if p and q:
             verdict = "**meets**" if min(statistics.median(p), statistics.median(q)) >= 0.5 else "**misses**"
         L.append(f"| {label[c]} | {m(p)} | {mm(p)} | {m(q)} | {mm(q)} | {len(p)}/{len(q)} | {verdict} |")
+# server-side CPU per GB moved (all of the server's processes: three nodes for gregor-cluster),
+# which tells a CPU-bound ratio from a latency-bound one on a shared machine
+cpu = {}
+for x in rows:
+    size = {"100B": 100, "1KiB": 1024}.get(x["case"].split("-")[0], 0)
+    gb = x["result"].get("records", 0) * size / 1e9
+    if "server_cpu_s" in x and gb > 0:
+        cpu.setdefault((x["target"], x["case"], x["kind"]), []).append(x["server_cpu_s"] / gb)
+if cpu:
+    L.append("\n### Server CPU seconds per GB of record values (median over rounds)\n")
+    L.append("| case | target | produce | consume |")
+    L.append("|---|---|--:|--:|")
+    for c in cases:
+        for t in targets:
+            def cm(kind):
+                v = cpu.get((t, c, kind))
+                return "–" if not v else f"{statistics.median(v):.1f}"
+            L.append(f"| {label[c]} | {t} | {cm('produce')} | {cm('consume')} |")
+loads = [x["loadavg"] for x in rows if "loadavg" in x]
+if loads:
+    L.append(f"\n1-minute load average after the client runs: median {statistics.median(loads):.1f}, "
+             f"min {min(loads):.1f}, max {max(loads):.1f}.")
 # spread, so that a reader can judge the medians
 L.append("\n### Spread (min – max over rounds)\n")
 L.append("| case | target | produce MB/s | consume MB/s | e2e p99 ms |")

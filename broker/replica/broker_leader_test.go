@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	plog "github.com/gregor-streams/gregor/broker/log"
+	"github.com/gregor-streams/gregor/broker/partition"
 	"github.com/gregor-streams/gregor/broker/replica"
 	"github.com/gregor-streams/gregor/internal/testbroker"
 	"github.com/gregor-streams/gregor/internal/testutil"
@@ -140,4 +142,75 @@ func TestFollowerBelowTheLeaderLogStartStartsOverThere(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// num.replica.fetchers=2: a follower of four partitions of one leader runs two fetchers, each
+// with its own client (dialed per fetcher id), the partitions spread by FetcherID; every
+// partition replicates, and unfollowing them all closes both fetchers.
+func TestSeveralFetchersPerLeaderSplitItsPartitions(t *testing.T) {
+	tb := testbroker.Start(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tb.Addr()), kgo.DefaultProduceTopic("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 4, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Partition: int32(i % 4), Value: []byte("r" + strconv.Itoa(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	td, err := adm.ListTopics(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dialed []int
+	m := replica.NewManagerPerFetcher(replica.Config{ReplicaID: 2, MaxWait: 100 * time.Millisecond, Backoff: 20 * time.Millisecond, NumFetchers: 2, Logger: replica.Quiet()},
+		func(leader int32, fetcher int) (replica.Client, error) {
+			dialed = append(dialed, fetcher) // called under the manager's lock
+			return replica.Dialer(t, tb.Addr())(leader)
+		})
+	defer m.Close()
+	logs := make([]*plog.Log, 4)
+	for p := range int32(4) {
+		logs[p] = replica.OpenLog(t, "")
+		fp := partition.New("t", p, 2, logs[p], 0, partition.Config{}, partition.Options{Logger: replica.Quiet()})
+		if _, err := fp.ApplyAssignment(partition.Assignment{Leader: 1, LeaderEpoch: 0, PartitionEpoch: 0, Replicas: []int32{1, 2}, ISR: []int32{1, 2}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Follow(replica.TopicPartition{Topic: "t", TopicID: td["t"].ID, Partition: p}, 1, 0, fp, logs[p]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(dialed)
+	if !slices.Equal(dialed, []int{0, 1}) || m.Fetchers() != 2 {
+		t.Fatalf("dialed fetchers %v, %d running; want [0 1], 2", dialed, m.Fetchers())
+	}
+	testutil.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		for p, l := range logs {
+			got, err := replica.TryReadLog(t, l)
+			if err != nil {
+				return err
+			}
+			var want []string
+			for i := p; i < 40; i += 4 {
+				want = append(want, "r"+strconv.Itoa(i))
+			}
+			if !slices.Equal(replica.Values(got), want) {
+				return fmt.Errorf("partition %d has %v, want %v", p, replica.Values(got), want)
+			}
+		}
+		return nil
+	})
+	for p := range int32(4) {
+		m.Unfollow(replica.TopicPartition{Topic: "t", TopicID: td["t"].ID, Partition: p})
+		if want := []int{2, 2, 1, 0}[p]; m.Fetchers() != want { // t-0,t-2 on fetcher 0; t-1,t-3 on 1
+			t.Fatalf("%d fetchers after unfollowing t-0..t-%d, want %d", m.Fetchers(), p, want)
+		}
+	}
 }

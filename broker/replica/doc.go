@@ -3,10 +3,11 @@
 //
 // # Model
 //
-// A Manager keeps one Fetcher per leader broker this broker follows partitions of (Kafka's
-// ReplicaFetcherManager, one fetcher per source broker); a Fetcher is one goroutine with one
-// request in flight, replicating all of that leader's partitions followed here. Each partition
-// starts truncating, then fetches:
+// A Manager keeps num.replica.fetchers (Config.NumFetchers, default 1) Fetchers per leader broker
+// this broker follows partitions of (Kafka's ReplicaFetcherManager), a partition going to the
+// fetcher FetcherID picks as Kafka does; a Fetcher is one goroutine with one request in flight and
+// its own connection, replicating its share of that leader's partitions followed here. Each
+// partition starts truncating, then fetches:
 //
 //   - Truncation (KIP-101, KIP-279): OffsetForLeaderEpoch for the local log's latest epoch, with
 //     the current leader epoch for fencing. The leader answers the end offset of the largest epoch

@@ -73,7 +73,13 @@ type Config struct {
 	MaxBytes          int32         // replica.fetch.response.max.bytes (10 MiB)
 	PartitionMaxBytes int32         // replica.fetch.max.bytes (1 MiB)
 	Backoff           time.Duration // replica.fetch.backoff.ms (1 s)
-	Logger            *slog.Logger
+	// NumFetchers is num.replica.fetchers (1): fetchers per leader broker, each with its own
+	// Fetch in flight, the leader's partitions spread over them by FetcherID. More fetchers let a
+	// follower append one partition's batches while another's fetch is in flight.
+	NumFetchers int
+	// Logger for the fetchers, which add leader and fetcher; nil: slog.Default() with
+	// component=replica-fetcher (a caller's logger is expected to carry its own component).
+	Logger *slog.Logger
 }
 
 func (c Config) normalized() Config {
@@ -92,8 +98,11 @@ func (c Config) normalized() Config {
 	if c.Backoff <= 0 {
 		c.Backoff = time.Second
 	}
+	if c.NumFetchers <= 0 {
+		c.NumFetchers = 1
+	}
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.Logger = slog.Default().With("component", "replica-fetcher")
 	}
 	if c.BrokerEpoch == nil {
 		c.BrokerEpoch = func() int64 { return -1 }
@@ -137,9 +146,14 @@ type Fetcher struct {
 
 // NewFetcher starts a fetcher from broker leaderID through client. Close stops it.
 func NewFetcher(leaderID int32, client Client, cfg Config) *Fetcher {
+	return newFetcher(leaderID, 0, client, cfg)
+}
+
+// newFetcher starts fetcher fetcherID (of Config.NumFetchers) from broker leaderID.
+func newFetcher(leaderID int32, fetcherID int, client Client, cfg Config) *Fetcher {
 	cfg = cfg.normalized()
 	f := &Fetcher{leaderID: leaderID, client: client, cfg: cfg, done: make(chan struct{}), wake: make(chan struct{}, 1), session: fetchsession.NewBuilder()}
-	f.log = cfg.Logger.With("component", "replica-fetcher", "leader", leaderID)
+	f.log = cfg.Logger.With("leader", leaderID, "fetcher", fetcherID)
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.mu.parts = map[TopicPartition]*followed{}
 	go f.run()
