@@ -15,8 +15,6 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"github.com/lovoo/goka/storage"
-
-	"github.com/gregor-streams/gregor/internal/testbroker"
 )
 
 // goka (github.com/lovoo/goka) is built on github.com/IBM/sarama, the same module as the sarama
@@ -24,9 +22,12 @@ import (
 
 // gokaConfig is goka.DefaultConfig (protocol level Kafka 2.0, snappy, copartitioning assignor) with
 // input streams read from the oldest offset, so no event emitted before the processor's first
-// join is skipped, and short waits so the test is quick.
+// join is skipped, acks=all (goka's default waits for the leader only, which a replicated
+// deployment that must not lose an emitted event or a table update overrides), and short waits so
+// the test is quick.
 func gokaConfig() *sarama.Config {
 	cfg := goka.DefaultConfig()
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
 	cfg.Consumer.MaxWaitTime = 100 * time.Millisecond
@@ -37,21 +38,24 @@ func gokaConfig() *sarama.Config {
 	return cfg
 }
 
-// gokaTopicManagerConfig creates tables (cleanup.policy=compact) and streams with replication 1
-// (there is one broker) and fails on a mismatch with an existing topic: partition count, configs,
-// replication, which goka checks through Metadata and DescribeConfigs.
-func gokaTopicManagerConfig() *goka.TopicManagerConfig {
+// gokaTopicManagerConfig creates tables (cleanup.policy=compact) and streams with the given
+// replication (one per broker of the target) and fails on a mismatch with an existing topic:
+// partition count, configs, replication, which goka checks through Metadata and DescribeConfigs.
+func gokaTopicManagerConfig(replication int) *goka.TopicManagerConfig {
 	tmc := goka.NewTopicManagerConfig()
-	tmc.Table.Replication = 1
-	tmc.Stream.Replication = 1
+	tmc.Table.Replication = replication
+	tmc.Stream.Replication = replication
 	tmc.MismatchBehavior = goka.TMConfigMismatchBehaviorFail
 	return tmc
 }
 
+// gokaTopicManager is a goka.TopicManagerBuilder creating topics with the given replication.
 // goka's *WithConfig builders set ClientID (and the partitioner) on the config they are given, so
 // each call gets a fresh config: processor and view build clients concurrently.
-func gokaTopicManager(brokers []string) (goka.TopicManager, error) {
-	return goka.TopicManagerBuilderWithConfig(gokaConfig(), gokaTopicManagerConfig())(brokers)
+func gokaTopicManager(replication int) goka.TopicManagerBuilder {
+	return func(brokers []string) (goka.TopicManager, error) {
+		return goka.TopicManagerBuilderWithConfig(gokaConfig(), gokaTopicManagerConfig(replication))(brokers)
+	}
 }
 
 func gokaConsumerGroup(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
@@ -105,17 +109,20 @@ func (p *gokaProcessed) count() (int, []string) {
 // (user → amount) to a 3-partition stream; a Processor in group goka-balances sums them per user in
 // its group table (goka.Persist: topic goka-balances-table, which goka creates compacted with the
 // input's partition count). The processor is stopped, the broker restarted, and a new processor
-// (in-memory storage, so it must recover the table from the topic) processes more deposits. Each
+// (in-memory storage, so it must recover the table from the topic) processes more deposits. (On a
+// cluster the restart is the group coordinator's node: another node serves the group's offsets
+// from its replica meanwhile, and the table's partitions fail over with it.) Each
 // input record must be processed exactly once across both runs, and a goka View of the table must
 // show the exact totals after each run.
 func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 	const input goka.Stream = "goka-deposits"
 	const group goka.Group = "goka-balances"
 	const parts = 3
 	brokers := []string{tb.Addr()}
+	topicManager := gokaTopicManager(tb.brokers)
 
-	tm, err := gokaTopicManager(brokers)
+	tm, err := topicManager(brokers)
 	if err != nil {
 		t.Fatalf("goka topic manager: %v", err)
 	}
@@ -123,12 +130,15 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		t.Fatalf("EnsureStreamExists: %v", err)
 	}
 	tm.Close()
+	if tb.clustered() {
+		tb.waitTopicEverywhere(t, string(input), parts)
+	}
 
 	want := map[string]int64{}
 	emit := func(from, to int) {
 		t.Helper()
 		em, err := goka.NewEmitter(brokers, input, new(codec.Int64),
-			goka.WithEmitterProducerBuilder(gokaProducer), goka.WithEmitterTopicManagerBuilder(gokaTopicManager),
+			goka.WithEmitterProducerBuilder(gokaProducer), goka.WithEmitterTopicManagerBuilder(topicManager),
 			goka.WithEmitterLogger(gokaLogger{t}))
 		if err != nil {
 			t.Fatalf("NewEmitter: %v", err)
@@ -174,7 +184,7 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		p, err := goka.NewProcessor(brokers,
 			goka.DefineGroup(group, goka.Input(input, new(codec.Int64), cb), goka.Persist(new(codec.Int64))),
 			goka.WithStorageBuilder(storage.MemoryBuilder()),
-			goka.WithTopicManagerBuilder(gokaTopicManager),
+			goka.WithTopicManagerBuilder(topicManager),
 			goka.WithConsumerGroupBuilder(gokaConsumerGroup),
 			goka.WithConsumerSaramaBuilder(gokaConsumer),
 			goka.WithProducerBuilder(gokaProducer),
@@ -241,7 +251,7 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		t.Helper()
 		view, err := goka.NewView(brokers, goka.GroupTable(group), new(codec.Int64),
 			goka.WithViewStorageBuilder(storage.MemoryBuilder()),
-			goka.WithViewTopicManagerBuilder(gokaTopicManager),
+			goka.WithViewTopicManagerBuilder(topicManager),
 			goka.WithViewConsumerSaramaBuilder(gokaConsumer),
 			goka.WithViewLogger(gokaLogger{t}),
 		)
@@ -302,7 +312,7 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		}
 	}
 
-	tb.Restart()
+	tb.restartGroupCoordinator(t, string(group))
 	emit(first, first+second)
 	runProcessor(2, first+second)
 	checkView("view after the broker restart and the second run")

@@ -20,6 +20,9 @@ type target struct {
 	addr    string   // the bootstrap address clients are given: the first node's
 	brokers int      // how many brokers Metadata lists (and the replication factor of new topics)
 	all     []string // every node's client address
+
+	single  *testbroker.Broker  // the broker, on a single node
+	cluster *testbroker.Cluster // the cluster, on three nodes
 }
 
 // Addr is the bootstrap address; clients learn the other brokers from Metadata.
@@ -40,7 +43,8 @@ var sharedCluster struct {
 func startBroker(t *testing.T) *target {
 	t.Helper()
 	if !strings.HasPrefix(t.Name(), clusterPrefix) {
-		return &target{addr: testbroker.Start(t).Addr(), brokers: 1}
+		tb := testbroker.Start(t)
+		return &target{addr: tb.Addr(), brokers: 1, all: []string{tb.Addr()}, single: tb}
 	}
 	sharedCluster.Lock()
 	defer sharedCluster.Unlock()
@@ -116,10 +120,13 @@ func (tg *target) waitTopicEverywhere(t *testing.T, topic string, partitions int
 // clustered reports whether tb is a cluster.
 func (tg *target) clustered() bool { return tg.brokers > 1 }
 
-// TestThreeNodeCluster runs the client suites that do not restart the broker against a three-node
-// KRaft cluster with RF=3 topics: the clients must find partition leaders on every node through
-// Metadata, and admin requests go through the forwarding to the controller. (The consumer-group
-// suites restart their broker and wait for cluster-wide group coordination; they run on one node.)
+// TestThreeNodeCluster runs every client suite of this package that is not itself a cluster test
+// (the failover_* tests start their own subprocess clusters) against a three-node KRaft cluster
+// with RF=3 topics: the clients must find partition leaders on every node through Metadata, find
+// their group's coordinator with FindCoordinator, and administer topics through the forwarding to
+// the controller. Where a single-node suite restarts its broker, the cluster restarts the node
+// coordinating the test's group (restartGroupCoordinator), so another node serves the group from
+// its replica of __consumer_offsets meanwhile.
 //
 // The cluster: three in-process KRaft nodes whose topics have three replicas
 // (default.replication.factor=3, min.insync.replicas=2); clients are seeded with node 1 only.
@@ -128,7 +135,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		testbroker.Set("min.insync.replicas", "2"))
 	c.WaitUnfenced(30 * time.Second)
 	sharedCluster.Lock()
-	sharedCluster.target = &target{addr: c.Node(0).Addr(), brokers: c.Len(), all: c.Bootstrap()}
+	sharedCluster.target = &target{addr: c.Node(0).Addr(), brokers: c.Len(), all: c.Bootstrap(), cluster: c}
 	sharedCluster.Unlock()
 	t.Cleanup(func() {
 		sharedCluster.Lock()
@@ -147,6 +154,11 @@ func TestThreeNodeCluster(t *testing.T) {
 		{"TestKcatKeepsPartitionOrder", TestKcatKeepsPartitionOrder},
 		{"TestKcatReadsHeadersTimestampsAndNulls", TestKcatReadsHeadersTimestampsAndNulls},
 		{"TestKafkajsAdminAndProducerRoundTrip", TestKafkajsAdminAndProducerRoundTrip},
+		{"TestSaramaConsumerGroupResumesAfterRestart", TestSaramaConsumerGroupResumesAfterRestart},
+		{"TestSaramaConsumerGroupSharesPartitions", TestSaramaConsumerGroupSharesPartitions},
+		{"TestKcatBalancedConsumerResumesAfterRestart", TestKcatBalancedConsumerResumesAfterRestart},
+		{"TestKafkajsConsumerGroupResumesAfterRestart", TestKafkajsConsumerGroupResumesAfterRestart},
+		{"TestGokaProcessorKeepsTotalsAcrossRestarts", TestGokaProcessorKeepsTotalsAcrossRestarts},
 	} {
 		t.Run(tc.name, tc.run)
 	}
