@@ -15,6 +15,8 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"github.com/lovoo/goka/storage"
+
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // goka (github.com/lovoo/goka) is built on github.com/IBM/sarama, the same module as the sarama
@@ -197,24 +199,21 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 			n, dups := processed.count()
 			if len(dups) > 0 {
 				t.Fatalf("run %d: input records processed twice: %v", run, dups)
 			}
-			if n == total {
-				break
-			}
 			select {
 			case err := <-done:
 				t.Fatalf("run %d: processor stopped after %d of %d records: %v", run, n, total, err)
-			case <-time.After(20 * time.Millisecond):
+			default:
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("run %d: processed %d of %d records before the deadline", run, n, total)
+			if n != total {
+				return fmt.Errorf("run %d: processed %d of %d records", run, n, total)
 			}
-		}
+			return nil
+		})
 		// Goka commits an input offset once the table write for it is acknowledged; stopping
 		// leaves the group and commits what is marked.
 		cancel()
@@ -261,39 +260,42 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- view.Run(ctx) }()
+		stopped := false // Run returned (and done was read) before the end
 		defer func() {
 			cancel()
+			if stopped {
+				return
+			}
 			if err := <-done; err != nil {
 				t.Errorf("%s: view Run: %v", who, err)
 			}
 		}()
 		got := map[string]int64{}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if view.Recovered() {
-				clear(got)
-				for user := range want {
-					v, err := view.Get(user)
-					if err != nil {
-						t.Fatalf("%s: view Get(%s): %v", who, user, err)
-					}
-					if v != nil {
-						got[user] = v.(int64)
-					}
-				}
-				if maps.Equal(got, want) {
-					return
-				}
-			}
+		testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 			select {
 			case err := <-done:
+				stopped = true
 				t.Fatalf("%s: view stopped: %v", who, err)
-			case <-time.After(20 * time.Millisecond):
+			default:
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: view (recovered %v) shows totals %v, want %v", who, view.Recovered(), got, want)
+			if !view.Recovered() {
+				return fmt.Errorf("%s: view not recovered", who)
 			}
-		}
+			clear(got)
+			for user := range want {
+				v, err := view.Get(user)
+				if err != nil {
+					t.Fatalf("%s: view Get(%s): %v", who, user, err)
+				}
+				if v != nil {
+					got[user] = v.(int64)
+				}
+			}
+			if !maps.Equal(got, want) {
+				return fmt.Errorf("%s: view shows totals %v, want %v", who, got, want)
+			}
+			return nil
+		})
 	}
 
 	const first, second = 60, 45
