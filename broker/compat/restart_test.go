@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streams/gregor/internal/testutil"
@@ -57,15 +56,7 @@ func (tg *target) restartGroupCoordinator(t *testing.T, group string) {
 // (internal ones included) with a leader and its full replica set in sync.
 func (tg *target) waitInSync(t *testing.T) {
 	t.Helper()
-	var clients []*kgo.Client
-	for _, addr := range tg.all {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		clients = append(clients, cl)
-	}
+	clients := tg.nodeClients(t)
 	testutil.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
 		for i, b := range tg.cluster.Brokers() {
 			st, ok := b.LifecycleState()
@@ -74,13 +65,10 @@ func (tg *target) waitInSync(t *testing.T) {
 			}
 		}
 		for i, cl := range clients {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			resp, err := cl.SeedBrokers()[0].Request(ctx, kmsg.NewPtrMetadataRequest())
-			cancel()
+			md, err := nodeMetadata(cl, kmsg.NewPtrMetadataRequest())
 			if err != nil {
 				return fmt.Errorf("node %d: Metadata: %w", i+1, err)
 			}
-			md := resp.(*kmsg.MetadataResponse)
 			if len(md.Brokers) != tg.brokers {
 				return fmt.Errorf("node %d: Metadata lists %d brokers, want %d", i+1, len(md.Brokers), tg.brokers)
 			}

@@ -82,28 +82,18 @@ func clusterOf(t *testing.T) *target {
 // leaders, so a client under test finds it whichever broker it asks.
 func (tg *target) waitTopicEverywhere(t *testing.T, topic string, partitions int) {
 	t.Helper()
-	var clients []*kgo.Client
-	for _, addr := range tg.all {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		clients = append(clients, cl)
-	}
+	clients := tg.nodeClients(t)
 	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		for i, cl := range clients {
 			req := kmsg.NewPtrMetadataRequest()
 			rt := kmsg.NewMetadataRequestTopic()
 			rt.Topic = kmsg.StringPtr(topic)
 			req.Topics = append(req.Topics, rt)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			resp, err := cl.SeedBrokers()[0].Request(ctx, req)
-			cancel()
+			md, err := nodeMetadata(cl, req)
 			if err != nil {
-				return err
+				return fmt.Errorf("node %d: Metadata: %w", i+1, err)
 			}
-			mt := resp.(*kmsg.MetadataResponse).Topics[0]
+			mt := md.Topics[0]
 			if mt.ErrorCode != 0 || len(mt.Partitions) != partitions {
 				return fmt.Errorf("node %d: %s: error %d, %d partitions", i+1, topic, mt.ErrorCode, len(mt.Partitions))
 			}
@@ -115,6 +105,33 @@ func (tg *target) waitTopicEverywhere(t *testing.T, topic string, partitions int
 		}
 		return nil
 	})
+}
+
+// nodeClients returns one franz-go client per node, each seeded with that node alone (requests
+// through its SeedBrokers()[0] go to that node), closed when the test ends.
+func (tg *target) nodeClients(t *testing.T) []*kgo.Client {
+	t.Helper()
+	var clients []*kgo.Client
+	for _, addr := range tg.all {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		clients = append(clients, cl)
+	}
+	return clients
+}
+
+// nodeMetadata sends req to the node cl is seeded with (not to any broker cl knows).
+func nodeMetadata(cl *kgo.Client, req *kmsg.MetadataRequest) (*kmsg.MetadataResponse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cl.SeedBrokers()[0].Request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*kmsg.MetadataResponse), nil
 }
 
 // clustered reports whether tb is a cluster.
