@@ -3,6 +3,12 @@ package compat_test
 import (
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -159,24 +165,77 @@ func TestThreeNodeCluster(t *testing.T) {
 		sharedCluster.target = nil
 		sharedCluster.Unlock()
 	})
-	for _, tc := range []struct {
-		name string
-		run  func(*testing.T)
-	}{
-		{"TestSaramaSyncProducerRoundTripsEveryField", TestSaramaSyncProducerRoundTripsEveryField},
-		{"TestSaramaAsyncProducerKeepsPartitionOrder", TestSaramaAsyncProducerKeepsPartitionOrder},
-		{"TestSaramaClusterAdminManagesTopics", TestSaramaClusterAdminManagesTopics},
-		{"TestKcatListsTopicMetadata", TestKcatListsTopicMetadata},
-		{"TestKcatProducesAndConsumesEveryCodec", TestKcatProducesAndConsumesEveryCodec},
-		{"TestKcatKeepsPartitionOrder", TestKcatKeepsPartitionOrder},
-		{"TestKcatReadsHeadersTimestampsAndNulls", TestKcatReadsHeadersTimestampsAndNulls},
-		{"TestKafkajsAdminAndProducerRoundTrip", TestKafkajsAdminAndProducerRoundTrip},
-		{"TestSaramaConsumerGroupResumesAfterRestart", TestSaramaConsumerGroupResumesAfterRestart},
-		{"TestSaramaConsumerGroupSharesPartitions", TestSaramaConsumerGroupSharesPartitions},
-		{"TestKcatBalancedConsumerResumesAfterRestart", TestKcatBalancedConsumerResumesAfterRestart},
-		{"TestKafkajsConsumerGroupResumesAfterRestart", TestKafkajsConsumerGroupResumesAfterRestart},
-		{"TestGokaProcessorKeepsTotalsAcrossRestarts", TestGokaProcessorKeepsTotalsAcrossRestarts},
-	} {
-		t.Run(tc.name, tc.run)
+	for _, run := range clusterSuites {
+		t.Run(testName(run), run)
+	}
+}
+
+// clusterSuites are the tests TestThreeNodeCluster reruns on three nodes: every test of this
+// package except those in clusterOwn (TestThreeNodeClusterRunsEverySuite holds the list to that).
+var clusterSuites = []func(*testing.T){
+	TestSaramaSyncProducerRoundTripsEveryField,
+	TestSaramaAsyncProducerKeepsPartitionOrder,
+	TestSaramaClusterAdminManagesTopics,
+	TestKcatListsTopicMetadata,
+	TestKcatProducesAndConsumesEveryCodec,
+	TestKcatKeepsPartitionOrder,
+	TestKcatReadsHeadersTimestampsAndNulls,
+	TestKafkajsAdminAndProducerRoundTrip,
+	TestSaramaConsumerGroupResumesAfterRestart,
+	TestSaramaConsumerGroupSharesPartitions,
+	TestKcatBalancedConsumerResumesAfterRestart,
+	TestKafkajsConsumerGroupResumesAfterRestart,
+	TestGokaProcessorKeepsTotalsAcrossRestarts,
+}
+
+// clusterOwn are the tests that are cluster tests themselves, so TestThreeNodeCluster does not
+// rerun them: besides every test in a failover_*_test.go file (subprocess clusters, kill -9),
+// these. The reason is in each one's doc comment.
+var clusterOwn = []string{
+	"TestThreeNodeCluster",
+	"TestThreeNodeClusterRunsEverySuite",
+	"TestNodeThatLedAnIdleEpochRejoinsTheISR", // a cluster of its own that it restarts node by node
+}
+
+// testName is the name of a test function ("TestX").
+func testName(f func(*testing.T)) string {
+	name := runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+	return name[strings.LastIndex(name, ".")+1:]
+}
+
+// TestThreeNodeClusterRunsEverySuite reads this package's test files and fails for a test that
+// neither TestThreeNodeCluster reruns (clusterSuites) nor is a cluster test itself (clusterOwn, or
+// in a failover_*_test.go file), so a new single-node suite cannot silently skip the cluster.
+func TestThreeNodeClusterRunsEverySuite(t *testing.T) {
+	covered := map[string]bool{}
+	for _, run := range clusterSuites {
+		covered[testName(run)] = true
+	}
+	for _, name := range clusterOwn {
+		covered[name] = true
+	}
+	files, err := filepath.Glob("*_test.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("test files: %v %v", files, err)
+	}
+	found := 0
+	for _, file := range files {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv != nil || !strings.HasPrefix(fd.Name.Name, "Test") || len(fd.Type.Params.List) != 1 {
+				continue
+			}
+			found++
+			if !covered[fd.Name.Name] && !strings.HasPrefix(file, "failover_") {
+				t.Errorf("%s (%s) does not run on three nodes: add it to clusterSuites, or to clusterOwn saying why", fd.Name.Name, file)
+			}
+		}
+	}
+	if found < len(clusterSuites) {
+		t.Errorf("found %d tests in %v, fewer than the %d cluster suites", found, files, len(clusterSuites))
 	}
 }
