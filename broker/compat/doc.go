@@ -17,6 +17,8 @@
 // group's coordinator, and administer topics through the forwarding to the active controller. A
 // suite that restarts its broker restarts, on the cluster, the node coordinating its group
 // (restart_test.go); each suite uses topic and group names of its own, since they share the cluster.
+// TestThreeNodeClusterRunsEverySuite fails for a new test that is neither rerun there nor a cluster
+// test of its own.
 //
 // External programs come from scripts/test-deps.sh (kcat from Debian, kafkajs under
 // .ci/node_modules). When one is missing the test is skipped on a developer machine and fails when
