@@ -10,10 +10,15 @@
 // kafkajs, a goka processor with its group table), commit, restart the broker and check that only
 // records after the committed offsets are read.
 //
-// TestThreeNodeCluster (target_test.go) reruns the suites that do not restart the broker against a
-// three-node in-process KRaft cluster (internal/testbroker.StartCluster) whose topics have three
-// replicas, seeded with one node: the clients must find leaders on every node, produce with acks=all
-// through replication, and administer topics through the forwarding to the active controller.
+// TestThreeNodeCluster (target_test.go) reruns every suite (all but the failover_* tests, which are
+// cluster tests of their own) against one shared three-node in-process KRaft cluster
+// (internal/testbroker.StartCluster) whose topics have three replicas, seeded with one node: the
+// clients must find leaders on every node, produce with acks=all through replication, find their
+// group's coordinator, and administer topics through the forwarding to the active controller. A
+// suite that restarts its broker restarts, on the cluster, the node coordinating its group
+// (restart_test.go); each suite uses topic and group names of its own, since they share the cluster.
+// TestThreeNodeClusterRunsEverySuite fails for a new test that is neither rerun there nor a cluster
+// test of its own.
 //
 // External programs come from scripts/test-deps.sh (kcat from Debian, kafkajs under
 // .ci/node_modules). When one is missing the test is skipped on a developer machine and fails when

@@ -16,7 +16,7 @@ import (
 	"github.com/lovoo/goka/codec"
 	"github.com/lovoo/goka/storage"
 
-	"github.com/gregor-streams/gregor/internal/testbroker"
+	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
 // goka (github.com/lovoo/goka) is built on github.com/IBM/sarama, the same module as the sarama
@@ -24,9 +24,12 @@ import (
 
 // gokaConfig is goka.DefaultConfig (protocol level Kafka 2.0, snappy, copartitioning assignor) with
 // input streams read from the oldest offset, so no event emitted before the processor's first
-// join is skipped, and short waits so the test is quick.
+// join is skipped, acks=all (goka's default waits for the leader only, which a replicated
+// deployment that must not lose an emitted event or a table update overrides), and short waits so
+// the test is quick.
 func gokaConfig() *sarama.Config {
 	cfg := goka.DefaultConfig()
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
 	cfg.Consumer.MaxWaitTime = 100 * time.Millisecond
@@ -37,21 +40,24 @@ func gokaConfig() *sarama.Config {
 	return cfg
 }
 
-// gokaTopicManagerConfig creates tables (cleanup.policy=compact) and streams with replication 1
-// (there is one broker) and fails on a mismatch with an existing topic: partition count, configs,
-// replication, which goka checks through Metadata and DescribeConfigs.
-func gokaTopicManagerConfig() *goka.TopicManagerConfig {
+// gokaTopicManagerConfig creates tables (cleanup.policy=compact) and streams with the given
+// replication (one per broker of the target) and fails on a mismatch with an existing topic:
+// partition count, configs, replication, which goka checks through Metadata and DescribeConfigs.
+func gokaTopicManagerConfig(replication int) *goka.TopicManagerConfig {
 	tmc := goka.NewTopicManagerConfig()
-	tmc.Table.Replication = 1
-	tmc.Stream.Replication = 1
+	tmc.Table.Replication = replication
+	tmc.Stream.Replication = replication
 	tmc.MismatchBehavior = goka.TMConfigMismatchBehaviorFail
 	return tmc
 }
 
+// gokaTopicManager is a goka.TopicManagerBuilder creating topics with the given replication.
 // goka's *WithConfig builders set ClientID (and the partitioner) on the config they are given, so
 // each call gets a fresh config: processor and view build clients concurrently.
-func gokaTopicManager(brokers []string) (goka.TopicManager, error) {
-	return goka.TopicManagerBuilderWithConfig(gokaConfig(), gokaTopicManagerConfig())(brokers)
+func gokaTopicManager(replication int) goka.TopicManagerBuilder {
+	return func(brokers []string) (goka.TopicManager, error) {
+		return goka.TopicManagerBuilderWithConfig(gokaConfig(), gokaTopicManagerConfig(replication))(brokers)
+	}
 }
 
 func gokaConsumerGroup(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
@@ -105,17 +111,20 @@ func (p *gokaProcessed) count() (int, []string) {
 // (user → amount) to a 3-partition stream; a Processor in group goka-balances sums them per user in
 // its group table (goka.Persist: topic goka-balances-table, which goka creates compacted with the
 // input's partition count). The processor is stopped, the broker restarted, and a new processor
-// (in-memory storage, so it must recover the table from the topic) processes more deposits. Each
+// (in-memory storage, so it must recover the table from the topic) processes more deposits. (On a
+// cluster the restart is the group coordinator's node: another node serves the group's offsets
+// from its replica meanwhile, and the table's partitions fail over with it.) Each
 // input record must be processed exactly once across both runs, and a goka View of the table must
 // show the exact totals after each run.
 func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 	const input goka.Stream = "goka-deposits"
 	const group goka.Group = "goka-balances"
 	const parts = 3
 	brokers := []string{tb.Addr()}
+	topicManager := gokaTopicManager(tb.brokers)
 
-	tm, err := gokaTopicManager(brokers)
+	tm, err := topicManager(brokers)
 	if err != nil {
 		t.Fatalf("goka topic manager: %v", err)
 	}
@@ -123,12 +132,15 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		t.Fatalf("EnsureStreamExists: %v", err)
 	}
 	tm.Close()
+	if tb.clustered() {
+		tb.waitTopicEverywhere(t, string(input), parts)
+	}
 
 	want := map[string]int64{}
 	emit := func(from, to int) {
 		t.Helper()
 		em, err := goka.NewEmitter(brokers, input, new(codec.Int64),
-			goka.WithEmitterProducerBuilder(gokaProducer), goka.WithEmitterTopicManagerBuilder(gokaTopicManager),
+			goka.WithEmitterProducerBuilder(gokaProducer), goka.WithEmitterTopicManagerBuilder(topicManager),
 			goka.WithEmitterLogger(gokaLogger{t}))
 		if err != nil {
 			t.Fatalf("NewEmitter: %v", err)
@@ -174,7 +186,7 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		p, err := goka.NewProcessor(brokers,
 			goka.DefineGroup(group, goka.Input(input, new(codec.Int64), cb), goka.Persist(new(codec.Int64))),
 			goka.WithStorageBuilder(storage.MemoryBuilder()),
-			goka.WithTopicManagerBuilder(gokaTopicManager),
+			goka.WithTopicManagerBuilder(topicManager),
 			goka.WithConsumerGroupBuilder(gokaConsumerGroup),
 			goka.WithConsumerSaramaBuilder(gokaConsumer),
 			goka.WithProducerBuilder(gokaProducer),
@@ -187,24 +199,21 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 			n, dups := processed.count()
 			if len(dups) > 0 {
 				t.Fatalf("run %d: input records processed twice: %v", run, dups)
 			}
-			if n == total {
-				break
-			}
 			select {
 			case err := <-done:
 				t.Fatalf("run %d: processor stopped after %d of %d records: %v", run, n, total, err)
-			case <-time.After(20 * time.Millisecond):
+			default:
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("run %d: processed %d of %d records before the deadline", run, n, total)
+			if n != total {
+				return fmt.Errorf("run %d: processed %d of %d records", run, n, total)
 			}
-		}
+			return nil
+		})
 		// Goka commits an input offset once the table write for it is acknowledged; stopping
 		// leaves the group and commits what is marked.
 		cancel()
@@ -241,7 +250,7 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		t.Helper()
 		view, err := goka.NewView(brokers, goka.GroupTable(group), new(codec.Int64),
 			goka.WithViewStorageBuilder(storage.MemoryBuilder()),
-			goka.WithViewTopicManagerBuilder(gokaTopicManager),
+			goka.WithViewTopicManagerBuilder(topicManager),
 			goka.WithViewConsumerSaramaBuilder(gokaConsumer),
 			goka.WithViewLogger(gokaLogger{t}),
 		)
@@ -251,39 +260,42 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- view.Run(ctx) }()
+		stopped := false // Run returned (and done was read) before the end
 		defer func() {
 			cancel()
+			if stopped {
+				return
+			}
 			if err := <-done; err != nil {
 				t.Errorf("%s: view Run: %v", who, err)
 			}
 		}()
 		got := map[string]int64{}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if view.Recovered() {
-				clear(got)
-				for user := range want {
-					v, err := view.Get(user)
-					if err != nil {
-						t.Fatalf("%s: view Get(%s): %v", who, user, err)
-					}
-					if v != nil {
-						got[user] = v.(int64)
-					}
-				}
-				if maps.Equal(got, want) {
-					return
-				}
-			}
+		testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 			select {
 			case err := <-done:
+				stopped = true
 				t.Fatalf("%s: view stopped: %v", who, err)
-			case <-time.After(20 * time.Millisecond):
+			default:
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: view (recovered %v) shows totals %v, want %v", who, view.Recovered(), got, want)
+			if !view.Recovered() {
+				return fmt.Errorf("%s: view not recovered", who)
 			}
-		}
+			clear(got)
+			for user := range want {
+				v, err := view.Get(user)
+				if err != nil {
+					t.Fatalf("%s: view Get(%s): %v", who, user, err)
+				}
+				if v != nil {
+					got[user] = v.(int64)
+				}
+			}
+			if !maps.Equal(got, want) {
+				return fmt.Errorf("%s: view shows totals %v, want %v", who, got, want)
+			}
+			return nil
+		})
 	}
 
 	const first, second = 60, 45
@@ -302,7 +314,7 @@ func TestGokaProcessorKeepsTotalsAcrossRestarts(t *testing.T) {
 		}
 	}
 
-	tb.Restart()
+	tb.restartGroupCoordinator(t, string(group))
 	emit(first, first+second)
 	runProcessor(2, first+second)
 	checkView("view after the broker restart and the second run")

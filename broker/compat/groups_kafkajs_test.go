@@ -11,8 +11,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/gregor-streams/gregor/internal/testbroker"
 )
 
 // kafkajsGroupRun is the output of testdata/kafkajs_group.js.
@@ -59,15 +57,16 @@ func kafkajsGroup(t *testing.T, node, modules, addr, group, topic string, expect
 
 // TestKafkajsConsumerGroupResumesAfterRestart consumes a 3-partition topic with a kafkajs consumer
 // (subscribe fromBeginning, run with eachMessage, auto-commit), disconnects, and checks the
-// committed offsets. After a broker restart a new kafkajs consumer in the same group must read
-// exactly the records produced after the restart, none of the committed ones.
+// committed offsets. After a restart of the group's coordinator (the broker, or on a cluster the
+// coordinating node) a new kafkajs consumer in the same group must read exactly the records
+// produced after the restart, none of the committed ones.
 func TestKafkajsConsumerGroupResumesAfterRestart(t *testing.T) {
 	node := requireTool(t, "node")
 	modules := filepath.Join(repoRoot(t), ".ci", "node_modules")
 	if _, err := os.Stat(filepath.Join(modules, "kafkajs", "package.json")); err != nil {
 		missing(t, "kafkajs not installed under "+modules)
 	}
-	tb := testbroker.Start(t)
+	tb := startBroker(t)
 	const topic, group, parts, n, more = "kafkajs-group", "kafkajs-group", 3, 60, 21
 	createTopic(t, tb.Addr(), topic, parts, nil)
 	produceSeq(t, tb.Addr(), topic, parts, 0, n)
@@ -124,7 +123,7 @@ func TestKafkajsConsumerGroupResumesAfterRestart(t *testing.T) {
 	check("kafkajs", kafkajsGroup(t, node, modules, tb.Addr(), group, topic, n), 0, n)
 	checkCommitted("after disconnect", n/parts)
 
-	tb.Restart()
+	tb.restartGroupCoordinator(t, group)
 	produceSeq(t, tb.Addr(), topic, parts, n, n+more)
 	check("kafkajs after restart", kafkajsGroup(t, node, modules, tb.Addr(), group, topic, more), n, n+more)
 	checkCommitted("after the second disconnect", (n+more)/parts)

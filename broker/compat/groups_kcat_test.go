@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gregor-streams/gregor/internal/testbroker"
 )
 
 // kcatGroup runs `kcat -G group topic` (librdkafka's balanced KafkaConsumer: FindCoordinator,
@@ -29,15 +27,18 @@ func kcatGroup(t *testing.T, addr, group, topic string, n int, extra ...string) 
 // TestKcatBalancedConsumerResumesAfterRestart consumes a 3-partition topic with `kcat -G` (range
 // and cooperative-sticky assignors, which librdkafka computes itself and sends through SyncGroup),
 // stopping after the N records there are; the offsets committed on close must be the partitions'
-// ends. Then more records are produced, the broker restarts, and `kcat -G` with the same group must
-// read exactly those, none of the committed ones.
+// ends. Then more records are produced, the group's coordinator restarts (the broker, or on a
+// cluster the coordinating node), and `kcat -G` with the same group must read exactly those, none
+// of the committed ones.
 func TestKcatBalancedConsumerResumesAfterRestart(t *testing.T) {
 	requireTool(t, "kcat")
 	for _, assignor := range []string{"range", "cooperative-sticky"} {
 		t.Run(assignor, func(t *testing.T) {
-			tb := testbroker.Start(t)
-			const topic, parts, n, more = "kcat-group", 3, 60, 24
+			tb := startBroker(t)
+			const parts, n, more = 3, 60, 24
+			// NB: topic distinct per subtest, since on the cluster they all share one.
 			group := "kcat-" + assignor
+			topic := group + "-in"
 			createTopic(t, tb.Addr(), topic, parts, nil)
 			produceSeq(t, tb.Addr(), topic, parts, 0, n)
 			strategy := []string{"-X", "partition.assignment.strategy=" + assignor}
@@ -86,7 +87,7 @@ func TestKcatBalancedConsumerResumesAfterRestart(t *testing.T) {
 			checkCommitted("after kcat -G", n/parts)
 
 			produceSeq(t, tb.Addr(), topic, parts, n, n+more)
-			tb.Restart()
+			tb.restartGroupCoordinator(t, group)
 			check("kcat -G after restart", kcatGroup(t, tb.Addr(), group, topic, more, strategy...), n, n+more)
 			checkCommitted("after the second kcat -G", (n+more)/parts)
 		})

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-
-	"github.com/gregor-streams/gregor/internal/testbroker"
 )
 
 // saramaBalancers are the client-side assignors the group tests run with. The broker only picks
@@ -223,16 +221,19 @@ func collectSeq(t *testing.T, who string, msgs <-chan groupMessage, errs <-chan 
 // ConsumerGroup (range and sticky assignors; current and Kafka 0.11 protocol levels, so JoinGroup,
 // SyncGroup, Heartbeat, OffsetCommit and OffsetFetch run at old and new versions), marks every
 // message and commits (auto-commit for range, session.Commit for sticky), and closes. The committed
-// offsets must be the partitions' ends. After a broker restart, which reloads the group's offsets
-// from __consumer_offsets, a new ConsumerGroup with the same id reads exactly the records produced
-// after the restart.
+// offsets must be the partitions' ends. After a restart of the group's coordinator, which reloads
+// the group's offsets from __consumer_offsets (on a cluster: another node takes over from its
+// replica), a new ConsumerGroup with the same id reads exactly the records produced after the
+// restart.
 func TestSaramaConsumerGroupResumesAfterRestart(t *testing.T) {
 	for _, bal := range saramaBalancers {
 		for _, sv := range saramaVersions {
 			t.Run(bal.name+"/"+sv.name, func(t *testing.T) {
-				tb := testbroker.Start(t)
-				const topic, parts, n, more = "sarama-group", 3, 90, 30
+				tb := startBroker(t)
+				const parts, n, more = 3, 90, 30
+				// NB: topic and group distinct per subtest, since on the cluster they all share one.
 				group := "sarama-" + bal.name + "-" + sv.name
+				topic := group + "-in"
 				manual := bal.name == "sticky"
 				createTopic(t, tb.Addr(), topic, parts, nil)
 				produceSeq(t, tb.Addr(), topic, parts, 0, n)
@@ -266,7 +267,7 @@ func TestSaramaConsumerGroupResumesAfterRestart(t *testing.T) {
 					}
 				}
 
-				tb.Restart()
+				tb.restartGroupCoordinator(t, group)
 				produceSeq(t, tb.Addr(), topic, parts, n, n+more)
 				// Fresh channels: nothing the first member sent can be mistaken for a re-read.
 				msgs2, errs2 := make(chan groupMessage, 256), make(chan error, 16)
@@ -290,9 +291,10 @@ func TestSaramaConsumerGroupResumesAfterRestart(t *testing.T) {
 func TestSaramaConsumerGroupSharesPartitions(t *testing.T) {
 	for _, bal := range saramaBalancers {
 		t.Run(bal.name, func(t *testing.T) {
-			tb := testbroker.Start(t)
-			const topic, parts, n = "sarama-shared", 3, 60
+			tb := startBroker(t)
+			const parts, n = 3, 60
 			group := "sarama-shared-" + bal.name
+			topic := group + "-in"
 			createTopic(t, tb.Addr(), topic, parts, nil)
 
 			msgs, claims := make(chan groupMessage, 256), make(chan groupClaims, 64)

@@ -324,6 +324,13 @@ func TestSaramaClusterAdminManagesTopics(t *testing.T) {
 				return nil
 			})
 
+			// NB: sarama sends DescribeConfigs for a topic to a random broker, without retrying
+			// UNKNOWN_TOPIC_OR_PARTITION; so, as Kafka's own test utilities wait for a new topic's
+			// metadata on every broker, wait until every node has it before describing it.
+			if tb.clustered() {
+				tb.waitTopicEverywhere(t, topic, 3)
+			}
+
 			var metas []*sarama.TopicMetadata
 			tb.eventually(t, func() error {
 				var err error
