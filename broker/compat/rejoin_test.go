@@ -17,7 +17,6 @@ import (
 // and rejoin the ISR, as in Kafka, whose truncation drops such a trailing epoch even when there is
 // no record to remove.
 func TestNodeThatLedAnIdleEpochRejoinsTheISR(t *testing.T) {
-	t.Skip(bugTrailingEpoch)
 	c := testbroker.StartCluster(t, 3, testbroker.Set("default.replication.factor", "3"),
 		testbroker.Set("min.insync.replicas", "2"))
 	c.WaitUnfenced(30 * time.Second)

@@ -11,18 +11,6 @@ import (
 	"github.com/gregor-streams/gregor/internal/testutil"
 )
 
-// bugTrailingEpoch is the broker bug that fails a node restart on the cluster (found by these
-// suites; reproduced alone by TestNodeThatLedAnIdleEpochRejoinsTheISR). A node that led an epoch
-// without appending (its leader-epoch cache ends with an epoch starting at its log end) comes back
-// as a follower; the leader answers its Fetch (LastFetchedEpoch = that epoch) with DivergingEpoch at
-// the log end, OffsetForLeaderEpoch agrees, and broker/log Log.TruncateTo(offset >= log end) returns
-// without dropping the trailing epoch, as Kafka's UnifiedLog.truncateTo does ("Always truncate
-// epoch cache since we may have a conflicting epoch entry at the end of the log"). The fetcher then
-// loops Fetch → OffsetForLeaderEpoch → TruncateTo with no backoff (about 10,000 rounds a second)
-// and the node never rejoins the ISR; after two such restarts a partition is below
-// min.insync.replicas and refuses acks=all. Remove the t.Skip calls naming it once it is fixed.
-const bugTrailingEpoch = "broker bug: Log.TruncateTo at the log end keeps a trailing leader epoch, so a restarted follower loops on DivergingEpoch and never rejoins the ISR (see bugTrailingEpoch, TestNodeThatLedAnIdleEpochRejoinsTheISR)"
-
 // restartGroupCoordinator restarts the broker that holds group's state, the way an operator
 // restarts a broker under a running application: on a single node the broker itself; on a cluster
 // the node coordinating group (the leader of the group's __consumer_offsets partition), found with
@@ -36,7 +24,6 @@ func (tg *target) restartGroupCoordinator(t *testing.T, group string) {
 		tg.single.Restart()
 		return
 	}
-	t.Skip(bugTrailingEpoch)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	coords := adminClient(t, tg.addr).FindGroupCoordinators(ctx, group)

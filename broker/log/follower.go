@@ -159,6 +159,16 @@ func (l *Log) TruncateTo(offset int64) error {
 		return ErrClosed
 	}
 	if offset >= l.logEndOffset.Load() {
+		// NB: nothing to cut, but an epoch that starts at the log end still goes: this broker led
+		// that epoch and wrote nothing in it before another leader took over. Kept, it makes every
+		// fetch of the follower diverge at the log end again (its last fetched epoch is one the
+		// leader never had), so it would truncate to the same offset forever. Kafka's truncateTo
+		// drops it too.
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.mu.epochs.truncateFromEnd(l.logEndOffset.Load()) {
+			l.writeEpochsLocked()
+		}
 		return nil
 	}
 	if offset < l.logStartOffset.Load() {

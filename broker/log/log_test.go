@@ -548,6 +548,40 @@ func TestLeaderEpochsFollowKafkaSemantics(t *testing.T) {
 	check(openLog(t, dir, testConfig(), Options{}))
 }
 
+// TestTruncateToLogEndDropsAnEpochWithNoRecords: a broker that became leader at epoch 3 and wrote
+// nothing before losing leadership holds an epoch entry starting at its log end; the follower's
+// truncation to that log end must drop it (and persist that), or the follower's fetches keep
+// naming an epoch the leader never had and diverge at the same offset forever.
+func TestTruncateToLogEndDropsAnEpochWithNoRecords(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, testConfig(), Options{})
+	mustAppend(t, l, makeBatch(batchSpec{records: 5}), 2)  // epoch 2 at 0
+	if err := l.AssignEpochStartOffset(3, 5); err != nil { // led epoch 3, wrote nothing
+		t.Fatal(err)
+	}
+	if l.LatestEpoch() != 3 {
+		t.Fatalf("LatestEpoch %d, want 3", l.LatestEpoch())
+	}
+	if err := l.TruncateTo(5); err != nil {
+		t.Fatal(err)
+	}
+	check := func(l *Log) {
+		t.Helper()
+		if e := l.LatestEpoch(); e != 2 {
+			t.Errorf("LatestEpoch after truncating to the log end = %d, want 2", e)
+		}
+		if e, o := l.EndOffsetForEpoch(2); e != 2 || o != 5 {
+			t.Errorf("EndOffsetForEpoch(2) = %d %d, want 2 5", e, o)
+		}
+		if l.LogEndOffset() != 5 {
+			t.Errorf("log end %d, want 5", l.LogEndOffset())
+		}
+	}
+	check(l)
+	crash(l)
+	check(openLog(t, dir, testConfig(), Options{}))
+}
+
 func TestIdempotentProducerDeduplicatesAndRejectsGaps(t *testing.T) {
 	l := openLog(t, t.TempDir(), testConfig(), Options{})
 	mustAppend(t, l, makeBatch(batchSpec{records: 1}), 0) // offset 0, not idempotent
