@@ -76,7 +76,15 @@ func (f *Fetcher) fetch(ps []followed) {
 		case rp.DivergingEpoch.EndOffset >= 0 && rp.DivergingEpoch.Epoch >= 0:
 			// KIP-320: our log diverged from the leader's: truncate by epoch (OffsetForLeaderEpoch,
 			// which answers the same end offset) before fetching again.
-			f.update(p, func(cur *followed) { cur.truncating = true })
+			// NB: diverging again at the offset the last truncation left us at means truncating
+			// cannot resolve it (a bug on either side); back off rather than loop at full speed.
+			again := p.divergedAt == p.fetchOffset
+			f.update(p, func(cur *followed) { cur.truncating, cur.divergedAt = true, p.fetchOffset })
+			if again {
+				f.log.Warn("leader answers DivergingEpoch again after truncation; backing off", "partition", p.tp.String(),
+					"fetchOffset", p.fetchOffset, "divergingEpoch", rp.DivergingEpoch.Epoch, "divergingEndOffset", rp.DivergingEpoch.EndOffset)
+				f.backoff(p, errors.New("diverging again after truncation"))
+			}
 		default:
 			f.apply(p, rp)
 		}
@@ -116,7 +124,7 @@ func (f *Fetcher) apply(p followed, rp *kmsg.FetchResponseTopicPartition) {
 		return
 	}
 	leo := p.log.LogEndOffset()
-	f.update(p, func(cur *followed) { cur.fetchOffset = leo })
+	f.update(p, func(cur *followed) { cur.fetchOffset, cur.divergedAt = leo, -1 })
 	if err := p.part.SetFollowerHighWatermark(p.leaderEpoch, rp.HighWatermark); err != nil && isNotFollowing(err) {
 		f.drop(p)
 		return

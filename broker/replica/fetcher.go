@@ -121,6 +121,9 @@ type followed struct {
 	truncating  bool // OffsetForLeaderEpoch before the next fetch
 	fetchOffset int64
 	delayUntil  time.Time
+	// divergedAt is the fetch offset of the last DivergingEpoch answer (-1: none since the last
+	// append), so a divergence that truncation did not resolve backs off instead of spinning.
+	divergedAt int64
 }
 
 // Fetcher replicates every partition this broker follows on one leader broker: one goroutine, one
@@ -170,7 +173,7 @@ func (f *Fetcher) Add(tp TopicPartition, leaderEpoch int32, part Partition, log 
 		f.mu.Unlock()
 		return
 	}
-	f.mu.parts[tp] = &followed{tp: tp, leaderEpoch: leaderEpoch, part: part, log: log, truncating: true}
+	f.mu.parts[tp] = &followed{tp: tp, leaderEpoch: leaderEpoch, part: part, log: log, truncating: true, divergedAt: -1}
 	f.mu.Unlock()
 	f.poke()
 }

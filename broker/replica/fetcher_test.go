@@ -68,6 +68,42 @@ func TestFollowerIsFencedByLeaderEpochs(t *testing.T) {
 	})
 }
 
+// TestRepeatedDivergenceBacksOff: a leader that answers DivergingEpoch again at the offset the
+// follower's truncation left it at (truncation cannot resolve it) gets fetches at the backoff's
+// pace, not a Fetch → OffsetForLeaderEpoch → truncate loop at full speed.
+func TestRepeatedDivergenceBacksOff(t *testing.T) {
+	const a, b = 1, 2
+	la, lb := openLog(t, ""), openLog(t, "")
+	appendAt(t, la, 5, "m0", "m1")
+	appendAt(t, lb, 5, "m0", "m1")
+	pa := leaderOf(t, a, 5, la, 0, a, b)
+	ls := startLeader(t, a, la, pa)
+	ls.diverge.Store(true)
+	const backoff = 100 * time.Millisecond
+	m := NewManager(Config{ReplicaID: b, MaxWait: 50 * time.Millisecond, Backoff: backoff, Logger: quiet()}, dialer(t, ls.addr))
+	defer m.Close()
+	pb := follower(t, b, a, 5, lb, a, b)
+	if err := m.Follow(tp, a, 5, pb, lb); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if n := ls.fetches.Load(); n < 2 {
+			return fmt.Errorf("%d fetches so far", n)
+		}
+		return nil
+	})
+	start, before := time.Now(), ls.fetches.Load()
+	time.Sleep(time.Second) // NB: a measuring window, not a wait for a condition
+	n, took := ls.fetches.Load()-before, time.Since(start)
+	// Two fetches per backoff at most (the diverging one and the one after the truncation).
+	if limit := int32(2*took/backoff) + 4; n > limit {
+		t.Fatalf("%d fetches in %v against a leader diverging at the same offset; want at most %d (backoff %v)", n, took, limit, backoff)
+	}
+	if got := values(readLog(t, lb)); !slices.Equal(got, []string{"m0", "m1"}) {
+		t.Fatalf("follower log %v", got)
+	}
+}
+
 // acks=all end to end: a leader with ISR {1,2} and min.insync.replicas=2 completes a produce only
 // once the follower's fetcher has replicated it, and the follower learns the new high watermark.
 func TestAcksAllCompletesThroughFollowerReplication(t *testing.T) {

@@ -33,6 +33,9 @@ type leaderServer struct {
 	// OffsetForLeaderEpoch; fetches counts the Fetch requests received.
 	dead    atomic.Bool
 	fetches atomic.Int32
+	// diverge makes Fetch answer DivergingEpoch at the fetch offset (epoch 0) for every
+	// partition: a divergence that truncation cannot resolve.
+	diverge atomic.Bool
 }
 
 func startLeader(t *testing.T, id int32, l *plog.Log, part *partition.Partition) *leaderServer {
@@ -132,13 +135,18 @@ func codeOf(err error) int16 {
 func (ls *leaderServer) fetch(c *server.Conn, r *kmsg.FetchRequest) *kmsg.FetchResponse {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	ls.fetches.Add(1)
-	if ls.dead.Load() {
+	if dead, diverge := ls.dead.Load(), ls.diverge.Load(); dead || diverge {
 		for _, rt := range r.Topics {
 			st := kmsg.NewFetchResponseTopic()
 			st.Topic = rt.Topic
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kerr.NotLeaderForPartition.Code
+				sp.Partition = rp.Partition
+				if dead {
+					sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				} else {
+					sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = 0, rp.FetchOffset
+				}
 				st.Partitions = append(st.Partitions, sp)
 			}
 			resp.Topics = append(resp.Topics, st)
