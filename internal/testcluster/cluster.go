@@ -174,10 +174,13 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	c := &Cluster{Bin: bin}
 	t.Cleanup(func() { c.close(t) })
 
-	ports, err := freePorts(s.nodes * 2)
+	// NB: the nodes' ports stay held until the proxies (which listen on 127.0.0.1:0) have theirs,
+	// or a proxy may be given a node's port and the node fail to bind it.
+	ports, release, err := reservePorts(s.nodes * 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	// NB: the node list is complete before the first proxy exists: proxies read it (sourceOf)
 	// from their own goroutines.
 	for i := range s.nodes {
@@ -203,6 +206,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 			}
 		}
 	}
+	release()
 	if s.kraft {
 		c.ClusterID = config.RandomClusterID()
 	}
@@ -330,22 +334,24 @@ func setFlags(cfg []string) []string {
 
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
-// freePorts picks n distinct free ports on 127.0.0.1, holding each until all are picked.
-func freePorts(n int) ([]int, error) {
+// reservePorts picks n distinct free ports on 127.0.0.1 and holds them until release is called.
+func reservePorts(n int) (ports []int, release func(), err error) {
 	var lns []net.Listener
-	defer func() {
+	release = func() {
 		for _, ln := range lns {
 			ln.Close()
 		}
-	}()
-	ports := make([]int, n)
+		lns = nil
+	}
+	ports = make([]int, n)
 	for i := range ports {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, fmt.Errorf("testcluster: free port: %w", err)
+			release()
+			return nil, nil, fmt.Errorf("testcluster: free port: %w", err)
 		}
 		lns = append(lns, ln)
 		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	return ports, nil
+	return ports, release, nil
 }
