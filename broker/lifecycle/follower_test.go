@@ -2,8 +2,10 @@ package lifecycle_test
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gregor-streams/gregor/broker/lifecycle"
 	"github.com/gregor-streams/gregor/broker/metadata"
@@ -48,4 +50,58 @@ func TestALocalFollowerStartsFromTheSnapshotWhenTheLogIsCompacted(t *testing.T) 
 	if err := f.Err(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAStartingFollowerPublishesOnlyTheImageItCaughtUpTo: a broker that starts (or restarts) with
+// a metadata log behind it publishes nothing until it has applied the log up to what the quorum
+// had committed when it started, then that image whole: never the states on the way (a replayed
+// leadership long since moved would make it act as a leader for a moment). Both followers: a
+// combined node's (reading its own voter) and a broker-only node's (reading over the network, in
+// small answers).
+func TestAStartingFollowerPublishesOnlyTheImageItCaughtUpTo(t *testing.T) {
+	c := startCluster(t, 1)
+	c.waitUnfenced()
+	const topics = 8
+	for i := range topics {
+		c.createTopic(fmt.Sprintf("t%d", i), 1, 1)
+	}
+	q := c.nodes[1].ctl.Quorum()
+	committed := q.CommitIndex()
+	check := func(name string, start func(pub *metadata.Publisher) *lifecycle.Follower) {
+		t.Helper()
+		pub := metadata.NewPublisher(metadata.Empty())
+		var mu sync.Mutex
+		var seen []int // topics in each published image
+		pub.Subscribe("test", func(u metadata.Update) {
+			mu.Lock()
+			seen = append(seen, u.Image.NumTopics())
+			mu.Unlock()
+		})
+		f := start(pub)
+		defer f.Close()
+		testutil.CheckFor(t, waitLong, poll, func() error {
+			if n := pub.Current().NumTopics(); n != topics {
+				return fmt.Errorf("%s: image has %d topics", name, n)
+			}
+			return nil
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[0] != topics {
+			t.Errorf("%s: images published while catching up to commit index %d: topics per image %v", name, committed, seen)
+		}
+	}
+	check("local", func(pub *metadata.Publisher) *lifecycle.Follower {
+		return lifecycle.FollowLocal(q, pub, quietLogger())
+	})
+	check("remote", func(pub *metadata.Publisher) *lifecycle.Follower {
+		f, err := lifecycle.FollowRemote(lifecycle.RemoteConfig{
+			NodeID: 9, ClusterID: "test-cluster", Voters: c.voters, MaxWait: 200 * time.Millisecond,
+			MaxBytes: 64, RetryBackoff: 20 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond, Logger: quietLogger(),
+		}, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	})
 }

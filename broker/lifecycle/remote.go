@@ -142,8 +142,15 @@ func (f *Follower) fetchOnce(cfg RemoteConfig, ctrl *controllers, next int64) (i
 		return next, fmt.Errorf("%w: controller %d: %v", errRetry, id, kerr.ErrorForCode(rp.ErrorCode))
 	}
 	ctrl.setActive(id)
+	if f.catchUp < 0 {
+		f.catchUp = max(rp.HighWatermark, 1) // the first answer's high watermark: everything committed then
+	}
 	if rp.SnapshotID.EndOffset > 0 && len(rp.RecordBatches) == 0 {
-		return f.loadRemoteSnapshot(ctx, cfg, ctrl, rp.SnapshotID.EndOffset, rp.SnapshotID.Epoch)
+		next, err := f.loadRemoteSnapshot(ctx, cfg, ctrl, rp.SnapshotID.EndOffset, rp.SnapshotID.Epoch)
+		if err == nil {
+			f.caughtUp(next)
+		}
+		return next, err
 	}
 	batches, err := metadata.ReadLogBatches(rp.RecordBatches)
 	if err != nil {
@@ -162,6 +169,7 @@ func (f *Follower) fetchOnce(cfg RemoteConfig, ctrl *controllers, next int64) (i
 		// Nothing up to the high watermark but raft's own entries: move past them.
 		next = max(next, rp.HighWatermark)
 	}
+	f.caughtUp(next)
 	return next, nil
 }
 

@@ -13,6 +13,45 @@ import (
 type Loader struct {
 	pub   *Publisher
 	delta *Delta
+	// holding: applied images are kept, not published (Hold); held is the newest kept one.
+	holding bool
+	held    *Image
+}
+
+// Hold makes the loader apply batches and snapshots without publishing them until Release: a
+// broker catching up on the metadata log after a start publishes the image it caught up to, not
+// the states it passes through on the way (a leadership it held before it stopped, long since
+// moved), as Kafka's metadata loader does.
+func (l *Loader) Hold() { l.holding = true }
+
+// Release ends a Hold: the newest image applied since is published, with every change since the
+// last published one.
+func (l *Loader) Release() {
+	l.holding = false
+	if l.held == nil {
+		return
+	}
+	img := l.held
+	l.held = nil
+	l.pub.Publish(img, Diff(l.pub.Current(), img))
+}
+
+// publish publishes img with ch (its changes from the previous applied image), or keeps it while
+// holding.
+func (l *Loader) publish(img *Image, ch *Changes) {
+	if l.holding {
+		l.held = img
+		return
+	}
+	l.pub.Publish(img, ch)
+}
+
+// base is the last image applied, published or held.
+func (l *Loader) base() *Image {
+	if l.held != nil {
+		return l.held
+	}
+	return l.pub.Current()
 }
 
 // NewLoader starts a loader at the publisher's current image.
@@ -31,12 +70,12 @@ func (l *Loader) ApplyBatch(offset int64, epoch int32, raw [][]byte) error {
 	}
 	for _, r := range recs {
 		if err := l.delta.Replay(r); err != nil {
-			l.delta = NewDelta(l.pub.Current())
+			l.delta = NewDelta(l.base())
 			return fmt.Errorf("metadata batch at offset %d: %w", offset, err)
 		}
 	}
 	img, ch := l.delta.Apply(offset, epoch)
-	l.pub.Publish(img, ch)
+	l.publish(img, ch)
 	return nil
 }
 
@@ -47,9 +86,12 @@ func (l *Loader) LoadSnapshot(b []byte) error {
 	if err != nil {
 		return err
 	}
-	prev := l.pub.Current()
 	l.delta = NewDelta(img)
-	l.pub.Publish(img, Diff(prev, img))
+	if l.holding {
+		l.held = img
+		return nil
+	}
+	l.pub.Publish(img, Diff(l.pub.Current(), img))
 	return nil
 }
 

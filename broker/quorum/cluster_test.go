@@ -375,3 +375,33 @@ func TestACutOffFollowerRejoinsWithoutDeposingTheLeader(t *testing.T) {
 		t.Fatalf("term moved from %d to %d when the follower rejoined", term, got)
 	}
 }
+
+// TestARestartedVoterLearnsTheLeadersCommitIndex: a voter that was down while the others
+// committed more restarts with its own old commit index; LeaderCommit (raft's ReadIndex) tells it
+// the leader's, which is what it must apply before it knows the current metadata.
+func TestARestartedVoterLearnsTheLeadersCommitIndex(t *testing.T) {
+	c := startCluster(t, 3, false, nil)
+	leader := c.waitLeader()
+	c.propose("before")
+	down := c.othersThan(leader)[0]
+	c.stopNode(down)
+	var last uint64
+	for i := range 20 {
+		last = c.propose(fmt.Sprintf("while-down-%d", i))
+	}
+	c.startNode(down, nil)
+	n := c.nodes[down].node
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var got uint64
+	testutil.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer rcancel()
+		var err error
+		got, err = n.LeaderCommit(rctx)
+		return err
+	})
+	if got < last {
+		t.Fatalf("restarted voter: LeaderCommit %d, want at least %d (the last batch committed while it was down)", got, last)
+	}
+}

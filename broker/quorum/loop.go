@@ -67,6 +67,7 @@ func (n *Node) handleReady(rd *raft.Ready) error {
 	}
 	leaderChanged := n.noteState(rd)
 	n.transport.send(rd.Messages)
+	n.answerReads(rd.ReadStates)
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		md := rd.Snapshot.GetMetadata()
 		n.confState = proto.Clone(md.GetConfState()).(*pb.ConfState)

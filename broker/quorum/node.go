@@ -80,6 +80,7 @@ type Node struct {
 	batchesSince  int64
 	lastSnapshot  time.Time // when the last snapshot was taken (or the node started)
 	appliedIndex  atomic.Uint64
+	readSeq       atomic.Uint64 // numbers LeaderCommit's ReadIndex requests
 	commitIndex   atomic.Uint64 // the commit index as persisted-or-mirrored by the loop
 	snapshotIndex atomic.Uint64
 
@@ -93,6 +94,8 @@ type Node struct {
 		lastCaughtUp map[uint64]time.Time
 		// commitAdvanced is closed (and replaced) whenever the commit index moves: WaitCommitted.
 		commitAdvanced chan struct{}
+		// reads are the LeaderCommit calls waiting for their ReadIndex answer, by request context.
+		reads map[string]chan uint64
 	}
 }
 

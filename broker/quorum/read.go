@@ -2,7 +2,9 @@ package quorum
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -87,3 +89,56 @@ func (n *Node) LatestSnapshot() (Committed, bool) {
 // before a ReadCommitted that returned nothing knows no batch lies at or below it past its position
 // (the indexes between hold only raft's own entries) and may continue after it.
 func (n *Node) CommitIndex() uint64 { return n.commitIndex.Load() }
+
+// LeaderCommit returns the quorum leader's commit index, confirmed by a majority (raft's
+// ReadIndex): what a node that just (re)started must apply before it knows the current metadata.
+// Its own CommitIndex may still be an old one, as entries committed while it was away reach it
+// only with the leader's appends. It fails with ctx when no leader answers in time (none is known,
+// or the request was dropped: raft drops a ReadIndex without a leader); callers retry.
+func (n *Node) LeaderCommit(ctx context.Context) (uint64, error) {
+	var rctx [8]byte
+	binary.BigEndian.PutUint64(rctx[:], n.readSeq.Add(1))
+	c := make(chan uint64, 1)
+	n.mu.Lock()
+	if n.mu.reads == nil {
+		n.mu.reads = map[string]chan uint64{}
+	}
+	n.mu.reads[string(rctx[:])] = c
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.mu.reads, string(rctx[:]))
+		n.mu.Unlock()
+	}()
+	if err := n.rn.ReadIndex(ctx, rctx[:]); err != nil {
+		if errors.Is(err, raft.ErrStopped) {
+			return 0, n.stoppedOr(ErrClosed)
+		}
+		return 0, fmt.Errorf("quorum: read index: %w", err)
+	}
+	select {
+	case index := <-c:
+		return index, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("quorum: no leader answered the read index: %w", ctx.Err())
+	case <-n.stop:
+		return 0, n.stoppedOr(ErrClosed)
+	}
+}
+
+// answerReads hands each ReadIndex answer of a Ready to its LeaderCommit call.
+func (n *Node) answerReads(states []raft.ReadState) {
+	if len(states) == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, rs := range states {
+		if c, ok := n.mu.reads[string(rs.RequestCtx)]; ok {
+			select {
+			case c <- rs.Index:
+			default:
+			}
+		}
+	}
+}
