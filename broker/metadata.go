@@ -46,9 +46,8 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 	seenNames := make(map[string]struct{})
 	seenIDs := make(map[[16]byte]struct{})
 	var autoCreateErrs map[string]error
-	if autoCreate && b.forwardsAdmin() {
-		autoCreateErrs = b.autoCreateViaController(r.Topics)
-		autoCreate = false
+	if autoCreate {
+		autoCreateErrs = b.autoCreateViaController(r.Topics) // autocreate_kraft.go
 	}
 	for _, rt := range r.Topics {
 		if rt.Topic == nil {
@@ -90,16 +89,6 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 			mt.ErrorCode = codeFor(err)
 			resp.Topics = append(resp.Topics, mt)
 			continue
-		}
-		if t, _ := b.lookup(name, 0); t == nil && autoCreate {
-			if _, err := b.createTopic(name, b.cfg.NumPartitions, nil, false, nil); err != nil {
-				mt := kmsg.NewMetadataResponseTopic()
-				mt.Topic = rt.Topic
-				mt.ErrorCode = codeFor(err)
-				resp.Topics = append(resp.Topics, mt)
-				continue
-			}
-			b.logger.Info("auto-created topic", "topic", name, "partitions", b.cfg.NumPartitions)
 		}
 		resp.Topics = append(resp.Topics, b.metadataTopic(name, nil))
 	}

@@ -132,14 +132,6 @@ func (b *Broker) missingPartitionError(t *topic, index int32) error {
 	return apiErr(kerr.UnknownTopicOrPartition, "topic %s has no partition %d", t.name, index)
 }
 
-// errImageTopic refuses a local admin change to a topic of the KRaft metadata image.
-//
-// NB: a KRaft broker forwards admin requests to the controller (admin_forward.go) and never reaches the
-// local paths that refuse with this; it guards the logs the imageApplier owns all the same.
-func errImageTopic(name string) error {
-	return apiErr(kerr.InvalidRequest, "topic %s is managed by the KRaft controller, not by this broker's local registry", name)
-}
-
 // imageTopicPartitions fills mt's partitions from the newest metadata image: leader, leader epoch,
 // replicas, ISR, and the replicas on brokers the image does not list as alive as offline.
 func (b *Broker) imageTopicPartitions(mt *kmsg.MetadataResponseTopic, id [16]byte) {
