@@ -209,8 +209,8 @@ func (d *groupDriver) loadLed(index, epoch, partitions int32) (*group.Coordinato
 	}
 }
 
-// groupCoordinatorNode is the broker coordinating groupID: on a single node itself; on a KRaft
-// broker the image's leader of the group's offsets partition. code is the error to answer when
+// groupCoordinatorNode is the broker coordinating groupID: the image's leader of the group's offsets
+// partition (this broker itself before it has an image). code is the error to answer when
 // there is none now: COORDINATOR_NOT_AVAILABLE while the offsets topic is being created or the
 // partition has no leader.
 func (b *Broker) groupCoordinatorNode(groupID string) (ep brokerEndpoint, code int16, msg *string) {

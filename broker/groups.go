@@ -21,8 +21,8 @@ func isInternalTopic(name string) bool { return name == offsetsTopic }
 // partition it coordinates, on one goroutine (run) that carries out every operation in order and
 // ticks their timers. Handlers submit closures and wait for their replies.
 //
-// A single node coordinates every offsets partition, loaded in New. A KRaft broker coordinates the
-// offsets partitions it leads (groupleaders.go): the coordinators move with partition leadership.
+// A broker coordinates the offsets partitions it leads (groupleaders.go): the coordinators move with
+// partition leadership.
 type groupDriver struct {
 	b   *Broker
 	ops chan func(now time.Time)

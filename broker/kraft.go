@@ -241,7 +241,7 @@ func (kn *kraftNode) close() error {
 	if kn.unsub != nil {
 		kn.unsub()
 	}
-	kn.applier.close()
+	errs = append(errs, kn.applier.close())
 	if kn.client != nil {
 		kn.client.Close()
 	}

@@ -109,19 +109,7 @@ func (b *Broker) metadataTopic(name string, _ []int32) kmsg.MetadataResponseTopi
 	}
 	mt.TopicID = t.id
 	mt.IsInternal = isInternalTopic(name)
-	if t.image {
-		b.imageTopicPartitions(&mt, t.id)
-		return mt
-	}
-	for _, p := range t.partitions {
-		mp := kmsg.NewMetadataResponseTopicPartition()
-		mp.Partition = p.index
-		mp.Leader, mp.LeaderEpoch = p.state.Leader()
-		mp.Replicas = []int32{b.cfg.NodeID}
-		mp.ISR = []int32{b.cfg.NodeID}
-		mp.OfflineReplicas = []int32{}
-		mt.Partitions = append(mt.Partitions, mp)
-	}
+	b.imageTopicPartitions(&mt, t.id)
 	return mt
 }
 

@@ -21,8 +21,9 @@ type topic struct {
 	id         [16]byte
 	configs    map[string]string
 	partitions []*partition
-	// image marks a topic of the KRaft metadata image (registry_kraft.go): its nil partition slots
-	// are partitions hosted elsewhere, and the imageApplier owns its logs.
+	// image is always true: every topic is the metadata image's (registry_kraft.go), its nil
+	// partition slots partitions hosted elsewhere. NB: kept only for fetch.go's check of it, which
+	// others patch this session; drop both together.
 	image bool
 }
 
