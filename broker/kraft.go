@@ -82,6 +82,13 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 			return fmt.Errorf("controller: %w", err)
 		}
 		b.logger.Info("controller listening", "listener", l.Name, "addr", kn.ctl.Addr().String())
+		if !k.MultiNode() {
+			// NB: the Manager's first registration would otherwise find no active controller and
+			// back off (tens of milliseconds): a single node's start is every test's.
+			if err := waitActive(ctx, kn.ctl.Node(), initialRegistrationTimeout); err != nil {
+				return err
+			}
+		}
 		if m := b.legacyRegistry; m != nil {
 			if k.MultiNode() {
 				b.logger.Warn("a previous release's topic registry is ignored on a node of several: only a single node imports it", "file", b.metaPath())
@@ -279,4 +286,21 @@ func leadsAll(img *metadata.Image, node int32) bool {
 		}
 	}
 	return true
+}
+
+// waitActive waits until the node's own controller is active (it leads the quorum and applied
+// everything before its term), polling: it takes a few milliseconds on a single node.
+func waitActive(ctx context.Context, ctl *controller.Node, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for !ctl.Active() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the controller did not become active within %v: %w", timeout, ctx.Err())
+		case <-ctl.Done():
+			return fmt.Errorf("the controller stopped before it became active")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }
