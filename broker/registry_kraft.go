@@ -222,3 +222,18 @@ func (a *imageApplier) takeCheckpointedHighWatermark(tp topicPartition) int64 {
 	delete(a.mu.checkpointed, tp)
 	return hw
 }
+
+// assignedReplica reports whether broker replicaID is one of the image's replicas of partition index
+// of t, for fetch.go: only an assigned replica's fetch is a follower's.
+func (b *Broker) assignedReplica(t *topic, index, replicaID int32) bool {
+	img := b.MetadataImage()
+	if img == nil || t == nil {
+		return false
+	}
+	it := img.TopicByID(t.id)
+	if it == nil {
+		return false
+	}
+	p := it.Partition(index)
+	return p != nil && slices.Contains(p.Replicas, replicaID)
+}
