@@ -205,4 +205,16 @@ func TestPreviousReleaseDataDirUpgradesWithTopicsOffsetsAndGroupsIntact(t *testi
 	}
 	tb.Restart()
 	check("restart")
+
+	// A start that stopped after the import but before the rename finds the registry again: it is
+	// not imported a second time (the metadata log holds topics), only renamed.
+	tb.Stop()
+	if err := os.Rename(filepath.Join(dir, "gregor-topics.json.migrated"), filepath.Join(dir, "gregor-topics.json")); err != nil {
+		t.Fatal(err)
+	}
+	tb.StartStopped()
+	check("registry found again")
+	if _, err := os.Stat(filepath.Join(dir, "gregor-topics.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("gregor-topics.json after a second start with it: %v, want it renamed", err)
+	}
 }
