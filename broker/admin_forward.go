@@ -25,11 +25,6 @@ import (
 // Kafka's request.timeout.ms default.
 const defaultAdminTimeout = 30 * time.Second
 
-// forwardsAdmin reports whether this broker forwards admin requests to a controller (a KRaft broker).
-func (b *Broker) forwardsAdmin() bool {
-	return b.kraft != nil && b.kraft.client != nil && b.kraft.applier != nil
-}
-
 // adminContext is the deadline of a forwarded request with timeoutMs (<= 0: defaultAdminTimeout).
 func adminContext(timeoutMs int32) (context.Context, context.CancelFunc) {
 	d := defaultAdminTimeout

@@ -54,7 +54,7 @@ type imageApplier struct {
 }
 
 func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.ControllerClient) *imageApplier {
-	// NB: read again (New read it for the single node's partitions): a malformed checkpoint already
+	// NB: read again (New read it to check it): a malformed checkpoint already
 	// failed New, so an error here is a file that vanished or a disk failing now; the replicas then
 	// start at their log start offset and learn the high watermark from their leader.
 	checkpointed, err := b.readHighWatermarks()
@@ -220,14 +220,6 @@ func (a *imageApplier) assign(img *metadata.Image, pc metadata.PartitionChange) 
 
 // open opens (or creates) the log of a partition assigned here.
 func (a *imageApplier) open(img *metadata.Image, pc metadata.PartitionChange) (*partition, error) {
-	// NB: a topic of the single-node registry (gregor-topics.json) owns its partition directories;
-	// the image must not open them a second time.
-	a.b.mu.RLock()
-	registered := a.b.topics[pc.TopicName]
-	a.b.mu.RUnlock()
-	if registered != nil && !registered.image {
-		return nil, fmt.Errorf("topic %s is also in the local registry %s", pc.TopicName, metaFileName)
-	}
 	t := a.topics[pc.TopicID]
 	if t == nil {
 		return nil, fmt.Errorf("topic %s (%s) is not in the registry", pc.TopicName, formatUUID(pc.TopicID))
@@ -261,11 +253,11 @@ func (a *imageApplier) hosted(topic string, p int32) *partition {
 	return a.mu.hosted[topicPartition{topic, p}]
 }
 
-// close stops run and the replica fetchers, then closes the hosted partitions' logs. Call after
-// the publisher stopped delivering (the Follower is closed).
-func (a *imageApplier) close() {
+// close stops run and the replica fetchers, then closes the hosted partitions' logs (in parallel)
+// and returns their errors. Call after the publisher stopped delivering (the Follower is closed).
+func (a *imageApplier) close() error {
 	if a == nil {
-		return
+		return nil
 	}
 	close(a.stop)
 	<-a.done
@@ -274,10 +266,10 @@ func (a *imageApplier) close() {
 	a.leaders.close()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for tp, p := range a.mu.hosted {
-		if err := p.log.Close(); err != nil {
-			a.b.logger.Warn("closing a partition failed", "topic", tp.topic, "partition", tp.partition, "err", err)
-		}
+	parts := make([]*partition, 0, len(a.mu.hosted))
+	for _, p := range a.mu.hosted {
+		parts = append(parts, p)
 	}
 	a.mu.hosted = map[topicPartition]*partition{}
+	return closePartitions(parts)
 }

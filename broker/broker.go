@@ -47,18 +47,13 @@ type Broker struct {
 	advHost   string
 	advPort   int32
 
-	// metaWriteMu serializes writes of the topic registry file (see saveMeta); taken before mu.
-	metaWriteMu sync.Mutex
-	// mu guards the topic registry and the producer ID allocator.
+	// mu guards the topic registry (the applied image's topics, registry_kraft.go) and this
+	// broker's block of producer IDs (produceridblocks.go).
 	mu              sync.RWMutex
 	topics          map[string]*topic
 	byID            map[[16]byte]*topic
 	nextProducerID  int64
-	producerIDLimit int64 // persisted: IDs below it may have been handed out
-	// creating and pendingPartitions reserve the names and partition counts of topics and
-	// partitions being created outside mu (see createTopic).
-	creating          map[string]bool
-	pendingPartitions int
+	producerIDLimit int64 // the end of the block the controller handed out
 
 	// partitionLogger is the logger partitions derive theirs from (they name their own component).
 	partitionLogger *slog.Logger
@@ -79,9 +74,12 @@ type Broker struct {
 	metrics         *metrics.Broker
 	metricsListener *metrics.Listener
 
-	// kraft is the cluster side of a node with process.roles set (nil on a legacy single node); set by
+	// kraft is the node's cluster side (controller, metadata follower, lifecycle, applier); set by
 	// Start, read-only after.
 	kraft *kraftNode
+
+	// legacyRegistry is a previous release's gregor-topics.json, to import on Start (nil: none).
+	legacyRegistry *metaFile
 
 	// dirLocks hold every log dir (Kafka's .lock) from New to Close: one process per directory.
 	dirLocks []*dirlock.Lock
@@ -102,14 +100,13 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 	}
 	logger := opts.Logger.With("component", "broker", "node_id", cfg.NodeID)
 	b := &Broker{
-		cfg:      cfg,
-		logger:   logger,
-		repeats:  newRepeatLog(logger, repeatLogEvery, time.Now),
-		fs:       opts.FS,
-		topics:   map[string]*topic{},
-		byID:     map[[16]byte]*topic{},
-		creating: map[string]bool{},
-		stop:     make(chan struct{}),
+		cfg:     cfg,
+		logger:  logger,
+		repeats: newRepeatLog(logger, repeatLogEvery, time.Now),
+		fs:      opts.FS,
+		topics:  map[string]*topic{},
+		byID:    map[[16]byte]*topic{},
+		stop:    make(chan struct{}),
 
 		hwCheckpoints:   map[string][]byte{},
 		partitionLogger: opts.Logger.With("node_id", cfg.NodeID),
@@ -143,68 +140,53 @@ func New(cfg *config.Broker, opts Options) (*Broker, error) {
 		b.releaseDirs()
 		return nil, err
 	}
-	b.clusterID = m.ClusterID
-	if cfg.ClusterID != "" {
-		b.clusterID = cfg.ClusterID
-	}
-	if formattedID != "" {
-		b.clusterID = formattedID
-	}
-	if b.clusterID == "" {
-		id := newUUID()
-		b.clusterID = formatUUID(id)
-	}
-	// Producer IDs handed out before a crash must never be reused: start past the persisted limit.
-	b.nextProducerID = max(m.NextProducerID, 1000)
-	b.producerIDLimit = b.nextProducerID
-	highWatermarks, err := b.readHighWatermarks()
-	if err != nil {
+	// NB: a corrupt high-watermark checkpoint refuses the start (Kafka takes the log dir offline)
+	// before any log is opened; the image applier reads it again as it opens the partitions.
+	if _, err := b.readHighWatermarks(); err != nil {
 		b.releaseDirs()
 		return nil, err
 	}
-	start := time.Now()
-	nparts := 0
-	for _, mt := range m.Topics {
-		id, err := parseUUID(mt.ID)
-		if err != nil {
-			b.closeLogs()
-			b.releaseDirs()
-			return nil, fmt.Errorf("%s: topic %s: %w", b.metaPath(), mt.Name, err)
-		}
-		t := &topic{name: mt.Name, id: id, configs: mt.Configs}
-		if t.configs == nil {
-			t.configs = map[string]string{}
-		}
-		for p := int32(0); p < mt.Partitions; p++ {
-			// NB: a partition missing from the checkpoint starts at 0 (clamped to its log), as Kafka's.
-			part, err := b.openPartition(t, p, highWatermarks[topicPartition{t.name, p}])
-			if err != nil {
-				b.closeLogs()
-				b.releaseDirs()
-				return nil, err
-			}
-			t.partitions = append(t.partitions, part)
-			nparts++
-		}
-		b.topics[t.name] = t
-		b.byID[t.id] = t
+	if b.clusterID, err = b.formatSingleNode(formattedID, m.ClusterID); err != nil {
+		b.releaseDirs()
+		return nil, err
 	}
-	// NB: the registry is rewritten only when it must record a new cluster ID, so a broker whose
-	// disk is full still starts: the operator can then delete a topic to free space.
-	if m.ClusterID != b.clusterID {
-		if err := b.saveMeta(false); err != nil {
-			b.closeLogs()
-			b.releaseDirs()
-			return nil, err
-		}
+	// NB: a previous release's registry is imported into the metadata log by Start
+	// (importLegacyRegistry); its partitions are opened by the image applier like any other.
+	if len(m.Topics) > 0 {
+		b.legacyRegistry = m
 	}
 	if err := b.openGroupCoordinator(); err != nil {
-		b.closeLogs()
 		b.releaseDirs()
 		return nil, err
 	}
-	b.logger.Info("loaded logs", "topics", len(b.topics), "partitions", len(b.allPartitions()), "recovered_from_disk", nparts, "took", time.Since(start).Round(time.Millisecond))
 	return b, nil
+}
+
+// formatSingleNode returns the cluster ID of the node. A single combined node (the implicit one of a
+// config without process.roles included) formats its storage dirs that have no meta.properties yet,
+// keeping the cluster ID of formattedID, else of cluster.id, else of a previous release's registry
+// (legacyID), else a new random one.
+func (b *Broker) formatSingleNode(formattedID, legacyID string) (string, error) {
+	if b.cfg.KRaft.MultiNode() {
+		return formattedID, nil // NB: CheckFormatted refused an unformatted dir already
+	}
+	id := formattedID
+	for _, c := range []string{b.cfg.ClusterID, legacyID} {
+		if id == "" {
+			id = c
+		}
+	}
+	if id == "" {
+		id = config.RandomClusterID()
+	}
+	dirs, err := b.cfg.FormatMissing(id)
+	if err != nil {
+		return "", fmt.Errorf("format the single node's storage: %w", err)
+	}
+	if len(dirs) > 0 {
+		b.logger.Info("formatted storage for a single-node cluster", "cluster_id", id, "dirs", dirs)
+	}
+	return id, nil
 }
 
 // Start listens on every configured listener and starts the background loops.
@@ -250,16 +232,26 @@ func (b *Broker) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	for i, ln := range lns {
-		b.srv.Serve(ln)
-		b.logger.Info("listening", "listener", listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
-	}
 	b.wg.Add(5)
 	go b.highWatermarkCheckpointLoop()
 	go b.groups.run()
 	go b.retentionLoop()
 	go b.flushLoop()
 	go b.cleanerLoop()
+	if !b.cfg.KRaft.MultiNode() {
+		// NB: a single node serves groups from its first request, as before it was a quorum
+		// (a node of several creates __consumer_offsets on the first FindCoordinator, as Kafka).
+		if err := b.prepareGroupCoordinators(ctx); err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			return err // NB: the caller's Close stops the loops and the cluster side
+		}
+	}
+	for i, ln := range lns {
+		b.srv.Serve(ln)
+		b.logger.Info("listening", "listener", listeners[i].Name, "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
+	}
 	return nil
 }
 
@@ -304,9 +296,13 @@ func (b *Broker) ClusterID() string { return b.clusterID }
 // Close stops serving, then flushes and closes every log. Idempotent.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
-		// NB: leadership moves away while this broker still serves: its followers catch up first.
-		if err := b.kraft.controlledShutdown(time.Duration(b.cfg.KRaft.BrokerSessionTimeoutMs) * time.Millisecond); err != nil {
-			b.logger.Warn("controlled shutdown did not complete; stopping anyway", "err", err)
+		// NB: leadership moves away while this broker still serves: its followers catch up first. A
+		// single node has no other replica to move it to: it stops its controller with it, and
+		// marking every partition leaderless first would only cost time (seconds for thousands).
+		if b.cfg.KRaft.MultiNode() {
+			if err := b.kraft.controlledShutdown(time.Duration(b.cfg.KRaft.BrokerSessionTimeoutMs) * time.Millisecond); err != nil {
+				b.logger.Warn("controlled shutdown did not complete; stopping anyway", "err", err)
+			}
 		}
 		close(b.stop)
 		if b.srv != nil {
@@ -314,16 +310,15 @@ func (b *Broker) Close() error {
 		}
 		b.metricsListener.Close()
 		b.wg.Wait()
-		b.closeErr = b.saveMeta(false)
 		// NB: after the server and the loops stopped, so the high watermarks are final.
 		if err := b.checkpointHighWatermarks(); err != nil && b.closeErr == nil {
 			b.closeErr = err
 		}
-		if err := b.closeLogs(); err != nil && b.closeErr == nil {
-			b.closeErr = err
-		}
 		if err := b.kraft.close(); err != nil && b.closeErr == nil {
 			b.closeErr = err
+		}
+		if b.closeErr == nil {
+			b.closeErr = b.writeCleanShutdown()
 		}
 		b.releaseDirs()
 		b.logger.Info("broker stopped")
@@ -336,9 +331,8 @@ func (b *Broker) Close() error {
 // after another (2,000 partitions once took 16 s serially; see TestCleanStopWith5000Partitions...).
 const closeParallelism = 64
 
-// closeLogs closes every partition's log, up to closeParallelism at a time.
-func (b *Broker) closeLogs() error {
-	parts := b.allPartitions()
+// closePartitions closes the logs of parts, up to closeParallelism at a time.
+func closePartitions(parts []*partition) error {
 	work := make(chan *partition)
 	errs := make([]error, closeParallelism)
 	var wg sync.WaitGroup
@@ -369,20 +363,6 @@ func (b *Broker) releaseDirs() {
 		}
 	}
 	b.dirLocks = nil
-}
-
-// allPartitions snapshots every partition (for background loops).
-func (b *Broker) allPartitions() []*partition {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	var out []*partition
-	for _, t := range b.topics {
-		if t.image {
-			continue // the imageApplier owns these logs
-		}
-		out = append(out, t.partitions...)
-	}
-	return out
 }
 
 func (b *Broker) retentionLoop() {

@@ -10,9 +10,8 @@ type brokerEndpoint struct {
 	rack   *string
 }
 
-// aliveBrokers returns the brokers clients are told of, sorted by node ID. A legacy single node lists
-// itself. A KRaft broker lists the unfenced brokers of its metadata image, each with its endpoint on
-// this node's first client listener (NB: Kafka answers with the endpoint of the listener the request
+// aliveBrokers returns the brokers clients are told of, sorted by node ID: the unfenced brokers of
+// the metadata image, each with its endpoint on this node's first client listener (NB: Kafka answers with the endpoint of the listener the request
 // came in on; Gregor's brokers serve every client listener alike, so the first stands for all), and
 // itself while it is not in the image yet, so a client always has a broker to talk to.
 func (b *Broker) aliveBrokers() []brokerEndpoint {

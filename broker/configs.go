@@ -148,151 +148,21 @@ func cloneMap(m map[string]string) map[string]string {
 	return out
 }
 func (b *Broker) handleAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
-	if b.forwardsAdmin() {
-		return b.forwardAlterConfigs(r)
-	}
-	return b.handleAlterConfigsLocal(r)
+	return b.forwardAlterConfigs(r) // configs_kraft.go
 }
 
-// handleAlterConfigsLocal applies AlterConfigs to this broker's own registry (the single node).
-func (b *Broker) handleAlterConfigsLocal(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
-	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
-	for _, rr := range r.Resources {
-		sr := kmsg.NewAlterConfigsResponseResource()
-		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		err := alterResource(int8(rr.ResourceType), func() error {
-			m := map[string]string{}
-			for _, c := range rr.Configs {
-				if c.Value != nil {
-					m[c.Name] = *c.Value
-				}
-			}
-			return b.setTopicConfigs(rr.ResourceName, m, r.ValidateOnly)
-		})
-		if err != nil {
-			sr.ErrorCode = codeFor(err)
-			sr.ErrorMessage = errText(err)
-		}
-		resp.Resources = append(resp.Resources, sr)
-	}
-	return resp
-}
-
-// alterResource applies a config change to a topic resource; other resource types are refused.
-func alterResource(resourceType int8, alterTopic func() error) error {
-	switch resourceType {
-	case resourceTopic:
-		return alterTopic()
-	case resourceBroker:
+// unsupportedResource is the answer to a config change of a resource other than a topic (forwarded
+// to the controller): dynamic broker configs are not supported.
+func unsupportedResource(resourceType int8) error {
+	if resourceType == resourceBroker {
 		return apiErr(kerr.InvalidRequest, "dynamic broker configs are not supported; set them in server.properties")
 	}
 	return apiErr(kerr.InvalidRequest, "resource type %d is not supported", resourceType)
 }
 func (b *Broker) handleIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
-	if b.forwardsAdmin() {
-		return b.forwardIncrementalAlterConfigs(r)
-	}
-	return b.handleIncrementalAlterConfigsLocal(r)
+	return b.forwardIncrementalAlterConfigs(r) // configs_kraft.go
 }
 
-// handleIncrementalAlterConfigsLocal applies IncrementalAlterConfigs to this broker's own registry.
-func (b *Broker) handleIncrementalAlterConfigsLocal(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
-	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	for _, rr := range r.Resources {
-		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
-		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		err := alterResource(int8(rr.ResourceType), func() error { return b.incrementalTopicConfigs(rr, r.ValidateOnly) })
-		if err != nil {
-			sr.ErrorCode = codeFor(err)
-			sr.ErrorMessage = errText(err)
-		}
-		resp.Resources = append(resp.Resources, sr)
-	}
-	return resp
-}
-func (b *Broker) incrementalTopicConfigs(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
-	b.mu.RLock()
-	t := b.topics[rr.ResourceName]
-	var m map[string]string
-	if t != nil {
-		m = cloneMap(t.configs)
-	}
-	b.mu.RUnlock()
-	if t == nil {
-		return apiErr(kerr.UnknownTopicOrPartition, "topic %q does not exist", rr.ResourceName)
-	}
-	tc := config.Topic{Overrides: m, Broker: b.cfg}
-	for _, c := range rr.Configs {
-		val := ""
-		if c.Value != nil {
-			val = *c.Value
-		}
-		switch c.Op {
-		case 0: // SET
-			m[c.Name] = val
-		case 1: // DELETE
-			delete(m, c.Name)
-		case 2, 3: // APPEND, SUBTRACT (list configs)
-			if c.Name != "cleanup.policy" {
-				return apiErr(kerr.InvalidConfig, "config %s is not a list; APPEND/SUBTRACT apply to list configs only", c.Name)
-			}
-			cur := splitList(tc.Get(c.Name))
-			var out []string
-			if c.Op == 2 {
-				out = cur
-				for _, v := range splitList(val) {
-					if !contains(out, v) {
-						out = append(out, v)
-					}
-				}
-			} else {
-				for _, v := range cur {
-					if !contains(splitList(val), v) {
-						out = append(out, v)
-					}
-				}
-			}
-			m[c.Name] = strings.Join(out, ",")
-		default:
-			return apiErr(kerr.InvalidRequest, "unknown config operation %d", c.Op)
-		}
-	}
-	return b.setTopicConfigs(rr.ResourceName, m, validateOnly)
-}
-
-// setTopicConfigs validates and installs a topic's complete override set.
-func (b *Broker) setTopicConfigs(name string, overrides map[string]string, validateOnly bool) error {
-	for k, v := range overrides {
-		if err := config.ValidateTopicConfig(k, v); err != nil {
-			return apiErr(kerr.InvalidConfig, "%v", err)
-		}
-	}
-	b.mu.Lock()
-	t := b.topics[name]
-	if t == nil {
-		b.mu.Unlock()
-		return apiErr(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
-	}
-	if validateOnly {
-		b.mu.Unlock()
-		return nil
-	}
-	t.configs = overrides
-	lc, rc := b.logConfig(overrides), b.replicationConfig(overrides)
-	for _, p := range t.partitions {
-		if p == nil {
-			continue // a hole of a KRaft image topic: hosted elsewhere
-		}
-		p.log.SetConfig(lc)
-		p.state.SetConfig(rc)
-	}
-	b.mu.Unlock()
-	if err := b.saveMeta(false); err != nil {
-		b.repeats.Error("persisting topic metadata failed", "err", err)
-	}
-	b.logger.Info("altered topic configs", "topic", name, "configs", overrides)
-	return nil
-}
 func splitList(s string) []string {
 	var out []string
 	for _, v := range strings.Split(s, ",") {

@@ -132,9 +132,15 @@ func (b *Broker) forwardAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterCon
 			return a
 		},
 		local: func(others []Q) []A {
-			req := *r
-			req.Resources = others
-			return b.handleAlterConfigsLocal(&req).Resources
+			out := make([]A, 0, len(others))
+			for _, q := range others {
+				a := kmsg.NewAlterConfigsResponseResource()
+				a.ResourceType, a.ResourceName = q.ResourceType, q.ResourceName
+				err := unsupportedResource(int8(q.ResourceType))
+				a.ErrorCode, a.ErrorMessage = codeFor(err), errText(err)
+				out = append(out, a)
+			}
+			return out
 		},
 		result: func(a *A) (string, *int16, **string) { return a.ResourceName, &a.ErrorCode, &a.ErrorMessage },
 		applied: func(q Q, have map[string]string) bool {
@@ -175,9 +181,15 @@ func (b *Broker) forwardIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsR
 			return a
 		},
 		local: func(others []Q) []A {
-			req := *r
-			req.Resources = others
-			return b.handleIncrementalAlterConfigsLocal(&req).Resources
+			out := make([]A, 0, len(others))
+			for _, q := range others {
+				a := kmsg.NewIncrementalAlterConfigsResponseResource()
+				a.ResourceType, a.ResourceName = q.ResourceType, q.ResourceName
+				err := unsupportedResource(int8(q.ResourceType))
+				a.ErrorCode, a.ErrorMessage = codeFor(err), errText(err)
+				out = append(out, a)
+			}
+			return out
 		},
 		result:  func(a *A) (string, *int16, **string) { return a.ResourceName, &a.ErrorCode, &a.ErrorMessage },
 		applied: func(q Q, have map[string]string) bool { return incrementalApplied(q.Configs, have) },

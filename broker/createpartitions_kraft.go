@@ -14,7 +14,11 @@ func (b *Broker) forwardCreatePartitions(r *kmsg.CreatePartitionsRequest) *kmsg.
 	defer cancel()
 	resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	fwd := *r
-	raw, err := b.forwardToController(ctx, &fwd)
+	var raw kmsg.Response
+	err := b.checkOpenFileRoom(b.newReplicas(r))
+	if err == nil {
+		raw, err = b.forwardToController(ctx, &fwd)
+	}
 	if err != nil {
 		err = forwardError(err)
 		for _, rt := range r.Topics {
@@ -60,4 +64,30 @@ func (b *Broker) forwardCreatePartitions(r *kmsg.CreatePartitionsRequest) *kmsg.
 		b.logger.Info("added partitions through the controller", "topic", st.Topic, "partitions", want[st.Topic])
 	}
 	return resp
+}
+
+// newReplicas is the number of replicas r would add (by the image's current counts and replication
+// factors), for checkOpenFileRoom.
+func (b *Broker) newReplicas(r *kmsg.CreatePartitionsRequest) int64 {
+	img := b.MetadataImage()
+	if img == nil || r.ValidateOnly {
+		return 0
+	}
+	var n, partitions int64
+	for _, rt := range r.Topics {
+		t := img.Topic(rt.Topic)
+		if t == nil || int(rt.Count) <= t.NumPartitions() {
+			continue
+		}
+		rf := 1
+		if ps := t.Partitions(); len(ps) > 0 {
+			rf = len(ps[0].Replicas)
+		}
+		partitions += int64(int(rt.Count) - t.NumPartitions())
+		n += int64(int(rt.Count)-t.NumPartitions()) * int64(rf)
+	}
+	if partitions > b.cfg.ControllerMaxRecordsPerBatch {
+		return 0 // NB: the controller refuses it, naming controller.max.records.per.batch
+	}
+	return n
 }

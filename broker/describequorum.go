@@ -17,9 +17,6 @@ func init() {
 	})
 }
 
-// metadataTopicName is KRaft's metadata partition, the only one DescribeQuorum describes.
-const metadataTopicName = "__cluster_metadata"
-
 // describeQuorumTimeout bounds each forwarded request of a DescribeQuorum: it is a status read, and a
 // quorum without a majority must not hold `gregor cluster status` for request.timeout.ms.
 const describeQuorumTimeout = 5 * time.Second
@@ -28,33 +25,10 @@ const describeQuorumTimeout = 5 * time.Second
 // is not the quorum leader (a leader change between the two requests of an attempt).
 const describeQuorumAttempts = 3
 
-// handleDescribeQuorum describes the metadata quorum (kafka-metadata-quorum.sh's request). A KRaft
-// broker forwards it to the quorum leader, as Kafka's brokers do. A single node is its own one-voter
-// quorum: it answers as the leader and only voter, with no observers.
+// handleDescribeQuorum describes the metadata quorum (kafka-metadata-quorum.sh's request): the broker
+// forwards it to the quorum leader, as Kafka's brokers do (a single node to its own one voter).
 func (b *Broker) handleDescribeQuorum(r *kmsg.DescribeQuorumRequest) *kmsg.DescribeQuorumResponse {
-	if b.forwardsAdmin() {
-		return b.forwardDescribeQuorum(r)
-	}
-	resp := r.ResponseKind().(*kmsg.DescribeQuorumResponse)
-	for _, rt := range r.Topics {
-		t := kmsg.NewDescribeQuorumResponseTopic()
-		t.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
-			p := kmsg.NewDescribeQuorumResponseTopicPartition()
-			p.Partition = rp.Partition
-			if rt.Topic != metadataTopicName || rp.Partition != 0 {
-				p.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else {
-				p.LeaderID = b.cfg.NodeID
-				v := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
-				v.ReplicaID = b.cfg.NodeID
-				p.CurrentVoters = append(p.CurrentVoters, v)
-			}
-			t.Partitions = append(t.Partitions, p)
-		}
-		resp.Topics = append(resp.Topics, t)
-	}
-	return resp
+	return b.forwardDescribeQuorum(r)
 }
 
 // forwardDescribeQuorum sends r to the active controller. NB: DescribeQuorum carries no

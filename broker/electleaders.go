@@ -3,7 +3,6 @@ package broker
 import (
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streams/gregor/broker/server"
@@ -16,41 +15,20 @@ func init() {
 	})
 }
 
-// handleElectLeaders runs preferred (0) or unclean (1) leader election. A KRaft broker forwards it to
-// the active controller; a single node leads every partition it has, so nothing needs electing.
+// handleElectLeaders runs preferred (0) or unclean (1) leader election: the broker forwards it to the
+// active controller.
 func (b *Broker) handleElectLeaders(r *kmsg.ElectLeadersRequest) *kmsg.ElectLeadersResponse {
 	if r.Version == 0 {
 		r.ElectionType = 0 // v0 is preferred election only
 	}
-	if b.forwardsAdmin() {
-		resp, err := b.forward(r, r.TimeoutMillis)
-		if err == nil {
-			if er, ok := resp.(*kmsg.ElectLeadersResponse); ok {
-				return er
-			}
-			err = fmt.Errorf("controller answered %T", resp)
+	resp, err := b.forward(r, r.TimeoutMillis)
+	if err == nil {
+		if er, ok := resp.(*kmsg.ElectLeadersResponse); ok {
+			return er
 		}
-		return electLeadersError(r, forwardErrorCode(err), errText(err))
+		err = fmt.Errorf("controller answered %T", resp)
 	}
-	resp := r.ResponseKind().(*kmsg.ElectLeadersResponse)
-	if r.ElectionType != 0 && r.ElectionType != 1 {
-		return electLeadersError(r, kerr.InvalidRequest.Code, errMsg("election type must be 0 (preferred) or 1 (unclean)"))
-	}
-	for _, rt := range r.Topics { // NB: null topics (every partition) answers none: no election is needed
-		out := kmsg.NewElectLeadersResponseTopic()
-		out.Topic = rt.Topic
-		for _, pid := range rt.Partitions {
-			op := kmsg.NewElectLeadersResponseTopicPartition()
-			op.Partition, op.ErrorCode = pid, kerr.ElectionNotNeeded.Code
-			if _, p := b.lookup(rt.Topic, pid); p == nil {
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				op.ErrorMessage = errMsg("no such partition")
-			}
-			out.Partitions = append(out.Partitions, op)
-		}
-		resp.Topics = append(resp.Topics, out)
-	}
-	return resp
+	return electLeadersError(r, forwardErrorCode(err), errText(err))
 }
 
 // electLeadersError answers every requested partition (and, v1+, the request) with code.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streams/gregor/broker/metadata"
 	replication "github.com/gregor-streams/gregor/broker/partition"
 	"github.com/gregor-streams/gregor/broker/replica"
 )
@@ -61,4 +62,25 @@ func StopReplicaFetching(b *Broker, topic string, partition int32) {
 		return
 	}
 	b.kraft.applier.replicas.Unfollow(replica.TopicPartition{Topic: topic, TopicID: t.ID, Partition: partition})
+}
+
+// MetadataLogRecords reads every record committed to this node's metadata log (a controller's).
+func MetadataLogRecords(b *Broker) ([]metadata.Record, error) {
+	var out []metadata.Record
+	from := uint64(1)
+	for range 100_000 {
+		batches, err := b.kraft.ctl.Quorum().ReadCommitted(from, 1<<20)
+		if err != nil || len(batches) == 0 {
+			return out, err
+		}
+		for _, c := range batches {
+			recs, err := metadata.DecodeRecords(c.Records)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, recs...)
+			from = c.Index + 1
+		}
+	}
+	return out, nil
 }

@@ -120,8 +120,8 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 	// A follower's fetch (ReplicaID below v15, ReplicaState from v15, KIP-903) of a KRaft image
 	// partition reads up to the log end offset, not the high watermark, and records the follower's
 	// progress.
-	// NB: a single node's partitions have no followers; a replica fetch of one is read as a
-	// consumer's (up to the high watermark), as before KRaft.
+	// NB: a replica fetch from a broker that is not a replica of the partition is read as a
+	// consumer's (up to the high watermark, no follower progress), as the single node did.
 	replicaID := r.ReplicaID
 	if r.Version >= 15 {
 		replicaID = r.ReplicaState.ID
@@ -149,6 +149,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 				sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 			}
 			p := b.partitionOf(t, rp.Partition)
+			follower := follower && b.assignedReplica(t, rp.Partition, replicaID) // registry_kraft.go
 			diverged := false
 			switch {
 			case t == nil && r.Version >= 13:

@@ -12,7 +12,7 @@ import (
 // move leadership and replicas (ElectLeaders, AlterPartitionReassignments, ListPartitionReassignments)
 // and DescribeQuorum to the active controller through its lifecycle.ControllerClient, which finds the
 // active controller among controller.quorum.voters and retries NOT_CONTROLLER; the controller's reply
-// goes back to the client in the version it asked for. A legacy single node answers them itself.
+// goes back to the client in the version it asked for.
 
 // errNoController: the request could not reach an active controller before its deadline.
 var errNoController = errors.New("broker: no active controller answered")

@@ -209,8 +209,8 @@ func (d *groupDriver) loadLed(index, epoch, partitions int32) (*group.Coordinato
 	}
 }
 
-// groupCoordinatorNode is the broker coordinating groupID: on a single node itself; on a KRaft
-// broker the image's leader of the group's offsets partition. code is the error to answer when
+// groupCoordinatorNode is the broker coordinating groupID: the image's leader of the group's offsets
+// partition (this broker itself before it has an image). code is the error to answer when
 // there is none now: COORDINATOR_NOT_AVAILABLE while the offsets topic is being created or the
 // partition has no leader.
 func (b *Broker) groupCoordinatorNode(groupID string) (ep brokerEndpoint, code int16, msg *string) {
@@ -277,36 +277,89 @@ func (b *Broker) createOffsetsTopic() {
 			case <-ctx.Done():
 			}
 		}()
-		req := kmsg.NewPtrCreateTopicsRequest()
-		req.TimeoutMillis = int32(offsetsTopicCreateTimeout.Milliseconds())
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic = offsetsTopic
-		rt.NumPartitions = b.cfg.OffsetsTopicPartitions
-		rt.ReplicationFactor = b.cfg.KRaft.OffsetsTopicReplicationFactor
-		for k, v := range map[string]string{
-			"cleanup.policy":   "compact",
-			"segment.bytes":    strconv.FormatInt(b.cfg.OffsetsTopicSegmentBytes, 10),
-			"compression.type": "producer",
-		} {
-			c := kmsg.NewCreateTopicsRequestTopicConfig()
-			c.Name, c.Value = k, kmsg.StringPtr(v)
-			rt.Configs = append(rt.Configs, c)
+		if err := b.sendCreateOffsetsTopic(ctx); err != nil {
+			b.repeats.Warn("creating the offsets topic failed", "topic", offsetsTopic,
+				"replication_factor", b.cfg.KRaft.OffsetsTopicReplicationFactor, "partitions", b.cfg.OffsetsTopicPartitions, "err", err)
 		}
-		req.Topics = append(req.Topics, rt)
-		resp, err := kn.client.Send(ctx, req)
-		if err == nil {
-			ct := resp.(*kmsg.CreateTopicsResponse).Topics
-			if len(ct) == 1 && ct[0].ErrorCode != 0 && ct[0].ErrorCode != kerr.TopicAlreadyExists.Code {
-				err = fmt.Errorf("%w: %s", kerr.ErrorForCode(ct[0].ErrorCode), derefOr(ct[0].ErrorMessage))
+	}()
+}
+
+// sendCreateOffsetsTopic has the active controller create __consumer_offsets (an existing one is no
+// error) and logs its creation.
+func (b *Broker) sendCreateOffsetsTopic(ctx context.Context) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = int32(offsetsTopicCreateTimeout.Milliseconds())
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic = offsetsTopic
+	rt.NumPartitions = b.cfg.OffsetsTopicPartitions
+	rt.ReplicationFactor = b.cfg.KRaft.OffsetsTopicReplicationFactor
+	for k, v := range map[string]string{
+		"cleanup.policy":   "compact",
+		"segment.bytes":    strconv.FormatInt(b.cfg.OffsetsTopicSegmentBytes, 10),
+		"compression.type": "producer",
+	} {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, c)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := b.kraft.client.Send(ctx, req)
+	if err != nil {
+		return err
+	}
+	ct := resp.(*kmsg.CreateTopicsResponse).Topics
+	if len(ct) == 1 && ct[0].ErrorCode == kerr.TopicAlreadyExists.Code {
+		return nil
+	}
+	if len(ct) == 1 && ct[0].ErrorCode != 0 {
+		return fmt.Errorf("%w: %s", kerr.ErrorForCode(ct[0].ErrorCode), derefOr(ct[0].ErrorMessage))
+	}
+	b.logger.Info("created the offsets topic", "topic", offsetsTopic, "replication_factor", rt.ReplicationFactor, "partitions", rt.NumPartitions)
+	return nil
+}
+
+// prepareGroupCoordinators creates __consumer_offsets if the image has none and waits until the
+// coordinator of every offsets partition led here is loaded, so a single node answers its first
+// FindCoordinator and group request at once, as before it was a quorum. groups.run must be running.
+func (b *Broker) prepareGroupCoordinators(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, offsetsTopicCreateTimeout)
+	defer cancel()
+	if b.MetadataImage().Topic(offsetsTopic) == nil {
+		if err := b.sendCreateOffsetsTopic(ctx); err != nil {
+			return fmt.Errorf("create %s: %w", offsetsTopic, err)
+		}
+	}
+	for {
+		loaded, err := b.groups.loadedAll()
+		if err != nil {
+			return err
+		}
+		if loaded {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the coordinators of %s did not load: %w", offsetsTopic, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// loadedAll reports whether the image has an offsets topic, every partition of it is led here (a
+// single node's case), and each has its coordinator loaded.
+func (d *groupDriver) loadedAll() (bool, error) {
+	d.mu.Lock()
+	led, partitions := maps.Clone(d.mu.led), d.mu.partitions
+	d.mu.Unlock()
+	loaded := partitions > 0 && len(led) == int(partitions)
+	err := d.do(func(time.Time) {
+		for index := range led {
+			if s := d.shards[index]; s == nil || s.coord == nil {
+				loaded = false
 			}
 		}
-		if err != nil {
-			b.repeats.Warn("creating the offsets topic failed", "topic", offsetsTopic,
-				"replication_factor", rt.ReplicationFactor, "partitions", rt.NumPartitions, "err", err)
-			return
-		}
-		b.logger.Info("created the offsets topic", "topic", offsetsTopic, "replication_factor", rt.ReplicationFactor, "partitions", rt.NumPartitions)
-	}()
+	})
+	return loaded, err
 }
 
 func derefOr(s *string) string {

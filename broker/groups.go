@@ -3,7 +3,6 @@ package broker
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -22,8 +21,8 @@ func isInternalTopic(name string) bool { return name == offsetsTopic }
 // partition it coordinates, on one goroutine (run) that carries out every operation in order and
 // ticks their timers. Handlers submit closures and wait for their replies.
 //
-// A single node coordinates every offsets partition, loaded in New. A KRaft broker coordinates the
-// offsets partitions it leads (groupleaders.go): the coordinators move with partition leadership.
+// A broker coordinates the offsets partitions it leads (groupleaders.go): the coordinators move with
+// partition leadership.
 type groupDriver struct {
 	b   *Broker
 	ops chan func(now time.Time)
@@ -146,47 +145,13 @@ func (b *Broker) loadGroups(p *partition, partitions int32, upTo int64, store gr
 	return coord, records, nil
 }
 
-// openGroupCoordinator sets up the group coordinators. A single node creates __consumer_offsets if
-// needed and loads every partition's groups; a KRaft broker starts with none (the image's
-// leadership of the offsets partitions brings them, see groupleaders.go).
+// openGroupCoordinator sets up the group driver, with no coordinator: the image's leadership of
+// the offsets partitions brings them (groupleaders.go).
 func (b *Broker) openGroupCoordinator() error {
 	d := &groupDriver{b: b, ops: make(chan func(time.Time)), shards: map[int32]*groupShard{}, wake: make(chan struct{}, 1)}
 	d.nobody = group.New(b.groupConfig(1), offsetsStore{b: b})
 	d.mu.led = map[int32]int32{}
 	b.groups = d
-	if b.cfg.KRaft.Enabled() {
-		return nil
-	}
-	n := b.cfg.OffsetsTopicPartitions
-	if t, _ := b.lookup(offsetsTopic, 0); t == nil {
-		cfgs := map[string]string{
-			"cleanup.policy": "compact",
-			"segment.bytes":  strconv.FormatInt(b.cfg.OffsetsTopicSegmentBytes, 10),
-		}
-		if _, err := b.createTopic(offsetsTopic, n, cfgs, false, nil); err != nil {
-			return fmt.Errorf("create %s: %w", offsetsTopic, err)
-		}
-	} else {
-		b.mu.RLock()
-		n = int32(len(t.partitions)) // the partition count a group hashes to is fixed at creation
-		b.mu.RUnlock()
-	}
-	start := time.Now()
-	records := 0
-	for i := int32(0); i < n; i++ {
-		_, p := b.lookup(offsetsTopic, i)
-		if p == nil {
-			return fmt.Errorf("%s-%d is missing", offsetsTopic, i)
-		}
-		coord, nrec, err := b.loadGroups(p, n, p.log.LogEndOffset(), offsetsStore{b: b, leaderEpoch: -1})
-		if err != nil {
-			return err
-		}
-		records += nrec
-		d.shards[i] = &groupShard{coord: coord, leaderEpoch: -1}
-	}
-	d.mu.partitions = n
-	b.logger.Info("loaded consumer groups", "records", records, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -17,8 +17,7 @@ import (
 
 // The high watermark of every partition is checkpointed in Kafka's replication-offset-checkpoint
 // file, one per log dir, holding the partitions of that dir: a version line (0), a count line,
-// then "topic partition highWatermark" a line. It holds the single node's partitions and a KRaft
-// broker's replicas of image partitions alike (the applier opens those with their checkpointed high
+// then "topic partition highWatermark" a line. It holds the replicas hosted here (the applier opens those with their checkpointed high
 // watermark, so a restarted replica neither starts at 0 nor serves uncommitted records). It is written every
 // replica.high.watermark.checkpoint.interval.ms and on a clean stop, and read at start: a
 // partition's log opens with its high watermark at its log end offset, which may hold records
@@ -94,9 +93,9 @@ func (b *Broker) checkpointHighWatermarks() error {
 		hw, _ := p.state.Offsets()
 		add(topicPartition{p.topic.name, p.index}, hw)
 	}
-	// NB: a KRaft broker's replicas the image has not reopened yet keep the high watermark they were
+	// NB: the replicas the image has not reopened yet keep the high watermark they were
 	// checkpointed with, so a restart before the applier caught up loses none.
-	if b.kraft != nil {
+	if b.kraft != nil { // NB: nil only when Start failed before the cluster side started
 		for tp, hw := range b.kraft.applier.unopenedHighWatermarks() {
 			add(tp, hw)
 		}

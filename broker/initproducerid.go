@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"fmt"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -33,38 +31,14 @@ func (b *Broker) handleInitProducerID(r *kmsg.InitProducerIDRequest) *kmsg.InitP
 			return resp
 		}
 	}
-	if b.forwardsAdmin() {
-		id, err := b.allocateProducerIDFromController()
-		if err != nil {
-			resp.ErrorCode = codeFor(err)
-			b.repeats.Warn("allocating a producer id block from the controller failed", "err", err)
-			return resp
-		}
-		resp.ProducerID, resp.ProducerEpoch = id, 0
-		return resp
-	}
-	id, err := b.allocateProducerID()
+	id, err := b.allocateProducerIDFromController() // produceridblocks.go
 	if err != nil {
-		resp.ErrorCode = kerr.KafkaStorageError.Code
-		b.repeats.Error("allocating producer id failed", "err", err)
+		resp.ErrorCode = codeFor(err)
+		b.repeats.Warn("allocating a producer id block from the controller failed", "err", err)
 		return resp
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0
 	return resp
-}
-
-const producerIDBlock = 1000
-
-// allocateProducerID hands out a new producer ID. IDs are reserved in persisted blocks so that
-// no ID is reused after a crash.
-func (b *Broker) allocateProducerID() (int64, error) {
-	if b.cfg.KRaft.Enabled() {
-		return b.allocateProducerIDFromController() // produceridblocks.go
-	}
-	// NB: each round persists a new block unless another allocation already did; a block of
-	// producerIDBlock IDs used up between two rounds would take many concurrent allocations.
-	return b.nextProducerIDFrom(func() error { return b.saveMeta(true) },
-		fmt.Errorf("producer id blocks were used up as fast as they were reserved"))
 }
 
 // nextProducerIDFrom hands out the next ID of the current block (Broker.nextProducerID below

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gregor-streams/gregor/broker/config"
@@ -33,6 +34,7 @@ type kraftNode struct {
 // everything it started is stopped.
 func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint) (err error) {
 	k := &b.cfg.KRaft
+	voters := k.Voters
 	kn := &kraftNode{}
 	defer func() {
 		if err != nil {
@@ -46,6 +48,11 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		if err != nil {
 			return fmt.Errorf("controller listener %s: %w", l, err)
 		}
+		if k.Implicit {
+			// NB: the implicit node's one voter listens where the OS put it: everything that dials
+			// the controller (client, lifecycle) is given the bound address.
+			voters = []quorum.Voter{{ID: b.cfg.NodeID, Host: l.Host, Port: ln.Addr().(*net.TCPAddr).Port}}
+		}
 		ctlCfg := controller.DefaultConfig()
 		ctlCfg.ClusterID = b.clusterID
 		ctlCfg.SessionTimeout = time.Duration(k.BrokerSessionTimeoutMs) * time.Millisecond
@@ -55,12 +62,14 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		ctlCfg.AutoLeaderRebalance = k.AutoLeaderRebalanceEnable
 		ctlCfg.LeaderImbalanceCheckInterval = time.Duration(k.LeaderImbalanceCheckIntervalSeconds) * time.Second
 		ctlCfg.LeaderImbalancePerBroker = k.LeaderImbalancePerBrokerPercentage
+		ctlCfg.MaxRecordsPerBatch = int(b.cfg.ControllerMaxRecordsPerBatch)
+		ctlCfg.MaxBrokerPartitions = b.cfg.MaxBrokerPartitions
 		kn.ctl, err = controller.StartServer(controller.ServerConfig{
 			Listener:     ln,
 			ListenerName: l.Name,
 			Quorum: quorum.Config{
 				NodeID:             b.cfg.NodeID,
-				Voters:             k.Voters,
+				Voters:             voters,
 				Dir:                filepath.Join(b.cfg.MetadataDir(), quorum.MetadataDirName),
 				SnapshotAfterBytes: k.MetadataLogMaxRecordBytesBetweenSnapshots,
 				SnapshotInterval:   time.Duration(k.MetadataLogMaxSnapshotIntervalMs) * time.Millisecond,
@@ -73,13 +82,27 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 			return fmt.Errorf("controller: %w", err)
 		}
 		b.logger.Info("controller listening", "listener", l.Name, "addr", kn.ctl.Addr().String())
+		if !k.MultiNode() {
+			// NB: the Manager's first registration would otherwise find no active controller and
+			// back off (tens of milliseconds): a single node's start is every test's.
+			if err := waitActive(ctx, kn.ctl.Node(), initialRegistrationTimeout); err != nil {
+				return err
+			}
+		}
+		if m := b.legacyRegistry; m != nil {
+			if k.MultiNode() {
+				b.logger.Warn("a previous release's topic registry is ignored on a node of several: only a single node imports it", "file", b.metaPath())
+			} else if err := b.importLegacyRegistry(ctx, kn.ctl.Node(), m); err != nil {
+				return err
+			}
+		}
 	}
 	if !k.HasRole(config.RoleBroker) {
 		b.kraft = kn
 		return nil
 	}
 	kn.pub = metadata.NewPublisher(metadata.Empty())
-	if kn.client, err = lifecycle.NewControllerClient(k.Voters, fmt.Sprintf("gregor-broker-%d", b.cfg.NodeID)); err != nil {
+	if kn.client, err = lifecycle.NewControllerClient(voters, fmt.Sprintf("gregor-broker-%d", b.cfg.NodeID)); err != nil {
 		return fmt.Errorf("controller client: %w", err)
 	}
 	// NB: subscribers subscribe here, before the Follower starts, so they see every image.
@@ -90,7 +113,7 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 		kn.follower = lifecycle.FollowLocal(kn.ctl.Quorum(), kn.pub, b.logger.With("component", "metadata-follower"))
 	} else {
 		kn.follower, err = lifecycle.FollowRemote(lifecycle.RemoteConfig{
-			NodeID: b.cfg.NodeID, ClusterID: b.clusterID, Voters: k.Voters,
+			NodeID: b.cfg.NodeID, ClusterID: b.clusterID, Voters: voters,
 			Logger: b.logger.With("component", "metadata-follower"),
 		}, kn.pub)
 		if err != nil {
@@ -102,10 +125,13 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 	kn.mgr, err = lifecycle.Start(lifecycle.Config{
 		NodeID:            b.cfg.NodeID,
 		ClusterID:         b.clusterID,
-		Voters:            k.Voters,
+		Voters:            voters,
 		Listeners:         advertised,
 		Rack:              b.cfg.Rack,
 		HeartbeatInterval: heartbeat,
+		// NB: a single node skips the controlled shutdown, whose end fences the old registration:
+		// naming the epoch of its clean stop is what lets it register again at once.
+		PreviousBrokerEpoch: b.takePreviousBrokerEpoch(),
 		// NB: a new active controller starts every broker's session when it activates. A broker
 		// whose heartbeats went to the dead controller must find the new one well within
 		// broker.session.timeout.ms, or the controller fences a healthy broker (partition leaders
@@ -119,6 +145,41 @@ func (b *Broker) startKRaft(ctx context.Context, advertised []metadata.EndPoint)
 	}
 	kn.applier.mgr.Store(kn.mgr)
 	b.kraft = kn
+	if !k.MultiNode() {
+		// NB: as Kafka's broker waits for its first unfencing before it enables request processing.
+		// Only a single node waits here: a node of several needs its peers, which may start after it.
+		if err := kn.waitUnfenced(ctx, b.cfg.NodeID, initialRegistrationTimeout); err != nil {
+			b.kraft = nil // NB: the deferred close stops kn; Close must not stop it again
+			return err
+		}
+	}
+	return nil
+}
+
+// initialRegistrationTimeout is Kafka's initial.broker.registration.timeout.ms default: how long a
+// single node's Start waits to be registered and unfenced by its own controller.
+const initialRegistrationTimeout = 60 * time.Second
+
+// waitUnfenced waits until the controller registered and unfenced this broker and the image applier
+// applied an image in which it is.
+func (kn *kraftNode) waitUnfenced(ctx context.Context, nodeID int32, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	st, err := kn.mgr.WaitFor(ctx, func(s lifecycle.State) bool { return s.BrokerEpoch >= 0 && !s.Fenced })
+	if err != nil {
+		return fmt.Errorf("broker not unfenced by its controller within %v (state %+v): %w", timeout, st, err)
+	}
+	// NB: the controller unfenced the broker once its published image reached the registration: the
+	// applier must have applied that far (a restart replays the whole log, and an early image of it
+	// may already show this broker unfenced and leading). Metadata lists the image's usable brokers:
+	// the first client must find this one, and (a single node's partitions have no other replica)
+	// the leader of every partition.
+	caughtUp := kn.pub.Current().Offset()
+	if err := kn.applier.waitApplied(ctx, func(img *metadata.Image) bool {
+		return img.Offset() >= caughtUp && slices.Contains(img.UsableBrokers(), nodeID) && leadsAll(img, nodeID)
+	}); err != nil {
+		return fmt.Errorf("broker unfenced but not the leader of every partition in an applied metadata image within %v: %w", timeout, err)
+	}
 	return nil
 }
 
@@ -156,14 +217,9 @@ func securityProtocolID(name string) int16 {
 	return 0 // PLAINTEXT
 }
 
-// clientListeners are the listeners the Kafka-protocol server serves: every listener on a legacy node,
-// every listener but the controller's on a KRaft node (the controller server owns that one).
-func (b *Broker) clientListeners() []config.Listener {
-	if b.cfg.KRaft.Enabled() {
-		return b.cfg.BrokerListeners()
-	}
-	return b.cfg.Listeners
-}
+// clientListeners are the listeners the Kafka-protocol server serves: every listener but the
+// controller's (the controller server owns that one; the implicit single node's is never configured).
+func (b *Broker) clientListeners() []config.Listener { return b.cfg.BrokerListeners() }
 
 // controlledShutdown asks the controller to move leadership away before the broker stops,
 // bounded by broker.session.timeout.ms (after which the controller would fence the broker anyway).
@@ -192,7 +248,7 @@ func (kn *kraftNode) close() error {
 	if kn.unsub != nil {
 		kn.unsub()
 	}
-	kn.applier.close()
+	errs = append(errs, kn.applier.close())
 	if kn.client != nil {
 		kn.client.Close()
 	}
@@ -202,8 +258,8 @@ func (kn *kraftNode) close() error {
 	return errors.Join(errs...)
 }
 
-// MetadataImage returns the newest metadata image this KRaft broker has published, or nil on a legacy
-// single node or a controller-only node.
+// MetadataImage returns the newest metadata image this broker has published, or nil on a
+// controller-only node (or before Start).
 func (b *Broker) MetadataImage() *metadata.Image {
 	if b.kraft == nil || b.kraft.pub == nil {
 		return nil
@@ -212,10 +268,39 @@ func (b *Broker) MetadataImage() *metadata.Image {
 }
 
 // LifecycleState returns what the controller last said of this KRaft broker's registration, and
-// false on a legacy single node or a controller-only node.
+// false on a controller-only node (or before Start).
 func (b *Broker) LifecycleState() (lifecycle.State, bool) {
 	if b.kraft == nil || b.kraft.mgr == nil {
 		return lifecycle.State{}, false
 	}
 	return b.kraft.mgr.State(), true
+}
+
+// leadsAll reports whether node leads every partition img assigns it.
+func leadsAll(img *metadata.Image, node int32) bool {
+	for _, t := range img.Topics() {
+		for _, p := range t.Partitions() {
+			if p.Leader != node && slices.Contains(p.Replicas, node) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// waitActive waits until the node's own controller is active (it leads the quorum and applied
+// everything before its term), polling: it takes a few milliseconds on a single node.
+func waitActive(ctx context.Context, ctl *controller.Node, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for !ctl.Active() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the controller did not become active within %v: %w", timeout, ctx.Err())
+		case <-ctl.Done():
+			return fmt.Errorf("the controller stopped before it became active")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }

@@ -46,9 +46,8 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 	seenNames := make(map[string]struct{})
 	seenIDs := make(map[[16]byte]struct{})
 	var autoCreateErrs map[string]error
-	if autoCreate && b.forwardsAdmin() {
-		autoCreateErrs = b.autoCreateViaController(r.Topics)
-		autoCreate = false
+	if autoCreate {
+		autoCreateErrs = b.autoCreateViaController(r.Topics) // autocreate_kraft.go
 	}
 	for _, rt := range r.Topics {
 		if rt.Topic == nil {
@@ -91,16 +90,6 @@ func (b *Broker) handleMetadata(r *kmsg.MetadataRequest) *kmsg.MetadataResponse 
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		if t, _ := b.lookup(name, 0); t == nil && autoCreate {
-			if _, err := b.createTopic(name, b.cfg.NumPartitions, nil, false, nil); err != nil {
-				mt := kmsg.NewMetadataResponseTopic()
-				mt.Topic = rt.Topic
-				mt.ErrorCode = codeFor(err)
-				resp.Topics = append(resp.Topics, mt)
-				continue
-			}
-			b.logger.Info("auto-created topic", "topic", name, "partitions", b.cfg.NumPartitions)
-		}
 		resp.Topics = append(resp.Topics, b.metadataTopic(name, nil))
 	}
 	return resp
@@ -120,19 +109,7 @@ func (b *Broker) metadataTopic(name string, _ []int32) kmsg.MetadataResponseTopi
 	}
 	mt.TopicID = t.id
 	mt.IsInternal = isInternalTopic(name)
-	if t.image {
-		b.imageTopicPartitions(&mt, t.id)
-		return mt
-	}
-	for _, p := range t.partitions {
-		mp := kmsg.NewMetadataResponseTopicPartition()
-		mp.Partition = p.index
-		mp.Leader, mp.LeaderEpoch = p.state.Leader()
-		mp.Replicas = []int32{b.cfg.NodeID}
-		mp.ISR = []int32{b.cfg.NodeID}
-		mp.OfflineReplicas = []int32{}
-		mt.Partitions = append(mt.Partitions, mp)
-	}
+	b.imageTopicPartitions(&mt, t.id)
 	return mt
 }
 

@@ -2,9 +2,7 @@ package broker
 
 import (
 	"fmt"
-	"slices"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streams/gregor/broker/server"
@@ -21,46 +19,21 @@ func init() {
 	})
 }
 
-// handleAlterPartitionReassignments starts or cancels (null replicas) reassignments. A KRaft broker
+// handleAlterPartitionReassignments starts or cancels (null replicas) reassignments: the broker
 // forwards it to the active controller, which adds the new replicas, waits for them to join the ISR,
-// then drops the old ones. A single node can only be "reassigned" to itself.
+// then drops the old ones.
 func (b *Broker) handleAlterPartitionReassignments(r *kmsg.AlterPartitionAssignmentsRequest) *kmsg.AlterPartitionAssignmentsResponse {
 	if r.Version == 0 {
 		r.AllowReplicationFactorChange = true // NB: v0 has no such field and always allowed it
 	}
-	if b.forwardsAdmin() {
-		resp, err := b.forward(r, r.TimeoutMillis)
-		if err == nil {
-			if ar, ok := resp.(*kmsg.AlterPartitionAssignmentsResponse); ok {
-				return ar
-			}
-			err = fmt.Errorf("controller answered %T", resp)
+	resp, err := b.forward(r, r.TimeoutMillis)
+	if err == nil {
+		if ar, ok := resp.(*kmsg.AlterPartitionAssignmentsResponse); ok {
+			return ar
 		}
-		return alterReassignmentsError(r, forwardErrorCode(err), errText(err))
+		err = fmt.Errorf("controller answered %T", resp)
 	}
-	resp := r.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
-	resp.AllowReplicationFactorChange = r.AllowReplicationFactorChange
-	for _, rt := range r.Topics {
-		out := kmsg.NewAlterPartitionAssignmentsResponseTopic()
-		out.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
-			op := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
-			op.Partition = rp.Partition
-			var err error
-			switch _, p := b.lookup(rt.Topic, rp.Partition); {
-			case p == nil:
-				err = apiErr(kerr.UnknownTopicOrPartition, "partition %s-%d does not exist", rt.Topic, rp.Partition)
-			case rp.Replicas == nil:
-				err = apiErr(kerr.NoReassignmentInProgress, "no reassignment of %s-%d is in progress", rt.Topic, rp.Partition)
-			case !slices.Equal(rp.Replicas, []int32{b.cfg.NodeID}):
-				err = apiErr(kerr.InvalidReplicaAssignment, "replicas %v: this cluster has the single broker %d", rp.Replicas, b.cfg.NodeID)
-			}
-			op.ErrorCode, op.ErrorMessage = codeFor(err), errText(err)
-			out.Partitions = append(out.Partitions, op)
-		}
-		resp.Topics = append(resp.Topics, out)
-	}
-	return resp
+	return alterReassignmentsError(r, forwardErrorCode(err), errText(err))
 }
 
 // alterReassignmentsError answers the request and every partition of it with code.
@@ -81,12 +54,9 @@ func alterReassignmentsError(r *kmsg.AlterPartitionAssignmentsRequest, code int1
 	return resp
 }
 
-// handleListPartitionReassignments lists the reassignments in progress (null topics: all). A
-// single node never has one.
+// handleListPartitionReassignments lists the reassignments in progress (null topics: all), as the
+// active controller answers it.
 func (b *Broker) handleListPartitionReassignments(r *kmsg.ListPartitionReassignmentsRequest) *kmsg.ListPartitionReassignmentsResponse {
-	if !b.forwardsAdmin() {
-		return r.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
-	}
 	resp, err := b.forward(r, r.TimeoutMillis)
 	if err == nil {
 		if lr, ok := resp.(*kmsg.ListPartitionReassignmentsResponse); ok {

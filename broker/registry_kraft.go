@@ -49,11 +49,6 @@ func (a *imageApplier) syncRegistry(u metadata.Update) {
 		if it == nil || a.topics[it.ID] != nil {
 			continue
 		}
-		if local := b.topics[it.Name]; local != nil {
-			// NB: a topic of the single-node registry owns its partition directories.
-			b.repeats.Warn("an image topic is also in the local registry; the local one is kept", "topic", it.Name, "file", metaFileName)
-			continue
-		}
 		t := &topic{name: it.Name, id: it.ID, configs: cloneMap(img.Configs(metadata.TopicResource(it.Name))), image: true}
 		a.topics[it.ID] = t
 		b.topics[t.name] = t
@@ -118,7 +113,7 @@ func (a *imageApplier) setSlot(t *topic, index int32, p *partition) {
 // it: NOT_LEADER_OR_FOLLOWER for a partition of an image topic hosted elsewhere (the client
 // refreshes its metadata and goes to the leader), UNKNOWN_TOPIC_OR_PARTITION otherwise.
 func (b *Broker) missingPartitionError(t *topic, index int32) error {
-	if t != nil && t.image && index >= 0 {
+	if t != nil && index >= 0 {
 		b.mu.RLock()
 		n := int32(len(t.partitions))
 		b.mu.RUnlock()
@@ -130,14 +125,6 @@ func (b *Broker) missingPartitionError(t *topic, index int32) error {
 		return apiErr(kerr.UnknownTopicOrPartition, "unknown topic")
 	}
 	return apiErr(kerr.UnknownTopicOrPartition, "topic %s has no partition %d", t.name, index)
-}
-
-// errImageTopic refuses a local admin change to a topic of the KRaft metadata image.
-//
-// NB: a KRaft broker forwards admin requests to the controller (admin_forward.go) and never reaches the
-// local paths that refuse with this; it guards the logs the imageApplier owns all the same.
-func errImageTopic(name string) error {
-	return apiErr(kerr.InvalidRequest, "topic %s is managed by the KRaft controller, not by this broker's local registry", name)
 }
 
 // imageTopicPartitions fills mt's partitions from the newest metadata image: leader, leader epoch,
@@ -176,7 +163,7 @@ func (b *Broker) imageTopicPartitions(mt *kmsg.MetadataResponseTopic, id [16]byt
 // for KIP-951's current-leader fields of a NOT_LEADER_OR_FOLLOWER answer; ok is false for a
 // single-node topic, a partition without a leader, or a leader without a client endpoint.
 func (b *Broker) currentLeader(t *topic, index int32) (leader, leaderEpoch int32, ep brokerEndpoint, ok bool) {
-	if t == nil || !t.image {
+	if t == nil {
 		return -1, -1, ep, false
 	}
 	img := b.MetadataImage()
@@ -199,18 +186,17 @@ func (b *Broker) currentLeader(t *topic, index int32) (leader, leaderEpoch int32
 	return -1, -1, ep, false
 }
 
-// servedPartitions snapshots every partition whose log this broker serves, for the log manager's
-// loops (retention, flush, compaction, high-watermark checkpoints): the single node's, and a KRaft
-// broker's replicas of image partitions. A partition may be closed or deleted while a loop holds
-// it; its log then answers log.ErrClosed.
+// servedPartitions snapshots every partition whose log this broker serves (the applier's hosted
+// replicas), for the log manager's loops (retention, flush, compaction, high-watermark checkpoints).
+// A partition may be closed or deleted while a loop holds it; its log then answers log.ErrClosed.
 func (b *Broker) servedPartitions() []*partition {
-	out := b.allPartitions()
 	if b.kraft == nil || b.kraft.applier == nil {
-		return out
+		return nil // NB: before Start, or a controller-only node
 	}
 	a := b.kraft.applier
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	out := make([]*partition, 0, len(a.mu.hosted))
 	for _, p := range a.mu.hosted {
 		out = append(out, p)
 	}
@@ -235,4 +221,19 @@ func (a *imageApplier) takeCheckpointedHighWatermark(tp topicPartition) int64 {
 	hw := a.mu.checkpointed[tp]
 	delete(a.mu.checkpointed, tp)
 	return hw
+}
+
+// assignedReplica reports whether broker replicaID is one of the image's replicas of partition index
+// of t, for fetch.go: only an assigned replica's fetch is a follower's.
+func (b *Broker) assignedReplica(t *topic, index, replicaID int32) bool {
+	img := b.MetadataImage()
+	if img == nil || t == nil {
+		return false
+	}
+	it := img.TopicByID(t.id)
+	if it == nil {
+		return false
+	}
+	p := it.Partition(index)
+	return p != nil && slices.Contains(p.Replicas, replicaID)
 }

@@ -1,13 +1,10 @@
 package broker
 
 import (
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,9 +21,9 @@ type topic struct {
 	id         [16]byte
 	configs    map[string]string
 	partitions []*partition
-	growing    bool // a CreatePartitions is adding partitions (outside Broker.mu)
-	// image marks a topic of the KRaft metadata image (registry_kraft.go): its nil partition slots
-	// are partitions hosted elsewhere, and the imageApplier owns its logs.
+	// image is always true: every topic is the metadata image's (registry_kraft.go), its nil
+	// partition slots partitions hosted elsewhere. NB: kept only for fetch.go's check of it, which
+	// others patch this session; drop both together.
 	image bool
 }
 
@@ -40,102 +37,6 @@ type partition struct {
 	// openedHighWatermark is the high watermark the partition opened with (its checkpoint, clamped
 	// to the log), for logs and tests.
 	openedHighWatermark int64
-}
-
-// metaFile is the persisted form of the topic registry.
-type metaFile struct {
-	ClusterID      string      `json:"cluster_id"`
-	NextProducerID int64       `json:"next_producer_id"`
-	Topics         []metaTopic `json:"topics"`
-}
-
-type metaTopic struct {
-	Name       string            `json:"name"`
-	ID         string            `json:"id"`
-	Partitions int32             `json:"partitions"`
-	Configs    map[string]string `json:"configs,omitempty"`
-}
-
-const metaFileName = "gregor-topics.json"
-
-func (b *Broker) metaPath() string { return filepath.Join(b.cfg.LogDirs[0], metaFileName) }
-
-// saveMeta writes the registry atomically (temp file, fsync, rename). The registry is encoded under
-// b.mu and written without it (no disk I/O under Broker.mu); metaWriteMu, taken before b.mu,
-// serializes writers, so each write holds every change made before it began. With
-// newProducerIDBlock, the write also reserves the next block of producer IDs if the current one
-// is used up; IDs of a block are handed out only once it is persisted.
-func (b *Broker) saveMeta(newProducerIDBlock bool) error {
-	b.metaWriteMu.Lock()
-	defer b.metaWriteMu.Unlock()
-	b.mu.RLock()
-	limit := b.producerIDLimit
-	if newProducerIDBlock && b.nextProducerID >= limit {
-		limit = b.nextProducerID + producerIDBlock
-	}
-	m := metaFile{ClusterID: b.clusterID, NextProducerID: limit}
-	for _, t := range b.topics {
-		m.Topics = append(m.Topics, metaTopic{Name: t.name, ID: formatUUID(t.id), Partitions: int32(len(t.partitions)), Configs: t.configs})
-	}
-	data, err := json.MarshalIndent(m, "", "  ")
-	b.mu.RUnlock()
-	if err != nil {
-		return err
-	}
-	// NB: a KRaft node's topics live in the metadata log; it never writes the single-node registry.
-	// Its producer-ID blocks are then held in memory only, so IDs may repeat after a restart or on
-	// another broker until blocks come from the controller (AllocateProducerIds).
-	if !b.cfg.KRaft.Enabled() {
-		if err := b.writeMeta(data); err != nil {
-			return err
-		}
-	}
-	b.mu.Lock()
-	b.producerIDLimit = max(b.producerIDLimit, limit)
-	b.mu.Unlock()
-	return nil
-}
-
-// writeMeta replaces the registry file with data.
-func (b *Broker) writeMeta(data []byte) error {
-	// NB: through b.fs, like every partition file, so a full disk can be injected in tests.
-	tmp := b.metaPath() + ".tmp"
-	f, err := b.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("write topic metadata: %w", err)
-	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write topic metadata: %w", err)
-	}
-	if err := b.fs.Rename(tmp, b.metaPath()); err != nil {
-		return fmt.Errorf("write topic metadata: %w", err)
-	}
-	if d, err := b.fs.OpenFile(filepath.Dir(b.metaPath()), os.O_RDONLY, 0); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-func (b *Broker) loadMeta() (*metaFile, error) {
-	data, err := os.ReadFile(b.metaPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return &metaFile{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var m metaFile
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.metaPath(), err)
-	}
-	return &m, nil
 }
 
 // partitionDir spreads partitions over log.dirs by a stable hash.
@@ -177,24 +78,6 @@ func (b *Broker) logConfig(overrides map[string]string) log.Config {
 	}
 }
 
-// openPartition opens partition p of t with the high watermark the broker checkpointed for it.
-func (b *Broker) openPartition(t *topic, p int32, highWatermark int64) (*partition, error) {
-	part, err := b.openReplica(t, p, highWatermark, nil)
-	if err != nil {
-		return nil, err
-	}
-	l := part.log
-	// Single node: this broker is the only replica, the leader and the whole ISR. The leader epoch
-	// is the latest the log recorded (0 for a new log), so it survives restarts unchanged.
-	epoch := max(l.LatestEpoch(), 0)
-	if _, err := part.state.ApplyAssignment(replication.Assignment{Leader: b.cfg.NodeID, LeaderEpoch: epoch, PartitionEpoch: 0,
-		Replicas: []int32{b.cfg.NodeID}, ISR: []int32{b.cfg.NodeID}}); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
-	}
-	return part, nil
-}
-
 // openReplica opens (or creates) partition p of t, its log and its replica state, with no role yet:
 // the caller applies an assignment. propose sends its ISR proposals (nil: a single node has none).
 func (b *Broker) openReplica(t *topic, p int32, highWatermark int64, propose func(string, int32, replication.Proposal)) (*partition, error) {
@@ -231,19 +114,6 @@ func validTopicName(name string) error {
 		}
 	}
 	return nil
-}
-
-func newUUID() [16]byte {
-	var u [16]byte
-	for {
-		rand.Read(u[:])
-		u[6] = u[6]&0x0f | 0x40
-		u[8] = u[8]&0x3f | 0x80
-		// Kafka reserves the all-zero and "metadata topic" UUIDs; skip anything starting with zero bytes.
-		if u != ([16]byte{}) && u[0] != 0 {
-			return u
-		}
-	}
 }
 
 // formatUUID renders a topic ID the way Kafka prints it: URL-safe base64 without padding.

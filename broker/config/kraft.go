@@ -11,11 +11,15 @@ import (
 	"github.com/gregor-streams/gregor/broker/quorum"
 )
 
-// KRaft holds the settings of a node in a KRaft cluster (process.roles set). They are parsed in every
-// mode; Validate checks them only when process.roles is set.
+// KRaft holds the settings of a node in a KRaft cluster. With process.roles unset, Validate makes the
+// node the implicit single node (Implicit): process.roles=broker,controller with node.id the only
+// voter, its controller listener internal (ImplicitControllerListener).
 type KRaft struct {
-	// ProcessRoles is process.roles: "broker", "controller", or both. Empty: the legacy single node.
+	// ProcessRoles is process.roles: "broker", "controller", or both (both for the implicit single node).
 	ProcessRoles []string
+	// Implicit is true when process.roles was not set: the node is a one-voter quorum of its own,
+	// whose controller listener is internal (never configured, never advertised).
+	Implicit bool
 	// Voters is controller.quorum.voters, sorted by node ID.
 	Voters []quorum.Voter
 	// ControllerListenerNames is controller.listener.names; the first is the one a controller serves.
@@ -167,8 +171,18 @@ func init() {
 // HasRole reports whether process.roles contains role.
 func (k *KRaft) HasRole(role string) bool { return slices.Contains(k.ProcessRoles, role) }
 
-// Enabled reports whether process.roles is set: the node is part of a KRaft cluster.
+// Enabled reports whether the node has KRaft roles: always, once Validate ran (the implicit single
+// node included).
 func (k *KRaft) Enabled() bool { return len(k.ProcessRoles) > 0 }
+
+// ImplicitControllerListener is the implicit single node's internal controller listener: loopback
+// only, on a port the OS picks at every start. The broker rewrites the voter's address to the bound
+// port before anything dials it.
+//
+// NB: a real listener, not an in-process shortcut, so the implicit node runs exactly the controller
+// server, controller client and lifecycle code a cluster runs (one path, issue 10); port 0 on
+// 127.0.0.1 can neither clash with a user's port nor be reached from another host.
+var ImplicitControllerListener = Listener{Name: "CONTROLLER", Host: "127.0.0.1", Port: 0}
 
 // MultiNode reports whether the node is one of several: more than one voter, or a broker-only or
 // controller-only node.
@@ -182,6 +196,9 @@ func (k *KRaft) IsVoter(id int32) bool {
 // ControllerListener returns the listener a controller serves: the first of listeners named in
 // controller.listener.names.
 func (b *Broker) ControllerListener() (Listener, bool) {
+	if b.KRaft.Implicit {
+		return ImplicitControllerListener, true
+	}
 	for _, l := range b.Listeners {
 		if slices.Contains(b.KRaft.ControllerListenerNames, l.Name) {
 			return l, true
@@ -215,10 +232,20 @@ func (b *Broker) MetadataDir() string {
 
 // validateKRaft checks the KRaft settings together, as Kafka's KafkaConfig.validateValues does, and
 // fills in derived defaults (the security protocol of controller listeners, inter.broker.listener.name).
-// It does nothing when process.roles is unset.
+// With process.roles unset it makes the node the implicit single node and checks nothing else.
 func (b *Broker) validateKRaft() error {
 	k := &b.KRaft
-	if !k.Enabled() {
+	if !k.Enabled() || k.Implicit {
+		k.Implicit = true
+		k.ProcessRoles = []string{RoleBroker, RoleController}
+		k.Voters = []quorum.Voter{{ID: b.NodeID, Host: ImplicitControllerListener.Host, Port: ImplicitControllerListener.Port}}
+		// NB: no controller.listener.names: every configured listener serves clients.
+		k.ControllerListenerNames = nil
+		// NB: one broker can hold one replica of __consumer_offsets: Kafka's single-node sample
+		// server.properties sets 1 too. An explicit setting is kept (and refused at creation if > 1).
+		if _, set := b.Raw["offsets.topic.replication.factor"]; !set {
+			k.OffsetsTopicReplicationFactor = 1
+		}
 		return nil
 	}
 	if len(k.Voters) == 0 {

@@ -62,13 +62,27 @@ func TestKRaftDefaultsAreKafkas(t *testing.T) {
 	}
 }
 
-func TestLegacyNodeIgnoresKRaftValidation(t *testing.T) {
-	b, _, err := Parse(map[string]string{"controller.listener.names": "CONTROLLER", "unclean.leader.election.enable": "true"}, nil)
+func TestNoProcessRolesIsTheImplicitOneVoterNode(t *testing.T) {
+	b, _, err := Parse(map[string]string{"node.id": "7", "controller.listener.names": "CONTROLLER", "listeners": "CONTROLLER://127.0.0.1:9092", "unclean.leader.election.enable": "true"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.KRaft.Enabled() || !b.KRaft.UncleanLeaderElectionEnable {
-		t.Fatalf("%+v", b.KRaft)
+	k := b.KRaft
+	if !k.Implicit || !k.HasRole(RoleBroker) || !k.HasRole(RoleController) || k.MultiNode() || !k.UncleanLeaderElectionEnable {
+		t.Fatalf("%+v", k)
+	}
+	if k.OffsetsTopicReplicationFactor != 1 {
+		t.Fatalf("offsets.topic.replication.factor %d, want 1 on a single node", k.OffsetsTopicReplicationFactor)
+	}
+	if len(k.Voters) != 1 || k.Voters[0].ID != 7 || k.Voters[0].Host != "127.0.0.1" {
+		t.Fatalf("voters %+v, want only node 7 on loopback", k.Voters)
+	}
+	// A user's listener is never taken for the internal controller listener, whatever its name.
+	if got := b.BrokerListeners(); len(got) != 1 || got[0].Port != 9092 {
+		t.Fatalf("broker listeners %v", got)
+	}
+	if l, ok := b.ControllerListener(); !ok || l != ImplicitControllerListener {
+		t.Fatalf("controller listener %v %v", l, ok)
 	}
 }
 

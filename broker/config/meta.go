@@ -120,14 +120,11 @@ func (b *Broker) StorageDirs() []string {
 
 // CheckFormatted checks the storage directories of a KRaft node: each has a meta.properties naming
 // this node.id, all with one cluster.id, which it returns. It returns "" and no error for a node that
-// need not be formatted: the legacy single node (process.roles unset), and a single combined node
-// whose dirs carry no meta.properties yet (so Kafka's sample single-node server.properties runs as
-// it is). A multi-node config on an unformatted dir is refused with ErrNotFormatted, naming the
+// need not be formatted: a single combined node whose dirs carry no meta.properties yet (the
+// implicit single node, and Kafka's sample single-node server.properties), which the broker formats
+// itself (see FormatMissing). A multi-node config on an unformatted dir is refused with ErrNotFormatted, naming the
 // command that formats it.
 func (b *Broker) CheckFormatted() (string, error) {
-	if !b.KRaft.Enabled() {
-		return "", nil
-	}
 	clusterID := ""
 	var missing []string
 	for _, d := range b.StorageDirs() {
@@ -148,9 +145,32 @@ func (b *Broker) CheckFormatted() (string, error) {
 		}
 		clusterID = m.ClusterID
 	}
-	if len(missing) > 0 && (b.KRaft.MultiNode() || clusterID != "") {
+	// NB: the implicit single node formats its own dirs (the broker writes the missing
+	// meta.properties), a log dir added later included.
+	if len(missing) > 0 && (b.KRaft.MultiNode() || clusterID != "") && !b.KRaft.Implicit {
 		return "", fmt.Errorf("%w: no %s in %s: format the storage of every node first with `gregor storage format --cluster-id <id> --config <server.properties>` (one id for the whole cluster, from `gregor storage random-uuid`)",
 			ErrNotFormatted, MetaPropertiesFile, strings.Join(missing, ", "))
 	}
 	return clusterID, nil
+}
+
+// FormatMissing writes meta.properties with clusterID and this node.id to every storage dir that has
+// none, and returns the dirs it formatted. It is for a single combined node, which formats itself on
+// first start; a node of several is formatted with `gregor storage format`.
+func (b *Broker) FormatMissing(clusterID string) ([]string, error) {
+	var formatted []string
+	for _, d := range b.StorageDirs() {
+		_, err := ReadMetaProperties(d)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return formatted, err
+		}
+		if err := WriteMetaProperties(d, MetaProperties{ClusterID: clusterID, NodeID: b.NodeID}); err != nil {
+			return formatted, fmt.Errorf("format %s: %w", d, err)
+		}
+		formatted = append(formatted, d)
+	}
+	return formatted, nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	mrand "math/rand/v2"
 	"time"
 
@@ -51,6 +52,12 @@ type Config struct {
 	Rand *mrand.Rand
 	// NewTopicID returns a fresh topic ID. Nil: random (crypto/rand), like Kafka's Uuid.randomUuid.
 	NewTopicID func() metadata.Uuid
+	// MaxRecordsPerBatch is controller.max.records.per.batch (default 10,000): the partitions one
+	// CreateTopics or CreatePartitions may add. Zero: the default.
+	MaxRecordsPerBatch int
+	// MaxBrokerPartitions is max.broker.partitions (KIP-578): the replicas one broker may hold. Zero:
+	// no limit.
+	MaxBrokerPartitions int64
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -66,9 +73,57 @@ func DefaultConfig() Config {
 	}
 }
 
-// maxPartitionsPerRequest bounds the partitions one CreateTopics or CreatePartitions may create (Kafka's
-// MAX_PARTITIONS_PER_BATCH): one request must not write an unbounded batch to the metadata log.
-const maxPartitionsPerRequest = 10000
+// defaultMaxPartitionsPerRequest bounds the partitions one CreateTopics or CreatePartitions may create
+// (controller.max.records.per.batch, Kafka's MAX_RECORDS_PER_USER_OP): one request must not write an
+// unbounded batch to the metadata log.
+const defaultMaxPartitionsPerRequest = 10000
+
+// maxPartitionsPerRequest is Config.MaxRecordsPerBatch or its default.
+func (c *Controller) maxPartitionsPerRequest() int {
+	if c.cfg.MaxRecordsPerBatch > 0 {
+		return c.cfg.MaxRecordsPerBatch
+	}
+	return defaultMaxPartitionsPerRequest
+}
+
+// tooManyPartitionsError refuses a request adding n partitions past controller.max.records.per.batch.
+func (c *Controller) tooManyPartitionsError(n int) error {
+	return fmt.Errorf("excessively large number of partitions per request (%d > %d, controller.max.records.per.batch)", n, c.maxPartitionsPerRequest())
+}
+
+// checkBrokerPartitions refuses an assignment that would put more than max.broker.partitions
+// replicas on a broker, counting the replicas the working image already places there (KIP-578).
+func (c *Controller) checkBrokerPartitions(assignment [][]int32) error {
+	limit := c.cfg.MaxBrokerPartitions
+	if limit <= 0 || limit >= math.MaxInt32 {
+		return nil // NB: Kafka's default (Integer.MAX_VALUE) is no limit: no count of the image
+	}
+	adding := map[int32]int64{}
+	for _, replicas := range assignment {
+		for _, r := range replicas {
+			adding[r]++
+		}
+	}
+	if len(adding) == 0 {
+		return nil
+	}
+	have := map[int32]int64{}
+	for _, t := range c.img().Topics() {
+		for _, p := range t.Partitions() {
+			for _, r := range p.Replicas {
+				if adding[r] > 0 {
+					have[r]++
+				}
+			}
+		}
+	}
+	for r, n := range adding {
+		if have[r]+n > limit {
+			return fmt.Errorf("%d more partitions on broker %d would pass max.broker.partitions (%d): it holds %d", n, r, limit, have[r])
+		}
+	}
+	return nil
+}
 
 // producerIDBlockSize is the size of the producer-ID blocks AllocateProducerIds hands out (Kafka's 1000).
 const producerIDBlockSize = 1000

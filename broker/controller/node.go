@@ -98,6 +98,8 @@ type Node struct {
 type call struct {
 	req   kmsg.Request
 	reply chan callResult
+	// decide, if set, decides the call instead of Controller.Handle(req) (ImportTopics).
+	decide func(*Controller, time.Time) (Result, error)
 }
 
 type callResult struct {

@@ -194,8 +194,14 @@ func (o *owner) call(c call) {
 		c.reply <- callResult{err: o.n.notController(nil)}
 		return
 	}
-	res, err := o.ctl.Handle(time.Now(), c.req)
+	decide := func(ctl *Controller, now time.Time) (Result, error) { return ctl.Handle(now, c.req) }
+	if c.decide != nil {
+		decide = c.decide
+	}
+	res, err := decide(o.ctl, time.Now())
 	switch {
+	case errors.Is(err, ErrNotActive):
+		c.reply <- callResult{err: o.n.notController(err)}
 	case err != nil:
 		c.reply <- callResult{err: err}
 	case len(res.Records) == 0:

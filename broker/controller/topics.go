@@ -132,8 +132,8 @@ func (c *Controller) createTopics(req *kmsg.CreateTopicsRequest) (kmsg.Response,
 		switch {
 		case counts[t.Topic] > 1:
 			fail(kerr.InvalidRequest.Code, fmt.Errorf("duplicate topic name %q in the request", t.Topic))
-		case total > maxPartitionsPerRequest:
-			fail(kerr.PolicyViolation.Code, fmt.Errorf("excessively large number of partitions per request (%d > %d)", total, maxPartitionsPerRequest))
+		case total > c.maxPartitionsPerRequest():
+			fail(kerr.PolicyViolation.Code, c.tooManyPartitionsError(total))
 		default:
 			code, err := c.createTopic(&t, &rt, req.ValidateOnly)
 			if code == internalErr {
@@ -204,6 +204,9 @@ func (c *Controller) createTopic(t *kmsg.CreateTopicsRequestTopic, rt *kmsg.Crea
 	id := c.cfg.NewTopicID()
 	for id.IsZero() || c.img().TopicByID(id) != nil {
 		id = c.cfg.NewTopicID()
+	}
+	if err := c.checkBrokerPartitions(assignment); err != nil {
+		return kerr.PolicyViolation.Code, err
 	}
 	parts := make([]*metadata.PartitionRecord, len(assignment))
 	for pid, replicas := range assignment {
@@ -303,8 +306,8 @@ func (c *Controller) createPartitions(req *kmsg.CreatePartitionsRequest) (kmsg.R
 		switch {
 		case counts[t.Topic] > 1:
 			code, err = kerr.InvalidRequest.Code, fmt.Errorf("duplicate topic name %q in the request", t.Topic)
-		case total > maxPartitionsPerRequest:
-			code, err = kerr.PolicyViolation.Code, fmt.Errorf("excessively large number of partitions per request (%d > %d)", total, maxPartitionsPerRequest)
+		case total > c.maxPartitionsPerRequest():
+			code, err = kerr.PolicyViolation.Code, c.tooManyPartitionsError(total)
 		default:
 			code, err = c.createPartitionsOf(&t, req.ValidateOnly)
 			if code == internalErr {
@@ -331,8 +334,8 @@ func (c *Controller) createPartitionsOf(t *kmsg.CreatePartitionsRequestTopic, va
 		return kerr.InvalidPartitions.Code, fmt.Errorf("topic currently has %d partitions, which is higher than the requested %d", cur, t.Count)
 	case t.Count == cur:
 		return kerr.InvalidPartitions.Code, fmt.Errorf("topic already has %d partition(s)", cur)
-	case t.Count-cur > maxPartitionsPerRequest:
-		return kerr.PolicyViolation.Code, fmt.Errorf("excessively large number of partitions per request (%d > %d)", t.Count-cur, maxPartitionsPerRequest)
+	case int(t.Count-cur) > c.maxPartitionsPerRequest():
+		return kerr.PolicyViolation.Code, c.tooManyPartitionsError(int(t.Count - cur))
 	}
 	rf := int(c.cfg.DefaultReplicationFactor)
 	if ps := topic.Partitions(); len(ps) > 0 {
@@ -358,6 +361,9 @@ func (c *Controller) createPartitionsOf(t *kmsg.CreatePartitionsRequestTopic, va
 			}
 			assignment = append(assignment, replicas)
 		}
+	}
+	if err := c.checkBrokerPartitions(assignment); err != nil {
+		return kerr.PolicyViolation.Code, err
 	}
 	var recs []*metadata.PartitionRecord
 	for i, replicas := range assignment {

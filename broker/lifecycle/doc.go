@@ -15,7 +15,8 @@
 //     most a quarter of the heartbeat interval), so a new active controller hears from every live
 //     broker well within broker.session.timeout.ms; other failures retry with exponential backoff
 //     and jitter (RetryBackoff..MaxRetryBackoff).
-//   - heartbeats every broker.heartbeat.interval.ms (a quarter of it while fenced or shutting down),
+//   - heartbeats every broker.heartbeat.interval.ms (a quarter of it while fenced or shutting down,
+//     every 10 ms until the controller first unfenced it, as Kafka's broker in STARTING),
 //     carrying the broker epoch and CurrentMetadataOffset (Config.MetadataOffset: the offset of the
 //     newest image the broker published). The reply tells fenced/unfenced: a new broker is fenced until
 //     its offset reaches its registration's. STALE_BROKER_EPOCH or BROKER_ID_NOT_REGISTERED registers

@@ -92,6 +92,8 @@ type Manager struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 	wake   chan struct{}
+	// startedUp is set once the controller first unfenced this incarnation. Owned by run.
+	startedUp bool
 
 	mu struct {
 		sync.Mutex
@@ -267,10 +269,17 @@ func (m *Manager) run() {
 		default:
 			backoff = 0
 			wait = m.cfg.HeartbeatInterval
-			if st := m.State(); st.Fenced || st.InControlledShutdown {
+			st := m.State()
+			m.startedUp = m.startedUp || !st.Fenced
+			if st.Fenced || st.InControlledShutdown {
 				// NB: while catching up or shutting down the next heartbeat is what moves the state on,
 				// so it goes sooner.
 				wait /= 4
+			}
+			if st.Fenced && !m.startedUp {
+				// NB: as Kafka's BrokerLifecycleManager in STARTING: a starting broker asks every 10 ms
+				// whether it has caught up, so it serves as soon as it has, not a heartbeat later.
+				wait = min(wait, startingHeartbeatInterval)
 			}
 		}
 		timer := time.NewTimer(wait)
@@ -284,6 +293,9 @@ func (m *Manager) run() {
 		timer.Stop()
 	}
 }
+
+// startingHeartbeatInterval spaces the heartbeats of a broker that was never unfenced yet.
+const startingHeartbeatInterval = 10 * time.Millisecond
 
 var errShutdownComplete = errors.New("lifecycle: shutdown complete")
 

@@ -22,7 +22,8 @@
 // owns the storage and raft's output. For each Ready it persists the received snapshot, the new
 // entries (one write and one fsync per Ready, not per entry) and the HardState, and only then
 // sends the messages, delivers the committed entries on Committed, and calls Advance. Propose
-// encodes a batch as one raft entry and waits until the loop delivers it. A storage error (ENOSPC)
+// encodes a batch as one raft entry and waits until the loop delivers it. A node that is the only
+// voter campaigns at once, not after an election timeout (the single node's start). A storage error (ENOSPC)
 // stops the node: nothing unpersisted is sent or applied, and callers get the error.
 //
 // Files in the metadata directory (all through the FS interface, so tests inject faults):

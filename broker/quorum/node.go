@@ -87,6 +87,7 @@ type Node struct {
 	mu struct {
 		sync.Mutex
 		leader       uint64
+		raftState    raft.StateType // from the last SoftState
 		term         uint64
 		pending      map[uint64]chan proposalResult
 		err          error // the storage failure that stopped the node

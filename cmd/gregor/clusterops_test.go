@@ -49,7 +49,7 @@ func TestClusterOpsCommandsOnASingleNode(t *testing.T) {
 		t.Errorf("verify stdout = %q", r.stdout)
 	}
 	r = gregor(t, "", "topics", "reassign", "--topic", "orders", "--partition", "0", "--replicas", "1,2", "-b", bs)
-	if r.exit != 1 || !strings.Contains(r.stderr, "orders-0: ") || !strings.Contains(r.stderr, "single broker 1") {
+	if r.exit != 1 || !strings.Contains(r.stderr, "orders-0: ") || !strings.Contains(r.stderr, "broker 2, which is not registered") {
 		t.Errorf("reassign to a missing broker: exit %d, stderr %q", r.exit, r.stderr)
 	}
 }

@@ -61,8 +61,8 @@ func loadKRaftConfig(path string) (*config.Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !cfg.KRaft.Enabled() {
-		return nil, fmt.Errorf("the configuration file %s appears to be for a legacy single node: process.roles is not set. Formatting is only supported for nodes in KRaft mode", path)
+	if cfg.KRaft.Implicit {
+		return nil, fmt.Errorf("the configuration file %s is for the implicit single node: process.roles is not set. Such a node formats its log dir itself on first start; formatting is only needed for nodes with process.roles and controller.quorum.voters", path)
 	}
 	return cfg, nil
 }

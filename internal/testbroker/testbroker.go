@@ -25,7 +25,7 @@ type Broker struct {
 	fs   plog.FS
 	logs io.Writer
 	b    *broker.Broker
-	// controllerListener is the CONTROLLER listener's address of a KRaft node ("" for a legacy
+	// controllerListener is the CONTROLLER listener's address of a cluster's node ("" for the implicit
 	// single node; see StartCluster).
 	controllerListener string
 }
