@@ -51,6 +51,9 @@ type imageApplier struct {
 	proposals sync.WaitGroup
 	// topics holds one topic per image topic ID with a replica here; run's alone.
 	topics map[metadata.Uuid]*topic
+	// straysChecked: the first image was applied and the log dirs swept of stray replicas
+	// (stray.go); run's alone.
+	straysChecked bool
 }
 
 func newImageApplier(b *Broker, pub *metadata.Publisher, client *lifecycle.ControllerClient) *imageApplier {
@@ -175,6 +178,10 @@ func (a *imageApplier) apply(u metadata.Update) {
 	}
 	for _, pc := range followerISRChanges(u.Changes, a.node) { // replicas.go
 		a.assign(u.Image, pc)
+	}
+	if !a.straysChecked {
+		a.straysChecked = true
+		a.deleteStrays(u.Image)
 	}
 	a.setApplied(u.Image)
 }

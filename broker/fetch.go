@@ -138,7 +138,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest, collect bool) (*kmsg.FetchRespo
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		t := b.topicByNameOrID(r.Version >= 13, rt.Topic, rt.TopicID)
-		follower := replicaID >= 0 && t != nil && t.image
+		follower := replicaID >= 0 && t != nil
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewFetchResponseTopicPartition()

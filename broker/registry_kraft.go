@@ -49,7 +49,7 @@ func (a *imageApplier) syncRegistry(u metadata.Update) {
 		if it == nil || a.topics[it.ID] != nil {
 			continue
 		}
-		t := &topic{name: it.Name, id: it.ID, configs: cloneMap(img.Configs(metadata.TopicResource(it.Name))), image: true}
+		t := &topic{name: it.Name, id: it.ID, configs: cloneMap(img.Configs(metadata.TopicResource(it.Name)))}
 		a.topics[it.ID] = t
 		b.topics[t.name] = t
 		b.byID[t.id] = t

@@ -21,10 +21,6 @@ type topic struct {
 	id         [16]byte
 	configs    map[string]string
 	partitions []*partition
-	// image is always true: every topic is the metadata image's (registry_kraft.go), its nil
-	// partition slots partitions hosted elsewhere. NB: kept only for fetch.go's check of it, which
-	// others patch this session; drop both together.
-	image bool
 }
 
 // partition is one partition of a topic hosted here: its log (storage) and its replica state
@@ -81,7 +77,11 @@ func (b *Broker) logConfig(overrides map[string]string) log.Config {
 // openReplica opens (or creates) partition p of t, its log and its replica state, with no role yet:
 // the caller applies an assignment. propose sends its ISR proposals (nil: a single node has none).
 func (b *Broker) openReplica(t *topic, p int32, highWatermark int64, propose func(string, int32, replication.Proposal)) (*partition, error) {
-	l, err := log.Open(b.partitionDir(t.name, p), b.logConfig(t.configs), log.Options{FS: b.fs, Logger: b.logger.With("partition", fmt.Sprintf("%s-%d", t.name, p))})
+	dir := b.partitionDir(t.name, p)
+	if err := b.claimPartitionDir(dir, t.id); err != nil {
+		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
+	}
+	l, err := log.Open(dir, b.logConfig(t.configs), log.Options{FS: b.fs, Logger: b.logger.With("partition", fmt.Sprintf("%s-%d", t.name, p))})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.name, p, err)
 	}
