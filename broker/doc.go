@@ -54,7 +54,14 @@
 // forwarding), each registering its API key with the version range it implements beside the handler
 // (handler.go's register; ApiVersions advertises exactly those). Requests are handled on the
 // connection's goroutine. In this package, `log` is the partition log package (broker/log); loggers
-// are named `logger`. Not yet: checking ReplicaState's broker epoch, fetch sessions.
+// are named `logger`. Fetch v7+ runs KIP-227 sessions (broker/fetchsession): an incremental fetch is
+// resolved to the session's partitions and its answer filtered to what changed; a replica fetch's
+// ReplicaState broker epoch is checked (KIP-903, staleReplicaEpoch).
+//
+// A partition directory carries partition.metadata with its topic ID (partitionmeta.go): one naming
+// another ID (a same-named topic deleted while this broker was away) is deleted, not served. The
+// Follower publishes the first image only once caught up with the quorum's commit index; with it,
+// the applier deletes the partition directories the image does not assign here (stray.go).
 //
 // # Locks
 //
