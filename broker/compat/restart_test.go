@@ -35,7 +35,7 @@ func (tg *target) restartGroupCoordinator(t *testing.T, group string) {
 		t.Fatalf("FindCoordinator %s: node %d is not one of the cluster's nodes 1..%d", group, id, tg.cluster.Len())
 	}
 	t.Logf("restarting node %d, the coordinator of group %s", id, group)
-	tg.cluster.Node(int(id) - 1).Restart()
+	tg.cluster.Node(int(id) - 1).RestartIn(t)
 	tg.waitInSync(t)
 }
 

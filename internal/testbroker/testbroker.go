@@ -66,6 +66,13 @@ func Start(t testing.TB, opts ...Option) *Broker {
 
 func (tb *Broker) start(listen string) {
 	tb.t.Helper()
+	tb.startOn(tb.t, listen)
+}
+
+// startOn starts the broker, reporting a failure on t (the broker's logs still go to the test that
+// made it, which outlives t).
+func (tb *Broker) startOn(t testing.TB, listen string) {
+	t.Helper()
 	listeners := "listeners=PLAINTEXT://" + listen
 	if tb.controllerListener != "" {
 		listeners += ",CONTROLLER://" + tb.controllerListener
@@ -80,7 +87,7 @@ func (tb *Broker) start(listen string) {
 	}, tb.sets...)
 	cfg, _, err := config.Load("", sets)
 	if err != nil {
-		tb.t.Fatalf("testbroker config: %v", err)
+		t.Fatalf("testbroker config: %v", err)
 	}
 	level := slog.LevelWarn
 	if os.Getenv("GREGOR_TEST_LOG") != "" {
@@ -93,11 +100,11 @@ func (tb *Broker) start(listen string) {
 	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	b, err := broker.New(cfg, broker.Options{Logger: logger, FS: tb.fs})
 	if err != nil {
-		tb.t.Fatalf("testbroker: %v", err)
+		t.Fatalf("testbroker: %v", err)
 	}
 	if err := b.Start(context.Background()); err != nil {
 		b.Close()
-		tb.t.Fatalf("testbroker: %v", err)
+		t.Fatalf("testbroker: %v", err)
 	}
 	tb.b = b
 	tb.addr = b.Addr()
@@ -126,8 +133,15 @@ func (tb *Broker) Stop() {
 // Restart stops the broker and starts it again on the same directory and port.
 func (tb *Broker) Restart() {
 	tb.t.Helper()
+	tb.RestartIn(tb.t)
+}
+
+// RestartIn is Restart for a subtest t of the test that started the broker (a cluster's node
+// restarted by one of its subtests): a failure to start again fails t, from t's own goroutine.
+func (tb *Broker) RestartIn(t testing.TB) {
+	t.Helper()
 	tb.Stop()
-	tb.start(tb.addr)
+	tb.startOn(t, tb.addr)
 }
 
 // StartStopped starts a broker that was stopped with Stop, on the same directory and port.
