@@ -13,7 +13,7 @@ import (
 // IncrementalAlterConfigs on topic resources go to the active controller, which validates and
 // commits them; this broker then waits (defaultAdminTimeout) until it applied them, so its open
 // partitions run with the new configs (registry_kraft.go) and DescribeConfigs shows them. Other
-// resources (broker configs) are answered locally, as on the single node.
+// resources (broker configs) are answered here with Kafka's error for a resource type not altered.
 
 // configAPI is what forwardConfigs needs of one of the two config APIs: Q is its request resource,
 // A its response resource.
@@ -21,10 +21,9 @@ type configAPI[Q, A any] struct {
 	resourceType func(Q) int8
 	// forward sends the topic resources to the controller and returns their answers in order.
 	forward func(ctx context.Context, topics []Q) ([]A, error)
-	// failed answers a topic resource whose forward failed with err.
+	// failed answers resource q with err: a topic whose forward failed, or a resource type this
+	// broker does not alter (unsupportedResource).
 	failed func(q Q, err error) A
-	// local answers the other resources on this broker, in order.
-	local func(others []Q) []A
 	// result returns answer a's resource name and a pointer to its error code and message.
 	result func(a *A) (name string, code *int16, msg **string)
 	// applied reports whether a topic's configs (have) show q's change.
@@ -61,8 +60,8 @@ func forwardConfigs[Q, A any](b *Broker, all []Q, validateOnly bool, api configA
 			awaitConfigs(ctx, b, topics, forwarded, api)
 		}
 	}
-	if len(others) > 0 {
-		locals = api.local(others)
+	for _, q := range others {
+		locals = append(locals, api.failed(q, unsupportedResource(api.resourceType(q))))
 	}
 	out := make([]A, 0, len(all))
 	for _, q := range all {
@@ -131,17 +130,6 @@ func (b *Broker) forwardAlterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterCon
 			a.ErrorCode, a.ErrorMessage = codeFor(err), errText(err)
 			return a
 		},
-		local: func(others []Q) []A {
-			out := make([]A, 0, len(others))
-			for _, q := range others {
-				a := kmsg.NewAlterConfigsResponseResource()
-				a.ResourceType, a.ResourceName = q.ResourceType, q.ResourceName
-				err := unsupportedResource(int8(q.ResourceType))
-				a.ErrorCode, a.ErrorMessage = codeFor(err), errText(err)
-				out = append(out, a)
-			}
-			return out
-		},
 		result: func(a *A) (string, *int16, **string) { return a.ResourceName, &a.ErrorCode, &a.ErrorMessage },
 		applied: func(q Q, have map[string]string) bool {
 			want := map[string]string{}
@@ -179,17 +167,6 @@ func (b *Broker) forwardIncrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsR
 			a.ResourceType, a.ResourceName = q.ResourceType, q.ResourceName
 			a.ErrorCode, a.ErrorMessage = codeFor(err), errText(err)
 			return a
-		},
-		local: func(others []Q) []A {
-			out := make([]A, 0, len(others))
-			for _, q := range others {
-				a := kmsg.NewIncrementalAlterConfigsResponseResource()
-				a.ResourceType, a.ResourceName = q.ResourceType, q.ResourceName
-				err := unsupportedResource(int8(q.ResourceType))
-				a.ErrorCode, a.ErrorMessage = codeFor(err), errText(err)
-				out = append(out, a)
-			}
-			return out
 		},
 		result:  func(a *A) (string, *int16, **string) { return a.ResourceName, &a.ErrorCode, &a.ErrorMessage },
 		applied: func(q Q, have map[string]string) bool { return incrementalApplied(q.Configs, have) },
